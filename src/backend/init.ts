@@ -1,0 +1,168 @@
+/**
+ * Backend selection: TensorFlow.js runs on whichever of these is present, best first.
+ *
+ *   gpu    `@tensorflow/tfjs-node-gpu`  (libtensorflow with CUDA)
+ *   native `@tensorflow/tfjs-node`      (libtensorflow on the CPU)
+ *   wasm   `@tensorflow/tfjs-backend-wasm` (+ the kernels BERT training needs, see wasm-kernels.ts)
+ *   cpu    `@tensorflow/tfjs-backend-cpu` (plain JavaScript; slow, always there)
+ *
+ * The two native packages are optional dependencies: their install scripts download libtensorflow, which fails
+ * on machines without that network access, and npm then leaves them out. Asking for a backend explicitly
+ * (`initBackend({ prefer })` or `MSD_BACKEND`) never falls back silently: an unavailable one is an error that says
+ * why. Without a preference the first that works is used and the others' reasons are reported in one line.
+ */
+import { createRequire } from 'node:module';
+import { tf } from '../tf.js';
+import { registerWasmKernels } from './wasm-kernels.js';
+
+export type BackendName = 'gpu' | 'native' | 'wasm' | 'cpu';
+export const BACKEND_ORDER: readonly BackendName[] = ['gpu', 'native', 'wasm', 'cpu'];
+
+export interface BackendInfo {
+  /** Our name for the backend in use. */
+  name: BackendName;
+  /** The tfjs backend name (`tensorflow` for both native packages). */
+  tfBackend: string;
+  /** Where it came from (package name). */
+  pkg: string;
+  /** Backends tried before it and why each was skipped. */
+  skipped: { name: BackendName; reason: string }[];
+  /** Whether the choice was requested (`prefer`/`MSD_BACKEND`) or automatic. */
+  requested: boolean;
+  /** One line for logs and notebooks. */
+  summary: string;
+}
+
+export interface InitBackendOptions {
+  /** Use exactly this backend (error if unavailable). Default: `MSD_BACKEND`, else the first that works. */
+  prefer?: BackendName;
+  /** Print the summary line (default false; notebooks and the CLI print it themselves). */
+  verbose?: boolean;
+}
+
+const require = createRequire(import.meta.url);
+
+/** Resolves a package and checks it is really the package named (an npm alias may put another one there). */
+function resolveReal(pkg: string, expectedName: string): { ok: true; path: string } | { ok: false; reason: string } {
+  let pjPath: string;
+  try {
+    pjPath = require.resolve(`${pkg}/package.json`);
+  } catch {
+    return { ok: false, reason: `${pkg} is not installed` };
+  }
+  const name = (require(pjPath) as { name?: string }).name;
+  if (name !== expectedName) {
+    return { ok: false, reason: `${pkg} resolves to ${name ?? 'an unnamed package'}, not ${expectedName}` };
+  }
+  return { ok: true, path: require.resolve(pkg) };
+}
+
+type Attempt = { ok: true; tfBackend: string; pkg: string } | { ok: false; reason: string };
+
+async function tryNative(candidates: string[], expected: string): Promise<Attempt> {
+  const reasons: string[] = [];
+  for (const pkg of candidates) {
+    const found = resolveReal(pkg, expected);
+    if (!found.ok) {
+      reasons.push(found.reason);
+      continue;
+    }
+    try {
+      // Loading the binding registers the `tensorflow` backend with the shared tfjs-core.
+      require(found.path);
+    } catch (err) {
+      reasons.push(`${pkg} failed to load: ${(err as Error).message.split('\n')[0]}`);
+      continue;
+    }
+    if (tf.findBackendFactory('tensorflow') == null) {
+      reasons.push(`${pkg} loaded but registered no 'tensorflow' backend (a second copy of tfjs-core?)`);
+      continue;
+    }
+    if (!(await tf.setBackend('tensorflow'))) {
+      reasons.push(`${pkg}: the 'tensorflow' backend failed to initialise`);
+      continue;
+    }
+    return { ok: true, tfBackend: 'tensorflow', pkg };
+  }
+  return { ok: false, reason: reasons.join('; ') };
+}
+
+async function tryWasm(): Promise<Attempt> {
+  try {
+    await import('@tensorflow/tfjs-backend-wasm');
+  } catch (err) {
+    return { ok: false, reason: `@tensorflow/tfjs-backend-wasm failed to load: ${(err as Error).message}` };
+  }
+  registerWasmKernels();
+  try {
+    if (!(await tf.setBackend('wasm'))) return { ok: false, reason: 'the wasm backend failed to initialise' };
+  } catch (err) {
+    return { ok: false, reason: `the wasm backend failed to initialise: ${(err as Error).message}` };
+  }
+  return { ok: true, tfBackend: 'wasm', pkg: '@tensorflow/tfjs-backend-wasm' };
+}
+
+async function tryCpu(): Promise<Attempt> {
+  return (await tf.setBackend('cpu'))
+    ? { ok: true, tfBackend: 'cpu', pkg: '@tensorflow/tfjs-backend-cpu' }
+    : { ok: false, reason: 'the cpu backend failed to initialise' };
+}
+
+function attempt(name: BackendName): Promise<Attempt> {
+  switch (name) {
+    case 'gpu':
+      return tryNative(['@tensorflow/tfjs-node-gpu'], '@tensorflow/tfjs-node-gpu');
+    case 'native':
+      // `@msd-ner/tfjs-node` is this package's optional alias of @tensorflow/tfjs-node (see README: danfojs-node's
+      // override occupies the plain name with @tensorflow/tfjs).
+      return tryNative(['@tensorflow/tfjs-node', '@msd-ner/tfjs-node'], '@tensorflow/tfjs-node');
+    case 'wasm':
+      return tryWasm();
+    case 'cpu':
+      return tryCpu();
+  }
+}
+
+export function parseBackendName(value: string, from: string): BackendName {
+  if ((BACKEND_ORDER as readonly string[]).includes(value)) return value as BackendName;
+  throw new Error(`${from}: unknown backend '${value}'; expected one of ${BACKEND_ORDER.join(', ')}`);
+}
+
+let current: BackendInfo | undefined;
+
+/**
+ * Chooses and initialises the TensorFlow.js backend. Idempotent for the same request; a different explicit
+ * request switches backends.
+ */
+export async function initBackend(opts: InitBackendOptions = {}): Promise<BackendInfo> {
+  const env = process.env.MSD_BACKEND?.trim();
+  const prefer = opts.prefer ?? (env ? parseBackendName(env, 'MSD_BACKEND') : undefined);
+  if (current && (prefer === undefined || prefer === current.name)) return current;
+
+  const skipped: { name: BackendName; reason: string }[] = [];
+  const order = prefer ? [prefer] : BACKEND_ORDER;
+  for (const name of order) {
+    const result = await attempt(name);
+    if (!result.ok) {
+      if (prefer) {
+        throw new Error(
+          `Backend '${prefer}' was requested (${opts.prefer ? 'initBackend({ prefer })' : 'MSD_BACKEND'}) but is not available: ${result.reason}`,
+        );
+      }
+      skipped.push({ name, reason: result.reason });
+      continue;
+    }
+    await tf.ready();
+    const why = skipped.length ? `; skipped ${skipped.map((s) => `${s.name} (${s.reason})`).join(', ')}` : '';
+    const summary = `backend: ${name} [tfjs '${result.tfBackend}' from ${result.pkg}]${prefer ? ' (requested)' : ''}${why}`;
+    current = { name, tfBackend: result.tfBackend, pkg: result.pkg, skipped, requested: prefer !== undefined, summary };
+    if (opts.verbose) console.log(summary);
+    return current;
+  }
+  throw new Error(`No TensorFlow.js backend could be initialised: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+}
+
+/** The backend chosen by the last `initBackend`, if any. */
+export function activeBackend(): BackendInfo | undefined {
+  return current;
+}

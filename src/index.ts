@@ -1,0 +1,8 @@
+/**
+ * msd-ner: zero-shot cross-lingual NER with MSD (Mixture of Short-channel Distillers, Ma et al., EMNLP 2022).
+ * The public API; every module below is re-exported here and nowhere else.
+ */
+export * from './backend/init.js';
+export { registerWasmKernels } from './backend/wasm-kernels.js';
+export { tf } from './tf.js';
+export type * from './tf.js';
