@@ -40,3 +40,14 @@ export interface UnlabelledSentence {
 
 /** Either kind of sentence: what the tokenizer accepts. */
 export type AnySentence = Sentence | UnlabelledSentence;
+
+/**
+ * The label set of a dataset: entity types and their IOB2 tags. `tags[0]` is always `O`; then `B-T`, `I-T` for each
+ * type `T` in `types` order, so ids are stable for a given type list. Build one with `labelSchema(types)`.
+ */
+export interface LabelSchema {
+  readonly types: readonly string[];
+  readonly tags: readonly string[];
+  readonly tagToId: ReadonlyMap<string, number>;
+  readonly idToTag: readonly string[];
+}
