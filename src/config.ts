@@ -1,0 +1,310 @@
+/**
+ * Run configuration: plain typed objects with documented defaults (nanoGPT style), two presets and overrides that
+ * reject unknown keys and wrong types. The resolved config is saved beside every checkpoint and result.
+ *
+ *   const cfg = resolveConfig('tiny', { student: { lr: 1e-4 } });
+ *   const cfg2 = resolveConfig('paper', parseSets(['teacher.epochs=2', 'data.targets=nl,de']));
+ */
+
+export type LambdaMode = 'learned' | 'uniform' | number[];
+
+export interface ModelConfig {
+  /** A local Hugging Face model directory or a Hub id (e.g. `bert-base-multilingual-cased`). */
+  pretrained: string;
+  /** Whether a Hub id may be downloaded; false: only a local directory or the cache is used. */
+  allowRemote: boolean;
+  /** Download cache for Hub ids (default: `$MSD_CACHE` or `~/.cache/msd-ner`). */
+  cacheDir: string;
+  /** Build a small random BERT instead of loading `pretrained` weights (the `tiny` preset), keeping its vocab. */
+  tiny: { enabled: boolean; hiddenSize: number; numLayers: number; numHeads: number; intermediateSize: number };
+  /** Layers that get a classifier: [first, last]; the last is the main head (paper: 4..12). */
+  headLayers: [number, number];
+  /** Dropout before every classifier. */
+  classifierDropout: number;
+}
+
+export interface DataConfig {
+  /** Data root holding `conll2002/`, `wikiann/`, `multiconer/` ... (default `$MSD_DATA_ROOT` or `../shared/data`). */
+  root: string;
+  /** Corpus of the source and target languages (a name `loadDataset` knows). */
+  corpus: string;
+  /** Labelled source language (paper: en). */
+  source: string;
+  /** Target languages, one student each. */
+  targets: string[];
+  /** Sub-tokens per window including [CLS]/[SEP] (paper: 128). Longer sentences are split, never truncated. */
+  maxLength: number;
+  /** Label every sub-token (B- becomes I- on continuations) instead of the first one only. */
+  labelAllSubtokens: boolean;
+  /** Cap on sentences per split, for demos and tests (0 = all). */
+  limit: { train: number; dev: number; test: number };
+}
+
+export interface OptimConfig {
+  batchSize: number;
+  epochs: number;
+  lr: number;
+  /** AdamW: eps 1e-8, decoupled weight decay 0.01, none on bias and LayerNorm. */
+  weightDecay: number;
+  eps: number;
+  /** Linear warmup over this fraction of all steps, then linear decay to 0. */
+  warmupRatio: number;
+  /** Global gradient-norm clipping. */
+  maxGradNorm: number;
+  /** Freeze the embeddings and layers 1..freezeLayers (paper: embeddings + layers 1-3). */
+  freezeEmbeddings: boolean;
+  freezeLayers: number;
+}
+
+export interface TeacherConfig extends OptimConfig {
+  /** L_tea = L_main + alpha * sum_m lambda_m L_aux_m. */
+  alpha: number;
+  lambda: LambdaMode;
+}
+
+export interface StudentConfig extends OptimConfig {
+  /** L_stu = L_12^KD + beta * sum_m lambda'_m L_m^KD (paper: beta = 1). */
+  beta: number;
+  lambda: LambdaMode;
+  /** L_final = L_stu + alphaPrime * MMD_M + betaPrime * MMD_L. */
+  alphaPrime: number;
+  betaPrime: number;
+  /** Hidden layer whose [CLS] vector enters the MMD terms (default: the last). */
+  clsLayer: number;
+  /** Student initialisation: the pretrained encoder (paper) or the trained teacher. */
+  initFrom: 'pretrained' | 'teacher';
+  /** Checkpoint selection: source dev (zero-shot) or target dev (paper protocol; not zero-shot). */
+  selectOn: 'source-dev' | 'target-dev';
+  /** Ablations, one flag each. */
+  ablation: { noAux: boolean; noMmdM: boolean; noMmdL: boolean };
+}
+
+export interface RunConfig {
+  seed: number;
+  /** Run directory; every artefact of the run lands under it. */
+  outDir: string;
+  /** Evaluate on dev (and checkpoint if best) every N steps; 0 = at the end of each epoch only. */
+  evalEvery: number;
+  /** Write a resumable checkpoint every N steps (0 = end of each epoch). */
+  checkpointEvery: number;
+  /** Log a metrics line every N steps. */
+  logEvery: number;
+  /** Backend request (`''` = automatic, see initBackend). */
+  backend: '' | 'gpu' | 'native' | 'wasm' | 'cpu';
+  /** Heads evaluated per layer (F1 per layer); [first, last]. */
+  evalLayers: [number, number];
+}
+
+export interface MsdConfig {
+  preset: string;
+  model: ModelConfig;
+  data: DataConfig;
+  teacher: TeacherConfig;
+  student: StudentConfig;
+  run: RunConfig;
+}
+
+export type DeepPartial<T> = T extends unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+
+const baseOptim: OptimConfig = {
+  batchSize: 32,
+  epochs: 3,
+  lr: 5e-5,
+  weightDecay: 0.01,
+  eps: 1e-8,
+  warmupRatio: 0.1,
+  maxGradNorm: 1.0,
+  freezeEmbeddings: true,
+  freezeLayers: 3,
+};
+
+/** The paper's setting: mBERT cased, CoNLL-style source en, the reference code's hyper-parameters. */
+export const PAPER: MsdConfig = {
+  preset: 'paper',
+  model: {
+    pretrained: 'bert-base-multilingual-cased',
+    allowRemote: true,
+    cacheDir: '',
+    tiny: { enabled: false, hiddenSize: 768, numLayers: 12, numHeads: 12, intermediateSize: 3072 },
+    headLayers: [4, 12],
+    classifierDropout: 0.1,
+  },
+  data: {
+    root: '',
+    corpus: 'wikiann',
+    source: 'en',
+    targets: ['ar', 'hi', 'zh'],
+    maxLength: 128,
+    labelAllSubtokens: false,
+    limit: { train: 0, dev: 0, test: 0 },
+  },
+  teacher: { ...baseOptim, lr: 5e-5, alpha: 0.1, lambda: 'learned' },
+  student: {
+    ...baseOptim,
+    lr: 2e-5,
+    beta: 1,
+    lambda: 'learned',
+    alphaPrime: 0.001,
+    betaPrime: 0.001,
+    clsLayer: 12,
+    initFrom: 'pretrained',
+    selectOn: 'source-dev',
+    ablation: { noAux: false, noMmdM: false, noMmdL: false },
+  },
+  run: { seed: 42, outDir: 'runs/paper', evalEvery: 0, checkpointEvery: 0, logEvery: 10, backend: '', evalLayers: [4, 12] },
+};
+
+/**
+ * A small random BERT with mBERT's real vocabulary (so it tokenises real text) for CPU demos and tests:
+ * CoNLL-2002 es -> nl on a few hundred sentences, minutes on two cores.
+ */
+export const TINY: MsdConfig = {
+  preset: 'tiny',
+  model: {
+    ...PAPER.model,
+    pretrained: '../shared/models/bert-base-multilingual-cased',
+    allowRemote: false,
+    tiny: { enabled: true, hiddenSize: 32, numLayers: 12, numHeads: 2, intermediateSize: 64 },
+  },
+  data: { ...PAPER.data, corpus: 'conll2002', source: 'es', targets: ['nl'], maxLength: 64, limit: { train: 300, dev: 100, test: 100 } },
+  teacher: { ...PAPER.teacher, batchSize: 16, epochs: 2, lr: 1e-3 },
+  student: { ...PAPER.student, batchSize: 16, epochs: 2, lr: 1e-3 },
+  run: { ...PAPER.run, outDir: 'runs/tiny', logEvery: 5 },
+};
+
+export const PRESETS: Record<string, MsdConfig> = { paper: PAPER, tiny: TINY };
+
+/** Keys whose values are restricted to a set of strings. */
+const ENUMS: Record<string, readonly string[]> = {
+  'student.initFrom': ['pretrained', 'teacher'],
+  'student.selectOn': ['source-dev', 'target-dev'],
+  'run.backend': ['', 'gpu', 'native', 'wasm', 'cpu'],
+};
+const LAMBDA_KEYS = new Set(['teacher.lambda', 'student.lambda']);
+
+function clone<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v)) as T;
+}
+
+function kind(v: unknown): string {
+  return Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v;
+}
+
+function checkLambda(value: unknown, path: string): LambdaMode {
+  if (value === 'learned' || value === 'uniform') return value;
+  if (Array.isArray(value) && value.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0)) return value as number[];
+  throw new Error(`config ${path}: expected 'learned', 'uniform' or a list of non-negative numbers, got ${JSON.stringify(value)}`);
+}
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>, prefix: string): void {
+  for (const [key, value] of Object.entries(over)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    if (!(key in base)) {
+      throw new Error(`config: unknown key '${path}'; known keys here: ${Object.keys(base).join(', ')}`);
+    }
+    const current = base[key];
+    if (LAMBDA_KEYS.has(path)) {
+      base[key] = checkLambda(value, path);
+      continue;
+    }
+    if (kind(current) === 'object') {
+      if (kind(value) !== 'object') throw new Error(`config ${path}: expected an object, got ${kind(value)}`);
+      merge(current as Record<string, unknown>, value as Record<string, unknown>, path);
+      continue;
+    }
+    if (kind(value) !== kind(current)) {
+      throw new Error(`config ${path}: expected ${kind(current)}, got ${kind(value)} (${JSON.stringify(value)})`);
+    }
+    if (typeof value === 'number' && !Number.isFinite(value)) throw new Error(`config ${path}: expected a finite number, got ${value}`);
+    if (Array.isArray(current)) {
+      const want = kind(current[0]);
+      const arr = value as unknown[];
+      if (current.length > 0 && arr.some((x) => kind(x) !== want)) {
+        throw new Error(`config ${path}: expected an array of ${want}, got ${JSON.stringify(value)}`);
+      }
+      if (path.endsWith('Layers') && (arr.length !== 2 || (arr[0] as number) > (arr[1] as number))) {
+        throw new Error(`config ${path}: expected [first, last] with first <= last, got ${JSON.stringify(value)}`);
+      }
+    }
+    if (ENUMS[path] && !ENUMS[path].includes(value as string)) {
+      throw new Error(`config ${path}: expected one of ${ENUMS[path].map((e) => `'${e}'`).join(', ')}, got '${String(value)}'`);
+    }
+    base[key] = value;
+  }
+}
+
+/** A preset (by name or object) with overrides applied; throws on unknown keys and wrong types. */
+export function resolveConfig(preset: string | MsdConfig = 'paper', ...overrides: DeepPartial<MsdConfig>[]): MsdConfig {
+  const base = typeof preset === 'string' ? PRESETS[preset] : preset;
+  if (!base) throw new Error(`config: unknown preset '${String(preset)}'; expected one of ${Object.keys(PRESETS).join(', ')}`);
+  const out = clone(base);
+  for (const o of overrides) {
+    const { preset: _ignored, ...rest } = o as Record<string, unknown>;
+    merge(out as unknown as Record<string, unknown>, rest, '');
+  }
+  validate(out);
+  return out;
+}
+
+/** Cross-field checks that single-key overrides cannot make. */
+function validate(c: MsdConfig): void {
+  const layers = c.model.tiny.enabled ? c.model.tiny.numLayers : 12;
+  const [h0, h1] = c.model.headLayers;
+  if (h0 < 1 || h1 > layers) throw new Error(`config model.headLayers: [${h0}, ${h1}] must lie within 1..${layers}`);
+  const [e0, e1] = c.run.evalLayers;
+  if (e0 < h0 || e1 > h1) throw new Error(`config run.evalLayers: [${e0}, ${e1}] must lie within model.headLayers [${h0}, ${h1}]`);
+  if (c.student.clsLayer < 0 || c.student.clsLayer > layers) throw new Error(`config student.clsLayer: ${c.student.clsLayer} must lie within 0..${layers}`);
+  for (const [name, o] of [['teacher', c.teacher], ['student', c.student]] as const) {
+    if (o.batchSize < 1 || !Number.isInteger(o.batchSize)) throw new Error(`config ${name}.batchSize: expected a positive integer, got ${o.batchSize}`);
+    if (o.epochs < 0 || !Number.isInteger(o.epochs)) throw new Error(`config ${name}.epochs: expected an integer >= 0, got ${o.epochs}`);
+    if (o.freezeLayers < 0 || o.freezeLayers > layers) throw new Error(`config ${name}.freezeLayers: expected 0..${layers}, got ${o.freezeLayers}`);
+    const aux = h1 - h0;
+    if (Array.isArray(o.lambda) && o.lambda.length !== aux) {
+      throw new Error(`config ${name}.lambda: expected ${aux} weights (one per auxiliary layer ${h0}..${h1 - 1}), got ${o.lambda.length}`);
+    }
+  }
+  if (c.data.maxLength < 8) throw new Error(`config data.maxLength: expected >= 8, got ${c.data.maxLength}`);
+  if (c.data.targets.length === 0) throw new Error('config data.targets: expected at least one target language');
+}
+
+/** Parses a `--set` value: JSON when it parses (numbers, booleans, arrays), else a comma list or a plain string. */
+function parseValue(raw: string, current: unknown): unknown {
+  if (typeof current === 'string') return raw;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    if (Array.isArray(current)) {
+      return raw.split(',').map((s) => (typeof current[0] === 'number' ? Number(s) : s.trim()));
+    }
+    return raw;
+  }
+}
+
+/**
+ * `key.path=value` strings (the CLI's `--set`) as one override object, typed by the paper preset's values so that
+ * `data.targets=nl,de` is an array and `teacher.lr=1e-4` a number.
+ */
+export function parseSets(sets: string[]): DeepPartial<MsdConfig> {
+  const out: Record<string, unknown> = {};
+  for (const s of sets) {
+    const eq = s.indexOf('=');
+    if (eq <= 0) throw new Error(`--set '${s}': expected key.path=value`);
+    const path = s.slice(0, eq).trim().split('.');
+    let ref: unknown = PAPER;
+    let target = out;
+    path.forEach((key, i) => {
+      ref = ref !== undefined && ref !== null && typeof ref === 'object' ? (ref as Record<string, unknown>)[key] : undefined;
+      if (i === path.length - 1) {
+        target[key] = parseValue(s.slice(eq + 1), ref);
+      } else {
+        target = (target[key] ??= {}) as Record<string, unknown>;
+      }
+    });
+  }
+  return out as DeepPartial<MsdConfig>;
+}
+
+/** Stable JSON of a config (what is written to `config.json` beside checkpoints and results). */
+export function configToJson(c: MsdConfig): string {
+  return `${JSON.stringify(c, null, 2)}\n`;
+}

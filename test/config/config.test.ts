@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolveConfig, parseSets, PAPER, TINY, configToJson, type MsdConfig } from '../../src/config.js';
+
+test('presets carry the paper settings', () => {
+  const c = resolveConfig('paper');
+  assert.equal(c.teacher.lr, 5e-5);
+  assert.equal(c.student.lr, 2e-5);
+  assert.equal(c.teacher.batchSize, 32);
+  assert.equal(c.data.maxLength, 128);
+  assert.equal(c.teacher.alpha, 0.1);
+  assert.equal(c.teacher.lambda, 'learned');
+  assert.equal(c.student.alphaPrime, 0.001);
+  assert.equal(c.student.betaPrime, 0.001);
+  assert.deepEqual(c.model.headLayers, [4, 12]);
+  assert.equal(c.teacher.freezeLayers, 3);
+  assert.equal(c.teacher.freezeEmbeddings, true);
+  assert.equal(resolveConfig('tiny').model.tiny.enabled, true);
+});
+
+test('overrides merge deeply and never mutate the presets', () => {
+  const c = resolveConfig('tiny', { student: { lr: 1e-4, ablation: { noMmdL: true } }, data: { targets: ['nl', 'es'] } });
+  assert.equal(c.student.lr, 1e-4);
+  assert.equal(c.student.ablation.noMmdL, true);
+  assert.equal(c.student.ablation.noMmdM, false);
+  assert.deepEqual(c.data.targets, ['nl', 'es']);
+  assert.equal(TINY.student.lr, 1e-3);
+  assert.equal(TINY.student.ablation.noMmdL, false);
+  assert.deepEqual(TINY.data.targets, ['nl']);
+});
+
+const bad: [string, unknown, RegExp][] = [
+  ['unknown top-level key', { modle: {} }, /unknown key 'modle'; known keys here: preset, model, data/],
+  ['unknown nested key', { teacher: { learningRate: 1 } }, /unknown key 'teacher.learningRate'/],
+  ['wrong type', { teacher: { lr: '1e-4' } }, /config teacher.lr: expected number, got string/],
+  ['object expected', { student: { ablation: true } }, /config student.ablation: expected an object, got boolean/],
+  ['array element type', { data: { targets: [1, 2] } }, /config data.targets: expected an array of string/],
+  ['enum', { student: { selectOn: 'test' } }, /config student.selectOn: expected one of 'source-dev', 'target-dev', got 'test'/],
+  ['lambda mode', { teacher: { lambda: 'softmax' } }, /config teacher.lambda: expected 'learned', 'uniform' or a list/],
+  ['lambda length', { teacher: { lambda: [1, 2] } }, /config teacher.lambda: expected 8 weights/],
+  ['non-finite', { teacher: { lr: Number.NaN } }, /expected a finite number/],
+  ['layer range', { model: { headLayers: [4, 13] } }, /model.headLayers: \[4, 13\] must lie within 1..12/],
+  ['batch size', { student: { batchSize: 0 } }, /student.batchSize: expected a positive integer/],
+];
+for (const [name, override, message] of bad) {
+  test(`override rejected: ${name}`, () => {
+    assert.throws(() => resolveConfig('paper', override as never), message);
+  });
+}
+
+test('unknown preset', () => {
+  assert.throws(() => resolveConfig('huge'), /unknown preset 'huge'; expected one of paper, tiny/);
+});
+
+test('--set strings parse by the type of the default', () => {
+  const o = parseSets(['teacher.lr=1e-4', 'data.targets=nl,de', 'student.ablation.noAux=true', 'run.outDir=runs/x', 'model.headLayers=[1,12]', 'teacher.lambda=uniform']);
+  const c = resolveConfig('paper', o);
+  assert.equal(c.teacher.lr, 1e-4);
+  assert.deepEqual(c.data.targets, ['nl', 'de']);
+  assert.equal(c.student.ablation.noAux, true);
+  assert.equal(c.run.outDir, 'runs/x');
+  assert.deepEqual(c.model.headLayers, [1, 12]);
+  assert.equal(c.teacher.lambda, 'uniform');
+  assert.throws(() => parseSets(['teacher.lr']), /expected key.path=value/);
+  assert.throws(() => resolveConfig('paper', parseSets(['teacher.nope=1'])), /unknown key 'teacher.nope'/);
+});
+
+test('config JSON round-trips', () => {
+  const c = resolveConfig('tiny', { run: { seed: 7 } });
+  const back = JSON.parse(configToJson(c)) as MsdConfig;
+  assert.deepEqual(resolveConfig(back), c);
+  assert.deepEqual(resolveConfig(PAPER), resolveConfig('paper'));
+});
