@@ -51,3 +51,49 @@ export interface LabelSchema {
   readonly tagToId: ReadonlyMap<string, number>;
   readonly idToTag: readonly string[];
 }
+
+/** Tag schemes the readers accept; everything is converted to IOB2 on load. */
+export type TagScheme = 'iob1' | 'iob2' | 'bioes';
+
+/** One thing wrong with an input file: where, the offending line, and what was expected instead. */
+export interface LoadProblem {
+  file: string;
+  /** 1-based line (for parquet files: 1-based row). */
+  line: number;
+  /** The offending line as read (without its line ending). */
+  text: string;
+  /** What is wrong and what was expected. */
+  message: string;
+}
+
+/** What a reader found in one file. Entity counts are numbers of `B-` tags after conversion to IOB2. */
+export interface LoadReport {
+  file: string;
+  /** Sentences returned (excluding `-DOCSTART-` lines and sentences dropped for problems). */
+  sentences: number;
+  tokens: number;
+  /** Entities per type, keys sorted. */
+  entities: Record<string, number>;
+  /** Total entities over all types. */
+  entityTotal: number;
+  /** `-DOCSTART-` document markers seen (0 where the corpus marks none). */
+  documents: number;
+  /** `I-X` tags that started an entity in an IOB2/BIOES file and were rewritten to `B-X`. */
+  repaired: { count: number; first: SourceLocation[] };
+  encoding: 'utf-8' | 'latin-1';
+  /** Whether the file started with a byte-order mark (accepted and removed). */
+  bom: boolean;
+  /** The input tag scheme, and whether it was given or detected. */
+  scheme: TagScheme;
+  schemeSource: 'given' | 'detected';
+  /** Problems collected with `strict: false` (with `strict: true`, the first one is thrown instead). */
+  problems: LoadProblem[];
+  /** Sentences left out because one of their lines had a problem (`strict: false` only). */
+  droppedSentences: number;
+}
+
+/** A reader's answer: the sentences (tags IOB2) and what was found on the way. */
+export interface ReadResult {
+  sentences: Sentence[];
+  report: LoadReport;
+}
