@@ -1,0 +1,13 @@
+/**
+ * Evaluation: conlleval-exact entity scoring, the conlleval text report, entity spans and the tidy per-layer
+ * results table. (`evaluate(model, dataset)` and `predict(model, sentences)` build on these.)
+ */
+export { chunks, parseTag, endOfChunk, startOfChunk } from './chunks.js';
+export type { Chunk, ChunkMode, ParsedTag, Prefix, TagLocation } from './chunks.js';
+export { scoreEntities, prf } from './metric.js';
+export type { EntityScores, TypeScore, PRF, ScoreOptions, GoldInput } from './metric.js';
+export { conllevalReport, printfFixed2 } from './report.js';
+export { entitySpans } from './spans.js';
+export type { EntitySpan, SpanOptions } from './spans.js';
+export { layerRows, resultsFrame } from './table.js';
+export type { ResultRow, LayerPredictions, LayerRowsInput } from './table.js';
