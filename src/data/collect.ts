@@ -24,6 +24,16 @@ export interface ReadOptions {
   encoding?: Encoding | 'auto';
 }
 
+/** The lines (or, for parquet, rows) of the input, 1-based, for problem messages. */
+export interface LineSource {
+  readonly count: number;
+  text(line: number): string;
+}
+
+export function linesSource(lines: readonly string[]): LineSource {
+  return { count: lines.length, text: (line) => lines[line - 1] ?? '' };
+}
+
 interface Pending {
   tokens: string[];
   parsed: ParsedTag[];
@@ -49,11 +59,11 @@ export class SentenceCollector {
 
   constructor(
     readonly file: string,
-    private readonly lines: readonly string[],
+    private readonly source: LineSource,
     private readonly decoded: { encoding: Encoding; bom: boolean },
     private readonly opts: ReadOptions & { lang: string; idPrefix: string },
   ) {
-    this.sink = new ProblemSink(file, opts.strict ?? true, (line) => lines[line - 1] ?? '');
+    this.sink = new ProblemSink(file, opts.strict ?? true, (line) => source.text(line));
     const types = opts.schema === undefined ? undefined : 'types' in opts.schema ? opts.schema.types : opts.schema;
     this.allowed = types ? new Set(types) : undefined;
   }
@@ -119,8 +129,9 @@ export class SentenceCollector {
     this.end();
     const { file, sink } = this;
     if (this.done.length === 0) {
-      const empty = this.lines.every((l) => l.trim() === '');
-      sink.report(1, empty ? 'the file is empty; expected at least one sentence' : 'no sentences found; expected token lines separated by blank lines', this.lines[0] ?? '');
+      let empty = true;
+      for (let line = 1; line <= this.source.count && empty; line++) empty = this.source.text(line).trim() === '';
+      sink.report(1, empty ? 'the file is empty; expected at least one sentence' : 'no sentences found; expected token lines separated by blank lines');
     }
     const good = this.done.filter((s) => !s.bad);
     const given = this.opts.scheme ?? 'auto';

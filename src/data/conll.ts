@@ -6,7 +6,7 @@
  * means a token with a space in it or a lost column, which would silently shift the tag.
  */
 import { basename } from 'node:path';
-import { SentenceCollector, type ReadOptions } from './collect.js';
+import { linesSource, SentenceCollector, type ReadOptions } from './collect.js';
 import { readLines } from './text.js';
 import type { ReadResult } from './types.js';
 
@@ -25,7 +25,7 @@ const COLUMN_SEP = /[ \t]+/;
 export function readConll(path: string, opts: ConllOptions = {}): ReadResult {
   const decoded = readLines(path, opts.encoding);
   const { lines } = decoded;
-  const c = new SentenceCollector(path, lines, decoded, {
+  const c = new SentenceCollector(path, linesSource(lines), decoded, {
     ...opts,
     lang: opts.lang ?? guessConllLang(path) ?? 'und',
     idPrefix: opts.idPrefix ?? basename(path),

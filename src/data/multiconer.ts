@@ -5,7 +5,7 @@
  * the uuids, which the task's prediction files refer to.
  */
 import { basename } from 'node:path';
-import { SentenceCollector, type ReadOptions } from './collect.js';
+import { linesSource, SentenceCollector, type ReadOptions } from './collect.js';
 import { readLines } from './text.js';
 import type { ReadResult } from './types.js';
 
@@ -23,7 +23,7 @@ export function readMulticoner(path: string, opts: MulticonerOptions = {}): Read
   const decoded = readLines(path, opts.encoding);
   const { lines } = decoded;
   const lang = opts.lang ?? guessLang(path) ?? 'und';
-  const c = new SentenceCollector(path, lines, decoded, { ...opts, lang, idPrefix: opts.idPrefix ?? basename(path) });
+  const c = new SentenceCollector(path, linesSource(lines), decoded, { ...opts, lang, idPrefix: opts.idPrefix ?? basename(path) });
   const seen = new Map<string, number>();
   for (let i = 0; i < lines.length; i++) {
     const lineNo = i + 1;

@@ -7,7 +7,7 @@
  * `format: 'auto'` (default) reads a file as raw when every token line starts with the same `code:` prefix.
  */
 import { basename } from 'node:path';
-import { SentenceCollector, type ReadOptions } from './collect.js';
+import { linesSource, SentenceCollector, type ReadOptions } from './collect.js';
 import { readLines } from './text.js';
 import type { ReadResult } from './types.js';
 
@@ -43,7 +43,7 @@ export function readWikiann(path: string, opts: WikiannOptions = {}): ReadResult
   const detected = format === 'xtreme' ? undefined : commonPrefix(lines);
   const raw = format === 'raw' || (format === 'auto' && detected !== undefined);
   const lang = opts.lang ?? (raw ? detected : undefined) ?? guessLang(path) ?? 'und';
-  const c = new SentenceCollector(path, lines, decoded, { ...opts, lang, idPrefix: opts.idPrefix ?? basename(path) });
+  const c = new SentenceCollector(path, linesSource(lines), decoded, { ...opts, lang, idPrefix: opts.idPrefix ?? basename(path) });
   for (let i = 0; i < lines.length; i++) {
     const lineNo = i + 1;
     const line = lines[i]!;

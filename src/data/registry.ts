@@ -1,0 +1,113 @@
+/**
+ * `loadDataset(name, lang, split)`: the corpora of the paper's experiments by name, from their standard file names
+ * under a data root, read with the right reader and checked against the corpus's type list.
+ *
+ *   conll2002  <root>/conll2002/{es,nl}/{esp,ned}.{train,testa,testb}      (testa = dev, testb = test)
+ *   conll2003  <root>/conll2003/{en,de}/{eng,deu}.{train,testa,testb}
+ *   wikiann    <root>/wikiann/<lang>/{train,dev,test}-<lang>.tsv           (XTREME or raw layout)
+ *   multiconer <root>/multiconer/<lang>/<lang>_{train,dev,test}.conll
+ *
+ * The root is `opts.root`, else the environment variable `MSD_DATA_ROOT`, else `../shared/data` relative to the
+ * working directory (where the project's data sits beside the repository).
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { ReadOptions } from './collect.js';
+import { readConll } from './conll.js';
+import { readMulticoner } from './multiconer.js';
+import { labelSchema, STANDARD_TYPES } from './schema.js';
+import type { LabelSchema, LoadReport, Sentence } from './types.js';
+import { readWikiann } from './wikiann.js';
+
+export type DatasetName = 'conll2002' | 'conll2003' | 'wikiann' | 'multiconer';
+export type Split = 'train' | 'dev' | 'test';
+export const DATASET_NAMES: readonly DatasetName[] = ['conll2002', 'conll2003', 'wikiann', 'multiconer'];
+export const SPLITS: readonly Split[] = ['train', 'dev', 'test'];
+
+export interface Dataset {
+  name: DatasetName;
+  lang: string;
+  split: Split;
+  sentences: Sentence[];
+  report: LoadReport;
+  /** The corpus's standard schema (every tag was checked against it on load). */
+  schema: LabelSchema;
+}
+
+export interface LoadDatasetOptions extends Pick<ReadOptions, 'strict' | 'scheme' | 'encoding'> {
+  /** Data root; default `MSD_DATA_ROOT`, else `../shared/data` from the working directory. */
+  root?: string;
+}
+
+const CONLL_FILE_LANG: Record<string, Record<string, string>> = {
+  conll2002: { es: 'esp', nl: 'ned' },
+  conll2003: { en: 'eng', de: 'deu' },
+};
+const CONLL_SPLIT: Record<Split, string> = { train: 'train', dev: 'testa', test: 'testb' };
+
+export function defaultDataRoot(): string {
+  const env = process.env.MSD_DATA_ROOT?.trim();
+  return resolve(env ? env : join(process.cwd(), '..', 'shared', 'data'));
+}
+
+/** The path `loadDataset` reads for a corpus, language and split (whether or not it exists). */
+export function datasetPath(name: DatasetName, lang: string, split: Split, root: string = defaultDataRoot()): string {
+  if (!SPLITS.includes(split)) throw new Error(`unknown split '${split}'; expected one of ${SPLITS.join(', ')}`);
+  switch (name) {
+    case 'conll2002':
+    case 'conll2003': {
+      const prefix = CONLL_FILE_LANG[name]![lang];
+      if (!prefix) {
+        throw new Error(`${name} has no language '${lang}'; expected one of ${Object.keys(CONLL_FILE_LANG[name]!).join(', ')}`);
+      }
+      return join(root, name, lang, `${prefix}.${CONLL_SPLIT[split]}`);
+    }
+    case 'wikiann':
+      return join(root, 'wikiann', lang, `${split}-${lang}.tsv`);
+    case 'multiconer':
+      return join(root, 'multiconer', lang, `${lang}_${split}.conll`);
+    default:
+      throw new Error(`unknown dataset '${name as string}'; expected one of ${DATASET_NAMES.join(', ')}`);
+  }
+}
+
+function schemaFor(name: DatasetName): LabelSchema {
+  return labelSchema(name === 'wikiann' ? STANDARD_TYPES.wikiann : name === 'multiconer' ? STANDARD_TYPES.multiconer : STANDARD_TYPES.conll);
+}
+
+/** Loads one split of a corpus; a missing file is an error naming the path and what the folder holds. */
+export function loadDataset(name: DatasetName, lang: string, split: Split, opts: LoadDatasetOptions = {}): Dataset {
+  const root = opts.root ?? defaultDataRoot();
+  const path = datasetPath(name, lang, split, root);
+  if (!existsSync(path)) {
+    const dir = join(path, '..');
+    const present = existsSync(dir) ? readdirSync(dir).sort().join(', ') || 'nothing' : 'does not exist';
+    throw new Error(`loadDataset(${name}, ${lang}, ${split}): no file ${path}; the folder ${dir} holds: ${present}`);
+  }
+  const schema = schemaFor(name);
+  const read = { strict: opts.strict, scheme: opts.scheme, encoding: opts.encoding, lang, idPrefix: `${name}/${lang}/${split}`, schema };
+  const { sentences, report } =
+    name === 'wikiann' ? readWikiann(path, read) : name === 'multiconer' ? readMulticoner(path, read) : readConll(path, read);
+  return { name, lang, split, sentences, report, schema };
+}
+
+/** The (language, split) pairs of a corpus present under the root, for listing and for "every file loads". */
+export function availableDatasets(root: string = defaultDataRoot()): { name: DatasetName; lang: string; split: Split; path: string }[] {
+  const out: { name: DatasetName; lang: string; split: Split; path: string }[] = [];
+  for (const name of DATASET_NAMES) {
+    const dir = join(root, name);
+    if (!existsSync(dir)) continue;
+    for (const lang of readdirSync(dir).sort()) {
+      for (const split of SPLITS) {
+        let path: string;
+        try {
+          path = datasetPath(name, lang, split, root);
+        } catch {
+          continue;
+        }
+        if (existsSync(path)) out.push({ name, lang, split, path });
+      }
+    }
+  }
+  return out;
+}
