@@ -1,0 +1,214 @@
+/**
+ * WordPiece over pre-tokenised words, equal in output to Hugging Face's BertTokenizer / `tokenizer.json`
+ * (test/tokenizer/parity.test.ts checks it against fixtures from HF's Rust tokenizer and against
+ * `@huggingface/tokenizers`).
+ *
+ * NER text arrives as words, so the unit of work is one word: it is normalized and split into pieces
+ * (normalize.ts), each piece is cut greedily into the longest vocabulary entries (`##` marks continuations), and
+ * the result is cached per distinct word: a corpus repeats most of its words, so the bulk of a dataset costs a
+ * map lookup per word. Two rules keep every gold word alive: a word that yields no piece at all (only control or
+ * format characters, only whitespace) becomes `[UNK]`, and a piece longer than `maxInputCharsPerWord` code points
+ * (100) or with no vocabulary cut becomes `[UNK]`, as in BERT.
+ */
+import { preTokenizeWord, type BertNormalization } from './normalize.js';
+
+export interface WordPieceConfig {
+  /** Token -> id. */
+  vocab: ReadonlyMap<string, number>;
+  normalization: BertNormalization;
+  unkToken: string;
+  clsToken: string;
+  sepToken: string;
+  padToken: string;
+  /** Prefix of non-initial pieces (`##`). */
+  continuingSubwordPrefix: string;
+  /** Longer pieces (in code points) become the unknown token. */
+  maxInputCharsPerWord: number;
+  /**
+   * Added tokens matched verbatim in the raw word before normalization (`[CLS]`, `[SEP]`, ...), as HF's added
+   * vocabulary does; each must be in `vocab`.
+   */
+  specialTokens: readonly string[];
+  /** Where the tokenizer was loaded from (file path), for messages. */
+  source: string;
+}
+
+/** The sub-tokens of one word. Shared with the cache: do not mutate. */
+export interface WordTokens {
+  readonly tokens: readonly string[];
+  readonly ids: readonly number[];
+}
+
+/** Sub-tokens of a word sequence, without [CLS]/[SEP]. */
+export interface EncodedWords {
+  ids: Int32Array;
+  /** Per sub-token: the index of its word in the input. */
+  wordIds: Int32Array;
+  tokens: string[];
+}
+
+/** Distinct words kept in the per-word cache before it is cleared (bounds memory on huge corpora). */
+const CACHE_LIMIT = 1 << 20;
+
+export class WordPieceTokenizer {
+  readonly config: WordPieceConfig;
+  readonly unkId: number;
+  readonly clsId: number;
+  readonly sepId: number;
+  readonly padId: number;
+  private readonly vocab: ReadonlyMap<string, number>;
+  private readonly idToTokenTable: string[];
+  /** Longest vocabulary entry in UTF-16 units (prefix excluded): bounds the greedy search. */
+  private readonly maxTokenUnits: number;
+  private readonly cache = new Map<string, WordTokens>();
+
+  constructor(config: WordPieceConfig) {
+    this.config = config;
+    this.vocab = config.vocab;
+    const need = (token: string, what: string): number => {
+      const id = config.vocab.get(token);
+      if (id === undefined) throw new Error(`${config.source}: the ${what} '${token}' is not in the vocabulary`);
+      return id;
+    };
+    this.unkId = need(config.unkToken, 'unknown token');
+    this.clsId = need(config.clsToken, 'CLS token');
+    this.sepId = need(config.sepToken, 'SEP token');
+    this.padId = need(config.padToken, 'PAD token');
+    for (const t of config.specialTokens) need(t, 'special token');
+    this.idToTokenTable = [];
+    let maxUnits = 1;
+    const prefix = config.continuingSubwordPrefix;
+    for (const [token, id] of config.vocab) {
+      this.idToTokenTable[id] = token;
+      const units = token.startsWith(prefix) ? token.length - prefix.length : token.length;
+      if (units > maxUnits) maxUnits = units;
+    }
+    this.maxTokenUnits = maxUnits;
+  }
+
+  /** Number of ids (largest id + 1). */
+  get vocabSize(): number {
+    return this.idToTokenTable.length;
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.vocab.get(token);
+  }
+
+  idToToken(id: number): string | undefined {
+    return this.idToTokenTable[id];
+  }
+
+  /** The sub-tokens of one word; never empty (see the module comment). */
+  tokenizeWord(word: string): WordTokens {
+    let hit = this.cache.get(word);
+    if (hit === undefined) {
+      hit = this.tokenizeUncached(word);
+      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      this.cache.set(word, hit);
+    }
+    return hit;
+  }
+
+  /** Sub-tokens of a word sequence with the word each one belongs to (no special tokens added). */
+  encodeWords(words: readonly string[]): EncodedWords {
+    const per = words.map((w) => this.tokenizeWord(w));
+    let n = 0;
+    for (const p of per) n += p.ids.length;
+    const ids = new Int32Array(n);
+    const wordIds = new Int32Array(n);
+    const tokens: string[] = [];
+    let k = 0;
+    per.forEach((p, w) => {
+      for (let j = 0; j < p.ids.length; j++, k++) {
+        ids[k] = p.ids[j]!;
+        wordIds[k] = w;
+        tokens.push(p.tokens[j]!);
+      }
+    });
+    return { ids, wordIds, tokens };
+  }
+
+  /** Empties the per-word cache (it refills as words come). */
+  clearCache(): void {
+    this.cache.clear();
+  }
+
+  private tokenizeUncached(word: string): WordTokens {
+    const tokens: string[] = [];
+    for (const part of this.splitSpecial(word)) {
+      if (part.special) {
+        tokens.push(part.text);
+        continue;
+      }
+      for (const piece of preTokenizeWord(part.text, this.config.normalization)) this.wordPiece(piece, tokens);
+    }
+    if (tokens.length === 0) tokens.push(this.config.unkToken);
+    const ids = tokens.map((t) => this.vocab.get(t)!);
+    return { tokens, ids };
+  }
+
+  /** Cuts the raw word at verbatim occurrences of special tokens (leftmost, then longest). */
+  private splitSpecial(word: string): { text: string; special: boolean }[] {
+    const specials = this.config.specialTokens;
+    if (specials.length === 0 || !word.includes('[')) return [{ text: word, special: false }];
+    const parts: { text: string; special: boolean }[] = [];
+    let from = 0;
+    for (;;) {
+      let at = -1;
+      let match = '';
+      for (const s of specials) {
+        const i = word.indexOf(s, from);
+        if (i >= 0 && (at < 0 || i < at || (i === at && s.length > match.length))) {
+          at = i;
+          match = s;
+        }
+      }
+      if (at < 0) break;
+      if (at > from) parts.push({ text: word.slice(from, at), special: false });
+      parts.push({ text: match, special: true });
+      from = at + match.length;
+    }
+    if (from < word.length) parts.push({ text: word.slice(from), special: false });
+    return parts;
+  }
+
+  /** Greedy longest-match-first WordPiece of one normalized piece, appended to `out`. */
+  private wordPiece(piece: string, out: string[]): void {
+    const { unkToken, continuingSubwordPrefix: prefix, maxInputCharsPerWord } = this.config;
+    // Code point boundaries, so a cut never splits a surrogate pair.
+    const bounds: number[] = [];
+    for (let i = 0; i < piece.length; ) {
+      bounds.push(i);
+      i += piece.codePointAt(i)! > 0xffff ? 2 : 1;
+    }
+    bounds.push(piece.length);
+    const nChars = bounds.length - 1;
+    if (nChars > maxInputCharsPerWord) {
+      out.push(unkToken);
+      return;
+    }
+    const found: string[] = [];
+    let s = 0;
+    while (s < nChars) {
+      let e = nChars;
+      while (e > s && bounds[e]! - bounds[s]! > this.maxTokenUnits) e--;
+      let token: string | undefined;
+      for (; e > s; e--) {
+        const sub = piece.slice(bounds[s], bounds[e]);
+        const candidate = s > 0 ? prefix + sub : sub;
+        if (this.vocab.has(candidate)) {
+          token = candidate;
+          break;
+        }
+      }
+      if (token === undefined) {
+        out.push(unkToken);
+        return;
+      }
+      found.push(token);
+      s = e;
+    }
+    for (const t of found) out.push(t);
+  }
+}
