@@ -1,0 +1,235 @@
+/**
+ * AdamW: Adam with decoupled weight decay (Loshchilov & Hutter). tfjs ships Adam only, whose L2 penalty would be
+ * rescaled by the adaptive denominator; BERT fine-tuning (and the MSD reference code) uses the decoupled form.
+ *
+ * For each variable p with gradient g, at its t-th update (t counted per variable, from 1), learning rate lr:
+ *
+ *   m <- b1 m + (1 - b1) g              v <- b2 v + (1 - b2) g^2
+ *
+ *   variant 'hf' (default; HF `transformers.AdamW(correct_bias=True)`, the optimizer of the reference code):
+ *     p <- p - lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)
+ *     p <- p - lr * wd * p                                   (decay after the Adam update)
+ *   variant 'torch' (`torch.optim.AdamW`):
+ *     p <- p * (1 - lr * wd)                                 (decay before the Adam update)
+ *     p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+ *
+ * The two differ only in where eps sits relative to the bias correction and in the order of the decay, which is
+ * negligible for eps = 1e-8 and lr ~ 1e-5; both are here so either reference can be matched.
+ * wd is 0 for variables whose name matches `noDecay` (default: bias and LayerNorm parameters, as the reference's
+ * `no_decay = ["bias", "LayerNorm.weight"]`).
+ *
+ * Only the variables given to the constructor are updated; frozen ones are simply left out and get no state.
+ * A variable with no gradient in a step is skipped entirely (no decay, no state change), as PyTorch does for
+ * `grad is None`. State is created on a variable's first update. `exportState`/`importState` move the state as
+ * named Float32Arrays (for a safetensors checkpoint); a restored optimizer continues bit-exactly.
+ */
+import { tf } from '../tf.js';
+import type { Tensor, Variable } from '../tf.js';
+
+export interface AdamWOptions {
+  /** Default 0.9. */
+  beta1?: number;
+  /** Default 0.999. */
+  beta2?: number;
+  /** Default 1e-8. */
+  eps?: number;
+  /** Decoupled weight decay; default 0.01. */
+  weightDecay?: number;
+  /** Names of variables that get no weight decay; default `defaultNoDecay` (bias and LayerNorm). */
+  noDecay?: (name: string) => boolean;
+  /** Which reference to follow exactly; default 'hf'. */
+  variant?: 'hf' | 'torch';
+}
+
+/** Gradients by variable name (what `tf.variableGrads` returns) or by variable. */
+export type Gradients = Record<string, Tensor> | Map<Variable, Tensor>;
+
+/** true for bias and LayerNorm parameters (`...bias`, `...LayerNorm...`, `layer_norm`, `layernorm`). */
+export function defaultNoDecay(name: string): boolean {
+  return /bias|layer_?norm/i.test(name);
+}
+
+interface Slot {
+  m: Tensor;
+  v: Tensor;
+  step: number;
+}
+
+const WHERE = 'train/adamw.ts: AdamW';
+
+export class AdamW {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  readonly variant: 'hf' | 'torch';
+  private readonly noDecay: (name: string) => boolean;
+  private readonly vars = new Map<string, Variable>();
+  private readonly slots = new Map<string, Slot>();
+
+  constructor(variables: readonly Variable[], opts: AdamWOptions = {}) {
+    this.beta1 = opts.beta1 ?? 0.9;
+    this.beta2 = opts.beta2 ?? 0.999;
+    this.eps = opts.eps ?? 1e-8;
+    this.weightDecay = opts.weightDecay ?? 0.01;
+    this.variant = opts.variant ?? 'hf';
+    this.noDecay = opts.noDecay ?? defaultNoDecay;
+    for (const [name, v, lo, hi] of [
+      ['beta1', this.beta1, 0, 1],
+      ['beta2', this.beta2, 0, 1],
+    ] as const) {
+      if (!(v >= lo && v < hi)) throw new Error(`${WHERE}: ${name} is ${v}; expected a number in [${lo}, ${hi})`);
+    }
+    if (!(this.eps > 0 && Number.isFinite(this.eps))) throw new Error(`${WHERE}: eps is ${this.eps}; expected a finite number > 0`);
+    if (!(this.weightDecay >= 0 && Number.isFinite(this.weightDecay))) {
+      throw new Error(`${WHERE}: weightDecay is ${this.weightDecay}; expected a finite number >= 0`);
+    }
+    if (this.variant !== 'hf' && this.variant !== 'torch') {
+      throw new Error(`${WHERE}: variant is ${JSON.stringify(this.variant)}; expected 'hf' or 'torch'`);
+    }
+    for (const v of variables) {
+      if (this.vars.has(v.name)) throw new Error(`${WHERE}: variable '${v.name}' is listed twice`);
+      if (v.dtype !== 'float32') throw new Error(`${WHERE}: variable '${v.name}' has dtype ${v.dtype}; expected float32`);
+      this.vars.set(v.name, v);
+    }
+  }
+
+  /** Names of the variables this optimizer updates, in constructor order. */
+  get variableNames(): string[] {
+    return [...this.vars.keys()];
+  }
+
+  /** Whether `name` receives weight decay. */
+  decays(name: string): boolean {
+    return this.weightDecay > 0 && !this.noDecay(name);
+  }
+
+  /**
+   * One update with learning rate `lr` (the schedule's multiplier times the base rate). Gradients are not disposed;
+   * a gradient for a variable this optimizer does not hold is an error (a frozen variable that received gradients
+   * usually means the wrong variable list was differentiated).
+   */
+  step(grads: Gradients, lr: number): void {
+    if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) {
+      throw new Error(`${WHERE}: step: lr is ${String(lr)}; expected a finite number >= 0`);
+    }
+    const entries: [string, Tensor][] =
+      grads instanceof Map ? [...grads.entries()].map(([v, g]) => [v.name, g]) : Object.entries(grads);
+    for (const [name, g] of entries) {
+      const variable = this.vars.get(name);
+      if (!variable) {
+        throw new Error(`${WHERE}: step: gradient for '${name}', which is not among the ${this.vars.size} optimised variables`);
+      }
+      if (g.dtype !== 'float32' || g.shape.length !== variable.shape.length || g.shape.some((d, i) => d !== variable.shape[i])) {
+        throw new Error(
+          `${WHERE}: step: gradient for '${name}' is ${g.dtype} [${g.shape}]; expected float32 [${variable.shape}] like the variable`,
+        );
+      }
+    }
+    for (const [name, g] of entries) this.update(this.vars.get(name)!, g, lr);
+  }
+
+  private update(p: Variable, g: Tensor, lr: number): void {
+    let slot = this.slots.get(p.name);
+    if (!slot) {
+      slot = { m: tf.zerosLike(p), v: tf.zerosLike(p), step: 0 };
+      this.slots.set(p.name, slot);
+    }
+    const t = slot.step + 1;
+    const { beta1: b1, beta2: b2, eps } = this;
+    const bc1 = 1 - b1 ** t;
+    const bc2 = 1 - b2 ** t;
+    const decay = this.decays(p.name) ? lr * this.weightDecay : 0;
+    const s = slot;
+    const [m, v] = tf.tidy(() => {
+      const m = tf.add(tf.mul(s.m, tf.scalar(b1)), tf.mul(g, tf.scalar(1 - b1)));
+      const v = tf.add(tf.mul(s.v, tf.scalar(b2)), tf.mul(tf.square(g), tf.scalar(1 - b2)));
+      let next: Tensor;
+      if (this.variant === 'hf') {
+        const denom = tf.add(tf.sqrt(v), tf.scalar(eps));
+        next = tf.sub(p, tf.mul(tf.div(m, denom), tf.scalar((lr * Math.sqrt(bc2)) / bc1)));
+        if (decay > 0) next = tf.sub(next, tf.mul(next, tf.scalar(decay)));
+      } else {
+        next = decay > 0 ? tf.mul(p, tf.scalar(1 - decay)) : p;
+        const denom = tf.add(tf.div(tf.sqrt(v), tf.scalar(Math.sqrt(bc2))), tf.scalar(eps));
+        next = tf.sub(next, tf.mul(tf.div(m, denom), tf.scalar(lr / bc1)));
+      }
+      p.assign(next);
+      return [m, v];
+    });
+    s.m.dispose();
+    s.v.dispose();
+    slot.m = m;
+    slot.v = v;
+    slot.step = t;
+  }
+
+  /** Per-variable update counts (variables never updated are absent). */
+  steps(): Record<string, number> {
+    return Object.fromEntries([...this.slots].map(([name, s]) => [name, s.step]));
+  }
+
+  /**
+   * The state as named arrays: `<name>/exp_avg`, `<name>/exp_avg_sq` (shape of the variable, row-major) and
+   * `<name>/step` (length 1; exact up to 2^24 updates) for every variable updated at least once.
+   */
+  exportState(): Record<string, Float32Array> {
+    const out: Record<string, Float32Array> = {};
+    for (const [name, s] of this.slots) {
+      out[`${name}/exp_avg`] = new Float32Array(s.m.dataSync());
+      out[`${name}/exp_avg_sq`] = new Float32Array(s.v.dataSync());
+      out[`${name}/step`] = Float32Array.of(s.step);
+    }
+    return out;
+  }
+
+  /** Replaces the whole state by one from `exportState` (of an optimizer over variables with the same names). */
+  importState(state: Record<string, Float32Array>): void {
+    const where = `${WHERE}: importState`;
+    const parsed = new Map<string, { m?: Float32Array; v?: Float32Array; step?: number }>();
+    for (const [key, arr] of Object.entries(state)) {
+      const match = /^(.*)\/(exp_avg|exp_avg_sq|step)$/.exec(key);
+      if (!match) throw new Error(`${where}: key '${key}'; expected '<variable>/exp_avg', '/exp_avg_sq' or '/step'`);
+      const [, name, part] = match;
+      const variable = this.vars.get(name);
+      if (!variable) throw new Error(`${where}: state for '${name}', which is not among the optimised variables`);
+      if (!(arr instanceof Float32Array)) throw new Error(`${where}: '${key}' is not a Float32Array`);
+      const entry = parsed.get(name) ?? {};
+      if (part === 'step') {
+        const step = arr.length === 1 ? arr[0] : NaN;
+        if (!Number.isInteger(step) || step < 1) throw new Error(`${where}: '${key}' is [${arr.join(',')}]; expected one integer >= 1`);
+        entry.step = step;
+      } else {
+        if (arr.length !== variable.size) {
+          throw new Error(`${where}: '${key}' has ${arr.length} values; expected ${variable.size} (shape [${variable.shape}])`);
+        }
+        entry[part === 'exp_avg' ? 'm' : 'v'] = arr;
+      }
+      parsed.set(name, entry);
+    }
+    for (const [name, e] of parsed) {
+      if (!e.m || !e.v || e.step === undefined) throw new Error(`${where}: incomplete state for '${name}'; expected exp_avg, exp_avg_sq and step`);
+    }
+    this.clearState();
+    for (const [name, e] of parsed) {
+      const shape = this.vars.get(name)!.shape;
+      // Copies: the cpu backend would otherwise keep the caller's arrays as its storage.
+      const m = tf.tensor(Float32Array.from(e.m!), shape, 'float32');
+      const v = tf.tensor(Float32Array.from(e.v!), shape, 'float32');
+      this.slots.set(name, { m, v, step: e.step! });
+    }
+  }
+
+  /** Frees the moment estimates (the variables are the caller's). */
+  dispose(): void {
+    this.clearState();
+  }
+
+  private clearState(): void {
+    for (const s of this.slots.values()) {
+      s.m.dispose();
+      s.v.dispose();
+    }
+    this.slots.clear();
+  }
+}
