@@ -111,7 +111,7 @@ export class SentenceCollector {
     const s = this.current;
     this.current = undefined;
     if (!s) return;
-    if (s.tokens.length === 0) {
+    if (s.tokens.length === 0 && !s.bad) {
       // A header with no tokens: keep the index (ids stay stable) but there is no sentence to return.
       if (s.id !== undefined) this.sink.report(s.start, 'sentence header without tokens; expected token lines after it');
       return;
