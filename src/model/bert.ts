@@ -1,0 +1,221 @@
+/**
+ * The BERT encoder (Devlin et al. 2019) in TensorFlow.js, returning the hidden states of every layer so that
+ * MSD's per-layer classifiers can read layer m and the [CLS] vector of any layer.
+ *
+ *   h0 = Dropout(LN(E_word[ids] + E_pos[0..t) + E_type[types]))
+ *   for each layer:
+ *     A   = softmax(Q K^T / sqrt(d_head) + maskBias) V          (per head; maskBias = -1e4 at padding keys)
+ *     h'  = LN(h + Dropout(A W_o + b_o))
+ *     h   = LN(h' + Dropout(GELU(h' W_i + b_i) W_o2 + b_o2))   GELU(x) = x/2 (1 + erf(x / sqrt 2)), exact
+ *
+ * Layout choices, for speed on the wasm backend where a matmul with a transposed operand is much slower than a
+ * plain one: dense kernels are stored [in, out] so every projection is a plain `[b*t, in] @ [in, out]`, and K^T
+ * is made explicitly once per layer (one transpose) before a plain batched matmul (`keyTranspose: 'explicit'`;
+ * bench/model.bench.ts measures it against `matMul(q, k, false, true)`).
+ *
+ * The mask bias is -1e4 (as the original BERT): exp(-1e4) is exactly 0 in float32, so padded keys get zero
+ * attention weight and padding does not change the outputs at real positions, while avoiding the -inf/NaN that
+ * a dtype-min bias gives when added to a negative score.
+ */
+import { tf } from '../tf.js';
+import type { Tensor2D, Tensor3D, Variable } from '../tf.js';
+import type { BertConfig } from './config.js';
+import { encoderParamSpecs, isFrozen, validateFreeze, type FreezeOptions, type ParamSpec, sizeOf } from './params.js';
+import { deriveSeed, truncatedNormal } from './random.js';
+
+/** Model input: int32 tensors of shape [batch, seqLen], as the tokenizer's batching produces them. */
+export interface BertInput {
+  inputIds: Tensor2D;
+  /** 1 at real tokens, 0 at padding. */
+  attentionMask: Tensor2D;
+  /** Segment ids; zeros when absent. */
+  tokenTypeIds?: Tensor2D;
+}
+
+export interface ForwardOptions {
+  /** Dropout on (training) or off (evaluation). */
+  training: boolean;
+  /** Seed for the dropout masks: the same seed gives the same masks. Unseeded when absent. */
+  dropoutSeed?: number;
+  /** How Q K^T is computed (see the file comment); default 'explicit'. */
+  keyTranspose?: 'explicit' | 'fused';
+}
+
+export interface BertOutput {
+  /** hidden[0] = embedding output, hidden[m] = output of layer m (1..numLayers); each [batch, seqLen, hidden]. */
+  hidden: Tensor3D[];
+}
+
+export interface NamedVariable {
+  name: string;
+  variable: Variable;
+}
+
+/** The mask bias added to attention scores at padded keys (see the file comment). */
+export const MASK_BIAS = -1e4;
+
+let instances = 0;
+
+export class BertEncoder {
+  readonly config: BertConfig;
+  private readonly vars = new Map<string, Variable>();
+  private readonly specs: ParamSpec[];
+  private disposed = false;
+
+  /**
+   * Builds an encoder from weights in our layout (see params.ts), or fresh BERT-style random weights from `seed`
+   * for any parameter not given. Prefer `BertEncoder.random` and `loadBert` (checkpoint.ts).
+   */
+  constructor(config: BertConfig, weights: ReadonlyMap<string, Float32Array> = new Map(), seed = 0) {
+    this.config = config;
+    this.specs = encoderParamSpecs(config);
+    // tfjs variable names are global: a per-instance prefix lets several encoders (teacher, student) coexist.
+    const prefix = `bert${instances++}`;
+    for (const spec of this.specs) {
+      let data = weights.get(spec.name);
+      if (data !== undefined && data.length !== sizeOf(spec.shape)) {
+        throw new Error(`weight ${spec.name}: expected ${sizeOf(spec.shape)} values for shape [${spec.shape}], got ${data.length}`);
+      }
+      data ??= initialValues(spec, config.initializerRange, seed);
+      this.vars.set(spec.name, tf.variable(tf.tensor(data, spec.shape, 'float32'), true, `${prefix}/${spec.name}`));
+    }
+  }
+
+  /** A freshly initialised encoder (truncated normal 0.02, zero biases, unit LayerNorm), deterministic from `seed`. */
+  static random(config: BertConfig, seed = 0): BertEncoder {
+    return new BertEncoder(config, new Map(), seed);
+  }
+
+  /** All parameters in a fixed order (embeddings, layer 0, layer 1, ...), with our names. */
+  variables(): NamedVariable[] {
+    this.checkAlive();
+    return this.specs.map((s) => ({ name: s.name, variable: this.vars.get(s.name)! }));
+  }
+
+  /**
+   * The parameters to train: all except the frozen parts. Frozen parameters get no gradient and no optimizer
+   * state because the optimizer only ever sees this list.
+   */
+  trainableVariables(freeze: FreezeOptions = {}): NamedVariable[] {
+    validateFreeze(freeze, this.config.numLayers);
+    return this.specs.filter((s) => !isFrozen(s.part, freeze)).map((s) => ({ name: s.name, variable: this.vars.get(s.name)! }));
+  }
+
+  variable(name: string): Variable {
+    this.checkAlive();
+    const v = this.vars.get(name);
+    if (!v) throw new Error(`BertEncoder has no parameter "${name}"`);
+    return v;
+  }
+
+  /** A copy of every weight in our layout (reads the values back from the backend). */
+  getWeights(): Map<string, Float32Array> {
+    return new Map(this.variables().map(({ name, variable }) => [name, variable.dataSync() as Float32Array]));
+  }
+
+  /** Number of parameters (without the pooler, which this encoder does not have). */
+  numParameters(): number {
+    return this.specs.reduce((n, s) => n + sizeOf(s.shape), 0);
+  }
+
+  forward(batch: BertInput, opts: ForwardOptions): BertOutput {
+    this.checkAlive();
+    const cfg = this.config;
+    const { inputIds, attentionMask } = batch;
+    if (inputIds.rank !== 2 || inputIds.dtype !== 'int32') {
+      throw new Error(`forward: inputIds must be an int32 [batch, seqLen] tensor, got ${inputIds.dtype} [${inputIds.shape}]`);
+    }
+    for (const [name, t] of [['attentionMask', attentionMask], ['tokenTypeIds', batch.tokenTypeIds]] as const) {
+      if (t && (t.dtype !== 'int32' || t.shape.join() !== inputIds.shape.join())) {
+        throw new Error(`forward: ${name} must be int32 [${inputIds.shape}] like inputIds, got ${t.dtype} [${t.shape}]`);
+      }
+    }
+    const [b, t] = inputIds.shape;
+    if (t > cfg.maxPositions) throw new Error(`forward: sequence length ${t} exceeds max_position_embeddings ${cfg.maxPositions}`);
+    const H = cfg.hiddenSize;
+    const nh = cfg.numHeads;
+    const dh = H / nh;
+    const w = (name: string) => this.vars.get(name)!;
+    let site = 0;
+    const dropout = (x: tf.Tensor, rate: number): tf.Tensor => {
+      site++;
+      if (!opts.training || rate === 0) return x;
+      const seed = opts.dropoutSeed === undefined ? undefined : deriveSeed(opts.dropoutSeed, `dropout${site}`);
+      return tf.dropout(x, rate, undefined, seed);
+    };
+    const layerNorm = (x: tf.Tensor, prefix: string): tf.Tensor => {
+      const mean = tf.mean(x, -1, true);
+      const xc = tf.sub(x, mean);
+      const variance = tf.mean(tf.square(xc), -1, true);
+      const normed = tf.mul(xc, tf.rsqrt(tf.add(variance, cfg.layerNormEps)));
+      return tf.add(tf.mul(normed, w(`${prefix}.gamma`)), w(`${prefix}.beta`));
+    };
+    // x: [rows, in] -> [rows, out]
+    const dense = (x: tf.Tensor, prefix: string): tf.Tensor2D =>
+      tf.add(tf.matMul(x as tf.Tensor2D, w(`${prefix}.kernel`) as tf.Tensor2D), w(`${prefix}.bias`));
+
+    return tf.tidy(() => {
+      const word = tf.gather(w('embeddings.word_embeddings'), inputIds);
+      const pos = tf.slice(w('embeddings.position_embeddings'), [0, 0], [t, H]);
+      const types = batch.tokenTypeIds
+        ? tf.gather(w('embeddings.token_type_embeddings'), batch.tokenTypeIds)
+        : tf.slice(w('embeddings.token_type_embeddings'), [0, 0], [1, H]);
+      let h = dropout(layerNorm(tf.add(tf.add(word, pos), types), 'embeddings.layer_norm'), cfg.hiddenDropout);
+      h = tf.reshape(h, [b * t, H]);
+      const hidden: Tensor3D[] = [tf.reshape(h, [b, t, H])];
+
+      // [b, t] -> [b, 1, 1, t]: the same bias for every head and query position.
+      const maskBias = tf.reshape(tf.mul(tf.sub(1, tf.cast(attentionMask, 'float32')), MASK_BIAS), [b, 1, 1, t]);
+      const scale = 1 / Math.sqrt(dh);
+
+      for (let i = 0; i < cfg.numLayers; i++) {
+        const p = `layer.${i}`;
+        // [b*t, H] -> [b, nh, t, dh] -> [b*nh, t, dh]
+        const heads = (x: tf.Tensor, perm: number[], shape: number[]) => tf.reshape(tf.transpose(tf.reshape(x, [b, t, nh, dh]), perm), shape);
+        const q = heads(dense(h, `${p}.attention.query`), [0, 2, 1, 3], [b * nh, t, dh]) as tf.Tensor3D;
+        const v = heads(dense(h, `${p}.attention.value`), [0, 2, 1, 3], [b * nh, t, dh]) as tf.Tensor3D;
+        let scores: tf.Tensor;
+        if (opts.keyTranspose === 'fused') {
+          const k = heads(dense(h, `${p}.attention.key`), [0, 2, 1, 3], [b * nh, t, dh]) as tf.Tensor3D;
+          scores = tf.matMul(q, k, false, true);
+        } else {
+          // K^T directly: [b, t, nh, dh] -> [b, nh, dh, t], one transpose, then a plain matmul.
+          const kT = heads(dense(h, `${p}.attention.key`), [0, 2, 3, 1], [b * nh, dh, t]) as tf.Tensor3D;
+          scores = tf.matMul(q, kT);
+        }
+        scores = tf.add(tf.reshape(tf.mul(scores, scale), [b, nh, t, t]), maskBias);
+        const probs = tf.reshape(dropout(tf.softmax(scores, -1), cfg.attentionDropout), [b * nh, t, t]) as tf.Tensor3D;
+        const ctx = tf.reshape(tf.transpose(tf.reshape(tf.matMul(probs, v), [b, nh, t, dh]), [0, 2, 1, 3]), [b * t, H]);
+        const attn = layerNorm(tf.add(h, dropout(dense(ctx, `${p}.attention.output`), cfg.hiddenDropout)), `${p}.attention.layer_norm`);
+        const inter = gelu(dense(attn, `${p}.intermediate`));
+        h = layerNorm(tf.add(attn, dropout(dense(inter, `${p}.output`), cfg.hiddenDropout)), `${p}.output.layer_norm`) as tf.Tensor2D;
+        hidden.push(tf.reshape(h, [b, t, H]));
+      }
+      return { hidden };
+    });
+  }
+
+  /** Frees every variable; the encoder cannot be used afterwards. */
+  dispose(): void {
+    if (this.disposed) return;
+    for (const v of this.vars.values()) v.dispose();
+    this.vars.clear();
+    this.disposed = true;
+  }
+
+  private checkAlive(): void {
+    if (this.disposed) throw new Error('BertEncoder was disposed');
+  }
+}
+
+/** Exact GELU, x/2 (1 + erf(x / sqrt 2)), as HF's "gelu" (not the tanh approximation). */
+export function gelu<T extends tf.Tensor>(x: T): T {
+  return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))))) as T;
+}
+
+function initialValues(spec: ParamSpec, std: number, seed: number): Float32Array {
+  const n = sizeOf(spec.shape);
+  if (spec.init === 'zeros') return new Float32Array(n);
+  if (spec.init === 'ones') return new Float32Array(n).fill(1);
+  return truncatedNormal(n, std, deriveSeed(seed, spec.name));
+}
