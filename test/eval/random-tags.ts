@@ -1,0 +1,32 @@
+/**
+ * Seeded random tag sequences for the property tests (mulberry32: same seed, same cases).
+ */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function pick<T>(r: () => number, xs: readonly T[]): T {
+  return xs[Math.floor(r() * xs.length)]!;
+}
+
+/** A random tag: O half the time, else prefix-type. */
+export function randomTag(r: () => number, prefixes: readonly string[], types: readonly string[]): string {
+  return r() < 0.5 ? 'O' : `${pick(r, prefixes)}-${pick(r, types)}`;
+}
+
+export function randomSentence(r: () => number, maxLen: number, prefixes: readonly string[], types: readonly string[]): string[] {
+  const n = Math.floor(r() * (maxLen + 1));
+  return Array.from({ length: n }, () => randomTag(r, prefixes, types));
+}
+
+/** Gold-like tags changed at a rate `p` per token, so predictions agree often enough for matches to occur. */
+export function perturb(r: () => number, tags: readonly string[], p: number, prefixes: readonly string[], types: readonly string[]): string[] {
+  return tags.map((t) => (r() < p ? randomTag(r, prefixes, types) : t));
+}
