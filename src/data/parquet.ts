@@ -6,10 +6,12 @@
  * pages (gzip, brotli, zstd, lz4) are decoded with hyparquet-compressors.
  *
  * Problems are reported like the text readers', with "line" meaning the 1-based row and the row shown as JSON.
+ * Sentence ids are `${idPrefix}#${row}` (0-based row); a row with no tokens is skipped (it holds no entities) but
+ * keeps its number, so ids stay row numbers.
  */
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { parquetMetadata, parquetReadObjects } from 'hyparquet';
+import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { SentenceCollector, type ReadOptions } from './collect.js';
 import type { ReadResult } from './types.js';
@@ -73,10 +75,10 @@ export async function readParquet(path: string, opts: ParquetOptions = {}): Prom
   } catch (err) {
     throw new Error(`${path}: not a readable parquet file (${(err as Error).message}); expected a parquet file with columns ${tokensColumn}, ${tagsColumn}`);
   }
-  const columns = metadata.schema.slice(1).filter((e) => e.num_children !== undefined || e.type !== undefined).map((e) => e.name);
+  const columns = parquetSchema(metadata).children.map((c) => c.element.name);
   for (const col of [tokensColumn, tagsColumn]) {
-    if (!metadata.schema.some((e) => e.name === col)) {
-      throw new Error(`${path}: no column '${col}'; expected list columns ${tokensColumn} and ${tagsColumn} (found ${[...new Set(columns)].join(', ')})`);
+    if (!columns.includes(col)) {
+      throw new Error(`${path}: no column '${col}'; expected list columns ${tokensColumn} and ${tagsColumn} (found ${columns.join(', ')})`);
     }
   }
   const labels = opts.labels ?? hubLabelNames(metadata.key_value_metadata, tagsColumn);
