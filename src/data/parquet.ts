@@ -84,6 +84,10 @@ export async function readParquet(path: string, opts: ParquetOptions = {}): Prom
   const labels = opts.labels ?? hubLabelNames(metadata.key_value_metadata, tagsColumn);
   const rows = (await parquetReadObjects({ file, metadata, columns: [tokensColumn, tagsColumn], compressors })) as Record<string, unknown>[];
 
+  const firstTag = rows.map((r) => asArray(r[tagsColumn])?.[0]).find((t) => t !== undefined);
+  if (!labels && (typeof firstTag === 'bigint' || typeof firstTag === 'number')) {
+    throw new Error(`${path}: tags are integer ids but no label list was given and the file has no Hugging Face features metadata; expected opts.labels`);
+  }
   const c = new SentenceCollector(path, { count: rows.length, text: (line) => (rows[line - 1] ? rowText(rows[line - 1]!) : '') }, { encoding: 'utf-8', bom: false }, {
     ...opts,
     lang: opts.lang ?? 'und',
@@ -112,11 +116,8 @@ export async function readParquet(path: string, opts: ParquetOptions = {}): Prom
       }
       if (typeof tag === 'bigint' || typeof tag === 'number') {
         const id = Number(tag);
-        if (!labels) {
-          throw new Error(`${path}: tags are integer ids but no label list was given and the file has no Hugging Face features metadata; expected opts.labels`);
-        }
-        if (!Number.isInteger(id) || id < 0 || id >= labels.length) {
-          c.problem(line, `tag id ${id} of token ${i} is outside the label list; expected 0..${labels.length - 1}`);
+        if (!labels || !Number.isInteger(id) || id < 0 || id >= labels.length) {
+          c.problem(line, `tag id ${id} of token ${i} is outside the label list; expected 0..${labels!.length - 1}`);
           break;
         }
         tag = labels[id];
