@@ -117,7 +117,7 @@ export async function readParquet(path: string, opts: ParquetOptions = {}): Prom
       if (typeof tag === 'bigint' || typeof tag === 'number') {
         const id = Number(tag);
         if (!labels || !Number.isInteger(id) || id < 0 || id >= labels.length) {
-          c.problem(line, `tag id ${id} of token ${i} is outside the label list; expected 0..${labels!.length - 1}`);
+          c.problem(line, labels ? `tag id ${id} of token ${i} is outside the label list; expected 0..${labels.length - 1}` : `tag id ${id} of token ${i} but no label list; expected opts.labels`);
           break;
         }
         tag = labels[id];
