@@ -71,6 +71,7 @@ export function tokenCrossEntropy(logits: Tensor, labels: Tensor, opts: CrossEnt
     const logProbs = tf.logSoftmax(flatLogits);
     const picked = tf.sum(tf.mul(logProbs, tf.oneHot(safe, numClasses)), -1);
     const count = tf.maximum(tf.sum(mask), tf.scalar(1));
-    return tf.div(tf.neg(tf.sum(tf.mul(picked, mask))), count) as Scalar;
+    // 0 - x rather than -x: with nothing labelled this is +0, not -0.
+    return tf.div(tf.sub(tf.scalar(0), tf.sum(tf.mul(picked, mask))), count) as Scalar;
   });
 }
