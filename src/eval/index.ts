@@ -2,8 +2,9 @@
  * Evaluation: conlleval-exact entity scoring, the conlleval text report, entity spans and the tidy per-layer
  * results table. (`evaluate(model, dataset)` and `predict(model, sentences)` build on these.)
  */
-export { chunks, parseTag, endOfChunk, startOfChunk } from './chunks.js';
-export type { Chunk, ChunkMode, ParsedTag, Prefix, TagLocation } from './chunks.js';
+// parseTag / startOfChunk / endOfChunk stay internal to chunks.ts (src/data exports its own parseTag)
+export { chunks } from './chunks.js';
+export type { Chunk, ChunkMode, TagLocation } from './chunks.js';
 export { scoreEntities, prf } from './metric.js';
 export type { EntityScores, TypeScore, PRF, ScoreOptions, GoldInput } from './metric.js';
 export { conllevalReport, printfFixed2 } from './report.js';

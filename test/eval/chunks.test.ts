@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chunks, parseTag, endOfChunk, startOfChunk, type ChunkMode } from '../../src/eval/index.js';
-import type { Prefix } from '../../src/eval/chunks.js';
+import { chunks, type ChunkMode } from '../../src/eval/index.js';
+import { parseTag, endOfChunk, startOfChunk, type Prefix } from '../../src/eval/chunks.js';
 
 const show = (tags: string[], mode: ChunkMode): string[] => chunks(tags, mode).map((c) => `${c.type}[${c.start},${c.end})`);
 

@@ -59,7 +59,7 @@ for (const c of cases) {
 }
 
 test('no entities on either side: all scores 0 with the noEntities flag, never NaN', () => {
-  for (const [gold, pred] of [[[['O', 'O']], [['O', 'O']]], [[], []], [[[]], [[]]]] as string[][][][]) {
+  for (const [gold, pred] of [[[['O', 'O']], [['O', 'O']]], [[], []], [[[]], [[]]]] as [string[][], string[][]][]) {
     const s = scoreEntities(gold, pred);
     assert.equal(s.noEntities, true);
     for (const v of [s.precision, s.recall, s.f1, s.micro.f1, s.macro.f1, s.macro.precision, s.accuracy]) assert.ok(Number.isFinite(v));
