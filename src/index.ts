@@ -6,3 +6,5 @@ export * from './backend/init.js';
 export { registerWasmKernels } from './backend/wasm-kernels.js';
 export { tf } from './tf.js';
 export type * from './tf.js';
+export * from './config.js';
+export * from './eval/index.js';
