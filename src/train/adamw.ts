@@ -132,7 +132,8 @@ export class AdamW {
   private update(p: Variable, g: Tensor, lr: number): void {
     let slot = this.slots.get(p.name);
     if (!slot) {
-      slot = { m: tf.zerosLike(p), v: tf.zerosLike(p), step: 0 };
+      // tf.keep: step() may run inside the caller's tf.tidy, which must not dispose the state.
+      slot = { m: tf.keep(tf.zerosLike(p)), v: tf.keep(tf.zerosLike(p)), step: 0 };
       this.slots.set(p.name, slot);
     }
     const t = slot.step + 1;
@@ -155,7 +156,7 @@ export class AdamW {
         next = tf.sub(next, tf.mul(tf.div(m, denom), tf.scalar(lr / bc1)));
       }
       p.assign(next);
-      return [m, v];
+      return [tf.keep(m), tf.keep(v)];
     });
     s.m.dispose();
     s.v.dispose();
@@ -214,8 +215,8 @@ export class AdamW {
     for (const [name, e] of parsed) {
       const shape = this.vars.get(name)!.shape;
       // Copies: the cpu backend would otherwise keep the caller's arrays as its storage.
-      const m = tf.tensor(Float32Array.from(e.m!), shape, 'float32');
-      const v = tf.tensor(Float32Array.from(e.v!), shape, 'float32');
+      const m = tf.keep(tf.tensor(Float32Array.from(e.m!), shape, 'float32'));
+      const v = tf.keep(tf.tensor(Float32Array.from(e.v!), shape, 'float32'));
       this.slots.set(name, { m, v, step: e.step! });
     }
   }

@@ -1,0 +1,196 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf } from '../../src/tf.js';
+import { AdamW, defaultNoDecay, linearWarmupDecay } from '../../src/train/optim.js';
+
+/** Seeded float32-representable numbers in [-1, 1). */
+function data(n: number, seed: number): number[] {
+  let s = seed >>> 0;
+  return Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return Math.fround(s / 2147483648 - 1);
+  });
+}
+
+interface Ref {
+  p: number[];
+  m: number[];
+  v: number[];
+  t: number;
+}
+
+/** The update rules written out in float64 (see adamw.ts for the two references). */
+function refStep(r: Ref, g: number[], lr: number, wd: number, variant: 'hf' | 'torch', b1 = 0.9, b2 = 0.999, eps = 1e-8): void {
+  r.t += 1;
+  const bc1 = 1 - b1 ** r.t;
+  const bc2 = 1 - b2 ** r.t;
+  for (let i = 0; i < r.p.length; i++) {
+    r.m[i] = b1 * r.m[i] + (1 - b1) * g[i];
+    r.v[i] = b2 * r.v[i] + (1 - b2) * g[i] * g[i];
+    if (variant === 'hf') {
+      r.p[i] -= ((lr * Math.sqrt(bc2)) / bc1) * (r.m[i] / (Math.sqrt(r.v[i]) + eps));
+      r.p[i] -= lr * wd * r.p[i];
+    } else {
+      r.p[i] *= 1 - lr * wd;
+      r.p[i] -= (lr / bc1) * (r.m[i] / (Math.sqrt(r.v[i]) / Math.sqrt(bc2) + eps));
+    }
+  }
+}
+
+function close(got: ArrayLike<number>, want: number[], tol: number, what: string): void {
+  for (let i = 0; i < want.length; i++) {
+    const err = Math.abs(got[i] - want[i]);
+    assert.ok(err <= tol * Math.max(1, Math.abs(want[i])), `${what}[${i}]: ${got[i]} vs ${want[i]} (err ${err})`);
+  }
+}
+
+let uid = 0;
+const fresh = (values: number[], shape: number[], name: string) => tf.variable(tf.tensor(values, shape), true, `${name}#${uid++}`);
+
+test('one step equals the hand-computed update (decayed weight and undecayed bias, both variants)', () => {
+  for (const variant of ['hf', 'torch'] as const) {
+    const w0 = data(6, 1);
+    const b0 = data(3, 2);
+    const gw = data(6, 3);
+    const gb = data(3, 4);
+    const w = fresh(w0, [2, 3], 'enc/dense/kernel');
+    const b = fresh(b0, [3], 'enc/dense/bias');
+    const opt = new AdamW([w, b], { variant, weightDecay: 0.01 });
+    const lr = 5e-3;
+    tf.tidy(() => opt.step({ [w.name]: tf.tensor(gw, [2, 3]), [b.name]: tf.tensor(gb, [3]) }, lr));
+    // After one step m = (1-b1) g, v = (1-b2) g^2, so m / sqrt(v) = sign(g) * 0.1/sqrt(0.001) ... written out:
+    const rw: Ref = { p: [...w0], m: [0, 0, 0, 0, 0, 0], v: [0, 0, 0, 0, 0, 0], t: 0 };
+    const rb: Ref = { p: [...b0], m: [0, 0, 0], v: [0, 0, 0], t: 0 };
+    refStep(rw, gw, lr, 0.01, variant);
+    refStep(rb, gb, lr, 0, variant);
+    close(w.dataSync(), rw.p, 1e-6, `${variant} weight`);
+    close(b.dataSync(), rb.p, 1e-6, `${variant} bias`);
+    // First step with bias correction moves every coordinate by ~lr (|m_hat / sqrt(v_hat)| = 1).
+    w0.forEach((x, i) => {
+      const adam = x - lr * Math.sign(gw[i]);
+      const want = variant === 'hf' ? adam * (1 - lr * 0.01) : x * (1 - lr * 0.01) - lr * Math.sign(gw[i]);
+      assert.ok(Math.abs(w.dataSync()[i] - want) < 1e-6, `closed form ${variant} ${i}`);
+    });
+    opt.dispose();
+    tf.dispose([w, b]);
+  }
+});
+
+test('several steps with a scheduled lr follow the float64 reference', () => {
+  for (const variant of ['hf', 'torch'] as const) {
+    const p0 = data(10, 11);
+    const p = fresh(p0, [10], 'layer/attention/query/kernel');
+    const opt = new AdamW([p], { variant, beta1: 0.8, beta2: 0.99, weightDecay: 0.1 });
+    const sched = linearWarmupDecay({ totalSteps: 8, warmupSteps: 2 });
+    const ref: Ref = { p: [...p0], m: new Array(10).fill(0), v: new Array(10).fill(0), t: 0 };
+    for (let s = 0; s < 8; s++) {
+      const g = data(10, 100 + s).map((x) => x * (s + 1));
+      const lr = 1e-2 * sched(s);
+      tf.tidy(() => opt.step({ [p.name]: tf.tensor(g) }, lr));
+      refStep(ref, g, lr, 0.1, variant, 0.8, 0.99);
+    }
+    close(p.dataSync(), ref.p, 2e-6, variant);
+    assert.deepEqual(opt.steps(), { [p.name]: 8 });
+    opt.dispose();
+    p.dispose();
+  }
+});
+
+test('no weight decay on bias and LayerNorm by default; the predicate is configurable', () => {
+  for (const [name, decays] of [
+    ['bert/encoder/layer_3/output/dense/bias', false],
+    ['bert.encoder.layer.3.output.LayerNorm.weight', false],
+    ['encoder/layer_3/attention/output/layer_norm/gamma', false],
+    ['bert/encoder/layer_3/output/dense/kernel', true],
+    ['heads/layer_12/kernel', true],
+  ] as const) {
+    assert.equal(defaultNoDecay(name), !decays, name);
+  }
+  // With a zero gradient Adam does not move a parameter, so only the decay shows.
+  const a = fresh([1, 2], [2], 'x/kernel');
+  const c = fresh([1, 2], [2], 'x/bias');
+  const opt = new AdamW([a, c], { weightDecay: 0.5, noDecay: (n) => n.startsWith('x/kernel') });
+  tf.tidy(() => opt.step(new Map([[a, tf.zeros([2])], [c, tf.zeros([2])]]), 0.1));
+  close(a.dataSync(), [1, 2], 0, 'not decayed by the custom predicate');
+  close(c.dataSync(), [0.95, 1.9], 1e-7, 'decayed');
+  assert.equal(opt.decays(a.name), false);
+  assert.equal(opt.decays(c.name), true);
+  opt.dispose();
+  tf.dispose([a, c]);
+});
+
+test('variables without a gradient are skipped; foreign or misshapen gradients are errors', () => {
+  const a = fresh([1, 2], [2], 'y/kernel');
+  const frozen = fresh([3], [1], 'y/frozen');
+  const opt = new AdamW([a]);
+  tf.tidy(() => opt.step({}, 0.1));
+  close(a.dataSync(), [1, 2], 0, 'no gradient, no change (not even decay)');
+  assert.deepEqual(opt.steps(), {});
+  assert.throws(() => tf.tidy(() => opt.step({ [frozen.name]: tf.ones([1]) }, 0.1)), /gradient for 'y\/frozen#\d+', which is not among the 1 optimised variables/);
+  assert.throws(() => tf.tidy(() => opt.step({ [a.name]: tf.ones([3]) }, 0.1)), /expected float32 \[2\] like the variable/);
+  assert.throws(() => opt.step({}, NaN), /lr is NaN/);
+  assert.throws(() => new AdamW([a, a]), /listed twice/);
+  assert.throws(() => new AdamW([a], { beta2: 1 }), /beta2 is 1; expected a number in \[0, 1\)/);
+  opt.dispose();
+  tf.dispose([a, frozen]);
+});
+
+test('export/import of the state resumes bit-exactly', () => {
+  const p0 = data(12, 21);
+  const grads = Array.from({ length: 6 }, (_, s) => data(12, 200 + s));
+  const lrs = [1e-3, 2e-3, 3e-3, 2e-3, 1e-3, 5e-4];
+  const run = (p: tf.Variable, opt: AdamW, from: number, to: number) => {
+    for (let s = from; s < to; s++) tf.tidy(() => opt.step({ [p.name]: tf.tensor(grads[s], [3, 4]) }, lrs[s]));
+  };
+  for (const variant of ['hf', 'torch'] as const) {
+    const straight = fresh(p0, [3, 4], 'resume/kernel');
+    const optA = new AdamW([straight], { variant });
+    run(straight, optA, 0, 6);
+
+    const first = fresh(p0, [3, 4], 'resume/kernel');
+    const optB = new AdamW([first], { variant });
+    run(first, optB, 0, 3);
+    const saved = optB.exportState();
+    const savedWeights = new Float32Array(first.dataSync());
+    assert.deepEqual(Object.keys(saved).sort(), [`${first.name}/exp_avg`, `${first.name}/exp_avg_sq`, `${first.name}/step`].sort());
+    optB.dispose();
+
+    // A new process would create variables with the same names; here the names differ, so map the state over.
+    const second = tf.variable(tf.tensor(savedWeights, [3, 4]), true, `${first.name}-resumed`);
+    const optC = new AdamW([second], { variant });
+    const renamed = Object.fromEntries(Object.entries(saved).map(([k, v]) => [k.replace(first.name, second.name), v]));
+    optC.importState(renamed);
+    renamed[`${second.name}/exp_avg`].fill(123); // the optimizer must have copied its input
+    run(second, optC, 3, 6);
+    assert.deepEqual(Array.from(second.dataSync()), Array.from(straight.dataSync()), `${variant}: resumed run differs`);
+    assert.deepEqual(optC.exportState()[`${second.name}/exp_avg`], optA.exportState()[`${straight.name}/exp_avg`]);
+    assert.throws(() => optC.importState({ 'nope/exp_avg': new Float32Array(12) }), /state for 'nope', which is not among/);
+    assert.throws(() => optC.importState({ [`${second.name}/exp_avg`]: new Float32Array(11) }), /has 11 values; expected 12/);
+    assert.throws(() => optC.importState({ [`${second.name}/exp_avg`]: new Float32Array(12) }), /incomplete state/);
+    [optA, optC].forEach((o) => o.dispose());
+    tf.dispose([straight, first, second]);
+  }
+});
+
+test('no tensor growth across steps; minimises a quadratic with tf.variableGrads', () => {
+  const target = tf.tensor(data(32, 5), [4, 8]);
+  const w = fresh(new Array(32).fill(0), [4, 8], 'quad/kernel');
+  const bias = fresh(new Array(8).fill(0), [8], 'quad/bias');
+  const opt = new AdamW([w, bias], { weightDecay: 0.01 });
+  const loss = () => tf.sum(tf.square(tf.sub(tf.add(w, bias), target))) as tf.Scalar;
+  const first = tf.tidy(() => loss().dataSync()[0]);
+  const stepOnce = () => {
+    const { value, grads } = tf.variableGrads(loss, [w, bias]);
+    opt.step(grads, 0.05);
+    tf.dispose([value, ...Object.values(grads)]);
+  };
+  stepOnce();
+  const after1 = tf.memory().numTensors;
+  for (let i = 1; i < 50; i++) stepOnce();
+  assert.equal(tf.memory().numTensors, after1);
+  const last = tf.tidy(() => loss().dataSync()[0]);
+  assert.ok(last < first / 10, `loss ${first} -> ${last}`);
+  opt.dispose();
+  assert.equal(tf.memory().numTensors, after1 - 4, 'dispose frees m and v of both variables');
+  tf.dispose([target, w, bias]);
+});
