@@ -43,3 +43,4 @@ export {
 } from './registry.js';
 export { unlabelled } from './unlabelled.js';
 export { datasetStats, splitStats, type StatsInput, type SplitStats } from './stats.js';
+export { loadHubDataset, type HubOptions, type HubDataset } from './hub.js';
