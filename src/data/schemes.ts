@@ -29,9 +29,16 @@ const O_TAG: ParsedTag = { prefix: 'O', type: '' };
 /** Parses `O` or `B-T`/`I-T`/`E-T`/`S-T`; anything else is `undefined` (the caller reports it). */
 export function parseTag(tag: string): ParsedTag | undefined {
   if (tag === 'O') return O_TAG;
-  const m = TAG_RE.exec(tag);
-  return m ? { prefix: m[1] as TagPrefix, type: m[2]! } : undefined;
+  // A corpus has a handful of distinct tags and millions of tokens: parse each distinct string once.
+  let parsed = PARSED.get(tag);
+  if (parsed === undefined && !PARSED.has(tag)) {
+    const m = TAG_RE.exec(tag);
+    parsed = m ? Object.freeze({ prefix: m[1] as TagPrefix, type: m[2]! }) : undefined;
+    if (PARSED.size < 10_000) PARSED.set(tag, parsed);
+  }
+  return parsed;
 }
+const PARSED = new Map<string, ParsedTag | undefined>();
 
 /** What an invalid tag was expected to look like, for error messages. */
 export const TAG_EXPECTATION = "expected 'O' or B-/I-/E-/S- followed by an entity type (e.g. B-PER)";
