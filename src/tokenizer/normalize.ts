@@ -10,7 +10,7 @@
  *
  * mBERT cased uses 1, 2 and 5 only: accents and case stay, Devanagari combining marks stay attached.
  */
-import { isBertPunctuation, isBertRemoved, isBertWhitespace, isChineseChar } from './unicode.js';
+import { CHAR_CHINESE, CHAR_PUNCT, CHAR_REMOVED, CHAR_WHITESPACE, charFlags } from './unicode.js';
 
 export interface BertNormalization {
   /** Remove control characters, map whitespace to spaces (`clean_text`). */
@@ -42,12 +42,19 @@ function isPlainAlnum(text: string): boolean {
 }
 
 function cleanText(text: string): string {
-  if (isPlainAlnum(text)) return text;
+  // Most words contain nothing to remove or map: return them untouched without building a new string.
+  let clean = true;
+  for (let i = 0; i < text.length && clean; ) {
+    const cp = text.codePointAt(i)!;
+    if (charFlags(cp) & (CHAR_REMOVED | CHAR_WHITESPACE) && cp !== 0x20) clean = false;
+    i += cp > 0xffff ? 2 : 1;
+  }
+  if (clean) return text;
   let out = '';
   for (const ch of text) {
-    const cp = ch.codePointAt(0)!;
-    if (cp === 0 || isBertRemoved(cp)) continue;
-    out += isBertWhitespace(cp) ? ' ' : ch;
+    const flags = charFlags(ch.codePointAt(0)!);
+    if (flags & CHAR_REMOVED) continue;
+    out += flags & CHAR_WHITESPACE ? ' ' : ch;
   }
   return out;
 }
@@ -66,10 +73,11 @@ function splitPieces(text: string, chinese: boolean): string[] {
   while (i < text.length) {
     const cp = text.codePointAt(i)!;
     const width = cp > 0xffff ? 2 : 1;
-    if (isBertWhitespace(cp)) {
+    const flags = charFlags(cp);
+    if (flags & CHAR_WHITESPACE) {
       if (start >= 0) pieces.push(text.slice(start, i));
       start = -1;
-    } else if (isBertPunctuation(cp) || (chinese && isChineseChar(cp))) {
+    } else if (flags & CHAR_PUNCT || (chinese && flags & CHAR_CHINESE)) {
       if (start >= 0) pieces.push(text.slice(start, i));
       start = -1;
       pieces.push(text.slice(i, i + width));

@@ -93,3 +93,33 @@ function inRanges(cp: number, ranges: readonly (readonly [number, number])[]): b
   for (const [lo, hi] of ranges) if (cp >= lo && cp <= hi) return true;
   return false;
 }
+
+/** Flags of `charFlags`. */
+export const CHAR_REMOVED = 1;
+export const CHAR_WHITESPACE = 2;
+export const CHAR_PUNCT = 4;
+export const CHAR_CHINESE = 8;
+
+let bmpTable: Uint8Array | undefined;
+
+/** The four classes above as bit flags; a table for the BMP (built once, ~65k lookups), direct tests beyond. */
+export function charFlags(cp: number): number {
+  if (cp < 0x10000) {
+    if (bmpTable === undefined) {
+      bmpTable = new Uint8Array(0x10000);
+      for (let c = 0; c < 0x10000; c++) bmpTable[c] = computeFlags(c);
+    }
+    return bmpTable[cp]!;
+  }
+  return computeFlags(cp);
+}
+
+function computeFlags(cp: number): number {
+  if (cp >= 0xd800 && cp <= 0xdfff) return 0; // lone surrogate halves: ordinary characters, as `\p{Cs}` is not removed
+  return (
+    (cp === 0 || isBertRemoved(cp) ? CHAR_REMOVED : 0) |
+    (isBertWhitespace(cp) ? CHAR_WHITESPACE : 0) |
+    (isBertPunctuation(cp) ? CHAR_PUNCT : 0) |
+    (isChineseChar(cp) ? CHAR_CHINESE : 0)
+  );
+}

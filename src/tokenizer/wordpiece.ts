@@ -11,6 +11,7 @@
  * (100) or with no vocabulary cut becomes `[UNK]`, as in BERT.
  */
 import { preTokenizeWord, type BertNormalization } from './normalize.js';
+import { PrefixTrie } from './trie.js';
 
 export interface WordPieceConfig {
   /** Token -> id. */
@@ -58,8 +59,10 @@ export class WordPieceTokenizer {
   readonly padId: number;
   private readonly vocab: ReadonlyMap<string, number>;
   private readonly idToTokenTable: string[];
-  /** Longest vocabulary entry in UTF-16 units (prefix excluded): bounds the greedy search. */
-  private readonly maxTokenUnits: number;
+  /** Every entry (word-initial matches) and the continuation entries without their prefix. */
+  private readonly initialTrie: PrefixTrie;
+  private readonly continuationTrie: PrefixTrie;
+  private readonly match: [number, number] = [0, 0];
   private readonly cache = new Map<string, WordTokens>();
 
   constructor(config: WordPieceConfig) {
@@ -76,14 +79,15 @@ export class WordPieceTokenizer {
     this.padId = need(config.padToken, 'PAD token');
     for (const t of config.specialTokens) need(t, 'special token');
     this.idToTokenTable = [];
-    let maxUnits = 1;
     const prefix = config.continuingSubwordPrefix;
+    const continuation: [string, number][] = [];
     for (const [token, id] of config.vocab) {
       this.idToTokenTable[id] = token;
-      const units = token.startsWith(prefix) ? token.length - prefix.length : token.length;
-      if (units > maxUnits) maxUnits = units;
+      if (token.startsWith(prefix)) continuation.push([token.slice(prefix.length), id]);
     }
-    this.maxTokenUnits = maxUnits;
+    // A repeated token keeps the id the map holds (its last line), so look ids up through the map.
+    this.initialTrie = new PrefixTrie(config.vocab);
+    this.continuationTrie = new PrefixTrie(continuation.filter(([k, id]) => config.vocab.get(prefix + k) === id));
   }
 
   /** Number of ids (largest id + 1). */
@@ -173,42 +177,35 @@ export class WordPieceTokenizer {
     return parts;
   }
 
-  /** Greedy longest-match-first WordPiece of one normalized piece, appended to `out`. */
+  /**
+   * Greedy longest-match-first WordPiece of one normalized piece, appended to `out`: at each position the longest
+   * vocabulary entry (with the continuation prefix after the first) is taken; if some position has none, the whole
+   * piece becomes the unknown token. Vocabulary entries are whole code points, so a cut never splits a pair.
+   */
   private wordPiece(piece: string, out: string[]): void {
-    const { unkToken, continuingSubwordPrefix: prefix, maxInputCharsPerWord } = this.config;
-    // Code point boundaries, so a cut never splits a surrogate pair.
-    const bounds: number[] = [];
-    for (let i = 0; i < piece.length; ) {
-      bounds.push(i);
-      i += piece.codePointAt(i)! > 0xffff ? 2 : 1;
-    }
-    bounds.push(piece.length);
-    const nChars = bounds.length - 1;
+    const { unkToken, maxInputCharsPerWord } = this.config;
+    let nChars = piece.length;
     if (nChars > maxInputCharsPerWord) {
-      out.push(unkToken);
-      return;
-    }
-    const found: string[] = [];
-    let s = 0;
-    while (s < nChars) {
-      let e = nChars;
-      while (e > s && bounds[e]! - bounds[s]! > this.maxTokenUnits) e--;
-      let token: string | undefined;
-      for (; e > s; e--) {
-        const sub = piece.slice(bounds[s], bounds[e]);
-        const candidate = s > 0 ? prefix + sub : sub;
-        if (this.vocab.has(candidate)) {
-          token = candidate;
-          break;
-        }
+      nChars = 0;
+      for (let i = 0; i < piece.length; i++) {
+        const c = piece.charCodeAt(i);
+        if (c < 0xdc00 || c > 0xdfff) nChars++; // count code points: skip the low half of each pair
       }
-      if (token === undefined) {
+      if (nChars > maxInputCharsPerWord) {
         out.push(unkToken);
         return;
       }
-      found.push(token);
-      s = e;
     }
-    for (const t of found) out.push(t);
+    const ids: number[] = [];
+    const m = this.match;
+    for (let s = 0; s < piece.length; s = m[1]) {
+      const trie = s === 0 ? this.initialTrie : this.continuationTrie;
+      if (!trie.longest(piece, s, piece.length, m)) {
+        out.push(unkToken);
+        return;
+      }
+      ids.push(m[0]);
+    }
+    for (const id of ids) out.push(this.idToTokenTable[id]!);
   }
 }

@@ -1,0 +1,52 @@
+/**
+ * A small seeded random number generator (mulberry32): same seed, same sequence, on every platform. Used for
+ * shuffling batches; general enough for any other seeded choice in the library.
+ */
+
+export interface Rng {
+  /** Uniform float in [0, 1). */
+  next(): number;
+  /** Uniform integer in [0, n). */
+  int(n: number): number;
+  /** Fisher-Yates shuffle in place; returns the same array. */
+  shuffle<T>(items: T[]): T[];
+}
+
+/** Mixes a seed with further integers (e.g. an epoch number) into a new 32-bit seed. */
+export function deriveSeed(seed: number, ...salts: number[]): number {
+  let h = (seed ^ 0x9e3779b9) >>> 0;
+  for (const s of salts) {
+    h = Math.imul(h ^ (s >>> 0), 0x85ebca6b) >>> 0;
+    h = (h ^ (h >>> 13)) >>> 0;
+    h = Math.imul(h, 0xc2b2ae35) >>> 0;
+    h = (h ^ (h >>> 16)) >>> 0;
+  }
+  return h;
+}
+
+/** A mulberry32 generator. The seed must be a finite number; it is taken modulo 2^32. */
+export function createRng(seed: number): Rng {
+  if (!Number.isFinite(seed)) throw new Error(`createRng: seed must be a finite number, got ${seed}`);
+  let state = Math.trunc(seed) >>> 0;
+  const next = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const int = (n: number): number => Math.floor(next() * n);
+  return {
+    next,
+    int,
+    shuffle<T>(items: T[]): T[] {
+      for (let i = items.length - 1; i > 0; i--) {
+        const j = int(i + 1);
+        const tmp = items[i]!;
+        items[i] = items[j]!;
+        items[j] = tmp;
+      }
+      return items;
+    },
+  };
+}
