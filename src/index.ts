@@ -7,4 +7,5 @@ export { registerWasmKernels } from './backend/wasm-kernels.js';
 export { tf } from './tf.js';
 export type * from './tf.js';
 export * from './config.js';
+export * from './data/index.js';
 export * from './eval/index.js';
