@@ -227,7 +227,7 @@ test('frozen parts get no gradient and no optimizer state; the rest train', () =
   tf.dispose(Object.values(grads));
 
   const opt = tf.train.adam(1e-2);
-  for (let s = 0; s < 2; s++) tf.dispose(opt.minimize(loss, true, trainable.map((v) => v.variable)));
+  for (let s = 0; s < 2; s++) tf.dispose(opt.minimize(loss, true, trainable.map((v) => v.variable)) ?? []);
   // Adam keeps two slots per trained variable (plus its step counters), none for frozen ones.
   const slots = opt.getWeights().then((ws) => ws.filter((w) => !/iter|beta\d_power/.test(w.name)));
   return slots.then((ws) => {
