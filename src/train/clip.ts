@@ -40,7 +40,8 @@ export function clipByGlobalNorm<G extends GradContainer>(grads: G, maxNorm: num
   }
   let norm = 0;
   if (entries.length > 0) {
-    const t = tf.tidy(() => tf.norm(tf.stack(entries.map(([, g]) => tf.norm(g)))));
+    // sqrt of the summed squares: the same quantity as torch's norm of per-tensor norms, without tf.norm's |x|^p.
+    const t = tf.tidy(() => tf.sqrt(tf.addN(entries.map(([, g]) => tf.sum(tf.square(g))))));
     norm = t.dataSync()[0];
     t.dispose();
   }
