@@ -6,7 +6,7 @@
  *   const cfg2 = resolveConfig('paper', parseSets(['teacher.epochs=2', 'data.targets=nl,de']));
  */
 
-export type LambdaMode = 'learned' | 'uniform' | number[];
+import type { LambdaMode } from './losses/lambda.js';
 
 export interface ModelConfig {
   /** A local Hugging Face model directory or a Hub id (e.g. `bert-base-multilingual-cased`). */

@@ -9,3 +9,4 @@ export type * from './tf.js';
 export * from './config.js';
 export * from './data/index.js';
 export * from './eval/index.js';
+export * from './losses/index.js';
