@@ -56,6 +56,14 @@ export const MASK_BIAS = -1e4;
 
 let instances = 0;
 
+/** The building blocks forward() hands to each layer (they close over the weights, options and dropout seed). */
+interface LayerOps {
+  w(name: string): Variable;
+  dropout(x: tf.Tensor, rate: number): tf.Tensor;
+  layerNorm(x: tf.Tensor, prefix: string): tf.Tensor;
+  dense(x: tf.Tensor, prefix: string): tf.Tensor2D;
+}
+
 export class BertEncoder {
   readonly config: BertConfig;
   private readonly vars = new Map<string, Variable>();
@@ -77,7 +85,11 @@ export class BertEncoder {
         throw new Error(`weight ${spec.name}: expected ${sizeOf(spec.shape)} values for shape [${spec.shape}], got ${data.length}`);
       }
       data ??= initialValues(spec, config.initializerRange, seed);
-      this.vars.set(spec.name, tf.variable(tf.tensor(data, spec.shape, 'float32'), true, `${prefix}/${spec.name}`));
+      // tf.variable shares the initial tensor's data and takes its own reference: dispose the initial tensor, or
+      // its reference would keep the weights alive after dispose().
+      const initial = tf.tensor(data, spec.shape, 'float32');
+      this.vars.set(spec.name, tf.variable(initial, true, `${prefix}/${spec.name}`));
+      initial.dispose();
     }
   }
 
@@ -133,66 +145,72 @@ export class BertEncoder {
     const [b, t] = inputIds.shape;
     if (t > cfg.maxPositions) throw new Error(`forward: sequence length ${t} exceeds max_position_embeddings ${cfg.maxPositions}`);
     const H = cfg.hiddenSize;
-    const nh = cfg.numHeads;
-    const dh = H / nh;
-    const w = (name: string) => this.vars.get(name)!;
+    // Dropout sites are numbered in call order, so a seed gives every site its own, reproducible mask.
     let site = 0;
-    const dropout = (x: tf.Tensor, rate: number): tf.Tensor => {
-      site++;
-      if (!opts.training || rate === 0) return x;
-      const seed = opts.dropoutSeed === undefined ? undefined : deriveSeed(opts.dropoutSeed, `dropout${site}`);
-      return tf.dropout(x, rate, undefined, seed);
+    const ops: LayerOps = {
+      w: (name) => this.vars.get(name)!,
+      dropout: (x, rate) => {
+        site++;
+        if (!opts.training || rate === 0) return x;
+        const seed = opts.dropoutSeed === undefined ? undefined : deriveSeed(opts.dropoutSeed, `dropout${site}`);
+        return tf.dropout(x, rate, undefined, seed);
+      },
+      layerNorm: (x, prefix) => {
+        const mean = tf.mean(x, -1, true);
+        const xc = tf.sub(x, mean);
+        const variance = tf.mean(tf.square(xc), -1, true);
+        const normed = tf.mul(xc, tf.rsqrt(tf.add(variance, cfg.layerNormEps)));
+        return tf.add(tf.mul(normed, ops.w(`${prefix}.gamma`)), ops.w(`${prefix}.beta`));
+      },
+      // [rows, in] @ [in, out] + bias: a plain matmul, no transposed operand.
+      dense: (x, prefix) => tf.add(tf.matMul(x as tf.Tensor2D, ops.w(`${prefix}.kernel`) as tf.Tensor2D), ops.w(`${prefix}.bias`)),
     };
-    const layerNorm = (x: tf.Tensor, prefix: string): tf.Tensor => {
-      const mean = tf.mean(x, -1, true);
-      const xc = tf.sub(x, mean);
-      const variance = tf.mean(tf.square(xc), -1, true);
-      const normed = tf.mul(xc, tf.rsqrt(tf.add(variance, cfg.layerNormEps)));
-      return tf.add(tf.mul(normed, w(`${prefix}.gamma`)), w(`${prefix}.beta`));
-    };
-    // x: [rows, in] -> [rows, out]
-    const dense = (x: tf.Tensor, prefix: string): tf.Tensor2D =>
-      tf.add(tf.matMul(x as tf.Tensor2D, w(`${prefix}.kernel`) as tf.Tensor2D), w(`${prefix}.bias`));
 
     return tf.tidy(() => {
-      const word = tf.gather(w('embeddings.word_embeddings'), inputIds);
-      const pos = tf.slice(w('embeddings.position_embeddings'), [0, 0], [t, H]);
+      const word = tf.gather(ops.w('embeddings.word_embeddings'), inputIds);
+      const pos = tf.slice(ops.w('embeddings.position_embeddings'), [0, 0], [t, H]);
       const types = batch.tokenTypeIds
-        ? tf.gather(w('embeddings.token_type_embeddings'), batch.tokenTypeIds)
-        : tf.slice(w('embeddings.token_type_embeddings'), [0, 0], [1, H]);
-      let h = dropout(layerNorm(tf.add(tf.add(word, pos), types), 'embeddings.layer_norm'), cfg.hiddenDropout);
-      h = tf.reshape(h, [b * t, H]);
-      const hidden: Tensor3D[] = [tf.reshape(h, [b, t, H])];
-
+        ? tf.gather(ops.w('embeddings.token_type_embeddings'), batch.tokenTypeIds)
+        : tf.slice(ops.w('embeddings.token_type_embeddings'), [0, 0], [1, H]);
+      const emb = ops.dropout(ops.layerNorm(tf.add(tf.add(word, pos), types), 'embeddings.layer_norm'), cfg.hiddenDropout);
+      const hidden: Tensor3D[] = [emb as Tensor3D];
+      let h = tf.reshape(emb, [b * t, H]) as tf.Tensor2D;
       // [b, t] -> [b, 1, 1, t]: the same bias for every head and query position.
       const maskBias = tf.reshape(tf.mul(tf.sub(1, tf.cast(attentionMask, 'float32')), MASK_BIAS), [b, 1, 1, t]);
-      const scale = 1 / Math.sqrt(dh);
-
       for (let i = 0; i < cfg.numLayers; i++) {
-        const p = `layer.${i}`;
-        // [b*t, H] -> [b, nh, t, dh] -> [b*nh, t, dh]
-        const heads = (x: tf.Tensor, perm: number[], shape: number[]) => tf.reshape(tf.transpose(tf.reshape(x, [b, t, nh, dh]), perm), shape);
-        const q = heads(dense(h, `${p}.attention.query`), [0, 2, 1, 3], [b * nh, t, dh]) as tf.Tensor3D;
-        const v = heads(dense(h, `${p}.attention.value`), [0, 2, 1, 3], [b * nh, t, dh]) as tf.Tensor3D;
-        let scores: tf.Tensor;
-        if (opts.keyTranspose === 'fused') {
-          const k = heads(dense(h, `${p}.attention.key`), [0, 2, 1, 3], [b * nh, t, dh]) as tf.Tensor3D;
-          scores = tf.matMul(q, k, false, true);
-        } else {
-          // K^T directly: [b, t, nh, dh] -> [b, nh, dh, t], one transpose, then a plain matmul.
-          const kT = heads(dense(h, `${p}.attention.key`), [0, 2, 3, 1], [b * nh, dh, t]) as tf.Tensor3D;
-          scores = tf.matMul(q, kT);
-        }
-        scores = tf.add(tf.reshape(tf.mul(scores, scale), [b, nh, t, t]), maskBias);
-        const probs = tf.reshape(dropout(tf.softmax(scores, -1), cfg.attentionDropout), [b * nh, t, t]) as tf.Tensor3D;
-        const ctx = tf.reshape(tf.transpose(tf.reshape(tf.matMul(probs, v), [b, nh, t, dh]), [0, 2, 1, 3]), [b * t, H]);
-        const attn = layerNorm(tf.add(h, dropout(dense(ctx, `${p}.attention.output`), cfg.hiddenDropout)), `${p}.attention.layer_norm`);
-        const inter = gelu(dense(attn, `${p}.intermediate`));
-        h = layerNorm(tf.add(attn, dropout(dense(inter, `${p}.output`), cfg.hiddenDropout)), `${p}.output.layer_norm`) as tf.Tensor2D;
+        // One tidy per layer frees its intermediates as soon as the layer is done (in training the tape keeps
+        // its own references to what the backward pass needs), so evaluation holds one layer's activations.
+        h = tf.tidy(() => this.layer(i, h, maskBias, b, t, opts, ops));
         hidden.push(tf.reshape(h, [b, t, H]));
       }
       return { hidden };
     });
+  }
+
+  /** Transformer layer i (0-based) on h [b*t, H]. */
+  private layer(i: number, h: tf.Tensor2D, maskBias: tf.Tensor, b: number, t: number, opts: ForwardOptions, ops: LayerOps): tf.Tensor2D {
+    const cfg = this.config;
+    const H = cfg.hiddenSize;
+    const nh = cfg.numHeads;
+    const dh = H / nh;
+    const p = `layer.${i}`;
+    // [b*t, H] -> [b, t, nh, dh] -> permuted -> [b*nh, ., .]
+    const split = (x: tf.Tensor, perm: number[], shape: [number, number, number]) => tf.reshape(tf.transpose(tf.reshape(x, [b, t, nh, dh]), perm), shape) as tf.Tensor3D;
+    const q = split(ops.dense(h, `${p}.attention.query`), [0, 2, 1, 3], [b * nh, t, dh]);
+    const v = split(ops.dense(h, `${p}.attention.value`), [0, 2, 1, 3], [b * nh, t, dh]);
+    let scores: tf.Tensor;
+    if (opts.keyTranspose === 'fused') {
+      scores = tf.matMul(q, split(ops.dense(h, `${p}.attention.key`), [0, 2, 1, 3], [b * nh, t, dh]), false, true);
+    } else {
+      // K^T directly: [b, t, nh, dh] -> [b, nh, dh, t], one transpose, then a plain matmul.
+      scores = tf.matMul(q, split(ops.dense(h, `${p}.attention.key`), [0, 2, 3, 1], [b * nh, dh, t]));
+    }
+    scores = tf.add(tf.reshape(tf.mul(scores, 1 / Math.sqrt(dh)), [b, nh, t, t]), maskBias);
+    const probs = tf.reshape(ops.dropout(tf.softmax(scores, -1), cfg.attentionDropout), [b * nh, t, t]) as tf.Tensor3D;
+    const ctx = tf.reshape(tf.transpose(tf.reshape(tf.matMul(probs, v), [b, nh, t, dh]), [0, 2, 1, 3]), [b * t, H]);
+    const attn = ops.layerNorm(tf.add(h, ops.dropout(ops.dense(ctx, `${p}.attention.output`), cfg.hiddenDropout)), `${p}.attention.layer_norm`);
+    const inter = gelu(ops.dense(attn, `${p}.intermediate`));
+    return ops.layerNorm(tf.add(attn, ops.dropout(ops.dense(inter, `${p}.output`), cfg.hiddenDropout)), `${p}.output.layer_norm`) as tf.Tensor2D;
   }
 
   /** Frees every variable; the encoder cannot be used afterwards. */

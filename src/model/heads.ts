@@ -82,8 +82,10 @@ export class LayerHeads {
       if (k.length !== H * C || b.length !== C) {
         throw new Error(`LayerHeads: ${kName} must have ${H}x${C} values and ${bName} ${C}, got ${k.length} and ${b.length}`);
       }
-      this.kernels.set(m, tf.variable(tf.tensor2d(k, [H, C]), true, `${prefix}/${kName}`));
-      this.biases.set(m, tf.variable(tf.tensor1d(b), true, `${prefix}/${bName}`));
+      const [k0, b0] = [tf.tensor2d(k, [H, C]), tf.tensor1d(b)];
+      this.kernels.set(m, tf.variable(k0, true, `${prefix}/${kName}`));
+      this.biases.set(m, tf.variable(b0, true, `${prefix}/${bName}`));
+      tf.dispose([k0, b0]); // the variables hold their own references
     }
   }
 
