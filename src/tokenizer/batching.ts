@@ -10,7 +10,7 @@
  * (padded tokens per batch, b * t), or both.
  */
 import { IGNORE_LABEL, type Encoded } from './align.js';
-import { createRng, deriveSeed } from './rng.js';
+import { createRng, mixSeed } from './rng.js';
 
 export interface BatchOptions {
   /** Sequences per batch (default 32 when no tokenBudget is given). */
@@ -59,7 +59,7 @@ export function makeBatches(encoded: readonly Encoded[], opts: BatchOptions = {}
   const tokenBudget = opts.tokenBudget ?? Infinity;
   const shuffle = opts.shuffle ?? true;
   const bucket = opts.bucket ?? true;
-  const rng = createRng(deriveSeed(opts.seed ?? 0, opts.epoch ?? 0));
+  const rng = createRng(mixSeed(opts.seed ?? 0, opts.epoch ?? 0));
   const len = (i: number): number => encoded[i]!.inputIds.length;
   const byLength = (a: number, b: number): number => len(a) - len(b) || a - b;
 

@@ -13,7 +13,7 @@ export interface Rng {
 }
 
 /** Mixes a seed with further integers (e.g. an epoch number) into a new 32-bit seed. */
-export function deriveSeed(seed: number, ...salts: number[]): number {
+export function mixSeed(seed: number, ...salts: number[]): number {
   let h = (seed ^ 0x9e3779b9) >>> 0;
   for (const s of salts) {
     h = Math.imul(h ^ (s >>> 0), 0x85ebca6b) >>> 0;

@@ -63,6 +63,7 @@ export class WordPieceTokenizer {
   private readonly initialTrie: PrefixTrie;
   private readonly continuationTrie: PrefixTrie;
   private readonly match: [number, number] = [0, 0];
+  private readonly bracketSpecials: boolean;
   private readonly cache = new Map<string, WordTokens>();
 
   constructor(config: WordPieceConfig) {
@@ -78,6 +79,7 @@ export class WordPieceTokenizer {
     this.sepId = need(config.sepToken, 'SEP token');
     this.padId = need(config.padToken, 'PAD token');
     for (const t of config.specialTokens) need(t, 'special token');
+    this.bracketSpecials = config.specialTokens.every((t) => t.startsWith('['));
     this.idToTokenTable = [];
     const prefix = config.continuingSubwordPrefix;
     const continuation: [string, number][] = [];
@@ -155,7 +157,8 @@ export class WordPieceTokenizer {
   /** Cuts the raw word at verbatim occurrences of special tokens (leftmost, then longest). */
   private splitSpecial(word: string): { text: string; special: boolean }[] {
     const specials = this.config.specialTokens;
-    if (specials.length === 0 || !word.includes('[')) return [{ text: word, special: false }];
+    // Fast exit: BERT's special tokens all start with '['; scan for others only where a vocabulary has them.
+    if (specials.length === 0 || (this.bracketSpecials && !word.includes('['))) return [{ text: word, special: false }];
     const parts: { text: string; special: boolean }[] = [];
     let from = 0;
     for (;;) {

@@ -7,7 +7,7 @@ import {
   batchRows,
   batchToTensors,
   createRng,
-  deriveSeed,
+  mixSeed,
   disposeBatchTensors,
   encodeDataset,
   fixedPaddingEfficiency,
@@ -151,7 +151,7 @@ test('createRng: deterministic, in range, shuffles are permutations', () => {
   const perm = createRng(5).shuffle(Array.from({ length: 50 }, (_, i) => i));
   assert.deepEqual([...perm].sort((x, y) => x - y), Array.from({ length: 50 }, (_, i) => i));
   assert.notDeepEqual(perm, Array.from({ length: 50 }, (_, i) => i));
-  assert.notEqual(deriveSeed(1, 0), deriveSeed(1, 1));
-  assert.equal(deriveSeed(1, 5), deriveSeed(1, 5));
+  assert.notEqual(mixSeed(1, 0), mixSeed(1, 1));
+  assert.equal(mixSeed(1, 5), mixSeed(1, 5));
   assert.throws(() => createRng(Number.NaN), /seed must be a finite number/);
 });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadTokenizer, tokenizerFromVocab, preTokenizeWord } from '../../src/tokenizer/index.js';
+import { loadTokenizer, tokenizerFromVocab, preTokenizeWord, WordPieceTokenizer } from '../../src/tokenizer/index.js';
 import { MBERT_DIR } from './helpers.js';
 
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'un', 'want', '##want', '##ed', 'runn', '##ing', ',', 'a', '##a', '##aa', 'é', 'e', '北', '𠀀', 'u'];
@@ -97,4 +97,10 @@ test('a tokenizer.json that is not BERT WordPiece is refused naming the file and
   assert.throws(() => loadTokenizer(broken), /tokenizer\.json: not readable JSON/);
   const noUnk = tempModelDir({ 'vocab.txt': ['[CLS]', '[SEP]', '[PAD]', 'a'].join('\n') });
   assert.throws(() => loadTokenizer(noUnk), /vocab\.txt: the unknown token '\[UNK\]' is not in the vocabulary/);
+});
+
+test('special tokens that do not start with a bracket are still matched verbatim', () => {
+  const t = new WordPieceTokenizer({ ...tiny.config, vocab: new Map([...tiny.config.vocab, ['<s>', 99]]), specialTokens: ['[CLS]', '<s>'] });
+  assert.deepEqual(t.tokenizeWord('un<s>want').tokens, ['un', '<s>', 'want']);
+  assert.deepEqual(t.tokenizeWord('un[CLS]').tokens, ['un', '[CLS]']);
 });
