@@ -9,4 +9,5 @@ export type * from './tf.js';
 export * from './config.js';
 export * from './data/index.js';
 export * from './eval/index.js';
+export * from './tokenizer/index.js';
 export * from './losses/index.js';

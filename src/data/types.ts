@@ -25,8 +25,8 @@ declare const unlabelledBrand: unique symbol;
 
 /**
  * A target-language sentence as the student sees it: tokens only. The brand makes it a distinct type, so a
- * `Sentence` (with gold tags) cannot be passed where student training expects unlabelled text, and `tags` is
- * typed `never` so reading it does not compile. Build it with `unlabelled()`; it copies the tokens and drops the
+ * `Sentence` (with gold tags) cannot be passed where student training expects unlabelled text, and it has no
+ * `tags` property, so even reading one does not compile. Build it with `unlabelled()`; it copies the tokens and drops the
  * tags at run time too (the public reference code leaked target labels into student training).
  */
 export interface UnlabelledSentence {
@@ -34,7 +34,6 @@ export interface UnlabelledSentence {
   readonly lang: string;
   readonly tokens: readonly string[];
   readonly source: SourceLocation;
-  readonly tags?: never;
   readonly [unlabelledBrand]: true;
 }
 

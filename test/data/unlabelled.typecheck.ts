@@ -15,6 +15,8 @@ export const tokens: readonly string[] = view[0]!.tokens;
 
 // @ts-expect-error gold tags cannot be read from the unlabelled view as tags
 export const leaked: readonly string[] = view[0]!.tags;
+// @ts-expect-error not even a bare read compiles (the type has no `tags`)
+export const bare = view[0]!.tags;
 // @ts-expect-error nor used as an array
 export const n = view[0]!.tags.length;
 // @ts-expect-error a labelled Sentence[] is not accepted where UnlabelledSentence[] is required
