@@ -11,3 +11,4 @@ export * from './data/index.js';
 export * from './eval/index.js';
 export * from './tokenizer/index.js';
 export * from './losses/index.js';
+export * from './train/index.js';

@@ -1,0 +1,195 @@
+/**
+ * The one training loop, shared by the teacher and the students (nanoGPT style: read it top to bottom).
+ *
+ *   for each epoch, for each batch (seeded order):
+ *     loss, grads = d/dθ loss(batch)                 (θ = the trainable variables only; frozen ones get nothing)
+ *     stop if loss is NaN/Inf                       (the last checkpoint on disk stays the last good one)
+ *     grads = clip(grads, maxGradNorm)              (global norm, as torch.nn.utils.clip_grad_norm_)
+ *     AdamW step with lr = base lr * schedule(step) (10% linear warmup, then linear decay)
+ *     log / evaluate on dev and keep the best / write a resumable checkpoint
+ *
+ * Everything random is derived from the run seed and the global step (batch order, dropout masks), and the
+ * checkpoint holds the weights, the AdamW state and the position in the data, so a killed run resumed with
+ * `resume: true` ends with exactly the metrics of an uninterrupted one.
+ */
+import { existsSync } from 'node:fs';
+import type { NamedVariable } from '../model/bert.js';
+import type { LossResult } from '../losses/terms.js';
+import { readTerms } from '../losses/terms.js';
+import { tf } from '../tf.js';
+import { AdamW } from './adamw.js';
+import { freshState, loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainerState } from './checkpoint.js';
+import { clipByGlobalNorm } from './clip.js';
+import type { ProgressCallback } from './progress.js';
+import { appendJsonl, readJsonl, type ModelPaths } from './runs.js';
+import { writeFileAtomic } from '../model/atomic.js';
+import { linearWarmupDecay } from './schedule.js';
+import type { OptimConfig } from '../config.js';
+
+export interface LoopSpec<B> {
+  /** `teacher`, `student:nl`, ... (progress and logs). */
+  task: string;
+  /** Trainable variables under stable names (frozen ones are simply absent). */
+  vars: readonly NamedVariable[];
+  optim: OptimConfig;
+  seed: number;
+  /** The batches of an epoch, deterministic for (seed, epoch). */
+  batches(epoch: number): B[];
+  /** Real (non-padding) tokens of a batch, for tokens/s. */
+  tokens(batch: B): number;
+  /** The loss of a batch; `stepSeed` seeds its dropout. Called inside tf.variableGrads. */
+  loss(batch: B, stepSeed: number): LossResult;
+  /** Dev score for checkpoint selection (higher is better), plus anything to log. */
+  evaluate(): { score: number; log?: Record<string, unknown> };
+  /** Saves the current weights as the best model. */
+  saveBest(): void;
+  paths: ModelPaths;
+  /** Continue from `paths.last` if it exists. */
+  resume: boolean;
+  /** Evaluate every N steps (0 = at each epoch end), checkpoint every N steps (0 = at each epoch end), log every N. */
+  evalEvery: number;
+  checkpointEvery: number;
+  logEvery: number;
+  /** Metadata stored in checkpoints (e.g. the resolved config). */
+  meta?: Record<string, string>;
+  onProgress?: ProgressCallback;
+  /** Stop after this many optimizer steps in this call (tests use it to simulate a killed run). */
+  maxSteps?: number;
+}
+
+export interface LoopResult {
+  state: TrainerState;
+  /** Steps taken in this call. */
+  steps: number;
+  lastLoss: number;
+}
+
+export class NonFiniteLossError extends Error {}
+
+/** Drops log lines past the checkpoint's step: they are re-done after a resume, so none appears twice. */
+function truncateLog(path: string, step: number): void {
+  if (!existsSync(path)) return;
+  const kept = readJsonl<{ step?: number }>(path).filter((r) => (r.step ?? 0) <= step);
+  writeFileAtomic(path, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
+}
+
+export function trainLoop<B>(spec: LoopSpec<B>): LoopResult {
+  const variables = spec.vars.map((v) => v.variable);
+  const nameOf = new Map(spec.vars.map((v) => [v.variable.name, v.name]));
+  const optimizer = new AdamW(variables, {
+    eps: spec.optim.eps,
+    weightDecay: spec.optim.weightDecay,
+    // Decay is decided on stable names (`...LayerNorm...`, `...bias`), not on tfjs's prefixed variable names.
+    noDecay: (tfName) => /(^|[./_])bias$|layer_?norm/i.test(nameOf.get(tfName) ?? tfName),
+  });
+  try {
+    let state = freshState();
+    if (spec.resume && existsSync(spec.paths.last)) {
+      state = loadTrainingCheckpoint(spec.paths.last, spec.vars, optimizer).state;
+      truncateLog(spec.paths.metrics, state.globalStep);
+      spec.onProgress?.({ task: spec.task, kind: 'info', step: state.globalStep, totalSteps: 0, message: `resumed from ${spec.paths.last} at step ${state.globalStep}` });
+    } else if (existsSync(spec.paths.metrics)) {
+      writeFileAtomic(spec.paths.metrics, ''); // a fresh run starts a fresh log
+    }
+    const perEpoch = Array.from({ length: spec.optim.epochs }, (_, e) => spec.batches(e).length);
+    const totalSteps = perEpoch.reduce((a, b) => a + b, 0);
+    const schedule = linearWarmupDecay({ totalSteps: Math.max(1, totalSteps), warmupRatio: spec.optim.warmupRatio });
+    const started = Date.now();
+    let steps = 0;
+    let lastLoss = Number.NaN;
+    let windowTokens = 0;
+    let windowStart = Date.now();
+
+    const checkpoint = () => saveTrainingCheckpoint(spec.paths.last, spec.vars, optimizer, state, spec.meta);
+    const evaluate = () => {
+      const { score, log } = spec.evaluate();
+      const improved = score > state.bestScore;
+      if (improved) {
+        state.bestScore = score;
+        state.bestStep = state.globalStep;
+        spec.saveBest();
+      }
+      appendJsonl(spec.paths.metrics, { kind: 'eval', step: state.globalStep, epoch: state.epoch, score, best: state.bestScore, improved, ...log });
+      spec.onProgress?.({
+        task: spec.task,
+        kind: 'eval',
+        step: state.globalStep,
+        totalSteps,
+        message: `step ${state.globalStep}: dev F1 ${(100 * score).toFixed(2)}${improved ? ' (best, saved)' : ` (best ${(100 * state.bestScore).toFixed(2)} at step ${state.bestStep})`}`,
+      });
+    };
+
+    while (!state.finished && state.epoch < spec.optim.epochs) {
+      const batches = spec.batches(state.epoch);
+      while (state.stepInEpoch < batches.length) {
+        if (spec.maxSteps !== undefined && steps >= spec.maxSteps) return { state, steps, lastLoss };
+        const batch = batches[state.stepInEpoch]!;
+        const lr = spec.optim.lr * schedule(state.globalStep + 1);
+        let terms: Record<string, number> = {};
+        const { value, grads } = tf.variableGrads(() => {
+          const result = spec.loss(batch, spec.seed * 1_000_003 + state.globalStep);
+          terms = readTerms(result);
+          return result.total;
+        }, variables);
+        const loss = value.dataSync()[0]!;
+        if (!Number.isFinite(loss)) {
+          tf.dispose([value, ...Object.values(grads)]);
+          throw new NonFiniteLossError(
+            `${spec.task}: loss is ${loss} at step ${state.globalStep + 1} (epoch ${state.epoch + 1}, batch ${state.stepInEpoch + 1}); ` +
+              `training stopped; the last good checkpoint is ${existsSync(spec.paths.last) ? spec.paths.last : '(none written yet)'}. Terms: ${JSON.stringify(terms)}`,
+          );
+        }
+        const clipped = clipByGlobalNorm(grads, spec.optim.maxGradNorm);
+        optimizer.step(clipped.grads, lr);
+        tf.dispose([value, ...Object.values(grads), ...Object.values(clipped.grads)]);
+        lastLoss = loss;
+        steps++;
+        state.globalStep++;
+        state.stepInEpoch++;
+        windowTokens += spec.tokens(batch);
+
+        const now = Date.now();
+        const tokensPerSec = (1000 * windowTokens) / Math.max(1, now - windowStart);
+        const elapsedSec = (now - started) / 1000;
+        const etaSec = (elapsedSec / steps) * (totalSteps - state.globalStep);
+        if (state.globalStep % spec.logEvery === 0 || state.globalStep === totalSteps) {
+          appendJsonl(spec.paths.metrics, {
+            kind: 'step',
+            step: state.globalStep,
+            epoch: state.epoch,
+            loss,
+            terms,
+            lr,
+            gradNorm: clipped.norm,
+            tokensPerSec: Math.round(tokensPerSec),
+          });
+          windowTokens = 0;
+          windowStart = now;
+        }
+        spec.onProgress?.({ task: spec.task, kind: 'step', step: state.globalStep, totalSteps, epoch: state.epoch + 1, epochs: spec.optim.epochs, loss, terms, lr, tokensPerSec, elapsedSec, etaSec });
+        const endOfEpoch = state.stepInEpoch === batches.length;
+        if (endOfEpoch) {
+          state.epoch++;
+          state.stepInEpoch = 0;
+          state.finished = state.epoch >= spec.optim.epochs;
+        }
+        if ((spec.evalEvery > 0 && state.globalStep % spec.evalEvery === 0) || (endOfEpoch && spec.evalEvery === 0)) evaluate();
+        if ((spec.checkpointEvery > 0 && state.globalStep % spec.checkpointEvery === 0) || endOfEpoch) checkpoint();
+        if (endOfEpoch) {
+          spec.onProgress?.({ task: spec.task, kind: 'epoch', step: state.globalStep, totalSteps, epoch: state.epoch, epochs: spec.optim.epochs, message: `epoch ${state.epoch}/${spec.optim.epochs} done, loss ${loss.toFixed(4)}` });
+          break;
+        }
+      }
+    }
+    if (state.bestStep < 0) {
+      // No evaluation happened (zero steps): the model as it is is the best there is.
+      evaluate();
+      state.finished = true;
+      checkpoint();
+    }
+    spec.onProgress?.({ task: spec.task, kind: 'done', step: state.globalStep, totalSteps, message: `done: ${state.globalStep} steps, best dev F1 ${(100 * state.bestScore).toFixed(2)} at step ${state.bestStep}` });
+    return { state, steps, lastLoss };
+  } finally {
+    optimizer.dispose();
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * The whole method as one call (what `msd run` and the demo do): teacher, one student per target language, then
+ * per-layer evaluation of every selected model on the test split of its languages, written to the run directory.
+ *
+ *   <run>/teacher/results/<lang>-<split>.json   <run>/students/<lang>/results/<lang>-<split>.json
+ *   <run>/results/summary.json                  all rows (model, language, split, layer, P, R, F1, support)
+ */
+import { join } from 'node:path';
+import type { MsdConfig } from '../config.js';
+import { evaluateRows } from '../eval/evaluate.js';
+import type { ResultRow } from '../eval/table.js';
+import { writeJsonAtomic } from '../model/atomic.js';
+import { disposeNerModel, loadNerModel } from '../model/ner-model.js';
+import type { ProgressCallback } from './progress.js';
+import { backendFor, evalSplit, loadSplit, runDir } from './setup.js';
+import { distillStudent } from './student.js';
+import { trainTeacher, type TrainOptions } from './teacher.js';
+
+export interface EvalRunOptions {
+  onProgress?: ProgressCallback;
+  /** Which models to evaluate (default: the teacher and every target's student that exists). */
+  models?: ('teacher' | string)[];
+}
+
+export interface RunSummary {
+  rows: ResultRow[];
+  /** Main-head F1 per model and language, for a quick look. */
+  main: Record<string, Record<string, number>>;
+  /** Whether every student was selected without target labels. */
+  zeroShot: boolean;
+}
+
+/**
+ * Per-layer evaluation of the selected teacher (on the source and every target) and of each student (on its
+ * target), on each language's test split (dev where the corpus has no test split here).
+ */
+export async function evaluateRun(cfg: MsdConfig, opts: EvalRunOptions = {}): Promise<RunSummary> {
+  await backendFor(cfg);
+  const run = runDir(cfg);
+  const [firstLayer, lastLayer] = cfg.run.evalLayers;
+  const layers = Array.from({ length: lastLayer - firstLayer + 1 }, (_, i) => firstLayer + i);
+  const wanted = opts.models ?? ['teacher', ...cfg.data.targets.map((l) => `student:${l}`)];
+  const rows: ResultRow[] = [];
+  for (const name of wanted) {
+    const isTeacher = name === 'teacher';
+    const lang = isTeacher ? undefined : name.replace(/^student:/, '');
+    const paths = isTeacher ? run.teacher() : run.student(lang!);
+    const model = loadNerModel(paths.best, { name });
+    try {
+      for (const l of isTeacher ? [cfg.data.source, ...cfg.data.targets] : [lang!]) {
+        const split = evalSplit(cfg, l);
+        const ds = loadSplit(cfg, l, split);
+        opts.onProgress?.({ task: `eval:${name}`, kind: 'info', step: 0, totalSteps: 0, message: `${l} ${split}: ${ds.sentences.length} sentences, layers ${layers[0]}..${layers[layers.length - 1]}` });
+        const r = evaluateRows(model, { sentences: ds.sentences, split, lang: l }, { layers, model: name });
+        writeJsonAtomic(join(paths.results, `${l}-${split}.json`), r);
+        rows.push(...r);
+      }
+    } finally {
+      disposeNerModel(model);
+    }
+  }
+  const main: Record<string, Record<string, number>> = {};
+  for (const r of rows.filter((x) => x.layer === lastLayer)) (main[r.model ?? ''] ??= {})[r.language] = r.f1;
+  const summary: RunSummary = { rows, main, zeroShot: cfg.student.selectOn === 'source-dev' };
+  writeJsonAtomic(run.summaryPath, { preset: cfg.preset, selectOn: cfg.student.selectOn, zeroShot: summary.zeroShot, main, rows });
+  return summary;
+}
+
+/** Teacher + every student + evaluation. With `resume`, finished parts are skipped and a killed part continues. */
+export async function runMsd(cfg: MsdConfig, opts: TrainOptions = {}): Promise<RunSummary> {
+  await trainTeacher(cfg, opts);
+  for (const lang of cfg.data.targets) {
+    await distillStudent(cfg, lang, { ...opts, resume: opts.resume });
+  }
+  return evaluateRun(cfg, { onProgress: opts.onProgress });
+}
+
