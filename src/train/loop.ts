@@ -103,7 +103,7 @@ export function trainLoop<B>(spec: LoopSpec<B>): LoopResult {
     const checkpoint = () => saveTrainingCheckpoint(spec.paths.last, spec.vars, optimizer, state, spec.meta);
     const evaluate = () => {
       const { score, log } = spec.evaluate();
-      const improved = score > state.bestScore;
+      const improved = state.bestStep < 0 || score > state.bestScore;
       if (improved) {
         state.bestScore = score;
         state.bestStep = state.globalStep;
@@ -182,7 +182,7 @@ export function trainLoop<B>(spec: LoopSpec<B>): LoopResult {
       }
     }
     if (state.bestStep < 0) {
-      // No evaluation happened (zero steps): the model as it is is the best there is.
+      // No evaluation happened (no training step at all): the model as it is is the best there is.
       evaluate();
       state.finished = true;
       checkpoint();
