@@ -69,7 +69,7 @@ export interface StudentConfig extends OptimConfig {
   /** L_final = L_stu + alphaPrime * MMD_M + betaPrime * MMD_L. */
   alphaPrime: number;
   betaPrime: number;
-  /** Hidden layer whose [CLS] vector enters the MMD terms (default: the last). */
+  /** Hidden layer whose [CLS] vector enters the MMD terms; -1 (default) = the last, 0 = the embeddings. */
   clsLayer: number;
   /** Student initialisation: the pretrained encoder (paper) or the trained teacher. */
   initFrom: 'pretrained' | 'teacher';
@@ -146,7 +146,7 @@ export const PAPER: MsdConfig = {
     lambda: 'learned',
     alphaPrime: 0.001,
     betaPrime: 0.001,
-    clsLayer: 12,
+    clsLayer: -1,
     initFrom: 'pretrained',
     selectOn: 'source-dev',
     ablation: { noAux: false, noMmdM: false, noMmdL: false },
@@ -253,7 +253,7 @@ function validate(c: MsdConfig): void {
   if (h0 < 1 || h1 > layers) throw new Error(`config model.headLayers: [${h0}, ${h1}] must lie within 1..${layers}`);
   const [e0, e1] = c.run.evalLayers;
   if (e0 < h0 || e1 > h1) throw new Error(`config run.evalLayers: [${e0}, ${e1}] must lie within model.headLayers [${h0}, ${h1}]`);
-  if (c.student.clsLayer < 0 || c.student.clsLayer > layers) throw new Error(`config student.clsLayer: ${c.student.clsLayer} must lie within 0..${layers}`);
+  if (!Number.isInteger(c.student.clsLayer) || c.student.clsLayer < -1 || c.student.clsLayer > layers) throw new Error(`config student.clsLayer: ${c.student.clsLayer} must be -1 (last) or lie within 0..${layers}`);
   for (const [name, o] of [['teacher', c.teacher], ['student', c.student]] as const) {
     if (o.batchSize < 1 || !Number.isInteger(o.batchSize)) throw new Error(`config ${name}.batchSize: expected a positive integer, got ${o.batchSize}`);
     if (o.epochs < 0 || !Number.isInteger(o.epochs)) throw new Error(`config ${name}.epochs: expected an integer >= 0, got ${o.epochs}`);

@@ -112,7 +112,8 @@ export async function distillStudent(cfg: MsdConfig, lang: string, opts: TrainOp
   const encodeOpts = { maxLength: cfg.data.maxLength };
   const targetWindows = encodeDataset(teacher.tokenizer, target, encodeOpts).encoded;
   const sourceWindows = encodeDataset(teacher.tokenizer, source.sentences, encodeOpts).encoded;
-  const key = teacherCacheKey(teacherDir, { maxLength: cfg.data.maxLength, clsLayer: s.clsLayer, heads: teacher.heads.layers });
+  const clsLayer = s.clsLayer < 0 ? teacher.encoder.config.numLayers : s.clsLayer;
+  const key = teacherCacheKey(teacherDir, { maxLength: cfg.data.maxLength, clsLayer, heads: teacher.heads.layers });
   const cacheDir = run.cacheDir(key);
   const tFp = windowsFingerprint(targetWindows);
   const sFp = windowsFingerprint(sourceWindows);
@@ -120,7 +121,7 @@ export async function distillStudent(cfg: MsdConfig, lang: string, opts: TrainOp
   const schema = teacher.schema;
   const needMmd = !(s.ablation.noMmdM && s.ablation.noMmdL);
   let probs = loadTargetProbs(join(cacheDir, `target-${lang}-train.safetensors`), tFp);
-  let cls = needMmd ? loadCls(join(cacheDir, `source-${cfg.data.source}-train-cls${s.clsLayer}.safetensors`), sFp) : undefined;
+  let cls = needMmd ? loadCls(join(cacheDir, `source-${cfg.data.source}-train-cls${clsLayer}.safetensors`), sFp) : undefined;
   try {
     if (!probs) {
       opts.onProgress?.({ task: `cache:${lang}`, kind: 'info', step: 0, totalSteps: 0, message: `teacher probabilities on ${targetWindows.length} ${lang} windows` });
@@ -129,8 +130,8 @@ export async function distillStudent(cfg: MsdConfig, lang: string, opts: TrainOp
     }
     if (needMmd && !cls) {
       opts.onProgress?.({ task: `cache:${lang}`, kind: 'info', step: 0, totalSteps: 0, message: `teacher [CLS] on ${sourceWindows.length} ${cfg.data.source} windows` });
-      cls = computeCls(teacher, sourceWindows, s.clsLayer, s.batchSize);
-      saveCls(join(cacheDir, `source-${cfg.data.source}-train-cls${s.clsLayer}.safetensors`), cls, H, sFp);
+      cls = computeCls(teacher, sourceWindows, clsLayer, s.batchSize);
+      saveCls(join(cacheDir, `source-${cfg.data.source}-train-cls${clsLayer}.safetensors`), cls, H, sFp);
     }
   } finally {
     if (s.initFrom !== 'teacher') {
@@ -179,13 +180,13 @@ export async function distillStudent(cfg: MsdConfig, lang: string, opts: TrainOp
         let studentClsSource: tf.Tensor2D | undefined;
         if (!s.ablation.noMmdM) {
           const xs = batchToTensors(source);
-          studentClsSource = clsOf(student.encoder.forward(xs, { training: true, dropoutSeed: stepSeed + 7 }).hidden[s.clsLayer]!);
+          studentClsSource = clsOf(student.encoder.forward(xs, { training: true, dropoutSeed: stepSeed + 7 }).hidden[clsLayer]!);
         }
         return finalLoss({
           student: stu,
           teacherClsSource: batchCls(cls!, H, source, sIndex),
           studentClsSource,
-          studentClsTarget: s.ablation.noMmdL ? undefined : clsOf(hidden[s.clsLayer]!),
+          studentClsTarget: s.ablation.noMmdL ? undefined : clsOf(hidden[clsLayer]!),
           alphaPrime: s.alphaPrime,
           betaPrime: s.betaPrime,
           ablate: { mmdM: s.ablation.noMmdM, mmdL: s.ablation.noMmdL },
