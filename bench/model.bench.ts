@@ -1,14 +1,15 @@
 /**
  * `npm run bench -- model`: the mBERT-size encoder (random weights, mBERT's config) on the active backend.
  *
- * - forward (eval) and forward + backward (training, dropout on) for a batch of 8 x 128 tokens, with the paper's
- *   freezing (embeddings + layers 1..3) so gradients and optimizer state cover the trainable part only;
+ * - forward (eval) for a batch of 8 x 128 tokens, and forward + backward (training, dropout on) for 8x128, 4x128
+ *   and 8x32, each in a child process (a step that outgrows the wasm heap aborts the wasm module), with the
+ *   paper's freezing (embeddings + layers 1..3, run off the gradient tape) so gradients and optimizer state cover
+ *   the trainable part only;
  * - the two ways of computing Q K^T (explicit K^T + plain matMul, or matMul with transposeB);
  * - peak memory: process RSS, tfjs bytes, and the wasm heap (limited to 4 GiB);
  * - a PyTorch reference for the same shapes when Debian's /usr/bin/python3 has torch (skipped with a note if not).
  *
- * Set MSD_BENCH_REPS (default 2) for more timed repetitions, MSD_BENCH_FULL=1 to also time training without
- * freezing (the word-embedding gradient alone is 367 MB).
+ * Set MSD_BENCH_REPS (default 2) for more timed repetitions of the in-process measurements.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -82,6 +83,53 @@ print(json.dumps({'fwd': t(False), 'fwdBwd': t(True), 'threads': torch.get_num_t
   }
 }
 
+
+const PAPER_FREEZE: FreezeOptions = { freezeEmbeddings: true, freezeLayers: 3 };
+
+interface StepResult { seconds: number; heapMiB?: number; afterForwardMiB: number }
+
+/**
+ * One forward+backward step of the mBERT-size encoder (paper freezing, dropout on, frozen prefix off the tape)
+ * in a child node process on the same backend; an abort (wasm heap exhausted) becomes an error string.
+ */
+function trainStepInChild(root: string, cfgPath: string, b: number, t: number): StepResult | { error: string } {
+  const code = `
+const { initBackend } = await import(${JSON.stringify(join(root, 'src/backend/init.ts'))});
+const { tf } = await import(${JSON.stringify(join(root, 'src/tf.ts'))});
+const m = await import(${JSON.stringify(join(root, 'src/model/index.ts'))});
+await initBackend();
+const cfg = m.readBertConfig(${JSON.stringify(cfgPath)});
+const enc = m.BertEncoder.random(cfg, 0);
+const freeze = ${JSON.stringify(PAPER_FREEZE)};
+const vars = enc.trainableVariables(freeze).map((v) => v.variable);
+const ids = tf.tidy(() => tf.cast(tf.floor(tf.randomUniform([${b}, ${t}], 1000, cfg.vocabSize, 'float32', 1)), 'int32'));
+const mask = tf.ones([${b}, ${t}], 'int32');
+let afterForward = 0;
+const t0 = performance.now();
+const { value, grads } = tf.variableGrads(() => {
+  const { hidden } = enc.forward({ inputIds: ids, attentionMask: mask }, { training: true, dropoutSeed: 1, frozen: freeze });
+  afterForward = tf.memory().numBytes;
+  return tf.mean(tf.square(hidden[cfg.numLayers]));
+}, vars);
+value.dataSync();
+const seconds = (performance.now() - t0) / 1000;
+const heap = tf.backend().wasm?.HEAPU8?.length;
+console.log('RESULT ' + JSON.stringify({ seconds, heapMiB: heap === undefined ? undefined : heap / 2 ** 20, afterForwardMiB: afterForward / 2 ** 20 }));
+`;
+  try {
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 900_000, maxBuffer: 64 * MiB,
+    });
+    const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+    if (!line) return { error: 'the child printed no result' };
+    return JSON.parse(line.slice(7)) as StepResult;
+  } catch (err) {
+    const stderr = String((err as { stderr?: string }).stderr ?? '');
+    if (/Aborted\(\)/.test(stderr)) return { error: 'does not fit: the wasm heap (max 4 GiB) ran out and the wasm module aborted' };
+    return { error: `child failed: ${stderr.split('\n').filter((l) => l && l.length < 300).pop() ?? (err as Error).message}` };
+  }
+}
+
 const bench: Bench = async (ctx) => {
   const backend = await initBackend();
   ctx.log(backend.summary);
@@ -109,30 +157,19 @@ const bench: Bench = async (ctx) => {
     rows.push({ what: `forward ${B}x${T} (eval), K^T ${keyTranspose}`, value: s, unit: 's', better: 'lower' });
   }
 
-  const trainStep = (freeze: FreezeOptions) => {
-    const vars = enc.trainableVariables(freeze).map((v) => v.variable);
-    return () => {
-      const { value, grads } = tf.variableGrads(() => {
-        const { hidden } = enc.forward(batch, { training: true, dropoutSeed: 1 });
-        return tf.mean(tf.square(hidden[cfg.numLayers])) as tf.Scalar;
-      }, vars);
-      value.dataSync();
-      tf.dispose([value, ...Object.values(grads)]);
-    };
-  };
-  const paperFreeze: FreezeOptions = { freezeEmbeddings: true, freezeLayers: 3 };
-  const trainable = enc.trainableVariables(paperFreeze).reduce((n, v) => n + v.variable.size, 0);
-  const fwdBwd = await time(reps, trainStep(paperFreeze));
-  rows.push({
-    what: `forward+backward ${B}x${T}, embeddings + layers 1-3 frozen`,
-    value: fwdBwd,
-    unit: 's',
-    better: 'lower',
-    note: `${(trainable / 1e6).toFixed(1)}M trainable; AdamW state would be ${((2 * trainable * 4) / MiB).toFixed(0)} MiB`,
-  });
-  if (process.env.MSD_BENCH_FULL === '1') {
-    const full = await time(reps, trainStep({}));
-    rows.push({ what: `forward+backward ${B}x${T}, nothing frozen`, value: full, unit: 's', better: 'lower', note: `AdamW state would be ${((2 * enc.numParameters() * 4) / MiB).toFixed(0)} MiB` });
+  // Training steps run in child processes: a step that outgrows the wasm heap aborts the wasm module, which
+  // must not take the bench down with it. Each child builds its own encoder (same seed).
+  const trainable = enc.trainableVariables(PAPER_FREEZE).reduce((n, v) => n + v.variable.size, 0);
+  const stateNote = `${(trainable / 1e6).toFixed(1)}M trainable; AdamW state would be ${((2 * trainable * 4) / MiB).toFixed(0)} MiB`;
+  const shapes: [number, number][] = [[B, T], [4, T], [B, 32]];
+  for (const [b, t] of shapes) {
+    const res = trainStepInChild(ctx.root, cfgPath, b, t);
+    if ('error' in res) {
+      ctx.log(`forward+backward ${b}x${t}: ${res.error}`);
+      rows.push({ what: `forward+backward ${b}x${t}, embeddings + layers 1-3 frozen`, value: NaN, unit: 's', better: 'lower', note: res.error });
+      continue;
+    }
+    rows.push({ what: `forward+backward ${b}x${t}, embeddings + layers 1-3 frozen`, value: res.seconds, unit: 's', better: 'lower', note: `${stateNote}; peak wasm heap ${res.heapMiB?.toFixed(0) ?? '?'} MiB, tfjs after forward ${res.afterForwardMiB.toFixed(0)} MiB` });
   }
 
   const mem = process.memoryUsage();
@@ -148,8 +185,8 @@ const bench: Bench = async (ctx) => {
   } else {
     ctx.log(`PyTorch reference: ${ref.threads} threads`);
     rows[0].reference = { name: `PyTorch (${ref.threads} threads)`, value: ref.fwd };
-    const fb = rows.find((r) => r.what.startsWith('forward+backward'))!;
-    fb.reference = { name: `PyTorch (${ref.threads} threads)`, value: ref.fwdBwd };
+    const fb = rows.find((r) => r.what.startsWith(`forward+backward ${B}x${T}`));
+    if (fb) fb.reference = { name: `PyTorch (${ref.threads} threads)`, value: ref.fwdBwd };
   }
 
   // Matmul layouts at BERT-base attention and dense shapes: why kernels are stored [in, out].

@@ -39,6 +39,13 @@ export interface ForwardOptions {
   dropoutSeed?: number;
   /** How Q K^T is computed (see the file comment); default 'explicit'. */
   keyTranspose?: 'explicit' | 'fused';
+  /**
+   * The parts the caller does not train (the same options as `trainableVariables`). When the embeddings are
+   * frozen, the embeddings and frozen layers 1..k run off the gradient tape: the outputs are identical, but none
+   * of their activations are kept for a backward pass that would not use them (4 of mBERT's 13 blocks with the
+   * paper's freezing). Gradients for those parts are then unavailable.
+   */
+  frozen?: FreezeOptions;
 }
 
 export interface BertOutput {
@@ -145,6 +152,9 @@ export class BertEncoder {
     const [b, t] = inputIds.shape;
     if (t > cfg.maxPositions) throw new Error(`forward: sequence length ${t} exceeds max_position_embeddings ${cfg.maxPositions}`);
     const H = cfg.hiddenSize;
+    // Leading blocks (embeddings = block 0, layer m = block m) that need no gradient: only a frozen prefix.
+    if (opts.frozen) validateFreeze(opts.frozen, cfg.numLayers);
+    const untapedBlocks = opts.frozen?.freezeEmbeddings ? 1 + (opts.frozen.freezeLayers ?? 0) : 0;
     // Dropout sites are numbered in call order, so a seed gives every site its own, reproducible mask.
     let site = 0;
     const ops: LayerOps = {
@@ -153,7 +163,10 @@ export class BertEncoder {
         site++;
         if (!opts.training || rate === 0) return x;
         const seed = opts.dropoutSeed === undefined ? undefined : deriveSeed(opts.dropoutSeed, `dropout${site}`);
-        return tf.dropout(x, rate, undefined, seed);
+        // tf.dropout's own formula, x * floor(u + keep) / keep, with the mask made off the tape: the backward
+        // pass keeps only x and the mask, not the uniform draw and its intermediates.
+        const mask = offTape(() => tf.div(tf.floor(tf.add(tf.randomUniform(x.shape, 0, 1, 'float32', seed), 1 - rate)), 1 - rate), [x]);
+        return tf.mul(x, mask);
       },
       layerNorm: (x, prefix) => {
         const mean = tf.mean(x, -1, true);
@@ -167,20 +180,25 @@ export class BertEncoder {
     };
 
     return tf.tidy(() => {
-      const word = tf.gather(ops.w('embeddings.word_embeddings'), inputIds);
-      const pos = tf.slice(ops.w('embeddings.position_embeddings'), [0, 0], [t, H]);
-      const types = batch.tokenTypeIds
-        ? tf.gather(ops.w('embeddings.token_type_embeddings'), batch.tokenTypeIds)
-        : tf.slice(ops.w('embeddings.token_type_embeddings'), [0, 0], [1, H]);
-      const emb = ops.dropout(ops.layerNorm(tf.add(tf.add(word, pos), types), 'embeddings.layer_norm'), cfg.hiddenDropout);
-      const hidden: Tensor3D[] = [emb as Tensor3D];
+      const embed = () => {
+        const word = tf.gather(ops.w('embeddings.word_embeddings'), inputIds);
+        const pos = tf.slice(ops.w('embeddings.position_embeddings'), [0, 0], [t, H]);
+        const types = batch.tokenTypeIds
+          ? tf.gather(ops.w('embeddings.token_type_embeddings'), batch.tokenTypeIds)
+          : tf.slice(ops.w('embeddings.token_type_embeddings'), [0, 0], [1, H]);
+        return ops.dropout(ops.layerNorm(tf.add(tf.add(word, pos), types), 'embeddings.layer_norm'), cfg.hiddenDropout);
+      };
+      const emb = (untapedBlocks > 0 ? offTape(embed, [inputIds]) : embed()) as Tensor3D;
+      const hidden: Tensor3D[] = [emb];
       let h = tf.reshape(emb, [b * t, H]) as tf.Tensor2D;
       // [b, t] -> [b, 1, 1, t]: the same bias for every head and query position.
       const maskBias = tf.reshape(tf.mul(tf.sub(1, tf.cast(attentionMask, 'float32')), MASK_BIAS), [b, 1, 1, t]);
       for (let i = 0; i < cfg.numLayers; i++) {
         // One tidy per layer frees its intermediates as soon as the layer is done (in training the tape keeps
         // its own references to what the backward pass needs), so evaluation holds one layer's activations.
-        h = tf.tidy(() => this.layer(i, h, maskBias, b, t, opts, ops));
+        const hIn = h;
+        const run = () => this.layer(i, hIn, maskBias, b, t, opts, ops);
+        h = (i + 1 < untapedBlocks ? offTape(run, [hIn, maskBias]) : tf.tidy(run)) as tf.Tensor2D;
         hidden.push(tf.reshape(h, [b, t, H]));
       }
       return { hidden };
@@ -226,9 +244,44 @@ export class BertEncoder {
   }
 }
 
-/** Exact GELU, x/2 (1 + erf(x / sqrt 2)), as HF's "gelu" (not the tanh approximation). */
+/**
+ * Runs `fn` off the gradient tape: tfjs does not record the ops inside a custom-gradient forward function, so
+ * nothing is kept for backward. The declared gradient is zero for every input; it is never needed because only
+ * frozen parts run here.
+ */
+function offTape(fn: () => tf.Tensor, inputs: tf.Tensor[]): tf.Tensor {
+  const f = tf.customGrad((...args: (tf.Tensor | ((saved: tf.Tensor[]) => void))[]) => ({
+    value: fn(),
+    gradFunc: () => args.slice(0, inputs.length).map((x) => tf.zerosLike(x as tf.Tensor)),
+  }));
+  return f(...inputs);
+}
+
+/**
+ * Exact GELU, x Phi(x) = x/2 (1 + erf(x / sqrt 2)), as HF's "gelu" (not the tanh approximation), with a custom
+ * gradient d/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi): the backward pass keeps only x instead
+ * of the five intermediates autodiff would keep on the [tokens, intermediate_size] tensor.
+ */
 export function gelu<T extends tf.Tensor>(x: T): T {
-  return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))))) as T;
+  const f = tf.customGrad((input: tf.Tensor | ((s: tf.Tensor[]) => void), save: tf.Tensor | ((s: tf.Tensor[]) => void)) => {
+    const xi = input as tf.Tensor;
+    (save as (s: tf.Tensor[]) => void)([xi]);
+    return {
+      value: geluValue(xi),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [xs] = saved;
+          const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(xs, Math.SQRT1_2))));
+          const pdf = tf.mul(tf.exp(tf.mul(tf.square(xs), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+          return tf.mul(dy as tf.Tensor, tf.add(cdf, tf.mul(xs, pdf)));
+        }),
+    };
+  });
+  return f(x) as T;
+}
+
+function geluValue(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))));
 }
 
 function initialValues(spec: ParamSpec, std: number, seed: number): Float32Array {

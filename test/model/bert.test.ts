@@ -16,6 +16,14 @@ function input(rows: number[][], len: number, types?: number[][]): BertInput {
 const disposeInput = (b: BertInput) => tf.dispose([b.inputIds, b.attentionMask, b.tokenTypeIds].filter((t) => t !== undefined));
 const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i])); return m; };
 
+test('creating and disposing an encoder frees every tensor and byte', () => {
+  const { numTensors, numBytes } = tf.memory();
+  const enc = BertEncoder.random(cfg, 1);
+  assert.equal(tf.memory().numTensors, numTensors + enc.variables().length);
+  enc.dispose();
+  assert.deepEqual([tf.memory().numTensors, tf.memory().numBytes], [numTensors, numBytes]);
+});
+
 test('forward: one hidden state per layer plus embeddings, shapes [b, t, H], no leaked tensors', () => {
   const enc = BertEncoder.random(cfg, 1);
   const batch = input([[2, 7, 9, 3], [2, 5, 3]], 6);
@@ -128,7 +136,11 @@ test('gelu matches the exact erf form computed in float64 (1e-6)', () => {
   // The tanh approximation differs by more than that: this test tells the two apart.
   const tanhGelu = xs.map((x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))));
   assert.ok(maxAbsDiff(tanhGelu, xs.map(gelu64)) > 1e-4);
-  tf.dispose([t, y]);
+  // Custom gradient: d/dx x Phi(x) = Phi(x) + x phi(x), against float64.
+  const g = tf.grad((x: tf.Tensor) => tf.sum(gelu(x)))(t);
+  const dgelu64 = (x: number) => 0.5 * (1 + erf64(x / Math.SQRT2)) + (x * Math.exp(-x * x / 2)) / Math.sqrt(2 * Math.PI);
+  assert.ok(maxAbsDiff(g.dataSync(), xs.map(dgelu64)) < 1e-6, `${maxAbsDiff(g.dataSync(), xs.map(dgelu64))}`);
+  tf.dispose([t, y, g]);
 });
 
 test('embeddings and layer 1 match a float64 reference computation (1e-4)', () => {
@@ -243,4 +255,35 @@ test('frozen parts get no gradient and no optimizer state; the rest train', () =
     disposeInput(batch);
     enc.dispose();
   });
+});
+
+test('forward({ frozen }) runs the frozen prefix off the tape: same outputs and gradients, fewer kept tensors', () => {
+  const enc = BertEncoder.random(cfg, 8);
+  const batch = input([[2, 7, 8, 9, 3], [2, 9, 3]], 6);
+  const freeze = { freezeEmbeddings: true, freezeLayers: 2 };
+  const vars = enc.trainableVariables(freeze);
+  const run = (frozen: typeof freeze | undefined) => {
+    let kept = 0;
+    const { value, grads } = tf.variableGrads(() => {
+      const before = tf.memory().numTensors;
+      const { hidden } = enc.forward(batch, { training: true, dropoutSeed: 4, frozen });
+      kept = tf.memory().numTensors - before;
+      return tf.mean(tf.square(hidden[cfg.numLayers])) as tf.Scalar;
+    }, vars.map((v) => v.variable));
+    const out = { loss: value.dataSync()[0], grads: vars.map((v) => grads[v.variable.name].dataSync().slice()), kept };
+    tf.dispose([value, ...Object.values(grads)]);
+    return out;
+  };
+  const plain = run(undefined);
+  const off = run(freeze);
+  assert.equal(off.loss, plain.loss);
+  off.grads.forEach((g, i) => assert.ok(maxAbsDiff(g, plain.grads[i]) < 1e-7, vars[i].name));
+  assert.ok(off.kept < plain.kept - 20, `kept ${off.kept} vs ${plain.kept}`);
+  // The hidden states of the frozen part are still returned.
+  const h = enc.forward(batch, { training: false, frozen: freeze });
+  const p = enc.forward(batch, { training: false });
+  for (let m = 0; m <= cfg.numLayers; m++) assert.deepEqual(h.hidden[m].dataSync(), p.hidden[m].dataSync());
+  tf.dispose([...h.hidden, ...p.hidden]);
+  disposeInput(batch);
+  enc.dispose();
 });
