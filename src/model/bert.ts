@@ -13,6 +13,10 @@
  * is made explicitly once per layer (one transpose) before a plain batched matmul (`keyTranspose: 'explicit'`;
  * bench/model.bench.ts measures it against `matMul(q, k, false, true)`).
  *
+ * Training memory (tfjs keeps every op's inputs for the backward pass): GELU has a custom gradient that keeps
+ * only its input, dropout masks are made off the tape, and with `frozen` the frozen prefix (embeddings + layers
+ * 1..k) runs off the tape entirely. See bench/model.bench.ts for what fits in the wasm heap.
+ *
  * The mask bias is -1e4 (as the original BERT): exp(-1e4) is exactly 0 in float32, so padded keys get zero
  * attention weight and padding does not change the outputs at real positions, while avoiding the -inf/NaN that
  * a dtype-min bias gives when added to a negative score.
@@ -165,7 +169,7 @@ export class BertEncoder {
         const seed = opts.dropoutSeed === undefined ? undefined : deriveSeed(opts.dropoutSeed, `dropout${site}`);
         // tf.dropout's own formula, x * floor(u + keep) / keep, with the mask made off the tape: the backward
         // pass keeps only x and the mask, not the uniform draw and its intermediates.
-        const mask = offTape(() => tf.div(tf.floor(tf.add(tf.randomUniform(x.shape, 0, 1, 'float32', seed), 1 - rate)), 1 - rate), [x]);
+        const mask = offTape(() => tf.div(tf.floor(tf.add(tf.randomUniform(x.shape, 0, 1, 'float32', seed), 1 - rate)), 1 - rate), []);
         return tf.mul(x, mask);
       },
       layerNorm: (x, prefix) => {
@@ -246,8 +250,9 @@ export class BertEncoder {
 
 /**
  * Runs `fn` off the gradient tape: tfjs does not record the ops inside a custom-gradient forward function, so
- * nothing is kept for backward. The declared gradient is zero for every input; it is never needed because only
- * frozen parts run here.
+ * nothing is kept for backward. The declared gradient is zero for every input; it is never used, because the
+ * inputs passed are never on a path from a trained variable (token ids, the frozen prefix's states, or none for
+ * dropout masks), so backprop prunes the node.
  */
 function offTape(fn: () => tf.Tensor, inputs: tf.Tensor[]): tf.Tensor {
   const f = tf.customGrad((...args: (tf.Tensor | ((saved: tf.Tensor[]) => void))[]) => ({
