@@ -39,7 +39,7 @@ export function formatDuration(sec: number | undefined): string {
 
 /** One human-readable line for an event (used by both console modes and by notebooks). */
 export function formatProgress(e: ProgressEvent): string {
-  if (e.kind === 'info' || e.kind === 'eval' || e.kind === 'done') return `[${e.task}] ${e.message ?? e.kind}`;
+  if (e.kind !== 'step') return `[${e.task}] ${e.message ?? e.kind}`;
   const pct = e.totalSteps > 0 ? ((100 * e.step) / e.totalSteps).toFixed(0).padStart(3) : '  ?';
   const parts = [`[${e.task}]`, `${pct}%`, `step ${e.step}/${e.totalSteps}`];
   if (e.epoch !== undefined) parts.push(`epoch ${e.epoch}/${e.epochs ?? '?'}`);
