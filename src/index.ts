@@ -8,6 +8,7 @@ export { tf } from './tf.js';
 export type * from './tf.js';
 export * from './config.js';
 export * from './data/index.js';
+export * from './model/index.js';
 export * from './eval/index.js';
 export * from './tokenizer/index.js';
 export * from './losses/index.js';
