@@ -41,7 +41,7 @@ function toySpec(dir: string, overrides: Partial<LoopSpec<number>> = {}): { spec
     loss: (batch, stepSeed): LossResult => {
       const noise = tf.randomNormal([4], 0, 0.1, 'float32', stepSeed); // stands in for dropout
       const diff = tf.sub(tf.add(w, noise), tf.mul(target, 1 + batch / 10));
-      const total = tf.mean(tf.square(diff));
+      const total = tf.mean(tf.square(diff)) as tf.Scalar;
       return { total, perTerm: { mse: total } };
     },
     evaluate: () => {
