@@ -165,7 +165,7 @@ export async function distillStudent(cfg: MsdConfig, lang: string, opts: TrainOp
       tokens: (b) => realTokens(b.target) + (b.source ? realTokens(b.source) : 0),
       loss: ({ target, source }, stepSeed) => {
         const x = batchToTensors(target);
-        const { hidden } = student.encoder.forward(x, { training: true, dropoutSeed: stepSeed });
+        const { hidden } = student.encoder.forward(x, { training: true, dropoutSeed: stepSeed, frozen: s });
         const studentLogits = student.heads.logits(hidden, { training: true, dropoutSeed: stepSeed });
         const stu = studentLoss({
           teacherProbs: batchTeacherProbs(kdLayers, target, tIndex),
@@ -180,7 +180,7 @@ export async function distillStudent(cfg: MsdConfig, lang: string, opts: TrainOp
         let studentClsSource: tf.Tensor2D | undefined;
         if (!s.ablation.noMmdM) {
           const xs = batchToTensors(source);
-          studentClsSource = clsOf(student.encoder.forward(xs, { training: true, dropoutSeed: stepSeed + 7 }).hidden[clsLayer]!);
+          studentClsSource = clsOf(student.encoder.forward(xs, { training: true, dropoutSeed: stepSeed + 7, frozen: s }).hidden[clsLayer]!);
         }
         return finalLoss({
           student: stu,

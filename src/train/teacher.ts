@@ -73,7 +73,7 @@ export async function trainTeacher(cfg: MsdConfig, opts: TrainOptions = {}): Pro
       tokens: realTokens,
       loss: (batch, stepSeed) => {
         const x = batchToTensors(batch); // created inside variableGrads: freed with the step's intermediates
-        const { hidden } = model.encoder.forward(x, { training: true, dropoutSeed: stepSeed });
+        const { hidden } = model.encoder.forward(x, { training: true, dropoutSeed: stepSeed, frozen: t });
         const logits = model.heads.logits(hidden, { training: true, dropoutSeed: stepSeed });
         return teacherLoss({ logits, labels: x.labels!, lambda, alpha: t.alpha, mainLayer: main, auxLayers: aux });
       },
