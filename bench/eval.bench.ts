@@ -7,6 +7,7 @@
  * and parsing the text, which is what using conlleval.pl costs. Its report must equal ours character for
  * character, which the bench checks and notes.
  */
+import { mulberry32 } from '../src/rng.js';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,18 +15,9 @@ import { join } from 'node:path';
 import type { Bench, BenchRow } from './run.js';
 import { loadDataset } from '../src/data/index.js';
 import { scoreEntities, conllevalReport } from '../src/eval/index.js';
+/** mulberry32 from the library: the same seed gives the same cases. */
+const rng = mulberry32;
 
-/** mulberry32: the perturbation is the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -106,3 +98,4 @@ const bench: Bench = async (ctx) => {
 };
 
 export default bench;
+

@@ -3,17 +3,8 @@
  * depend on the tfjs backend, so the same seed gives bit-identical weights on cpu, wasm and native.
  */
 
-/** mulberry32: 32-bit state, good enough for initialisation, and fast. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '../rng.js';
+import { mulberry32 } from '../rng.js';
 
 /** Mixes a seed with a string (a tensor name), so every tensor gets its own stream independent of order. */
 export function deriveSeed(seed: number, label: string): number {

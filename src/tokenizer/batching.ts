@@ -10,7 +10,7 @@
  * (padded tokens per batch, b * t), or both.
  */
 import { IGNORE_LABEL, type Encoded } from './align.js';
-import { createRng, mixSeed } from './rng.js';
+import { createRng, mixSeed } from '../rng.js';
 
 export interface BatchOptions {
   /** Sequences per batch (default 32 when no tokenBudget is given). */

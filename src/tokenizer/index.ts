@@ -36,4 +36,4 @@ export {
   type BatchOptions,
 } from './batching.js';
 export { batchToTensors, disposeBatchTensors, type BatchTensors } from './tensors.js';
-export { createRng, mixSeed, type Rng } from './rng.js';
+export { createRng, mixSeed, type Rng } from '../rng.js';

@@ -1,16 +1,9 @@
+/** mulberry32 from the library: the same seed gives the same cases. */
+import { mulberry32 } from '../../src/rng.js';
+export const rng = mulberry32;
 /**
  * Seeded random tag sequences for the property tests (mulberry32: same seed, same cases).
  */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function pick<T>(r: () => number, xs: readonly T[]): T {
   return xs[Math.floor(r() * xs.length)]!;
@@ -30,3 +23,4 @@ export function randomSentence(r: () => number, maxLen: number, prefixes: readon
 export function perturb(r: () => number, tags: readonly string[], p: number, prefixes: readonly string[], types: readonly string[]): string[] {
   return tags.map((t) => (r() < p ? randomTag(r, prefixes, types) : t));
 }
+

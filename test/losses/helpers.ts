@@ -1,16 +1,8 @@
+/** mulberry32 from the library: the same seed gives the same cases. */
+import { mulberry32 } from '../../src/rng.js';
+export const rng = mulberry32;
 /** Seeded random data and float64 reference computations for the loss tests (plain JS numbers, no tfjs). */
 
-/** mulberry32: a small seeded PRNG in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** n standard-normal numbers (Box-Muller), rounded to float32 so tfjs sees exactly the same inputs. */
 export function randn(n: number, seed: number, scale = 1, shift = 0): number[] {
@@ -108,3 +100,4 @@ export function mmd64(x: number[][], y: number[][], opts: Mmd64Options = {}): nu
   const u = opts.unbiased ?? false;
   return block(0, n, 0, n, u) + block(n, N, n, N, u) - 2 * block(0, n, n, N, false);
 }
+

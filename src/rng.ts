@@ -1,6 +1,6 @@
 /**
- * A small seeded random number generator (mulberry32): same seed, same sequence, on every platform. Used for
- * shuffling batches; general enough for any other seeded choice in the library.
+ * The library's one seeded random number generator (mulberry32): same seed, same sequence, on every platform and
+ * backend. Batch shuffling, weight initialisation, tests and benches all draw from it.
  */
 
 export interface Rng {
@@ -49,4 +49,9 @@ export function createRng(seed: number): Rng {
       return items;
     },
   };
+}
+
+/** A bare mulberry32 stream of uniform floats in [0, 1) (the `next` of `createRng`). */
+export function mulberry32(seed: number): () => number {
+  return createRng(seed).next;
 }
