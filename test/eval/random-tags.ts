@@ -1,9 +1,10 @@
-/** mulberry32 from the library: the same seed gives the same cases. */
-import { mulberry32 } from '../../src/rng.js';
-export const rng = mulberry32;
 /**
  * Seeded random tag sequences for the property tests (mulberry32: same seed, same cases).
  */
+import { mulberry32 } from '../../src/rng.js';
+
+/** mulberry32 from the library. */
+export const rng = mulberry32;
 
 export function pick<T>(r: () => number, xs: readonly T[]): T {
   return xs[Math.floor(r() * xs.length)]!;
