@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { configToJson, readJsonl, resolveConfig, runMsd, type MsdConfig, type ProgressEvent } from '../../src/index.js';
+import { tf, configToJson, readJsonl, resolveConfig, runMsd, type MsdConfig, type ProgressEvent } from '../../src/index.js';
 
 const sharedData = join(process.cwd(), '..', 'shared', 'data', 'conll2002');
 
@@ -36,7 +36,18 @@ test('teacher + student + evaluation on real es -> nl data: losses fall, every a
   fullDir = mkdtempSync(join(tmpdir(), 'msd-e2e-full-'));
   const cfg = testConfig(fullDir);
   const events: ProgressEvent[] = [];
-  const summary = await runMsd(cfg, { onProgress: (e) => events.push(e) });
+  const tensorsAtStep = new Map<string, number[]>();
+  const summary = await runMsd(cfg, {
+    onProgress: (e) => {
+      events.push(e);
+      if (e.kind === 'step') (tensorsAtStep.get(e.task) ?? tensorsAtStep.set(e.task, []).get(e.task)!).push(tf.memory().numTensors);
+    },
+  });
+  // No tensor growth across steps (between evaluations and checkpoints, which allocate and free their own).
+  for (const [task, counts] of tensorsAtStep) {
+    assert.ok(counts.length >= 20, `${task}: ${counts.length} steps`);
+    assert.equal(counts[counts.length - 1], counts[0], `${task}: ${counts[0]} tensors after step 1, ${counts[counts.length - 1]} after step ${counts.length}`);
+  }
 
   for (const task of ['teacher', 'student:nl']) {
     const losses = stepLosses(events, task);
