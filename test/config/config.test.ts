@@ -24,7 +24,7 @@ test('overrides merge deeply and never mutate the presets', () => {
   assert.equal(c.student.ablation.noMmdL, true);
   assert.equal(c.student.ablation.noMmdM, false);
   assert.deepEqual(c.data.targets, ['nl', 'es']);
-  assert.equal(TINY.student.lr, 1e-3);
+  assert.equal(TINY.student.lr, 2e-3);
   assert.equal(TINY.student.ablation.noMmdL, false);
   assert.deepEqual(TINY.data.targets, ['nl']);
 });
