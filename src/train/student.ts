@@ -49,12 +49,13 @@ function batchTeacherProbs(tp: TargetProbs, batch: Batch, index: Map<Encoded, nu
   const [b, len] = batch.shape;
   const C = tp.numLabels;
   const out = new Map<number, tf.Tensor3D>();
+  const masks = batch.items.map((w) => firstPieceMask(w.wordIndex));
   for (const m of tp.layers) {
     const src = tp.probs.get(m)!;
     const dst = new Float32Array(b * len * C);
     batch.items.forEach((w, r) => {
       let row = tp.offsets[index.get(w)!]!;
-      const mask = firstPieceMask(w.wordIndex);
+      const mask = masks[r]!;
       for (let t = 0; t < mask.length; t++) {
         if (!mask[t]) continue;
         dst.set(src.subarray(row * C, (row + 1) * C), (r * len + t) * C);
