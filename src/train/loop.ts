@@ -91,8 +91,9 @@ export function trainLoop<B>(spec: LoopSpec<B>): LoopResult {
     } else if (existsSync(spec.paths.metrics)) {
       writeFileAtomic(spec.paths.metrics, ''); // a fresh run starts a fresh log
     }
-    const perEpoch = Array.from({ length: spec.optim.epochs }, (_, e) => spec.batches(e).length);
-    const totalSteps = perEpoch.reduce((a, b) => a + b, 0);
+    // Every epoch's batches, built once: their counts give the schedule's length, and the loop walks them.
+    const epochBatches = Array.from({ length: spec.optim.epochs }, (_, e) => spec.batches(e));
+    const totalSteps = epochBatches.reduce((n, b) => n + b.length, 0);
     const schedule = linearWarmupDecay({ totalSteps: Math.max(1, totalSteps), warmupRatio: spec.optim.warmupRatio });
     const started = Date.now();
     let steps = 0;
@@ -120,7 +121,7 @@ export function trainLoop<B>(spec: LoopSpec<B>): LoopResult {
     };
 
     while (!state.finished && state.epoch < spec.optim.epochs) {
-      const batches = spec.batches(state.epoch);
+      const batches = epochBatches[state.epoch]!;
       while (state.stepInEpoch < batches.length) {
         if (spec.maxSteps !== undefined && steps >= spec.maxSteps) return { state, steps, lastLoss };
         const batch = batches[state.stepInEpoch]!;

@@ -13,14 +13,13 @@
  */
 import { join } from 'node:path';
 import type { MsdConfig } from '../config.js';
-import { configToJson } from '../config.js';
 import { unlabelled } from '../data/unlabelled.js';
 import type { UnlabelledSentence } from '../data/types.js';
 import { finalLoss } from '../losses/final.js';
 import { studentLoss } from '../losses/kd.js';
 import { layerWeights } from '../losses/lambda.js';
 import { writeJsonAtomic } from '../model/atomic.js';
-import { disposeNerModel, loadNerModel, saveNerModel, type NerModel } from '../model/ner-model.js';
+import { disposeNerModel, loadNerModel, type NerModel } from '../model/ner-model.js';
 import { tf } from '../tf.js';
 import { firstPieceMask, type Encoded } from '../tokenizer/align.js';
 import { makeBatches, type Batch } from '../tokenizer/batching.js';
@@ -29,7 +28,7 @@ import { batchToTensors } from '../tokenizer/tensors.js';
 import { computeCls, computeTargetProbs, loadCls, loadTargetProbs, saveCls, saveTargetProbs, teacherCacheKey, windowsFingerprint, type TargetProbs } from './cache.js';
 import { trainLoop, type LoopResult } from './loop.js';
 import { backendFor, lambdaName, loadSplit, newModel, pretrainedDir, runDir, trainableVars } from './setup.js';
-import { devScore, realTokens, type TrainOptions } from './teacher.js';
+import { devScore, realTokens, runSettings, type TrainOptions } from './teacher.js';
 
 interface StudentBatch {
   target: Batch;
@@ -197,15 +196,7 @@ export async function distillStudent(cfg: MsdConfig, lang: string, opts: TrainOp
         const r = devScore(student, { sentences: selectOn.sentences, split: 'dev', lang: selectOn.lang });
         return { score: r.score, log: { ...r.log, selectOn: s.selectOn, lambda: lambda.values() } };
       },
-      saveBest: () => saveNerModel(paths.best, student, { trainingConfig: JSON.parse(configToJson(cfg)), tokenizerFrom: dir }),
-      paths,
-      resume: opts.resume ?? false,
-      evalEvery: cfg.run.evalEvery,
-      checkpointEvery: cfg.run.checkpointEvery,
-      logEvery: cfg.run.logEvery,
-      meta: { config: configToJson(cfg), task },
-      onProgress: opts.onProgress,
-      maxSteps: opts.maxSteps,
+      ...runSettings(cfg, task, paths, student, dir, opts),
     });
     writeJsonAtomic(join(paths.dir, 'train-report.json'), {
       lang,

@@ -18,6 +18,7 @@ import { makeBatches, type Batch } from '../tokenizer/batching.js';
 import { batchToTensors } from '../tokenizer/tensors.js';
 import { trainLoop, type LoopResult } from './loop.js';
 import type { ProgressCallback } from './progress.js';
+import type { ModelPaths } from './runs.js';
 import { backendFor, lambdaName, loadSplit, newModel, pretrainedDir, runDir, trainableVars } from './setup.js';
 
 export interface TrainOptions {
@@ -44,6 +45,21 @@ export function realTokens(batch: Batch): number {
 export function devScore(model: NerModel, dev: EvalSplit): { score: number; log: Record<string, unknown> } {
   const [row] = evaluateRows(model, dev, { layers: [model.heads.mainLayer] });
   return { score: row?.f1 ?? 0, log: { devLang: row?.language, devF1: row?.f1 ?? 0, devPrecision: row?.precision, devRecall: row?.recall } };
+}
+
+/** The parts of a loop spec that every model of a run shares: where it writes, how often, and how it saves its best. */
+export function runSettings(cfg: MsdConfig, task: string, paths: ModelPaths, model: NerModel, tokenizerDir: string, opts: TrainOptions) {
+  return {
+    saveBest: () => saveNerModel(paths.best, model, { trainingConfig: JSON.parse(configToJson(cfg)), tokenizerFrom: tokenizerDir }),
+    paths,
+    resume: opts.resume ?? false,
+    evalEvery: cfg.run.evalEvery,
+    checkpointEvery: cfg.run.checkpointEvery,
+    logEvery: cfg.run.logEvery,
+    meta: { config: configToJson(cfg), task },
+    onProgress: opts.onProgress,
+    maxSteps: opts.maxSteps,
+  };
 }
 
 /** Trains the teacher of a run (or resumes it) and returns where the selected model is. */
@@ -81,15 +97,7 @@ export async function trainTeacher(cfg: MsdConfig, opts: TrainOptions = {}): Pro
         const r = devScore(model, { sentences: dev.sentences, split: 'dev', lang: dev.lang });
         return { score: r.score, log: { ...r.log, lambda: lambda.values() } };
       },
-      saveBest: () => saveNerModel(paths.best, model, { trainingConfig: JSON.parse(configToJson(cfg)), tokenizerFrom: dir }),
-      paths,
-      resume: opts.resume ?? false,
-      evalEvery: cfg.run.evalEvery,
-      checkpointEvery: cfg.run.checkpointEvery,
-      logEvery: cfg.run.logEvery,
-      meta: { config: configToJson(cfg), task: 'teacher' },
-      onProgress: opts.onProgress,
-      maxSteps: opts.maxSteps,
+      ...runSettings(cfg, 'teacher', paths, model, dir, opts),
     });
     writeJsonAtomic(join(paths.dir, 'train-report.json'), {
       sentences: train.sentences.length,
