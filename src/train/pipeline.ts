@@ -24,8 +24,10 @@ export interface EvalRunOptions {
 
 export interface RunSummary {
   rows: ResultRow[];
-  /** Main-head F1 per model and language, for a quick look. */
+  /** Main-head F1 per model and language, for a quick look (read at each model's own main head layer). */
   main: Record<string, Record<string, number>>;
+  /** The main head's layer of each model (its last head; evaluated even where `run.evalLayers` stops below it). */
+  mainLayer: Record<string, number>;
   /** Whether every student was selected without target labels. */
   zeroShot: boolean;
 }
@@ -38,31 +40,35 @@ export async function evaluateRun(cfg: MsdConfig, opts: EvalRunOptions = {}): Pr
   await backendFor(cfg);
   const run = runDir(cfg);
   const [firstLayer, lastLayer] = cfg.run.evalLayers;
-  const layers = Array.from({ length: lastLayer - firstLayer + 1 }, (_, i) => firstLayer + i);
+  const evalLayers = Array.from({ length: lastLayer - firstLayer + 1 }, (_, i) => firstLayer + i);
   const wanted = opts.models ?? ['teacher', ...cfg.data.targets.map((l) => `student:${l}`)];
   const rows: ResultRow[] = [];
+  const main: Record<string, Record<string, number>> = {};
+  const mainLayer: Record<string, number> = {};
   for (const name of wanted) {
     const isTeacher = name === 'teacher';
     const lang = isTeacher ? undefined : name.replace(/^student:/, '');
     const paths = isTeacher ? run.teacher() : run.student(lang!);
     const model = loadNerModel(paths.best, { name });
+    mainLayer[name] = model.heads.mainLayer;
+    const layers = evalLayers.includes(model.heads.mainLayer) ? evalLayers : [...evalLayers, model.heads.mainLayer];
     try {
       for (const l of isTeacher ? [cfg.data.source, ...cfg.data.targets] : [lang!]) {
         const split = evalSplit(cfg, l);
         const ds = loadSplit(cfg, l, split);
-        opts.onProgress?.({ task: `eval:${name}`, kind: 'info', step: 0, totalSteps: 0, message: `${l} ${split}: ${ds.sentences.length} sentences, layers ${layers[0]}..${layers[layers.length - 1]}` });
+        opts.onProgress?.({ task: `eval:${name}`, kind: 'info', step: 0, totalSteps: 0, message: `${l} ${split}: ${ds.sentences.length} sentences, layers ${layers.join(',')}` });
         const r = evaluateRows(model, { sentences: ds.sentences, split, lang: l }, { layers, model: name });
         writeJsonAtomic(join(paths.results, `${l}-${split}.json`), r);
         rows.push(...r);
+        const m = r.find((x) => x.layer === model.heads.mainLayer);
+        if (m) (main[name] ??= {})[l] = m.f1;
       }
     } finally {
       disposeNerModel(model);
     }
   }
-  const main: Record<string, Record<string, number>> = {};
-  for (const r of rows.filter((x) => x.layer === lastLayer)) (main[r.model ?? ''] ??= {})[r.language] = r.f1;
-  const summary: RunSummary = { rows, main, zeroShot: cfg.student.selectOn === 'source-dev' };
-  writeJsonAtomic(run.summaryPath, { preset: cfg.preset, selectOn: cfg.student.selectOn, zeroShot: summary.zeroShot, main, rows });
+  const summary: RunSummary = { rows, main, mainLayer, zeroShot: cfg.student.selectOn === 'source-dev' };
+  writeJsonAtomic(run.summaryPath, { preset: cfg.preset, selectOn: cfg.student.selectOn, zeroShot: summary.zeroShot, main, mainLayer, rows });
   return summary;
 }
 

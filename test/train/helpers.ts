@@ -1,0 +1,30 @@
+/**
+ * Shared pieces of the training tests: a very small random BERT (16 wide, 4 layers, heads on 2..4) on a few
+ * sentences of the real CoNLL-2002 es -> nl data, so a run of a few steps takes seconds.
+ */
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolveConfig, type DeepPartial, type MsdConfig } from '../../src/config.js';
+
+export const sharedData = join(process.cwd(), '..', 'shared', 'data', 'conll2002');
+export const noData = !existsSync(sharedData) && 'no ../shared/data';
+
+export function tmpRun(name: string): string {
+  return mkdtempSync(join(tmpdir(), `msd-${name}-`));
+}
+
+/** The tiny preset made smaller still: 16 wide, 4 layers, heads on 2..4, 24 sentences, 1 epoch of batch 8. */
+export function tinyConfig(outDir: string, ...overrides: DeepPartial<MsdConfig>[]): MsdConfig {
+  return resolveConfig(
+    'tiny',
+    {
+      model: { tiny: { hiddenSize: 16, numLayers: 4, numHeads: 2, intermediateSize: 32 }, headLayers: [2, 4] },
+      data: { maxLength: 32, limit: { train: 24, dev: 8, test: 8 } },
+      teacher: { epochs: 1, batchSize: 8 },
+      student: { epochs: 1, batchSize: 8 },
+      run: { outDir, seed: 3, evalLayers: [2, 4], logEvery: 1 },
+    },
+    ...overrides,
+  );
+}
