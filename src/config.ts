@@ -90,7 +90,7 @@ export interface RunConfig {
   /** Log a metrics line every N steps. */
   logEvery: number;
   /** Backend request (`''` = automatic, see initBackend). */
-  backend: '' | 'gpu' | 'native' | 'wasm' | 'cpu';
+  backend: '' | 'gpu' | 'native' | 'blas' | 'wasm' | 'cpu';
   /** Heads evaluated per layer (F1 per layer); [first, last]. */
   evalLayers: [number, number];
 }
@@ -182,7 +182,7 @@ export const PRESETS: Record<string, MsdConfig> = { paper: PAPER, tiny: TINY };
 const ENUMS: Record<string, readonly string[]> = {
   'student.initFrom': ['pretrained', 'teacher'],
   'student.selectOn': ['source-dev', 'target-dev'],
-  'run.backend': ['', 'gpu', 'native', 'wasm', 'cpu'],
+  'run.backend': ['', 'gpu', 'native', 'blas', 'wasm', 'cpu'],
 };
 const LAMBDA_KEYS = new Set(['teacher.lambda', 'student.lambda']);
 

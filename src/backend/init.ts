@@ -3,7 +3,9 @@
  *
  *   gpu    `@tensorflow/tfjs-node-gpu`  (libtensorflow with CUDA)
  *   native `@tensorflow/tfjs-node`      (libtensorflow on the CPU)
- *   wasm   `@tensorflow/tfjs-backend-wasm` (+ the kernels BERT training needs, see wasm-kernels.ts)
+ *   blas   `@tensorflow/tfjs-backend-wasm` with its matmuls on the system BLAS (blas.ts, blas-kernels.ts): the
+ *          wasm backend's SIMD kernels for everything else; the fast CPU path, about 10x the plain wasm backend
+ *   wasm   `@tensorflow/tfjs-backend-wasm` as shipped (+ the kernels BERT training needs, see wasm-kernels.ts)
  *   cpu    `@tensorflow/tfjs-backend-cpu` (plain JavaScript; slow, always there)
  *
  * The two native packages are optional dependencies: their install scripts download libtensorflow, which fails
@@ -13,10 +15,13 @@
  */
 import { createRequire } from 'node:module';
 import { tf } from '../tf.js';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmKernels } from './wasm-kernels.js';
+import { loadBlas } from './blas.js';
+import { useBlasMatMul, useStockMatMul } from './blas-kernels.js';
 
-export type BackendName = 'gpu' | 'native' | 'wasm' | 'cpu';
-export const BACKEND_ORDER: readonly BackendName[] = ['gpu', 'native', 'wasm', 'cpu'];
+export type BackendName = 'gpu' | 'native' | 'blas' | 'wasm' | 'cpu';
+export const BACKEND_ORDER: readonly BackendName[] = ['gpu', 'native', 'blas', 'wasm', 'cpu'];
 
 export interface BackendInfo {
   /** Our name for the backend in use. */
@@ -87,6 +92,7 @@ async function tryNative(candidates: string[], expected: string): Promise<Attemp
   return { ok: false, reason: reasons.join('; ') };
 }
 
+/** The wasm backend, initialised, with tfjs's own matmul kernels. */
 async function tryWasm(): Promise<Attempt> {
   try {
     await import('@tensorflow/tfjs-backend-wasm');
@@ -99,7 +105,18 @@ async function tryWasm(): Promise<Attempt> {
   } catch (err) {
     return { ok: false, reason: `the wasm backend failed to initialise: ${(err as Error).message}` };
   }
+  useStockMatMul(tf.backend() as BackendWasm);
   return { ok: true, tfBackend: 'wasm', pkg: '@tensorflow/tfjs-backend-wasm' };
+}
+
+/** The wasm backend with BatchMatMul and _FusedMatMul on the system BLAS; the reason when there is no BLAS. */
+async function tryBlas(): Promise<Attempt> {
+  const loaded = loadBlas();
+  if (!loaded.ok) return { ok: false, reason: loaded.reason };
+  const wasm = await tryWasm();
+  if (!wasm.ok) return wasm;
+  useBlasMatMul(loaded.blas);
+  return { ok: true, tfBackend: 'wasm', pkg: `@tensorflow/tfjs-backend-wasm + ${loaded.blas.description} at ${loaded.blas.path} via koffi` };
 }
 
 async function tryCpu(): Promise<Attempt> {
@@ -116,6 +133,8 @@ function attempt(name: BackendName): Promise<Attempt> {
       // `@msd-ner/tfjs-node` is this package's optional alias of @tensorflow/tfjs-node (see README: danfojs-node's
       // override occupies the plain name with @tensorflow/tfjs).
       return tryNative(['@tensorflow/tfjs-node', '@msd-ner/tfjs-node'], '@tensorflow/tfjs-node');
+    case 'blas':
+      return tryBlas();
     case 'wasm':
       return tryWasm();
     case 'cpu':

@@ -31,7 +31,7 @@ test('a requested backend that is missing is a clear error, not a fallback', asy
 });
 
 test('MSD_BACKEND is validated', async () => {
-  assert.throws(() => parseBackendName('tpu', 'MSD_BACKEND'), /MSD_BACKEND: unknown backend 'tpu'; expected one of gpu, native, wasm, cpu/);
+  assert.throws(() => parseBackendName('tpu', 'MSD_BACKEND'), /MSD_BACKEND: unknown backend 'tpu'; expected one of gpu, native, blas, wasm, cpu/);
   const saved = process.env.MSD_BACKEND;
   process.env.MSD_BACKEND = 'wasm';
   try {

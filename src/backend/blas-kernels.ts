@@ -1,0 +1,233 @@
+/**
+ * `BatchMatMul` and `_FusedMatMul` for the wasm backend on a system BLAS (src/backend/blas.ts), registered through
+ * tfjs-core's public kernel registry. Every other op stays on the wasm backend's SIMD kernels.
+ *
+ * The BLAS reads and writes the tensors where they live, in views of the wasm heap: no copy in or out. tfjs's
+ * semantics are kept: optional transposes of either operand, batch dimensions broadcast as tfjs's own kernels do
+ * (see `plan`), empty dimensions (k = 0 gives zeros), and for `_FusedMatMul` a bias that broadcasts to the output
+ * and the activations tfjs can fuse.
+ *
+ * Batched products call `sgemm` once per batch entry, except when one weight matrix is shared by every entry and A
+ * is not transposed: the entries then stack into one tall GEMM (`[b*m, k] x [k, n]`), which is what BLAS is best at.
+ *
+ *   useBlasMatMul(blas)   route the wasm backend's matmuls to the BLAS (initBackend does this for 'blas')
+ *   useStockMatMul()      restore tfjs-backend-wasm's own kernels (initBackend does this for 'wasm')
+ */
+import {
+  BatchMatMul,
+  _FusedMatMul,
+  broadcast_util,
+  getKernel,
+  registerKernel,
+  unregisterKernel,
+  util,
+  type BatchMatMulAttrs,
+  type KernelConfig,
+  type KernelFunc,
+  type TensorInfo,
+  type _FusedMatMulAttrs,
+} from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import type { Blas } from './blas.js';
+
+let blasInUse: Blas | undefined;
+
+/** A float32 view of a tensor's bytes in the wasm heap (valid until the next allocation may grow the heap). */
+function heapView(backend: BackendWasm, t: TensorInfo): Float32Array {
+  if (t.dtype !== 'float32') throw new Error(`matMul (blas): expected float32 tensors, got ${t.dtype}`);
+  return backend.typedArrayFromHeap(t) as Float32Array;
+}
+
+interface Product {
+  m: number;
+  n: number;
+  k: number;
+  outShape: number[];
+  /** Batch index of A and of B for each output batch entry (broadcasting resolved). */
+  aIndex: Int32Array;
+  bIndex: Int32Array;
+  aBatch: number;
+  bBatch: number;
+}
+
+/** Shapes of `op(a) x op(b)` as tfjs defines them, with the broadcast of the batch dimensions resolved. */
+function plan(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): Product {
+  const ar = a.shape.length;
+  const br = b.shape.length;
+  if (ar < 2 || br < 2) throw new Error(`matMul (blas): operands must have rank >= 2, got shapes [${a.shape}] and [${b.shape}]`);
+  const m = transposeA ? a.shape[ar - 1]! : a.shape[ar - 2]!;
+  const k = transposeA ? a.shape[ar - 2]! : a.shape[ar - 1]!;
+  const kb = transposeB ? b.shape[br - 1]! : b.shape[br - 2]!;
+  const n = transposeB ? b.shape[br - 2]! : b.shape[br - 1]!;
+  util.assert(
+    k === kb,
+    () =>
+      `Error in matMul: inner shapes (${k}) and (${kb}) of Tensors with shapes ${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
+  );
+  const aOuter = a.shape.slice(0, -2);
+  const bOuter = b.shape.slice(0, -2);
+  const outer = broadcast_util.assertAndGetBroadcastShape(aOuter, bOuter);
+  const batch = util.sizeFromShape(outer);
+  const aBatch = util.sizeFromShape(aOuter);
+  const bBatch = util.sizeFromShape(bOuter);
+  // Output entry i reads A's entry i % aBatch and B's entry i % bBatch: the rule of tfjs's cpu and wasm kernels.
+  // It equals numpy broadcasting when one side has a single entry or both have the same batch shape (every use in
+  // this library), and keeps tfjs's results for the exotic rest ([2,1] x [3] and the like).
+  const aIndex = new Int32Array(batch);
+  const bIndex = new Int32Array(batch);
+  for (let i = 0; i < batch; i++) {
+    aIndex[i] = i % Math.max(1, aBatch);
+    bIndex[i] = i % Math.max(1, bBatch);
+  }
+  return { m, n, k, outShape: [...outer, m, n], aIndex, bIndex, aBatch, bBatch };
+}
+
+/** Writes `op(a) x op(b)` into `c` (row-major, batch entries consecutive). */
+function gemm(blas: Blas, p: Product, transposeA: boolean, transposeB: boolean, A: Float32Array, B: Float32Array, C: Float32Array): void {
+  const { m, n, k } = p;
+  const batch = p.aIndex.length;
+  if (C.length === 0) return;
+  if (k === 0) {
+    C.fill(0);
+    return;
+  }
+  const lda = transposeA ? m : k;
+  const ldb = transposeB ? k : n;
+  if (p.bBatch === 1 && p.aBatch === batch && !transposeA) {
+    // One shared B (a weight matrix): A's entries stack into one [batch*m, k] matrix.
+    blas.sgemm(false, transposeB, batch * m, n, k, 1, A, k, B, ldb, 0, C, n);
+    return;
+  }
+  const aSize = m * k;
+  const bSize = k * n;
+  const cSize = m * n;
+  for (let i = 0; i < batch; i++) {
+    const ia = p.aIndex[i]! * aSize;
+    const ib = p.bIndex[i]! * bSize;
+    blas.sgemm(transposeA, transposeB, m, n, k, 1, A.subarray(ia, ia + aSize), lda, B.subarray(ib, ib + bSize), ldb, 0, C.subarray(i * cSize, (i + 1) * cSize), n);
+  }
+}
+
+function batchMatMulBlas({ inputs, backend, attrs }: Parameters<KernelFunc>[0]): TensorInfo {
+  const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
+  const { transposeA, transposeB } = attrs as unknown as BatchMatMulAttrs;
+  const wasm = backend as BackendWasm;
+  const p = plan(a, b, transposeA, transposeB);
+  // Allocate first: allocation may grow the wasm memory and detach views taken before it.
+  const out = wasm.makeOutput(p.outShape, 'float32');
+  gemm(blasInUse!, p, transposeA, transposeB, heapView(wasm, a), heapView(wasm, b), heapView(wasm, out));
+  return out;
+}
+
+/** Maps a flat index of `outShape` to the flat index of a tensor of `shape` broadcast to it. */
+function broadcastIndex(shape: number[], outShape: number[]): (i: number) => number {
+  const size = util.sizeFromShape(shape);
+  if (size === util.sizeFromShape(outShape)) return (i) => i;
+  if (size === 1) return () => 0;
+  const last = outShape[outShape.length - 1]!;
+  if (size === last && shape[shape.length - 1] === last) return (i) => i % last;
+  const rank = outShape.length;
+  const padded = [...Array<number>(rank - shape.length).fill(1), ...shape];
+  const strides = new Array<number>(rank).fill(0);
+  let acc = 1;
+  for (let d = rank - 1; d >= 0; d--) {
+    strides[d] = padded[d] === 1 ? 0 : acc;
+    acc *= padded[d]!;
+  }
+  return (i) => {
+    let rest = i;
+    let j = 0;
+    for (let d = rank - 1; d >= 0; d--) {
+      j += (rest % outShape[d]!) * strides[d]!;
+      rest = Math.floor(rest / outShape[d]!);
+    }
+    return j;
+  };
+}
+
+function fusedMatMulBlas({ inputs, backend, attrs }: Parameters<KernelFunc>[0]): TensorInfo {
+  const { a, b, bias, preluActivationWeights } = inputs as { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
+  const { transposeA, transposeB, activation, leakyreluAlpha } = attrs as unknown as _FusedMatMulAttrs;
+  const wasm = backend as BackendWasm;
+  const p = plan(a, b, transposeA, transposeB);
+  if (bias) broadcast_util.assertAndGetBroadcastShape(bias.shape, p.outShape);
+  const out = wasm.makeOutput(p.outShape, 'float32');
+  const C = heapView(wasm, out);
+  gemm(blasInUse!, p, transposeA, transposeB, heapView(wasm, a), heapView(wasm, b), C);
+  if (bias) {
+    const at = broadcastIndex(bias.shape, p.outShape);
+    const v = heapView(wasm, bias);
+    for (let i = 0; i < C.length; i++) C[i]! += v[at(i)]!;
+  }
+  switch (activation) {
+    case 'linear':
+    case undefined:
+      break;
+    case 'relu':
+      for (let i = 0; i < C.length; i++) if (C[i]! < 0) C[i] = 0;
+      break;
+    case 'relu6':
+      for (let i = 0; i < C.length; i++) C[i] = Math.min(6, Math.max(0, C[i]!));
+      break;
+    case 'leakyrelu': {
+      const alpha = leakyreluAlpha ?? 0.2;
+      for (let i = 0; i < C.length; i++) if (C[i]! < 0) C[i]! *= alpha;
+      break;
+    }
+    case 'prelu': {
+      if (!preluActivationWeights) throw new Error('_FusedMatMul (blas): prelu needs preluActivationWeights');
+      const at = broadcastIndex(preluActivationWeights.shape, p.outShape);
+      const w = heapView(wasm, preluActivationWeights);
+      for (let i = 0; i < C.length; i++) if (C[i]! < 0) C[i]! *= w[at(i)]!;
+      break;
+    }
+    case 'sigmoid':
+      for (let i = 0; i < C.length; i++) C[i] = 1 / (1 + Math.exp(-C[i]!));
+      break;
+    case 'elu':
+      for (let i = 0; i < C.length; i++) if (C[i]! < 0) C[i] = Math.expm1(C[i]!);
+      break;
+    default:
+      throw new Error(`_FusedMatMul (blas): activation '${String(activation)}' is not supported`);
+  }
+  return out;
+}
+
+const blasConfigs: KernelConfig[] = [
+  { kernelName: BatchMatMul, backendName: 'wasm', kernelFunc: batchMatMulBlas as unknown as KernelFunc },
+  { kernelName: _FusedMatMul, backendName: 'wasm', kernelFunc: fusedMatMulBlas as unknown as KernelFunc },
+];
+
+/** The stock configs, kept while ours are registered. */
+const stock = new Map<string, KernelConfig>();
+
+/** Routes the wasm backend's matmuls to `blas`. Idempotent. */
+export function useBlasMatMul(blas: Blas): void {
+  blasInUse = blas;
+  for (const config of blasConfigs) {
+    const current = getKernel(config.kernelName, 'wasm');
+    if (current === config) continue;
+    if (current && !stock.has(config.kernelName)) stock.set(config.kernelName, current);
+    if (current) unregisterKernel(config.kernelName, 'wasm');
+    registerKernel(config);
+  }
+}
+
+/**
+ * Restores tfjs-backend-wasm's own matmul kernels. Their `setupFunc` binds the wasm functions; the engine runs it at
+ * `setBackend`, so `backend` (the initialised wasm backend, when there is one) gets it run again here.
+ */
+export function useStockMatMul(backend?: BackendWasm): void {
+  for (const config of blasConfigs) {
+    const original = stock.get(config.kernelName);
+    if (!original || getKernel(config.kernelName, 'wasm') === original) continue;
+    unregisterKernel(config.kernelName, 'wasm');
+    registerKernel(original);
+    if (backend) original.setupFunc?.(backend);
+  }
+}
+
+/** Whether the wasm backend's matmuls currently run on the BLAS. */
+export function blasMatMulActive(): boolean {
+  return blasConfigs.every((c) => getKernel(c.kernelName, 'wasm') === c);
+}
