@@ -93,6 +93,12 @@ export interface RunConfig {
   backend: '' | 'gpu' | 'native' | 'blas' | 'wasm' | 'cpu';
   /** Heads evaluated per layer (F1 per layer); [first, last]. */
   evalLayers: [number, number];
+  /**
+   * Reuse the trained teacher of another run (that run's directory, its `run.outDir`) instead of training one: `runMsd`
+   * skips the teacher and the students distil from `<teacherDir>/teacher/best`. Sweeps set it so that cells which
+   * differ only in student settings share one teacher. `''` = train this run's own teacher.
+   */
+  teacherDir: string;
 }
 
 export interface MsdConfig {
@@ -151,7 +157,7 @@ export const PAPER: MsdConfig = {
     selectOn: 'source-dev',
     ablation: { noAux: false, noMmdM: false, noMmdL: false },
   },
-  run: { seed: 42, outDir: 'runs/paper', evalEvery: 0, checkpointEvery: 0, logEvery: 10, backend: '', evalLayers: [4, 12] },
+  run: { seed: 42, outDir: 'runs/paper', evalEvery: 0, checkpointEvery: 0, logEvery: 10, backend: '', evalLayers: [4, 12], teacherDir: '' },
 };
 
 /**
@@ -311,4 +317,13 @@ export function parseSets(sets: string[]): DeepPartial<MsdConfig> {
 /** Stable JSON of a config (what is written to `config.json` beside checkpoints and results). */
 export function configToJson(c: MsdConfig): string {
   return `${JSON.stringify(c, null, 2)}\n`;
+}
+
+/**
+ * The parts of a config that decide the teacher (what it trains on and how): two runs whose views are equal can share
+ * one trained teacher (`run.teacherDir`). Student settings, target languages, the test limit and logging are left out.
+ */
+export function teacherConfigView(c: MsdConfig): Record<string, unknown> {
+  const { targets: _targets, limit, ...data } = c.data;
+  return { model: c.model, data: { ...data, limit: { train: limit.train, dev: limit.dev } }, teacher: c.teacher, seed: c.run.seed, backend: c.run.backend, evalEvery: c.run.evalEvery };
 }

@@ -5,16 +5,19 @@
  *   <run>/teacher/results/<lang>-<split>.json   <run>/students/<lang>/results/<lang>-<split>.json
  *   <run>/results/summary.json                  all rows (model, language, split, layer, P, R, F1, support)
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { MsdConfig } from '../config.js';
+import { resolveConfig, teacherConfigView, type MsdConfig } from '../config.js';
 import { evaluateRows } from '../eval/evaluate.js';
 import type { ResultRow } from '../eval/table.js';
 import { writeJsonAtomic } from '../model/atomic.js';
 import { disposeNerModel, loadNerModel } from '../model/ner-model.js';
 import type { ProgressCallback } from './progress.js';
+import { readJson } from './runs.js';
 import { backendFor, evalSplit, loadSplit, runDir } from './setup.js';
 import { distillStudent } from './student.js';
-import { trainTeacher, type TrainOptions } from './teacher.js';
+import type { TrainOptions } from './loop.js';
+import { trainTeacher } from './teacher.js';
 
 export interface EvalRunOptions {
   onProgress?: ProgressCallback;
@@ -74,10 +77,26 @@ export async function evaluateRun(cfg: MsdConfig, opts: EvalRunOptions = {}): Pr
 
 /** Teacher + every student + evaluation. With `resume`, finished parts are skipped and a killed part continues. */
 export async function runMsd(cfg: MsdConfig, opts: TrainOptions = {}): Promise<RunSummary> {
-  await trainTeacher(cfg, opts);
+  if (cfg.run.teacherDir) checkSharedTeacher(cfg);
+  else await trainTeacher(cfg, opts);
   for (const lang of cfg.data.targets) {
     await distillStudent(cfg, lang, { ...opts, resume: opts.resume });
   }
   return evaluateRun(cfg, { onProgress: opts.onProgress });
 }
 
+/**
+ * A run with `run.teacherDir` reuses that run's finished teacher: it must exist and have been trained under the same
+ * teacher-relevant settings (teacherConfigView), else the error names the keys that differ.
+ */
+export function checkSharedTeacher(cfg: MsdConfig): void {
+  const dir = cfg.run.teacherDir;
+  const paths = runDir(cfg).teacher();
+  if (!existsSync(join(paths.dir, 'train-report.json')) || !existsSync(paths.best)) {
+    throw new Error(`run.teacherDir: ${dir} holds no finished teacher (${join(paths.dir, 'train-report.json')} missing); train it first (msd teacher --config ${join(dir, 'config.json')} --resume)`);
+  }
+  const mine = teacherConfigView(cfg);
+  const theirs = teacherConfigView(resolveConfig(readJson<MsdConfig>(join(dir, 'config.json'))));
+  const differ = Object.keys(mine).filter((k) => JSON.stringify(mine[k]) !== JSON.stringify(theirs[k]));
+  if (differ.length) throw new Error(`run.teacherDir: the teacher in ${dir} was trained with other settings (${differ.join(', ')} differ); it cannot be shared with this run`);
+}

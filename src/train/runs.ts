@@ -34,14 +34,19 @@ export interface ModelPaths {
 }
 
 export class RunDir {
-  constructor(readonly root: string) {}
+  /** `teacherRoot`: another run whose trained teacher this run reuses (`run.teacherDir`); its results stay here. */
+  constructor(
+    readonly root: string,
+    readonly teacherRoot?: string,
+  ) {}
 
   get configPath(): string {
     return join(this.root, 'config.json');
   }
 
   teacher(): ModelPaths {
-    return this.paths(join(this.root, 'teacher'));
+    if (!this.teacherRoot) return this.paths(join(this.root, 'teacher'));
+    return { ...this.paths(join(this.teacherRoot, 'teacher')), results: join(this.root, 'teacher', 'results') };
   }
 
   student(lang: string): ModelPaths {

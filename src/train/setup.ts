@@ -31,7 +31,7 @@ export function backendFor(cfg: MsdConfig): Promise<BackendInfo> {
  */
 export async function pretrainedDir(cfg: MsdConfig): Promise<string> {
   if (cfg.model.tiny.enabled) {
-    const dir = join(cfg.run.outDir, 'pretrained');
+    const dir = join(cfg.run.teacherDir || cfg.run.outDir, 'pretrained'); // a shared teacher's run holds the same weights
     if (!existsSync(join(dir, 'model.safetensors'))) {
       const vocab = join(resolve(cfg.model.pretrained), 'vocab.txt');
       if (!existsSync(vocab)) throw new Error(`model.pretrained: ${vocab} not found; the tiny preset takes the vocabulary of a local model directory`);
@@ -91,5 +91,5 @@ export function trainableVars(model: NerModel, freeze: { freezeEmbeddings: boole
 }
 
 export function runDir(cfg: MsdConfig): RunDir {
-  return new RunDir(cfg.run.outDir);
+  return new RunDir(cfg.run.outDir, cfg.run.teacherDir || undefined);
 }
