@@ -15,8 +15,8 @@
  *
  * The two differ only in where eps sits relative to the bias correction and in the order of the decay, which is
  * negligible for eps = 1e-8 and lr ~ 1e-5; both are here so either reference can be matched.
- * wd is 0 for variables whose name matches `noDecay` (default: bias and LayerNorm parameters, as the reference's
- * `no_decay = ["bias", "LayerNorm.weight"]`).
+ * wd is 0 for variables whose name matches `noDecay` (default `defaultNoDecay`: bias and LayerNorm parameters, as the
+ * reference's `no_decay = ["bias", "LayerNorm.weight"]`; the training loop uses exactly this rule).
  *
  * Only the variables given to the constructor are updated; frozen ones are simply left out and get no state.
  * A variable with no gradient in a step is skipped entirely (no decay, no state change), as PyTorch does for
@@ -44,9 +44,13 @@ export interface AdamWOptions {
 /** Gradients by variable name (what `tf.variableGrads` returns) or by variable. */
 export type Gradients = Record<string, Tensor> | Map<Variable, Tensor>;
 
-/** true for bias and LayerNorm parameters (`...bias`, `...LayerNorm...`, `layer_norm`, `layernorm`). */
+/**
+ * The one no-decay rule: true for bias vectors (a last name part `bias`, after `.`, `/` or `_`, optionally followed by
+ * a uniquifying `#n` or TF's `:0`) and every LayerNorm parameter (`LayerNorm`, `layer_norm`, `layernorm` anywhere).
+ * A weight whose name merely contains "bias" (`bias_proj.kernel`) decays.
+ */
 export function defaultNoDecay(name: string): boolean {
-  return /bias|layer_?norm/i.test(name);
+  return /(^|[./_])bias([#:]\w*)?$|layer_?norm/i.test(name);
 }
 
 interface Slot {

@@ -8,7 +8,7 @@
  *     AdamW step with lr = base lr * schedule(step) (10% linear warmup, then linear decay)
  *     log / evaluate on dev and keep the best / write a resumable checkpoint
  *
- * Everything random is derived from the run seed and the global step (batch order, dropout masks), and the
+ * Everything random is derived from the run seed and the global step (batch order, dropout masks: seeds.ts), and the
  * checkpoint holds the weights, the AdamW state and the position in the data, so a killed run resumed with
  * `resume: true` ends with exactly the metrics of an uninterrupted one.
  */
@@ -17,14 +17,27 @@ import type { NamedVariable } from '../model/bert.js';
 import type { LossResult } from '../losses/terms.js';
 import { readTerms } from '../losses/terms.js';
 import { tf } from '../tf.js';
-import { AdamW } from './adamw.js';
+import { AdamW, defaultNoDecay } from './adamw.js';
 import { freshState, loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainerState } from './checkpoint.js';
 import { clipByGlobalNorm } from './clip.js';
 import type { ProgressCallback } from './progress.js';
 import { appendJsonl, readJsonl, type ModelPaths } from './runs.js';
 import { writeFileAtomic } from '../model/atomic.js';
 import { linearWarmupDecay } from './schedule.js';
-import type { OptimConfig } from '../config.js';
+import { configToJson, type MsdConfig, type OptimConfig } from '../config.js';
+import { saveNerModel, type NerModel } from '../model/ner-model.js';
+import { streamSeed } from './seeds.js';
+
+/** How a training call runs: what the teacher, the students and `runMsd` take besides the config. */
+export interface TrainOptions {
+  /** Continue from the last checkpoint of the run directory. */
+  resume?: boolean;
+  /** Delete an existing run directory's artefacts first and start clean (else a finished or other run is refused). */
+  force?: boolean;
+  onProgress?: ProgressCallback;
+  /** Stop after this many steps (simulates a killed run in tests). */
+  maxSteps?: number;
+}
 
 export interface LoopSpec<B> {
   /** `teacher`, `student:nl`, ... (progress and logs). */
@@ -32,6 +45,7 @@ export interface LoopSpec<B> {
   /** Trainable variables under stable names (frozen ones are simply absent). */
   vars: readonly NamedVariable[];
   optim: OptimConfig;
+  /** The run seed; the dropout of step s is seeded by `streamSeed(seed, '<task>/dropout', s)`. */
   seed: number;
   /** The batches of an epoch, deterministic for (seed, epoch). */
   batches(epoch: number): B[];
@@ -66,6 +80,24 @@ export interface LoopResult {
 
 export class NonFiniteLossError extends Error {}
 
+/**
+ * The parts of a loop spec that every model of a run shares: where it writes, how often, and how it saves its best
+ * (a loadable model directory with the run's config beside it).
+ */
+export function runSettings(cfg: MsdConfig, task: string, paths: ModelPaths, model: NerModel, tokenizerDir: string, opts: TrainOptions) {
+  return {
+    saveBest: () => saveNerModel(paths.best, model, { trainingConfig: JSON.parse(configToJson(cfg)), tokenizerFrom: tokenizerDir }),
+    paths,
+    resume: opts.resume ?? false,
+    evalEvery: cfg.run.evalEvery,
+    checkpointEvery: cfg.run.checkpointEvery,
+    logEvery: cfg.run.logEvery,
+    meta: { config: configToJson(cfg), task },
+    onProgress: opts.onProgress,
+    maxSteps: opts.maxSteps,
+  };
+}
+
 /** Drops log lines past the checkpoint's step: they are re-done after a resume, so none appears twice. */
 function truncateLog(path: string, step: number): void {
   if (!existsSync(path)) return;
@@ -79,8 +111,8 @@ export function trainLoop<B>(spec: LoopSpec<B>): LoopResult {
   const optimizer = new AdamW(variables, {
     eps: spec.optim.eps,
     weightDecay: spec.optim.weightDecay,
-    // Decay is decided on stable names (`...LayerNorm...`, `...bias`), not on tfjs's prefixed variable names.
-    noDecay: (tfName) => /(^|[./_])bias$|layer_?norm/i.test(nameOf.get(tfName) ?? tfName),
+    // The one no-decay rule (adamw.ts), decided on stable names, not on tfjs's prefixed variable names.
+    noDecay: (tfName) => defaultNoDecay(nameOf.get(tfName) ?? tfName),
   });
   try {
     let state = freshState();
@@ -128,7 +160,7 @@ export function trainLoop<B>(spec: LoopSpec<B>): LoopResult {
         const lr = spec.optim.lr * schedule(state.globalStep + 1);
         let terms: Record<string, number> = {};
         const { value, grads } = tf.variableGrads(() => {
-          const result = spec.loss(batch, spec.seed * 1_000_003 + state.globalStep);
+          const result = spec.loss(batch, streamSeed(spec.seed, `${spec.task}/dropout`, state.globalStep));
           terms = readTerms(result);
           return result.total;
         }, variables);

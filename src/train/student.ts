@@ -26,9 +26,10 @@ import { makeBatches, type Batch } from '../tokenizer/batching.js';
 import { encodeDataset } from '../tokenizer/dataset.js';
 import { batchToTensors } from '../tokenizer/tensors.js';
 import { computeCls, computeTargetProbs, loadCls, loadTargetProbs, saveCls, saveTargetProbs, teacherCacheKey, windowsFingerprint, type TargetProbs } from './cache.js';
-import { trainLoop, type LoopResult } from './loop.js';
+import { runSettings, trainLoop, type LoopResult, type TrainOptions } from './loop.js';
+import { streamSeed } from './seeds.js';
 import { backendFor, lambdaName, loadSplit, newModel, pretrainedDir, runDir, trainableVars } from './setup.js';
-import { devScore, realTokens, runSettings, type TrainOptions } from './teacher.js';
+import { devScore, realTokens } from './teacher.js';
 
 interface StudentBatch {
   target: Batch;
@@ -141,10 +142,10 @@ export async function distillStudent(cfg: MsdConfig, lang: string, opts: TrainOp
   }
 
   // 2. The student: the pretrained encoder with fresh heads (paper), or a copy of the teacher.
-  const student: NerModel = teacher ? { ...teacher, name: task } : newModel(task, dir, schema, cfg, cfg.run.seed + 1);
+  const student: NerModel = teacher ? { ...teacher, name: task } : newModel(task, dir, schema, cfg, streamSeed(cfg.run.seed, `${task}/init`));
   const main = student.heads.mainLayer;
   const aux = s.ablation.noAux ? [] : student.heads.layers.filter((m) => m !== main);
-  const lambda = layerWeights(s.lambda, aux.length, { seed: cfg.run.seed + 1, name: lambdaName(task) });
+  const lambda = layerWeights(s.lambda, aux.length, { seed: streamSeed(cfg.run.seed, `${task}/lambda`), name: lambdaName(task) });
   const vars = [...trainableVars(student, s), ...(lambda.variable ? [{ name: 'lambda', variable: lambda.variable }] : [])];
   const tIndex = new Map(targetWindows.map((w, k) => [w, k]));
   const sIndex = new Map(sourceWindows.map((w, k) => [w, k]));
@@ -155,11 +156,11 @@ export async function distillStudent(cfg: MsdConfig, lang: string, opts: TrainOp
       task,
       vars,
       optim: s,
-      seed: cfg.run.seed + 1,
+      seed: cfg.run.seed,
       batches: (epoch) => {
-        const tb = makeBatches(targetWindows, { batchSize: s.batchSize, seed: cfg.run.seed + 1, epoch, padId: student.tokenizer.padId });
+        const tb = makeBatches(targetWindows, { batchSize: s.batchSize, seed: streamSeed(cfg.run.seed, `${task}/target-batches`), epoch, padId: student.tokenizer.padId });
         if (!needMmd) return tb.map((target) => ({ target }));
-        const sb = makeBatches(sourceWindows, { batchSize: s.batchSize, seed: cfg.run.seed + 2, epoch, padId: student.tokenizer.padId });
+        const sb = makeBatches(sourceWindows, { batchSize: s.batchSize, seed: streamSeed(cfg.run.seed, `${task}/source-batches`), epoch, padId: student.tokenizer.padId });
         return tb.map((target, i) => ({ target, source: sb[i % sb.length]! }));
       },
       tokens: (b) => realTokens(b.target) + (b.source ? realTokens(b.source) : 0),
@@ -180,7 +181,7 @@ export async function distillStudent(cfg: MsdConfig, lang: string, opts: TrainOp
         let studentClsSource: tf.Tensor2D | undefined;
         if (!s.ablation.noMmdM) {
           const xs = batchToTensors(source);
-          studentClsSource = clsOf(student.encoder.forward(xs, { training: true, dropoutSeed: stepSeed + 7, frozen: s }).hidden[clsLayer]!);
+          studentClsSource = clsOf(student.encoder.forward(xs, { training: true, dropoutSeed: streamSeed(stepSeed, 'mmd-source'), frozen: s }).hidden[clsLayer]!);
         }
         return finalLoss({
           student: stu,

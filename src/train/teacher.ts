@@ -8,26 +8,16 @@
 import { join } from 'node:path';
 import type { MsdConfig } from '../config.js';
 import { writeJsonAtomic } from '../model/atomic.js';
-import { configToJson } from '../config.js';
 import { layerWeights } from '../losses/lambda.js';
 import { teacherLoss } from '../losses/teacher.js';
-import { disposeNerModel, saveNerModel, type NerModel } from '../model/ner-model.js';
+import { disposeNerModel, type NerModel } from '../model/ner-model.js';
 import { evaluateRows, type EvalSplit } from '../eval/evaluate.js';
 import { encodeDataset } from '../tokenizer/dataset.js';
 import { makeBatches, type Batch } from '../tokenizer/batching.js';
 import { batchToTensors } from '../tokenizer/tensors.js';
-import { trainLoop, type LoopResult } from './loop.js';
-import type { ProgressCallback } from './progress.js';
-import type { ModelPaths } from './runs.js';
+import { runSettings, trainLoop, type LoopResult, type TrainOptions } from './loop.js';
+import { streamSeed } from './seeds.js';
 import { backendFor, lambdaName, loadSplit, newModel, pretrainedDir, runDir, trainableVars } from './setup.js';
-
-export interface TrainOptions {
-  /** Continue from the last checkpoint of the run directory. */
-  resume?: boolean;
-  onProgress?: ProgressCallback;
-  /** Stop after this many steps (simulates a killed run in tests). */
-  maxSteps?: number;
-}
 
 export interface TeacherResult extends LoopResult {
   /** Directory of the selected teacher (loadNerModel). */
@@ -47,21 +37,6 @@ export function devScore(model: NerModel, dev: EvalSplit): { score: number; log:
   return { score: row?.f1 ?? 0, log: { devLang: row?.language, devF1: row?.f1 ?? 0, devPrecision: row?.precision, devRecall: row?.recall } };
 }
 
-/** The parts of a loop spec that every model of a run shares: where it writes, how often, and how it saves its best. */
-export function runSettings(cfg: MsdConfig, task: string, paths: ModelPaths, model: NerModel, tokenizerDir: string, opts: TrainOptions) {
-  return {
-    saveBest: () => saveNerModel(paths.best, model, { trainingConfig: JSON.parse(configToJson(cfg)), tokenizerFrom: tokenizerDir }),
-    paths,
-    resume: opts.resume ?? false,
-    evalEvery: cfg.run.evalEvery,
-    checkpointEvery: cfg.run.checkpointEvery,
-    logEvery: cfg.run.logEvery,
-    meta: { config: configToJson(cfg), task },
-    onProgress: opts.onProgress,
-    maxSteps: opts.maxSteps,
-  };
-}
-
 /** Trains the teacher of a run (or resumes it) and returns where the selected model is. */
 export async function trainTeacher(cfg: MsdConfig, opts: TrainOptions = {}): Promise<TeacherResult> {
   await backendFor(cfg);
@@ -71,12 +46,12 @@ export async function trainTeacher(cfg: MsdConfig, opts: TrainOptions = {}): Pro
   const dir = await pretrainedDir(cfg);
   const train = loadSplit(cfg, cfg.data.source, 'train');
   const dev = loadSplit(cfg, cfg.data.source, 'dev');
-  const model = newModel('teacher', dir, train.schema, cfg, cfg.run.seed);
+  const model = newModel('teacher', dir, train.schema, cfg, streamSeed(cfg.run.seed, 'teacher/init'));
   const t = cfg.teacher;
   const heads = model.heads.layers;
   const main = model.heads.mainLayer;
   const aux = heads.filter((m) => m !== main);
-  const lambda = layerWeights(t.lambda, aux.length, { seed: cfg.run.seed, name: lambdaName('teacher') });
+  const lambda = layerWeights(t.lambda, aux.length, { seed: streamSeed(cfg.run.seed, 'teacher/lambda'), name: lambdaName('teacher') });
   const { encoded } = encodeDataset(model.tokenizer, train.sentences, { schema: train.schema, maxLength: cfg.data.maxLength, labelAllSubtokens: cfg.data.labelAllSubtokens });
   const vars = [...trainableVars(model, t), ...(lambda.variable ? [{ name: 'lambda', variable: lambda.variable }] : [])];
   try {
@@ -85,7 +60,7 @@ export async function trainTeacher(cfg: MsdConfig, opts: TrainOptions = {}): Pro
       vars,
       optim: t,
       seed: cfg.run.seed,
-      batches: (epoch) => makeBatches(encoded, { batchSize: t.batchSize, seed: cfg.run.seed, epoch, padId: model.tokenizer.padId }),
+      batches: (epoch) => makeBatches(encoded, { batchSize: t.batchSize, seed: streamSeed(cfg.run.seed, 'teacher/batches'), epoch, padId: model.tokenizer.padId }),
       tokens: realTokens,
       loss: (batch, stepSeed) => {
         const x = batchToTensors(batch); // created inside variableGrads: freed with the step's intermediates

@@ -103,6 +103,12 @@ test('no weight decay on bias and LayerNorm by default; the predicate is configu
     ['encoder/layer_3/attention/output/layer_norm/gamma', false],
     ['bert/encoder/layer_3/output/dense/kernel', true],
     ['heads/layer_12/kernel', true],
+    ['heads/classifier.layer_4.bias', false],
+    ['encoder/embeddings.layer_norm.beta', false],
+    ['encoder/attention.bias_proj.kernel', true],
+    ['lambda', true],
+    ['enc/dense/bias#3', false],
+    ['dense/bias:0', false],
   ] as const) {
     assert.equal(defaultNoDecay(name), !decays, name);
   }

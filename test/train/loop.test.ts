@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf, initBackend, RunDir, readJsonl, trainLoop, NonFiniteLossError, type LoopSpec, type OptimConfig } from '../../src/index.js';
 import type { LossResult } from '../../src/losses/terms.js';
+import { defaultNoDecay } from '../../src/train/adamw.js';
 
 const optim: OptimConfig = {
   batchSize: 1,
@@ -127,4 +128,28 @@ test('no tensor growth across steps', async () => {
   assert.ok(counts.length >= 50);
   assert.equal(counts[49], counts[0], `tensors after step 1: ${counts[0]}, after step 50: ${counts[49]}`);
   t.dispose();
+});
+
+test('training decays exactly the variables defaultNoDecay says (one rule for AdamW and the loop)', async () => {
+  await initBackend({ prefer: 'cpu' });
+  const dir = mkdtempSync(join(tmpdir(), 'msd-loop-decay-'));
+  const names = ['encoder/layer.0.output.dense.bias', 'encoder/layer.0.output.layer_norm.gamma', 'encoder/attention.bias_proj.kernel', 'heads/classifier.layer_4.kernel', 'lambda'];
+  const vars = names.map((name) => ({ name, variable: tf.variable(tf.ones([2]), true, `decay-${counter++}`) }));
+  const t = toySpec(dir, {
+    vars,
+    optim: { ...optim, epochs: 1, weightDecay: 0.5, warmupRatio: 0 },
+    batches: () => [0, 1], // two steps: the linear decay reaches lr 0 only at the last one
+    // A zero gradient: Adam leaves every parameter where it is, so only the decoupled weight decay moves it.
+    loss: (): LossResult => {
+      const total = tf.mul(tf.addN(vars.map((v) => tf.sum(v.variable))), 0) as tf.Scalar;
+      return { total, perTerm: {} };
+    },
+  });
+  trainLoop(t.spec);
+  for (const { name, variable } of vars) {
+    const moved = variable.dataSync()[0] !== 1;
+    assert.equal(moved, !defaultNoDecay(name), `${name}: ${moved ? 'decayed' : 'not decayed'}`);
+  }
+  t.dispose();
+  tf.dispose(vars.map((v) => v.variable));
 });
