@@ -29,6 +29,12 @@ export interface Output {
 
 export const VEGA_LITE_MIME = 'application/vnd.vegalite.v5+json';
 
+/**
+ * Where the training notebooks' config cell trains when MSD_NOTEBOOK_QUICK=1 (run-notebooks.ts sets it and empties
+ * this directory first); relative to the repository root. test/notebooks checks the notebooks say the same.
+ */
+export const QUICK_RUN_DIR = 'runs/notebooks-quick';
+
 /** Every `.ipynb` under `dir` (recursively, skipping `.ipynb_checkpoints` and dot-folders), sorted by path. */
 export function listNotebooks(dir: string): string[] {
   const found: string[] = [];
@@ -110,9 +116,83 @@ export function expectJsonOutput(mime: string): Expectation {
   };
 }
 
+/** MIME types a static copy of a chart may have: what viewers without Vega-Lite (GitHub, classic Notebook) show. */
+export const STATIC_MIMES = ['image/svg+xml', 'image/png'];
+
+/** A chart's title (a string, a list of lines, or `{ text }`) and description, for matching a promised chart. */
+export function chartLabel(spec: unknown): string {
+  const s = spec as { title?: unknown; description?: unknown };
+  const t = s?.title;
+  const title = typeof t === 'string' ? t : Array.isArray(t) ? t.join(' ') : typeof (t as { text?: unknown })?.text === 'string' ? (t as { text: string }).text : Array.isArray((t as { text?: unknown })?.text) ? ((t as { text: string[] }).text).join(' ') : '';
+  return [title, typeof s?.description === 'string' ? s.description : ''].filter((x) => x).join(' | ');
+}
+
+/**
+ * The charts a notebook promises: for each pattern, a Vega-Lite v5 JSON object whose title or description matches
+ * it, and a static copy (SVG or PNG) in the same cell. Vega-Lite's own compile check runs in run-notebooks.ts.
+ */
+export function expectCharts(promised: { name: string; match: RegExp }[]): Expectation {
+  return (nb) => {
+    const problems = expectJsonOutput(VEGA_LITE_MIME)(nb);
+    if (problems.length) return problems;
+    const charts = outputsWithMime(nb, VEGA_LITE_MIME).map((o) => ({ ...o, label: chartLabel(o.data) }));
+    for (const p of promised) {
+      const found = charts.filter((c) => p.match.test(c.label));
+      if (found.length === 0) {
+        const seen = charts.map((c) => `'${c.label || '(no title)'}'`).join(', ');
+        problems.push(`no Vega-Lite chart for '${p.name}' (title or description matching ${p.match}); charts shown: ${seen}`);
+        continue;
+      }
+      for (const c of found) {
+        if (!STATIC_MIMES.some((m) => outputsWithMime({ ...nb, cells: [nb.cells[c.cellIndex]!] }, m).length > 0)) {
+          problems.push(`cell ${c.cellIndex}: chart '${c.label}' has no static copy (${STATIC_MIMES.join(' or ')}) in its cell`);
+        }
+      }
+    }
+    return problems;
+  };
+}
+
+/** At least one output carrying `mime` (an HTML table, for instance), named `what` in the message. */
+export function expectOutput(mime: string, what: string): Expectation {
+  return (nb) => (outputsWithMime(nb, mime).length > 0 ? [] : [`no ${what} (no output with MIME type ${mime})`]);
+}
+
+/** Text (stdout, display text) that an executed notebook must print, e.g. the files it exported. */
+export function expectText(what: string, pattern: RegExp): Expectation {
+  return (nb) => {
+    const texts: string[] = [];
+    for (const cell of nb.cells) {
+      for (const o of cell.outputs ?? []) {
+        if (o.text !== undefined) texts.push(sourceText(o.text));
+        const plain = o.data?.['text/plain'];
+        if (typeof plain === 'string' || Array.isArray(plain)) texts.push(sourceText(plain as string | string[]));
+      }
+    }
+    return pattern.test(texts.join('\n')) ? [] : [`${what}: no output matches ${pattern}`];
+  };
+}
+
 export const EXPECTATIONS: Record<string, Expectation[]> = {
   '00_setup.ipynb': [expectJsonOutput(VEGA_LITE_MIME)],
+  '01_teacher.ipynb': [expectCharts([{ name: 'per-layer F1', match: /F1/i }])],
 };
+
+/**
+ * Absolute paths of a machine in a committed notebook (cell sources and metadata): `/home/...`, `/Users/...`,
+ * `/tmp/...`, `/work/...`, `/root/...`, `/mnt/...`, `C:\...`. Notebooks use paths relative to the repository root.
+ * Returns `cell N: ...` / `metadata: ...` messages with the offending text.
+ */
+export function machinePaths(nb: Notebook): string[] {
+  const pattern = /(?:^|[\s'"`(=:,[])((?:\/(?:home|Users|tmp|work|root|mnt|var|opt|srv|data|scratch|private)\/[^\s'"`)]*)|(?:[A-Za-z]:\\[^\s'"`)]*))/g;
+  const problems: string[] = [];
+  const scan = (where: string, text: string): void => {
+    for (const m of text.matchAll(pattern)) problems.push(`${where}: machine path '${m[1]}'`);
+  };
+  nb.cells.forEach((cell, i) => scan(`cell ${i}`, sourceText(cell.source)));
+  scan('metadata', JSON.stringify(nb.metadata ?? {}, null, 1));
+  return problems;
+}
 
 /** Problems found in an executed notebook: error outputs and the expectations for its file name. */
 export function checkExecuted(nb: Notebook, file: string, expectations = EXPECTATIONS): string[] {

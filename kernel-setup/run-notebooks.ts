@@ -1,11 +1,16 @@
 /**
- * `npm run test:notebooks [-- [--out DIR] [--timeout SECONDS] [notebook.ipynb ...]]`
+ * `npm run test:notebooks [-- [--out DIR] [--timeout SECONDS] [--full] [notebook.ipynb ...]]`
  *
  * Executes every notebook under notebooks/ (or the ones named) headless with
  *   jupyter nbconvert --to notebook --execute   (tslab kernel, project-local JUPYTER_PATH)
- * one after the other, into a temp dir (or --out DIR, kept), and fails if any cell fails or an executed notebook
- * lacks what notebooks.ts's EXPECTATIONS ask for (00_setup: a Vega-Lite v5 JSON output that vega-lite compiles).
- * The last line is `notebooks: N passed, M failed`.
+ * one after the other, in name order, into a temp dir (or --out DIR, kept), and fails if any cell fails or an
+ * executed notebook lacks what notebooks.ts's EXPECTATIONS ask for (the charts it promises, as Vega-Lite v5 specs
+ * that vega-lite compiles, with static copies). The last line is `notebooks: N passed, M failed`.
+ *
+ * Quick by default: the kernel gets MSD_NOTEBOOK_QUICK=1, so the config cell of the training notebooks shrinks the
+ * data and epochs, and trains into runs/notebooks-quick/, which is emptied first so that every test run trains
+ * from scratch (notebooks 02-05 reuse what 01-04 left there, as a user's notebooks share one run). `--full` runs
+ * the notebooks as a user gets them (MSD_NOTEBOOK_QUICK=0; runs/notebooks-<preset>/ is left as it is).
  *
  * The kernel is registered first (kernel-setup/install.sh --no-system-deps) when it is missing or points at
  * another checkout's tslab. Notebooks import the built library (lib/), so lib/index.js must exist (npm run build).
@@ -30,6 +35,7 @@ import {
   kernelSpecProblem,
   outputsWithMime,
   rel,
+  QUICK_RUN_DIR,
   VEGA_LITE_MIME,
   type Notebook,
 } from './notebooks.js';
@@ -39,9 +45,11 @@ const root = resolve(here, '..');
 const jupyterData = join(here, '.jupyter', 'share', 'jupyter');
 const tslabBin = join(root, 'node_modules', '.bin', 'tslab');
 
+
 interface Options {
   out?: string;
   timeoutS: number;
+  full: boolean;
   files: string[];
 }
 
@@ -50,20 +58,22 @@ function parseArgs(argv: string[]): Options {
   let timeoutS = envTimeout ? Number(envTimeout) : 600;
   if (!(timeoutS > 0)) throw new Error(`MSD_NOTEBOOK_TIMEOUT_S: expected a positive number of seconds, got '${envTimeout}'`);
   let out: string | undefined;
+  let full = false;
   const files: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--out') out = argv[++i];
+    if (a === '--full') full = true;
+    else if (a === '--out') out = argv[++i];
     else if (a.startsWith('--out=')) out = a.slice(6);
     else if (a === '--timeout' || a.startsWith('--timeout=')) {
       const v = a.includes('=') ? a.slice(10) : argv[++i];
       timeoutS = Number(v);
       if (!(timeoutS > 0)) throw new Error(`--timeout: expected a positive number of seconds, got '${v}'`);
-    } else if (a.startsWith('-')) throw new Error(`unknown option '${a}' (expected --out DIR, --timeout S, notebook paths)`);
+    } else if (a.startsWith('-')) throw new Error(`unknown option '${a}' (expected --out DIR, --timeout S, --full, notebook paths)`);
     else files.push(resolve(a));
   }
   if (out === '') throw new Error('--out needs a directory');
-  return { out: out ? resolve(out) : undefined, timeoutS, files };
+  return { out: out ? resolve(out) : undefined, timeoutS, files, full };
 }
 
 function findPython(): string {
@@ -135,7 +145,7 @@ function kill(pid: number, signal: NodeJS.Signals): void {
  * kernel's pid is collected first, nbconvert is interrupted (it then shuts the kernel down), and whatever is still
  * alive 5 s later is killed.
  */
-function nbconvert(python: string, file: string, outDir: string, timeoutS: number): Promise<RunResult> {
+function nbconvert(python: string, file: string, outDir: string, timeoutS: number, quick: boolean): Promise<RunResult> {
   const args = [
     '-Xfrozen_modules=off', // silences debugpy's warning on Python 3.11
     '-m', 'nbconvert',
@@ -152,6 +162,7 @@ function nbconvert(python: string, file: string, outDir: string, timeoutS: numbe
     ...process.env,
     JUPYTER_PATH: [jupyterData, process.env.JUPYTER_PATH].filter((x) => x).join(delimiter),
     PYDEVD_DISABLE_FILE_VALIDATION: '1',
+    MSD_NOTEBOOK_QUICK: quick ? '1' : '0',
   };
   return new Promise((done, fail) => {
     const child = spawn(python, args, { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -201,9 +212,9 @@ async function vegaLiteProblems(nb: Notebook): Promise<string[]> {
   return problems;
 }
 
-async function runOne(python: string, file: string, outDir: string, timeoutS: number): Promise<string[]> {
+async function runOne(python: string, file: string, outDir: string, timeoutS: number, quick: boolean): Promise<string[]> {
   const name = rel(root, file);
-  const res = await nbconvert(python, file, outDir, timeoutS);
+  const res = await nbconvert(python, file, outDir, timeoutS, quick);
   const raise = '(MSD_NOTEBOOK_TIMEOUT_S or --timeout raises it)';
   if (res.timedOut) return [`${name}: still running after ${timeoutS} s, stopped ${raise}`];
   if (/CellTimeoutError|Cell execution timed out/.test(res.stderr)) {
@@ -234,6 +245,11 @@ async function main(): Promise<number> {
   ensureKernel(python);
 
   const outDir = opts.out ?? mkdtempSync(join(tmpdir(), 'msd-notebooks-'));
+  if (!opts.full) {
+    // The quick run directory the notebooks' config cell picks (MSD_NOTEBOOK_QUICK=1): start from nothing.
+    rmSync(join(root, QUICK_RUN_DIR), { recursive: true, force: true });
+    console.log(`quick mode (MSD_NOTEBOOK_QUICK=1): small data, one epoch, training into ${QUICK_RUN_DIR}/ (emptied first); --full for the real thing`);
+  }
   mkdirSync(outDir, { recursive: true });
   let passed = 0;
   let failed = 0;
@@ -241,7 +257,7 @@ async function main(): Promise<number> {
     const name = rel(root, file);
     const t0 = Date.now();
     console.log(`running ${name} ...`);
-    const problems = await runOne(python, file, outDir, opts.timeoutS);
+    const problems = await runOne(python, file, outDir, opts.timeoutS, !opts.full);
     const secs = ((Date.now() - t0) / 1000).toFixed(1);
     if (problems.length === 0) {
       passed++;

@@ -16,6 +16,13 @@ import {
   formatCellError,
   kernelSpecProblem,
   dirtyCells,
+  machinePaths,
+  expectCharts,
+  expectText,
+  chartLabel,
+  EXPECTATIONS,
+  QUICK_RUN_DIR,
+  sourceText,
   VEGA_LITE_MIME,
   CELL_ERROR_MARKER,
   type Notebook,
@@ -58,11 +65,11 @@ test('checkExecuted: 00_setup needs a Vega-Lite v5 output that is a JSON object'
     { name: 'no chart', nb: nb([[display({ 'text/plain': 'hi' })]]), file: 'notebooks/00_setup.ipynb', problems: [/no output with MIME type application\/vnd\.vegalite\.v5\+json/] },
     { name: 'v4 only', nb: nb([[display({ 'application/vnd.vegalite.v4+json': spec })]]), file: 'notebooks/00_setup.ipynb', problems: [/no output with MIME type/] },
     { name: 'spec as string', nb: nb([[display({ [VEGA_LITE_MIME]: JSON.stringify(spec) })]]), file: 'notebooks/00_setup.ipynb', problems: [/cell 0: .* is a string, expected a JSON object/] },
-    { name: 'other notebook, no chart needed', nb: nb([[]]), file: 'notebooks/01_teacher.ipynb', problems: [] },
+    { name: 'notebook without expectations, no chart needed', nb: nb([[]]), file: 'notebooks/scratch.ipynb', problems: [] },
     {
       name: 'error output',
       nb: nb([[], [{ output_type: 'error', ename: 'TypeError', evalue: 'bad', traceback: [] }]]),
-      file: 'notebooks/01_teacher.ipynb',
+      file: 'notebooks/scratch.ipynb',
       problems: [/cell 1: TypeError: bad/],
     },
   ];
@@ -130,13 +137,88 @@ test('kernelSpecProblem: missing, unreadable, stale and matching kernelspecs', (
   }
 });
 
-test('committed notebooks are stored without outputs and use the tslab kernel', () => {
+test('machinePaths finds absolute paths of a machine in sources and metadata, not relative ones or URLs', () => {
+  const book = (sources: string[], metadata: Record<string, unknown> = {}): Notebook => ({
+    nbformat: 4,
+    metadata,
+    cells: sources.map((source) => ({ cell_type: 'code', source })),
+  });
+  const clean = book([
+    "import { x } from '../lib/index.js';\nconst root = '../shared/data';",
+    "const runDir = 'runs/demo'; // $schema: 'https://vega.github.io/schema/vega-lite/v5.json'",
+    'See `runs/<name>/figures/` and https://example.org/data/x.',
+  ]);
+  assert.deepEqual(machinePaths(clean), []);
+  const dirty = book(
+    ["const a = '/home/ana/msd/runs/x';", 'load("/work/main/data")\nconst w = \'C:\\\\Users\\\\ana\';', '(see /tmp/nb/out.html)'],
+    { widgets: { state: '/Users/bob/x' } },
+  );
+  const found = machinePaths(dirty);
+  assert.equal(found.length, 5, found.join('; '));
+  assert.match(found[0]!, /^cell 0: machine path '\/home\/ana\/msd\/runs\/x'$/);
+  assert.match(found[1]!, /^cell 1: machine path '\/work\/main\/data'$/);
+  assert.match(found[2]!, /^cell 1: machine path 'C:\\\\Users/);
+  assert.match(found[3]!, /^cell 2: machine path '\/tmp\/nb\/out\.html'$/);
+  assert.match(found[4]!, /^metadata: machine path '\/Users\/bob\/x'$/);
+});
+
+test('chartLabel reads a title string, a title object, a list of lines and the description', () => {
+  assert.equal(chartLabel({ title: 'F1 per layer' }), 'F1 per layer');
+  assert.equal(chartLabel({ title: { text: 'MMD', subtitle: 'x' }, description: 'MMD^2 per layer' }), 'MMD | MMD^2 per layer');
+  assert.equal(chartLabel({ title: ['a', 'b'] }), 'a b');
+  assert.equal(chartLabel({ title: { text: ['c', 'd'] } }), 'c d');
+  assert.equal(chartLabel({ mark: 'bar' }), '');
+});
+
+test('expectCharts: each promised chart as a Vega-Lite object with a static copy in its cell', () => {
+  const f1 = { ...spec, title: 'Entity F1 per layer' };
+  const mmd = { ...spec, title: { text: 'MMD^2 per layer' } };
+  const svg = { 'image/svg+xml': '<svg/>' };
+  const check = expectCharts([
+    { name: 'per-layer F1', match: /F1 per layer/ },
+    { name: 'MMD', match: /MMD/ },
+  ]);
+  // Both charts, each with an SVG (same bundle or a second output of the same cell): fine.
+  assert.deepEqual(check(nb([[display({ [VEGA_LITE_MIME]: f1, ...svg })], [display({ [VEGA_LITE_MIME]: mmd }), display({ 'image/png': 'iVBOR' })]])), []);
+  // One chart missing: named, with what was shown.
+  const missing = check(nb([[display({ [VEGA_LITE_MIME]: f1, ...svg })]]));
+  assert.equal(missing.length, 1);
+  assert.match(missing[0]!, /no Vega-Lite chart for 'MMD' .*charts shown: 'Entity F1 per layer'/);
+  // A static copy in another cell does not count.
+  const noStatic = check(nb([[display({ [VEGA_LITE_MIME]: f1 })], [display(svg)], [display({ [VEGA_LITE_MIME]: mmd, ...svg })]]));
+  assert.deepEqual(noStatic.length, 1);
+  assert.match(noStatic[0]!, /cell 0: chart 'Entity F1 per layer' has no static copy/);
+  // No chart at all, or a spec passed as a string.
+  assert.match(check(nb([[display(svg)]]))[0]!, /no output with MIME type/);
+  assert.match(check(nb([[display({ [VEGA_LITE_MIME]: JSON.stringify(f1) })]]))[0]!, /is a string, expected a JSON object/);
+});
+
+test('expectText finds printed text in streams and text/plain outputs', () => {
+  const check = expectText('exported files', /figures\/.*\.svg/);
+  assert.deepEqual(check(nb([[{ output_type: 'stream', name: 'stdout', text: ['wrote runs/x/figures/', 'f1.svg\n'] }]])), []);
+  assert.deepEqual(check(nb([[display({ 'text/plain': 'runs/x/figures/a.svg' })]])), []);
+  assert.match(check(nb([[{ output_type: 'stream', name: 'stdout', text: 'nothing\n' }]]))[0]!, /^exported files: no output matches/);
+});
+
+test('committed notebooks: stored without outputs or machine paths, tslab kernel, checked when executed', () => {
   const files = listNotebooks(join(process.cwd(), 'notebooks'));
-  assert.ok(files.some((f) => f.endsWith('00_setup.ipynb')), 'notebooks/00_setup.ipynb exists');
+  const names = files.map((f) => relative(join(process.cwd(), 'notebooks'), f));
+  for (const want of ['00_setup.ipynb', '01_teacher.ipynb']) assert.ok(names.includes(want), `notebooks/${want} exists`);
   for (const file of files) {
     const book = parseNotebook(readFileSync(file, 'utf8'), file);
     assert.deepEqual(dirtyCells(book), [], `${file}: cells with outputs or execution counts (clear them before committing)`);
+    assert.deepEqual(machinePaths(book), [], `${file}: paths of one machine (use paths relative to the repository root)`);
     const kernel = (book.metadata?.kernelspec as { name?: string } | undefined)?.name;
     assert.equal(kernel, 'tslab', `${file}: kernelspec.name`);
+    const name = relative(join(process.cwd(), 'notebooks'), file);
+    assert.ok((EXPECTATIONS[name] ?? []).length > 0, `${name}: no checks in kernel-setup/notebooks.ts EXPECTATIONS`);
+    if (name === '00_setup.ipynb') continue;
+    // The training notebooks: a config cell with runDir (open a finished run) and the quick setting the runner uses.
+    const config = book.cells.find((c) => c.cell_type === 'code' && /const runDir = /.test(sourceText(c.source)));
+    assert.ok(config, `${name}: no config cell with 'const runDir = '`);
+    const text = sourceText(config.source);
+    assert.match(text, /const runDir = '';/, `${name}: runDir must be '' (train) as committed`);
+    assert.match(text, /process\.env\.MSD_NOTEBOOK_QUICK === '1'/, `${name}: quick setting`);
+    assert.ok(text.includes(`'${QUICK_RUN_DIR}'`), `${name}: the quick run directory must be '${QUICK_RUN_DIR}' (run-notebooks.ts empties it)`);
   }
 });
