@@ -1,0 +1,470 @@
+/**
+ * Vega-Lite v5 specs built by typed functions from the library's tables. Each returns a plain spec object: show it
+ * in a notebook (`show`), write it (`exportFigure`), or embed it (`msd report`). Every input is a row array or a
+ * danfojs DataFrame with the named columns; F1 is a fraction in [0, 1] (as `evaluate` returns it) unless the
+ * function says percent, and is drawn in percent.
+ *
+ *   perLayerF1Chart(rows, { reference })            x layer, y F1, colour model, one panel per language
+ *   perLayerF1ErrorBarChart(rows)                   the same from mean/std over seeds (msd collect)
+ *   trainingCurvesChart(metrics, { title })         loss terms, per-layer terms, learning rate, dev F1 over steps
+ *   mmdByLayerChart(rows)                           MMD^2 per layer, colour model, one panel per pair
+ *   projectionChart(points)                         Figure 2: one panel per model, colour language
+ *   ablationChart(rows)                             variants x languages + average, published vs measured
+ */
+import { FONT_FAMILY, VEGALITE_SCHEMA, type VlSpec } from './render.js';
+import { rowsOf, requireFields, type TableInput } from './table-input.js';
+import { VARIANT_LABELS, type AblationRow } from './published.js';
+
+/** Shared look: bundled font, readable sizes, unbolded axis titles, light panel borders. */
+export const CHART_CONFIG = {
+  font: FONT_FAMILY,
+  title: { fontSize: 15, subtitleFontSize: 11, subtitleColor: '#555', anchor: 'start', offset: 10 },
+  axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 'normal', gridColor: '#e6e6e6' },
+  legend: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 'normal', labelLimit: 260 },
+  header: { labelFontSize: 12, titleFontSize: 12, titleFontWeight: 'normal' },
+  view: { stroke: '#cccccc' },
+  background: 'white',
+  padding: 8,
+};
+
+function base(title: string | undefined, subtitle?: string): VlSpec {
+  const spec: VlSpec = { $schema: VEGALITE_SCHEMA, config: CHART_CONFIG };
+  if (title !== undefined || subtitle !== undefined) spec.title = subtitle ? { text: title ?? '', subtitle } : title;
+  return spec;
+}
+
+const round = (x: number, d = 4): number => Math.round(x * 10 ** d) / 10 ** d;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Per-layer F1
+
+/** One row of `evaluate()`'s table (extra columns are ignored). */
+export interface F1Row {
+  model?: string;
+  language: string;
+  layer: number;
+  /** Fraction in [0, 1]. */
+  f1: number;
+  split?: string;
+}
+
+export interface PerLayerF1Options {
+  title?: string;
+  subtitle?: string;
+  /**
+   * The source-dev F1 (fraction) drawn as a dashed reference line: one number for every panel, or one per
+   * language panel.
+   */
+  reference?: number | Record<string, number>;
+  /** Label of the reference line (default 'source dev'). */
+  referenceLabel?: string;
+  /** Panel width in pixels (default 230). */
+  width?: number;
+}
+
+function layerAxis(layers: number[]): Record<string, unknown> {
+  const lo = Math.min(...layers);
+  const hi = Math.max(...layers);
+  return {
+    field: 'layer',
+    type: 'quantitative',
+    title: 'layer (head on transformer layer)',
+    scale: { domain: [lo, hi], nice: false, zero: false },
+    axis: { values: Array.from({ length: hi - lo + 1 }, (_, i) => lo + i), format: 'd', grid: false },
+  };
+}
+
+/** Per-layer entity F1: x = layer, y = F1 (%), colour = model, one panel per language; dashed source-dev line. */
+export function perLayerF1Chart(input: TableInput<F1Row>, opts: PerLayerF1Options = {}): VlSpec {
+  const rows = rowsOf(input, 'perLayerF1Chart');
+  if (rows.length === 0) throw new Error('perLayerF1Chart: no rows');
+  requireFields(rows, { language: 'string', layer: 'number', f1: 'number' }, 'perLayerF1Chart');
+  const languages = [...new Set(rows.map((r) => r.language))];
+  const data: Record<string, unknown>[] = rows.map((r) => ({ kind: 'score', model: r.model ?? 'model', language: r.language, layer: r.layer, f1: round(100 * r.f1, 2) }));
+  const label = opts.referenceLabel ?? 'source dev';
+  if (opts.reference !== undefined) {
+    for (const lang of languages) {
+      const ref = typeof opts.reference === 'number' ? opts.reference : opts.reference[lang];
+      if (ref !== undefined) data.push({ kind: 'reference', language: lang, f1: round(100 * ref, 2), label: `${label} ${(100 * ref).toFixed(1)}` });
+    }
+  }
+  const layers = rows.map((r) => r.layer);
+  const layer: Record<string, unknown>[] = [
+    {
+      transform: [{ filter: "datum.kind === 'score'" }],
+      mark: { type: 'line', point: { size: 36 }, strokeWidth: 2 },
+      encoding: {
+        x: layerAxis(layers),
+        y: { field: 'f1', type: 'quantitative', title: 'entity F1 (%)', scale: { zero: false, nice: true } },
+        color: { field: 'model', type: 'nominal', title: 'model', legend: { orient: 'bottom', columns: 4 } },
+        tooltip: [
+          { field: 'model', type: 'nominal' },
+          { field: 'layer', type: 'quantitative' },
+          { field: 'f1', type: 'quantitative', title: 'F1 (%)', format: '.2f' },
+        ],
+      },
+    },
+  ];
+  if (opts.reference !== undefined) {
+    layer.push(
+      {
+        transform: [{ filter: "datum.kind === 'reference'" }],
+        mark: { type: 'rule', strokeDash: [5, 4], color: '#666', strokeWidth: 1.5 },
+        encoding: { y: { field: 'f1', type: 'quantitative' } },
+      },
+      {
+        transform: [{ filter: "datum.kind === 'reference'" }],
+        mark: { type: 'text', align: 'left', baseline: 'bottom', dx: 4, dy: -3, color: '#444', fontSize: 10, x: 0 },
+        encoding: { y: { field: 'f1', type: 'quantitative' }, text: { field: 'label' } },
+      },
+    );
+  }
+  return {
+    ...base(opts.title ?? 'Entity F1 of every layer head', opts.subtitle ?? 'test split; dashed: source-language dev F1 of the main head'),
+    data: { values: data },
+    facet: { column: { field: 'language', type: 'nominal', title: null, sort: languages, header: { labelFontWeight: 'bold' } } },
+    spec: { width: opts.width ?? 230, height: 190, layer },
+    resolve: { scale: { y: 'shared' } },
+  };
+}
+
+/** A mean/std row over several runs (seeds) of one model, language and layer; F1 as a fraction. */
+export interface F1StatRow {
+  model: string;
+  language: string;
+  layer: number;
+  mean: number;
+  std: number;
+  /** Runs averaged (shown in the tooltip). */
+  n?: number;
+}
+
+/** Per-layer F1 with error bars (mean +- one standard deviation over runs), colour = model, panel = language. */
+export function perLayerF1ErrorBarChart(input: TableInput<F1StatRow>, opts: { title?: string; subtitle?: string; width?: number } = {}): VlSpec {
+  const rows = rowsOf(input, 'perLayerF1ErrorBarChart');
+  if (rows.length === 0) throw new Error('perLayerF1ErrorBarChart: no rows');
+  requireFields(rows, { model: 'string', language: 'string', layer: 'number', mean: 'number', std: 'number' }, 'perLayerF1ErrorBarChart');
+  const languages = [...new Set(rows.map((r) => r.language))];
+  const data = rows.map((r) => ({
+    model: r.model,
+    language: r.language,
+    layer: r.layer,
+    mean: round(100 * r.mean, 2),
+    lo: round(100 * (r.mean - r.std), 2),
+    hi: round(100 * (r.mean + r.std), 2),
+    std: round(100 * r.std, 2),
+    n: r.n ?? null,
+  }));
+  const x = layerAxis(rows.map((r) => r.layer));
+  const color = { field: 'model', type: 'nominal', title: 'model', legend: { orient: 'bottom', columns: 4 } };
+  return {
+    ...base(opts.title ?? 'Entity F1 per layer (mean ± std over runs)', opts.subtitle ?? 'test split; bars: one standard deviation'),
+    data: { values: data },
+    facet: { column: { field: 'language', type: 'nominal', title: null, sort: languages, header: { labelFontWeight: 'bold' } } },
+    spec: {
+      width: opts.width ?? 230,
+      height: 190,
+      layer: [
+        {
+          mark: { type: 'errorbar', ticks: { size: 5 } },
+          encoding: { x, y: { field: 'lo', type: 'quantitative', title: 'entity F1 (%)', scale: { zero: false } }, y2: { field: 'hi' }, color },
+        },
+        {
+          mark: { type: 'line', point: { size: 30 }, strokeWidth: 2 },
+          encoding: {
+            x,
+            y: { field: 'mean', type: 'quantitative' },
+            color,
+            tooltip: [
+              { field: 'model' },
+              { field: 'layer', type: 'quantitative' },
+              { field: 'mean', type: 'quantitative', title: 'mean F1 (%)', format: '.2f' },
+              { field: 'std', type: 'quantitative', title: 'std (%)', format: '.2f' },
+              { field: 'n', type: 'quantitative', title: 'runs' },
+            ],
+          },
+        },
+      ],
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Training curves
+
+/** A line of a run's metrics.jsonl (src/train/loop.ts): `kind: 'step'` with loss terms, or `kind: 'eval'`. */
+export interface MetricRecord {
+  kind: string;
+  step: number;
+  loss?: number;
+  terms?: Record<string, number>;
+  lr?: number;
+  score?: number;
+  devF1?: number;
+  [key: string]: unknown;
+}
+
+const TERM_LABELS: Record<string, string> = {
+  total: 'total loss',
+  aux: 'auxiliary (weighted sum)',
+  stu: 'L_stu (KD)',
+  mmd_M: 'MMD_M',
+  mmd_L: 'MMD_L',
+};
+
+function termLabel(name: string, mainLayer: number): string {
+  if (TERM_LABELS[name]) return TERM_LABELS[name]!;
+  const m = /^(ce|kd)_(\d+)$/.exec(name);
+  if (m && Number(m[2]) === mainLayer) return `${m[1] === 'ce' ? 'main CE' : 'main KD'} (layer ${m[2]})`;
+  return name;
+}
+
+/**
+ * Training curves of one model from its metrics.jsonl records: (1) the loss and its main terms (total, main CE or
+ * KD, auxiliary sum, MMD_M, MMD_L) on a log scale, (2) the per-layer terms (CE or KD of each auxiliary head), colour
+ * by layer, (3) the learning rate, (4) dev F1 at each evaluation.
+ */
+export function trainingCurvesChart(input: TableInput<MetricRecord>, opts: { title?: string; width?: number } = {}): VlSpec {
+  const records = rowsOf(input, 'trainingCurvesChart');
+  const steps = records.filter((r) => r.kind === 'step');
+  const evals = records.filter((r) => r.kind === 'eval');
+  if (steps.length === 0 && evals.length === 0) throw new Error("trainingCurvesChart: no 'step' or 'eval' records");
+  requireFields([...steps, ...evals], { step: 'number' }, 'trainingCurvesChart');
+  const layerTerms = new Set<number>();
+  for (const r of steps) for (const k of Object.keys(r.terms ?? {})) if (/^(ce|kd)_\d+$/.test(k)) layerTerms.add(Number(k.split('_')[1]));
+  const mainLayer = layerTerms.size ? Math.max(...layerTerms) : 12;
+  const main: Record<string, unknown>[] = [];
+  const perLayer: Record<string, unknown>[] = [];
+  const lr: Record<string, unknown>[] = [];
+  for (const r of steps) {
+    const terms = { ...(r.terms ?? {}) };
+    if (terms.total === undefined && typeof r.loss === 'number') terms.total = r.loss;
+    for (const [k, v] of Object.entries(terms)) {
+      if (typeof v !== 'number' || !Number.isFinite(v)) continue;
+      const m = /^(ce|kd)_(\d+)$/.exec(k);
+      if (m && Number(m[2]) !== mainLayer) perLayer.push({ step: r.step, layer: Number(m[2]), kind: m[1] === 'ce' ? 'CE' : 'KD', value: v });
+      else main.push({ step: r.step, term: termLabel(k, mainLayer), value: v });
+    }
+    if (typeof r.lr === 'number') lr.push({ step: r.step, lr: r.lr });
+  }
+  const dev = evals
+    .map((r) => ({ step: r.step, f1: typeof r.devF1 === 'number' ? r.devF1 : r.score }))
+    .filter((r): r is { step: number; f1: number } => typeof r.f1 === 'number')
+    .map((r) => ({ step: r.step, f1: round(100 * r.f1, 2) }));
+  const width = opts.width ?? 560;
+  const x = { field: 'step', type: 'quantitative', title: 'step (optimizer updates)', scale: { zero: false } };
+  const panels: Record<string, unknown>[] = [];
+  const positive = main.every((d) => (d.value as number) > 0);
+  if (main.length) {
+    panels.push({
+      title: { text: 'loss terms', fontSize: 12, anchor: 'start' },
+      width,
+      height: 180,
+      data: { values: main },
+      mark: { type: 'line', strokeWidth: 1.6, clip: true },
+      encoding: {
+        x,
+        y: { field: 'value', type: 'quantitative', title: positive ? 'loss (log scale)' : 'loss', scale: positive ? { type: 'log' } : { zero: false } },
+        color: { field: 'term', type: 'nominal', title: 'term', legend: { orient: 'right' } },
+        tooltip: [{ field: 'term' }, { field: 'step', type: 'quantitative' }, { field: 'value', type: 'quantitative', format: '.4g' }],
+      },
+    });
+  }
+  if (perLayer.length) {
+    const kind = [...new Set(perLayer.map((d) => d.kind))].join('/');
+    panels.push({
+      title: { text: `per-layer ${kind} of the auxiliary heads`, fontSize: 12, anchor: 'start' },
+      width,
+      height: 150,
+      data: { values: perLayer },
+      mark: { type: 'line', strokeWidth: 1.2 },
+      encoding: {
+        x,
+        y: { field: 'value', type: 'quantitative', title: `${kind} (log scale)`, scale: { type: 'log' } },
+        color: { field: 'layer', type: 'ordinal', title: 'layer', scale: { scheme: 'viridis' }, legend: { orient: 'right' } },
+        tooltip: [{ field: 'layer' }, { field: 'step', type: 'quantitative' }, { field: 'value', type: 'quantitative', format: '.4g' }],
+      },
+    });
+  }
+  if (lr.length) {
+    panels.push({
+      title: { text: 'learning rate', fontSize: 12, anchor: 'start' },
+      width,
+      height: 90,
+      data: { values: lr },
+      mark: { type: 'line', color: '#555', strokeWidth: 1.5 },
+      encoding: { x, y: { field: 'lr', type: 'quantitative', title: 'learning rate', axis: { format: '.1e', tickCount: 4 } } },
+    });
+  }
+  if (dev.length) {
+    panels.push({
+      title: { text: 'dev F1 at each evaluation', fontSize: 12, anchor: 'start' },
+      width,
+      height: 110,
+      data: { values: dev },
+      mark: { type: 'line', point: { size: 40, color: '#d62728' }, color: '#d62728', strokeWidth: 1.8 },
+      encoding: {
+        x,
+        y: { field: 'f1', type: 'quantitative', title: 'dev F1 (%)', scale: { zero: false } },
+        tooltip: [{ field: 'step', type: 'quantitative' }, { field: 'f1', type: 'quantitative', title: 'F1 (%)' }],
+      },
+    });
+  }
+  return {
+    ...base(opts.title ?? 'Training curves'),
+    vconcat: panels,
+    spacing: 18,
+    resolve: { scale: { color: 'independent', x: 'shared' } },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// MMD per layer
+
+export interface MmdChartRow {
+  model: string;
+  layer: number;
+  pair: string;
+  mmd2: number;
+}
+
+/** MMD^2 per layer (from `mmdByLayer`): colour = model, one panel per pair (source-target, teacher-student). */
+export function mmdByLayerChart(input: TableInput<MmdChartRow>, opts: { title?: string; subtitle?: string; width?: number } = {}): VlSpec {
+  const rows = rowsOf(input, 'mmdByLayerChart');
+  if (rows.length === 0) throw new Error('mmdByLayerChart: no rows');
+  requireFields(rows, { model: 'string', layer: 'number', pair: 'string', mmd2: 'number' }, 'mmdByLayerChart');
+  const pairs = [...new Set(rows.map((r) => r.pair))];
+  return {
+    ...base(
+      opts.title ?? 'MMD² between [CLS] vectors, per layer',
+      opts.subtitle ?? 'lower = closer; multi-kernel Gaussian MMD² (the loss’s estimator), seeded samples',
+    ),
+    data: { values: rows.map((r) => ({ model: r.model, layer: r.layer, pair: r.pair, mmd2: r.mmd2 })) },
+    facet: { column: { field: 'pair', type: 'nominal', title: null, sort: pairs, header: { labelFontWeight: 'bold' } } },
+    spec: {
+      width: opts.width ?? 260,
+      height: 200,
+      mark: { type: 'line', point: { size: 36 }, strokeWidth: 2 },
+      encoding: {
+        x: layerAxis(rows.map((r) => r.layer)),
+        y: { field: 'mmd2', type: 'quantitative', title: 'MMD² (unitless)', scale: { zero: true } },
+        color: { field: 'model', type: 'nominal', title: 'model', legend: { orient: 'bottom', columns: 3 } },
+        tooltip: [{ field: 'model' }, { field: 'pair' }, { field: 'layer', type: 'quantitative' }, { field: 'mmd2', type: 'quantitative', format: '.4g', title: 'MMD²' }],
+      },
+    },
+    resolve: { scale: { y: 'independent' } },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Figure 2: 2-D projection
+
+export interface ProjectionPoint {
+  model: string;
+  language: string;
+  x: number;
+  y: number;
+  /** Optional sentence id (tooltip). */
+  id?: string;
+}
+
+/** The paper's Figure 2: one panel per model (teacher, student), colour and shape = language. */
+export function projectionChart(input: TableInput<ProjectionPoint>, opts: { title?: string; subtitle?: string; size?: number } = {}): VlSpec {
+  const rows = rowsOf(input, 'projectionChart');
+  if (rows.length === 0) throw new Error('projectionChart: no points');
+  requireFields(rows, { model: 'string', language: 'string', x: 'number', y: 'number' }, 'projectionChart');
+  const models = [...new Set(rows.map((r) => r.model))];
+  const noAxis = { title: null, labels: false, ticks: false, grid: false, domain: false };
+  return {
+    ...base(opts.title ?? '[CLS] vectors of source and target sentences', opts.subtitle ?? '2-D projection; each point is one sentence'),
+    data: { values: rows.map((r) => ({ model: r.model, language: r.language, x: round(r.x, 4), y: round(r.y, 4), id: r.id ?? '' })) },
+    facet: { column: { field: 'model', type: 'nominal', title: null, sort: models, header: { labelFontWeight: 'bold' } } },
+    spec: {
+      width: opts.size ?? 260,
+      height: opts.size ?? 260,
+      mark: { type: 'point', filled: true, size: 30, opacity: 0.75 },
+      encoding: {
+        x: { field: 'x', type: 'quantitative', axis: noAxis, scale: { zero: false, nice: false, padding: 8 } },
+        y: { field: 'y', type: 'quantitative', axis: noAxis, scale: { zero: false, nice: false, padding: 8 } },
+        color: { field: 'language', type: 'nominal', title: 'language', legend: { orient: 'bottom' } },
+        shape: { field: 'language', type: 'nominal', title: 'language' },
+        tooltip: [{ field: 'language' }, { field: 'id', title: 'sentence' }],
+      },
+    },
+    resolve: { scale: { x: 'independent', y: 'independent' } },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Ablations: published vs measured
+
+export const AVERAGE = 'avg';
+
+/**
+ * Adds the average over languages per (variant, source), only where every language of that group has a score (an
+ * average over a different set of languages would not be comparable). F1 stays in percent.
+ */
+export function withAverage(rows: readonly AblationRow[], languages?: readonly string[]): AblationRow[] {
+  const langs = languages ?? [...new Set(rows.filter((r) => r.language !== AVERAGE).map((r) => r.language))];
+  const out = rows.filter((r) => r.language !== AVERAGE);
+  const groups = new Map<string, AblationRow[]>();
+  for (const r of out) {
+    const k = `${r.variant}\u0000${r.source}`;
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = []));
+    g.push(r);
+  }
+  for (const g of groups.values()) {
+    const vals = langs.map((l) => g.find((r) => r.language === l)?.f1);
+    if (vals.every((v): v is number => typeof v === 'number')) {
+      out.push({ variant: g[0]!.variant, source: g[0]!.source, language: AVERAGE, f1: round(vals.reduce((a, b) => a + b, 0) / vals.length, 2), corpus: g[0]!.corpus });
+    }
+  }
+  return out;
+}
+
+/**
+ * Full MSD and each ablation per language with the average: x = variant, bars side by side for the paper's
+ * published number and this run's measured one. `rows` hold F1 in percent (`publishedRows()` plus measured rows);
+ * null scores are not drawn, and the subtitle says when no published number is available.
+ */
+export function ablationChart(input: TableInput<AblationRow>, opts: { title?: string; subtitle?: string; variants?: readonly string[]; width?: number } = {}): VlSpec {
+  const raw = rowsOf(input, 'ablationChart');
+  if (raw.length === 0) throw new Error('ablationChart: no rows');
+  requireFields(raw, { variant: 'string', language: 'string', f1: 'number|null', source: 'string' }, 'ablationChart');
+  for (const r of raw) {
+    if (r.source !== 'published' && r.source !== 'measured') throw new Error(`ablationChart: source '${r.source}' is not 'published' or 'measured'`);
+    if (r.f1 !== null && (r.f1 < 0 || r.f1 > 100)) throw new Error(`ablationChart: F1 ${r.f1} for ${r.variant}/${r.language} is not a percentage in [0, 100]`);
+  }
+  const known = raw.filter((r) => r.f1 !== null);
+  const rows = withAverage(known);
+  const languages = [...new Set(known.map((r) => r.language))];
+  const variants = opts.variants ?? [...new Set(raw.map((r) => r.variant))];
+  const hasPublished = known.some((r) => r.source === 'published');
+  const label = (v: string) => VARIANT_LABELS[v] ?? v;
+  const data = rows.map((r) => ({ variant: label(r.variant), language: r.language, f1: r.f1, source: r.source }));
+  return {
+    ...base(
+      opts.title ?? 'MSD and its ablations: published vs measured',
+      opts.subtitle ?? (hasPublished ? 'entity F1 (%), test split; avg over the languages shown' : 'entity F1 (%), test split; no published numbers available (src/viz/published.json holds none verified)'),
+    ),
+    data: { values: data },
+    facet: { column: { field: 'language', type: 'nominal', title: null, sort: [...languages, AVERAGE], header: { labelFontWeight: 'bold' } } },
+    spec: {
+      width: opts.width ?? Math.max(120, 34 * variants.length),
+      height: 200,
+      layer: [
+        {
+          mark: { type: 'bar' },
+          encoding: {
+            x: { field: 'variant', type: 'nominal', title: null, sort: variants.map(label), axis: { labelAngle: -35, labelLimit: 220 } },
+            xOffset: { field: 'source', type: 'nominal', sort: ['published', 'measured'], scale: { domain: ['published', 'measured'] } },
+            y: { field: 'f1', type: 'quantitative', title: 'entity F1 (%)', scale: { zero: true } },
+            color: { field: 'source', type: 'nominal', title: null, sort: ['published', 'measured'], scale: { domain: ['published', 'measured'], range: ['#9ecae1', '#08519c'] }, legend: { orient: 'bottom' } },
+            tooltip: [{ field: 'variant' }, { field: 'language' }, { field: 'source' }, { field: 'f1', type: 'quantitative', title: 'F1 (%)', format: '.2f' }],
+          },
+        },
+      ],
+    },
+  };
+}

@@ -1,0 +1,243 @@
+/**
+ * The run report: `<runDir>/report.html`, one self-contained page (vega, vega-lite, vega-embed and the font inlined;
+ * nothing is fetched from the network) with the run's config, its results table and every chart the run's files
+ * allow. `msd report <runDir>` writes it; `runCharts(runDir)` gives the same charts as specs (for exportFigure).
+ *
+ * Read from the run directory (src/train/runs.ts):
+ *   config.json                       shown as is; corpus, source, targets, ablation flags
+ *   results/summary.json              per-layer F1 of every model -> results table, per-layer F1 chart, ablation chart
+ *   teacher/metrics.jsonl             training curves; the best source-dev F1 is the per-layer chart's reference line
+ *   students/<lang>/metrics.jsonl     training curves of each student
+ *   diagnostics/mmd.json              MmdRow[] (optional; `msd report --diagnostics` computes it) -> MMD chart
+ *   diagnostics/projection.json       ProjectionPoint[] (optional, same) -> Figure-2 scatter
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { writeFileAtomic } from '../model/atomic.js';
+import { readJsonl } from '../train/runs.js';
+import { ablationChart, mmdByLayerChart, perLayerF1Chart, projectionChart, trainingCurvesChart, type MetricRecord, type MmdChartRow, type ProjectionPoint } from './charts.js';
+import { publishedRows, publishedCorpus, type AblationRow } from './published.js';
+import { browserBundles, compileSpec, fontFiles, type VlSpec } from './render.js';
+import { ablationTable, escapeHtml, toHtml } from './tables.js';
+import type { ResultRow } from '../eval/table.js';
+
+export interface RunChart {
+  /** File-name friendly id, e.g. `per-layer-f1`, `training-student-nl`. */
+  name: string;
+  title: string;
+  spec: VlSpec;
+}
+
+interface Summary {
+  preset?: string;
+  selectOn?: string;
+  zeroShot?: boolean;
+  rows: ResultRow[];
+}
+
+function readJsonFile<T>(path: string): T {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch (err) {
+    throw new Error(`${path}: could not read JSON: ${(err as Error).message}`);
+  }
+}
+
+interface RunFiles {
+  config: Record<string, unknown> | undefined;
+  summary: Summary | undefined;
+  metrics: { model: string; records: MetricRecord[] }[];
+  mmd: MmdChartRow[] | undefined;
+  projection: ProjectionPoint[] | undefined;
+}
+
+function readRun(runDir: string): RunFiles {
+  if (!existsSync(runDir)) throw new Error(`report: run directory ${runDir} does not exist`);
+  const cfgPath = join(runDir, 'config.json');
+  const sumPath = join(runDir, 'results', 'summary.json');
+  const config = existsSync(cfgPath) ? readJsonFile<Record<string, unknown>>(cfgPath) : undefined;
+  const summary = existsSync(sumPath) ? readJsonFile<Summary>(sumPath) : undefined;
+  if (summary && !Array.isArray(summary.rows)) throw new Error(`${sumPath}: expected a 'rows' array (per-layer results)`);
+  const metrics: RunFiles['metrics'] = [];
+  const teacherLog = join(runDir, 'teacher', 'metrics.jsonl');
+  if (existsSync(teacherLog)) metrics.push({ model: 'teacher', records: readJsonl<MetricRecord>(teacherLog) });
+  const studentsDir = join(runDir, 'students');
+  if (existsSync(studentsDir)) {
+    for (const lang of readdirSync(studentsDir).sort()) {
+      const log = join(studentsDir, lang, 'metrics.jsonl');
+      if (existsSync(log)) metrics.push({ model: `student:${lang}`, records: readJsonl<MetricRecord>(log) });
+    }
+  }
+  const mmdPath = join(runDir, 'diagnostics', 'mmd.json');
+  const projPath = join(runDir, 'diagnostics', 'projection.json');
+  return {
+    config,
+    summary,
+    metrics,
+    mmd: existsSync(mmdPath) ? readJsonFile<MmdChartRow[]>(mmdPath) : undefined,
+    projection: existsSync(projPath) ? readJsonFile<ProjectionPoint[]>(projPath) : undefined,
+  };
+}
+
+/** The best source-dev F1 the teacher reached (its selection score), from its metrics log. */
+function teacherDevF1(files: RunFiles): number | undefined {
+  const t = files.metrics.find((m) => m.model === 'teacher');
+  const evals = t?.records.filter((r) => r.kind === 'eval' && typeof r.score === 'number') ?? [];
+  return evals.length ? Math.max(...evals.map((r) => r.score!)) : undefined;
+}
+
+/** The variant a run's config describes: 'msd', or its ablation flags joined (e.g. 'noMmdL'). */
+export function runVariant(config: Record<string, unknown> | undefined): string {
+  const ablation = ((config?.student as Record<string, unknown> | undefined)?.ablation ?? {}) as Record<string, unknown>;
+  const on = Object.entries(ablation).filter(([, v]) => v === true).map(([k]) => k);
+  return on.length ? on.join('+') : 'msd';
+}
+
+/** Measured ablation rows of one run: each student's main-head F1 (percent) on its own language. */
+function measuredRows(files: RunFiles): AblationRow[] {
+  if (!files.summary) return [];
+  const rows = files.summary.rows.filter((r) => r.model?.startsWith('student:'));
+  if (rows.length === 0) return [];
+  const main = Math.max(...rows.map((r) => r.layer));
+  const variant = runVariant(files.config);
+  return rows.filter((r) => r.layer === main).map((r) => ({ variant, language: r.language, f1: Math.round(10000 * r.f1) / 100, source: 'measured' as const }));
+}
+
+function corpusOf(config: Record<string, unknown> | undefined): string | undefined {
+  const c = (config?.data as Record<string, unknown> | undefined)?.corpus;
+  return typeof c === 'string' ? c : undefined;
+}
+
+/** Every chart the run directory's files allow, in report order. */
+export function runCharts(runDir: string): RunChart[] {
+  return chartsOf(readRun(runDir));
+}
+
+function chartsOf(files: RunFiles): RunChart[] {
+  const charts: RunChart[] = [];
+  if (files.summary && files.summary.rows.length) {
+    const ref = teacherDevF1(files);
+    charts.push({
+      name: 'per-layer-f1',
+      title: 'Per-layer F1',
+      spec: perLayerF1Chart(files.summary.rows, { reference: ref, referenceLabel: 'teacher source dev' }),
+    });
+    const measured = measuredRows(files);
+    if (measured.length) {
+      const corpus = corpusOf(files.config);
+      const langs = new Set(measured.map((r) => r.language));
+      const published = corpus ? publishedRows(publishedCorpus(corpus), { includeNull: true }).filter((r) => langs.has(r.language)) : [];
+      charts.push({ name: 'ablation', title: 'Published vs measured', spec: ablationChart([...published, ...measured]) });
+    }
+  }
+  for (const m of files.metrics) {
+    if (m.records.length === 0) continue;
+    charts.push({ name: `training-${m.model.replace(/[^a-z0-9]+/gi, '-')}`, title: `Training curves: ${m.model}`, spec: trainingCurvesChart(m.records, { title: `Training curves: ${m.model}` }) });
+  }
+  if (files.mmd?.length) charts.push({ name: 'mmd-by-layer', title: 'MMD per layer', spec: mmdByLayerChart(files.mmd) });
+  if (files.projection?.length) charts.push({ name: 'projection', title: 'Figure 2: [CLS] projection', spec: projectionChart(files.projection) });
+  return charts;
+}
+
+/** The main-head F1 of each model and language, as a wide table (percent). */
+function mainTable(rows: readonly ResultRow[]): Record<string, unknown>[] {
+  if (rows.length === 0) return [];
+  const main = Math.max(...rows.map((r) => r.layer));
+  const languages = [...new Set(rows.map((r) => r.language))];
+  const models = [...new Set(rows.map((r) => r.model ?? ''))];
+  return models.map((m) => {
+    const out: Record<string, unknown> = { model: m };
+    for (const l of languages) {
+      const r = rows.find((x) => (x.model ?? '') === m && x.language === l && x.layer === main);
+      out[l] = r ? Math.round(10000 * r.f1) / 100 : null;
+    }
+    return out;
+  });
+}
+
+function scriptSafe(code: string): string {
+  // an inlined script must not contain "</script" (it would end the element early)
+  return code.replace(/<\/script/gi, '<\\/script');
+}
+
+/** The report page's HTML for a run directory. */
+export function reportHtml(runDir: string, opts: { title?: string } = {}): { html: string; charts: RunChart[] } {
+  const files = readRun(runDir);
+  const charts = chartsOf(files);
+  for (const c of charts) compileSpec(c.spec);
+  const title = opts.title ?? `MSD run report: ${basename(runDir.replace(/\/+$/, ''))}`;
+  const bundles = browserBundles();
+  const fonts = fontFiles()
+    .map((f, i) => `@font-face{font-family:'Liberation Sans';font-weight:${i === 0 ? 400 : 700};src:url(data:font/ttf;base64,${readFileSync(f).toString('base64')}) format('truetype');}`)
+    .join('\n');
+  const summary = files.summary;
+  const sections: string[] = [];
+  sections.push(
+    `<p class="meta">run directory <code>${escapeHtml(runDir)}</code>; preset <code>${escapeHtml(String(summary?.preset ?? (files.config?.preset as string | undefined) ?? '?'))}</code>; ` +
+      `student selection ${escapeHtml(String(summary?.selectOn ?? '?'))} (${summary?.zeroShot === false ? '<strong>not zero-shot</strong>' : 'zero-shot'}); ` +
+      `variant <code>${escapeHtml(runVariant(files.config))}</code>; written ${new Date().toISOString()}</p>`,
+  );
+  if (summary?.rows.length) {
+    const main = Math.max(...summary.rows.map((r) => r.layer));
+    sections.push(`<h2>Results</h2><p>Entity F1 (%) of the main head (layer ${main}) on each language's evaluation split.</p>${toHtml(mainTable(summary.rows))}`);
+    const measured = measuredRows(files);
+    const corpus = corpusOf(files.config);
+    if (measured.length && corpus) {
+      const langs = new Set(measured.map((r) => r.language));
+      const published = publishedRows(publishedCorpus(corpus), { includeNull: true }).filter((r) => langs.has(r.language) && r.variant === runVariant(files.config));
+      sections.push(`<h3>Published vs measured</h3>${toHtml(ablationTable([...published, ...measured]))}<p class="note">Published: Ma et al. (EMNLP 2022); cells marked – are not known here (see src/viz/published.json).</p>`);
+    }
+    const perLayer = summary.rows.map((r) => ({ model: r.model ?? '', language: r.language, split: r.split, layer: r.layer, precision: r.precision, recall: r.recall, f1: r.f1, support: r.support }));
+    sections.push(`<details><summary>Every layer (${perLayer.length} rows; fractions)</summary>${toHtml(perLayer, { digits: 4 })}</details>`);
+  } else {
+    sections.push('<h2>Results</h2><p class="note">No results/summary.json yet (run <code>msd eval</code>).</p>');
+  }
+  sections.push('<h2>Charts</h2>');
+  if (charts.length === 0) sections.push('<p class="note">Nothing to draw yet: no results and no metrics logs in this run directory.</p>');
+  charts.forEach((c, i) => sections.push(`<section class="chart-box"><h3>${escapeHtml(c.title)}</h3><div id="chart-${i}" class="chart" data-name="${escapeHtml(c.name)}"></div></section>`));
+  sections.push(`<h2>Config</h2><pre>${escapeHtml(JSON.stringify(files.config ?? null, null, 2))}</pre>`);
+  const specs = JSON.stringify(charts.map((c) => c.spec)).replace(/</g, '\\u003c');
+  const html = `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
+<meta name="generator" content="msd-ner (${bundles.map((b) => `${b.name} ${b.version}`).join(', ')})">
+<style>
+${fonts}
+body{font-family:'Liberation Sans',Arial,Helvetica,sans-serif;margin:24px auto;max-width:1200px;padding:0 16px;color:#222}
+h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd}h3{font-size:15px}
+.meta,.note{color:#555;font-size:13px}code,pre{font-family:monospace;font-size:12px}pre{background:#f6f6f6;padding:10px;overflow:auto}
+table.msd-table{border-collapse:collapse;font-size:13px;margin:8px 0}table.msd-table th,table.msd-table td{border:1px solid #ddd;padding:3px 8px}
+table.msd-table td.num{text-align:right;font-variant-numeric:tabular-nums}table.msd-table th{background:#f3f3f3}
+.chart-box{margin:12px 0 24px}.chart-error{color:#b00;white-space:pre-wrap}
+</style>
+${bundles.map((b) => `<script>/* ${b.name} ${b.version} */\n${scriptSafe(b.code)}\n</script>`).join('\n')}
+</head><body>
+<h1>${escapeHtml(title)}</h1>
+${sections.join('\n')}
+<script>
+(function () {
+  var specs = ${specs};
+  var state = (window.__msdReport = { total: specs.length, done: 0, errors: [] });
+  specs.forEach(function (spec, i) {
+    vegaEmbed('#chart-' + i, spec, { renderer: 'svg', actions: false })
+      .then(function () { state.done++; })
+      .catch(function (err) {
+        state.errors.push(String(err));
+        var el = document.getElementById('chart-' + i);
+        el.className += ' chart-error';
+        el.textContent = 'could not draw this chart: ' + err;
+      });
+  });
+})();
+</script>
+</body></html>
+`;
+  return { html, charts };
+}
+
+/** Writes `<runDir>/report.html` (atomically) and returns its path and the charts it holds. */
+export function writeReport(runDir: string, opts: { title?: string; out?: string } = {}): { path: string; charts: RunChart[] } {
+  const { html, charts } = reportHtml(runDir, opts);
+  const path = opts.out ?? join(runDir, 'report.html');
+  writeFileAtomic(path, html);
+  return { path, charts };
+}
