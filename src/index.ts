@@ -13,3 +13,8 @@ export * from './eval/index.js';
 export * from './tokenizer/index.js';
 export * from './losses/index.js';
 export * from './train/index.js';
+
+// --- figures and diagnostics (issue 12: src/viz, src/diagnostics) ---
+export * from './diagnostics/index.js';
+export * from './viz/index.js';
+// --- end figures and diagnostics ---
