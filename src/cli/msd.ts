@@ -21,6 +21,8 @@ import { consoleProgress } from '../train/progress.js';
 import { distillStudent } from '../train/student.js';
 import { trainTeacher } from '../train/teacher.js';
 import { prepare, printSummary, withCommon, type CommonOptions } from './common.js';
+import { registerReportCommand } from './report.js';
+import { registerSweepCommands } from './sweep.js';
 
 async function main(argv: string[]): Promise<void> {
   const program = new Command('msd').description('MSD: zero-shot cross-lingual NER with Mixture of Short-channel Distillers').showHelpAfterError();
@@ -81,6 +83,9 @@ async function main(argv: string[]): Promise<void> {
         disposeNerModel(model);
       }
     });
+
+  registerSweepCommands(program);
+  registerReportCommand(program);
 
   await program.parseAsync(argv);
 }

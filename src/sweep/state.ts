@@ -1,0 +1,115 @@
+/**
+ * Where each cell and shared teacher of a sweep stands, read from its files (the run directories are the truth,
+ * whichever executor ran them):
+ *
+ *   done      teacher: `teachers/<id>/teacher/train-report.json`; cell: `cells/<id>/results/summary.json`
+ *   partial   a resumable checkpoint exists (`.../checkpoints/last.safetensors`): `--resume` continues from it
+ *   failed    the last attempt exited non-zero (`state/<id>.exit`, written by both executors) and it is not done
+ *   queued    nothing yet
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PlanFile } from './plan.js';
+
+export type FileState = 'done' | 'partial' | 'failed' | 'queued';
+
+export interface JobStatus {
+  /** Cell id, or `teacher <id>`. */
+  id: string;
+  kind: 'teacher' | 'cell';
+  state: FileState;
+  /** Last logged optimizer step of the model in progress, and which model. */
+  step?: number;
+  task?: string;
+  exitCode?: number;
+  /** The log's last lines, for failed jobs. */
+  tail?: string[];
+}
+
+export type Plan = PlanFile & { root: string };
+
+export function logPath(root: string, id: string): string {
+  return join(root, 'logs', `${id}.log`);
+}
+
+export function exitPath(root: string, id: string): string {
+  return join(root, 'state', `${id}.exit`);
+}
+
+export function teacherDone(dir: string): boolean {
+  return existsSync(join(dir, 'teacher', 'train-report.json'));
+}
+
+export function cellDone(dir: string): boolean {
+  return existsSync(join(dir, 'results', 'summary.json'));
+}
+
+/** The last `n` non-empty lines of a file ('' lines dropped); [] when it does not exist. */
+export function tailLines(path: string, n = 5): string[] {
+  if (!existsSync(path)) return [];
+  const size = statSync(path).size;
+  const text = readFileSync(path, 'utf8').slice(size > 65536 ? -65536 : 0);
+  return text
+    .split('\n')
+    .map((l) => l.replace(/\r/g, '').trimEnd())
+    .filter((l) => l.trim() !== '')
+    .slice(-n);
+}
+
+/** The model directories of a run that may hold a checkpoint: `teacher/`, `students/<lang>/`. */
+function modelDirs(runDir: string): { task: string; dir: string }[] {
+  const out = [{ task: 'teacher', dir: join(runDir, 'teacher') }];
+  const students = join(runDir, 'students');
+  if (existsSync(students)) for (const l of readdirSync(students).sort()) out.push({ task: `student:${l}`, dir: join(students, l) });
+  return out;
+}
+
+/** The last `step` logged in a metrics.jsonl (0 when none). */
+function lastStep(metrics: string): number {
+  for (const line of tailLines(metrics, 50).reverse()) {
+    try {
+      const r = JSON.parse(line) as { kind?: string; step?: number };
+      if (typeof r.step === 'number') return r.step;
+    } catch {
+      // a line being written right now: look further back
+    }
+  }
+  return 0;
+}
+
+function partialOf(runDir: string): { task: string; step: number } | undefined {
+  let found: { task: string; step: number; mtime: number } | undefined;
+  for (const m of modelDirs(runDir)) {
+    const ck = join(m.dir, 'checkpoints', 'last.safetensors');
+    if (!existsSync(ck)) continue;
+    const mtime = statSync(ck).mtimeMs;
+    if (!found || mtime >= found.mtime) found = { task: m.task, step: lastStep(join(m.dir, 'metrics.jsonl')), mtime };
+  }
+  return found && { task: found.task, step: found.step };
+}
+
+function readExit(root: string, id: string): number | undefined {
+  const p = exitPath(root, id);
+  if (!existsSync(p)) return undefined;
+  const n = Number(readFileSync(p, 'utf8').trim());
+  return Number.isFinite(n) ? n : undefined;
+}
+
+function status(root: string, id: string, kind: 'teacher' | 'cell', dir: string, done: boolean): JobStatus {
+  const key = kind === 'teacher' ? `teacher-${id}` : id;
+  const label = kind === 'teacher' ? `teacher ${id}` : id;
+  if (done) return { id: label, kind, state: 'done' };
+  const exit = readExit(root, key);
+  const partial = partialOf(dir);
+  if (exit !== undefined && exit !== 0) return { id: label, kind, state: 'failed', exitCode: exit, tail: tailLines(logPath(root, key)), ...partial };
+  if (partial) return { id: label, kind, state: 'partial', ...partial };
+  return { id: label, kind, state: 'queued' };
+}
+
+/** The file state of every shared teacher and cell of a planned sweep. */
+export function sweepFileStatus(plan: Plan): { teachers: JobStatus[]; cells: JobStatus[] } {
+  return {
+    teachers: plan.teachers.map((t) => status(plan.root, t.id, 'teacher', t.dir, teacherDone(t.dir))),
+    cells: plan.cells.map((c) => status(plan.root, c.id, 'cell', c.dir, cellDone(c.dir))),
+  };
+}
