@@ -5,3 +5,5 @@ export { mmdByLayer, mmdByLayerRows, crossModelMmd, crossModelMmdRows, mmdFrame,
 export type { MmdRow, MmdByLayerOptions } from './mmd.js';
 export { project2d } from './project.js';
 export type { ProjectionMethod, ProjectOptions } from './project.js';
+export { runDiagnostics } from './run.js';
+export type { RunDiagnosticsOptions, ProjectionRow } from './run.js';

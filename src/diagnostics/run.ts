@@ -1,0 +1,93 @@
+/**
+ * Diagnostics of a finished run directory, written beside its results so the report can draw them:
+ *
+ *   <run>/diagnostics/mmd.json          MmdRow[]: per target language, source-target MMD^2 of the teacher and of
+ *                                       that language's student at every layer, and teacher vs student on source
+ *   <run>/diagnostics/projection.json   ProjectionPoint[]: Figure 2, t-SNE of `projectSample` source + target
+ *                                       [CLS] vectors (the [CLS] layer the MMD terms use), teacher and student
+ *
+ * Sentences come from each language's evaluation split (test where the corpus has one), read with the run's own
+ * config; the models are the selected ones (`teacher/best`, `students/<lang>/best`).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { resolveConfig, type MsdConfig } from '../config.js';
+import { disposeNerModel, loadNerModel, type NerModel } from '../model/ner-model.js';
+import { writeJsonAtomic } from '../model/atomic.js';
+import { readJson } from '../train/runs.js';
+import { backendFor, evalSplit, loadSplit } from '../train/setup.js';
+import { clsByLayer, matrixRows } from './cls.js';
+import { crossModelMmdRows, mmdByLayerRows, sampleSentences, type MmdRow } from './mmd.js';
+import { project2d, type ProjectionMethod } from './project.js';
+
+export interface RunDiagnosticsOptions {
+  /** Sentences per set for MMD (default 200). */
+  sample?: number;
+  /** Sentences per language for the projection (default 100, as the paper's Figure 2). */
+  projectSample?: number;
+  method?: ProjectionMethod;
+  seed?: number;
+  /** Target languages (default: every target with a trained student). */
+  languages?: readonly string[];
+  onProgress?: (message: string) => void;
+}
+
+export interface ProjectionRow {
+  model: string;
+  language: string;
+  x: number;
+  y: number;
+  id: string;
+}
+
+/** Computes and writes the run's diagnostics; returns what it wrote. */
+export async function runDiagnostics(runDir: string, opts: RunDiagnosticsOptions = {}): Promise<{ mmd: MmdRow[]; projection: ProjectionRow[]; paths: string[] }> {
+  const cfgPath = join(runDir, 'config.json');
+  if (!existsSync(cfgPath)) throw new Error(`runDiagnostics: ${cfgPath} not found; expected a run directory written by msd run / runMsd`);
+  const cfg: MsdConfig = resolveConfig(readJson<MsdConfig>(cfgPath));
+  await backendFor(cfg);
+  const log = opts.onProgress ?? (() => {});
+  const seed = opts.seed ?? 1;
+  const teacherDir = join(runDir, 'teacher', 'best');
+  if (!existsSync(teacherDir)) throw new Error(`runDiagnostics: ${teacherDir} not found; train the teacher first`);
+  const langs = (opts.languages ?? cfg.data.targets).filter((l) => existsSync(join(runDir, 'students', l, 'best')));
+  const source = loadSplit(cfg, cfg.data.source, evalSplit(cfg, cfg.data.source)).sentences;
+  const teacher = loadNerModel(teacherDir, { name: 'teacher' });
+  const mmd: MmdRow[] = [];
+  const projection: ProjectionRow[] = [];
+  try {
+    const clsLayer = cfg.student.clsLayer < 0 ? teacher.encoder.config.numLayers : cfg.student.clsLayer;
+    for (const lang of langs) {
+      const target = loadSplit(cfg, lang, evalSplit(cfg, lang)).sentences;
+      let student: NerModel | undefined;
+      try {
+        student = loadNerModel(join(runDir, 'students', lang, 'best'), { name: `student:${lang}` });
+        log(`MMD per layer: teacher and student:${lang}, ${cfg.data.source} vs ${lang}`);
+        const rows = mmdByLayerRows([teacher, student], source, target, { sample: opts.sample, seed });
+        // the teacher's rows are per target language too: name them so two targets do not collide
+        for (const r of rows) mmd.push(r.model === 'teacher' && langs.length > 1 ? { ...r, model: `teacher (${lang})` } : r);
+        mmd.push(...crossModelMmdRows(teacher, student, source, { sample: opts.sample, seed }));
+        if (lang === langs[0]) {
+          log(`projection (${opts.method ?? 't-sne'}): ${cfg.data.source} + ${lang}, layer ${clsLayer}`);
+          const n = opts.projectSample ?? 100;
+          const src = sampleSentences(source, n, seed);
+          const tgt = sampleSentences(target, n, seed + 1);
+          for (const model of [teacher, student]) {
+            const vectors = [...matrixRows(clsByLayer(model, src, [clsLayer]).get(clsLayer)!), ...matrixRows(clsByLayer(model, tgt, [clsLayer]).get(clsLayer)!)];
+            const xy = project2d(vectors, { method: opts.method, seed });
+            const sents = [...src, ...tgt];
+            xy.forEach(([x, y], i) => projection.push({ model: model.name, language: sents[i]!.lang, x, y, id: sents[i]!.id }));
+          }
+        }
+      } finally {
+        if (student) disposeNerModel(student);
+      }
+    }
+  } finally {
+    disposeNerModel(teacher);
+  }
+  const paths = [join(runDir, 'diagnostics', 'mmd.json'), join(runDir, 'diagnostics', 'projection.json')];
+  writeJsonAtomic(paths[0]!, mmd);
+  writeJsonAtomic(paths[1]!, projection);
+  return { mmd, projection, paths };
+}
