@@ -68,3 +68,28 @@ test('unsortedSegmentSum on wasm matches cpu, drops out-of-range ids, leaks no t
   assert.deepEqual(cpu, [3, 4, 0, 0, 6, 8]);
   assert.deepEqual(wasm, cpu);
 });
+
+test('Identity on wasm shares the bytes (the tape clones every saved tensor), and disposal stays correct', async () => {
+  await initBackend({ prefer: 'wasm' });
+  const before = tf.memory().numTensors;
+  const x = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+  const y = tf.clone(x);
+  // Same data id: no copy of the bytes was made.
+  assert.equal(y.dataId, x.dataId);
+  x.dispose();
+  // The clone still owns a reference: its values survive the original's disposal.
+  assert.deepEqual(Array.from(y.dataSync()), [1, 2, 3, 4]);
+  y.dispose();
+  assert.equal(tf.memory().numTensors, before);
+  // A training-shaped use: gradients through ops whose saved inputs are cloned by the tape equal the cpu backend's.
+  const grads = async (backend: 'cpu' | 'wasm') =>
+    on(backend, () =>
+      tf.tidy(() => {
+        const w = tf.tensor2d([0.5, -1, 2, 0.25, 1.5, -0.75], [3, 2]);
+        const a = tf.tensor2d([1, 2, 3, -1, 0.5, 2], [2, 3]);
+        const g = tf.grad((v: tf.Tensor) => tf.sum(tf.square(tf.matMul(a, v))))(w);
+        return Array.from(g.dataSync());
+      }),
+    );
+  assert.deepEqual(await grads('wasm'), await grads('cpu'));
+});
