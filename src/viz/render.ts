@@ -100,7 +100,8 @@ function titleText(spec: VlSpec): string {
 /** Renders a Vega-Lite spec to an SVG string (headless vega, no canvas). */
 export async function renderSvg(spec: VlSpec): Promise<string> {
   const vega = loadVega();
-  const { vega: compiled } = compileSpec(spec);
+  // a deep copy: vega tags the data objects it loads (Symbol(vega_id)), which would change the caller's spec
+  const { vega: compiled } = compileSpec(JSON.parse(JSON.stringify(spec)) as VlSpec);
   const view = new vega.View(vega.parse(compiled), { renderer: 'none', logLevel: vega.Error });
   try {
     return (await view.toSVG()) as string;

@@ -1,0 +1,113 @@
+/**
+ * Every chart builder from a small table: the spec compiles with vega-lite without warnings, renders to SVG with
+ * marks, and to a PNG of the expected size (SVG size x scale) that is not blank. Also: DataFrame input gives the
+ * same spec as rows, and bad rows are rejected naming the row and field.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  ablationChart,
+  compileSpec,
+  mmdByLayerChart,
+  perLayerF1Chart,
+  perLayerF1ErrorBarChart,
+  projectionChart,
+  publishedRows,
+  renderSvg,
+  resultsFrame,
+  svgToPng,
+  trainingCurvesChart,
+  type ResultRow,
+  type VlSpec,
+} from '../../src/index.js';
+import { ablationRows, f1Rows, f1StatRows, metricRecords, mmdRows, projectionPoints } from './fixtures.js';
+import { decodePng, inkStats } from './png.js';
+
+async function checkRenders(name: string, spec: VlSpec, minMarks: number): Promise<void> {
+  const { warnings } = compileSpec(spec);
+  assert.deepEqual(warnings, [], `${name}: vega-lite warnings`);
+  const svg = await renderSvg(spec);
+  const m = /<svg[^>]*width="(\d+(?:\.\d+)?)"[^>]*height="(\d+(?:\.\d+)?)"/.exec(svg);
+  assert.ok(m, `${name}: SVG has a size`);
+  const marks = (svg.match(/<path|<line|<rect|<circle/g) ?? []).length;
+  assert.ok(marks >= minMarks, `${name}: ${marks} shapes in the SVG, expected at least ${minMarks}`);
+  const { png, width, height } = svgToPng(svg, { scale: 2 });
+  const img = decodePng(png);
+  assert.equal(img.width, width);
+  assert.equal(img.width, Math.round(2 * Number(m[1])), `${name}: PNG width = 2 x SVG width`);
+  assert.equal(img.height, Math.round(2 * Number(m[2])), `${name}: PNG height = 2 x SVG height`);
+  const { ink, colours } = inkStats(img);
+  assert.ok(ink > 0.01, `${name}: only ${(100 * ink).toFixed(2)}% of the pixels are not white`);
+  assert.ok(colours >= 4, `${name}: only ${colours} colours`);
+  const texts = (svg.match(/<text/g) ?? []).length;
+  assert.ok(texts >= 5, `${name}: ${texts} text elements (titles, axes)`);
+}
+
+test('perLayerF1Chart: panels per language, reference line, PNG renders', async () => {
+  const spec = perLayerF1Chart(f1Rows(), { reference: 0.8 });
+  const values = (spec.data as { values: Record<string, unknown>[] }).values;
+  assert.equal(values.filter((v) => v.kind === 'reference').length, 2, 'one reference row per language');
+  assert.equal(values.find((v) => v.kind === 'score' && v.layer === 10 && v.language === 'es')!.f1, 78, 'F1 drawn in percent');
+  await checkRenders('perLayerF1Chart', spec, 20);
+});
+
+test('perLayerF1Chart: a danfojs DataFrame gives the same spec as its rows', () => {
+  const rows = f1Rows().map((r) => ({ ...r, precision: r.f1, recall: r.f1, support: 10, split: 'test' })) as ResultRow[];
+  assert.deepEqual(perLayerF1Chart(resultsFrame(rows)), perLayerF1Chart(rows));
+});
+
+test('perLayerF1Chart: bad rows are rejected naming the row and field', () => {
+  const rows = f1Rows();
+  (rows[3] as unknown as Record<string, unknown>).f1 = 'high';
+  assert.throws(() => perLayerF1Chart(rows), /row 3 has f1 = "high"; expected a finite number/);
+  assert.throws(() => perLayerF1Chart([]), /no rows/);
+  assert.throws(() => perLayerF1Chart(42 as never), /expected an array of rows or a danfojs DataFrame/);
+});
+
+test('perLayerF1ErrorBarChart renders error bars', async () => {
+  const spec = perLayerF1ErrorBarChart(f1StatRows());
+  await checkRenders('perLayerF1ErrorBarChart', spec, 40);
+});
+
+test('trainingCurvesChart: teacher and student logs, every term in its panel', async () => {
+  for (const student of [false, true]) {
+    const spec = trainingCurvesChart(metricRecords(student), { title: student ? 'student' : 'teacher' });
+    const panels = spec.vconcat as { data: { values: Record<string, unknown>[] } }[];
+    assert.equal(panels.length, 4, 'loss terms, per-layer terms, learning rate, dev F1');
+    const terms = new Set(panels[0]!.data.values.map((v) => v.term));
+    const expected = student ? ['total loss', 'main KD (layer 12)', 'auxiliary (weighted sum)', 'MMD_M', 'MMD_L'] : ['total loss', 'main CE (layer 12)', 'auxiliary (weighted sum)'];
+    assert.deepEqual([...terms].sort(), expected.sort());
+    assert.deepEqual([...new Set(panels[1]!.data.values.map((v) => v.layer))].sort((a, b) => Number(a) - Number(b)), [4, 5, 6, 7, 8, 9, 10, 11]);
+    await checkRenders('trainingCurvesChart', spec, 10);
+  }
+  assert.throws(() => trainingCurvesChart([{ kind: 'other', step: 1 }]), /no 'step' or 'eval' records/);
+});
+
+test('mmdByLayerChart renders one panel per pair', async () => {
+  const spec = mmdByLayerChart(mmdRows());
+  await checkRenders('mmdByLayerChart', spec, 30);
+});
+
+test('projectionChart renders teacher and student side by side', async () => {
+  const spec = projectionChart(projectionPoints());
+  await checkRenders('projectionChart', spec, 100);
+});
+
+test('ablationChart: published vs measured, average only over complete rows, nulls not drawn', async () => {
+  const rows = ablationRows();
+  const spec = ablationChart(rows);
+  const values = (spec.data as { values: Record<string, unknown>[] }).values;
+  const avg = values.find((v) => v.language === 'avg' && v.variant === 'MSD' && v.source === 'published');
+  assert.ok(avg, 'average bar');
+  assert.equal(avg!.f1, 78, 'mean of 72, 80, 82');
+  await checkRenders('ablationChart', spec, 30);
+
+  // with the published file's (null) cells: measured bars only, and the subtitle says why
+  const measured = rows.filter((r) => r.source === 'measured' && r.variant === 'msd');
+  const spec2 = ablationChart([...publishedRows('conll', { includeNull: true }), ...measured]);
+  const values2 = (spec2.data as { values: Record<string, unknown>[] }).values;
+  assert.ok(values2.every((v) => v.source === 'measured' && typeof v.f1 === 'number'));
+  assert.match(JSON.stringify(spec2.title), /no published numbers available/);
+  await checkRenders('ablationChart (nulls)', spec2, 4);
+  assert.throws(() => ablationChart([{ variant: 'msd', language: 'de', f1: 0.8, source: 'measured' }, { variant: 'msd', language: 'de', f1: 180, source: 'measured' }]), /not a percentage/);
+});

@@ -1,0 +1,75 @@
+/**
+ * Tables: CSV quoting, HTML escaping, LaTeX tabular with the best number per column in bold, the ablation table's
+ * averages, DataFrame input, and the published-numbers file (source cited; nothing unverified drawn as known).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ablationTable, loadPublished, publishedF1, publishedRows, resultsFrame, toCsv, toHtml, toLatex, CORPUS_LANGUAGES, VARIANTS } from '../../src/index.js';
+import { ablationRows } from './fixtures.js';
+
+test('toCsv quotes commas, quotes and newlines; null is an empty cell', () => {
+  const csv = toCsv([{ a: 'x,y', b: 'say "hi"', c: null }, { a: 'line\nbreak', b: 2, c: 3.5 }]);
+  assert.equal(csv, 'a,b,c\n"x,y","say ""hi""",\n"line\nbreak",2,3.5\n');
+});
+
+test('toCsv and toHtml take a danfojs DataFrame', () => {
+  const df = resultsFrame([{ model: 'teacher', language: 'nl', split: 'test', layer: 12, precision: 0.5, recall: 0.25, f1: 1 / 3, support: 7 }]);
+  const csv = toCsv(df);
+  assert.match(csv, /^model,language,split,layer,precision,recall,f1,support\nteacher,nl,test,12,0.5,0.25,0.333/);
+  assert.match(toHtml(df), /<td class="num">0.33<\/td>/);
+});
+
+test('toLatex: booktabs tabular, numbers right-aligned, best per column bold, special characters escaped', () => {
+  const tex = toLatex(
+    [
+      { method: 'MSD', de: 71.2, es: 78.0 },
+      { method: 'w/o MMD_L & co', de: 72.25, es: 77.9 },
+    ],
+    { digits: 2 },
+  );
+  const lines = tex.trim().split('\n');
+  assert.equal(lines[0], '\\begin{tabular}{lrr}');
+  assert.equal(lines[1], '\\toprule');
+  assert.equal(lines[2], 'method & de & es \\\\');
+  assert.equal(lines[4], 'MSD & 71.20 & \\textbf{78.00} \\\\');
+  assert.equal(lines[5], 'w/o MMD\\_L \\& co & \\textbf{72.25} & 77.90 \\\\');
+  assert.equal(lines[lines.length - 1], '\\end{tabular}');
+  const float = toLatex([{ a: 1 }], { caption: 'F1 (%)', label: 'tab:f1' });
+  assert.match(float, /\\begin\{table\}\[t\][\s\S]*\\caption\{F1 \(\\%\)\}\n\\label\{tab:f1\}\n\\end\{table\}/);
+  // ties are all bold; a lower-is-better column
+  const ties = toLatex([{ m: 'a', x: 1.5 }, { m: 'b', x: 1.5 }, { m: 'c', x: 0.5 }], { best: 'min' });
+  assert.match(ties, /c & \\textbf\{0.50\}/);
+  assert.doesNotMatch(ties, /a & \\textbf/);
+});
+
+test('ablationTable: one row per variant and source, average only where every language is known', () => {
+  const rows = ablationRows().filter((r) => !(r.source === 'measured' && r.variant === 'noAux' && r.language === 'nl'));
+  const table = ablationTable(rows);
+  assert.equal(table.length, 8);
+  const msdPub = table.find((r) => r.method === 'MSD' && r.source === 'published')!;
+  assert.deepEqual(msdPub, { method: 'MSD', source: 'published', de: 72, es: 80, nl: 82, avg: 78 });
+  const noAux = table.find((r) => r.source === 'measured' && r.method === 'w/o aux. heads')!;
+  assert.equal(noAux.nl, null);
+  assert.equal(noAux.avg, null, 'no average over an incomplete row');
+  const tex = toLatex(table);
+  assert.match(tex, /MSD & published & \\textbf\{72.00\} & \\textbf\{80.00\} & \\textbf\{82.00\} & \\textbf\{78.00\}/);
+  assert.match(tex, /-- &/, 'unknown cells as --');
+});
+
+test('published numbers: source cited, every cell null or a percentage, unverified cells never reported as known', () => {
+  const doc = loadPublished();
+  assert.match(doc.source.doi!, /^10\.18653\/v1\/2022\.emnlp-main\.345$/);
+  assert.match(doc.source.citation!, /Wider & Closer/);
+  for (const corpus of Object.keys(CORPUS_LANGUAGES)) {
+    for (const v of VARIANTS) {
+      const row = doc.rows.find((r) => r.corpus === corpus && r.variant === v);
+      assert.ok(row, `${corpus} ${v} row`);
+      assert.deepEqual(Object.keys(row!.f1), [...CORPUS_LANGUAGES[corpus]!]);
+      if (!row!.verified) assert.ok(Object.values(row!.f1).every((x) => x === null) && row!.avg === null, `${corpus} ${v}: unverified rows hold no numbers`);
+    }
+  }
+  const known = doc.rows.flatMap((r) => Object.values(r.f1)).filter((x) => x !== null).length;
+  assert.equal(publishedRows().length, known, 'publishedRows leaves null cells out');
+  assert.equal(publishedRows(undefined, { includeNull: true }).length, 36);
+  if (doc.status === 'unverified') assert.equal(publishedF1('conll2002', 'nl'), null);
+});
