@@ -17,6 +17,11 @@ export interface ModelConfig {
   cacheDir: string;
   /** Build a small random BERT instead of loading `pretrained` weights (the `tiny` preset), keeping its vocab. */
   tiny: { enabled: boolean; hiddenSize: number; numLayers: number; numHeads: number; intermediateSize: number };
+  /**
+   * Keep only the vocabulary pieces the run's training text uses (source train + every target's train), with the
+   * embedding rows remapped (src/model/prune.ts): the same tokens on that text, a much smaller embedding matrix.
+   */
+  pruneVocab: boolean;
   /** Layers that get a classifier: [first, last]; the last is the main head (paper: 4..12). */
   headLayers: [number, number];
   /** Dropout before every classifier. */
@@ -132,6 +137,7 @@ export const PAPER: MsdConfig = {
     allowRemote: true,
     cacheDir: '',
     tiny: { enabled: false, hiddenSize: 768, numLayers: 12, numHeads: 12, intermediateSize: 3072 },
+    pruneVocab: false,
     headLayers: [4, 12],
     classifierDropout: 0.1,
   },

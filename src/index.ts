@@ -18,3 +18,8 @@ export * from './train/index.js';
 export * from './diagnostics/index.js';
 export * from './viz/index.js';
 // --- end figures and diagnostics ---
+
+// --- demo and vocabulary pruning (issue 15: src/model/prune.ts, src/train/demo-summary.ts) ---
+export { pruneVocabulary, type PruneCorpus, type PruneOptions, type PruneReport } from './model/prune.js';
+export { demoSummary, formatDemoSummary, type DemoSummary, type DemoSummaryOptions } from './train/demo-summary.js';
+// --- end demo and vocabulary pruning ---

@@ -15,6 +15,7 @@ import { LayerHeads } from '../model/heads.js';
 import { resolveModelDir } from '../model/hub.js';
 import type { NerModel } from '../model/ner-model.js';
 import { writeTinyCheckpoint } from '../model/tiny.js';
+import { pruneVocabulary } from '../model/prune.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import { RunDir } from './runs.js';
 
@@ -30,6 +31,18 @@ export function backendFor(cfg: MsdConfig): Promise<BackendInfo> {
  * student start from the same "pretrained" weights, as with mBERT.
  */
 export async function pretrainedDir(cfg: MsdConfig): Promise<string> {
+  const dir = await unprunedDir(cfg);
+  if (!cfg.model.pruneVocab) return dir;
+  // model.pruneVocab: the vocabulary of the run's training text only (src/model/prune.ts), written once.
+  const pruned = join(cfg.run.teacherDir || cfg.run.outDir, 'pretrained-pruned'); // a shared teacher's vocabulary
+  if (!existsSync(join(pruned, 'config.json'))) {
+    const text = [loadSplit(cfg, cfg.data.source, 'train').sentences, ...cfg.data.targets.map((l) => loadSplit(cfg, l, 'train').sentences)];
+    pruneVocabulary(dir, text, pruned);
+  }
+  return pruned;
+}
+
+async function unprunedDir(cfg: MsdConfig): Promise<string> {
   if (cfg.model.tiny.enabled) {
     const dir = join(cfg.run.teacherDir || cfg.run.outDir, 'pretrained'); // a shared teacher's run holds the same weights
     if (!existsSync(join(dir, 'model.safetensors'))) {
