@@ -21,6 +21,7 @@ import { consoleProgress } from '../train/progress.js';
 import { distillStudent } from '../train/student.js';
 import { trainTeacher } from '../train/teacher.js';
 import { prepare, printSummary, withCommon, type CommonOptions } from './common.js';
+import { registerDemoCommand } from './demo.js';
 import { registerReportCommand } from './report.js';
 import { registerSweepCommands } from './sweep.js';
 
@@ -56,15 +57,7 @@ async function main(argv: string[]): Promise<void> {
     printSummary(await runMsd(cfg, train(o)), cfg);
   });
 
-  // `--preset` defaults to tiny here and is honoured when given (`msd demo --preset paper` is `msd run`).
-  withCommon(program.command('demo').description('the whole method on the tiny preset (CoNLL-2002 es -> nl, real data, CPU minutes)'), 'tiny').action(
-    async (o: CommonOptions) => {
-      const cfg = await prepare(o);
-      if (!cfg) return;
-      console.log(`demo: ${cfg.preset} preset, ${cfg.data.corpus} ${cfg.data.source} -> ${cfg.data.targets.join(', ')}, run directory ${cfg.run.outDir}`);
-      printSummary(await runMsd(cfg, train(o)), cfg);
-    },
-  );
+  registerDemoCommand(program);
 
   program
     .command('predict')

@@ -1,0 +1,40 @@
+/**
+ * `msd demo`: the whole method (teacher, a student per target, per-layer evaluation) with the tiny preset on the
+ * real CoNLL-2002 es -> nl data, then a summary of what it shows (src/train/demo-summary.ts), written to
+ * `<run>/results/demo-summary.json` as well. `--preset` defaults to tiny and is honoured when given (`msd demo
+ * --preset paper` is `msd run` plus the summary).
+ */
+import type { Command } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeJsonAtomic } from '../model/atomic.js';
+import { demoSummary, formatDemoSummary } from '../train/demo-summary.js';
+import { runMsd } from '../train/pipeline.js';
+import { consoleProgress } from '../train/progress.js';
+import { backendFor } from '../train/setup.js';
+import { prepare, printSummary, withCommon, type CommonOptions } from './common.js';
+
+/** vocab_size of the run's (possibly pruned) starting checkpoint, for the summary. */
+function vocabSizeOf(outDir: string): number | undefined {
+  for (const d of ['pretrained-pruned', 'pretrained']) {
+    const p = join(outDir, d, 'config.json');
+    if (existsSync(p)) return (JSON.parse(readFileSync(p, 'utf8')) as { vocab_size?: number }).vocab_size;
+  }
+  return undefined;
+}
+
+export function registerDemoCommand(program: Command): void {
+  withCommon(program.command('demo').description('the whole method on the tiny preset (CoNLL-2002 es -> nl, real data, CPU minutes)'), 'tiny').action(
+    async (o: CommonOptions) => {
+      const cfg = await prepare(o);
+      if (!cfg) return;
+      const backend = (await backendFor(cfg)).summary;
+      console.log(`demo: ${cfg.preset} preset, ${cfg.data.corpus} ${cfg.data.source} -> ${cfg.data.targets.join(', ')}, run directory ${cfg.run.outDir}`);
+      const result = await runMsd(cfg, { resume: o.resume, force: o.force, onProgress: consoleProgress({ plain: o.plain }) });
+      printSummary(result, cfg);
+      const summary = demoSummary(cfg, result, { wallSec: process.uptime() /* since the process started */, backend, vocabSize: vocabSizeOf(cfg.run.teacherDir || cfg.run.outDir) });
+      writeJsonAtomic(join(cfg.run.outDir, 'results', 'demo-summary.json'), summary);
+      console.log(formatDemoSummary(summary));
+    },
+  );
+}
