@@ -175,7 +175,13 @@ export function expectText(what: string, pattern: RegExp): Expectation {
 
 export const EXPECTATIONS: Record<string, Expectation[]> = {
   '00_setup.ipynb': [expectJsonOutput(VEGA_LITE_MIME)],
-  '01_teacher.ipynb': [expectCharts([{ name: 'per-layer F1', match: /F1/i }])],
+  '01_teacher.ipynb': [expectCharts([{ name: 'per-layer F1 of the teacher', match: /teacher.*F1 of every layer/i }]), expectOutput('text/html', 'dataset statistics table')],
+  '02_students.ipynb': [
+    expectCharts([
+      { name: 'loss-term curves of a student', match: /student .*loss terms/i },
+      { name: 'per-layer F1, teacher vs students', match: /teacher vs students.*F1 of every layer/i },
+    ]),
+  ],
 };
 
 /**
