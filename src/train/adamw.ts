@@ -53,9 +53,14 @@ export function defaultNoDecay(name: string): boolean {
   return /(^|[./_])bias([#:]\w*)?$|layer_?norm/i.test(name);
 }
 
+/**
+ * A variable's moment estimates, in host memory (plain Float32Arrays, not tensors): for mBERT's trained layers that is
+ * 2 x 255 MB kept out of the 4 GiB wasm heap, and the update below is one fused pass instead of a dozen tensor ops
+ * that each allocate a parameter-sized intermediate.
+ */
 interface Slot {
-  m: Tensor;
-  v: Tensor;
+  m: Float32Array;
+  v: Float32Array;
   step: number;
 }
 
@@ -109,13 +114,17 @@ export class AdamW {
   }
 
   /**
-   * One update with learning rate `lr` (the schedule's multiplier times the base rate). Gradients are not disposed;
-   * a gradient for a variable this optimizer does not hold is an error (a frozen variable that received gradients
-   * usually means the wrong variable list was differentiated).
+   * One update with learning rate `lr` (the schedule's multiplier times the base rate). Each gradient is used times
+   * `gradScale` (the global-norm clipping factor, so clipping needs no scaled copy of every gradient). Gradients are
+   * not disposed; a gradient for a variable this optimizer does not hold is an error (a frozen variable that
+   * received gradients usually means the wrong variable list was differentiated).
    */
-  step(grads: Gradients, lr: number): void {
+  step(grads: Gradients, lr: number, gradScale = 1): void {
     if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) {
       throw new Error(`${WHERE}: step: lr is ${String(lr)}; expected a finite number >= 0`);
+    }
+    if (typeof gradScale !== 'number' || !Number.isFinite(gradScale) || gradScale < 0) {
+      throw new Error(`${WHERE}: step: gradScale is ${String(gradScale)}; expected a finite number >= 0`);
     }
     const entries: [string, Tensor][] =
       grads instanceof Map ? [...grads.entries()].map(([v, g]) => [v.name, g]) : Object.entries(grads);
@@ -130,14 +139,14 @@ export class AdamW {
         );
       }
     }
-    for (const [name, g] of entries) this.update(this.vars.get(name)!, g, lr);
+    for (const [name, g] of entries) this.update(this.vars.get(name)!, g, lr, gradScale);
   }
 
-  private update(p: Variable, g: Tensor, lr: number): void {
+  /** The update of one variable, fused: one pass over p, g, m and v (float64 arithmetic, float32 storage). */
+  private update(p: Variable, g: Tensor, lr: number, gradScale: number): void {
     let slot = this.slots.get(p.name);
     if (!slot) {
-      // tf.keep: step() may run inside the caller's tf.tidy, which must not dispose the state.
-      slot = { m: tf.keep(tf.zerosLike(p)), v: tf.keep(tf.zerosLike(p)), step: 0 };
+      slot = { m: new Float32Array(p.size), v: new Float32Array(p.size), step: 0 };
       this.slots.set(p.name, slot);
     }
     const t = slot.step + 1;
@@ -145,27 +154,32 @@ export class AdamW {
     const bc1 = 1 - b1 ** t;
     const bc2 = 1 - b2 ** t;
     const decay = this.decays(p.name) ? lr * this.weightDecay : 0;
-    const s = slot;
-    const [m, v] = tf.tidy(() => {
-      const m = tf.add(tf.mul(s.m, tf.scalar(b1)), tf.mul(g, tf.scalar(1 - b1)));
-      const v = tf.add(tf.mul(s.v, tf.scalar(b2)), tf.mul(tf.square(g), tf.scalar(1 - b2)));
-      let next: Tensor;
-      if (this.variant === 'hf') {
-        const denom = tf.add(tf.sqrt(v), tf.scalar(eps));
-        next = tf.sub(p, tf.mul(tf.div(m, denom), tf.scalar((lr * Math.sqrt(bc2)) / bc1)));
-        if (decay > 0) next = tf.sub(next, tf.mul(next, tf.scalar(decay)));
-      } else {
-        next = decay > 0 ? tf.mul(p, tf.scalar(1 - decay)) : p;
-        const denom = tf.add(tf.div(tf.sqrt(v), tf.scalar(Math.sqrt(bc2))), tf.scalar(eps));
-        next = tf.sub(next, tf.mul(tf.div(m, denom), tf.scalar(lr / bc1)));
+    const { m, v } = slot;
+    const gv = g.dataSync() as Float32Array;
+    const pv = p.dataSync() as Float32Array; // may be the backend's own storage (cpu): read only
+    const next = new Float32Array(pv.length);
+    if (this.variant === 'hf') {
+      const stepSize = (lr * Math.sqrt(bc2)) / bc1;
+      for (let i = 0; i < next.length; i++) {
+        const gi = gv[i]! * gradScale;
+        const mi = (m[i] = b1 * m[i]! + (1 - b1) * gi);
+        const vi = (v[i] = b2 * v[i]! + (1 - b2) * gi * gi);
+        const x = pv[i]! - stepSize * (mi / (Math.sqrt(vi) + eps));
+        next[i] = x - x * decay;
       }
-      p.assign(next);
-      return [tf.keep(m), tf.keep(v)];
-    });
-    s.m.dispose();
-    s.v.dispose();
-    slot.m = m;
-    slot.v = v;
+    } else {
+      const stepSize = lr / bc1;
+      const sqrtBc2 = Math.sqrt(bc2);
+      for (let i = 0; i < next.length; i++) {
+        const gi = gv[i]! * gradScale;
+        const mi = (m[i] = b1 * m[i]! + (1 - b1) * gi);
+        const vi = (v[i] = b2 * v[i]! + (1 - b2) * gi * gi);
+        next[i] = pv[i]! * (1 - decay) - stepSize * (mi / (Math.sqrt(vi) / sqrtBc2 + eps));
+      }
+    }
+    const value = tf.tensor(next, p.shape, 'float32');
+    p.assign(value);
+    value.dispose();
     slot.step = t;
   }
 
@@ -181,8 +195,8 @@ export class AdamW {
   exportState(): Record<string, Float32Array> {
     const out: Record<string, Float32Array> = {};
     for (const [name, s] of this.slots) {
-      out[`${name}/exp_avg`] = new Float32Array(s.m.dataSync());
-      out[`${name}/exp_avg_sq`] = new Float32Array(s.v.dataSync());
+      out[`${name}/exp_avg`] = s.m.slice();
+      out[`${name}/exp_avg_sq`] = s.v.slice();
       out[`${name}/step`] = Float32Array.of(s.step);
     }
     return out;
@@ -217,24 +231,17 @@ export class AdamW {
     }
     this.clearState();
     for (const [name, e] of parsed) {
-      const shape = this.vars.get(name)!.shape;
-      // Copies: the cpu backend would otherwise keep the caller's arrays as its storage.
-      const m = tf.keep(tf.tensor(Float32Array.from(e.m!), shape, 'float32'));
-      const v = tf.keep(tf.tensor(Float32Array.from(e.v!), shape, 'float32'));
-      this.slots.set(name, { m, v, step: e.step! });
+      // Copies: the caller keeps its arrays.
+      this.slots.set(name, { m: e.m!.slice(), v: e.v!.slice(), step: e.step! });
     }
   }
 
-  /** Frees the moment estimates (the variables are the caller's). */
+  /** Drops the moment estimates (the variables are the caller's). */
   dispose(): void {
     this.clearState();
   }
 
   private clearState(): void {
-    for (const s of this.slots.values()) {
-      s.m.dispose();
-      s.v.dispose();
-    }
     this.slots.clear();
   }
 }

@@ -30,7 +30,11 @@ type GradContainer = Record<string, Tensor> | Map<unknown, Tensor>;
 
 const WHERE = 'train/clip.ts: clipByGlobalNorm';
 
-export function clipByGlobalNorm<G extends GradContainer>(grads: G, maxNorm: number, opts: ClipOptions = {}): ClipResult<G> {
+/**
+ * The global norm and the clipping factor alone, without scaling anything: the training loop hands the factor to
+ * AdamW (`step(grads, lr, scale)`), which applies it in its fused update, so no scaled copy of every gradient is made.
+ */
+export function clipScale(grads: GradContainer, maxNorm: number, opts: ClipOptions = {}): { norm: number; scale: number } {
   if (typeof maxNorm !== 'number' || !Number.isFinite(maxNorm) || maxNorm <= 0) {
     throw new Error(`${WHERE}: maxNorm is ${String(maxNorm)}; expected a finite number > 0`);
   }
@@ -50,7 +54,12 @@ export function clipByGlobalNorm<G extends GradContainer>(grads: G, maxNorm: num
   }
   // float32 arithmetic as torch: (norm + 1e-6) and the division are float32 tensor ops there.
   const coef = Math.fround(maxNorm / Math.fround(norm + 1e-6));
-  const scale = coef < 1 ? coef : 1;
+  return { norm, scale: coef < 1 ? coef : 1 };
+}
+
+export function clipByGlobalNorm<G extends GradContainer>(grads: G, maxNorm: number, opts: ClipOptions = {}): ClipResult<G> {
+  const entries: [unknown, Tensor][] = grads instanceof Map ? [...grads.entries()] : Object.entries(grads);
+  const { norm, scale } = clipScale(grads, maxNorm, opts);
   const apply = (g: Tensor): Tensor => (scale < 1 ? tf.tidy(() => tf.mul(g, tf.scalar(scale))) : tf.clone(g));
   const out =
     grads instanceof Map

@@ -19,7 +19,7 @@ import { readTerms } from '../losses/terms.js';
 import { tf } from '../tf.js';
 import { AdamW, defaultNoDecay } from './adamw.js';
 import { freshState, loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainerState } from './checkpoint.js';
-import { clipByGlobalNorm } from './clip.js';
+import { clipScale } from './clip.js';
 import type { ProgressCallback } from './progress.js';
 import { appendJsonl, readJsonl, type ModelPaths } from './runs.js';
 import { writeFileAtomic } from '../model/atomic.js';
@@ -172,9 +172,10 @@ export function trainLoop<B>(spec: LoopSpec<B>): LoopResult {
               `training stopped; the last good checkpoint is ${existsSync(spec.paths.last) ? spec.paths.last : '(none written yet)'}. Terms: ${JSON.stringify(terms)}`,
           );
         }
-        const clipped = clipByGlobalNorm(grads, spec.optim.maxGradNorm);
-        optimizer.step(clipped.grads, lr);
-        tf.dispose([value, ...Object.values(grads), ...Object.values(clipped.grads)]);
+        // Clipping as a factor that AdamW applies in its fused pass (no scaled copy of the gradients).
+        const clipped = clipScale(grads, spec.optim.maxGradNorm);
+        optimizer.step(grads, lr, clipped.scale);
+        tf.dispose([value, ...Object.values(grads)]);
         lastLoss = loss;
         steps++;
         state.globalStep++;

@@ -196,7 +196,32 @@ test('no tensor growth across steps; minimises a quadratic with tf.variableGrads
   assert.equal(tf.memory().numTensors, after1);
   const last = tf.tidy(() => loss().dataSync()[0]);
   assert.ok(last < first / 10, `loss ${first} -> ${last}`);
+  // The moments are host arrays, not tensors: the optimizer holds no tensor at all, and dispose drops its state.
+  assert.deepEqual(Object.keys(opt.exportState()).length, 6);
   opt.dispose();
-  assert.equal(tf.memory().numTensors, after1 - 4, 'dispose frees m and v of both variables');
+  assert.equal(tf.memory().numTensors, after1);
+  assert.deepEqual(opt.exportState(), {});
   tf.dispose([target, w, bias]);
+});
+
+test('step(grads, lr, scale) equals a step on gradients scaled by `scale` (how the loop applies clipping)', () => {
+  const run = (scaleInStep: boolean) => {
+    const w = fresh(data(12, 3), [3, 4], 'scale/kernel');
+    const opt = new AdamW([w], { weightDecay: 0.01 });
+    for (let i = 0; i < 3; i++) {
+      const g = tf.tensor(data(12, 10 + i), [3, 4]);
+      const scaled = tf.mul(g, 0.37);
+      if (scaleInStep) opt.step({ [w.name]: g }, 0.01, 0.37);
+      else opt.step({ [w.name]: scaled }, 0.01);
+      tf.dispose([g, scaled]);
+    }
+    const out = Array.from(w.dataSync());
+    opt.dispose();
+    w.dispose();
+    return out;
+  };
+  const fused = run(true);
+  const explicit = run(false);
+  for (let i = 0; i < fused.length; i++) assert.ok(Math.abs(fused[i]! - explicit[i]!) < 1e-6, `${i}: ${fused[i]} vs ${explicit[i]}`);
+  assert.throws(() => new AdamW([]).step({}, 0.1, Number.NaN), /gradScale is NaN/);
 });
