@@ -77,8 +77,12 @@ export async function evaluateRun(cfg: MsdConfig, opts: EvalRunOptions = {}): Pr
 
 /** Teacher + every student + evaluation. With `resume`, finished parts are skipped and a killed part continues. */
 export async function runMsd(cfg: MsdConfig, opts: TrainOptions = {}): Promise<RunSummary> {
-  if (cfg.run.teacherDir) checkSharedTeacher(cfg);
-  else await trainTeacher(cfg, opts);
+  if (cfg.run.teacherDir) {
+    checkSharedTeacher(cfg);
+    runDir(cfg).init(cfg, { resume: opts.resume, force: opts.force }); // what trainTeacher does for a run of its own
+  } else {
+    await trainTeacher(cfg, opts);
+  }
   for (const lang of cfg.data.targets) {
     await distillStudent(cfg, lang, { ...opts, resume: opts.resume });
   }

@@ -10,7 +10,7 @@
  *   <run>/cache/<key>/...                  teacher outputs the students read (probabilities, [CLS] vectors)
  *   <run>/results/summary.json             every language, split and layer in one table
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { writeFileAtomic } from '../model/atomic.js';
 import { dirname, join } from 'node:path';
 import { configToJson, resolveConfig, type MsdConfig } from '../config.js';
@@ -32,6 +32,9 @@ export interface ModelPaths {
   best: string;
   results: string;
 }
+
+/** Everything a run writes into its directory (what `RunDir.clean` deletes). */
+export const RUN_ENTRIES = ['config.json', 'teacher', 'students', 'results', 'cache', 'pretrained', 'pretrained-pruned'] as const;
 
 export class RunDir {
   /** `teacherRoot`: another run whose trained teacher this run reuses (`run.teacherDir`); its results stay here. */
@@ -72,22 +75,40 @@ export class RunDir {
   }
 
   /**
-   * Writes the resolved config, or, when the run exists, checks that the config is the same one (a resumed run
-   * must not silently continue under other settings).
+   * Starts a run here or continues the one that is here. A directory that already holds a run (its `config.json`) is
+   * continued only with `resume` (and only under the same config: a resumed run must not silently continue under
+   * other settings), or deleted first with `force`; anything else is refused, so that the teacher, students and
+   * results of two configs never end up side by side.
    */
-  init(config: MsdConfig, { resume = false } = {}): void {
+  init(config: MsdConfig, { resume = false, force = false } = {}): void {
+    if (resume && force) throw new Error(`${this.root}: resume and force both given; resume continues the run, force deletes it: choose one`);
+    if (force) this.clean();
     mkdirSync(this.root, { recursive: true });
     if (existsSync(this.configPath)) {
       const saved = resolveConfig(readJson<MsdConfig>(this.configPath));
-      if (configToJson(saved) !== configToJson(config)) {
-        if (resume) {
-          throw new Error(
-            `${this.configPath}: the run was started with another config; resume with the saved one (msd ... --config ${this.configPath}) or use a new --out directory`,
-          );
-        }
+      const same = configToJson(saved) === configToJson(config);
+      if (!resume) {
+        throw new Error(
+          `${this.root} already holds a run${same ? '' : ' of another config'}; continue it with --resume (resume: true), ` +
+            `delete it and start clean with --force (force: true), or use a new --out directory`,
+        );
+      }
+      if (!same) {
+        throw new Error(
+          `${this.configPath}: the run was started with another config; resume with the saved one (msd ... --config ${this.configPath}), ` +
+            `start clean with --force, or use a new --out directory`,
+        );
       }
     }
     writeFileAtomic(this.configPath, configToJson(config));
+  }
+
+  /**
+   * Deletes what a run writes here (RUN_ENTRIES) and nothing else, so `--force` on a directory that also holds
+   * other files (or on `.`) removes only the run.
+   */
+  clean(): void {
+    for (const entry of RUN_ENTRIES) rmSync(join(this.root, entry), { recursive: true, force: true });
   }
 }
 

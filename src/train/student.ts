@@ -14,10 +14,11 @@
 import { join } from 'node:path';
 import type { MsdConfig } from '../config.js';
 import { unlabelled } from '../data/unlabelled.js';
-import type { UnlabelledSentence } from '../data/types.js';
+import type { AnySentence, LabelSchema, UnlabelledSentence } from '../data/types.js';
 import { finalLoss } from '../losses/final.js';
 import { studentLoss } from '../losses/kd.js';
-import { layerWeights } from '../losses/lambda.js';
+import { layerWeights, type LayerWeights } from '../losses/lambda.js';
+import type { LossResult } from '../losses/terms.js';
 import { writeJsonAtomic } from '../model/atomic.js';
 import { disposeNerModel, loadNerModel, type NerModel } from '../model/ner-model.js';
 import { tf } from '../tf.js';
@@ -27,11 +28,13 @@ import { encodeDataset } from '../tokenizer/dataset.js';
 import { batchToTensors } from '../tokenizer/tensors.js';
 import { computeCls, computeTargetProbs, loadCls, loadTargetProbs, saveCls, saveTargetProbs, teacherCacheKey, windowsFingerprint, type TargetProbs } from './cache.js';
 import { runSettings, trainLoop, type LoopResult, type TrainOptions } from './loop.js';
+import type { ProgressCallback } from './progress.js';
+import type { RunDir } from './runs.js';
 import { streamSeed } from './seeds.js';
 import { backendFor, lambdaName, loadSplit, newModel, pretrainedDir, runDir, trainableVars } from './setup.js';
 import { devScore, realTokens } from './teacher.js';
 
-interface StudentBatch {
+export interface StudentBatch {
   target: Batch;
   /** Source batch for the MMD terms (absent when both MMD terms are ablated). */
   source?: Batch;
@@ -91,6 +94,116 @@ function clsOf(hidden: tf.Tensor3D): tf.Tensor2D {
   return tf.reshape(tf.slice(hidden, [0, 0, 0], [b, 1, H]), [b, H]);
 }
 
+/** What the student trains on, from the teacher: its outputs on the run's windows (cached on disk). */
+export interface TeacherOutputs {
+  targetWindows: Encoded[];
+  sourceWindows: Encoded[];
+  /** p_m^teacher at every first sub-token of every target window, per head layer. */
+  probs: TargetProbs;
+  /** H_cls^teacher of every source window, [windows, hiddenSize] (absent when both MMD terms are ablated). */
+  cls?: Float32Array;
+  /** The hidden layer the [CLS] vectors come from (student.clsLayer, -1 resolved). */
+  clsLayer: number;
+  hiddenSize: number;
+  schema: LabelSchema;
+  cacheDir: string;
+  /** The loaded teacher, kept only for `student.initFrom: 'teacher'` (the caller then owns it). */
+  teacher?: NerModel;
+}
+
+/**
+ * Step 1: the teacher's outputs the student needs, read from the run's cache or computed now (and cached). The
+ * teacher is released before returning (kept only for `initFrom: 'teacher'`), and on any error.
+ */
+export function teacherOutputs(cfg: MsdConfig, run: RunDir, lang: string, source: readonly AnySentence[], target: readonly UnlabelledSentence[], onProgress?: ProgressCallback): TeacherOutputs {
+  const s = cfg.student;
+  const teacherDir = run.teacher().best;
+  const teacher = loadNerModel(teacherDir, { name: 'teacher' });
+  try {
+    const encodeOpts = { maxLength: cfg.data.maxLength };
+    const targetWindows = encodeDataset(teacher.tokenizer, target, encodeOpts).encoded;
+    const sourceWindows = encodeDataset(teacher.tokenizer, source, encodeOpts).encoded;
+    const clsLayer = s.clsLayer < 0 ? teacher.encoder.config.numLayers : s.clsLayer;
+    // The directory changes with the teacher's weights and these settings; each file also checks its windows.
+    const cacheDir = run.cacheDir(teacherCacheKey(teacherDir, { maxLength: cfg.data.maxLength, clsLayer, heads: teacher.heads.layers }));
+    const hiddenSize = teacher.encoder.config.hiddenSize;
+    const probsPath = join(cacheDir, `target-${lang}-train.safetensors`);
+    const clsPath = join(cacheDir, `source-${cfg.data.source}-train-cls${clsLayer}.safetensors`);
+    const tFp = windowsFingerprint(targetWindows);
+    const sFp = windowsFingerprint(sourceWindows);
+    let probs = loadTargetProbs(probsPath, tFp);
+    if (!probs) {
+      onProgress?.({ task: `cache:${lang}`, kind: 'info', step: 0, totalSteps: 0, message: `teacher probabilities on ${targetWindows.length} ${lang} windows` });
+      probs = computeTargetProbs(teacher, targetWindows, s.batchSize);
+      saveTargetProbs(probsPath, probs, tFp);
+    }
+    let cls: Float32Array | undefined;
+    if (!(s.ablation.noMmdM && s.ablation.noMmdL)) {
+      cls = loadCls(clsPath, sFp);
+      if (!cls) {
+        onProgress?.({ task: `cache:${lang}`, kind: 'info', step: 0, totalSteps: 0, message: `teacher [CLS] on ${sourceWindows.length} ${cfg.data.source} windows` });
+        cls = computeCls(teacher, sourceWindows, clsLayer, s.batchSize);
+        saveCls(clsPath, cls, hiddenSize, sFp);
+      }
+    }
+    const keep = s.initFrom === 'teacher';
+    if (!keep) disposeNerModel(teacher);
+    return { targetWindows, sourceWindows, probs, cls, clsLayer, hiddenSize, schema: teacher.schema, cacheDir, teacher: keep ? teacher : undefined };
+  } catch (err) {
+    disposeNerModel(teacher);
+    throw err;
+  }
+}
+
+/** Step 2: the student, the pretrained encoder with fresh heads (paper) or the teacher itself (`initFrom: 'teacher'`). */
+export function studentModel(cfg: MsdConfig, task: string, pretrained: string, outputs: TeacherOutputs): NerModel {
+  return outputs.teacher ? { ...outputs.teacher, name: task } : newModel(task, pretrained, outputs.schema, cfg, streamSeed(cfg.run.seed, `${task}/init`));
+}
+
+/**
+ * Step 3: the loss of one step, L_final = L_stu + alpha' MMD_M + beta' MMD_L (src/losses/final.ts), each ablation
+ * dropping exactly its term: `noAux` the auxiliary KD layers, `noMmdM` / `noMmdL` one MMD term (and the forward
+ * pass it needs).
+ */
+export function studentStepLoss(cfg: MsdConfig, student: NerModel, outputs: TeacherOutputs, lambda: LayerWeights): (batch: StudentBatch, stepSeed: number) => LossResult {
+  const s = cfg.student;
+  const main = student.heads.mainLayer;
+  const aux = s.ablation.noAux ? [] : student.heads.layers.filter((m) => m !== main);
+  const kdLayers: TargetProbs = { ...outputs.probs, layers: [main, ...aux] };
+  const tIndex = new Map(outputs.targetWindows.map((w, k) => [w, k]));
+  const sIndex = new Map(outputs.sourceWindows.map((w, k) => [w, k]));
+  const { clsLayer, hiddenSize: H } = outputs;
+  return ({ target, source }, stepSeed) => {
+    const x = batchToTensors(target); // created inside variableGrads: freed with the step's intermediates
+    const { hidden } = student.encoder.forward(x, { training: true, dropoutSeed: stepSeed, frozen: s });
+    const studentLogits = student.heads.logits(hidden, { training: true, dropoutSeed: stepSeed });
+    const stu = studentLoss({
+      teacherProbs: batchTeacherProbs(kdLayers, target, tIndex),
+      studentLogits,
+      mask: batchKdMask(target),
+      lambda,
+      beta: s.beta,
+      mainLayer: main,
+      auxLayers: aux,
+    });
+    let studentClsSource: tf.Tensor2D | undefined;
+    if (source && !s.ablation.noMmdM) {
+      const xs = batchToTensors(source);
+      studentClsSource = clsOf(student.encoder.forward(xs, { training: true, dropoutSeed: streamSeed(stepSeed, 'mmd-source'), frozen: s }).hidden[clsLayer]!);
+    }
+    return finalLoss({
+      student: stu,
+      // No source batch when both MMD terms are ablated: L_final is then L_stu (logged the same way, as `stu`).
+      teacherClsSource: source ? batchCls(outputs.cls!, H, source, sIndex) : undefined,
+      studentClsSource,
+      studentClsTarget: s.ablation.noMmdL ? undefined : clsOf(hidden[clsLayer]!),
+      alphaPrime: s.alphaPrime,
+      betaPrime: s.betaPrime,
+      ablate: { mmdM: s.ablation.noMmdM, mmdL: s.ablation.noMmdL },
+    });
+  };
+}
+
 /**
  * Distils the student of one target language (or resumes it). Needs the teacher's selected model in the run
  * directory (trainTeacher). `target` defaults to the target language's training split made unlabelled.
@@ -102,55 +215,20 @@ export async function distillStudent(cfg: MsdConfig, lang: string, opts: TrainOp
   const s = cfg.student;
   const task = `student:${lang}`;
   const paths = run.student(lang);
-  const teacherDir = run.teacher().best;
   const dir = await pretrainedDir(cfg);
   const source = loadSplit(cfg, cfg.data.source, 'train');
   const target: readonly UnlabelledSentence[] = opts.target ?? unlabelled(loadSplit(cfg, lang, 'train'));
+  // Selection reads target labels only under the paper's (not zero-shot) protocol.
   const selectOn = s.selectOn === 'target-dev' ? loadSplit(cfg, lang, 'dev') : loadSplit(cfg, cfg.data.source, 'dev');
 
-  // 1. Teacher outputs, from the cache or computed now (then the teacher is released).
-  let teacher: NerModel | undefined = loadNerModel(teacherDir, { name: 'teacher' });
-  const encodeOpts = { maxLength: cfg.data.maxLength };
-  const targetWindows = encodeDataset(teacher.tokenizer, target, encodeOpts).encoded;
-  const sourceWindows = encodeDataset(teacher.tokenizer, source.sentences, encodeOpts).encoded;
-  const clsLayer = s.clsLayer < 0 ? teacher.encoder.config.numLayers : s.clsLayer;
-  const key = teacherCacheKey(teacherDir, { maxLength: cfg.data.maxLength, clsLayer, heads: teacher.heads.layers });
-  const cacheDir = run.cacheDir(key);
-  const tFp = windowsFingerprint(targetWindows);
-  const sFp = windowsFingerprint(sourceWindows);
-  const H = teacher.encoder.config.hiddenSize;
-  const schema = teacher.schema;
-  const needMmd = !(s.ablation.noMmdM && s.ablation.noMmdL);
-  let probs = loadTargetProbs(join(cacheDir, `target-${lang}-train.safetensors`), tFp);
-  let cls = needMmd ? loadCls(join(cacheDir, `source-${cfg.data.source}-train-cls${clsLayer}.safetensors`), sFp) : undefined;
-  try {
-    if (!probs) {
-      opts.onProgress?.({ task: `cache:${lang}`, kind: 'info', step: 0, totalSteps: 0, message: `teacher probabilities on ${targetWindows.length} ${lang} windows` });
-      probs = computeTargetProbs(teacher, targetWindows, s.batchSize);
-      saveTargetProbs(join(cacheDir, `target-${lang}-train.safetensors`), probs, tFp);
-    }
-    if (needMmd && !cls) {
-      opts.onProgress?.({ task: `cache:${lang}`, kind: 'info', step: 0, totalSteps: 0, message: `teacher [CLS] on ${sourceWindows.length} ${cfg.data.source} windows` });
-      cls = computeCls(teacher, sourceWindows, clsLayer, s.batchSize);
-      saveCls(join(cacheDir, `source-${cfg.data.source}-train-cls${clsLayer}.safetensors`), cls, H, sFp);
-    }
-  } finally {
-    if (s.initFrom !== 'teacher') {
-      disposeNerModel(teacher);
-      teacher = undefined;
-    }
-  }
-
-  // 2. The student: the pretrained encoder with fresh heads (paper), or a copy of the teacher.
-  const student: NerModel = teacher ? { ...teacher, name: task } : newModel(task, dir, schema, cfg, streamSeed(cfg.run.seed, `${task}/init`));
-  const main = student.heads.mainLayer;
-  const aux = s.ablation.noAux ? [] : student.heads.layers.filter((m) => m !== main);
-  const lambda = layerWeights(s.lambda, aux.length, { seed: streamSeed(cfg.run.seed, `${task}/lambda`), name: lambdaName(task) });
+  const outputs = teacherOutputs(cfg, run, lang, source.sentences, target, opts.onProgress);
+  const student = studentModel(cfg, task, dir, outputs);
+  // noAux: no auxiliary layer, so nothing to weigh (an explicit lambda list is for the full set of layers).
+  const lambda = s.ablation.noAux
+    ? layerWeights('uniform', 0)
+    : layerWeights(s.lambda, student.heads.layers.length - 1, { seed: streamSeed(cfg.run.seed, `${task}/lambda`), name: lambdaName(task) });
   const vars = [...trainableVars(student, s), ...(lambda.variable ? [{ name: 'lambda', variable: lambda.variable }] : [])];
-  const tIndex = new Map(targetWindows.map((w, k) => [w, k]));
-  const sIndex = new Map(sourceWindows.map((w, k) => [w, k]));
-  const tp = probs;
-  const kdLayers: TargetProbs = { ...tp, layers: [main, ...aux] };
+  const needMmd = outputs.cls !== undefined;
   try {
     const result = trainLoop<StudentBatch>({
       task,
@@ -158,41 +236,13 @@ export async function distillStudent(cfg: MsdConfig, lang: string, opts: TrainOp
       optim: s,
       seed: cfg.run.seed,
       batches: (epoch) => {
-        const tb = makeBatches(targetWindows, { batchSize: s.batchSize, seed: streamSeed(cfg.run.seed, `${task}/target-batches`), epoch, padId: student.tokenizer.padId });
+        const tb = makeBatches(outputs.targetWindows, { batchSize: s.batchSize, seed: streamSeed(cfg.run.seed, `${task}/target-batches`), epoch, padId: student.tokenizer.padId });
         if (!needMmd) return tb.map((target) => ({ target }));
-        const sb = makeBatches(sourceWindows, { batchSize: s.batchSize, seed: streamSeed(cfg.run.seed, `${task}/source-batches`), epoch, padId: student.tokenizer.padId });
+        const sb = makeBatches(outputs.sourceWindows, { batchSize: s.batchSize, seed: streamSeed(cfg.run.seed, `${task}/source-batches`), epoch, padId: student.tokenizer.padId });
         return tb.map((target, i) => ({ target, source: sb[i % sb.length]! }));
       },
       tokens: (b) => realTokens(b.target) + (b.source ? realTokens(b.source) : 0),
-      loss: ({ target, source }, stepSeed) => {
-        const x = batchToTensors(target);
-        const { hidden } = student.encoder.forward(x, { training: true, dropoutSeed: stepSeed, frozen: s });
-        const studentLogits = student.heads.logits(hidden, { training: true, dropoutSeed: stepSeed });
-        const stu = studentLoss({
-          teacherProbs: batchTeacherProbs(kdLayers, target, tIndex),
-          studentLogits,
-          mask: batchKdMask(target),
-          lambda,
-          beta: s.beta,
-          mainLayer: main,
-          auxLayers: aux,
-        });
-        if (!needMmd || !source) return stu;
-        let studentClsSource: tf.Tensor2D | undefined;
-        if (!s.ablation.noMmdM) {
-          const xs = batchToTensors(source);
-          studentClsSource = clsOf(student.encoder.forward(xs, { training: true, dropoutSeed: streamSeed(stepSeed, 'mmd-source'), frozen: s }).hidden[clsLayer]!);
-        }
-        return finalLoss({
-          student: stu,
-          teacherClsSource: batchCls(cls!, H, source, sIndex),
-          studentClsSource,
-          studentClsTarget: s.ablation.noMmdL ? undefined : clsOf(hidden[clsLayer]!),
-          alphaPrime: s.alphaPrime,
-          betaPrime: s.betaPrime,
-          ablate: { mmdM: s.ablation.noMmdM, mmdL: s.ablation.noMmdL },
-        });
-      },
+      loss: studentStepLoss(cfg, student, outputs, lambda),
       evaluate: () => {
         const r = devScore(student, { sentences: selectOn.sentences, split: 'dev', lang: selectOn.lang });
         return { score: r.score, log: { ...r.log, selectOn: s.selectOn, lambda: lambda.values() } };
@@ -202,13 +252,13 @@ export async function distillStudent(cfg: MsdConfig, lang: string, opts: TrainOp
     writeJsonAtomic(join(paths.dir, 'train-report.json'), {
       lang,
       targetSentences: target.length,
-      targetWindows: targetWindows.length,
+      targetWindows: outputs.targetWindows.length,
       steps: result.state.globalStep,
       bestStep: result.state.bestStep,
       bestDevF1: result.state.bestScore,
       selectOn: s.selectOn,
       zeroShot: s.selectOn === 'source-dev',
-      cache: cacheDir,
+      cache: outputs.cacheDir,
       lambda: lambda.values(),
     });
     return { ...result, lang, bestDir: paths.best, zeroShot: s.selectOn === 'source-dev' };

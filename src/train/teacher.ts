@@ -41,7 +41,7 @@ export function devScore(model: NerModel, dev: EvalSplit): { score: number; log:
 export async function trainTeacher(cfg: MsdConfig, opts: TrainOptions = {}): Promise<TeacherResult> {
   await backendFor(cfg);
   const run = runDir(cfg);
-  run.init(cfg, { resume: opts.resume });
+  run.init(cfg, { resume: opts.resume, force: opts.force });
   const paths = run.teacher();
   const dir = await pretrainedDir(cfg);
   const train = loadSplit(cfg, cfg.data.source, 'train');
