@@ -15,7 +15,6 @@ import { resolveConfig, type MsdConfig } from '../config.js';
 import { disposeNerModel, loadNerModel, type NerModel } from '../model/ner-model.js';
 import { writeJsonAtomic } from '../model/atomic.js';
 import { readJson } from '../train/runs.js';
-import { backendFor, evalSplit, loadSplit } from '../train/setup.js';
 import { clsByLayer, matrixRows } from './cls.js';
 import { crossModelMmdRows, mmdByLayerRows, sampleSentences, type MmdRow } from './mmd.js';
 import { project2d, type ProjectionMethod } from './project.js';
@@ -45,6 +44,8 @@ export async function runDiagnostics(runDir: string, opts: RunDiagnosticsOptions
   const cfgPath = join(runDir, 'config.json');
   if (!existsSync(cfgPath)) throw new Error(`runDiagnostics: ${cfgPath} not found; expected a run directory written by msd run / runMsd`);
   const cfg: MsdConfig = resolveConfig(readJson<MsdConfig>(cfgPath));
+  // loaded here, not at module load: the figures half of the library does not pull in the training stack
+  const { backendFor, evalSplit, loadSplit } = await import('../train/index.js');
   await backendFor(cfg);
   const log = opts.onProgress ?? (() => {});
   const seed = opts.seed ?? 1;

@@ -171,8 +171,19 @@ export function browserBundles(): { name: string; version: string; code: string 
     ['vega-lite', 'build/vega-lite.min.js'],
     ['vega-embed', 'build/vega-embed.min.js'],
   ].map(([name, file]) => {
-    const pkgPath = req.resolve(`${name}/package.json`);
-    const version = (JSON.parse(readFileSync(pkgPath, 'utf8')) as { version: string }).version;
-    return { name: name!, version, code: readFileSync(join(dirname(pkgPath), file!), 'utf8') };
+    const pkgDir = packageDirOf(name!, file!);
+    const version = (JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { version: string }).version;
+    return { name: name!, version, code: readFileSync(join(pkgDir, file!), 'utf8') };
   });
+}
+
+/** The installed directory of a package (its `exports` may hide package.json, so walk up from its entry point). */
+function packageDirOf(name: string, file: string): string {
+  let dir = dirname(req.resolve(name));
+  for (let i = 0; i < 8; i++) {
+    const pj = join(dir, 'package.json');
+    if (existsSync(pj) && existsSync(join(dir, file)) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === name) return dir;
+    dir = dirname(dir);
+  }
+  throw new Error(`render.ts: could not find ${file} of the installed package ${name}`);
 }

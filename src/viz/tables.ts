@@ -53,9 +53,17 @@ function fmt(v: unknown, digits: number, integerColumn = false): string {
   return String(v);
 }
 
-/** Columns whose numbers are all integers (printed without decimals); the rest get `digits` decimals everywhere. */
+/**
+ * Columns printed without decimals: all values integers, and either a count column (layer, support, step, n, epoch)
+ * or holding a value above 100 (so not a score: an F1 of 74 in percent still prints as 74.00, like its neighbours).
+ */
 function integerColumns(rows: readonly Row[], cols: readonly string[]): Set<string> {
-  return new Set(cols.filter((c) => rows.every((r) => typeof r[c] !== 'number' || Number.isInteger(r[c]))));
+  return new Set(
+    cols.filter((c) => {
+      const nums = rows.map((r) => r[c]).filter((v): v is number => typeof v === 'number');
+      return nums.length > 0 && nums.every((v) => Number.isInteger(v)) && (NOT_SCORES.has(c) || nums.some((v) => Math.abs(v) > 100));
+    }),
+  );
 }
 
 const NOT_SCORES = new Set(['layer', 'support', 'step', 'n', 'epoch']);
@@ -70,6 +78,7 @@ function bestCells(rows: readonly Row[], cols: readonly string[], opts: FormatOp
     const present = vals.filter((v): v is number => v !== undefined);
     if (present.length < 2) continue;
     const target = opts.best === 'min' ? Math.min(...present) : Math.max(...present);
+    if (present.every((v) => v === target)) continue; // all equal: nothing stands out
     out.set(c, new Set(vals.flatMap((v, i) => (v === target ? [i] : []))));
   }
   return out;

@@ -14,12 +14,11 @@ import {
   projectionChart,
   publishedRows,
   renderSvg,
-  resultsFrame,
   svgToPng,
   trainingCurvesChart,
-  type ResultRow,
   type VlSpec,
-} from '../../src/index.js';
+} from '../../src/viz/index.js';
+import { resultsFrame, type ResultRow } from '../../src/eval/table.js';
 import { ablationRows, f1Rows, f1StatRows, metricRecords, mmdRows, projectionPoints } from './fixtures.js';
 import { decodePng, inkStats } from './png.js';
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileSpec, exportFigure, fontFiles, perLayerF1Chart, renderPng, show, showTable, svgToPng, VEGALITE_MIME, type MimeBundle } from '../../src/index.js';
+import { compileSpec, exportFigure, fontFiles, perLayerF1Chart, renderPng, show, showTable, svgToPng, VEGALITE_MIME, type MimeBundle } from '../../src/viz/index.js';
 import { f1Rows } from './fixtures.js';
 import { decodePng, inkStats } from './png.js';
 

@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ablationTable, loadPublished, publishedF1, publishedRows, resultsFrame, toCsv, toHtml, toLatex, CORPUS_LANGUAGES, VARIANTS } from '../../src/index.js';
+import { ablationTable, loadPublished, publishedF1, publishedRows, toCsv, toHtml, toLatex, CORPUS_LANGUAGES, VARIANTS } from '../../src/viz/index.js';
+import { resultsFrame } from '../../src/eval/table.js';
 import { ablationRows } from './fixtures.js';
 
 test('toCsv quotes commas, quotes and newlines; null is an empty cell', () => {
