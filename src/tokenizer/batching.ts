@@ -127,6 +127,32 @@ export function padBatch(items: readonly Encoded[], padId = 0): Batch {
   return batch;
 }
 
+/**
+ * Cuts a batch into consecutive groups of rows whose padded size (rows x their own longest row) stays within
+ * `maxTokens`, each re-padded to its own longest row: the micro-batches of gradient accumulation. A row longer than
+ * the budget gets a group of its own. `maxTokens` 0 (or a batch within it) returns the batch itself.
+ */
+export function splitBatch(batch: Batch, maxTokens: number, padId = 0): Batch[] {
+  if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new Error(`splitBatch: maxTokens must be an integer >= 0, got ${maxTokens}`);
+  const [b, t] = batch.shape;
+  if (maxTokens === 0 || b * t <= maxTokens) return [batch];
+  const groups: Encoded[][] = [];
+  let cur: Encoded[] = [];
+  let longest = 0;
+  for (const item of batch.items) {
+    const len = Math.max(longest, item.inputIds.length);
+    if (cur.length > 0 && (cur.length + 1) * len > maxTokens) {
+      groups.push(cur);
+      cur = [];
+      longest = 0;
+    }
+    cur.push(item);
+    longest = Math.max(longest, item.inputIds.length);
+  }
+  groups.push(cur);
+  return groups.map((items) => padBatch(items, padId));
+}
+
 /** The rows of a flat [b, t] array (e.g. argmax predictions of a batch) paired with the batch's items. */
 export function batchRows<T extends ArrayLike<number> & { subarray(start: number, end: number): T }>(batch: Batch, flat: T): [Encoded, T][] {
   const [b, t] = batch.shape;
@@ -157,4 +183,11 @@ export function fixedPaddingEfficiency(lengths: Iterable<number>, maxLength = 12
     n++;
   }
   return n === 0 ? 1 : real / (n * maxLength);
+}
+
+/** Real (non-padding) tokens of a batch: the attention mask's sum (for tokens/s). */
+export function realTokens(batch: Batch): number {
+  let n = 0;
+  for (let i = 0; i < batch.attentionMask.length; i++) n += batch.attentionMask[i]!;
+  return n;
 }

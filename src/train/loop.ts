@@ -17,6 +17,7 @@ import type { NamedVariable } from '../model/bert.js';
 import type { LossResult } from '../losses/terms.js';
 import { readTerms } from '../losses/terms.js';
 import { tf } from '../tf.js';
+import type { Scalar, Tensor, Variable } from '../tf.js';
 import { AdamW, defaultNoDecay } from './adamw.js';
 import { freshState, loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainerState } from './checkpoint.js';
 import { clipScale } from './clip.js';
@@ -51,8 +52,17 @@ export interface LoopSpec<B> {
   batches(epoch: number): B[];
   /** Real (non-padding) tokens of a batch, for tokens/s. */
   tokens(batch: B): number;
-  /** The loss of a batch; `stepSeed` seeds its dropout. Called inside tf.variableGrads. */
+  /** The loss of a batch (or of one micro-batch); `stepSeed` seeds its dropout. Called inside tf.variableGrads. */
   loss(batch: B, stepSeed: number): LossResult;
+  /**
+   * Gradient accumulation: cuts a batch that does not fit in memory in one pass into micro-batches (a token budget),
+   * each with the share of the batch's loss it carries, so that sum_k weight_k * grad(loss(part_k)) is the gradient
+   * of the whole batch's loss (exact for losses that are means over tokens, given each part's share of those
+   * tokens). `seedOf(k, n)` is the dropout seed the loop gives part k of n. Absent, or one part: one pass, as without it.
+   */
+  microBatches?(batch: B, seedOf: (k: number, n: number) => number): MicroBatch<B>[];
+  /** Frees what `microBatches` attached to its parts, after the step. */
+  releaseMicroBatches?(parts: MicroBatch<B>[]): void;
   /** Dev score for checkpoint selection (higher is better), plus anything to log. */
   evaluate(): { score: number; log?: Record<string, unknown> };
   /** Saves the current weights as the best model. */
@@ -69,6 +79,65 @@ export interface LoopSpec<B> {
   onProgress?: ProgressCallback;
   /** Stop after this many optimizer steps in this call (tests use it to simulate a killed run). */
   maxSteps?: number;
+}
+
+/** One piece of a batch and the fraction of the batch's loss it carries (the weights of a batch sum to 1). */
+export interface MicroBatch<B> {
+  part: B;
+  weight: number;
+}
+
+/**
+ * The dropout seed of micro-batch k of n in the step seeded `stepSeed`: the step's own seed when the batch is one
+ * pass, so turning accumulation on changes nothing for batches that fit.
+ */
+export function microBatchSeed(stepSeed: number, k: number, n: number): number {
+  return n === 1 ? stepSeed : streamSeed(stepSeed, 'micro-batch', k);
+}
+
+/**
+ * Loss, logged terms and gradients of one optimizer step, accumulated over the batch's micro-batches:
+ *   L = sum_k w_k L_k,  grad L = sum_k w_k grad L_k,  terms = sum_k w_k terms_k.
+ * Each micro-batch's tape is released before the next one runs, so memory holds one micro-batch's activations.
+ */
+function stepGradients<B>(spec: LoopSpec<B>, batch: B, stepSeed: number, variables: Variable[]): { loss: number; terms: Record<string, number>; grads: Record<string, Tensor> } {
+  const parts = spec.microBatches?.(batch, (k, n) => microBatchSeed(stepSeed, k, n)) ?? [{ part: batch, weight: 1 }];
+  try {
+    if (parts.length === 1) {
+      let terms: Record<string, number> = {};
+      const { value, grads } = tf.variableGrads(() => {
+        const result = spec.loss(parts[0]!.part, stepSeed);
+        terms = readTerms(result);
+        return result.total;
+      }, variables);
+      const loss = value.dataSync()[0]!;
+      value.dispose();
+      return { loss, terms, grads };
+    }
+    let loss = 0;
+    const terms: Record<string, number> = {};
+    let acc: Record<string, Tensor> | undefined;
+    parts.forEach(({ part, weight }, k) => {
+      let partTerms: Record<string, number> = {};
+      const { value, grads } = tf.variableGrads(() => {
+        const result = spec.loss(part, microBatchSeed(stepSeed, k, parts.length));
+        partTerms = readTerms(result);
+        return tf.mul(result.total, weight) as Scalar;
+      }, variables);
+      loss += value.dataSync()[0]!;
+      value.dispose();
+      for (const [name, v] of Object.entries(partTerms)) terms[name] = (terms[name] ?? 0) + weight * v;
+      if (!acc) acc = grads;
+      else {
+        const prev: Record<string, Tensor> = acc;
+        acc = Object.fromEntries(Object.entries(prev).map(([name, g]) => [name, tf.add(g, grads[name]!)]));
+        tf.dispose([...Object.values(prev), ...Object.values(grads)]);
+      }
+    });
+    return { loss, terms, grads: acc! };
+  } finally {
+    if (spec.microBatches) spec.releaseMicroBatches?.(parts);
+  }
 }
 
 export interface LoopResult {
@@ -158,15 +227,9 @@ export function trainLoop<B>(spec: LoopSpec<B>): LoopResult {
         if (spec.maxSteps !== undefined && steps >= spec.maxSteps) return { state, steps, lastLoss };
         const batch = batches[state.stepInEpoch]!;
         const lr = spec.optim.lr * schedule(state.globalStep + 1);
-        let terms: Record<string, number> = {};
-        const { value, grads } = tf.variableGrads(() => {
-          const result = spec.loss(batch, streamSeed(spec.seed, `${spec.task}/dropout`, state.globalStep));
-          terms = readTerms(result);
-          return result.total;
-        }, variables);
-        const loss = value.dataSync()[0]!;
+        const { loss, terms, grads } = stepGradients(spec, batch, streamSeed(spec.seed, `${spec.task}/dropout`, state.globalStep), variables);
         if (!Number.isFinite(loss)) {
-          tf.dispose([value, ...Object.values(grads)]);
+          tf.dispose(Object.values(grads));
           throw new NonFiniteLossError(
             `${spec.task}: loss is ${loss} at step ${state.globalStep + 1} (epoch ${state.epoch + 1}, batch ${state.stepInEpoch + 1}); ` +
               `training stopped; the last good checkpoint is ${existsSync(spec.paths.last) ? spec.paths.last : '(none written yet)'}. Terms: ${JSON.stringify(terms)}`,
@@ -175,7 +238,7 @@ export function trainLoop<B>(spec: LoopSpec<B>): LoopResult {
         // Clipping as a factor that AdamW applies in its fused pass (no scaled copy of the gradients).
         const clipped = clipScale(grads, spec.optim.maxGradNorm);
         optimizer.step(grads, lr, clipped.scale);
-        tf.dispose([value, ...Object.values(grads)]);
+        tf.dispose(Object.values(grads));
         lastLoss = loss;
         steps++;
         state.globalStep++;

@@ -155,3 +155,29 @@ test('createRng: deterministic, in range, shuffles are permutations', () => {
   assert.equal(mixSeed(1, 5), mixSeed(1, 5));
   assert.throws(() => createRng(Number.NaN), /seed must be a finite number/);
 });
+
+test('splitBatch: groups within the token budget, re-padded, every row once and in order', async () => {
+  const { splitBatch, padBatch: pad } = await import('../../src/tokenizer/batching.js');
+  const item = (n: number, id: string) => ({
+    inputIds: Int32Array.from({ length: n }, (_, i) => 100 + i),
+    wordIndex: Int32Array.from({ length: n }, (_, i) => (i === 0 || i === n - 1 ? -1 : i - 1)),
+    labels: Int32Array.from({ length: n }, (_, i) => (i === 0 || i === n - 1 ? -100 : 1)),
+    sentenceId: id,
+    window: { index: 0, count: 1, wordStart: 0, wordEnd: n - 2, decodeStart: 0, decodeEnd: n - 2 },
+  });
+  const items = [item(10, 'a'), item(12, 'b'), item(30, 'c'), item(5, 'd'), item(6, 'e')];
+  const batch = pad(items as never);
+  assert.deepEqual(splitBatch(batch, 0), [batch]);
+  assert.deepEqual(splitBatch(batch, 1000), [batch]);
+  const parts = splitBatch(batch, 40);
+  // Every part within budget unless a single row exceeds it; rows in order, each exactly once.
+  for (const p of parts) assert.ok(p.shape[0] * p.shape[1] <= 40 || p.shape[0] === 1, `part ${p.shape}`);
+  assert.deepEqual(parts.flatMap((p) => p.items.map((e) => e.sentenceId)), ['a', 'b', 'c', 'd', 'e']);
+  // Re-padded to their own longest row, labels and masks carried over.
+  for (const p of parts) {
+    assert.equal(p.shape[1], Math.max(...p.items.map((e) => e.inputIds.length)));
+    assert.equal(p.attentionMask.reduce((s, v) => s + v, 0), p.items.reduce((s, e) => s + e.inputIds.length, 0));
+    assert.ok(p.labels);
+  }
+  assert.throws(() => splitBatch(batch, -1), /maxTokens must be an integer >= 0/);
+});
