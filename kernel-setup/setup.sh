@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # From a fresh clone to a working setup, in one command (the README's first command):
-#   1. Jupyter's headless executor from apt, if no Python with nbconvert is found (kernel-setup/system-deps.sh)
+#   1. Jupyter's headless executor and OpenBLAS from apt, where missing (kernel-setup/system-deps.sh)
 #   2. npm ci             (the locked dependencies; `prepare` builds lib/, which notebooks import)
 #   3. the tslab kernel, registered in kernel-setup/.jupyter (kernel-setup/install.sh; --user is passed through)
 #   4. notebooks/00_setup.ipynb executed headless; the executed copy is kept in runs/notebooks/

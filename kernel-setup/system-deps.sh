@@ -1,19 +1,30 @@
 #!/usr/bin/env bash
-# Installs the Debian/Ubuntu packages Jupyter needs to run notebooks headless, if no Python with Jupyter is
-# found (see find-python.sh). Needs root, or sudo without a password prompt; never asks questions (CI has no
-# stdin). Elsewhere it only prints what to install.
+# Installs the Debian/Ubuntu packages the project needs and the machine lacks:
+#   - Jupyter's headless executor (nbconvert, nbclient, jupyter_client, ipykernel), if no Python with Jupyter is
+#     found (see find-python.sh): `npm run test:notebooks` and the notebooks need it;
+#   - OpenBLAS (libopenblas0-pthread), if the dynamic loader finds no libopenblas: the fast CPU backend ('blas',
+#     src/backend/blas.ts) calls it; without it the library still runs, on the slower plain wasm backend.
+# Needs root, or sudo without a password prompt; never asks questions (CI has no stdin). Elsewhere it only prints
+# what to install.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
+packages=()
 if py=$(bash "$here/find-python.sh" 2>/dev/null); then
   echo "jupyter: found nbconvert + nbclient in $py"
-  exit 0
+else
+  packages+=(jupyter-notebook python3-nbconvert python3-nbclient jupyter-client python3-ipykernel)
 fi
-
-packages=(jupyter-notebook python3-nbconvert python3-nbclient jupyter-client python3-ipykernel)
+if { command -v ldconfig >/dev/null 2>&1 && ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so'; } || ls /usr/lib/*/openblas-pthread/libopenblas.so.0 >/dev/null 2>&1; then
+  echo "blas: found OpenBLAS"
+else
+  packages+=(libopenblas0-pthread)
+fi
+[[ ${#packages[@]} -eq 0 ]] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "jupyter: not found and this is not a Debian/Ubuntu machine; install it with: pip install jupyterlab" >&2
+  echo "system-deps: missing ${packages[*]} and this is not a Debian/Ubuntu machine; install Jupyter with" >&2
+  echo "             pip install jupyterlab, and OpenBLAS with your package manager (or set MSD_BLAS=/path/to/libopenblas)" >&2
   exit 1
 fi
 
@@ -22,12 +33,12 @@ if [[ $(id -u) -eq 0 ]]; then
 elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
   as_root=(sudo -n)
 else
-  echo "jupyter: not found; as root run: apt-get install -y ${packages[*]}" >&2
-  echo "         (or: pip install jupyterlab)" >&2
+  echo "system-deps: missing; as root run: apt-get install -y ${packages[*]}" >&2
+  echo "             (or: pip install jupyterlab)" >&2
   exit 1
 fi
 
-echo "jupyter: installing ${packages[*]} with apt-get"
+echo "system-deps: installing ${packages[*]} with apt-get"
 export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -q
 "${as_root[@]}" apt-get install -y -q --no-install-recommends "${packages[@]}"
