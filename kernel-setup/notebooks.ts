@@ -176,6 +176,13 @@ export function expectText(what: string, pattern: RegExp): Expectation {
 export const EXPECTATIONS: Record<string, Expectation[]> = {
   '00_setup.ipynb': [expectJsonOutput(VEGA_LITE_MIME)],
   '01_teacher.ipynb': [expectCharts([{ name: 'per-layer F1 of the teacher', match: /teacher.*F1 of every layer/i }]), expectOutput('text/html', 'dataset statistics table')],
+  '03_mmd_diagnostics.ipynb': [
+    expectCharts([
+      { name: 'MMD^2 source vs target per layer', match: /MMD² between .* per layer/ },
+      { name: 'cross-model MMD^2', match: /cross-model MMD²/i },
+      { name: 'Figure-2 scatter', match: /Figure 2/ },
+    ]),
+  ],
   '02_students.ipynb': [
     expectCharts([
       { name: 'loss-term curves of a student', match: /student .*loss terms/i },
