@@ -219,6 +219,13 @@ function termLabel(name: string, mainLayer: number): string {
   return name;
 }
 
+/** Legend order: total first, then the main term, the auxiliary sum, L_stu, MMD_M, MMD_L, anything else. */
+function termOrder(labels: readonly string[]): string[] {
+  const rank = (t: string) =>
+    t === 'total loss' ? 0 : t.startsWith('main ') ? 1 : t.startsWith('auxiliary') ? 2 : t.startsWith('L_stu') ? 3 : t === 'MMD_M' ? 4 : t === 'MMD_L' ? 5 : 6;
+  return [...new Set(labels)].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
 /**
  * Training curves of one model from its metrics.jsonl records: (1) the loss and its main terms (total, main CE or
  * KD, auxiliary sum, MMD_M, MMD_L) on a log scale, (2) the per-layer terms (CE or KD of each auxiliary head), colour
@@ -264,8 +271,8 @@ export function trainingCurvesChart(input: TableInput<MetricRecord>, opts: { tit
       mark: { type: 'line', strokeWidth: 1.6, clip: true },
       encoding: {
         x,
-        y: { field: 'value', type: 'quantitative', title: positive ? 'loss (log scale)' : 'loss', scale: positive ? { type: 'log' } : { zero: false } },
-        color: { field: 'term', type: 'nominal', title: 'term', legend: { orient: 'right' } },
+        y: { field: 'value', type: 'quantitative', title: positive ? 'loss (log scale)' : 'loss', scale: positive ? { type: 'log', nice: false } : { zero: false }, axis: { tickCount: 6 } },
+        color: { field: 'term', type: 'nominal', title: 'term', sort: termOrder(main.map((d) => d.term as string)), legend: { orient: 'right' } },
         tooltip: [{ field: 'term' }, { field: 'step', type: 'quantitative' }, { field: 'value', type: 'quantitative', format: '.4g' }],
       },
     });
@@ -280,7 +287,7 @@ export function trainingCurvesChart(input: TableInput<MetricRecord>, opts: { tit
       mark: { type: 'line', strokeWidth: 1.2 },
       encoding: {
         x,
-        y: { field: 'value', type: 'quantitative', title: `${kind} (log scale)`, scale: { type: 'log' } },
+        y: { field: 'value', type: 'quantitative', title: `${kind} (log scale)`, scale: { type: 'log', nice: false }, axis: { tickCount: 5 } },
         color: { field: 'layer', type: 'ordinal', title: 'layer', scale: { scheme: 'viridis' }, legend: { orient: 'right' } },
         tooltip: [{ field: 'layer' }, { field: 'step', type: 'quantitative' }, { field: 'value', type: 'quantitative', format: '.4g' }],
       },
