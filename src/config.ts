@@ -262,18 +262,39 @@ export function resolveConfig(preset: string | MsdConfig = 'paper', ...overrides
   return out;
 }
 
+/** The layers with a classifier, `model.headLayers` [first, last] as a list; the last is the main head. */
+export function headLayerList(model: Pick<ModelConfig, 'headLayers'>): number[] {
+  const [first, last] = model.headLayers;
+  return Array.from({ length: last - first + 1 }, (_, i) => first + i);
+}
+
+/**
+ * The checks that need the encoder's layer count: head, [CLS] and frozen layers must exist in it. resolveConfig
+ * runs them for the tiny preset (its count is in the config); for a pretrained checkpoint the count is in the
+ * checkpoint's config.json, so they run when the model is built (newModel), with `from` naming that file.
+ */
+export function checkLayerCount(c: MsdConfig, layers: number, from = 'model.tiny.numLayers'): void {
+  const [h0, h1] = c.model.headLayers;
+  const has = `the encoder has ${layers} layers (${from})`;
+  if (h1 > layers) throw new Error(`config model.headLayers: [${h0}, ${h1}] must lie within 1..${layers}; ${has}`);
+  if (c.student.clsLayer > layers) throw new Error(`config student.clsLayer: ${c.student.clsLayer} must be -1 (last) or lie within 0..${layers}; ${has}`);
+  for (const [name, o] of [['teacher', c.teacher], ['student', c.student]] as const) {
+    if (o.freezeLayers > layers) throw new Error(`config ${name}.freezeLayers: expected 0..${layers}, got ${o.freezeLayers}; ${has}`);
+  }
+}
+
 /** Cross-field checks that single-key overrides cannot make. */
 function validate(c: MsdConfig): void {
-  const layers = c.model.tiny.enabled ? c.model.tiny.numLayers : 12;
   const [h0, h1] = c.model.headLayers;
-  if (h0 < 1 || h1 > layers) throw new Error(`config model.headLayers: [${h0}, ${h1}] must lie within 1..${layers}`);
+  if (h0 < 1) throw new Error(`config model.headLayers: [${h0}, ${h1}] must start at layer 1 or later`);
+  if (c.model.tiny.enabled) checkLayerCount(c, c.model.tiny.numLayers);
   const [e0, e1] = c.run.evalLayers;
   if (e0 < h0 || e1 > h1) throw new Error(`config run.evalLayers: [${e0}, ${e1}] must lie within model.headLayers [${h0}, ${h1}]`);
-  if (!Number.isInteger(c.student.clsLayer) || c.student.clsLayer < -1 || c.student.clsLayer > layers) throw new Error(`config student.clsLayer: ${c.student.clsLayer} must be -1 (last) or lie within 0..${layers}`);
+  if (!Number.isInteger(c.student.clsLayer) || c.student.clsLayer < -1) throw new Error(`config student.clsLayer: ${c.student.clsLayer} must be -1 (last) or a layer >= 0`);
   for (const [name, o] of [['teacher', c.teacher], ['student', c.student]] as const) {
     if (o.batchSize < 1 || !Number.isInteger(o.batchSize)) throw new Error(`config ${name}.batchSize: expected a positive integer, got ${o.batchSize}`);
     if (o.epochs < 0 || !Number.isInteger(o.epochs)) throw new Error(`config ${name}.epochs: expected an integer >= 0, got ${o.epochs}`);
-    if (o.freezeLayers < 0 || o.freezeLayers > layers) throw new Error(`config ${name}.freezeLayers: expected 0..${layers}, got ${o.freezeLayers}`);
+    if (o.freezeLayers < 0 || !Number.isInteger(o.freezeLayers)) throw new Error(`config ${name}.freezeLayers: expected an integer >= 0, got ${o.freezeLayers}`);
     const aux = h1 - h0;
     if (Array.isArray(o.lambda) && o.lambda.length !== aux) {
       throw new Error(`config ${name}.lambda: expected ${aux} weights (one per auxiliary layer ${h0}..${h1 - 1}), got ${o.lambda.length}`);

@@ -1,18 +1,89 @@
 /**
  * msd-ner: zero-shot cross-lingual NER with MSD (Mixture of Short-channel Distillers, Ma et al., EMNLP 2022).
- * The public API; every module below is re-exported here and nowhere else.
+ *
+ * The public API: what notebooks and users call, by topic. Internals (kernels, loss input checks, the training
+ * loop's parts, cache files, tokenizer pieces) stay in their modules, and tests import those modules directly.
+ * A feature of another issue appends one marked block at the end.
  */
-export * from './backend/init.js';
-export { registerWasmKernels } from './backend/wasm-kernels.js';
+
+// Backend and tensors
+export { initBackend, activeBackend, parseBackendName, BACKEND_ORDER, type BackendInfo, type BackendName, type InitBackendOptions } from './backend/init.js';
 export { tf } from './tf.js';
 export type * from './tf.js';
-export * from './config.js';
-export * from './data/index.js';
-export * from './model/index.js';
-export * from './eval/index.js';
-export * from './tokenizer/index.js';
-export * from './losses/index.js';
-export * from './train/index.js';
+
+// Configuration (src/config.ts holds every default)
+export {
+  resolveConfig,
+  parseSets,
+  configToJson,
+  headLayerList,
+  PRESETS,
+  PAPER,
+  TINY,
+  type MsdConfig,
+  type ModelConfig,
+  type DataConfig,
+  type OptimConfig,
+  type TeacherConfig,
+  type StudentConfig,
+  type RunConfig,
+  type DeepPartial,
+} from './config.js';
+
+// Data
+export { loadDataset, availableDatasets, DATASET_NAMES, type Dataset, type DatasetName, type Split, type LoadDatasetOptions } from './data/registry.js';
+export { readConll, type ConllOptions } from './data/conll.js';
+export { readWikiann } from './data/wikiann.js';
+export { readMulticoner } from './data/multiconer.js';
+export { loadHubDataset, type HubOptions } from './data/hub.js';
+export { unlabelled } from './data/unlabelled.js';
+export { datasetStats, splitStats, type SplitStats } from './data/stats.js';
+export { labelSchema, STANDARD_TYPES } from './data/schema.js';
+export { DataError } from './data/errors.js';
+export type { Sentence, UnlabelledSentence, AnySentence, LabelSchema, LoadReport } from './data/types.js';
+
+// Tokenizer
+export { loadTokenizer, type LoadTokenizerOptions } from './tokenizer/load.js';
+export type { WordPieceTokenizer } from './tokenizer/wordpiece.js';
+export { encodeSentence, type Encoded, type EncodeOptions } from './tokenizer/align.js';
+export { encodeDataset, type EncodedDataset } from './tokenizer/dataset.js';
+export { makeBatches, type Batch, type BatchOptions } from './tokenizer/batching.js';
+
+// Models
+export { fromPretrained, resolveModelDir, type FromPretrainedOptions } from './model/hub.js';
+export { loadBert, type LoadedBert } from './model/checkpoint.js';
+export { loadNerModel, saveNerModel, disposeNerModel, type NerModel } from './model/ner-model.js';
+export { writeTinyCheckpoint, type TinyCheckpointOptions } from './model/tiny.js';
+export { countParameters } from './model/params.js';
+export type { BertConfig } from './model/config.js';
+
+// Evaluation and prediction
+export { evaluate, evaluateRows, type EvalSplit, type EvaluateOptions } from './eval/evaluate.js';
+export { predict, type Prediction } from './eval/predict.js';
+export { scoreEntities, type EntityScores } from './eval/metric.js';
+export { conllevalReport } from './eval/report.js';
+export { resultsFrame, type ResultRow } from './eval/table.js';
+
+// Losses: the paper's equations as pure functions of tensors
+export { tokenCrossEntropy, IGNORE_INDEX } from './losses/ce.js';
+export { teacherLoss, type TeacherLossInput } from './losses/teacher.js';
+export { kdLayerLoss, studentLoss, type StudentLossInput } from './losses/kd.js';
+export { mmd, type MmdOptions } from './losses/mmd.js';
+export { finalLoss, type FinalLossInput } from './losses/final.js';
+export { layerWeights, type LambdaMode, type LayerWeights } from './losses/lambda.js';
+export { readTerms, type LossResult } from './losses/terms.js';
+export { LossInputError } from './losses/check.js';
+
+// Training: the method's stages, one run directory each
+export { backendFor } from './train/backend.js';
+export { loadSplit, evalSplit } from './train/data.js';
+export { pretrainedDir, newModel } from './train/models.js';
+export { trainTeacher, type TeacherResult } from './train/teacher.js';
+export { distillStudent, type StudentResult } from './train/student.js';
+export { runMsd, evaluateRun, type RunSummary, type EvalRunOptions } from './train/pipeline.js';
+export type { TrainOptions } from './train/loop.js';
+export { RunDir, runDir, readJson, readJsonl, type ModelPaths } from './train/runs.js';
+export { consoleProgress, formatProgress, type ProgressEvent, type ProgressCallback } from './train/progress.js';
 
 // --- figures and diagnostics (issue 12: src/viz, src/diagnostics) ---
 export * from './diagnostics/index.js';

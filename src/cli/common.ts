@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { configToJson, parseSets, PRESETS, resolveConfig, type DeepPartial, type MsdConfig } from '../config.js';
 import type { RunSummary } from '../train/pipeline.js';
 import { readJson } from '../train/runs.js';
-import { backendFor } from '../train/setup.js';
+import { backendFor } from '../train/backend.js';
 
 export interface CommonOptions {
   preset: string;

@@ -11,7 +11,7 @@ import { writeJsonAtomic } from '../model/atomic.js';
 import { demoSummary, formatDemoSummary } from '../train/demo-summary.js';
 import { runMsd } from '../train/pipeline.js';
 import { consoleProgress } from '../train/progress.js';
-import { backendFor } from '../train/setup.js';
+import { backendFor } from '../train/backend.js';
 import { prepare, printSummary, withCommon, type CommonOptions } from './common.js';
 
 /** vocab_size of the run's (possibly pruned) starting checkpoint, for the summary. */

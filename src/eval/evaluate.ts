@@ -39,3 +39,9 @@ export function evaluateRows(model: NerModel, splits: EvalSplit | readonly EvalS
 export function evaluate(model: NerModel, splits: EvalSplit | readonly EvalSplit[], opts: EvaluateOptions = {}): DataFrame {
   return resultsFrame(evaluateRows(model, splits, opts));
 }
+
+/** The dev score training selects checkpoints on: micro F1 of the main head, plus P/R for the log. */
+export function devScore(model: NerModel, dev: EvalSplit): { score: number; log: Record<string, unknown> } {
+  const [row] = evaluateRows(model, dev, { layers: [model.heads.mainLayer] });
+  return { score: row?.f1 ?? 0, log: { devLang: row?.language, devF1: row?.f1 ?? 0, devPrecision: row?.precision, devRecall: row?.recall } };
+}

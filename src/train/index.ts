@@ -1,11 +1,10 @@
-export * from './optim.js';
-export { trainLoop, runSettings, NonFiniteLossError, type LoopSpec, type LoopResult, type TrainOptions } from './loop.js';
-export { saveTrainingCheckpoint, loadTrainingCheckpoint, freshState, type TrainerState } from './checkpoint.js';
-export { RunDir, appendJsonl, readJsonl, readJson, type ModelPaths } from './runs.js';
-export { consoleProgress, formatProgress, formatDuration, type ProgressEvent, type ProgressCallback, type ConsoleProgressOptions } from './progress.js';
-export { backendFor, pretrainedDir, loadSplit, evalSplit, headLayerList, newModel, trainableVars, runDir } from './setup.js';
-export { trainTeacher, devScore, realTokens, type TeacherResult } from './teacher.js';
+/** The training stages (what src/index.ts exports of src/train, for code that imports this folder lazily). */
+export { backendFor } from './backend.js';
+export { loadSplit, evalSplit } from './data.js';
+export { pretrainedDir, newModel } from './models.js';
+export { trainTeacher, type TeacherResult } from './teacher.js';
 export { distillStudent, type StudentResult } from './student.js';
-export { streamSeed } from './seeds.js';
-export { computeTargetProbs, computeCls, teacherCacheKey, windowsFingerprint, type TargetProbs } from './cache.js';
 export { runMsd, evaluateRun, type RunSummary, type EvalRunOptions } from './pipeline.js';
+export type { TrainOptions } from './loop.js';
+export { RunDir, runDir, readJson, readJsonl, type ModelPaths } from './runs.js';
+export { consoleProgress, formatProgress, type ProgressEvent, type ProgressCallback } from './progress.js';

@@ -37,6 +37,11 @@ export interface ModelPaths {
 export const RUN_ENTRIES = ['config.json', 'teacher', 'students', 'results', 'cache', 'pretrained', 'pretrained-pruned'] as const;
 
 export class RunDir {
+  /** The run directory of a config (`run.outDir`; the teacher from `run.teacherDir` when it names a shared one). */
+  static of(cfg: MsdConfig): RunDir {
+    return new RunDir(cfg.run.outDir, cfg.run.teacherDir || undefined);
+  }
+
   /** `teacherRoot`: another run whose trained teacher this run reuses (`run.teacherDir`); its results stay here. */
   constructor(
     readonly root: string,
@@ -110,6 +115,11 @@ export class RunDir {
   clean(): void {
     for (const entry of RUN_ENTRIES) rmSync(join(this.root, entry), { recursive: true, force: true });
   }
+}
+
+/** The run directory of a config (RunDir.of). */
+export function runDir(cfg: MsdConfig): RunDir {
+  return RunDir.of(cfg);
 }
 
 /** Appends one JSON line (metrics log). Lines are small, so an append is effectively atomic. */

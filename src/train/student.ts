@@ -23,16 +23,18 @@ import { writeJsonAtomic } from '../model/atomic.js';
 import { disposeNerModel, loadNerModel, type NerModel } from '../model/ner-model.js';
 import { tf } from '../tf.js';
 import { firstPieceMask, type Encoded } from '../tokenizer/align.js';
-import { makeBatches, type Batch } from '../tokenizer/batching.js';
+import { makeBatches, realTokens, type Batch } from '../tokenizer/batching.js';
 import { encodeDataset } from '../tokenizer/dataset.js';
 import { batchToTensors } from '../tokenizer/tensors.js';
 import { computeCls, computeTargetProbs, loadCls, loadTargetProbs, saveCls, saveTargetProbs, teacherCacheKey, windowsFingerprint, type TargetProbs } from './cache.js';
 import { runSettings, trainLoop, type LoopResult, type TrainOptions } from './loop.js';
 import type { ProgressCallback } from './progress.js';
-import type { RunDir } from './runs.js';
+import { runDir, type RunDir } from './runs.js';
 import { streamSeed } from './seeds.js';
-import { backendFor, lambdaName, loadSplit, newModel, pretrainedDir, runDir, trainableVars } from './setup.js';
-import { devScore, realTokens } from './teacher.js';
+import { devScore } from '../eval/evaluate.js';
+import { backendFor } from './backend.js';
+import { loadSplit } from './data.js';
+import { lambdaName, newModel, pretrainedDir, trainableVars } from './models.js';
 
 export interface StudentBatch {
   target: Batch;

@@ -10,31 +10,21 @@ import type { MsdConfig } from '../config.js';
 import { writeJsonAtomic } from '../model/atomic.js';
 import { layerWeights } from '../losses/lambda.js';
 import { teacherLoss } from '../losses/teacher.js';
-import { disposeNerModel, type NerModel } from '../model/ner-model.js';
-import { evaluateRows, type EvalSplit } from '../eval/evaluate.js';
+import { disposeNerModel } from '../model/ner-model.js';
+import { devScore } from '../eval/evaluate.js';
 import { encodeDataset } from '../tokenizer/dataset.js';
-import { makeBatches, type Batch } from '../tokenizer/batching.js';
+import { makeBatches, realTokens, type Batch } from '../tokenizer/batching.js';
 import { batchToTensors } from '../tokenizer/tensors.js';
 import { runSettings, trainLoop, type LoopResult, type TrainOptions } from './loop.js';
 import { streamSeed } from './seeds.js';
-import { backendFor, lambdaName, loadSplit, newModel, pretrainedDir, runDir, trainableVars } from './setup.js';
+import { backendFor } from './backend.js';
+import { loadSplit } from './data.js';
+import { lambdaName, newModel, pretrainedDir, trainableVars } from './models.js';
+import { runDir } from './runs.js';
 
 export interface TeacherResult extends LoopResult {
   /** Directory of the selected teacher (loadNerModel). */
   bestDir: string;
-}
-
-/** Real tokens of a batch (attention mask sum). */
-export function realTokens(batch: Batch): number {
-  let n = 0;
-  for (let i = 0; i < batch.attentionMask.length; i++) n += batch.attentionMask[i]!;
-  return n;
-}
-
-/** The source dev score used for selection: micro F1 of the main head. */
-export function devScore(model: NerModel, dev: EvalSplit): { score: number; log: Record<string, unknown> } {
-  const [row] = evaluateRows(model, dev, { layers: [model.heads.mainLayer] });
-  return { score: row?.f1 ?? 0, log: { devLang: row?.language, devF1: row?.f1 ?? 0, devPrecision: row?.precision, devRecall: row?.recall } };
 }
 
 /** Trains the teacher of a run (or resumes it) and returns where the selected model is. */

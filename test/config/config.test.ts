@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolveConfig, parseSets, PAPER, TINY, configToJson, type MsdConfig } from '../../src/config.js';
+import { resolveConfig, parseSets, PAPER, TINY, configToJson, checkLayerCount, headLayerList, type MsdConfig } from '../../src/config.js';
 
 test('presets carry the paper settings', () => {
   const c = resolveConfig('paper');
@@ -39,7 +39,7 @@ const bad: [string, unknown, RegExp][] = [
   ['lambda mode', { teacher: { lambda: 'softmax' } }, /config teacher.lambda: expected 'learned', 'uniform' or a list/],
   ['lambda length', { teacher: { lambda: [1, 2] } }, /config teacher.lambda: expected 8 weights/],
   ['non-finite', { teacher: { lr: Number.NaN } }, /expected a finite number/],
-  ['layer range', { model: { headLayers: [4, 13] } }, /model.headLayers: \[4, 13\] must lie within 1..12/],
+  ['layer range', { model: { headLayers: [0, 12] } }, /model.headLayers: \[0, 12\] must start at layer 1/],
   ['batch size', { student: { batchSize: 0 } }, /student.batchSize: expected a positive integer/],
 ];
 for (const [name, override, message] of bad) {
@@ -70,4 +70,16 @@ test('config JSON round-trips', () => {
   const back = JSON.parse(configToJson(c)) as MsdConfig;
   assert.deepEqual(resolveConfig(back), c);
   assert.deepEqual(resolveConfig(PAPER), resolveConfig('paper'));
+});
+
+test('head layers are checked against the encoder actually used, not against 12 layers', () => {
+  // A 24-layer checkpoint (e.g. a large BERT): heads up to 24 resolve; the count is checked when the model is built.
+  const large = resolveConfig('paper', { model: { headLayers: [4, 24] }, run: { evalLayers: [4, 24] }, student: { clsLayer: 24 } });
+  assert.deepEqual(headLayerList(large.model), Array.from({ length: 21 }, (_, i) => 4 + i));
+  checkLayerCount(large, 24, 'large/config.json');
+  assert.throws(() => checkLayerCount(large, 12, 'mbert/config.json'), /model.headLayers: \[4, 24\] must lie within 1..12; the encoder has 12 layers \(mbert\/config.json\)/);
+  // The tiny preset carries its layer count, so resolveConfig checks it at once.
+  assert.throws(() => resolveConfig('tiny', { model: { headLayers: [4, 13] } }), /must lie within 1..12; the encoder has 12 layers \(model.tiny.numLayers\)/);
+  assert.throws(() => resolveConfig('tiny', { model: { tiny: { numLayers: 4 } } }), /must lie within 1..4/);
+  assert.throws(() => resolveConfig('tiny', { student: { freezeLayers: 13 } }), /student.freezeLayers: expected 0..12/);
 });

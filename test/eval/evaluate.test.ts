@@ -8,26 +8,18 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  tf,
-  initBackend,
-  labelSchema,
-  loadBert,
-  LayerHeads,
-  loadTokenizer,
-  writeTinyCheckpoint,
-  evaluateRows,
-  predict,
-  pretokenize,
-  runHeads,
-  saveNerModel,
-  loadNerModel,
-  disposeNerModel,
-  scoreEntities,
-  predictLayerTags,
-  type NerModel,
-  type Sentence,
-} from '../../src/index.js';
+import { initBackend } from '../../src/backend/init.js';
+import { labelSchema } from '../../src/data/schema.js';
+import type { Sentence } from '../../src/data/types.js';
+import { evaluateRows } from '../../src/eval/evaluate.js';
+import { scoreEntities } from '../../src/eval/metric.js';
+import { predict, predictLayerTags, pretokenize, runHeads } from '../../src/eval/predict.js';
+import { loadBert } from '../../src/model/checkpoint.js';
+import { LayerHeads } from '../../src/model/heads.js';
+import { disposeNerModel, loadNerModel, saveNerModel, type NerModel } from '../../src/model/ner-model.js';
+import { writeTinyCheckpoint } from '../../src/model/tiny.js';
+import { tf } from '../../src/tf.js';
+import { loadTokenizer } from '../../src/tokenizer/load.js';
 
 const schema = labelSchema(['PER', 'LOC', 'ORG', 'MISC']);
 

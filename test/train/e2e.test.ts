@@ -10,7 +10,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tf, configToJson, readJsonl, resolveConfig, runMsd, type MsdConfig, type ProgressEvent } from '../../src/index.js';
+import { configToJson, resolveConfig, type MsdConfig } from '../../src/config.js';
+import { tf } from '../../src/tf.js';
+import { runMsd } from '../../src/train/pipeline.js';
+import type { ProgressEvent } from '../../src/train/progress.js';
+import { readJsonl } from '../../src/train/runs.js';
 
 const sharedData = join(process.cwd(), '..', 'shared', 'data', 'conll2002');
 

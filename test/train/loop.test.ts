@@ -8,7 +8,11 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tf, initBackend, RunDir, readJsonl, trainLoop, NonFiniteLossError, type LoopSpec, type OptimConfig } from '../../src/index.js';
+import { initBackend } from '../../src/backend/init.js';
+import type { OptimConfig } from '../../src/config.js';
+import { tf } from '../../src/tf.js';
+import { trainLoop, NonFiniteLossError, type LoopSpec } from '../../src/train/loop.js';
+import { RunDir, readJsonl } from '../../src/train/runs.js';
 import type { LossResult } from '../../src/losses/terms.js';
 import { defaultNoDecay } from '../../src/train/adamw.js';
 

@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { saveNerModel, disposeNerModel } from '../../src/model/ner-model.js';
 import { evaluateRun } from '../../src/train/pipeline.js';
 import { RunDir } from '../../src/train/runs.js';
-import { loadSplit, newModel, pretrainedDir } from '../../src/train/setup.js';
+import { loadSplit } from '../../src/train/data.js';
+import { newModel, pretrainedDir } from '../../src/train/models.js';
 import { noData, tinyConfig, tmpRun } from './helpers.js';
 
 test('main head F1 comes from the main head layer even when evalLayers stops below it', { skip: noData }, async () => {

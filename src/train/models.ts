@@ -1,28 +1,21 @@
 /**
- * What every training step of a run needs before it starts: the backend, the pretrained encoder directory, the
- * tokenizer, the data splits (with the demo limits applied) and fresh models. Each function does one thing so a
- * notebook can call them one by one.
+ * The models of a run: the encoder directory every model starts from, a fresh model (that encoder plus new
+ * per-layer heads), and which of its variables train.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { initBackend, type BackendInfo } from '../backend/init.js';
-import type { MsdConfig } from '../config.js';
-import { datasetPath, loadDataset, type Dataset, type DatasetName, type Split } from '../data/registry.js';
+import { checkLayerCount, headLayerList, type MsdConfig } from '../config.js';
 import type { LabelSchema } from '../data/types.js';
 import type { NamedVariable } from '../model/bert.js';
 import { loadBert } from '../model/checkpoint.js';
 import { LayerHeads } from '../model/heads.js';
 import { resolveModelDir } from '../model/hub.js';
 import type { NerModel } from '../model/ner-model.js';
-import { writeTinyCheckpoint } from '../model/tiny.js';
 import { pruneVocabulary } from '../model/prune.js';
+import { writeTinyCheckpoint } from '../model/tiny.js';
 import { loadTokenizer } from '../tokenizer/load.js';
-import { RunDir } from './runs.js';
-
-/** Initialises the backend the config asks for (`run.backend`, '' = automatic). */
-export function backendFor(cfg: MsdConfig): Promise<BackendInfo> {
-  return initBackend(cfg.run.backend ? { prefer: cfg.run.backend } : {});
-}
+import { loadSplit } from './data.js';
+import { streamSeed } from './seeds.js';
 
 /**
  * The directory of the encoder every model of the run starts from. `paper`: mBERT from a local directory or the
@@ -49,40 +42,28 @@ async function unprunedDir(cfg: MsdConfig): Promise<string> {
       const vocab = join(resolve(cfg.model.pretrained), 'vocab.txt');
       if (!existsSync(vocab)) throw new Error(`model.pretrained: ${vocab} not found; the tiny preset takes the vocabulary of a local model directory`);
       const t = cfg.model.tiny;
-      writeTinyCheckpoint(dir, { seed: cfg.run.seed, hiddenSize: t.hiddenSize, numLayers: t.numLayers, numHeads: t.numHeads, intermediateSize: t.intermediateSize, vocab });
+      const seed = streamSeed(cfg.run.seed, 'pretrained');
+      writeTinyCheckpoint(dir, { seed, hiddenSize: t.hiddenSize, numLayers: t.numLayers, numHeads: t.numHeads, intermediateSize: t.intermediateSize, vocab });
     }
     return dir;
   }
   return resolveModelDir(cfg.model.pretrained, { cacheDir: cfg.model.cacheDir || undefined, allowRemote: cfg.model.allowRemote });
 }
 
-/** One split of a corpus with the config's sentence limit applied (the first N sentences, deterministic). */
-export function loadSplit(cfg: MsdConfig, lang: string, split: Split): Dataset {
-  const ds = loadDataset(cfg.data.corpus as DatasetName, lang, split, { root: cfg.data.root || undefined });
-  const limit = cfg.data.limit[split];
-  return limit > 0 && ds.sentences.length > limit ? { ...ds, sentences: ds.sentences.slice(0, limit) } : ds;
-}
-
-/** The split used for final scores: `test` where the corpus ships one, else `dev` (WikiAnn/MultiCoNER copies here). */
-export function evalSplit(cfg: MsdConfig, lang: string): Split {
-  return existsSync(datasetPath(cfg.data.corpus as DatasetName, lang, 'test', cfg.data.root || undefined)) ? 'test' : 'dev';
-}
-
-export function headLayerList(cfg: MsdConfig): number[] {
-  const [first, last] = cfg.model.headLayers;
-  return Array.from({ length: last - first + 1 }, (_, i) => first + i);
-}
-
-let modelCount = 0;
-
-/** A fresh NER model: the pretrained encoder plus new per-layer heads (seeded). */
+/** A fresh NER model: the pretrained encoder plus new heads on `model.headLayers` (seeded). */
 export function newModel(name: string, dir: string, schema: LabelSchema, cfg: MsdConfig, seed: number): NerModel {
   const { encoder } = loadBert(dir, { seed });
+  try {
+    checkLayerCount(cfg, encoder.config.numLayers, join(dir, 'config.json'));
+  } catch (err) {
+    encoder.dispose();
+    throw err;
+  }
   const heads = new LayerHeads({
     hiddenSize: encoder.config.hiddenSize,
     numLabels: schema.tags.length,
     numLayers: encoder.config.numLayers,
-    layers: headLayerList(cfg),
+    layers: headLayerList(cfg.model),
     dropout: cfg.model.classifierDropout,
     seed,
     initializerRange: encoder.config.initializerRange,
@@ -90,9 +71,11 @@ export function newModel(name: string, dir: string, schema: LabelSchema, cfg: Ms
   return { name, encoder, heads, tokenizer: loadTokenizer(dir), schema, maxLength: cfg.data.maxLength };
 }
 
+let lambdaCount = 0;
+
 /** A process-unique name for a learned-lambda variable (tfjs variable names are global). */
 export function lambdaName(task: string): string {
-  return `${task}/lambda#${modelCount++}`;
+  return `${task}/lambda#${lambdaCount++}`;
 }
 
 /** The trainable variables of a model under stable names (`encoder/...`, `heads/...`), frozen parts left out. */
@@ -101,8 +84,4 @@ export function trainableVars(model: NerModel, freeze: { freezeEmbeddings: boole
     ...model.encoder.trainableVariables(freeze).map((v) => ({ name: `encoder/${v.name}`, variable: v.variable })),
     ...model.heads.variables().map((v) => ({ name: `heads/${v.name}`, variable: v.variable })),
   ];
-}
-
-export function runDir(cfg: MsdConfig): RunDir {
-  return new RunDir(cfg.run.outDir, cfg.run.teacherDir || undefined);
 }
