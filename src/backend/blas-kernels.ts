@@ -1,6 +1,7 @@
 /**
  * `BatchMatMul` and `_FusedMatMul` for the wasm backend on a system BLAS (src/backend/blas.ts), registered through
- * tfjs-core's public kernel registry. Every other op stays on the wasm backend's SIMD kernels.
+ * tfjs-core's public kernel registry, and `Sum` over leading axes (the bias gradients) as a matrix-vector product.
+ * Every other op stays on the wasm backend's SIMD kernels.
  *
  * The BLAS reads and writes the tensors where they live, in views of the wasm heap: no copy in or out. tfjs's
  * semantics are kept: optional transposes of either operand, batch dimensions broadcast as tfjs's own kernels do
@@ -15,6 +16,7 @@
  */
 import {
   BatchMatMul,
+  Sum,
   _FusedMatMul,
   broadcast_util,
   getKernel,
@@ -22,6 +24,7 @@ import {
   unregisterKernel,
   util,
   type BatchMatMulAttrs,
+  type SumAttrs,
   type KernelConfig,
   type KernelFunc,
   type TensorInfo,
@@ -193,9 +196,43 @@ function fusedMatMulBlas({ inputs, backend, attrs }: Parameters<KernelFunc>[0]):
   return out;
 }
 
+/** A vector of ones for the row sums below (grown on demand; outside the wasm heap, koffi passes it as it is). */
+let ones = new Float32Array(0);
+
+/**
+ * Sum over the leading axes ([rows, ...rest] -> [...rest]): every bias and LayerNorm gradient of a training step
+ * (dL/db = sum over tokens of dL/dy). The stock wasm kernel reduces only the innermost axis, so it transposes the
+ * whole [tokens, width] gradient first; here it is one matrix-vector product, ones[1, rows] x X[rows, cols].
+ * Any other reduction goes to the stock kernel.
+ */
+function sumBlas(args: Parameters<KernelFunc>[0]): TensorInfo | TensorInfo[] {
+  const { inputs, backend, attrs } = args;
+  const { x } = inputs as { x: TensorInfo };
+  const { axis, keepDims } = attrs as unknown as SumAttrs;
+  const rank = x.shape.length;
+  const axes = util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+  const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
+  if (x.dtype !== 'float32' || !leading) return stock.get(Sum)!.kernelFunc(args);
+  const rows = util.sizeFromShape(x.shape.slice(0, axes.length));
+  const rest = x.shape.slice(axes.length);
+  const cols = util.sizeFromShape(rest);
+  const wasm = backend as BackendWasm;
+  const out = wasm.makeOutput(keepDims ? [...axes.map(() => 1), ...rest] : rest, 'float32');
+  const C = heapView(wasm, out);
+  if (cols === 0) return out;
+  if (rows === 0) {
+    C.fill(0);
+    return out;
+  }
+  if (ones.length < rows) ones = new Float32Array(rows).fill(1);
+  blasInUse!.sgemm(false, false, 1, cols, rows, 1, ones, rows, heapView(wasm, x), cols, 0, C, cols);
+  return out;
+}
+
 const blasConfigs: KernelConfig[] = [
   { kernelName: BatchMatMul, backendName: 'wasm', kernelFunc: batchMatMulBlas as unknown as KernelFunc },
   { kernelName: _FusedMatMul, backendName: 'wasm', kernelFunc: fusedMatMulBlas as unknown as KernelFunc },
+  { kernelName: Sum, backendName: 'wasm', kernelFunc: sumBlas as unknown as KernelFunc },
 ];
 
 /** The stock configs, kept while ours are registered. */

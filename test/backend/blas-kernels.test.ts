@@ -170,3 +170,22 @@ test('automatic choice prefers blas over wasm when a BLAS loads, and says where 
     if (saved !== undefined) process.env.MSD_BACKEND = saved;
   }
 });
+
+test('Sum on the blas backend: leading axes through BLAS, every other reduction as the cpu backend', { skip }, async () => {
+  const cases: { shape: number[]; axis: number | number[]; keepDims: boolean }[] = [
+    { shape: [37, 5], axis: 0, keepDims: false }, // a bias gradient
+    { shape: [4, 6, 3], axis: [0, 1], keepDims: false }, // [b, t, H] -> [H]
+    { shape: [4, 6, 3], axis: [1, 0], keepDims: true },
+    { shape: [4, 6, 3], axis: -1, keepDims: false }, // innermost: the stock kernel
+    { shape: [4, 6, 3], axis: 1, keepDims: true }, // middle: the stock kernel
+    { shape: [4, 6], axis: [0, 1], keepDims: false }, // everything: the stock kernel
+    { shape: [0, 3], axis: 0, keepDims: false }, // no rows: zeros
+  ];
+  for (const [i, c] of cases.entries()) {
+    const run = () => [tf.sum(tf.tensor(values(c.shape, 50 + i), c.shape), c.axis, c.keepDims)];
+    assertClose(await on('blas', run), await on('cpu', run), `sum ${c.shape} axis ${c.axis} keepDims ${c.keepDims}`);
+  }
+  // int32 sums are not float32 BLAS work: the stock kernel keeps them exact.
+  const ints = () => [tf.sum(tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32'), 0)];
+  assert.deepEqual((await on('blas', ints))[0]!.data, [4, 6]);
+});

@@ -1,0 +1,108 @@
+/**
+ * One child process of `npm run bench -- speed`: a few real MSD training steps through the library's own pipeline
+ * (`trainTeacher`, `distillStudent`: data, tokenizer, length-bucketed batches, the loss, clipping, AdamW), on real
+ * CoNLL-2002 sentences, at mBERT size (random weights with mBERT's exact config and vocabulary: no weights can be
+ * downloaded here) or at the tiny preset's size. Prints one JSON line:
+ *
+ *   { tokensPerSec, stepSec, steps, realTokens, paddedTokens, peakRssBytes, wasmHeapBytes, backend }
+ *
+ *   node --import tsx bench/speed-msd.ts <teacher|student> <paper|tiny> <workDir> <steps> [batchesFile]
+ *
+ * The work dir keeps the random "pretrained" checkpoint and the teacher between calls, so the student run reuses
+ * the teacher trained by the teacher run. `batchesFile` receives the token ids and labels of the batches used, so
+ * the PyTorch reference (bench/reference/torch_msd.py) trains on exactly the same sentences.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { resolveConfig, type MsdConfig } from '../src/config.js';
+import { initBackend } from '../src/backend/init.js';
+import { tf } from '../src/tf.js';
+import { trainTeacher } from '../src/train/teacher.js';
+import { distillStudent } from '../src/train/student.js';
+import { writeTinyCheckpoint } from '../src/model/tiny.js';
+import { loadDataset } from '../src/data/registry.js';
+import { loadTokenizer } from '../src/tokenizer/load.js';
+import { encodeDataset } from '../src/tokenizer/dataset.js';
+import { makeBatches } from '../src/tokenizer/batching.js';
+
+const [task, size, workDirArg, stepsArg, batchesFile] = process.argv.slice(2);
+if ((task !== 'teacher' && task !== 'student') || (size !== 'paper' && size !== 'tiny') || !workDirArg || !stepsArg) {
+  throw new Error('usage: speed-msd.ts <teacher|student> <paper|tiny> <workDir> <steps> [batchesFile]');
+}
+const workDir = resolve(workDirArg);
+const steps = Number(stepsArg);
+const shared = resolve(process.env.MSD_DATA_ROOT ?? join(import.meta.dirname, '..', '..', 'shared', 'data'));
+const mbert = resolve(join(shared, '..', 'models', 'bert-base-multilingual-cased'));
+
+/** Enough sentences for `steps` batches of 32 plus the warm-up step, few enough to tokenise and cache quickly. */
+const sentences = 32 * (steps + 2);
+
+function config(): MsdConfig {
+  const common = {
+    data: { root: shared, corpus: 'conll2002', source: 'es', targets: ['nl'], limit: { train: sentences, dev: 16, test: 16 } },
+    run: { outDir: join(workDir, `run-${size}`), seed: 1, logEvery: 1, evalEvery: 0, checkpointEvery: 0 },
+  };
+  if (size === 'tiny') return resolveConfig('tiny', { ...common, model: { pretrained: mbert } });
+  // mBERT's architecture with random weights, written once.
+  const pretrained = join(workDir, 'mbert-random');
+  if (!existsSync(join(pretrained, 'model.safetensors'))) {
+    const mb = JSON.parse(readFileSync(join(mbert, 'config.json'), 'utf8')) as Record<string, number>;
+    writeTinyCheckpoint(pretrained, {
+      seed: 1,
+      vocab: join(mbert, 'vocab.txt'),
+      hiddenSize: mb.hidden_size,
+      numLayers: mb.num_hidden_layers,
+      numHeads: mb.num_attention_heads,
+      intermediateSize: mb.intermediate_size,
+    });
+  }
+  return resolveConfig('paper', { ...common, model: { pretrained } });
+}
+
+function peakRss(): number {
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+/** Writes the token ids/labels of the batches the run trains on (same seed, same order) for the PyTorch reference. */
+function dumpBatches(cfg: MsdConfig, file: string): void {
+  const tok = loadTokenizer(cfg.model.tiny.enabled ? mbert : cfg.model.pretrained);
+  const lang = task === 'teacher' ? cfg.data.source : cfg.data.targets[0]!;
+  const ds = loadDataset('conll2002', lang, 'train', { root: shared });
+  const { encoded } = encodeDataset(tok, ds.sentences.slice(0, sentences), { schema: ds.schema, maxLength: cfg.data.maxLength });
+  const src = loadDataset('conll2002', cfg.data.source, 'train', { root: shared });
+  const srcEnc = encodeDataset(tok, src.sentences.slice(0, sentences), { schema: src.schema, maxLength: cfg.data.maxLength }).encoded;
+  const bs = cfg.teacher.batchSize;
+  const toJson = (e: typeof encoded) =>
+    makeBatches(e, { batchSize: bs, seed: 1, epoch: 0, padId: tok.padId })
+      .slice(0, steps + 1)
+      .map((b) => b.items.map((w) => ({ ids: Array.from(w.inputIds), labels: w.labels ? Array.from(w.labels) : [] })));
+  writeFileSync(file, JSON.stringify({ numLabels: ds.schema.tags.length, batches: toJson(encoded), source: toJson(srcEnc) }));
+}
+
+async function main(): Promise<void> {
+  mkdirSync(workDir, { recursive: true });
+  const backend = await initBackend();
+  const cfg = config();
+  if (batchesFile) dumpBatches(cfg, batchesFile);
+  // One extra step: the first one pays for kernel set-up and heap growth and is left out of the timing.
+  const opts = { maxSteps: steps + 1, force: task === 'teacher' };
+  if (task === 'teacher') await trainTeacher(cfg, opts);
+  else {
+    if (!existsSync(join(cfg.run.outDir, 'teacher', 'best'))) {
+      // The student needs a selected teacher: train for one step and save it as the best model.
+      await trainTeacher({ ...cfg, data: { ...cfg.data, limit: { train: 32, dev: 16, test: 16 } } }, { force: true });
+    }
+    await distillStudent(cfg, cfg.data.targets[0]!, { maxSteps: steps + 1 });
+  }
+  const metricsFile = join(cfg.run.outDir, task === 'teacher' ? 'teacher' : join('students', cfg.data.targets[0]!), 'metrics.jsonl');
+  const rows = readFileSync(metricsFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { kind: string; step: number; tokensPerSec?: number; stepMs?: number; tokens?: number })
+    .filter((r) => r.kind === 'step' && r.step > 1);
+  const tokensPerSec = rows.reduce((s, r) => s + (r.tokensPerSec ?? 0), 0) / Math.max(1, rows.length);
+  const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.length;
+  console.log(JSON.stringify({ task, size, tokensPerSec, steps: rows.length, peakRssBytes: peakRss(), wasmHeapBytes: heap ?? null, backend: backend.summary }));
+}
+
+await main();

@@ -1,0 +1,212 @@
+/**
+ * `npm run bench -- speed`: CPU training speed of the active backend against PyTorch, measured in the same run.
+ *
+ * Rows (targets from the CPU-speed issue; a ratio > 1 means we are faster):
+ * - matmul GFLOP/s for [4096,768]x[768,768] and [4096,768]x[768,3072], forward and both gradient forms
+ *   (G B^T, the input gradient, and A^T G, the weight gradient): >= 0.8x PyTorch on all cores;
+ * - one BERT-base layer forward+backward at 8x128 (exact GELU, a padded row): time <= 1.5x PyTorch's;
+ * - a full MSD teacher step and student step at mBERT size, batch 32 of real CoNLL-2002 sentences (es source, nl
+ *   target), bucketed padding, the paper's freezing, through `trainTeacher`/`distillStudent` (bench/speed-msd.ts,
+ *   one child process each): real tokens/s >= 1.5x the PyTorch reference pipeline (padded to 128, the student's
+ *   teacher run live, the teacher's extra target forward; bench/reference/torch_msd.py) on the same sentences, and
+ *   against PyTorch doing the same work as we do (dynamic padding, cached teacher outputs): the engine ratio;
+ * - peak RSS of the student step at batch 32: <= 6 GiB;
+ * - the tiny preset's teacher tokens/s against the same tiny model in PyTorch.
+ *
+ * The bench installs nothing. Without torch (`apt-get install python3-torch`) the PyTorch columns are skipped with
+ * that note. PyTorch runs with all cores (`torch.set_num_threads(os.cpu_count())`; it starts with one here) and the
+ * environment that makes its timings steady (OMP_WAIT_POLICY=PASSIVE, glibc malloc without mmap/trim).
+ * MSD_BENCH_STEPS (default 4) sets the timed MSD steps; MSD_BENCH_REPS (default 3) the matmul/layer repetitions;
+ * MSD_BENCH_PARTS (default `matmul,layer,msd`) which groups of rows to measure.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Bench, BenchRow } from './run.js';
+import { initBackend } from '../src/backend/init.js';
+import { tf } from '../src/tf.js';
+import { BertEncoder, bertConfig } from '../src/model/index.js';
+import { resolveConfig } from '../src/config.js';
+
+const PY = '/usr/bin/python3';
+const REPS = Number(process.env.MSD_BENCH_REPS ?? 3);
+const STEPS = Number(process.env.MSD_BENCH_STEPS ?? 4);
+const GiB = 1024 ** 3;
+const PARTS = new Set((process.env.MSD_BENCH_PARTS ?? 'matmul,layer,msd').split(',').map((p) => p.trim()));
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function timed(fn: () => void): number {
+  fn();
+  const ts: number[] = [];
+  for (let i = 0; i < REPS; i++) {
+    const t0 = performance.now();
+    fn();
+    ts.push((performance.now() - t0) / 1000);
+  }
+  return median(ts);
+}
+
+/** Whether Debian's torch is importable; the reason when not. */
+function torchMissing(): string | undefined {
+  if (!existsSync(PY)) return `${PY} not found`;
+  try {
+    execFileSync(PY, ['-c', 'import torch'], { stdio: 'pipe' });
+    return undefined;
+  } catch {
+    return 'torch is not importable by /usr/bin/python3: apt-get install python3-torch';
+  }
+}
+
+function torch<T>(root: string, args: string[]): T {
+  const env = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE', MALLOC_MMAP_MAX_: '0', MALLOC_TRIM_THRESHOLD_: '68719476736' };
+  const out = execFileSync(PY, [join(root, 'bench', 'reference', 'torch_msd.py'), ...args], { env, encoding: 'utf8', maxBuffer: 1 << 26 });
+  return JSON.parse(out.trim().split('\n').pop()!) as T;
+}
+
+interface MsdRun {
+  tokensPerSec: number;
+  steps: number;
+  peakRssBytes: number;
+  wasmHeapBytes: number | null;
+  backend: string;
+}
+
+function ours(root: string, task: 'teacher' | 'student', size: 'paper' | 'tiny', work: string, batches: string): MsdRun {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench', 'speed-msd.ts'), task, size, work, String(STEPS), batches], {
+    cwd: root,
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return JSON.parse(out.trim().split('\n').pop()!) as MsdRun;
+}
+
+const bench: Bench = async ({ log, root }) => {
+  const info = await initBackend();
+  log(info.summary);
+  const missing = torchMissing();
+  if (missing) log(`PyTorch columns skipped: ${missing}`);
+  const rows: BenchRow[] = [];
+  const ref = (name: string, value: number | undefined) => (value === undefined ? undefined : { name, value });
+
+  // Matmuls: forward A B, input gradient G B^T, weight gradient A^T G.
+  const shapes: [number, number, number][] = [
+    [4096, 768, 768],
+    [4096, 768, 3072],
+  ];
+  const pt = missing || !PARTS.has('matmul') ? undefined : torch<{ gflops: Record<string, Record<string, number>>; threads: number }>(root, ['matmul', '--reps', String(REPS)]);
+  for (const [m, k, n] of PARTS.has('matmul') ? shapes : []) {
+    const key = `${m}x${k}x${n}`;
+    const [A, B, G] = [tf.randomNormal([m, k]), tf.randomNormal([k, n]), tf.randomNormal([m, n])];
+    const forms: [string, string, () => tf.Tensor][] = [
+      ['forward', `[${m},${k}]x[${k},${n}]`, () => tf.matMul(A, B)],
+      ['gradA', `[${m},${n}]x[${k},${n}]^T (input gradient)`, () => tf.matMul(G, B, false, true)],
+      ['gradB', `[${m},${k}]^Tx[${m},${n}] (weight gradient)`, () => tf.matMul(A, G, true, false)],
+    ];
+    for (const [form, what, fn] of forms) {
+      const sec = timed(() => fn().dispose());
+      rows.push({
+        what: `matmul ${what}`,
+        value: (2 * m * k * n) / sec / 1e9,
+        unit: 'GFLOP/s',
+        better: 'higher',
+        reference: ref(`PyTorch ${pt?.threads} threads`, pt?.gflops[key]?.[form]),
+        target: { on: 'ratio', op: '>=', value: 0.8 },
+      });
+    }
+    tf.dispose([A, B, G]);
+  }
+
+  // One BERT-base layer, forward + backward, 8 x 128, one row half padding.
+  if (PARTS.has('layer')) {
+    // A one-layer encoder with its embeddings frozen (run off the tape): the gradient covers exactly one layer.
+    const cfg = bertConfig({ vocabSize: 1000, hiddenSize: 768, numLayers: 1, numHeads: 12, intermediateSize: 3072 });
+    const enc = BertEncoder.random(cfg, 1);
+    const [b, t] = [8, 128];
+    const x = tf.randomUniform([b, t], 0, 1000, 'int32') as tf.Tensor2D;
+    const maskValues = new Int32Array(b * t).fill(1);
+    maskValues.fill(0, t / 2, t);
+    const mask = tf.tensor2d(maskValues, [b, t], 'int32');
+    const frozen = { freezeEmbeddings: true, freezeLayers: 0 };
+    const vars = enc.trainableVariables(frozen).map((v) => v.variable);
+    const sec = timed(() => {
+      const { value, grads } = tf.variableGrads(() => {
+        const { hidden } = enc.forward({ inputIds: x, attentionMask: mask }, { training: true, dropoutSeed: 3, frozen });
+        return tf.mean(tf.square(hidden[1]!)) as tf.Scalar;
+      }, vars);
+      value.dataSync();
+      tf.dispose([value, ...Object.values(grads)]);
+    });
+    const ptLayer = missing ? undefined : torch<{ sec: number }>(root, ['layer', '--reps', String(REPS)]);
+    rows.push({
+      what: 'BERT-base layer forward+backward 8x128',
+      value: sec,
+      unit: 's',
+      better: 'lower',
+      reference: ref('PyTorch', ptLayer?.sec),
+      target: { on: 'ratio', op: '>=', value: 1 / 1.5 },
+      note: 'target: time <= 1.5x PyTorch (ratio >= 0.667); moonshot 1.0',
+    });
+    tf.dispose([x, mask]);
+    enc.dispose();
+  }
+
+  // Whole MSD steps, in child processes (each one's peak RSS is its own).
+  const work = mkdtempSync(join(tmpdir(), 'msd-speed-'));
+  try {
+    if (!PARTS.has('msd')) return rows;
+    for (const size of ['paper', 'tiny'] as const) {
+      for (const task of ['teacher', 'student'] as const) {
+        if (size === 'tiny' && task === 'student') continue;
+        const batches = join(work, `batches-${size}-${task}.json`);
+        log(`${size} ${task}: ${STEPS} timed steps through the library...`);
+        const r = ours(root, task, size, work, batches);
+        const label = size === 'paper' ? `mBERT-size MSD ${task} step, batch 32` : 'tiny preset teacher step';
+        const sizeArgs = size === 'tiny' ? tinyArgs() : [];
+        const msd = (padding: string, teacher: string, extra: boolean) =>
+          missing
+            ? undefined
+            : torch<{ tokensPerSec: number }>(root, ['msd', '--task', task, '--batches', batches, '--padding', padding, '--teacher', teacher, '--size', size, ...sizeArgs, ...(extra ? ['--extra-forward'] : [])]).tokensPerSec;
+        if (size === 'paper') {
+          const pipeline = msd('128', 'live', task === 'teacher');
+          rows.push({
+            what: `${label}: real tokens/s vs the reference pipeline`,
+            value: r.tokensPerSec,
+            unit: 'tokens/s',
+            better: 'higher',
+            reference: ref('PyTorch reference pipeline (padded to 128' + (task === 'teacher' ? ', extra target forward' : ', live teacher') + ')', pipeline),
+            target: { on: 'ratio', op: '>=', value: 1.5 },
+            note: 'moonshot 3x',
+          });
+        }
+        rows.push({
+          what: `${label}: real tokens/s vs PyTorch doing the same work`,
+          value: r.tokensPerSec,
+          unit: 'tokens/s',
+          better: 'higher',
+          reference: ref('PyTorch (dynamic padding' + (task === 'student' ? ', cached teacher' : '') + ')', msd('dynamic', 'cached', false)),
+        });
+        if (size === 'paper' && task === 'student') {
+          rows.push({ what: 'peak RSS of the mBERT-size student step, batch 32', value: r.peakRssBytes / GiB, unit: 'GiB', better: 'lower', target: { on: 'value', op: '<=', value: 6 } });
+        }
+        log(`${size} ${task}: ${r.steps} steps, peak RSS ${(r.peakRssBytes / GiB).toFixed(2)} GiB, wasm heap ${r.wasmHeapBytes ? (r.wasmHeapBytes / GiB).toFixed(2) : '-'} GiB`);
+      }
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  return rows;
+};
+
+/** The tiny preset's architecture for the PyTorch script (read from the preset, so both sides stay the same). */
+function tinyArgs(): string[] {
+  const t = resolveConfig('tiny').model.tiny;
+  return ['--hidden', String(t.hiddenSize), '--layers', String(t.numLayers), '--heads-n', String(t.numHeads), '--inter', String(t.intermediateSize)];
+}
+
+export default bench;
