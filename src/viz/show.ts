@@ -8,12 +8,12 @@
  * object (`application/vnd.vegalite.v5+json`, interactive in JupyterLab), a static PNG (`image/png`, for the classic
  * notebook, GitHub's preview, nbconvert to HTML/PDF) and a text line. The front end picks the richest it can draw,
  * so the figure appears once everywhere. tslab's public `display.raw` sends one MIME type per message, so the bundle
- * goes through the kernel's own display writer; outside a running tslab kernel nothing is displayed and the bundle
- * is only returned (tests use that).
+ * goes through the kernel's own display writer (checked by executing a notebook with nbconvert: one display_data
+ * output holding all three). Outside a running tslab kernel nothing is displayed; `opts.sink` receives the bundle.
  */
 import { createRequire } from 'node:module';
 import { compileSpec, renderSvg, svgToPng, type VlSpec } from './render.js';
-import { toHtml, type FormatOptions } from './tables.js';
+import { toCsv, toHtml, type FormatOptions } from './tables.js';
 import type { TableInput } from './table-input.js';
 
 export const VEGALITE_MIME = 'application/vnd.vegalite.v5+json';
@@ -57,11 +57,12 @@ export async function figureBundle(spec: VlSpec, opts: Omit<ShowOptions, 'sink'>
   return bundle;
 }
 
-/** Displays a chart in the current tslab cell (see the module comment) and returns the bundle it sent. */
-export async function show(spec: VlSpec, opts: ShowOptions = {}): Promise<MimeBundle> {
-  const bundle = await figureBundle(spec, opts);
-  emit(bundle, opts.sink);
-  return bundle;
+/**
+ * Displays a chart in the current tslab cell (see the module comment). Returns nothing, so that tslab does not
+ * also print the bundle as the cell's value; `figureBundle` gives the bundle itself.
+ */
+export async function show(spec: VlSpec, opts: ShowOptions = {}): Promise<void> {
+  emit(await figureBundle(spec, opts), opts.sink);
 }
 
 function emit(bundle: MimeBundle, sink?: (bundle: MimeBundle) => void): void {
@@ -70,10 +71,7 @@ function emit(bundle: MimeBundle, sink?: (bundle: MimeBundle) => void): void {
   if (write) write({ data: bundle, metadata: {}, transient: {} }, false);
 }
 
-/** Displays a table (rows or a danfojs DataFrame) as HTML with a plain-text fallback; returns the bundle. */
-export function showTable(input: TableInput<Record<string, unknown>>, opts: FormatOptions & { caption?: string; sink?: (b: MimeBundle) => void } = {}): MimeBundle {
-  const html = toHtml(input, opts);
-  const bundle: MimeBundle = { 'text/html': html, 'text/plain': html.replace(/<[^>]+>/g, ' ').replace(/[ \t]+/g, ' ') };
-  emit(bundle, opts.sink);
-  return bundle;
+/** Displays a table (rows or a danfojs DataFrame) as HTML with a plain-text fallback (CSV). Returns nothing. */
+export function showTable(input: TableInput<Record<string, unknown>>, opts: FormatOptions & { caption?: string; sink?: (b: MimeBundle) => void } = {}): void {
+  emit({ 'text/html': toHtml(input, opts), 'text/plain': toCsv(input, opts) }, opts.sink);
 }

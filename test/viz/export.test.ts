@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileSpec, exportFigure, fontFiles, perLayerF1Chart, renderPng, show, showTable, svgToPng, VEGALITE_MIME, type MimeBundle } from '../../src/viz/index.js';
+import { compileSpec, exportFigure, figureBundle, fontFiles, perLayerF1Chart, renderPng, show, showTable, svgToPng, VEGALITE_MIME, type MimeBundle } from '../../src/viz/index.js';
 import { f1Rows } from './fixtures.js';
 import { decodePng, inkStats } from './png.js';
 
@@ -64,19 +64,21 @@ test('compileSpec and exportFigure reject broken specs with the reason', async (
 test('show sends one bundle: the Vega-Lite spec as an object, a PNG and a text line', async () => {
   const spec = perLayerF1Chart(f1Rows());
   const sent: MimeBundle[] = [];
-  const bundle = await show(spec, { sink: (b) => sent.push(b) });
+  assert.equal(await show(spec, { sink: (b) => sent.push(b) }), undefined, 'no cell value for tslab to print');
   assert.equal(sent.length, 1);
-  assert.equal(sent[0], bundle);
+  const bundle = sent[0]!;
   assert.equal(typeof bundle[VEGALITE_MIME], 'object', 'spec as a JSON object, not a string');
   assert.deepEqual(bundle[VEGALITE_MIME], spec);
   const img = decodePng(Buffer.from(bundle['image/png'] as string, 'base64'));
   assert.ok(img.width > 400 && inkStats(img).ink > 0.01);
   assert.match(bundle['text/plain'] as string, /Entity F1/);
-  // outside a tslab kernel nothing is displayed, the bundle is still returned
-  const quiet = await show(spec, { png: false, svg: true });
+  // outside a tslab kernel nothing is displayed (and nothing fails)
+  await show(spec);
+  const quiet = await figureBundle(spec, { png: false, svg: true });
   assert.match(quiet['image/svg+xml'] as string, /^<svg/);
   assert.equal(quiet['image/png'], undefined);
   const tables: MimeBundle[] = [];
   showTable([{ model: 'a<b', f1: 0.5 }], { sink: (b) => tables.push(b) });
   assert.match(tables[0]!['text/html'] as string, /a&lt;b/);
+  assert.equal(tables[0]!['text/plain'], 'model,f1\na<b,0.5\n');
 });
