@@ -27,9 +27,10 @@ export function expectRank(where: string, name: string, t: Tensor, ranks: readon
   }
 }
 
-export function expectShape(where: string, name: string, t: Tensor, shape: readonly number[], what: string): void {
-  if (!sameShape(t.shape, shape)) {
-    throw new LossInputError(where, `${name} has shape ${fmtShape(t.shape)}; expected ${fmtShape(shape)} (${what})`);
+/** A list of layers must be given (the losses take their layers from the run config; they have no default). */
+export function expectLayerList(where: string, name: string, layers: unknown): void {
+  if (!Array.isArray(layers)) {
+    throw new LossInputError(where, `${name} is ${String(layers)}; expected a list of layers (model.headLayers of the config)`);
   }
 }
 

@@ -6,7 +6,8 @@
  *
  * T_src: the teacher's [CLS] vectors on source sentences (precomputed, constant), S_src: the student's [CLS] on the
  * same source sentences (MMD_M, model alignment), S_tgt: the student's [CLS] on target sentences (MMD_L, language
- * alignment). MMD^2 is mmd.ts. Defaults alpha' = beta' = 0.001, as the reference code (`mmd / 1000` each).
+ * alignment). MMD^2 is mmd.ts. alpha' and beta' are inputs with no default here; their one home is the run config
+ * (src/config.ts: student.alphaPrime = student.betaPrime = 0.001, as the reference code's `mmd / 1000` each).
  * Which layer's [CLS] is used is the caller's choice (default there: the last layer).
  *
  * Ablations: `ablate.mmdM` / `ablate.mmdL` drop a term; it is then not computed and absent from `perTerm`, and its
@@ -32,10 +33,10 @@ export interface FinalLossInput {
   studentClsSource?: Tensor;
   /** Student [CLS] on target sentences [m, d]; needed unless `ablate.mmdL`. */
   studentClsTarget?: Tensor;
-  /** Weight of MMD_M (default 0.001). */
-  alphaPrime?: number;
-  /** Weight of MMD_L (default 0.001). */
-  betaPrime?: number;
+  /** Weight of MMD_M (config student.alphaPrime; paper 0.001). */
+  alphaPrime: number;
+  /** Weight of MMD_L (config student.betaPrime; paper 0.001). */
+  betaPrime: number;
   ablate?: { mmdM?: boolean; mmdL?: boolean };
   mmd?: MmdOptions;
 }
@@ -43,8 +44,7 @@ export interface FinalLossInput {
 /** L_final; `perTerm` = the student's parts plus `stu`, and `mmd_M`, `mmd_L` unless dropped (unweighted values). */
 export function finalLoss(input: FinalLossInput): LossResult {
   const where = 'final.ts: finalLoss';
-  const alphaPrime = input.alphaPrime ?? 0.001;
-  const betaPrime = input.betaPrime ?? 0.001;
+  const { alphaPrime, betaPrime } = input;
   expectFiniteNumber(where, 'alphaPrime', alphaPrime, { min: 0 });
   expectFiniteNumber(where, 'betaPrime', betaPrime, { min: 0 });
   const useM = !(input.ablate?.mmdM ?? false);

@@ -10,7 +10,8 @@
  * what the public reference code computes; note it is 1/C of the "sum over classes" squared L2 distance.
  * The teacher probabilities are inputs (precomputed once and cached), so no gradient reaches the teacher.
  *
- * beta: the issue writes `beta * sum`, the paper's formula has no factor (beta = 1). It is a parameter, default 1.
+ * beta: the issue writes `beta * sum`, the paper's formula has no factor (beta = 1). It is an input with no default
+ * here, like the layers: their one home is the run config (src/config.ts: student.beta = 1, model.headLayers).
  *
  * Deliberate differences from the public reference code (`my_BertsoftmaxNER_unit`):
  * - Every auxiliary layer is distilled from the teacher's head on the same layer, as in the paper. The reference
@@ -20,10 +21,9 @@
  */
 import { tf } from '../tf.js';
 import type { Scalar, Tensor } from '../tf.js';
-import { LossInputError, expectFiniteNumber, expectFloat, expectLayers, fmtShape, sameShape } from './check.js';
+import { LossInputError, expectFiniteNumber, expectFloat, expectLayerList, expectLayers, fmtShape, sameShape } from './check.js';
 import { weightedSum } from './lambda.js';
 import type { LayerWeights } from './lambda.js';
-import { DEFAULT_AUX_LAYERS, DEFAULT_MAIN_LAYER } from './teacher.js';
 import type { LossResult } from './terms.js';
 
 /**
@@ -68,12 +68,12 @@ export interface StudentLossInput {
   mask: Tensor;
   /** lambda' over `auxLayers` (same order). */
   lambda: LayerWeights;
-  /** Weight of the auxiliary sum; default 1 (the paper's formula). */
-  beta?: number;
-  /** Default 12. */
-  mainLayer?: number;
-  /** Default 4..11; `[]` distils the main layer only (the "no auxiliary distillers" ablation). */
-  auxLayers?: readonly number[];
+  /** Weight of the auxiliary sum (config student.beta; 1 in the paper's formula). */
+  beta: number;
+  /** The main head's layer (the last of model.headLayers; paper 12). */
+  mainLayer: number;
+  /** The auxiliary layers (paper 4..11); `[]` distils the main layer only (the "no auxiliary distillers" ablation). */
+  auxLayers: readonly number[];
 }
 
 /**
@@ -82,9 +82,9 @@ export interface StudentLossInput {
  */
 export function studentLoss(input: StudentLossInput): LossResult {
   const where = 'kd.ts: studentLoss';
-  const beta = input.beta ?? 1;
-  const mainLayer = input.mainLayer ?? DEFAULT_MAIN_LAYER;
-  const auxLayers = input.auxLayers ?? DEFAULT_AUX_LAYERS;
+  const beta = input.beta;
+  const { mainLayer, auxLayers } = input;
+  expectLayerList(where, 'auxLayers', auxLayers);
   expectFiniteNumber(where, 'beta', beta, { min: 0 });
   for (const [name, map] of [['teacherProbs', input.teacherProbs], ['studentLogits', input.studentLogits]] as const) {
     expectLayers(where, `${name} (mainLayer)`, map, [mainLayer]);

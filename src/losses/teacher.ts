@@ -5,8 +5,9 @@
  *   L_tea = L_main + alpha * sum_{m in aux} lambda_m * L_aux_m
  *
  * L_main is the cross-entropy of the head on layer 12 (`mainLayer`), L_aux_m that of the head on layer m
- * (default m = 4..11), each the mean over labelled positions (see ce.ts). lambda comes from lambda.ts
- * (`'learned'` softmax weights as the reference code, `'uniform'`, or explicit). Default alpha = 0.1.
+ * (paper: m = 4..11), each the mean over labelled positions (see ce.ts). lambda comes from lambda.ts
+ * (`'learned'` softmax weights as the reference code, `'uniform'`, or explicit). The layers and alpha are inputs
+ * with no default here: their one home is the run config (src/config.ts: model.headLayers, teacher.alpha = 0.1).
  *
  * Differences from the public reference code (`my_BertsoftmaxNER_unit`):
  * - Positions are selected by label != -100 only; the reference first selects attention_mask == 1 and then relies
@@ -15,16 +16,12 @@
  */
 import { tf } from '../tf.js';
 import type { Scalar, Tensor } from '../tf.js';
-import { LossInputError, expectFiniteNumber, expectLayers } from './check.js';
+import { LossInputError, expectFiniteNumber, expectLayerList, expectLayers } from './check.js';
 import { tokenCrossEntropy } from './ce.js';
 import type { CrossEntropyOptions } from './ce.js';
 import { weightedSum } from './lambda.js';
 import type { LayerWeights } from './lambda.js';
 import type { LossResult } from './terms.js';
-
-/** Layers 4..11: the auxiliary heads of the paper and the reference code. */
-export const DEFAULT_AUX_LAYERS: readonly number[] = [4, 5, 6, 7, 8, 9, 10, 11];
-export const DEFAULT_MAIN_LAYER = 12;
 
 export interface TeacherLossInput {
   /** Logits per layer, each float32 [b, t, C]; must hold `mainLayer` and every auxiliary layer. */
@@ -33,12 +30,12 @@ export interface TeacherLossInput {
   labels: Tensor;
   /** lambda over `auxLayers` (same order). */
   lambda: LayerWeights;
-  /** Default 0.1. */
-  alpha?: number;
-  /** Default 12. */
-  mainLayer?: number;
-  /** Default 4..11; `[]` trains the main head only (the "no auxiliary distillers" ablation). */
-  auxLayers?: readonly number[];
+  /** Weight of the auxiliary mixture (config teacher.alpha; paper 0.1). */
+  alpha: number;
+  /** The main head's layer (the last of model.headLayers; paper 12). */
+  mainLayer: number;
+  /** The auxiliary layers (paper 4..11); `[]` trains the main head only (the "no auxiliary distillers" ablation). */
+  auxLayers: readonly number[];
   ce?: CrossEntropyOptions;
 }
 
@@ -48,10 +45,9 @@ export interface TeacherLossInput {
  */
 export function teacherLoss(input: TeacherLossInput): LossResult {
   const where = 'teacher.ts: teacherLoss';
-  const alpha = input.alpha ?? 0.1;
-  const mainLayer = input.mainLayer ?? DEFAULT_MAIN_LAYER;
-  const auxLayers = input.auxLayers ?? DEFAULT_AUX_LAYERS;
+  const { alpha, mainLayer, auxLayers } = input;
   expectFiniteNumber(where, 'alpha', alpha, { min: 0 });
+  expectLayerList(where, 'auxLayers', auxLayers);
   expectLayers(where, 'mainLayer', input.logits, [mainLayer]);
   expectLayers(where, 'auxLayers', input.logits, auxLayers);
   if (auxLayers.includes(mainLayer)) {

@@ -11,6 +11,7 @@
 import { tf } from '../tf.js';
 import type { Tensor3D, Variable } from '../tf.js';
 import type { NamedVariable } from './bert.js';
+import { PAPER } from '../config.js';
 import { deriveSeed, truncatedNormal } from './random.js';
 
 export interface LayerHeadsOptions {
@@ -32,8 +33,8 @@ export interface HeadLogitsOptions {
   dropoutSeed?: number;
 }
 
-/** The first layer with a head by default: MSD attaches heads to layers 4..12 of mBERT. */
-export const DEFAULT_FIRST_HEAD_LAYER = 4;
+/** The first layer with a head by default: MSD attaches heads to layers 4..12 of mBERT (its home: src/config.ts). */
+export const DEFAULT_FIRST_HEAD_LAYER = PAPER.model.headLayers[0];
 
 let instances = 0;
 

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/tf.js';
-import { tokenCrossEntropy, LossInputError } from '../../src/losses/index.js';
+import { tokenCrossEntropy } from '../../src/losses/ce.js';
+import { LossInputError } from '../../src/losses/check.js';
 import { crossEntropy64, randn, rng, rows, softmax64 } from './helpers.js';
 
 function randomLabels(n: number, classes: number, seed: number, ignoredShare = 0.3): number[] {

@@ -1,8 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/tf.js';
-import { finalLoss, mmd, readTerms, LossInputError } from '../../src/losses/index.js';
-import type { LossResult } from '../../src/losses/index.js';
+import { PAPER } from '../../src/config.js';
+import { LossInputError } from '../../src/losses/check.js';
+import { finalLoss, type FinalLossInput } from '../../src/losses/final.js';
+import { mmd } from '../../src/losses/mmd.js';
+import { readTerms, type LossResult } from '../../src/losses/terms.js';
 import { mmd64, randn, rows } from './helpers.js';
 
 const [N, M, D] = [6, 8, 10];
@@ -25,10 +28,14 @@ function inputs() {
   };
 }
 
-test("L_final = L_stu + alpha' MMD_M + beta' MMD_L, defaults 0.001, with the breakdown", () => {
-  for (const [alphaPrime, betaPrime] of [[undefined, undefined], [0.1, 0.5], [0, 2]]) {
+/** The paper's weights, from their one home (the config). */
+const { alphaPrime: A, betaPrime: Bp } = PAPER.student;
+
+test("L_final = L_stu + alpha' MMD_M + beta' MMD_L with the config's weights (paper 0.001), with the breakdown", () => {
+  assert.deepEqual([A, Bp], [0.001, 0.001]);
+  for (const [alphaPrime, betaPrime] of [[A, Bp], [0.1, 0.5], [0, 2]] as [number, number][]) {
     const terms = tf.tidy(() => readTerms(finalLoss({ student: student(), ...inputs(), alphaPrime, betaPrime })));
-    const want = 0.75 + (alphaPrime ?? 0.001) * mmdM + (betaPrime ?? 0.001) * mmdL;
+    const want = 0.75 + alphaPrime * mmdM + betaPrime * mmdL;
     assert.ok(Math.abs(terms.total - want) < 1e-6, `${alphaPrime},${betaPrime}: ${terms.total} vs ${want}`);
     assert.ok(Math.abs(terms.mmd_M - mmdM) < 1e-5);
     assert.ok(Math.abs(terms.mmd_L - mmdL) < 1e-5);
@@ -39,8 +46,8 @@ test("L_final = L_stu + alpha' MMD_M + beta' MMD_L, defaults 0.001, with the bre
 
 test('ablation flags drop a term, which then needs no input', () => {
   const table: [{ mmdM?: boolean; mmdL?: boolean }, number, string[]][] = [
-    [{ mmdM: true }, 0.75 + 0.001 * mmdL, ['mmd_L']],
-    [{ mmdL: true }, 0.75 + 0.001 * mmdM, ['mmd_M']],
+    [{ mmdM: true }, 0.75 + Bp * mmdL, ['mmd_L']],
+    [{ mmdL: true }, 0.75 + A * mmdM, ['mmd_M']],
     [{ mmdM: true, mmdL: true }, 0.75, []],
   ];
   for (const [ablate, want, kept] of table) {
@@ -52,6 +59,8 @@ test('ablation flags drop a term, which then needs no input', () => {
           teacherClsSource: ablate.mmdM && ablate.mmdL ? undefined : all.teacherClsSource,
           studentClsSource: ablate.mmdM ? undefined : all.studentClsSource,
           studentClsTarget: ablate.mmdL ? undefined : all.studentClsTarget,
+          alphaPrime: A,
+          betaPrime: Bp,
           ablate,
         }),
       );
@@ -80,13 +89,16 @@ test('gradients of L_final reach the student [CLS] inputs; nothing leaks', () =>
 test('missing inputs and mismatched source sets are explained', () => {
   const all = inputs();
   assert.throws(
-    () => finalLoss({ student: student(), teacherClsSource: all.teacherClsSource, studentClsTarget: all.studentClsTarget }),
+    () => finalLoss({ student: student(), teacherClsSource: all.teacherClsSource, studentClsTarget: all.studentClsTarget, alphaPrime: A, betaPrime: Bp }),
     (e: Error) => e instanceof LossInputError && /final\.ts: finalLoss: studentClsSource is missing; expected a tensor for MMD_M/.test(e.message),
   );
   assert.throws(
-    () => finalLoss({ student: student(), ...all, studentClsSource: all.studentClsTarget }),
+    () => finalLoss({ student: student(), ...all, studentClsSource: all.studentClsTarget, alphaPrime: A, betaPrime: Bp }),
     /teacherClsSource \[6,10\] and studentClsSource \[8,10\] differ; expected the same source sentences/,
   );
-  assert.throws(() => finalLoss({ student: student(), ...all, betaPrime: NaN }), /betaPrime is NaN/);
+  assert.throws(() => finalLoss({ student: student(), ...all, alphaPrime: A, betaPrime: NaN }), /betaPrime is NaN/);
+  // No default weight hides here: a caller that omits one is told (their one home is the config).
+  const { alphaPrime: _omitted, ...noAlpha } = { student: student(), ...all, alphaPrime: A, betaPrime: Bp };
+  assert.throws(() => finalLoss(noAlpha as unknown as FinalLossInput), /alphaPrime is undefined; expected a finite number/);
   tf.dispose(Object.values(all));
 });

@@ -1,7 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/tf.js';
-import { kdLayerLoss, studentLoss, layerWeights, readTerms, LossInputError, DEFAULT_AUX_LAYERS } from '../../src/losses/index.js';
+import { headLayerList, PAPER } from '../../src/config.js';
+import { LossInputError } from '../../src/losses/check.js';
+import { kdLayerLoss, studentLoss, type StudentLossInput } from '../../src/losses/kd.js';
+import { layerWeights } from '../../src/losses/lambda.js';
+import { readTerms } from '../../src/losses/terms.js';
+
+/** The paper's layers and weight, from their one home (the config): main head 12, auxiliary 4..11, beta 1. */
+const HEADS = headLayerList(PAPER.model);
+const MAIN = HEADS[HEADS.length - 1]!;
+const AUX = HEADS.slice(0, -1);
+const BETA = PAPER.student.beta;
 import { kdMse64, randn, rng, rows, softmax64 } from './helpers.js';
 
 const B = 3;
@@ -51,8 +61,9 @@ test('L_m^KD is 0 when the student matches the teacher, 0 (not NaN) with an empt
   });
 });
 
-test('L_stu = L_12^KD + beta * sum_m lambda_m L_m^KD (float64), default beta 1, no-aux ablation', () => {
-  const layers = [...DEFAULT_AUX_LAYERS, 12];
+test('L_stu = L_12^KD + beta * sum_m lambda_m L_m^KD (float64), the config beta 1, no-aux ablation', () => {
+  assert.deepEqual([MAIN, AUX, BETA], [12, [4, 5, 6, 7, 8, 9, 10, 11], 1]);
+  const layers = [...AUX, MAIN];
   const data = new Map(layers.map((l) => [l, layerData(l * 7)] as const));
   const teacherProbs = new Map(layers.map((l) => [l, tf.tensor(data.get(l)!.teacher, [B, T, C])] as const));
   const studentLogits = new Map(layers.map((l) => [l, tf.tensor(data.get(l)!.student, [B, T, C])] as const));
@@ -60,17 +71,21 @@ test('L_stu = L_12^KD + beta * sum_m lambda_m L_m^KD (float64), default beta 1, 
   const mask = tf.tensor(maskArr, [B, T], 'bool');
   const kd = (l: number) => kdMse64(rows(data.get(l)!.teacher, C), rows(data.get(l)!.student, C), maskArr);
   const weights = [3, 1, 4, 1, 5, 9, 2, 6].map((x) => x / 31);
-  for (const beta of [undefined, 0.5, 2]) {
+  for (const beta of [BETA, 0.5, 2]) {
     const terms = tf.tidy(() =>
-      readTerms(studentLoss({ teacherProbs, studentLogits, mask, lambda: layerWeights(weights, 8), beta })),
+      readTerms(studentLoss({ teacherProbs, studentLogits, mask, lambda: layerWeights(weights, 8), beta, mainLayer: MAIN, auxLayers: AUX })),
     );
-    const aux = DEFAULT_AUX_LAYERS.reduce((s, m, i) => s + weights[i] * kd(m), 0);
-    const want = kd(12) + (beta ?? 1) * aux;
+    const aux = AUX.reduce((s, m, i) => s + weights[i] * kd(m), 0);
+    const want = kd(12) + beta * aux;
     assert.ok(Math.abs(terms.total - want) < 1e-6, `beta ${beta}: ${terms.total} vs ${want}`);
     assert.ok(Math.abs(terms.aux - aux) < 1e-6);
     for (const m of layers) assert.ok(Math.abs(terms[`kd_${m}`] - kd(m)) < 1e-6, `kd_${m}`);
   }
-  const only12 = tf.tidy(() => readTerms(studentLoss({ teacherProbs, studentLogits, mask, lambda: layerWeights('uniform', 0), auxLayers: [] })));
+  const only12 = tf.tidy(() => readTerms(studentLoss({ teacherProbs, studentLogits, mask, lambda: layerWeights('uniform', 0), beta: BETA, mainLayer: MAIN, auxLayers: [] })));
+  // No default layers or weight hide here: a caller that omits them is told (their one home is the config).
+  const omitted = { teacherProbs, studentLogits, mask, lambda: layerWeights('uniform', 0), mainLayer: MAIN } as unknown as StudentLossInput;
+  assert.throws(() => studentLoss({ ...omitted, auxLayers: [] }), /beta is undefined; expected a finite number/);
+  assert.throws(() => studentLoss({ ...omitted, beta: 1 }), /auxLayers is undefined; expected a list of layers/);
   assert.ok(Math.abs(only12.total - kd(12)) < 1e-6);
   assert.deepEqual(Object.keys(only12), ['total', 'kd_12', 'aux']);
   tf.dispose([...teacherProbs.values(), ...studentLogits.values(), mask]);
@@ -85,7 +100,7 @@ test('KD gradients reach the student heads (not the teacher inputs) and nothing 
   const before = tf.memory().numTensors;
   const varList = [...students.values(), lambda.variable!];
   const { value, grads } = tf.variableGrads(
-    () => studentLoss({ teacherProbs, studentLogits: students, mask, lambda, auxLayers: [4, 5] }).total,
+    () => studentLoss({ teacherProbs, studentLogits: students, mask, lambda, beta: BETA, mainLayer: MAIN, auxLayers: [4, 5] }).total,
     varList,
   );
   for (const v of varList) {
@@ -105,7 +120,7 @@ test('KD losses reject mismatched shapes and missing layers', () => {
     [() => kdLayerLoss(p, p, tf.ones([B, T + 1])), /mask \[3,5\] does not match studentLogits \[3,4,5\]/],
     [() => kdLayerLoss(tf.zeros([B, T, C], 'int32'), p, tf.ones([B, T])), /teacherProbs has dtype int32; expected float32/],
     [
-      () => studentLoss({ teacherProbs: new Map([[12, p]]), studentLogits: new Map([[12, p], [4, p]]), mask: tf.ones([B, T]), lambda: layerWeights('uniform', 1), auxLayers: [4] }),
+      () => studentLoss({ teacherProbs: new Map([[12, p]]), studentLogits: new Map([[12, p], [4, p]]), mask: tf.ones([B, T]), lambda: layerWeights('uniform', 1), beta: BETA, mainLayer: MAIN, auxLayers: [4] }),
       /studentLoss: teacherProbs \(auxLayers\): no tensor for layer 4/,
     ],
   ];

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/tf.js';
-import { layerWeights, weightedSum, LossInputError } from '../../src/losses/index.js';
+import { LossInputError } from '../../src/losses/check.js';
+import { layerWeights, weightedSum } from '../../src/losses/lambda.js';
 import { softmax64 } from './helpers.js';
 
 test('uniform and explicit weights are what they say', () => {

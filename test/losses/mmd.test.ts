@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/tf.js';
-import { mmd, mmdBandwidths, stopGradient, LossInputError } from '../../src/losses/index.js';
-import type { MmdOptions } from '../../src/losses/index.js';
+import { LossInputError } from '../../src/losses/check.js';
+import { mmd, mmdBandwidths, type MmdOptions } from '../../src/losses/mmd.js';
+import { stopGradient } from '../../src/losses/stop-gradient.js';
 import { mmd64, randn, rows } from './helpers.js';
 import type { Mmd64Options } from './helpers.js';
 
