@@ -124,10 +124,10 @@ test('report.html in headless Chromium: no console errors, every chart drew mark
     });
     await page.goto(`file://${path}`);
     await page.waitForFunction(() => {
-      const s = (window as unknown as { __msdReport?: { total: number; done: number; errors: string[] } }).__msdReport;
+      const s = (globalThis as unknown as { __msdReport?: { total: number; done: number; errors: string[] } }).__msdReport;
       return !!s && s.done + s.errors.length === s.total;
     }, undefined, { timeout: 60_000 });
-    const state = await page.evaluate(() => (window as unknown as { __msdReport: { total: number; done: number; errors: string[] } }).__msdReport);
+    const state = await page.evaluate(() => (globalThis as unknown as { __msdReport: { total: number; done: number; errors: string[] } }).__msdReport);
     assert.deepEqual(state.errors, []);
     assert.equal(state.done, 6);
     const marks = await page.$$eval('div.chart', (els) =>
