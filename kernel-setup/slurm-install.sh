@@ -34,4 +34,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt_install() { flock /tmp/apt.lock $SUDO apt-get -o DPkg::Lock::Timeout=1200 install -y --no-install-recommends slurm-wlm munge; }
 apt_install || { flock /tmp/apt.lock $SUDO apt-get -o DPkg::Lock::Timeout=1200 update && apt_install; }
 have_all || { echo "slurm-install: installed, but some Slurm/munge programs are still missing" >&2; exit 1; }
-echo "slurm-install: done ($(sbatch --version))"
+echo "slurm-install: done ($(dpkg-query -W -f '${Package} ${Version}' slurm-wlm 2>/dev/null))"

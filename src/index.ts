@@ -94,3 +94,15 @@ export * from './viz/index.js';
 export { pruneVocabulary, type PruneCorpus, type PruneOptions, type PruneReport } from './model/prune.js';
 export { demoSummary, formatDemoSummary, type DemoSummary, type DemoSummaryOptions } from './train/demo-summary.js';
 // --- end demo and vocabulary pruning ---
+
+// --- experiment grids (issue 14: src/sweep) ---
+export { teacherConfigView } from './config.js';
+export { checkSharedTeacher } from './train/pipeline.js';
+export { planSweep, readSweepSpec, writePlan, readPlan, formatPlan, parseAxes, type SweepSpec, type SweepPlan, type Cell, type Axis, type TeacherJob, type PlanFile } from './sweep/plan.js';
+export { ABLATION_VARIANTS, VARIANT_NAMES, variantAblation, variantOf, type VariantName, type Ablation } from './sweep/variants.js';
+export { runLocal, formatJobs, type LocalOptions, type LocalResult, type LiveJob } from './sweep/local.js';
+export { submitSlurm, slurmScript, sweepStatus, formatStatus, arraySpec, type SlurmOptions, type SlurmSubmission, type SlurmJob } from './sweep/slurm.js';
+export { sweepFileStatus, type JobStatus } from './sweep/state.js';
+export { collectSweep, writeCollect, formatCollect, latexTable, tidyFrame, type TidyRow, type StatRow, type CollectResult, type CollectOptions } from './sweep/collect.js';
+export { mean, std, tTest, describe as describeSample, type TTestResult, type GroupStats } from './sweep/stats.js';
+// --- end experiment grids ---

@@ -12,6 +12,7 @@ import { Command, Option } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { collectSweep, formatCollect, writeCollect } from '../sweep/collect.js';
+import { writeSweepFigures } from '../sweep/figures.js';
 import { runLocal } from '../sweep/local.js';
 import { formatPlan, planSweep, readPlan, readSweepSpec, writePlan } from '../sweep/plan.js';
 import { formatStatus, submitSlurm, sweepStatus } from '../sweep/slurm.js';
@@ -112,10 +113,12 @@ export function registerSweepCommands(program: Command): void {
     .description('a sweep\'s results: tidy table, mean/std over seeds, t-test against full MSD, CSV + LaTeX')
     .argument('<dir>', 'a planned sweep directory')
     .addOption(new Option('--variance <kind>', 't-test: unequal (Welch) or equal (Student)').choices(['unequal', 'equal']).default('unequal'))
-    .action((dir: string, o: { variance: 'equal' | 'unequal' }) => {
+    .option('--no-figures', 'skip the ablation and per-layer charts (SVG + Vega-Lite JSON)')
+    .action(async (dir: string, o: { variance: 'equal' | 'unequal'; figures: boolean }) => {
       const r = collectSweep(dir, { variance: o.variance });
       console.log(formatCollect(r));
-      const paths = writeCollect(readPlan(dir).root, r);
-      console.log(`\nwritten: ${Object.values(paths).join(', ')}`);
+      const root = readPlan(dir).root;
+      const paths = [...Object.values(writeCollect(root, r)), ...(o.figures ? await writeSweepFigures(root, r) : [])];
+      console.log(`\nwritten: ${paths.join(', ')}`);
     });
 }
