@@ -9,17 +9,21 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from './render.js';
+import type { VariantName } from '../sweep/variants.js';
 
-/** The method and its ablations, as named by this library's config flags (student.ablation.*). */
-export const VARIANTS = ['msd', 'noAux', 'noMmdM', 'noMmdL'] as const;
-export type Variant = (typeof VARIANTS)[number] | (string & {});
+/**
+ * A variant of the method, named as in src/sweep/variants.ts (the one home of the variant names and their ablation
+ * flags: full, noAux, noMmdL, noMmdM, noAll); other strings are allowed for variants a study adds.
+ */
+export type Variant = VariantName | (string & {});
 
 /** Short labels for charts and tables. */
 export const VARIANT_LABELS: Record<string, string> = {
-  msd: 'MSD',
+  full: 'MSD',
   noAux: 'w/o aux. heads',
   noMmdM: 'w/o MMD_M',
   noMmdL: 'w/o MMD_L',
+  noAll: 'plain KD',
 };
 
 export const CORPUS_LANGUAGES: Record<string, readonly string[]> = {
@@ -106,7 +110,7 @@ export function publishedCorpus(corpus: string): string {
  * The paper's F1 (percent) for a corpus (`conll`, or the loader's `conll2002` / `conll2003`, `wikiann`,
  * `multiconer`), language and variant (default the full MSD row), or null where it is not known here.
  */
-export function publishedF1(corpus: string, language: string, variant: Variant = 'msd'): number | null {
+export function publishedF1(corpus: string, language: string, variant: Variant = 'full'): number | null {
   const key = publishedCorpus(corpus);
   const row = loadPublished().rows.find((r) => r.corpus === key && r.variant === variant);
   return row?.f1[language] ?? null;

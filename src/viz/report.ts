@@ -15,6 +15,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../model/atomic.js';
 import { readJsonl } from '../train/runs.js';
+import { variantOf } from '../sweep/variants.js';
 import { ablationChart, mmdByLayerChart, perLayerF1Chart, projectionChart, trainingCurvesChart, type MetricRecord, type MmdChartRow, type ProjectionPoint } from './charts.js';
 import { publishedRows, publishedCorpus, type AblationRow } from './published.js';
 import { browserBundles, compileSpec, fontFiles, type VlSpec } from './render.js';
@@ -86,11 +87,11 @@ function teacherDevF1(files: RunFiles): number | undefined {
   return evals.length ? Math.max(...evals.map((r) => r.score!)) : undefined;
 }
 
-/** The variant a run's config describes: 'msd', or its ablation flags joined (e.g. 'noMmdL'). */
+/** The variant a run's config describes (src/sweep/variants.ts: 'full', 'noMmdL', ...), or its flags joined. */
 export function runVariant(config: Record<string, unknown> | undefined): string {
-  const ablation = ((config?.student as Record<string, unknown> | undefined)?.ablation ?? {}) as Record<string, unknown>;
-  const on = Object.entries(ablation).filter(([, v]) => v === true).map(([k]) => k);
-  return on.length ? on.join('+') : 'msd';
+  const a = ((config?.student as Record<string, unknown> | undefined)?.ablation ?? {}) as Record<string, unknown>;
+  const named = variantOf({ noAux: a.noAux === true, noMmdM: a.noMmdM === true, noMmdL: a.noMmdL === true });
+  return named ?? Object.keys(a).filter((k) => a[k] === true).join('+');
 }
 
 /** Measured ablation rows of one run: each student's main-head F1 (percent) on its own language. */

@@ -102,11 +102,11 @@ test('ablationChart: published vs measured, average only over complete rows, nul
   await checkRenders('ablationChart', spec, 30);
 
   // with the published file's (null) cells: measured bars only, and the subtitle says why
-  const measured = rows.filter((r) => r.source === 'measured' && r.variant === 'msd');
+  const measured = rows.filter((r) => r.source === 'measured' && r.variant === 'full');
   const spec2 = ablationChart([...publishedRows('conll', { includeNull: true }), ...measured]);
   const values2 = (spec2.data as { values: Record<string, unknown>[] }).values;
   assert.ok(values2.every((v) => v.source === 'measured' && typeof v.f1 === 'number'));
   assert.match(JSON.stringify(spec2.title), /no published numbers available/);
   await checkRenders('ablationChart (nulls)', spec2, 4);
-  assert.throws(() => ablationChart([{ variant: 'msd', language: 'de', f1: 0.8, source: 'measured' }, { variant: 'msd', language: 'de', f1: 180, source: 'measured' }]), /not a percentage/);
+  assert.throws(() => ablationChart([{ variant: 'full', language: 'de', f1: 0.8, source: 'measured' }, { variant: 'full', language: 'de', f1: 180, source: 'measured' }]), /not a percentage/);
 });

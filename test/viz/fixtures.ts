@@ -58,7 +58,7 @@ export function projectionPoints(): ProjectionPoint[] {
 
 export function ablationRows(): AblationRow[] {
   const rows: AblationRow[] = [];
-  const base: Record<string, number> = { msd: 80, noAux: 78.5, noMmdM: 79.2, noMmdL: 78.9 };
+  const base: Record<string, number> = { full: 80, noAux: 78.5, noMmdM: 79.2, noMmdL: 78.9 };
   for (const [v, f] of Object.entries(base)) {
     for (const [lang, d] of [['de', -8], ['es', 0], ['nl', 2]] as const) {
       rows.push({ variant: v, language: lang, f1: f + d, source: 'published' });
