@@ -69,7 +69,7 @@ export function publishedFigure(lang: string, path = defaultPublishedPath()): Pu
   } catch (err) {
     throw new Error(`${path}: not readable JSON (${(err as Error).message})`);
   }
-  const row = (file.rows ?? []).find((r) => r.corpus === 'conll' && r.backbone === 'mBERT' && r.variant === 'msd');
+  const row = (file.rows ?? []).find((r) => r.corpus === 'conll' && r.backbone === 'mBERT' && (r.variant === 'full' || r.variant === 'msd'));
   const value = row?.f1?.[lang];
   const where = `Ma et al. 2022${row?.table ? `, Table ${row.table}` : ''}, MSD with mBERT on a GPU (source en)`;
   if (value === undefined || value === null) {

@@ -24,6 +24,7 @@ export const VARIANT_LABELS: Record<string, string> = {
   noMmdM: 'w/o MMD_M',
   noMmdL: 'w/o MMD_L',
   noAll: 'plain KD',
+  msd: 'MSD', // the full method's earlier name here (src/sweep/figures.ts maps full -> msd)
 };
 
 export const CORPUS_LANGUAGES: Record<string, readonly string[]> = {
