@@ -104,6 +104,13 @@ export interface RunConfig {
    * differ only in student settings share one teacher. `''` = train this run's own teacher.
    */
   teacherDir: string;
+  /**
+   * Memory bound of one forward/backward pass, in padded tokens (rows x longest row). A batch larger than this is cut
+   * into micro-batches whose gradients are accumulated: the same update as one pass (gradient accumulation; see
+   * train/loop.ts), with one micro-batch's activations in memory at a time. 0 = never cut. The paper preset's 1024
+   * keeps an mBERT step (embeddings + layers 1-3 frozen) well inside the 4 GiB wasm heap; on a GPU, raise it or set 0.
+   */
+  microBatchTokens: number;
 }
 
 export interface MsdConfig {
@@ -163,7 +170,7 @@ export const PAPER: MsdConfig = {
     selectOn: 'source-dev',
     ablation: { noAux: false, noMmdM: false, noMmdL: false },
   },
-  run: { seed: 42, outDir: 'runs/paper', evalEvery: 0, checkpointEvery: 0, logEvery: 10, backend: '', evalLayers: [4, 12], teacherDir: '' },
+  run: { seed: 42, outDir: 'runs/paper', evalEvery: 0, checkpointEvery: 0, logEvery: 10, backend: '', evalLayers: [4, 12], teacherDir: '', microBatchTokens: 1024 },
 };
 
 /**
@@ -185,7 +192,7 @@ export const TINY: MsdConfig = {
   data: { ...PAPER.data, corpus: 'conll2002', source: 'es', targets: ['nl'], maxLength: 64, limit: { train: 600, dev: 200, test: 300 } },
   teacher: { ...PAPER.teacher, batchSize: 16, epochs: 2, lr: 2e-3, freezeEmbeddings: false, freezeLayers: 0 },
   student: { ...PAPER.student, batchSize: 16, epochs: 2, lr: 2e-3, freezeEmbeddings: false, freezeLayers: 0 },
-  run: { ...PAPER.run, outDir: 'runs/tiny', logEvery: 5 },
+  run: { ...PAPER.run, outDir: 'runs/tiny', logEvery: 5, microBatchTokens: 0 },
 };
 
 export const PRESETS: Record<string, MsdConfig> = { paper: PAPER, tiny: TINY };
@@ -290,6 +297,9 @@ function validate(c: MsdConfig): void {
   if (c.model.tiny.enabled) checkLayerCount(c, c.model.tiny.numLayers);
   const [e0, e1] = c.run.evalLayers;
   if (e0 < h0 || e1 > h1) throw new Error(`config run.evalLayers: [${e0}, ${e1}] must lie within model.headLayers [${h0}, ${h1}]`);
+  if (!Number.isInteger(c.run.microBatchTokens) || c.run.microBatchTokens < 0) {
+    throw new Error(`config run.microBatchTokens: expected an integer >= 0 (0 = never cut a batch), got ${c.run.microBatchTokens}`);
+  }
   if (!Number.isInteger(c.student.clsLayer) || c.student.clsLayer < -1) throw new Error(`config student.clsLayer: ${c.student.clsLayer} must be -1 (last) or a layer >= 0`);
   for (const [name, o] of [['teacher', c.teacher], ['student', c.student]] as const) {
     if (o.batchSize < 1 || !Number.isInteger(o.batchSize)) throw new Error(`config ${name}.batchSize: expected a positive integer, got ${o.batchSize}`);

@@ -153,6 +153,20 @@ export function splitBatch(batch: Batch, maxTokens: number, padId = 0): Batch[] 
   return groups.map((items) => padBatch(items, padId));
 }
 
+/** Cuts a batch's rows into `n` consecutive groups of near-equal size (sizes differ by at most one), each re-padded. */
+export function chunkBatch(batch: Batch, n: number, padId = 0): Batch[] {
+  const b = batch.items.length;
+  if (!Number.isInteger(n) || n < 1 || n > b) throw new Error(`chunkBatch: n must be an integer in [1, ${b}], got ${n}`);
+  if (n === 1) return [batch];
+  const out: Batch[] = [];
+  for (let k = 0, start = 0; k < n; k++) {
+    const size = Math.floor(b / n) + (k < b % n ? 1 : 0);
+    out.push(padBatch(batch.items.slice(start, start + size), padId));
+    start += size;
+  }
+  return out;
+}
+
 /** The rows of a flat [b, t] array (e.g. argmax predictions of a batch) paired with the batch's items. */
 export function batchRows<T extends ArrayLike<number> & { subarray(start: number, end: number): T }>(batch: Batch, flat: T): [Encoded, T][] {
   const [b, t] = batch.shape;

@@ -88,6 +88,18 @@ export interface MicroBatch<B> {
 }
 
 /**
+ * Micro-batches weighted by their share of what the loss averages over (`count`: labelled positions, KD positions):
+ * for a loss that is a mean over those positions, sum_k weight_k L_k is the whole batch's loss. Parts that hold none
+ * of them carry nothing and are dropped (a batch with none at all keeps its parts, equally weighted).
+ */
+export function weighByCount<B>(parts: B[], count: (part: B) => number): MicroBatch<B>[] {
+  const counts = parts.map(count);
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (total === 0) return parts.map((part) => ({ part, weight: 1 / parts.length }));
+  return parts.flatMap((part, k) => (counts[k]! > 0 ? [{ part, weight: counts[k]! / total }] : []));
+}
+
+/**
  * The dropout seed of micro-batch k of n in the step seeded `stepSeed`: the step's own seed when the batch is one
  * pass, so turning accumulation on changes nothing for batches that fit.
  */

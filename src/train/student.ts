@@ -23,11 +23,11 @@ import { writeJsonAtomic } from '../model/atomic.js';
 import { disposeNerModel, loadNerModel, type NerModel } from '../model/ner-model.js';
 import { tf } from '../tf.js';
 import { firstPieceMask, type Encoded } from '../tokenizer/align.js';
-import { makeBatches, realTokens, type Batch } from '../tokenizer/batching.js';
+import { chunkBatch, makeBatches, realTokens, splitBatch, type Batch } from '../tokenizer/batching.js';
 import { encodeDataset } from '../tokenizer/dataset.js';
 import { batchToTensors } from '../tokenizer/tensors.js';
 import { computeCls, computeTargetProbs, loadCls, loadTargetProbs, saveCls, saveTargetProbs, teacherCacheKey, windowsFingerprint, type TargetProbs } from './cache.js';
-import { runSettings, trainLoop, type LoopResult, type TrainOptions } from './loop.js';
+import { runSettings, trainLoop, type LoopResult, type MicroBatch, type TrainOptions } from './loop.js';
 import type { ProgressCallback } from './progress.js';
 import { runDir, type RunDir } from './runs.js';
 import { streamSeed } from './seeds.js';
@@ -40,6 +40,24 @@ export interface StudentBatch {
   target: Batch;
   /** Source batch for the MMD terms (absent when both MMD terms are ablated). */
   source?: Batch;
+  /** Set on the micro-batches of a batch cut by `run.microBatchTokens` (see studentMicroBatches). */
+  micro?: MicroPart;
+}
+
+/**
+ * What one micro-batch of a student step needs from the whole batch. The KD terms are means over the batch's first
+ * sub-tokens, so a part carries its share of them (`kdWeight`). MMD^2 is not a sum over rows: it is computed on the
+ * whole batch's [CLS] vectors, and each part contributes <dF/dY_part, Y_part(theta)>, F = alpha' MMD_M + beta' MMD_L,
+ * whose gradient is exactly the part's share of dF/dtheta by the chain rule (the parts' [CLS] rows are recomputed
+ * with the same dropout seeds, so Y_part(theta) is the Y the gradient was taken at).
+ */
+interface MicroPart {
+  kdWeight: number;
+  /** dF/dY for this part's student [CLS] rows on target (MMD_L) and on source (MMD_M): constants. */
+  gradTarget?: tf.Tensor2D;
+  gradSource?: tf.Tensor2D;
+  /** Part 0 only: the whole batch's MMD values, and F - sum_parts <dF/dY, Y> so that the parts' losses add up to L_final. */
+  whole?: { perTerm: Record<string, number>; offset: number };
 }
 
 export interface StudentResult extends LoopResult {
@@ -175,7 +193,7 @@ export function studentStepLoss(cfg: MsdConfig, student: NerModel, outputs: Teac
   const tIndex = new Map(outputs.targetWindows.map((w, k) => [w, k]));
   const sIndex = new Map(outputs.sourceWindows.map((w, k) => [w, k]));
   const { clsLayer, hiddenSize: H } = outputs;
-  return ({ target, source }, stepSeed) => {
+  return ({ target, source, micro }, stepSeed) => {
     const x = batchToTensors(target); // created inside variableGrads: freed with the step's intermediates
     const { hidden } = student.encoder.forward(x, { training: true, dropoutSeed: stepSeed, frozen: s });
     const studentLogits = student.heads.logits(hidden, { training: true, dropoutSeed: stepSeed });
@@ -189,10 +207,8 @@ export function studentStepLoss(cfg: MsdConfig, student: NerModel, outputs: Teac
       auxLayers: aux,
     });
     let studentClsSource: tf.Tensor2D | undefined;
-    if (source && !s.ablation.noMmdM) {
-      const xs = batchToTensors(source);
-      studentClsSource = clsOf(student.encoder.forward(xs, { training: true, dropoutSeed: streamSeed(stepSeed, 'mmd-source'), frozen: s }).hidden[clsLayer]!);
-    }
+    if (source && !s.ablation.noMmdM) studentClsSource = studentCls(student, source, stepSeed, clsLayer, s);
+    if (micro) return microLoss(micro, stu, micro.gradTarget ? clsOf(hidden[clsLayer]!) : undefined, studentClsSource);
     return finalLoss({
       student: stu,
       // No source batch when both MMD terms are ablated: L_final is then L_stu (logged the same way, as `stu`).
@@ -204,6 +220,103 @@ export function studentStepLoss(cfg: MsdConfig, student: NerModel, outputs: Teac
       ablate: { mmdM: s.ablation.noMmdM, mmdL: s.ablation.noMmdL },
     });
   };
+}
+
+/** The student's [CLS] on a source batch (the MMD_M input), dropout seeded from the step seed. */
+function studentCls(student: NerModel, source: Batch, stepSeed: number, clsLayer: number, frozen: MsdConfig['student']): tf.Tensor2D {
+  const xs = batchToTensors(source);
+  return clsOf(student.encoder.forward(xs, { training: true, dropoutSeed: streamSeed(stepSeed, 'mmd-source'), frozen }).hidden[clsLayer]!);
+}
+
+/** The loss of one micro-batch: its share of L_stu plus its linearised share of the MMD terms (see MicroPart). */
+function microLoss(micro: MicroPart, stu: LossResult, clsTarget: tf.Tensor2D | undefined, clsSource: tf.Tensor2D | undefined): LossResult {
+  const w = micro.kdWeight;
+  const perTerm: Record<string, tf.Scalar> = {};
+  for (const [name, t] of Object.entries(stu.perTerm)) perTerm[name] = tf.mul(t, w) as tf.Scalar;
+  perTerm.stu = tf.mul(stu.total, w) as tf.Scalar;
+  const parts: tf.Scalar[] = [perTerm.stu];
+  if (micro.gradTarget && clsTarget) parts.push(tf.sum(tf.mul(micro.gradTarget, clsTarget)) as tf.Scalar);
+  if (micro.gradSource && clsSource) parts.push(tf.sum(tf.mul(micro.gradSource, clsSource)) as tf.Scalar);
+  if (micro.whole) {
+    parts.push(tf.scalar(micro.whole.offset));
+    for (const [name, v] of Object.entries(micro.whole.perTerm)) perTerm[name] = tf.scalar(v);
+  }
+  return { total: tf.addN(parts) as tf.Scalar, perTerm };
+}
+
+/**
+ * Cuts a student batch whose target or source part exceeds `run.microBatchTokens` into n micro-batches (target and
+ * source rows each in n consecutive groups), and, when an MMD term is on, computes the whole batch's MMD gradient
+ * w.r.t. the student's [CLS] rows first: one forward of every part off the tape, with the dropout seeds the loop
+ * will give them (`seedOf`). One part: the batch as it is.
+ */
+export function studentMicroBatches(cfg: MsdConfig, student: NerModel, outputs: TeacherOutputs) {
+  const s = cfg.student;
+  const budget = cfg.run.microBatchTokens;
+  const pad = student.tokenizer.padId;
+  const sIndex = new Map(outputs.sourceWindows.map((w, k) => [w, k]));
+  return (batch: StudentBatch, seedOf: (k: number, n: number) => number): MicroBatch<StudentBatch>[] => {
+    const wanted = Math.max(splitBatch(batch.target, budget, pad).length, batch.source ? splitBatch(batch.source, budget, pad).length : 1);
+    const n = Math.min(wanted, batch.target.items.length, batch.source?.items.length ?? Infinity);
+    if (n === 1) return [{ part: batch, weight: 1 }];
+    const targets = chunkBatch(batch.target, n, pad);
+    const sources = batch.source ? chunkBatch(batch.source, n, pad) : [];
+    const kd = targets.map((t) => t.items.reduce((c, w) => c + firstPieceMask(w.wordIndex).reduce((a, b) => a + b, 0), 0));
+    const kdTotal = kd.reduce((a, b) => a + b, 0);
+    const parts: MicroPart[] = targets.map((_, k) => ({ kdWeight: kdTotal > 0 ? kd[k]! / kdTotal : 1 / n }));
+    const useM = batch.source !== undefined && !s.ablation.noMmdM;
+    const useL = batch.source !== undefined && !s.ablation.noMmdL;
+    if (useM || useL) {
+      const { clsLayer, hiddenSize: H } = outputs;
+      const [yt, ys] = tf.tidy(() => {
+        const cls = (k: number) => clsOf(student.encoder.forward(batchToTensors(targets[k]!), { training: true, dropoutSeed: seedOf(k, n), frozen: s }).hidden[clsLayer]!);
+        return [
+          useL ? tf.keep(tf.concat(targets.map((_, k) => cls(k)))) : undefined,
+          useM ? tf.keep(tf.concat(sources.map((src, k) => studentCls(student, src, seedOf(k, n), clsLayer, s)))) : undefined,
+        ];
+      });
+      const teacherCls = batchCls(outputs.cls!, H, batch.source!, sIndex);
+      try {
+        const F = (t: tf.Tensor | undefined, u: tf.Tensor | undefined) =>
+          finalLoss({
+            student: { total: tf.scalar(0), perTerm: {} },
+            teacherClsSource: teacherCls,
+            studentClsSource: u,
+            studentClsTarget: t,
+            alphaPrime: s.alphaPrime,
+            betaPrime: s.betaPrime,
+            ablate: { mmdM: !useM, mmdL: !useL },
+          });
+        const values = tf.tidy(() => {
+          const r = F(yt, ys);
+          return { total: r.total.dataSync()[0]!, perTerm: Object.fromEntries(['mmd_M', 'mmd_L'].filter((k) => r.perTerm[k]).map((k) => [k, r.perTerm[k]!.dataSync()[0]!])) };
+        });
+        const inputs = [yt, ys].filter((t): t is tf.Tensor2D => t !== undefined);
+        const grads = tf.grads((...ys2: tf.Tensor[]) => F(useL ? ys2[0] : undefined, useM ? ys2[useL ? 1 : 0] : undefined).total)(inputs);
+        const [gt, gs] = useL ? [grads[0], useM ? grads[1] : undefined] : [undefined, grads[0]];
+        const linear = tf.tidy(() => inputs.reduce<number>((acc, y, i) => acc + tf.sum(tf.mul(grads[i]!, y)).dataSync()[0]!, 0));
+        const rowsOf = (batches: Batch[]) => batches.map((b) => b.items.length);
+        const slices = (g: tf.Tensor | undefined, rows: number[]) => (g ? tf.split(g, rows) : undefined);
+        const gtParts = slices(gt, rowsOf(targets));
+        const gsParts = slices(gs, rowsOf(sources));
+        tf.dispose(grads);
+        parts.forEach((p, k) => {
+          p.gradTarget = gtParts?.[k] as tf.Tensor2D | undefined;
+          p.gradSource = gsParts?.[k] as tf.Tensor2D | undefined;
+        });
+        parts[0]!.whole = { perTerm: values.perTerm, offset: values.total - linear };
+      } finally {
+        tf.dispose([teacherCls, ...(yt ? [yt] : []), ...(ys ? [ys] : [])]);
+      }
+    }
+    // Every part has weight 1 in the loop's sum: its loss already carries its share (kdWeight, the MMD linearisation).
+    return parts.map((micro, k) => ({ part: { target: targets[k]!, source: sources[k], micro }, weight: 1 }));
+  };
+}
+
+/** Frees the MMD gradients attached by studentMicroBatches. */
+function releaseStudentParts(parts: MicroBatch<StudentBatch>[]): void {
+  for (const { part } of parts) tf.dispose([part.micro?.gradTarget, part.micro?.gradSource].filter((t): t is tf.Tensor2D => t !== undefined));
 }
 
 /**
@@ -245,6 +358,8 @@ export async function distillStudent(cfg: MsdConfig, lang: string, opts: TrainOp
       },
       tokens: (b) => realTokens(b.target) + (b.source ? realTokens(b.source) : 0),
       loss: studentStepLoss(cfg, student, outputs, lambda),
+      microBatches: studentMicroBatches(cfg, student, outputs),
+      releaseMicroBatches: releaseStudentParts,
       evaluate: () => {
         const r = devScore(student, { sentences: selectOn.sentences, split: 'dev', lang: selectOn.lang });
         return { score: r.score, log: { ...r.log, selectOn: s.selectOn, lambda: lambda.values() } };

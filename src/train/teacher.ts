@@ -13,9 +13,10 @@ import { teacherLoss } from '../losses/teacher.js';
 import { disposeNerModel } from '../model/ner-model.js';
 import { devScore } from '../eval/evaluate.js';
 import { encodeDataset } from '../tokenizer/dataset.js';
-import { makeBatches, realTokens, type Batch } from '../tokenizer/batching.js';
+import { makeBatches, realTokens, splitBatch, type Batch } from '../tokenizer/batching.js';
+import { IGNORE_INDEX } from '../losses/ce.js';
 import { batchToTensors } from '../tokenizer/tensors.js';
-import { runSettings, trainLoop, type LoopResult, type TrainOptions } from './loop.js';
+import { runSettings, trainLoop, weighByCount, type LoopResult, type TrainOptions } from './loop.js';
 import { streamSeed } from './seeds.js';
 import { backendFor } from './backend.js';
 import { loadSplit } from './data.js';
@@ -25,6 +26,13 @@ import { runDir } from './runs.js';
 export interface TeacherResult extends LoopResult {
   /** Directory of the selected teacher (loadNerModel). */
   bestDir: string;
+}
+
+/** Positions that carry a label (first sub-tokens of words): the positions the CE terms average over. */
+function labelledTokens(batch: Batch): number {
+  let n = 0;
+  for (const l of batch.labels ?? []) if (l !== IGNORE_INDEX) n++;
+  return n;
 }
 
 /** Trains the teacher of a run (or resumes it) and returns where the selected model is. */
@@ -58,6 +66,8 @@ export async function trainTeacher(cfg: MsdConfig, opts: TrainOptions = {}): Pro
         const logits = model.heads.logits(hidden, { training: true, dropoutSeed: stepSeed });
         return teacherLoss({ logits, labels: x.labels!, lambda, alpha: t.alpha, mainLayer: main, auxLayers: aux });
       },
+      // Every CE term is a mean over the labelled positions, so a micro-batch carries its share of those positions.
+      microBatches: (batch) => weighByCount(splitBatch(batch, cfg.run.microBatchTokens, model.tokenizer.padId), labelledTokens),
       evaluate: () => {
         const r = devScore(model, { sentences: dev.sentences, split: 'dev', lang: dev.lang });
         return { score: r.score, log: { ...r.log, lambda: lambda.values() } };

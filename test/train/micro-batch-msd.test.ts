@@ -1,0 +1,85 @@
+/**
+ * Gradient accumulation in the real teacher and student steps: with `run.microBatchTokens` small enough to cut every
+ * batch into several micro-batches, a run logs the same losses and terms and ends with the same weights as the run
+ * that takes each batch in one pass (dropout off, so both see the same function; float tolerance). The student
+ * case covers the MMD terms, which are not sums over rows (see MicroPart in src/train/student.ts).
+ */
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { MsdConfig } from '../../src/config.js';
+import { writeTinyCheckpoint } from '../../src/model/tiny.js';
+import { readSafetensors } from '../../src/model/safetensors.js';
+import { readJsonl } from '../../src/train/runs.js';
+import { trainTeacher } from '../../src/train/teacher.js';
+import { distillStudent } from '../../src/train/student.js';
+import { noData, tinyConfig, tmpRun } from './helpers.js';
+
+const mbert = join(process.cwd(), '..', 'shared', 'models', 'bert-base-multilingual-cased');
+let pretrained = '';
+
+before(() => {
+  if (noData) return;
+  // A small random BERT with every dropout off: one pass and micro-batches then compute the same function.
+  pretrained = tmpRun('micro-pretrained');
+  writeTinyCheckpoint(pretrained, { seed: 5, hiddenSize: 16, numLayers: 4, numHeads: 2, intermediateSize: 32, vocab: join(mbert, 'vocab.txt') });
+  const config = JSON.parse(readFileSync(join(pretrained, 'config.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(pretrained, 'config.json'), JSON.stringify({ ...config, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 }));
+});
+
+function config(name: string, microBatchTokens: number, teacherDir = ''): MsdConfig {
+  return tinyConfig(tmpRun(`micro-${name}`), {
+    model: { tiny: { enabled: false }, pretrained, classifierDropout: 0 },
+    run: { microBatchTokens, teacherDir },
+  });
+}
+
+type Step = { kind: string; step: number; loss: number; terms: Record<string, number> };
+
+function steps(dir: string): Step[] {
+  return readJsonl<Step>(join(dir, 'metrics.jsonl')).filter((r) => r.kind === 'step');
+}
+
+function assertSameRun(a: string, b: string, what: string): void {
+  const sa = steps(a);
+  const sb = steps(b);
+  assert.ok(sa.length >= 2, `${what}: expected a few steps, got ${sa.length}`);
+  assert.equal(sb.length, sa.length);
+  for (let i = 0; i < sa.length; i++) {
+    assert.ok(Math.abs(sa[i]!.loss - sb[i]!.loss) < 1e-4, `${what} step ${i + 1}: loss ${sa[i]!.loss} vs ${sb[i]!.loss}`);
+    assert.deepEqual(Object.keys(sb[i]!.terms).sort(), Object.keys(sa[i]!.terms).sort(), `${what}: the same terms are logged`);
+    for (const [k, v] of Object.entries(sa[i]!.terms)) assert.ok(Math.abs(v - sb[i]!.terms[k]!) < 1e-4, `${what} step ${i + 1} term ${k}: ${v} vs ${sb[i]!.terms[k]}`);
+  }
+  const fa = readSafetensors(join(a, 'checkpoints', 'last.safetensors'));
+  const fb = readSafetensors(join(b, 'checkpoints', 'last.safetensors'));
+  const weights = fa.names.filter((n) => n.startsWith('weight:'));
+  assert.ok(weights.length > 0);
+  let worst = 0;
+  for (const name of weights) {
+    const v = fa.getFloat32(name);
+    const u = fb.getFloat32(name);
+    for (let i = 0; i < v.length; i++) worst = Math.max(worst, Math.abs(v[i]! - u[i]!));
+  }
+  assert.ok(worst < 1e-4, `${what}: weights differ by up to ${worst}`);
+}
+
+test('teacher: micro-batches of 64 tokens train like whole batches', { skip: noData }, async () => {
+  const whole = config('teacher-whole', 0);
+  const cut = config('teacher-cut', 64);
+  await trainTeacher(whole);
+  await trainTeacher(cut);
+  assertSameRun(join(whole.run.outDir, 'teacher'), join(cut.run.outDir, 'teacher'), 'teacher');
+});
+
+test('student (KD + MMD_M + MMD_L): micro-batches of 64 tokens train like whole batches', { skip: noData }, async () => {
+  const teacher = config('student-teacher', 0);
+  await trainTeacher(teacher);
+  const whole = config('student-whole', 0, teacher.run.outDir);
+  const cut = config('student-cut', 64, teacher.run.outDir);
+  await distillStudent(whole, 'nl');
+  await distillStudent(cut, 'nl');
+  const s = steps(join(cut.run.outDir, 'students', 'nl'));
+  assert.ok(s[0]!.terms.mmd_M! > 0 && s[0]!.terms.mmd_L! > 0, 'both MMD terms are on and non-zero');
+  assertSameRun(join(whole.run.outDir, 'students', 'nl'), join(cut.run.outDir, 'students', 'nl'), 'student');
+});
