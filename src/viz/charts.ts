@@ -13,7 +13,7 @@
  */
 import { FONT_FAMILY, VEGALITE_SCHEMA, type VlSpec } from './render.js';
 import { rowsOf, requireFields, type TableInput } from './table-input.js';
-import { VARIANT_LABELS, type AblationRow } from './published.js';
+import { canonicalRow, canonicalVariant, VARIANT_LABELS, type AblationRow } from './published.js';
 
 /** Shared look: bundled font, readable sizes, unbolded axis titles, light panel borders. */
 export const CHART_CONFIG = {
@@ -436,7 +436,7 @@ export function withAverage(rows: readonly AblationRow[], languages?: readonly s
  * null scores are not drawn, and the subtitle says when no published number is available.
  */
 export function ablationChart(input: TableInput<AblationRow>, opts: { title?: string; subtitle?: string; variants?: readonly string[]; width?: number } = {}): VlSpec {
-  const raw = rowsOf(input, 'ablationChart');
+  const raw = rowsOf(input, 'ablationChart').map(canonicalRow);
   if (raw.length === 0) throw new Error('ablationChart: no rows');
   requireFields(raw, { variant: 'string', language: 'string', f1: 'number|null', source: 'string' }, 'ablationChart');
   for (const r of raw) {
@@ -446,7 +446,7 @@ export function ablationChart(input: TableInput<AblationRow>, opts: { title?: st
   const known = raw.filter((r) => r.f1 !== null);
   const rows = withAverage(known);
   const languages = [...new Set(known.map((r) => r.language))];
-  const variants = opts.variants ?? [...new Set(raw.map((r) => r.variant))];
+  const variants = (opts.variants ?? [...new Set(raw.map((r) => r.variant))]).map(canonicalVariant);
   const hasPublished = known.some((r) => r.source === 'published');
   const label = (v: string) => VARIANT_LABELS[v] ?? v;
   const data = rows.map((r) => ({ variant: label(r.variant), language: r.language, f1: r.f1, source: r.source }));

@@ -24,8 +24,16 @@ export const VARIANT_LABELS: Record<string, string> = {
   noMmdM: 'w/o MMD_M',
   noMmdL: 'w/o MMD_L',
   noAll: 'plain KD',
-  msd: 'MSD', // the full method's earlier name here (src/sweep/figures.ts maps full -> msd)
 };
+
+/** 'msd' (this file's earlier name for the full method, still used by some callers) is 'full'. */
+export function canonicalVariant(v: string): string {
+  return v === 'msd' ? 'full' : v;
+}
+
+export function canonicalRow<T extends { variant: string }>(r: T): T {
+  return r.variant === 'msd' ? { ...r, variant: 'full' } : r;
+}
 
 export const CORPUS_LANGUAGES: Record<string, readonly string[]> = {
   conll: ['de', 'es', 'nl'],

@@ -8,7 +8,7 @@
  */
 import { rowsOf, type TableInput } from './table-input.js';
 import { AVERAGE, withAverage } from './charts.js';
-import { VARIANT_LABELS, type AblationRow } from './published.js';
+import { canonicalRow, canonicalVariant, VARIANT_LABELS, type AblationRow } from './published.js';
 
 type Row = Record<string, unknown>;
 
@@ -157,9 +157,9 @@ export function toLatex(input: TableInput<Row>, opts: FormatOptions & { caption?
  * column per language, then `avg` (only where the row has every language). Unknown scores are null.
  */
 export function ablationTable(input: TableInput<AblationRow>, opts: { languages?: readonly string[]; variants?: readonly string[] } = {}): Row[] {
-  const rows = rowsOf(input, 'ablationTable').filter((r) => r.language !== AVERAGE);
+  const rows = rowsOf(input, 'ablationTable').map(canonicalRow).filter((r) => r.language !== AVERAGE);
   const languages = opts.languages ?? [...new Set(rows.map((r) => r.language))];
-  const variants = opts.variants ?? [...new Set(rows.map((r) => r.variant))];
+  const variants = (opts.variants ?? [...new Set(rows.map((r) => r.variant))]).map(canonicalVariant);
   const withAvg = withAverage(rows.filter((r) => r.f1 !== null), languages);
   const out: Row[] = [];
   for (const source of ['published', 'measured'] as const) {

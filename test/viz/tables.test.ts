@@ -52,6 +52,8 @@ test('ablationTable: one row per variant and source, average only where every la
   const noAux = table.find((r) => r.source === 'measured' && r.method === 'w/o aux. heads')!;
   assert.equal(noAux.nl, null);
   assert.equal(noAux.avg, null, 'no average over an incomplete row');
+  // 'msd' (the earlier name of the full method) is the same variant as 'full'
+  assert.deepEqual(ablationTable(rows.map((r) => (r.variant === 'full' ? { ...r, variant: 'msd' } : r))), table);
   const tex = toLatex(table);
   assert.match(tex, /MSD & published & \\textbf\{72.00\} & \\textbf\{80.00\} & \\textbf\{82.00\} & \\textbf\{78.00\}/);
   assert.match(tex, /-- &/, 'unknown cells as --');
