@@ -120,7 +120,7 @@ export function formatJobs(jobs: readonly LiveJob[], now = Date.now()): string[]
 }
 
 /** Runs every unfinished job of a planned sweep on a local pool; resolves when all are done, failed or blocked. */
-export function runLocal(plan: Plan, opts: LocalOptions = {}): Promise<LocalResult> {
+export async function runLocal(plan: Plan, opts: LocalOptions = {}): Promise<LocalResult> {
   const jobsMax = Math.max(1, opts.jobs ?? 1);
   const msd = opts.msd ?? defaultMsdCommand();
   const stream = opts.stream ?? process.stderr;
@@ -131,14 +131,13 @@ export function runLocal(plan: Plan, opts: LocalOptions = {}): Promise<LocalResu
   const lock = join(root, 'state', 'executor.pid');
   const owner = liveOwner(root, 'executor');
   if (owner) throw new Error(`${root}: another executor (pid ${owner}) is running this sweep; wait for it or stop it first`);
-  writeFileSync(lock, `${process.pid}\n`);
-
   const jobs = localJobs(plan);
   const byKey = new Map(jobs.map((j) => [j.key, j]));
   for (const j of jobs) {
     const pid = liveOwner(root, j.key);
     if (pid && j.state !== 'done') throw new Error(`${j.key}: still being run by pid ${pid} (an earlier executor's child?); kill it or wait before re-running the sweep`);
   }
+  writeFileSync(lock, `${process.pid}\n`);
   const children = new Map<string, ChildProcess>();
   let interrupted = false;
   let drawn = 0;
