@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { collectSweep, latexTable, writeCollect } from '../../src/sweep/collect.js';
+import { collectSweep, latexTable, tidyFrame, writeCollect } from '../../src/sweep/collect.js';
 import { planSweep, writePlan, type SweepPlan } from '../../src/sweep/plan.js';
 import { sweepFileStatus } from '../../src/sweep/state.js';
 import { sweepFigures } from '../../src/sweep/figures.js';
@@ -78,6 +78,10 @@ test('collect: tidy rows, mean/std over seeds, t-test against full, incomplete c
     const csv = readFileSync(paths.main, 'utf8').split('\n');
     assert.equal(csv[0], 'setting,variant,language,layer,n,mean,std,p,pNote,seeds,missing');
     assert.equal(readFileSync(paths.runs, 'utf8').trim().split('\n').length, 1 + 24);
+
+    const frame = tidyFrame(r.rows);
+    assert.deepEqual(frame.shape, [24, Object.keys(r.rows[0]!).length]);
+    assert.ok(frame.columns.includes('f1') && frame.columns.includes('variant'));
 
     const figs = sweepFigures(r);
     assert.ok(figs.ablation && figs.perLayer);
