@@ -444,6 +444,7 @@ export function ablationChart(input: TableInput<AblationRow>, opts: { title?: st
     if (r.f1 !== null && (r.f1 < 0 || r.f1 > 100)) throw new Error(`ablationChart: F1 ${r.f1} for ${r.variant}/${r.language} is not a percentage in [0, 100]`);
   }
   const known = raw.filter((r) => r.f1 !== null);
+  if (known.length === 0) throw new Error(`ablationChart: all ${raw.length} scores are null; nothing to draw (published numbers not filled in and no measured rows?)`);
   const rows = withAverage(known);
   const languages = [...new Set(known.map((r) => r.language))];
   const variants = (opts.variants ?? [...new Set(raw.map((r) => r.variant))]).map(canonicalVariant);
@@ -458,7 +459,7 @@ export function ablationChart(input: TableInput<AblationRow>, opts: { title?: st
     data: { values: data },
     facet: { column: { field: 'language', type: 'nominal', title: null, sort: [...languages, AVERAGE], header: { labelFontWeight: 'bold' } } },
     spec: {
-      width: opts.width ?? Math.max(120, 34 * variants.length),
+      width: opts.width ?? Math.max(90, 34 * new Set(known.map((r) => r.variant)).size),
       height: 200,
       layer: [
         {

@@ -108,5 +108,6 @@ test('ablationChart: published vs measured, average only over complete rows, nul
   assert.ok(values2.every((v) => v.source === 'measured' && typeof v.f1 === 'number'));
   assert.match(JSON.stringify(spec2.title), /no published numbers available/);
   await checkRenders('ablationChart (nulls)', spec2, 4);
+  assert.throws(() => ablationChart(publishedRows('conll', { includeNull: true })), /all 12 scores are null; nothing to draw/);
   assert.throws(() => ablationChart([{ variant: 'full', language: 'de', f1: 0.8, source: 'measured' }, { variant: 'full', language: 'de', f1: 180, source: 'measured' }]), /not a percentage/);
 });
