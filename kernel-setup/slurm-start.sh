@@ -31,7 +31,7 @@ done
 export PATH="$PATH:/usr/sbin"
 
 mkdir -p "$DIR"/{munge,state,spool,log} || fail "cannot create $DIR"
-chmod 700 "$DIR/munge"
+chmod 755 "$DIR/munge"   # the socket must be reachable; the key itself is 0400
 # A fresh deployment: no jobs or node state left from an earlier test run.
 rm -rf "${DIR:?}/state/"* "${DIR:?}/spool/"*
 

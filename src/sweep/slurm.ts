@@ -243,12 +243,14 @@ export function formatStatus(s: { teachers: SweepStatusRow[]; cells: SweepStatus
   for (const r of all) {
     const slurm = r.slurm ? `${r.slurm.task} ${r.slurm.state}` : '';
     let detail = r.step !== undefined ? `${r.task} step ${r.step}` : '';
+    if (r.pid) detail += `${detail ? ' ' : ''}(pid ${r.pid})`;
     if (r.slurm?.reason && r.slurm.reason !== 'None') detail += ` (${r.slurm.reason})`;
     if (r.state === 'failed') detail += ` exit ${r.exitCode}: ${(r.tail ?? []).slice(-1)[0] ?? ''}; log ${logPath(plan.root, r.kind === 'teacher' ? `teacher-${r.id.replace(/^teacher /, '')}` : r.id)}`;
     lines.push(`${r.id.padEnd(w)}  ${r.state.padEnd(8)}  ${slurm.padEnd(22)}  ${detail}`);
   }
   const count = (st: string) => s.cells.filter((r) => r.state === st).length;
-  lines.push(`cells: ${count('done')} done, ${count('partial')} partial, ${count('queued')} queued, ${count('failed')} failed (of ${s.cells.length})`);
+  const running = count('running') ? `${count('running')} running (local), ` : '';
+  lines.push(`cells: ${count('done')} done, ${running}${count('partial')} partial, ${count('queued')} queued, ${count('failed')} failed (of ${s.cells.length})`);
   for (const n of s.notes) lines.push(`note: ${n}`);
   return lines.join('\n');
 }

@@ -4,6 +4,7 @@
  *
  *   done      teacher: `teachers/<id>/teacher/train-report.json`; cell: `cells/<id>/results/summary.json`
  *   partial   a resumable checkpoint exists (`.../checkpoints/last.safetensors`): `--resume` continues from it
+ *   running   a live local child holds `state/<id>.pid` (Slurm tasks show up through squeue instead)
  *   failed    the last attempt exited non-zero (`state/<id>.exit`, written by both executors) and it is not done
  *   queued    nothing yet
  */
@@ -11,7 +12,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PlanFile } from './plan.js';
 
-export type FileState = 'done' | 'partial' | 'failed' | 'queued';
+export type FileState = 'done' | 'running' | 'partial' | 'failed' | 'queued';
 
 export interface JobStatus {
   /** Cell id, or `teacher <id>`. */
@@ -22,6 +23,8 @@ export interface JobStatus {
   step?: number;
   task?: string;
   exitCode?: number;
+  /** Pid of the local child running it. */
+  pid?: number;
   /** The log's last lines, for failed jobs. */
   tail?: string[];
 }
@@ -88,6 +91,18 @@ function partialOf(runDir: string): { task: string; step: number } | undefined {
   return found && { task: found.task, step: found.step };
 }
 
+function livePid(path: string): number | undefined {
+  if (!existsSync(path)) return undefined;
+  const pid = Number(readFileSync(path, 'utf8').trim());
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
+  }
+}
+
 function readExit(root: string, id: string): number | undefined {
   const p = exitPath(root, id);
   if (!existsSync(p)) return undefined;
@@ -101,6 +116,8 @@ function status(root: string, id: string, kind: 'teacher' | 'cell', dir: string,
   if (done) return { id: label, kind, state: 'done' };
   const exit = readExit(root, key);
   const partial = partialOf(dir);
+  const pid = livePid(join(root, 'state', `${key}.pid`));
+  if (pid) return { id: label, kind, state: 'running', pid, ...partial };
   if (exit !== undefined && exit !== 0) return { id: label, kind, state: 'failed', exitCode: exit, tail: tailLines(logPath(root, key)), ...partial };
   if (partial) return { id: label, kind, state: 'partial', ...partial };
   return { id: label, kind, state: 'queued' };

@@ -99,3 +99,23 @@ test('latexTable: every column bolds its best mean (ties all bold); an avg colum
   assert.match(tex, /full & \\textbf\{70\.00 \$\\pm\$ 1\.00\} & 60\.00 \$\\pm\$ 1\.00 & 65\.00 \\\\/);
   assert.match(tex, /noAux & \\textbf\{70\.00 \$\\pm\$ 1\.00\} & \\textbf\{65\.00 \$\\pm\$ 1\.00\}\$\^\{\*\}\$ & \\textbf\{67\.50\} \\\\/);
 });
+
+test('file state: a cell whose local child is alive is running; a dead pid file is ignored', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'msd-state-'));
+  try {
+    const plan = planSweep({ preset: 'tiny', axes: { 'run.seed': [1, 2] }, shareTeacher: false }, dir);
+    writePlan(plan);
+    mkdirSync(join(dir, 'state'), { recursive: true });
+    writeFileSync(join(dir, 'state', 'seed-1.pid'), `${process.pid}\n`);
+    writeFileSync(join(dir, 'state', 'seed-2.pid'), '999999999\n');
+    const st = sweepFileStatus({ ...JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')), root: dir });
+    assert.deepEqual(st.cells.map((c) => [c.state, c.pid]), [['running', process.pid], ['queued', undefined]]);
+    writeFileSync(join(dir, 'state', 'seed-2.exit'), '1\n');
+    mkdirSync(join(dir, 'logs'), { recursive: true });
+    writeFileSync(join(dir, 'logs', 'seed-2.log'), 'a\nmsd: something broke\n\n');
+    const again = sweepFileStatus({ ...JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')), root: dir });
+    assert.deepEqual([again.cells[1]!.state, again.cells[1]!.exitCode, again.cells[1]!.tail], ['failed', 1, ['a', 'msd: something broke']]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
