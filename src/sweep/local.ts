@@ -160,6 +160,9 @@ export async function runLocal(plan: Plan, opts: LocalOptions = {}): Promise<Loc
       process.off('SIGTERM', onSignal);
       draw();
       if (display === 'plain') stream.write(`${formatJobs(jobs).join('\n')}\n`);
+      if (display === 'tty') {
+        for (const j of jobs.filter((x) => x.state === 'failed')) stream.write(`${j.key} failed (exit ${j.exitCode}); last lines of ${logPath(root, j.key)}:\n${(j.tail ?? []).map((l) => `    ${l}`).join('\n')}\n`);
+      }
       rmSync(lock, { force: true });
       resolvePromise({
         jobs,
