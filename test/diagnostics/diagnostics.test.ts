@@ -4,9 +4,9 @@
  * seeded and reproducible, leak-free; cross-model MMD of a model with itself is zero; 2-D projections are seeded
  * and keep two well-separated clusters apart.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/backend/init.js';
@@ -37,8 +37,12 @@ import {
 
 const schema = labelSchema(['PER', 'LOC', 'ORG']);
 
+const made: string[] = [];
+after(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
 function tinyModel(seed: number, name: string): NerModel {
   const dir = mkdtempSync(join(tmpdir(), 'msd-diag-model-'));
+  made.push(dir);
   writeTinyCheckpoint(dir, { seed, hiddenSize: 16, numLayers: 3, numHeads: 2, intermediateSize: 32 });
   const { encoder } = loadBert(dir);
   const heads = new LayerHeads({ hiddenSize: 16, numLabels: schema.tags.length, numLayers: 3, layers: [2, 3], seed });

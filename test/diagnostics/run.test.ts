@@ -3,9 +3,9 @@
  * run's config pointing at the real CoNLL-2002 es/nl test data (limited to 40 sentences). It writes MMD per layer and
  * the Figure-2 projection, and the report then holds the MMD chart and the scatter.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig } from '../../src/config.js';
@@ -21,8 +21,12 @@ import { runCharts } from '../../src/viz/index.js';
 
 const dataRoot = process.env.MSD_DATA_ROOT ?? join(import.meta.dirname, '..', '..', '..', 'shared', 'data');
 
+const made: string[] = [];
+after(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
 function saveTiny(run: string, sub: string, seed: number): void {
   const ckpt = mkdtempSync(join(tmpdir(), 'msd-diag-ckpt-'));
+  made.push(ckpt);
   writeTinyCheckpoint(ckpt, { seed, hiddenSize: 16, numLayers: 3, numHeads: 2, intermediateSize: 32 });
   const schema = labelSchema(['PER', 'ORG', 'LOC', 'MISC']);
   const { encoder } = loadBert(ckpt);
@@ -34,6 +38,7 @@ function saveTiny(run: string, sub: string, seed: number): void {
 
 test('runDiagnostics writes MMD per layer and the projection; the report draws them', { skip: existsSync(join(dataRoot, 'conll2002')) ? undefined : `no CoNLL-2002 data under ${dataRoot}` }, async () => {
   const run = mkdtempSync(join(tmpdir(), 'msd-diag-run-'));
+  made.push(run);
   const cfg = resolveConfig('tiny', {
     data: { root: dataRoot, corpus: 'conll2002', source: 'es', targets: ['nl'], limit: { train: 0, dev: 0, test: 40 } },
     run: { outDir: run, backend: 'cpu' },

@@ -3,9 +3,9 @@
  * system fonts (resvg is told not to load any), unsupported formats and broken specs fail with a clear message,
  * and show() sends one bundle with the spec as an object plus a PNG.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileSpec, exportFigure, figureBundle, fontFiles, perLayerF1Chart, renderPng, show, showTable, svgToPng, VEGALITE_MIME, type MimeBundle } from '../../src/viz/index.js';
@@ -23,6 +23,7 @@ const tiny = {
 
 test('exportFigure writes SVG, PNG (scale) and the spec by extension', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'msd-viz-export-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
   const svgPath = await exportFigure(tiny, join(dir, 'sub', 'f.svg'));
   const svg = readFileSync(svgPath, 'utf8');
   assert.match(svg, /^<svg/);

@@ -6,7 +6,7 @@
  * Chromium: MSD_CHROMIUM, else chromium / chromium-browser / google-chrome on PATH; on CI (CI=true) a missing one is
  * installed with test/viz/install-chromium.sh (apt, as root). Without one the browser test is skipped, saying why.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,8 +22,12 @@ import { decodePng, inkStats } from './png.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..');
 
+const made: string[] = [];
+after(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
 function fakeRun(): string {
   const dir = mkdtempSync(join(tmpdir(), 'msd-report-run-'));
+  made.push(dir);
   const cfg = resolveConfig('tiny', { data: { corpus: 'conll2002', source: 'es', targets: ['nl'] }, run: { outDir: dir } });
   writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg, null, 2));
   const rows: ResultRow[] = f1Rows().map((r) => ({ model: r.model, language: r.language, split: 'test', layer: r.layer, precision: r.f1, recall: r.f1, f1: r.f1, support: 100 }));
