@@ -107,8 +107,10 @@ export interface RunConfig {
   /**
    * Memory bound of one forward/backward pass, in padded tokens (rows x longest row). A batch larger than this is cut
    * into micro-batches whose gradients are accumulated: the same update as one pass (gradient accumulation; see
-   * train/loop.ts), with one micro-batch's activations in memory at a time. 0 = never cut. The paper preset's 1024
-   * keeps an mBERT step (embeddings + layers 1-3 frozen) well inside the 4 GiB wasm heap; on a GPU, raise it or set 0.
+   * train/loop.ts), with one micro-batch's activations in memory at a time. 0 = never cut. A student step that also
+   * runs the source batch (MMD_M) splits both so that target + source stay within the bound. The paper preset's 512
+   * keeps an mBERT step (embeddings + layers 1-3 frozen) inside the 4 GiB wasm heap (1024 peaked at 4.08 GB for the
+   * teacher); on a GPU, raise it or set 0.
    */
   microBatchTokens: number;
 }
@@ -170,7 +172,7 @@ export const PAPER: MsdConfig = {
     selectOn: 'source-dev',
     ablation: { noAux: false, noMmdM: false, noMmdL: false },
   },
-  run: { seed: 42, outDir: 'runs/paper', evalEvery: 0, checkpointEvery: 0, logEvery: 10, backend: '', evalLayers: [4, 12], teacherDir: '', microBatchTokens: 1024 },
+  run: { seed: 42, outDir: 'runs/paper', evalEvery: 0, checkpointEvery: 0, logEvery: 10, backend: '', evalLayers: [4, 12], teacherDir: '', microBatchTokens: 512 },
 };
 
 /**

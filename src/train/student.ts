@@ -256,7 +256,9 @@ export function studentMicroBatches(cfg: MsdConfig, student: NerModel, outputs: 
   const pad = student.tokenizer.padId;
   const sIndex = new Map(outputs.sourceWindows.map((w, k) => [w, k]));
   return (batch: StudentBatch, seedOf: (k: number, n: number) => number): MicroBatch<StudentBatch>[] => {
-    const wanted = Math.max(splitBatch(batch.target, budget, pad).length, batch.source ? splitBatch(batch.source, budget, pad).length : 1);
+    // The target and (for MMD_M) the source forward share one tape: each gets half of the bound.
+    const share = batch.source && !s.ablation.noMmdM && budget > 0 ? Math.max(1, Math.floor(budget / 2)) : budget;
+    const wanted = Math.max(splitBatch(batch.target, share, pad).length, batch.source ? splitBatch(batch.source, share, pad).length : 1);
     const n = Math.min(wanted, batch.target.items.length, batch.source?.items.length ?? Infinity);
     if (n === 1) return [{ part: batch, weight: 1 }];
     const targets = chunkBatch(batch.target, n, pad);
