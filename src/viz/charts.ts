@@ -120,7 +120,7 @@ export function perLayerF1Chart(input: TableInput<F1Row>, opts: PerLayerF1Option
     );
   }
   return {
-    ...base(opts.title ?? 'Entity F1 of every layer head', opts.subtitle ?? 'test split; dashed: source-language dev F1 of the main head'),
+    ...base(opts.title ?? 'Entity F1 of every layer head', opts.subtitle ?? `test split${opts.reference !== undefined ? '; dashed: source-language dev F1 of the main head' : ''}`),
     data: { values: data },
     facet: { column: { field: 'language', type: 'nominal', title: null, sort: languages, header: { labelFontWeight: 'bold' } } },
     spec: { width: opts.width ?? 230, height: 190, layer },
@@ -259,6 +259,8 @@ export function trainingCurvesChart(input: TableInput<MetricRecord>, opts: { tit
     .filter((r): r is { step: number; f1: number } => typeof r.f1 === 'number')
     .map((r) => ({ step: r.step, f1: round(100 * r.f1, 2) }));
   const width = opts.width ?? 560;
+  // with few logged steps a line is hard to see (one step draws nothing): mark every point
+  const few = new Set(steps.map((r) => r.step)).size <= 25;
   const x = { field: 'step', type: 'quantitative', title: 'step (optimizer updates)', scale: { zero: false } };
   const panels: Record<string, unknown>[] = [];
   const positive = main.every((d) => (d.value as number) > 0);
@@ -268,7 +270,7 @@ export function trainingCurvesChart(input: TableInput<MetricRecord>, opts: { tit
       width,
       height: 180,
       data: { values: main },
-      mark: { type: 'line', strokeWidth: 1.6, clip: true },
+      mark: { type: 'line', strokeWidth: 1.6, clip: true, point: few },
       encoding: {
         x,
         y: { field: 'value', type: 'quantitative', title: positive ? 'loss (log scale)' : 'loss', scale: positive ? { type: 'log', nice: false } : { zero: false }, axis: { tickCount: 6 } },
@@ -284,7 +286,7 @@ export function trainingCurvesChart(input: TableInput<MetricRecord>, opts: { tit
       width,
       height: 150,
       data: { values: perLayer },
-      mark: { type: 'line', strokeWidth: 1.2 },
+      mark: { type: 'line', strokeWidth: 1.2, point: few },
       encoding: {
         x,
         y: { field: 'value', type: 'quantitative', title: `${kind} (log scale)`, scale: { type: 'log', nice: false }, axis: { tickCount: 5 } },
@@ -299,7 +301,7 @@ export function trainingCurvesChart(input: TableInput<MetricRecord>, opts: { tit
       width,
       height: 90,
       data: { values: lr },
-      mark: { type: 'line', color: '#555', strokeWidth: 1.5 },
+      mark: { type: 'line', color: '#555', strokeWidth: 1.5, point: few ? { color: '#555' } : false },
       encoding: { x, y: { field: 'lr', type: 'quantitative', title: 'learning rate', axis: { format: '.1e', tickCount: 4 } } },
     });
   }
@@ -409,7 +411,8 @@ export const AVERAGE = 'avg';
 
 /**
  * Adds the average over languages per (variant, source), only where every language of that group has a score (an
- * average over a different set of languages would not be comparable). F1 stays in percent.
+ * average over a different set of languages would not be comparable) and only for two or more languages. F1 stays
+ * in percent.
  */
 export function withAverage(rows: readonly AblationRow[], languages?: readonly string[]): AblationRow[] {
   const langs = languages ?? [...new Set(rows.filter((r) => r.language !== AVERAGE).map((r) => r.language))];
@@ -421,6 +424,7 @@ export function withAverage(rows: readonly AblationRow[], languages?: readonly s
     if (!g) groups.set(k, (g = []));
     g.push(r);
   }
+  if (langs.length < 2) return out; // an average over one language is that language
   for (const g of groups.values()) {
     const vals = langs.map((l) => g.find((r) => r.language === l)?.f1);
     if (vals.every((v): v is number => typeof v === 'number')) {

@@ -167,7 +167,7 @@ export function ablationTable(input: TableInput<AblationRow>, opts: { languages?
       const group = withAvg.filter((r) => r.variant === v && r.source === source);
       if (group.length === 0 && !rows.some((r) => r.variant === v && r.source === source)) continue;
       const row: Row = { method: VARIANT_LABELS[v] ?? v, source };
-      for (const l of [...languages, AVERAGE]) row[l] = group.find((r) => r.language === l)?.f1 ?? null;
+      for (const l of languages.length > 1 ? [...languages, AVERAGE] : languages) row[l] = group.find((r) => r.language === l)?.f1 ?? null;
       out.push(row);
     }
   }
