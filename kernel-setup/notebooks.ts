@@ -35,6 +35,27 @@ export const VEGA_LITE_MIME = 'application/vnd.vegalite.v5+json';
  */
 export const QUICK_RUN_DIR = 'runs/notebooks-quick';
 
+/**
+ * Notebooks that the quick run executes a second time with `runDir` set to QUICK_RUN_DIR, after the first pass has
+ * trained it: the open-a-finished-run path (read a run, train nothing). 04 opens sweeps, not runs, so it is not here.
+ */
+export const OPEN_RUN_NOTEBOOKS = ['02_students.ipynb', '05_figures.ipynb'];
+
+const RUN_DIR_LINE = /^const runDir = '';/m;
+
+/** A copy of a notebook whose config cell opens `dir` instead of training (`const runDir = '';` rewritten). */
+export function withRunDir(nb: Notebook, dir: string): Notebook {
+  let found = 0;
+  const cells = nb.cells.map((cell) => {
+    const text = sourceText(cell.source);
+    if (cell.cell_type !== 'code' || !RUN_DIR_LINE.test(text)) return cell;
+    found++;
+    return { ...cell, source: text.replace(RUN_DIR_LINE, `const runDir = ${JSON.stringify(dir).replace(/^"|"$/g, "'")};`) };
+  });
+  if (found !== 1) throw new Error(`withRunDir: expected one config cell with "const runDir = '';", found ${found}`);
+  return { ...nb, cells };
+}
+
 /** Every `.ipynb` under `dir` (recursively, skipping `.ipynb_checkpoints` and dot-folders), sorted by path. */
 export function listNotebooks(dir: string): string[] {
   const found: string[] = [];
@@ -176,6 +197,25 @@ export function expectText(what: string, pattern: RegExp): Expectation {
 export const EXPECTATIONS: Record<string, Expectation[]> = {
   '00_setup.ipynb': [expectJsonOutput(VEGA_LITE_MIME)],
   '01_teacher.ipynb': [expectCharts([{ name: 'per-layer F1 of the teacher', match: /teacher.*F1 of every layer/i }]), expectOutput('text/html', 'dataset statistics table')],
+  '04_ablations.ipynb': [
+    expectCharts([
+      { name: 'ablation chart, published vs measured', match: /^Ablations: full MSD and each variant/ },
+      { name: 'per-layer F1 with error bars over seeds', match: /^Ablations: entity F1 of every layer head, mean ± std/ },
+    ]),
+    expectOutput('text/html', 'results table'),
+    expectText('t-test p-values against full MSD', /p vs full/),
+  ],
+  '05_figures.ipynb': [
+    expectCharts([
+      { name: 'per-layer F1 of the run', match: /F1 of every layer head/ },
+      { name: 'training curves', match: /^Training curves/ },
+      { name: 'MMD per layer (from 03)', match: /MMD²/ },
+      { name: 'Figure 2 (from 03)', match: /\[CLS\] vectors of source and target/ },
+    ]),
+    expectText('exported SVG and PNG figures', /figures\/per-layer-f1\.svg[\s\S]*figures\/per-layer-f1\.png/),
+    expectText('exported CSV and LaTeX tables', /figures\/results-per-layer\.csv[\s\S]*figures\/results-per-layer\.tex/),
+    expectText('the HTML report', /report\.html/),
+  ],
   '03_mmd_diagnostics.ipynb': [
     expectCharts([
       { name: 'MMD^2 source vs target per layer', match: /MMD² between .* per layer/ },

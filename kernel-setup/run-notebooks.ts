@@ -9,8 +9,9 @@
  *
  * Quick by default: the kernel gets MSD_NOTEBOOK_QUICK=1, so the config cell of the training notebooks shrinks the
  * data and epochs, and trains into runs/notebooks-quick/, which is emptied first so that every test run trains
- * from scratch (notebooks 02-05 reuse what 01-04 left there, as a user's notebooks share one run). `--full` runs
- * the notebooks as a user gets them (MSD_NOTEBOOK_QUICK=0; runs/notebooks-<preset>/ is left as it is).
+ * from scratch (notebooks 02-05 reuse what 01-04 left there, as a user's notebooks share one run). Then the
+ * notebooks in OPEN_RUN_NOTEBOOKS run a second time with `runDir` set to that run (the open-a-finished-run path).
+ * `--full` runs the notebooks as a user gets them (MSD_NOTEBOOK_QUICK=0; runs/notebooks-<preset>/ is left as it is).
  *
  * The kernel is registered first (kernel-setup/install.sh --no-system-deps) when it is missing or points at
  * another checkout's tslab. Notebooks import the built library (lib/), so lib/index.js must exist (npm run build).
@@ -22,7 +23,7 @@
  *   MSD_BACKEND             passed through to the kernel, so notebooks run on that backend
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, basename, resolve, delimiter } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +37,8 @@ import {
   outputsWithMime,
   rel,
   QUICK_RUN_DIR,
+  OPEN_RUN_NOTEBOOKS,
+  withRunDir,
   VEGA_LITE_MIME,
   type Notebook,
 } from './notebooks.js';
@@ -212,8 +215,9 @@ async function vegaLiteProblems(nb: Notebook): Promise<string[]> {
   return problems;
 }
 
-async function runOne(python: string, file: string, outDir: string, timeoutS: number, quick: boolean): Promise<string[]> {
-  const name = rel(root, file);
+/** Executes one notebook and checks it; `checkAs` is the file whose EXPECTATIONS apply and whose name is reported. */
+async function runOne(python: string, file: string, outDir: string, timeoutS: number, quick: boolean, checkAs = file): Promise<string[]> {
+  const name = rel(root, checkAs) + (checkAs === file ? '' : ` (as ${basename(file)})`);
   const res = await nbconvert(python, file, outDir, timeoutS, quick);
   const raise = '(MSD_NOTEBOOK_TIMEOUT_S or --timeout raises it)';
   if (res.timedOut) return [`${name}: still running after ${timeoutS} s, stopped ${raise}`];
@@ -230,7 +234,7 @@ async function runOne(python: string, file: string, outDir: string, timeoutS: nu
   const executed = join(outDir, basename(file));
   if (!existsSync(executed)) return [`${name}: nbconvert wrote no ${executed}`];
   const nb = parseNotebook(readFileSync(executed, 'utf8'), executed);
-  return [...checkExecuted(nb, file), ...(await vegaLiteProblems(nb))].map((p) => `${name}: ${p}`);
+  return [...checkExecuted(nb, checkAs), ...(await vegaLiteProblems(nb))].map((p) => `${name}: ${p}`);
 }
 
 async function main(): Promise<number> {
@@ -253,11 +257,8 @@ async function main(): Promise<number> {
   mkdirSync(outDir, { recursive: true });
   let passed = 0;
   let failed = 0;
-  for (const file of files) {
-    const name = rel(root, file);
-    const t0 = Date.now();
-    console.log(`running ${name} ...`);
-    const problems = await runOne(python, file, outDir, opts.timeoutS, !opts.full);
+  const ok = new Set<string>();
+  const report = (name: string, t0: number, problems: string[]): void => {
     const secs = ((Date.now() - t0) / 1000).toFixed(1);
     if (problems.length === 0) {
       passed++;
@@ -266,6 +267,31 @@ async function main(): Promise<number> {
       failed++;
       console.log(`FAIL ${name} (${secs} s)`);
       for (const p of problems) console.log(p);
+    }
+  };
+  for (const file of files) {
+    const name = rel(root, file);
+    const t0 = Date.now();
+    console.log(`running ${name} ...`);
+    const problems = await runOne(python, file, outDir, opts.timeoutS, !opts.full);
+    if (problems.length === 0) ok.add(basename(file));
+    report(name, t0, problems);
+  }
+  // The open-a-finished-run path: in quick mode, some notebooks run again with runDir set to the run the first pass
+  // trained. The copy lives in notebooks/ (hidden name) so that it starts in the same directory; it is removed after.
+  if (!opts.full && existsSync(join(root, QUICK_RUN_DIR, 'results', 'summary.json'))) {
+    for (const file of files.filter((f) => OPEN_RUN_NOTEBOOKS.includes(basename(f)) && ok.has(basename(f)))) {
+      const copy = join(dirname(file), `.open-${basename(file)}`);
+      const name = `${rel(root, file)} opening ${QUICK_RUN_DIR}`;
+      const t0 = Date.now();
+      console.log(`running ${name} ...`);
+      try {
+        const nb = withRunDir(parseNotebook(readFileSync(file, 'utf8'), file), QUICK_RUN_DIR);
+        writeFileSync(copy, `${JSON.stringify(nb, null, 1)}\n`);
+        report(name, t0, await runOne(python, copy, outDir, opts.timeoutS, true, file));
+      } finally {
+        rmSync(copy, { force: true });
+      }
     }
   }
   if (opts.out) console.log(`executed notebooks: ${rel(root, outDir)}`);

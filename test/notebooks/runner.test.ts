@@ -22,6 +22,8 @@ import {
   chartLabel,
   EXPECTATIONS,
   QUICK_RUN_DIR,
+  OPEN_RUN_NOTEBOOKS,
+  withRunDir,
   sourceText,
   VEGA_LITE_MIME,
   CELL_ERROR_MARKER,
@@ -200,6 +202,23 @@ test('expectText finds printed text in streams and text/plain outputs', () => {
   assert.match(check(nb([[{ output_type: 'stream', name: 'stdout', text: 'nothing\n' }]]))[0]!, /^exported files: no output matches/);
 });
 
+test('withRunDir rewrites the config cell to open a run, and refuses a notebook without exactly one', () => {
+  const book: Notebook = {
+    nbformat: 4,
+    cells: [
+      { cell_type: 'markdown', source: "const runDir = ''; (in prose)" },
+      { cell_type: 'code', source: ["// choices\n", "const runDir = '';\n", "const preset = 'tiny';"] },
+      { cell_type: 'code', source: 'console.log(runDir);' },
+    ],
+  };
+  const opened = withRunDir(book, 'runs/notebooks-quick');
+  assert.equal(sourceText(opened.cells[1]!.source), "// choices\nconst runDir = 'runs/notebooks-quick';\nconst preset = 'tiny';");
+  assert.equal(opened.cells[0], book.cells[0]);
+  assert.equal(sourceText(book.cells[1]!.source), "// choices\nconst runDir = '';\nconst preset = 'tiny';", 'the original is unchanged');
+  assert.throws(() => withRunDir({ nbformat: 4, cells: [book.cells[2]!] }, 'x'), /found 0/);
+  assert.throws(() => withRunDir({ nbformat: 4, cells: [book.cells[1]!, book.cells[1]!] }, 'x'), /found 2/);
+});
+
 test('committed notebooks: stored without outputs or machine paths, tslab kernel, checked when executed', () => {
   const files = listNotebooks(join(process.cwd(), 'notebooks'));
   const names = files.map((f) => relative(join(process.cwd(), 'notebooks'), f));
@@ -221,4 +240,5 @@ test('committed notebooks: stored without outputs or machine paths, tslab kernel
     assert.match(text, /process\.env\.MSD_NOTEBOOK_QUICK === '1'/, `${name}: quick setting`);
     assert.ok(text.includes(`'${QUICK_RUN_DIR}'`), `${name}: the quick run directory must be '${QUICK_RUN_DIR}' (run-notebooks.ts empties it)`);
   }
+  for (const name of OPEN_RUN_NOTEBOOKS) assert.ok(files.some((f) => f.endsWith(`/${name}`)), `OPEN_RUN_NOTEBOOKS: notebooks/${name} exists`);
 });
