@@ -45,9 +45,10 @@ function readJsonFile<T>(path: string): T {
 }
 
 interface RunFiles {
+  root: string;
   config: Record<string, unknown> | undefined;
   summary: Summary | undefined;
-  metrics: { model: string; records: MetricRecord[] }[];
+  metrics: { model: string; path: string; records: MetricRecord[] }[];
   mmd: MmdChartRow[] | undefined;
   projection: ProjectionPoint[] | undefined;
 }
@@ -61,17 +62,18 @@ function readRun(runDir: string): RunFiles {
   if (summary && !Array.isArray(summary.rows)) throw new Error(`${sumPath}: expected a 'rows' array (per-layer results)`);
   const metrics: RunFiles['metrics'] = [];
   const teacherLog = join(runDir, 'teacher', 'metrics.jsonl');
-  if (existsSync(teacherLog)) metrics.push({ model: 'teacher', records: readJsonl<MetricRecord>(teacherLog) });
+  if (existsSync(teacherLog)) metrics.push({ model: 'teacher', path: teacherLog, records: readJsonl<MetricRecord>(teacherLog) });
   const studentsDir = join(runDir, 'students');
   if (existsSync(studentsDir)) {
     for (const lang of readdirSync(studentsDir).sort()) {
       const log = join(studentsDir, lang, 'metrics.jsonl');
-      if (existsSync(log)) metrics.push({ model: `student:${lang}`, records: readJsonl<MetricRecord>(log) });
+      if (existsSync(log)) metrics.push({ model: `student:${lang}`, path: log, records: readJsonl<MetricRecord>(log) });
     }
   }
   const mmdPath = join(runDir, 'diagnostics', 'mmd.json');
   const projPath = join(runDir, 'diagnostics', 'projection.json');
   return {
+    root: runDir,
     config,
     summary,
     metrics,
@@ -114,29 +116,43 @@ export function runCharts(runDir: string): RunChart[] {
   return chartsOf(readRun(runDir));
 }
 
+/** Builds one chart; a bad input file is named in the error (the builders name the row and field). */
+function build(file: string, f: () => VlSpec): VlSpec {
+  try {
+    return f();
+  } catch (err) {
+    throw new Error(`${file}: ${(err as Error).message}`);
+  }
+}
+
 function chartsOf(files: RunFiles): RunChart[] {
   const charts: RunChart[] = [];
+  const at = (...p: string[]) => join(files.root, ...p);
   if (files.summary && files.summary.rows.length) {
     const ref = teacherDevF1(files);
+    const rows = files.summary.rows;
     charts.push({
       name: 'per-layer-f1',
       title: 'Per-layer F1',
-      spec: perLayerF1Chart(files.summary.rows, { reference: ref, referenceLabel: 'teacher source dev' }),
+      spec: build(at('results', 'summary.json'), () => perLayerF1Chart(rows, { reference: ref, referenceLabel: 'teacher source dev' })),
     });
     const measured = measuredRows(files);
     if (measured.length) {
       const corpus = corpusOf(files.config);
       const langs = new Set(measured.map((r) => r.language));
       const published = corpus ? publishedRows(publishedCorpus(corpus), { includeNull: true }).filter((r) => langs.has(r.language)) : [];
-      charts.push({ name: 'ablation', title: 'Published vs measured', spec: ablationChart([...published, ...measured]) });
+      charts.push({ name: 'ablation', title: 'Published vs measured', spec: build(at('results', 'summary.json'), () => ablationChart([...published, ...measured])) });
     }
   }
   for (const m of files.metrics) {
     if (m.records.length === 0) continue;
-    charts.push({ name: `training-${m.model.replace(/[^a-z0-9]+/gi, '-')}`, title: `Training curves: ${m.model}`, spec: trainingCurvesChart(m.records, { title: `Training curves: ${m.model}` }) });
+    const title = `Training curves: ${m.model}`;
+    charts.push({ name: `training-${m.model.replace(/[^a-z0-9]+/gi, '-')}`, title, spec: build(m.path, () => trainingCurvesChart(m.records, { title })) });
   }
-  if (files.mmd?.length) charts.push({ name: 'mmd-by-layer', title: 'MMD per layer', spec: mmdByLayerChart(files.mmd) });
-  if (files.projection?.length) charts.push({ name: 'projection', title: 'Figure 2: [CLS] projection', spec: projectionChart(files.projection) });
+  const mmd = files.mmd;
+  if (mmd?.length) charts.push({ name: 'mmd-by-layer', title: 'MMD per layer', spec: build(at('diagnostics', 'mmd.json'), () => mmdByLayerChart(mmd)) });
+  const proj = files.projection;
+  if (proj?.length) charts.push({ name: 'projection', title: 'Figure 2: [CLS] projection', spec: build(at('diagnostics', 'projection.json'), () => projectionChart(proj)) });
   return charts;
 }
 

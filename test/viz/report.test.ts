@@ -53,6 +53,10 @@ test('runCharts: every chart the run files allow', () => {
   rmSync(join(dir, 'results'), { recursive: true });
   assert.deepEqual(runCharts(dir).map((c) => c.name), ['training-teacher', 'training-student-nl']);
   assert.throws(() => runCharts(join(dir, 'nope')), /does not exist/);
+  mkdirSync(join(dir, 'diagnostics'));
+  writeFileSync(join(dir, 'diagnostics', 'mmd.json'), JSON.stringify([{ model: 'teacher', layer: 1, pair: 'source-target', mmd2: 'x' }]));
+  assert.throws(() => runCharts(dir), /diagnostics\/mmd\.json: mmdByLayerChart: row 0 has mmd2 = "x"/);
+  rmSync(join(dir, 'diagnostics'), { recursive: true });
   writeFileSync(join(dir, 'teacher', 'metrics.jsonl'), '{"kind":"step","step":1}\nnot json\n');
   assert.throws(() => runCharts(dir), /metrics.jsonl:2: not a JSON line/);
 });
