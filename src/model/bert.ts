@@ -169,17 +169,11 @@ export class BertEncoder {
         if (!opts.training || rate === 0) return x;
         const seed = opts.dropoutSeed === undefined ? undefined : deriveSeed(opts.dropoutSeed, `dropout${site}`);
         // tf.dropout's own formula, x * floor(u + keep) / keep, with the mask made off the tape: the backward
-        // pass keeps only x and the mask, not the uniform draw and its intermediates.
+        // pass keeps only the mask (masked), not x, the uniform draw or its intermediates.
         const mask = offTape(() => tf.div(tf.floor(tf.add(tf.randomUniform(x.shape, 0, 1, 'float32', seed), 1 - rate)), 1 - rate), []);
-        return tf.mul(x, mask);
+        return masked(x, mask);
       },
-      layerNorm: (x, prefix) => {
-        const mean = tf.mean(x, -1, true);
-        const xc = tf.sub(x, mean);
-        const variance = tf.mean(tf.square(xc), -1, true);
-        const normed = tf.mul(xc, tf.rsqrt(tf.add(variance, cfg.layerNormEps)));
-        return tf.add(tf.mul(normed, ops.w(`${prefix}.gamma`)), ops.w(`${prefix}.beta`));
-      },
+      layerNorm: (x, prefix) => layerNorm(x, ops.w(`${prefix}.gamma`), ops.w(`${prefix}.beta`), cfg.layerNormEps),
       // [rows, in] @ [in, out] + bias: a plain matmul, no transposed operand.
       dense: (x, prefix) => tf.add(tf.matMul(x as tf.Tensor2D, ops.w(`${prefix}.kernel`) as tf.Tensor2D), ops.w(`${prefix}.bias`)),
     };
@@ -261,6 +255,55 @@ function offTape(fn: () => tf.Tensor, inputs: tf.Tensor[]): tf.Tensor {
     gradFunc: () => args.slice(0, inputs.length).map((x) => tf.zerosLike(x as tf.Tensor)),
   }));
   return f(...inputs);
+}
+
+/**
+ * x * mask for a constant mask (dropout): d/dx = mask. Autodiff of tf.mul would keep x as well, for a gradient
+ * with respect to the mask that is never needed; this keeps only the mask.
+ */
+function masked(x: tf.Tensor, mask: tf.Tensor): tf.Tensor {
+  const f = tf.customGrad((input: tf.Tensor | ((s: tf.Tensor[]) => void), save: tf.Tensor | ((s: tf.Tensor[]) => void)) => {
+    (save as (s: tf.Tensor[]) => void)([mask]);
+    return {
+      value: tf.mul(input as tf.Tensor, mask),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.mul(dy as tf.Tensor, saved[0]!),
+    };
+  });
+  return f(x);
+}
+
+/**
+ * LayerNorm over the last axis, y = gamma * xhat + beta, xhat = (x - mean) / sqrt(var + eps) (biased variance, as
+ * BERT), with its gradient written out so that the backward pass keeps xhat and 1/sigma only (autodiff keeps the
+ * centred input, 1/sigma, xhat and the input of the square; two LayerNorms per layer):
+ *
+ *   dbeta = sum_rows dy      dgamma = sum_rows dy * xhat      g = dy * gamma
+ *   dx    = (1/sigma) * (g - mean(g) - xhat * mean(g * xhat))                        (means over the last axis)
+ */
+export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
+  const f = tf.customGrad((...args: (tf.Tensor | ((s: tf.Tensor[]) => void))[]) => {
+    const [xi, g, b] = args as tf.Tensor[];
+    const save = args[3] as (s: tf.Tensor[]) => void;
+    const [xhat, rstd] = tf.tidy(() => {
+      const xc = tf.sub(xi!, tf.mean(xi!, -1, true));
+      const r = tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), eps));
+      return [tf.mul(xc, r), r];
+    });
+    save([xhat!, rstd!, g!]);
+    return {
+      value: tf.add(tf.mul(xhat!, g!), b!),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const d = dy as tf.Tensor;
+          const [xh, r, gam] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+          const rows = Array.from({ length: d.rank - 1 }, (_, i) => i);
+          const gx = tf.mul(d, gam);
+          const dx = tf.mul(r, tf.sub(tf.sub(gx, tf.mean(gx, -1, true)), tf.mul(xh, tf.mean(tf.mul(gx, xh), -1, true))));
+          return [dx, tf.sum(tf.mul(d, xh), rows), tf.sum(d, rows)];
+        }),
+    };
+  });
+  return f(x, gamma, beta);
 }
 
 /**

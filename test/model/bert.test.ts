@@ -287,3 +287,24 @@ test('forward({ frozen }) runs the frozen prefix off the tape: same outputs and 
   disposeInput(batch);
   enc.dispose();
 });
+
+test('layerNorm: value and hand-written gradient equal autodiff of the plain formula (1e-5), no leaked tensors', async () => {
+  const { layerNorm } = await import('../../src/model/bert.js');
+  const rand = mulberry32(11);
+  const t = (shape: number[], scale = 1) => tf.tensor(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (rand() * 2 - 1) * scale), shape);
+  const x = t([3, 5, 8], 3);
+  const gamma = t([8]);
+  const beta = t([8]);
+  const w = t([3, 5, 8]);
+  const before = tf.memory().numTensors;
+  const plain = (xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+    const xc = tf.sub(xi, tf.mean(xi, -1, true));
+    return tf.add(tf.mul(tf.mul(xc, tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), 1e-12))), g), b);
+  };
+  const loss = (f: typeof plain) => (xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(xi, g, b), w)) as tf.Scalar;
+  const ours = tf.tidy(() => [layerNorm(x, gamma, beta, 1e-12), ...tf.grads(loss((a, b, c) => layerNorm(a, b, c, 1e-12)))([x, gamma, beta])].map((r) => r.dataSync()));
+  const ref = tf.tidy(() => [plain(x, gamma, beta), ...tf.grads(loss(plain))([x, gamma, beta])].map((r) => r.dataSync()));
+  assert.equal(tf.memory().numTensors, before);
+  ['value', 'dx', 'dgamma', 'dbeta'].forEach((name, i) => assert.ok(maxAbsDiff(ours[i]!, ref[i]!) < 1e-5, `${name} differs by ${maxAbsDiff(ours[i]!, ref[i]!)}`));
+  tf.dispose([x, gamma, beta, w]);
+});
