@@ -332,6 +332,12 @@ export function planSweep(spec: SweepSpec, root: string, where = 'sweep'): Sweep
       cell.teacher = tid;
       cell.config = resolveConfig(cell.config, { run: { teacherDir: t.dir } });
     }
+    // A teacher's run lists every target of its cells: its vocabulary (model.pruneVocab keeps only the pieces of the
+    // source and target training text) must cover each cell's target text.
+    for (const t of teachers) {
+      const targets = [...new Set(t.cells.flatMap((id) => cells.find((c) => c.id === id)!.config.data.targets))].sort();
+      t.config = resolveConfig(t.config, { data: { targets } });
+    }
   }
   const name = spec.name ?? basename(abs);
   return { name, root: abs, spec, axes, cells, teachers, duplicates };

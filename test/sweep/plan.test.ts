@@ -50,6 +50,8 @@ test('plan: one teacher per distinct teacher config, shared by the cells that ne
       assert.equal(cell.config.run.seed, t.config.run.seed);
     }
     assert.equal(t.config.run.outDir, t.dir);
+    // The union of its cells' targets (a pruned vocabulary must cover every target text).
+    assert.deepEqual(t.config.data.targets, ['es', 'nl']);
     assert.equal(t.config.run.teacherDir, '');
   }
   // A teacher-side axis splits teachers; shareTeacher false gives every cell its own.
@@ -93,10 +95,10 @@ test('plan: bad sweep files are clear errors', () => {
     [{ set: { 'teacher.epochs': 'x' } }, /set: config teacher\.epochs: expected number/],
     [{ set: { 'teacher.epochs': 1 }, sets: {} }, /unknown key 'sets'/],
     [{ preset: 'huge' }, /preset: expected one of paper, tiny/],
-    [{ axes: { 'model.headLayers': [[1, 2]] } }, /axes\.model\.headLayers: value \[1,2\]: config run\.evalLayers/],
+    [{ axes: { 'run.evalLayers': [[0, 2]] } }, /axes\.run\.evalLayers: value \[0,2\]: config run\.evalLayers: \[0, 2\] must lie within model\.headLayers/],
     // Each value is valid alone, the combination is not: the error names the cell.
     [
-      { set: { 'model.headLayers': [2, 4], 'run.evalLayers': [2, 4] }, axes: { 'model.tiny.numLayers': [4], 'student.clsLayer': [8] } },
+      { set: { 'model.tiny.numLayers': 12, 'model.headLayers': [2, 4], 'run.evalLayers': [2, 4] }, axes: { 'model.tiny.numLayers': [4], 'student.clsLayer': [8] } },
       /f\.json: cell numLayers-4_clsLayer-8: config student\.clsLayer: 8 must be -1/,
     ],
     [{ name: 'a b' }, /name: expected letters, digits/],

@@ -32,15 +32,15 @@ test('checkSharedTeacher: a missing teacher and a teacher of other settings are 
   const root = mkdtempSync(join(tmpdir(), 'msd-shared-'));
   try {
     const tdir = join(root, 'teacher-run');
-    const teacherCfg = resolveConfig('tiny', { run: { outDir: tdir } });
+    const teacherCfg = resolveConfig('tiny', { run: { outDir: tdir }, model: { pruneVocab: false } });
     mkdirSync(tdir, { recursive: true });
     writeFileSync(join(tdir, 'config.json'), configToJson(teacherCfg));
-    const cell = resolveConfig('tiny', { run: { outDir: join(root, 'cell'), teacherDir: tdir }, student: { ablation: { noMmdL: true } } });
+    const cell = resolveConfig('tiny', { run: { outDir: join(root, 'cell'), teacherDir: tdir }, student: { ablation: { noMmdL: true } }, model: { pruneVocab: false } });
     assert.throws(() => checkSharedTeacher(cell), /holds no finished teacher.*msd teacher --config/);
     mkdirSync(join(tdir, 'teacher', 'best'), { recursive: true });
     writeFileSync(join(tdir, 'teacher', 'train-report.json'), '{}');
     checkSharedTeacher(cell);
-    const other = resolveConfig('tiny', { run: { outDir: join(root, 'cell2'), teacherDir: tdir, seed: 5 }, teacher: { epochs: 1 } });
+    const other = resolveConfig('tiny', { run: { outDir: join(root, 'cell2'), teacherDir: tdir, seed: 5 }, teacher: { lr: 0.123 }, model: { pruneVocab: false } });
     assert.throws(() => checkSharedTeacher(other), /other settings \(teacher, seed differ\)/);
     // The tiny preset's random "pretrained" encoder is read from the teacher's run (the same weights, written once).
     mkdirSync(join(tdir, 'pretrained'), { recursive: true });
