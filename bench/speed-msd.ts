@@ -102,7 +102,10 @@ async function main(): Promise<void> {
     .filter((r) => r.kind === 'step' && r.step > 1);
   const tokensPerSec = rows.reduce((s, r) => s + (r.tokensPerSec ?? 0), 0) / Math.max(1, rows.length);
   const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.length;
-  console.log(JSON.stringify({ task, size, tokensPerSec, steps: rows.length, peakRssBytes: peakRss(), wasmHeapBytes: heap ?? null, backend: backend.summary }));
+  // The vocabulary the model trained with (the tiny preset prunes mBERT's to the run's text): PyTorch gets the same.
+  const modelDir = [join(cfg.run.outDir, 'pretrained-pruned'), join(cfg.run.outDir, 'pretrained'), cfg.model.pretrained].find((d) => existsSync(join(d, 'config.json')))!;
+  const vocabSize = (JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as { vocab_size: number }).vocab_size;
+  console.log(JSON.stringify({ task, size, tokensPerSec, steps: rows.length, vocabSize, peakRssBytes: peakRss(), wasmHeapBytes: heap ?? null, backend: backend.summary }));
 }
 
 await main();

@@ -70,6 +70,7 @@ function torch<T>(root: string, args: string[]): T {
 
 interface MsdRun {
   tokensPerSec: number;
+  vocabSize: number;
   steps: number;
   peakRssBytes: number;
   wasmHeapBytes: number | null;
@@ -167,7 +168,7 @@ const bench: Bench = async ({ log, root }) => {
         log(`${size} ${task}: ${STEPS} timed steps through the library...`);
         const r = ours(root, task, size, work, batches);
         const label = size === 'paper' ? `mBERT-size MSD ${task} step, batch 32` : 'tiny preset teacher step';
-        const sizeArgs = size === 'tiny' ? tinyArgs() : [];
+        const sizeArgs = size === 'tiny' ? [...tinyArgs(), '--vocab', String(r.vocabSize)] : [];
         const msd = (padding: string, teacher: string, extra: boolean) =>
           missing
             ? undefined
