@@ -11,6 +11,7 @@
  * reference code, no target label reaches the loss. The teacher's outputs come from the on-disk cache
  * (cache.ts); the teacher itself is released before the student trains.
  */
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MsdConfig } from '../config.js';
 import { unlabelled } from '../data/unlabelled.js';
@@ -332,6 +333,8 @@ export async function distillStudent(cfg: MsdConfig, lang: string, opts: TrainOp
   const s = cfg.student;
   const task = `student:${lang}`;
   const paths = run.student(lang);
+  // force: this student starts clean (the run's teacher and other students stay; `trainTeacher` with force clears all).
+  if (opts.force && !opts.resume) rmSync(paths.dir, { recursive: true, force: true });
   const dir = await pretrainedDir(cfg);
   const source = loadSplit(cfg, cfg.data.source, 'train');
   const target: readonly UnlabelledSentence[] = opts.target ?? unlabelled(loadSplit(cfg, lang, 'train'));

@@ -11,7 +11,7 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DeepPartial, MsdConfig, StudentConfig } from '../../src/config.js';
 import { readSafetensors } from '../../src/model/safetensors.js';
@@ -136,4 +136,18 @@ test("selectOn 'target-dev': selection reads the target dev set and the run is m
   assert.ok(evals.length > 0 && evals.every((e) => e.devLang === 'nl'), `dev languages ${evals.map((e) => e.devLang)}`);
   const report = JSON.parse(readFileSync(join(cfg.run.outDir, 'students', 'nl', 'train-report.json'), 'utf8')) as { zeroShot: boolean; selectOn: string };
   assert.deepEqual([report.zeroShot, report.selectOn], [false, 'target-dev']);
+});
+
+test('distillStudent with force deletes only this student before starting; the teacher and the cache stay', { skip: noData }, async () => {
+  const cfg = variant('force', { epochs: 0 });
+  await distillStudent(cfg, 'nl');
+  const marker = join(cfg.run.outDir, 'students', 'nl', 'old-result.json');
+  writeFileSync(marker, '{}');
+  await distillStudent(cfg, 'nl');
+  assert.ok(existsSync(marker), 'without force the student directory is reused');
+  await distillStudent(cfg, 'nl', { force: true });
+  assert.ok(!existsSync(marker), 'force: the old student is gone');
+  assert.ok(existsSync(join(cfg.run.outDir, 'students', 'nl', 'best', 'model.safetensors')));
+  assert.ok(existsSync(join(teacherRun, 'teacher', 'best', 'model.safetensors')));
+  assert.equal(readdirSync(join(cfg.run.outDir, 'cache')).length, 1);
 });
