@@ -12,7 +12,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatDuration } from '../train/progress.js';
-import { cellDone, exitPath, logPath, tailLines, teacherDone, type Plan } from './state.js';
+import { cellDone, exitPath, logPath, processAlive, tailLines, teacherDone, type Plan } from './state.js';
 
 export type LiveState = 'queued' | 'waiting' | 'running' | 'done' | 'failed' | 'blocked' | 'skipped';
 
@@ -64,21 +64,12 @@ export function defaultMsdCommand(): string[] {
   return [process.execPath, lib];
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** `state/<key>.pid` of a live process other than us, if any. */
 function liveOwner(root: string, key: string): number | undefined {
   const p = join(root, 'state', `${key}.pid`);
   if (!existsSync(p)) return undefined;
   const pid = Number(readFileSync(p, 'utf8').trim());
-  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid) ? pid : undefined;
+  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid) ? pid : undefined;
 }
 
 /** The jobs of a plan: teachers with an unfinished cell, then every cell. */

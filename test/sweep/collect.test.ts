@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectSweep, latexTable, tidyFrame, writeCollect } from '../../src/sweep/collect.js';
 import { planSweep, writePlan, type SweepPlan } from '../../src/sweep/plan.js';
-import { sweepFileStatus } from '../../src/sweep/state.js';
+import { processAlive, sweepFileStatus } from '../../src/sweep/state.js';
 import { sweepFigures } from '../../src/sweep/figures.js';
 import { tTest } from '../../src/sweep/stats.js';
 
@@ -118,4 +118,18 @@ test('file state: a cell whose local child is alive is running; a dead pid file 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('processAlive: a zombie (killed, not yet reaped) counts as dead', async () => {
+  const { spawn } = await import('node:child_process');
+  // `sleep 0` exits at once; its parent becomes `sleep 2` (exec), which never reaps it: a zombie for two seconds.
+  const child = spawn('bash', ['-c', 'sleep 0 & echo $!; exec sleep 2'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const pid = Number(await new Promise<string>((res) => child.stdout!.once('data', (d: Buffer) => res(d.toString()))));
+  await new Promise((r) => setTimeout(r, 300));
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  assert.match(stat, /\) Z /, 'the test made a zombie');
+  assert.equal(processAlive(pid), false);
+  assert.equal(processAlive(process.pid), true);
+  assert.equal(processAlive(999999999), false);
+  child.kill();
 });

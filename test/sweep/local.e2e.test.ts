@@ -46,9 +46,14 @@ test('local executor: SIGKILL mid-sweep and re-run gives the same table as an un
     }
     await run1.done;
     assert.ok(killedAt, 'the sweep finished before it could be killed with a finished and a partial cell');
-    const before = collectSweep(b);
+    // The killed children may linger a moment as zombies (their pid files then still look alive).
+    let before = collectSweep(b);
+    for (let i = 0; i < 50 && before.incomplete.some((c) => c.state === 'running'); i++) {
+      await sleep(100);
+      before = collectSweep(b);
+    }
     assert.ok(before.incomplete.length >= 1, 'the killed sweep has unfinished cells, listed by collect');
-    assert.ok(before.incomplete.some((c) => c.state === 'partial' || c.state === 'failed'));
+    assert.ok(before.incomplete.some((c) => c.state === 'partial'), JSON.stringify(before.incomplete));
 
     const run2 = await msd(['sweep', 'run', b, '--jobs', '2', '--plain']).done;
     assert.equal(run2.code, 0, run2.out);
