@@ -144,7 +144,8 @@ def cmd_msd(a):
     cached = []
     if a.task == 'student' and a.teacher == 'cached':
         with torch.no_grad():
-            for (ids, mask, _), (sids, smask, _) in zip(batches, sources):
+            for i, (ids, mask, _) in enumerate(batches):
+                sids, smask, _ = sources[i % len(sources)]
                 _, tl = teacher(ids, mask)
                 sh, _ = teacher(sids, smask)
                 cached.append(({m: torch.softmax(v, -1) for m, v in tl.items()}, sh[-1][:, 0]))
@@ -162,7 +163,7 @@ def cmd_msd(a):
                 with torch.no_grad():
                     student(*pad(data['source'][i % len(data['source'])], 128)[:2])
         else:
-            sids, smask, _ = sources[i]
+            sids, smask, _ = sources[i % len(sources)]
             if a.teacher == 'cached':
                 tprobs, tcls = cached[i]
             else:

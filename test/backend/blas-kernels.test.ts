@@ -189,3 +189,23 @@ test('Sum on the blas backend: leading axes through BLAS, every other reduction 
   const ints = () => [tf.sum(tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32'), 0)];
   assert.deepEqual((await on('blas', ints))[0]!.data, [4, 6]);
 });
+
+test('without a BLAS the automatic choice falls back to wasm and says why (child process, MSD_BLAS pointing nowhere)', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const script = "import { initBackend } from './src/backend/init.ts'; const i = await initBackend(); console.log(JSON.stringify(i));";
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    env: { ...process.env, MSD_BLAS: '/nonexistent/libopenblas.so.0', MSD_BACKEND: '' },
+  });
+  assert.equal(r.status, 0, r.stderr.slice(-1000));
+  const info = JSON.parse(r.stdout.trim().split('\n').pop()!) as { name: string; summary: string };
+  assert.equal(info.name, 'wasm');
+  assert.match(info.summary, /skipped .*blas \(no BLAS library found \(tried \/nonexistent\/libopenblas\.so\.0: no such file\); on Debian\/Ubuntu: apt-get install libopenblas0-pthread/);
+  // Asking for it explicitly is an error with the same reason, never a silent fallback.
+  const r2 = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    env: { ...process.env, MSD_BLAS: '/nonexistent/libopenblas.so.0', MSD_BACKEND: 'blas' },
+  });
+  assert.notEqual(r2.status, 0);
+  assert.match(r2.stderr, /Backend 'blas' was requested \(MSD_BACKEND\) but is not available: no BLAS library found/);
+});
