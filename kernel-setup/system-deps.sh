@@ -21,25 +21,10 @@ else
   packages+=(libopenblas0-pthread)
 fi
 [[ ${#packages[@]} -eq 0 ]] && exit 0
-
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "system-deps: missing ${packages[*]} and this is not a Debian/Ubuntu machine; install Jupyter with" >&2
   echo "             pip install jupyterlab, and OpenBLAS with your package manager (or set MSD_BLAS=/path/to/libopenblas)" >&2
   exit 1
 fi
-
-if [[ $(id -u) -eq 0 ]]; then
-  as_root=()
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-  as_root=(sudo -n)
-else
-  echo "system-deps: missing; as root run: apt-get install -y ${packages[*]}" >&2
-  echo "             (or: pip install jupyterlab)" >&2
-  exit 1
-fi
-
-echo "system-deps: installing ${packages[*]} with apt-get"
-export DEBIAN_FRONTEND=noninteractive
-"${as_root[@]}" apt-get update -q
-"${as_root[@]}" apt-get install -y -q --no-install-recommends "${packages[@]}"
+bash "$here/apt-install.sh" system-deps "${packages[@]}"
 bash "$here/find-python.sh" >/dev/null
