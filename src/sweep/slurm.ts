@@ -131,6 +131,11 @@ function sbatch(args: string[], env?: NodeJS.ProcessEnv): string {
  */
 export function submitSlurm(plan: Plan, opts: SlurmOptions = {}): SlurmSubmission {
   const dir = join(plan.root, 'slurm');
+  if (!opts.dryRun) {
+    // Submitting again while earlier arrays are queued would run the same cells twice at once.
+    const queued = queuedJobs(plan, opts.env);
+    if (queued.length) throw new Error(`${plan.root}: jobs ${queued.join(', ')} of this sweep are still queued or running; wait for them (msd sweep status ${plan.root}) or scancel them first`);
+  }
   mkdirSync(dir, { recursive: true });
   mkdirSync(join(plan.root, 'logs'), { recursive: true });
   const teacherIdx = plan.teachers.map((t, i) => ({ i, key: `teacher-${t.id}`, config: t.config, todo: !teacherDone(t.dir) && t.cells.some((c) => !cellDone(plan.cells.find((x) => x.id === c)!.dir)) }));
@@ -168,6 +173,17 @@ export function submitSlurm(plan: Plan, opts: SlurmOptions = {}): SlurmSubmissio
     writeJsonAtomic(jobsPath, [...before, ...jobs]);
   }
   return { scripts, jobs, commands };
+}
+
+/** This sweep's submitted jobs (slurm/jobs.json) that squeue still lists. */
+function queuedJobs(plan: Plan, env?: NodeJS.ProcessEnv): string[] {
+  const jobsPath = join(plan.root, 'slurm', 'jobs.json');
+  if (!existsSync(jobsPath)) return [];
+  const ours = new Set((JSON.parse(readFileSync(jobsPath, 'utf8')) as SlurmJob[]).map((j) => j.jobId));
+  // %F: the array's job id (the one sbatch printed); listing all jobs avoids squeue's error on purged ids.
+  const r = run('squeue', ['-h', '-o', '%F'], env);
+  if (!r.ok) throw new Error(`squeue (to check for this sweep's queued jobs): ${r.err}`);
+  return [...new Set(r.out.split('\n').map((l) => l.trim()).filter((id) => ours.has(id)))];
 }
 
 export interface SlurmTaskState {

@@ -46,6 +46,12 @@ test('slurm: scripts carry the options, tasks pick their own line; only unfinish
     const bad = spawnSync('bash', [sub.scripts.cells!], { encoding: 'utf8', env: { ...process.env, SLURM_ARRAY_TASK_ID: '9' } });
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /no job with index 9/);
+    // While its arrays are in the queue, the sweep is not submitted a second time.
+    writeFileSync(join(dir, 'bin', 'squeue'), '#!/bin/sh\necho 17\necho 4242\n');
+    chmodSync(join(dir, 'bin', 'squeue'), 0o755);
+    assert.throws(() => submitSlurm(p, { msd: [fake], workdir: dir, env }), /jobs 4242 of this sweep are still queued or running/);
+    writeFileSync(join(dir, 'bin', 'squeue'), '#!/bin/sh\necho 17\n');
+    assert.equal(submitSlurm(p, { msd: [fake], workdir: dir, env }).jobs.length, 2);
     // A finished cell is not submitted again; its teacher is still needed by the other seed-1 cell.
     mkdirSync(join(p.cells[0]!.dir, 'results'), { recursive: true });
     writeFileSync(join(p.cells[0]!.dir, 'results', 'summary.json'), '{}');
