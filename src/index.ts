@@ -7,7 +7,15 @@
  */
 
 // Backend and tensors
-export { initBackend, activeBackend, parseBackendName, BACKEND_ORDER, type BackendInfo, type BackendName, type InitBackendOptions } from './backend/init.js';
+export {
+  initBackend,
+  activeBackend,
+  parseBackendName,
+  BACKEND_ORDER,
+  type BackendInfo,
+  type BackendName,
+  type InitBackendOptions,
+} from './backend/init.js';
 export { tf } from './tf.js';
 export type * from './tf.js';
 
@@ -31,7 +39,15 @@ export {
 } from './config.js';
 
 // Data
-export { loadDataset, availableDatasets, DATASET_NAMES, type Dataset, type DatasetName, type Split, type LoadDatasetOptions } from './data/registry.js';
+export {
+  loadDataset,
+  availableDatasets,
+  DATASET_NAMES,
+  type Dataset,
+  type DatasetName,
+  type Split,
+  type LoadDatasetOptions,
+} from './data/registry.js';
 export { readConll, type ConllOptions } from './data/conll.js';
 export { readWikiann } from './data/wikiann.js';
 export { readMulticoner } from './data/multiconer.js';
@@ -98,11 +114,50 @@ export { demoSummary, formatDemoSummary, type DemoSummary, type DemoSummaryOptio
 // --- experiment grids (issue 14: src/sweep) ---
 export { teacherConfigView } from './config.js';
 export { checkSharedTeacher } from './train/pipeline.js';
-export { planSweep, readSweepSpec, writePlan, readPlan, formatPlan, parseAxes, type SweepSpec, type SweepPlan, type Cell, type Axis, type TeacherJob, type PlanFile } from './sweep/plan.js';
-export { ABLATION_VARIANTS, VARIANT_NAMES, variantAblation, variantOf, type VariantName, type Ablation } from './sweep/variants.js';
+export {
+  planSweep,
+  readSweepSpec,
+  writePlan,
+  readPlan,
+  formatPlan,
+  parseAxes,
+  type SweepSpec,
+  type SweepPlan,
+  type Cell,
+  type Axis,
+  type TeacherJob,
+  type PlanFile,
+} from './sweep/plan.js';
+export {
+  ABLATION_VARIANTS,
+  VARIANT_NAMES,
+  variantAblation,
+  variantOf,
+  type VariantName,
+  type Ablation,
+} from './sweep/variants.js';
 export { runLocal, formatJobs, type LocalOptions, type LocalResult, type LiveJob } from './sweep/local.js';
-export { submitSlurm, slurmScript, sweepStatus, formatStatus, arraySpec, type SlurmOptions, type SlurmSubmission, type SlurmJob } from './sweep/slurm.js';
+export {
+  submitSlurm,
+  slurmScript,
+  sweepStatus,
+  formatStatus,
+  arraySpec,
+  type SlurmOptions,
+  type SlurmSubmission,
+  type SlurmJob,
+} from './sweep/slurm.js';
 export { sweepFileStatus, type JobStatus } from './sweep/state.js';
-export { collectSweep, writeCollect, formatCollect, latexTable, tidyFrame, type TidyRow, type StatRow, type CollectResult, type CollectOptions } from './sweep/collect.js';
+export {
+  collectSweep,
+  writeCollect,
+  formatCollect,
+  latexTable,
+  tidyFrame,
+  type TidyRow,
+  type StatRow,
+  type CollectResult,
+  type CollectOptions,
+} from './sweep/collect.js';
 export { mean, std, tTest, describe as describeSample, type TTestResult, type GroupStats } from './sweep/stats.js';
 // --- end experiment grids ---

@@ -31,7 +31,12 @@ export function withCommon(cmd: Command, defaultPreset = 'paper'): Command {
   return cmd
     .addOption(new Option('--preset <name>', 'config preset').choices(Object.keys(PRESETS)).default(defaultPreset))
     .option('--config <file>', "a JSON config (e.g. a run's config.json); --set applies on top")
-    .option('--set <key=value>', 'override one config key, e.g. --set student.lr=1e-5 (repeatable)', collect, [] as string[])
+    .option(
+      '--set <key=value>',
+      'override one config key, e.g. --set student.lr=1e-5 (repeatable)',
+      collect,
+      [] as string[],
+    )
     .option('--out <dir>', 'run directory (run.outDir)')
     .option('--resume', 'continue from the last checkpoint of the run directory')
     .option('--force', 'delete an existing run directory first and start clean')

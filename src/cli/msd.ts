@@ -26,15 +26,25 @@ import { registerReportCommand } from './report.js';
 import { registerSweepCommands } from './sweep.js';
 
 async function main(argv: string[]): Promise<void> {
-  const program = new Command('msd').description('MSD: zero-shot cross-lingual NER with Mixture of Short-channel Distillers').showHelpAfterError();
-  const train = (o: CommonOptions) => ({ resume: o.resume, force: o.force, onProgress: consoleProgress({ plain: o.plain }) });
-
-  withCommon(program.command('teacher').description('train the teacher on the source language')).action(async (o: CommonOptions) => {
-    const cfg = await prepare(o);
-    if (!cfg) return;
-    const r = await trainTeacher(cfg, train(o));
-    console.log(`teacher: best source-dev F1 ${(100 * r.state.bestScore).toFixed(2)} at step ${r.state.bestStep}; model in ${r.bestDir}`);
+  const program = new Command('msd')
+    .description('MSD: zero-shot cross-lingual NER with Mixture of Short-channel Distillers')
+    .showHelpAfterError();
+  const train = (o: CommonOptions) => ({
+    resume: o.resume,
+    force: o.force,
+    onProgress: consoleProgress({ plain: o.plain }),
   });
+
+  withCommon(program.command('teacher').description('train the teacher on the source language')).action(
+    async (o: CommonOptions) => {
+      const cfg = await prepare(o);
+      if (!cfg) return;
+      const r = await trainTeacher(cfg, train(o));
+      console.log(
+        `teacher: best source-dev F1 ${(100 * r.state.bestScore).toFixed(2)} at step ${r.state.bestStep}; model in ${r.bestDir}`,
+      );
+    },
+  );
 
   withCommon(program.command('distill').description('distil the student of one target language from the teacher'))
     .requiredOption('--lang <code>', 'target language')
@@ -42,20 +52,26 @@ async function main(argv: string[]): Promise<void> {
       const cfg = await prepare(o);
       if (!cfg) return;
       const r = await distillStudent(cfg, o.lang, train(o));
-      console.log(`student:${o.lang}: best ${cfg.student.selectOn} F1 ${(100 * r.state.bestScore).toFixed(2)} at step ${r.state.bestStep}; model in ${r.bestDir}`);
+      console.log(
+        `student:${o.lang}: best ${cfg.student.selectOn} F1 ${(100 * r.state.bestScore).toFixed(2)} at step ${r.state.bestStep}; model in ${r.bestDir}`,
+      );
     });
 
-  withCommon(program.command('eval').description('per-layer P/R/F1 of the selected teacher and students')).action(async (o: CommonOptions) => {
-    const cfg = await prepare(o);
-    if (!cfg) return;
-    printSummary(await evaluateRun(cfg, { onProgress: consoleProgress({ plain: o.plain }) }), cfg);
-  });
+  withCommon(program.command('eval').description('per-layer P/R/F1 of the selected teacher and students')).action(
+    async (o: CommonOptions) => {
+      const cfg = await prepare(o);
+      if (!cfg) return;
+      printSummary(await evaluateRun(cfg, { onProgress: consoleProgress({ plain: o.plain }) }), cfg);
+    },
+  );
 
-  withCommon(program.command('run').description('teacher + every student + evaluation')).action(async (o: CommonOptions) => {
-    const cfg = await prepare(o);
-    if (!cfg) return;
-    printSummary(await runMsd(cfg, train(o)), cfg);
-  });
+  withCommon(program.command('run').description('teacher + every student + evaluation')).action(
+    async (o: CommonOptions) => {
+      const cfg = await prepare(o);
+      if (!cfg) return;
+      printSummary(await runMsd(cfg, train(o)), cfg);
+    },
+  );
 
   registerDemoCommand(program);
 

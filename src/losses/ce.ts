@@ -40,7 +40,10 @@ export function tokenCrossEntropy(logits: Tensor, labels: Tensor, opts: CrossEnt
   const where = 'ce.ts: tokenCrossEntropy';
   expectFloat(where, 'logits', logits);
   if (labels.dtype !== 'int32') {
-    throw new LossInputError(where, `labels have dtype ${labels.dtype}; expected int32 tag ids (${ignoreIndex} = ignored)`);
+    throw new LossInputError(
+      where,
+      `labels have dtype ${labels.dtype}; expected int32 tag ids (${ignoreIndex} = ignored)`,
+    );
   }
   if (logits.rank < 2 || !sameShape(logits.shape.slice(0, -1), labels.shape)) {
     throw new LossInputError(

@@ -23,14 +23,20 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
 
 export function expectRank(where: string, name: string, t: Tensor, ranks: readonly number[]): void {
   if (!ranks.includes(t.rank)) {
-    throw new LossInputError(where, `${name} has shape ${fmtShape(t.shape)} (rank ${t.rank}); expected rank ${ranks.join(' or ')}`);
+    throw new LossInputError(
+      where,
+      `${name} has shape ${fmtShape(t.shape)} (rank ${t.rank}); expected rank ${ranks.join(' or ')}`,
+    );
   }
 }
 
 /** A list of layers must be given (the losses take their layers from the run config; they have no default). */
 export function expectLayerList(where: string, name: string, layers: unknown): void {
   if (!Array.isArray(layers)) {
-    throw new LossInputError(where, `${name} is ${String(layers)}; expected a list of layers (model.headLayers of the config)`);
+    throw new LossInputError(
+      where,
+      `${name} is ${String(layers)}; expected a list of layers (model.headLayers of the config)`,
+    );
   }
 }
 
@@ -48,7 +54,12 @@ export function expectFiniteNumber(where: string, name: string, v: number, opts:
 }
 
 /** Layers named in `layers` must be distinct integers and present in `map`. */
-export function expectLayers(where: string, name: string, map: ReadonlyMap<number, unknown>, layers: readonly number[]): void {
+export function expectLayers(
+  where: string,
+  name: string,
+  map: ReadonlyMap<number, unknown>,
+  layers: readonly number[],
+): void {
   const seen = new Set<number>();
   for (const l of layers) {
     if (!Number.isInteger(l)) throw new LossInputError(where, `${name}: layer ${String(l)} is not an integer`);

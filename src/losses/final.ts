@@ -51,7 +51,11 @@ export function finalLoss(input: FinalLossInput): LossResult {
   const useL = !(input.ablate?.mmdL ?? false);
   const need = (name: keyof FinalLossInput, why: string): Tensor => {
     const t = input[name] as Tensor | undefined;
-    if (!t) throw new LossInputError(where, `${name} is missing; expected a tensor for ${why} (or drop the term with ablate)`);
+    if (!t)
+      throw new LossInputError(
+        where,
+        `${name} is missing; expected a tensor for ${why} (or drop the term with ablate)`,
+      );
     return t;
   };
   const perTerm: Record<string, Scalar> = { ...input.student.perTerm, stu: input.student.total };

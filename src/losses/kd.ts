@@ -21,7 +21,15 @@
  */
 import { tf } from '../tf.js';
 import type { Scalar, Tensor } from '../tf.js';
-import { LossInputError, expectFiniteNumber, expectFloat, expectLayerList, expectLayers, fmtShape, sameShape } from './check.js';
+import {
+  LossInputError,
+  expectFiniteNumber,
+  expectFloat,
+  expectLayerList,
+  expectLayers,
+  fmtShape,
+  sameShape,
+} from './check.js';
 import { weightedSum } from './lambda.js';
 import type { LayerWeights } from './lambda.js';
 import type { LossResult } from './terms.js';
@@ -86,7 +94,10 @@ export function studentLoss(input: StudentLossInput): LossResult {
   const { mainLayer, auxLayers } = input;
   expectLayerList(where, 'auxLayers', auxLayers);
   expectFiniteNumber(where, 'beta', beta, { min: 0 });
-  for (const [name, map] of [['teacherProbs', input.teacherProbs], ['studentLogits', input.studentLogits]] as const) {
+  for (const [name, map] of [
+    ['teacherProbs', input.teacherProbs],
+    ['studentLogits', input.studentLogits],
+  ] as const) {
     expectLayers(where, `${name} (mainLayer)`, map, [mainLayer]);
     expectLayers(where, `${name} (auxLayers)`, map, auxLayers);
   }
@@ -94,7 +105,10 @@ export function studentLoss(input: StudentLossInput): LossResult {
     throw new LossInputError(where, `auxLayers contains the main layer ${mainLayer}; expected it only as mainLayer`);
   }
   if (input.lambda.count !== auxLayers.length) {
-    throw new LossInputError(where, `lambda weighs ${input.lambda.count} layers; expected ${auxLayers.length} (auxLayers ${auxLayers.join(',')})`);
+    throw new LossInputError(
+      where,
+      `lambda weighs ${input.lambda.count} layers; expected ${auxLayers.length} (auxLayers ${auxLayers.join(',')})`,
+    );
   }
   const kd = (m: number) => kdLayerLoss(input.teacherProbs.get(m)!, input.studentLogits.get(m)!, input.mask);
   const main = kd(mainLayer);

@@ -48,13 +48,19 @@ const WHERE = 'lambda.ts: layerWeights';
 /** Creates the lambda of one loss for `count` auxiliary layers. */
 export function layerWeights(mode: LambdaMode, count: number, opts: LayerWeightsOptions = {}): LayerWeights {
   if (!Number.isInteger(count) || count < 0) {
-    throw new LossInputError(WHERE, `count is ${String(count)}; expected a non-negative integer (number of auxiliary layers)`);
+    throw new LossInputError(
+      WHERE,
+      `count is ${String(count)}; expected a non-negative integer (number of auxiliary layers)`,
+    );
   }
   if (mode === 'uniform') return constantWeights('uniform', new Array<number>(count).fill(count > 0 ? 1 / count : 0));
   if (Array.isArray(mode)) {
     const list = mode as readonly number[];
     if (list.length !== count) {
-      throw new LossInputError(WHERE, `explicit lambda has ${list.length} weights; expected ${count} (one per auxiliary layer)`);
+      throw new LossInputError(
+        WHERE,
+        `explicit lambda has ${list.length} weights; expected ${count} (one per auxiliary layer)`,
+      );
     }
     list.forEach((w, i) => {
       if (typeof w !== 'number' || !Number.isFinite(w) || w < 0) {
@@ -108,5 +114,7 @@ export function weightedSum(lambda: LayerWeights, terms: readonly Scalar[]): Sca
   if (terms.length !== lambda.count) {
     throw new LossInputError('lambda.ts: weightedSum', `${terms.length} terms for ${lambda.count} layer weights`);
   }
-  return tf.tidy(() => (terms.length === 0 ? tf.scalar(0) : (tf.sum(tf.mul(tf.stack([...terms]), lambda.weights())) as Scalar)));
+  return tf.tidy(() =>
+    terms.length === 0 ? tf.scalar(0) : (tf.sum(tf.mul(tf.stack([...terms]), lambda.weights())) as Scalar),
+  );
 }

@@ -53,7 +53,11 @@ export function mmd(x: Tensor, y: Tensor, opts: MmdOptions = {}): Scalar {
   expectFloat(WHERE, 'y', y);
   const [n, d] = x.shape;
   const [m, dy] = y.shape;
-  if (d !== dy) throw new LossInputError(WHERE, `x ${fmtShape(x.shape)} and y ${fmtShape(y.shape)} differ in width; expected the same d`);
+  if (d !== dy)
+    throw new LossInputError(
+      WHERE,
+      `x ${fmtShape(x.shape)} and y ${fmtShape(y.shape)} differ in width; expected the same d`,
+    );
   if (n < 1 || m < 1) throw new LossInputError(WHERE, `x has ${n} rows and y ${m}; expected at least 1 each`);
   const estimator = opts.estimator ?? 'biased';
   if (estimator !== 'biased' && estimator !== 'unbiased') {
@@ -85,7 +89,10 @@ export function mmd(x: Tensor, y: Tensor, opts: MmdOptions = {}): Scalar {
         opts.fixedBandwidth !== undefined
           ? tf.scalar(opts.fixedBandwidth)
           : tf.div(tf.sum(stopGradient(dist)), tf.scalar(total * total - total));
-      const scaled = tf.maximum(tf.div(base, tf.scalar(kernelMul ** Math.floor(kernelNum / 2))), tf.scalar(MIN_BANDWIDTH));
+      const scaled = tf.maximum(
+        tf.div(base, tf.scalar(kernelMul ** Math.floor(kernelNum / 2))),
+        tf.scalar(MIN_BANDWIDTH),
+      );
       bws = Array.from({ length: kernelNum }, (_, q) => tf.mul(scaled, tf.scalar(kernelMul ** q)));
     }
     const kernel = tf.addN(bws.map((bw) => tf.exp(tf.neg(tf.div(dist, bw)))));
@@ -130,7 +137,8 @@ function explicitWidths(opts: MmdOptions): readonly number[] | undefined {
   if (opts.bandwidths === undefined) return undefined;
   if (opts.bandwidths.length === 0) throw new LossInputError(WHERE, 'bandwidths is empty; expected at least one width');
   opts.bandwidths.forEach((w, i) => {
-    if (!Number.isFinite(w) || w <= 0) throw new LossInputError(WHERE, `bandwidths[${i}] is ${w}; expected a finite number > 0`);
+    if (!Number.isFinite(w) || w <= 0)
+      throw new LossInputError(WHERE, `bandwidths[${i}] is ${w}; expected a finite number > 0`);
   });
   return opts.bandwidths;
 }

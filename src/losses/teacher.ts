@@ -54,7 +54,10 @@ export function teacherLoss(input: TeacherLossInput): LossResult {
     throw new LossInputError(where, `auxLayers contains the main layer ${mainLayer}; expected it only as mainLayer`);
   }
   if (input.lambda.count !== auxLayers.length) {
-    throw new LossInputError(where, `lambda weighs ${input.lambda.count} layers; expected ${auxLayers.length} (auxLayers ${auxLayers.join(',')})`);
+    throw new LossInputError(
+      where,
+      `lambda weighs ${input.lambda.count} layers; expected ${auxLayers.length} (auxLayers ${auxLayers.join(',')})`,
+    );
   }
   // Validate labels once, not once per head.
   const ceMain = tokenCrossEntropy(input.logits.get(mainLayer)!, input.labels, input.ce);

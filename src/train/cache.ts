@@ -49,7 +49,12 @@ export function teacherCacheKey(teacherDir: string, settings: Record<string, unk
   return `teacher-${h.digest('hex').slice(0, 12)}`;
 }
 
-function forEachBatch(model: NerModel, windows: readonly Encoded[], batchSize: number, fn: (hidden: tf.Tensor3D[], items: readonly Encoded[], len: number) => void): void {
+function forEachBatch(
+  model: NerModel,
+  windows: readonly Encoded[],
+  batchSize: number,
+  fn: (hidden: tf.Tensor3D[], items: readonly Encoded[], len: number) => void,
+): void {
   const batches = makeBatches(windows, { batchSize, shuffle: false, bucket: true, padId: model.tokenizer.padId });
   for (const batch of batches) {
     const x = batchToTensors(batch);
@@ -108,7 +113,13 @@ export function saveTargetProbs(path: string, tp: TargetProbs, fingerprint: stri
   writeSafetensors(
     path,
     [
-      ...tp.layers.map((m) => [`probs.layer_${m}`, { shape: [rows, tp.numLabels], data: tp.probs.get(m)! }] as [string, { shape: number[]; data: Float32Array }]),
+      ...tp.layers.map(
+        (m) =>
+          [`probs.layer_${m}`, { shape: [rows, tp.numLabels], data: tp.probs.get(m)! }] as [
+            string,
+            { shape: number[]; data: Float32Array },
+          ],
+      ),
       ['offsets', { shape: [tp.offsets.length], data: Float32Array.from(tp.offsets) }],
     ],
     { fingerprint, layers: JSON.stringify(tp.layers), num_labels: String(tp.numLabels) },

@@ -73,21 +73,31 @@ export function loadTrainingCheckpoint(
     if (name.startsWith(WEIGHT)) {
       const stableName = name.slice(WEIGHT.length);
       const variable = byName.get(stableName);
-      if (!variable) throw new Error(`${path}: tensor '${stableName}' is not a trainable variable of this model (different freeze settings or model?)`);
+      if (!variable)
+        throw new Error(
+          `${path}: tensor '${stableName}' is not a trainable variable of this model (different freeze settings or model?)`,
+        );
       const data = file.getFloat32(name);
-      if (data.length !== variable.size) throw new Error(`${path}: '${stableName}' has ${data.length} values; the model expects ${variable.size} ([${variable.shape}])`);
+      if (data.length !== variable.size)
+        throw new Error(
+          `${path}: '${stableName}' has ${data.length} values; the model expects ${variable.size} ([${variable.shape}])`,
+        );
       tf.tidy(() => variable.assign(tf.tensor(data, variable.shape, 'float32')));
       seen.add(stableName);
     } else if (name.startsWith(OPT)) {
       const key = name.slice(OPT.length);
       const slash = key.lastIndexOf('/');
       const variable = byName.get(key.slice(0, slash));
-      if (!variable) throw new Error(`${path}: optimizer state for '${key.slice(0, slash)}', which is not a trainable variable of this model`);
+      if (!variable)
+        throw new Error(
+          `${path}: optimizer state for '${key.slice(0, slash)}', which is not a trainable variable of this model`,
+        );
       optState[`${variable.name}${key.slice(slash)}`] = file.getFloat32(name);
     }
   }
   const missing = vars.filter((v) => !seen.has(v.name)).map((v) => v.name);
-  if (missing.length) throw new Error(`${path}: missing ${missing.length} trainable variables, e.g. ${missing.slice(0, 3).join(', ')}`);
+  if (missing.length)
+    throw new Error(`${path}: missing ${missing.length} trainable variables, e.g. ${missing.slice(0, 3).join(', ')}`);
   optimizer.importState(optState);
   const meta = { ...file.metadata };
   if (!meta.trainer_state) throw new Error(`${path}: no trainer_state metadata; not a training checkpoint`);

@@ -34,13 +34,18 @@ const WHERE = 'train/clip.ts: clipByGlobalNorm';
  * The global norm and the clipping factor alone, without scaling anything: the training loop hands the factor to
  * AdamW (`step(grads, lr, scale)`), which applies it in its fused update, so no scaled copy of every gradient is made.
  */
-export function clipScale(grads: GradContainer, maxNorm: number, opts: ClipOptions = {}): { norm: number; scale: number } {
+export function clipScale(
+  grads: GradContainer,
+  maxNorm: number,
+  opts: ClipOptions = {},
+): { norm: number; scale: number } {
   if (typeof maxNorm !== 'number' || !Number.isFinite(maxNorm) || maxNorm <= 0) {
     throw new Error(`${WHERE}: maxNorm is ${String(maxNorm)}; expected a finite number > 0`);
   }
   const entries: [unknown, Tensor][] = grads instanceof Map ? [...grads.entries()] : Object.entries(grads);
   for (const [key, g] of entries) {
-    if (g.dtype !== 'float32') throw new Error(`${WHERE}: gradient '${String(keyName(key))}' has dtype ${g.dtype}; expected float32`);
+    if (g.dtype !== 'float32')
+      throw new Error(`${WHERE}: gradient '${String(keyName(key))}' has dtype ${g.dtype}; expected float32`);
   }
   let norm = 0;
   if (entries.length > 0) {
@@ -57,7 +62,11 @@ export function clipScale(grads: GradContainer, maxNorm: number, opts: ClipOptio
   return { norm, scale: coef < 1 ? coef : 1 };
 }
 
-export function clipByGlobalNorm<G extends GradContainer>(grads: G, maxNorm: number, opts: ClipOptions = {}): ClipResult<G> {
+export function clipByGlobalNorm<G extends GradContainer>(
+  grads: G,
+  maxNorm: number,
+  opts: ClipOptions = {},
+): ClipResult<G> {
   const entries: [unknown, Tensor][] = grads instanceof Map ? [...grads.entries()] : Object.entries(grads);
   const { norm, scale } = clipScale(grads, maxNorm, opts);
   const apply = (g: Tensor): Tensor => (scale < 1 ? tf.tidy(() => tf.mul(g, tf.scalar(scale))) : tf.clone(g));
@@ -69,5 +78,7 @@ export function clipByGlobalNorm<G extends GradContainer>(grads: G, maxNorm: num
 }
 
 function keyName(key: unknown): string {
-  return typeof key === 'object' && key !== null && 'name' in key ? String((key as { name: unknown }).name) : String(key);
+  return typeof key === 'object' && key !== null && 'name' in key
+    ? String((key as { name: unknown }).name)
+    : String(key);
 }

@@ -12,5 +12,7 @@ export function loadSplit(cfg: MsdConfig, lang: string, split: Split): Dataset {
 
 /** The split used for final scores: `test` where the corpus ships one, else `dev` (WikiAnn/MultiCoNER copies here). */
 export function evalSplit(cfg: MsdConfig, lang: string): Split {
-  return existsSync(datasetPath(cfg.data.corpus as DatasetName, lang, 'test', cfg.data.root || undefined)) ? 'test' : 'dev';
+  return existsSync(datasetPath(cfg.data.corpus as DatasetName, lang, 'test', cfg.data.root || undefined))
+    ? 'test'
+    : 'dev';
 }

@@ -60,7 +60,13 @@ export async function evaluateRun(cfg: MsdConfig, opts: EvalRunOptions = {}): Pr
       for (const l of isTeacher ? [cfg.data.source, ...cfg.data.targets] : [lang!]) {
         const split = evalSplit(cfg, l);
         const ds = loadSplit(cfg, l, split);
-        opts.onProgress?.({ task: `eval:${name}`, kind: 'info', step: 0, totalSteps: 0, message: `${l} ${split}: ${ds.sentences.length} sentences, layers ${layers.join(',')}` });
+        opts.onProgress?.({
+          task: `eval:${name}`,
+          kind: 'info',
+          step: 0,
+          totalSteps: 0,
+          message: `${l} ${split}: ${ds.sentences.length} sentences, layers ${layers.join(',')}`,
+        });
         const r = evaluateRows(model, { sentences: ds.sentences, split, lang: l }, { layers, model: name });
         writeJsonAtomic(join(paths.results, `${l}-${split}.json`), r);
         rows.push(...r);
@@ -72,7 +78,14 @@ export async function evaluateRun(cfg: MsdConfig, opts: EvalRunOptions = {}): Pr
     }
   }
   const summary: RunSummary = { rows, main, mainLayer, zeroShot: cfg.student.selectOn === 'source-dev' };
-  writeJsonAtomic(run.summaryPath, { preset: cfg.preset, selectOn: cfg.student.selectOn, zeroShot: summary.zeroShot, main, mainLayer, rows });
+  writeJsonAtomic(run.summaryPath, {
+    preset: cfg.preset,
+    selectOn: cfg.student.selectOn,
+    zeroShot: summary.zeroShot,
+    main,
+    mainLayer,
+    rows,
+  });
   return summary;
 }
 
@@ -98,10 +111,15 @@ export function checkSharedTeacher(cfg: MsdConfig): void {
   const dir = cfg.run.teacherDir;
   const paths = runDir(cfg).teacher();
   if (!existsSync(join(paths.dir, 'train-report.json')) || !existsSync(paths.best)) {
-    throw new Error(`run.teacherDir: ${dir} holds no finished teacher (${join(paths.dir, 'train-report.json')} missing); train it first (msd teacher --config ${join(dir, 'config.json')} --resume)`);
+    throw new Error(
+      `run.teacherDir: ${dir} holds no finished teacher (${join(paths.dir, 'train-report.json')} missing); train it first (msd teacher --config ${join(dir, 'config.json')} --resume)`,
+    );
   }
   const mine = teacherConfigView(cfg);
   const theirs = teacherConfigView(resolveConfig(readJson<MsdConfig>(join(dir, 'config.json'))));
   const differ = Object.keys(mine).filter((k) => JSON.stringify(mine[k]) !== JSON.stringify(theirs[k]));
-  if (differ.length) throw new Error(`run.teacherDir: the teacher in ${dir} was trained with other settings (${differ.join(', ')} differ); it cannot be shared with this run`);
+  if (differ.length)
+    throw new Error(
+      `run.teacherDir: the teacher in ${dir} was trained with other settings (${differ.join(', ')} differ); it cannot be shared with this run`,
+    );
 }

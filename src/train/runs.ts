@@ -34,7 +34,15 @@ export interface ModelPaths {
 }
 
 /** Everything a run writes into its directory (what `RunDir.clean` deletes). */
-export const RUN_ENTRIES = ['config.json', 'teacher', 'students', 'results', 'cache', 'pretrained', 'pretrained-pruned'] as const;
+export const RUN_ENTRIES = [
+  'config.json',
+  'teacher',
+  'students',
+  'results',
+  'cache',
+  'pretrained',
+  'pretrained-pruned',
+] as const;
 
 export class RunDir {
   /** The run directory of a config (`run.outDir`; the teacher from `run.teacherDir` when it names a shared one). */
@@ -86,7 +94,10 @@ export class RunDir {
    * results of two configs never end up side by side.
    */
   init(config: MsdConfig, { resume = false, force = false } = {}): void {
-    if (resume && force) throw new Error(`${this.root}: resume and force both given; resume continues the run, force deletes it: choose one`);
+    if (resume && force)
+      throw new Error(
+        `${this.root}: resume and force both given; resume continues the run, force deletes it: choose one`,
+      );
     if (force) this.clean();
     mkdirSync(this.root, { recursive: true });
     if (existsSync(this.configPath)) {

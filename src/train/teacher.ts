@@ -49,16 +49,32 @@ export async function trainTeacher(cfg: MsdConfig, opts: TrainOptions = {}): Pro
   const heads = model.heads.layers;
   const main = model.heads.mainLayer;
   const aux = heads.filter((m) => m !== main);
-  const lambda = layerWeights(t.lambda, aux.length, { seed: streamSeed(cfg.run.seed, 'teacher/lambda'), name: lambdaName('teacher') });
-  const { encoded } = encodeDataset(model.tokenizer, train.sentences, { schema: train.schema, maxLength: cfg.data.maxLength, labelAllSubtokens: cfg.data.labelAllSubtokens });
-  const vars = [...trainableVars(model, t), ...(lambda.variable ? [{ name: 'lambda', variable: lambda.variable }] : [])];
+  const lambda = layerWeights(t.lambda, aux.length, {
+    seed: streamSeed(cfg.run.seed, 'teacher/lambda'),
+    name: lambdaName('teacher'),
+  });
+  const { encoded } = encodeDataset(model.tokenizer, train.sentences, {
+    schema: train.schema,
+    maxLength: cfg.data.maxLength,
+    labelAllSubtokens: cfg.data.labelAllSubtokens,
+  });
+  const vars = [
+    ...trainableVars(model, t),
+    ...(lambda.variable ? [{ name: 'lambda', variable: lambda.variable }] : []),
+  ];
   try {
     const result = trainLoop<Batch>({
       task: 'teacher',
       vars,
       optim: t,
       seed: cfg.run.seed,
-      batches: (epoch) => makeBatches(encoded, { batchSize: t.batchSize, seed: streamSeed(cfg.run.seed, 'teacher/batches'), epoch, padId: model.tokenizer.padId }),
+      batches: (epoch) =>
+        makeBatches(encoded, {
+          batchSize: t.batchSize,
+          seed: streamSeed(cfg.run.seed, 'teacher/batches'),
+          epoch,
+          padId: model.tokenizer.padId,
+        }),
       tokens: realTokens,
       loss: (batch, stepSeed) => {
         const x = batchToTensors(batch); // created inside variableGrads: freed with the step's intermediates
@@ -67,7 +83,8 @@ export async function trainTeacher(cfg: MsdConfig, opts: TrainOptions = {}): Pro
         return teacherLoss({ logits, labels: x.labels!, lambda, alpha: t.alpha, mainLayer: main, auxLayers: aux });
       },
       // Every CE term is a mean over the labelled positions, so a micro-batch carries its share of those positions.
-      microBatches: (batch) => weighByCount(splitBatch(batch, cfg.run.microBatchTokens, model.tokenizer.padId), labelledTokens),
+      microBatches: (batch) =>
+        weighByCount(splitBatch(batch, cfg.run.microBatchTokens, model.tokenizer.padId), labelledTokens),
       evaluate: () => {
         const r = devScore(model, { sentences: dev.sentences, split: 'dev', lang: dev.lang });
         return { score: r.score, log: { ...r.log, lambda: lambda.values() } };

@@ -20,8 +20,8 @@ test('token cross-entropy matches a float64 computation over non-ignored positio
     const positions = shape.slice(0, -1).reduce((a, b) => a * b, 1);
     const logits = randn(positions * classes, seed, 2);
     const labels = randomLabels(positions, classes, seed + 10);
-    const got = tf.tidy(() =>
-      tokenCrossEntropy(tf.tensor(logits, shape), tf.tensor(labels, shape.slice(0, -1), 'int32')).dataSync()[0],
+    const got = tf.tidy(
+      () => tokenCrossEntropy(tf.tensor(logits, shape), tf.tensor(labels, shape.slice(0, -1), 'int32')).dataSync()[0],
     );
     const want = crossEntropy64(rows(logits, classes), labels);
     assert.ok(Math.abs(got - want) < 1e-5, `shape ${shape}: ${got} vs ${want}`);
@@ -48,14 +48,21 @@ test('gradient is (softmax - onehot) / count on labelled positions and 0 elsewhe
   const count = labels.filter((y) => y !== -100).length;
   const grad = tf.tidy(() =>
     Array.from(
-      tf.grad((z: tf.Tensor) => tokenCrossEntropy(z, tf.tensor(labels, [2, 4], 'int32')))(tf.tensor(logits, [2, 4, classes])).dataSync(),
+      tf
+        .grad((z: tf.Tensor) => tokenCrossEntropy(z, tf.tensor(labels, [2, 4], 'int32')))(
+          tf.tensor(logits, [2, 4, classes]),
+        )
+        .dataSync(),
     ),
   );
   rows(logits, classes).forEach((z, i) => {
     const p = softmax64(z);
     for (let c = 0; c < classes; c++) {
       const want = labels[i] === -100 ? 0 : (p[c] - (c === labels[i] ? 1 : 0)) / count;
-      assert.ok(Math.abs(grad[i * classes + c] - want) < 1e-6, `pos ${i} class ${c}: ${grad[i * classes + c]} vs ${want}`);
+      assert.ok(
+        Math.abs(grad[i * classes + c] - want) < 1e-6,
+        `pos ${i} class ${c}: ${grad[i * classes + c]} vs ${want}`,
+      );
     }
   });
 });
@@ -63,16 +70,69 @@ test('gradient is (softmax - onehot) / count on labelled positions and 0 elsewhe
 test('cross-entropy rejects bad inputs with a message naming file, function and expectation', () => {
   const logits = tf.zeros([2, 3, 4]);
   const cases: [string, () => unknown, RegExp][] = [
-    ['label out of range', () => tokenCrossEntropy(logits, tf.tensor([[0, 1, 4], [0, 0, 0]], [2, 3], 'int32')), /label 4 at flat position 2 is outside \[0, 4\)/],
-    ['negative label', () => tokenCrossEntropy(logits, tf.tensor([[0, -1, 0], [0, 0, 0]], [2, 3], 'int32')), /label -1/],
+    [
+      'label out of range',
+      () =>
+        tokenCrossEntropy(
+          logits,
+          tf.tensor(
+            [
+              [0, 1, 4],
+              [0, 0, 0],
+            ],
+            [2, 3],
+            'int32',
+          ),
+        ),
+      /label 4 at flat position 2 is outside \[0, 4\)/,
+    ],
+    [
+      'negative label',
+      () =>
+        tokenCrossEntropy(
+          logits,
+          tf.tensor(
+            [
+              [0, -1, 0],
+              [0, 0, 0],
+            ],
+            [2, 3],
+            'int32',
+          ),
+        ),
+      /label -1/,
+    ],
     ['float labels', () => tokenCrossEntropy(logits, tf.zeros([2, 3])), /dtype float32; expected int32/],
-    ['shape mismatch', () => tokenCrossEntropy(logits, tf.zeros([2, 4], 'int32')), /expected logits = labels shape \+ \[C\]/],
+    [
+      'shape mismatch',
+      () => tokenCrossEntropy(logits, tf.zeros([2, 4], 'int32')),
+      /expected logits = labels shape \+ \[C\]/,
+    ],
   ];
   for (const [name, fn, re] of cases) {
-    assert.throws(fn, (err: Error) => err instanceof LossInputError && /losses\/ce\.ts: tokenCrossEntropy/.test(err.message) && re.test(err.message), name);
+    assert.throws(
+      fn,
+      (err: Error) =>
+        err instanceof LossInputError && /losses\/ce\.ts: tokenCrossEntropy/.test(err.message) && re.test(err.message),
+      name,
+    );
   }
   // Another ignore index is honoured.
-  const v = tf.tidy(() => tokenCrossEntropy(logits, tf.tensor([[0, -1, 0], [0, 0, 0]], [2, 3], 'int32'), { ignoreIndex: -1 }).dataSync()[0]);
+  const v = tf.tidy(
+    () =>
+      tokenCrossEntropy(
+        logits,
+        tf.tensor(
+          [
+            [0, -1, 0],
+            [0, 0, 0],
+          ],
+          [2, 3],
+          'int32',
+        ),
+        { ignoreIndex: -1 },
+      ).dataSync()[0],
+  );
   assert.ok(Math.abs(v - Math.log(4)) < 1e-6);
   logits.dispose();
 });

@@ -19,6 +19,9 @@ test('every helper of check.ts has a caller among the losses', () => {
 });
 
 test('expectLayerList names the loss and the missing list', () => {
-  assert.throws(() => check.expectLayerList('kd.ts: studentLoss', 'auxLayers', undefined), /^LossInputError: losses\/kd\.ts: studentLoss: auxLayers is undefined; expected a list of layers/);
+  assert.throws(
+    () => check.expectLayerList('kd.ts: studentLoss', 'auxLayers', undefined),
+    /^LossInputError: losses\/kd\.ts: studentLoss: auxLayers is undefined; expected a list of layers/,
+  );
   check.expectLayerList('kd.ts: studentLoss', 'auxLayers', []);
 });

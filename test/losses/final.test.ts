@@ -33,7 +33,11 @@ const { alphaPrime: A, betaPrime: Bp } = PAPER.student;
 
 test("L_final = L_stu + alpha' MMD_M + beta' MMD_L with the config's weights (paper 0.001), with the breakdown", () => {
   assert.deepEqual([A, Bp], [0.001, 0.001]);
-  for (const [alphaPrime, betaPrime] of [[A, Bp], [0.1, 0.5], [0, 2]] as [number, number][]) {
+  for (const [alphaPrime, betaPrime] of [
+    [A, Bp],
+    [0.1, 0.5],
+    [0, 2],
+  ] as [number, number][]) {
     const terms = tf.tidy(() => readTerms(finalLoss({ student: student(), ...inputs(), alphaPrime, betaPrime })));
     const want = 0.75 + alphaPrime * mmdM + betaPrime * mmdL;
     assert.ok(Math.abs(terms.total - want) < 1e-6, `${alphaPrime},${betaPrime}: ${terms.total} vs ${want}`);
@@ -66,18 +70,32 @@ test('ablation flags drop a term, which then needs no input', () => {
       );
     });
     assert.ok(Math.abs(terms.total - want) < 1e-6, `${JSON.stringify(ablate)}: ${terms.total} vs ${want}`);
-    assert.deepEqual(Object.keys(terms).filter((k) => k.startsWith('mmd')), kept);
+    assert.deepEqual(
+      Object.keys(terms).filter((k) => k.startsWith('mmd')),
+      kept,
+    );
   }
 });
 
 test('gradients of L_final reach the student [CLS] inputs; nothing leaks', () => {
   const all = inputs();
   const before = tf.memory().numTensors;
-  const [gs, gt] = tf.grads((s: tf.Tensor, t: tf.Tensor) =>
-    finalLoss({ student: student(), teacherClsSource: all.teacherClsSource, studentClsSource: s, studentClsTarget: t, alphaPrime: 1, betaPrime: 1 }).total,
+  const [gs, gt] = tf.grads(
+    (s: tf.Tensor, t: tf.Tensor) =>
+      finalLoss({
+        student: student(),
+        teacherClsSource: all.teacherClsSource,
+        studentClsSource: s,
+        studentClsTarget: t,
+        alphaPrime: 1,
+        betaPrime: 1,
+      }).total,
   )([all.studentClsSource, all.studentClsTarget]);
   // d L_final / d S_src is exactly d MMD_M / d S_src here (alpha' = 1).
-  const [unused, want] = tf.grads((a: tf.Tensor, b: tf.Tensor) => mmd(a, b))([all.teacherClsSource, all.studentClsSource]);
+  const [unused, want] = tf.grads((a: tf.Tensor, b: tf.Tensor) => mmd(a, b))([
+    all.teacherClsSource,
+    all.studentClsSource,
+  ]);
   const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(gs, want))).dataSync()[0]);
   assert.ok(diff < 1e-7, `diff ${diff}`);
   assert.ok(Array.from(gt.dataSync()).every(Number.isFinite));
@@ -89,16 +107,29 @@ test('gradients of L_final reach the student [CLS] inputs; nothing leaks', () =>
 test('missing inputs and mismatched source sets are explained', () => {
   const all = inputs();
   assert.throws(
-    () => finalLoss({ student: student(), teacherClsSource: all.teacherClsSource, studentClsTarget: all.studentClsTarget, alphaPrime: A, betaPrime: Bp }),
-    (e: Error) => e instanceof LossInputError && /final\.ts: finalLoss: studentClsSource is missing; expected a tensor for MMD_M/.test(e.message),
+    () =>
+      finalLoss({
+        student: student(),
+        teacherClsSource: all.teacherClsSource,
+        studentClsTarget: all.studentClsTarget,
+        alphaPrime: A,
+        betaPrime: Bp,
+      }),
+    (e: Error) =>
+      e instanceof LossInputError &&
+      /final\.ts: finalLoss: studentClsSource is missing; expected a tensor for MMD_M/.test(e.message),
   );
   assert.throws(
-    () => finalLoss({ student: student(), ...all, studentClsSource: all.studentClsTarget, alphaPrime: A, betaPrime: Bp }),
+    () =>
+      finalLoss({ student: student(), ...all, studentClsSource: all.studentClsTarget, alphaPrime: A, betaPrime: Bp }),
     /teacherClsSource \[6,10\] and studentClsSource \[8,10\] differ; expected the same source sentences/,
   );
   assert.throws(() => finalLoss({ student: student(), ...all, alphaPrime: A, betaPrime: NaN }), /betaPrime is NaN/);
   // No default weight hides here: a caller that omits one is told (their one home is the config).
   const { alphaPrime: _omitted, ...noAlpha } = { student: student(), ...all, alphaPrime: A, betaPrime: Bp };
-  assert.throws(() => finalLoss(noAlpha as unknown as FinalLossInput), /alphaPrime is undefined; expected a finite number/);
+  assert.throws(
+    () => finalLoss(noAlpha as unknown as FinalLossInput),
+    /alphaPrime is undefined; expected a finite number/,
+  );
   tf.dispose(Object.values(all));
 });

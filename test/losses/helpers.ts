@@ -3,7 +3,6 @@ import { mulberry32 } from '../../src/rng.js';
 export const rng = mulberry32;
 /** Seeded random data and float64 reference computations for the loss tests (plain JS numbers, no tfjs). */
 
-
 /** n standard-normal numbers (Box-Muller), rounded to float32 so tfjs sees exactly the same inputs. */
 export function randn(n: number, seed: number, scale = 1, shift = 0): number[] {
   const r = rng(seed);
@@ -100,4 +99,3 @@ export function mmd64(x: number[][], y: number[][], opts: Mmd64Options = {}): nu
   const u = opts.unbiased ?? false;
   return block(0, n, 0, n, u) + block(n, N, n, N, u) - 2 * block(0, n, n, N, false);
 }
-

@@ -35,8 +35,13 @@ test('L_m^KD equals nn.MSELoss(mean) on the masked [|P|, C] probability rows (fl
     const mask = randomMask(seed + 50);
     const want = kdMse64(rows(teacher, C), rows(student, C), mask);
     for (const dtype of ['bool', 'int32', 'float32'] as const) {
-      const got = tf.tidy(() =>
-        kdLayerLoss(tf.tensor(teacher, [B, T, C]), tf.tensor(student, [B, T, C]), tf.tensor(mask, [B, T], dtype)).dataSync()[0],
+      const got = tf.tidy(
+        () =>
+          kdLayerLoss(
+            tf.tensor(teacher, [B, T, C]),
+            tf.tensor(student, [B, T, C]),
+            tf.tensor(mask, [B, T], dtype),
+          ).dataSync()[0],
       );
       assert.ok(Math.abs(got - want) < 1e-6, `seed ${seed} mask ${dtype}: ${got} vs ${want}`);
     }
@@ -73,7 +78,17 @@ test('L_stu = L_12^KD + beta * sum_m lambda_m L_m^KD (float64), the config beta 
   const weights = [3, 1, 4, 1, 5, 9, 2, 6].map((x) => x / 31);
   for (const beta of [BETA, 0.5, 2]) {
     const terms = tf.tidy(() =>
-      readTerms(studentLoss({ teacherProbs, studentLogits, mask, lambda: layerWeights(weights, 8), beta, mainLayer: MAIN, auxLayers: AUX })),
+      readTerms(
+        studentLoss({
+          teacherProbs,
+          studentLogits,
+          mask,
+          lambda: layerWeights(weights, 8),
+          beta,
+          mainLayer: MAIN,
+          auxLayers: AUX,
+        }),
+      ),
     );
     const aux = AUX.reduce((s, m, i) => s + weights[i] * kd(m), 0);
     const want = kd(12) + beta * aux;
@@ -81,9 +96,27 @@ test('L_stu = L_12^KD + beta * sum_m lambda_m L_m^KD (float64), the config beta 
     assert.ok(Math.abs(terms.aux - aux) < 1e-6);
     for (const m of layers) assert.ok(Math.abs(terms[`kd_${m}`] - kd(m)) < 1e-6, `kd_${m}`);
   }
-  const only12 = tf.tidy(() => readTerms(studentLoss({ teacherProbs, studentLogits, mask, lambda: layerWeights('uniform', 0), beta: BETA, mainLayer: MAIN, auxLayers: [] })));
+  const only12 = tf.tidy(() =>
+    readTerms(
+      studentLoss({
+        teacherProbs,
+        studentLogits,
+        mask,
+        lambda: layerWeights('uniform', 0),
+        beta: BETA,
+        mainLayer: MAIN,
+        auxLayers: [],
+      }),
+    ),
+  );
   // No default layers or weight hide here: a caller that omits them is told (their one home is the config).
-  const omitted = { teacherProbs, studentLogits, mask, lambda: layerWeights('uniform', 0), mainLayer: MAIN } as unknown as StudentLossInput;
+  const omitted = {
+    teacherProbs,
+    studentLogits,
+    mask,
+    lambda: layerWeights('uniform', 0),
+    mainLayer: MAIN,
+  } as unknown as StudentLossInput;
   assert.throws(() => studentLoss({ ...omitted, auxLayers: [] }), /beta is undefined; expected a finite number/);
   assert.throws(() => studentLoss({ ...omitted, beta: 1 }), /auxLayers is undefined; expected a list of layers/);
   assert.ok(Math.abs(only12.total - kd(12)) < 1e-6);
@@ -94,13 +127,26 @@ test('L_stu = L_12^KD + beta * sum_m lambda_m L_m^KD (float64), the config beta 
 test('KD gradients reach the student heads (not the teacher inputs) and nothing leaks', () => {
   const layers = [4, 5, 12];
   const teacherProbs = new Map(layers.map((l) => [l, tf.tensor(layerData(l).teacher, [B, T, C])] as const));
-  const students = new Map(layers.map((l) => [l, tf.variable(tf.tensor(layerData(l).student, [B, T, C]), true, `test/kd_student_${l}`)] as const));
+  const students = new Map(
+    layers.map(
+      (l) => [l, tf.variable(tf.tensor(layerData(l).student, [B, T, C]), true, `test/kd_student_${l}`)] as const,
+    ),
+  );
   const mask = tf.tensor(randomMask(5), [B, T]);
   const lambda = layerWeights('learned', 2, { name: 'test/kd_lambda' });
   const before = tf.memory().numTensors;
   const varList = [...students.values(), lambda.variable!];
   const { value, grads } = tf.variableGrads(
-    () => studentLoss({ teacherProbs, studentLogits: students, mask, lambda, beta: BETA, mainLayer: MAIN, auxLayers: [4, 5] }).total,
+    () =>
+      studentLoss({
+        teacherProbs,
+        studentLogits: students,
+        mask,
+        lambda,
+        beta: BETA,
+        mainLayer: MAIN,
+        auxLayers: [4, 5],
+      }).total,
     varList,
   );
   for (const v of varList) {
@@ -116,14 +162,33 @@ test('KD gradients reach the student heads (not the teacher inputs) and nothing 
 test('KD losses reject mismatched shapes and missing layers', () => {
   const p = tf.zeros([B, T, C]);
   const cases: [() => unknown, RegExp][] = [
-    [() => kdLayerLoss(p, tf.zeros([B, T, C + 1]), tf.ones([B, T])), /kdLayerLoss: teacherProbs \[3,4,5\] and studentLogits \[3,4,6\] differ/],
-    [() => kdLayerLoss(p, p, tf.ones([B, T + 1])), /mask \[3,5\] does not match studentLogits \[3,4,5\]/],
-    [() => kdLayerLoss(tf.zeros([B, T, C], 'int32'), p, tf.ones([B, T])), /teacherProbs has dtype int32; expected float32/],
     [
-      () => studentLoss({ teacherProbs: new Map([[12, p]]), studentLogits: new Map([[12, p], [4, p]]), mask: tf.ones([B, T]), lambda: layerWeights('uniform', 1), beta: BETA, mainLayer: MAIN, auxLayers: [4] }),
+      () => kdLayerLoss(p, tf.zeros([B, T, C + 1]), tf.ones([B, T])),
+      /kdLayerLoss: teacherProbs \[3,4,5\] and studentLogits \[3,4,6\] differ/,
+    ],
+    [() => kdLayerLoss(p, p, tf.ones([B, T + 1])), /mask \[3,5\] does not match studentLogits \[3,4,5\]/],
+    [
+      () => kdLayerLoss(tf.zeros([B, T, C], 'int32'), p, tf.ones([B, T])),
+      /teacherProbs has dtype int32; expected float32/,
+    ],
+    [
+      () =>
+        studentLoss({
+          teacherProbs: new Map([[12, p]]),
+          studentLogits: new Map([
+            [12, p],
+            [4, p],
+          ]),
+          mask: tf.ones([B, T]),
+          lambda: layerWeights('uniform', 1),
+          beta: BETA,
+          mainLayer: MAIN,
+          auxLayers: [4],
+        }),
       /studentLoss: teacherProbs \(auxLayers\): no tensor for layer 4/,
     ],
   ];
-  for (const [fn, re] of cases) assert.throws(fn, (e: Error) => e instanceof LossInputError && re.test(e.message), String(re));
+  for (const [fn, re] of cases)
+    assert.throws(fn, (e: Error) => e instanceof LossInputError && re.test(e.message), String(re));
   p.dispose();
 });

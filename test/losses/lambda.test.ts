@@ -46,7 +46,10 @@ test('learned weights are softmax of a seeded trainable U(-1,1) variable', () =>
 test('learned weights with a taken name, bad lists and counts are rejected clearly', () => {
   const a = layerWeights('learned', 2, { name: 'test/dup' });
   try {
-    assert.throws(() => layerWeights('learned', 2, { name: 'test/dup' }), /lambda\.ts.*could not create variable 'test\/dup'.*distinct name/);
+    assert.throws(
+      () => layerWeights('learned', 2, { name: 'test/dup' }),
+      /lambda\.ts.*could not create variable 'test\/dup'.*distinct name/,
+    );
   } finally {
     a.dispose();
   }
@@ -57,7 +60,8 @@ test('learned weights with a taken name, bad lists and counts are rejected clear
     [() => layerWeights('uniform', -1), /count is -1/],
     [() => layerWeights('softmax' as 'learned', 2), /expected 'learned', 'uniform' or a number\[\]/],
   ];
-  for (const [fn, re] of cases) assert.throws(fn, (e: Error) => e instanceof LossInputError && re.test(e.message), String(re));
+  for (const [fn, re] of cases)
+    assert.throws(fn, (e: Error) => e instanceof LossInputError && re.test(e.message), String(re));
 });
 
 test('zero auxiliary layers give an empty weight vector in every mode, and weightedSum 0', () => {

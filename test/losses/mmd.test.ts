@@ -32,12 +32,18 @@ test('MMD^2 matches a float64 computation on random data within 1e-5', () => {
 });
 
 test('MMD^2 is 0 for identical sets and symmetric in its arguments', () => {
-  for (const [n, d, seed] of [[4, 3, 1], [16, 32, 2]]) {
+  for (const [n, d, seed] of [
+    [4, 3, 1],
+    [16, 32, 2],
+  ]) {
     const x = randn(n * d, seed);
     // (The unbiased estimator is not 0 here: its cross term keeps the i = j pairs that its within-set terms drop.)
     assert.equal(value(x, n, x, n, d), 0, `identical n=${n}`);
   }
-  for (const [n, m, d] of [[6, 6, 8], [3, 10, 5]]) {
+  for (const [n, m, d] of [
+    [6, 6, 8],
+    [3, 10, 5],
+  ]) {
     const x = randn(n * d, n + m);
     const y = randn(m * d, n + m + 1, 1, 0.7);
     const xy = value(x, n, y, m, d);
@@ -52,7 +58,13 @@ test('MMD^2 grows with the shift between the means', () => {
   const x = randn(n * d, 31);
   let prev = -Infinity;
   for (const shift of [0, 0.25, 0.5, 1, 2, 4]) {
-    const v = value(x, n, x.map((b) => b + shift), n, d);
+    const v = value(
+      x,
+      n,
+      x.map((b) => b + shift),
+      n,
+      d,
+    );
     assert.ok(v > prev, `shift ${shift}: ${v} <= ${prev}`);
     prev = v;
   }
@@ -113,6 +125,11 @@ test('mmd rejects malformed inputs', () => {
     [() => mmd(x, x, { kernelNum: 0 }), /kernelNum is 0/],
     [() => mmd(x, tf.zeros([0, 3])), /expected at least 1 each/],
   ];
-  for (const [fn, re] of cases) assert.throws(fn, (e: Error) => e instanceof LossInputError && /mmd\.ts: mmd/.test(e.message) && re.test(e.message), String(re));
+  for (const [fn, re] of cases)
+    assert.throws(
+      fn,
+      (e: Error) => e instanceof LossInputError && /mmd\.ts: mmd/.test(e.message) && re.test(e.message),
+      String(re),
+    );
   x.dispose();
 });

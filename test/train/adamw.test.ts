@@ -20,7 +20,16 @@ interface Ref {
 }
 
 /** The update rules written out in float64 (see adamw.ts for the two references). */
-function refStep(r: Ref, g: number[], lr: number, wd: number, variant: 'hf' | 'torch', b1 = 0.9, b2 = 0.999, eps = 1e-8): void {
+function refStep(
+  r: Ref,
+  g: number[],
+  lr: number,
+  wd: number,
+  variant: 'hf' | 'torch',
+  b1 = 0.9,
+  b2 = 0.999,
+  eps = 1e-8,
+): void {
   r.t += 1;
   const bc1 = 1 - b1 ** r.t;
   const bc2 = 1 - b2 ** r.t;
@@ -45,7 +54,8 @@ function close(got: ArrayLike<number>, want: number[], tol: number, what: string
 }
 
 let uid = 0;
-const fresh = (values: number[], shape: number[], name: string) => tf.variable(tf.tensor(values, shape), true, `${name}#${uid++}`);
+const fresh = (values: number[], shape: number[], name: string) =>
+  tf.variable(tf.tensor(values, shape), true, `${name}#${uid++}`);
 
 test('one step equals the hand-computed update (decayed weight and undecayed bias, both variants)', () => {
   for (const variant of ['hf', 'torch'] as const) {
@@ -116,7 +126,15 @@ test('no weight decay on bias and LayerNorm by default; the predicate is configu
   const a = fresh([1, 2], [2], 'x/kernel');
   const c = fresh([1, 2], [2], 'x/bias');
   const opt = new AdamW([a, c], { weightDecay: 0.5, noDecay: (n) => n.startsWith('x/kernel') });
-  tf.tidy(() => opt.step(new Map([[a, tf.zeros([2])], [c, tf.zeros([2])]]), 0.1));
+  tf.tidy(() =>
+    opt.step(
+      new Map([
+        [a, tf.zeros([2])],
+        [c, tf.zeros([2])],
+      ]),
+      0.1,
+    ),
+  );
   close(a.dataSync(), [1, 2], 0, 'not decayed by the custom predicate');
   close(c.dataSync(), [0.95, 1.9], 1e-7, 'decayed');
   assert.equal(opt.decays(a.name), false);
@@ -132,8 +150,14 @@ test('variables without a gradient are skipped; foreign or misshapen gradients a
   tf.tidy(() => opt.step({}, 0.1));
   close(a.dataSync(), [1, 2], 0, 'no gradient, no change (not even decay)');
   assert.deepEqual(opt.steps(), {});
-  assert.throws(() => tf.tidy(() => opt.step({ [frozen.name]: tf.ones([1]) }, 0.1)), /gradient for 'y\/frozen#\d+', which is not among the 1 optimised variables/);
-  assert.throws(() => tf.tidy(() => opt.step({ [a.name]: tf.ones([3]) }, 0.1)), /expected float32 \[2\] like the variable/);
+  assert.throws(
+    () => tf.tidy(() => opt.step({ [frozen.name]: tf.ones([1]) }, 0.1)),
+    /gradient for 'y\/frozen#\d+', which is not among the 1 optimised variables/,
+  );
+  assert.throws(
+    () => tf.tidy(() => opt.step({ [a.name]: tf.ones([3]) }, 0.1)),
+    /expected float32 \[2\] like the variable/,
+  );
   assert.throws(() => opt.step({}, NaN), /lr is NaN/);
   assert.throws(() => new AdamW([a, a]), /listed twice/);
   assert.throws(() => new AdamW([a], { beta2: 1 }), /beta2 is 1; expected a number in \[0, 1\)/);
@@ -158,7 +182,10 @@ test('export/import of the state resumes bit-exactly', () => {
     run(first, optB, 0, 3);
     const saved = optB.exportState();
     const savedWeights = new Float32Array(first.dataSync());
-    assert.deepEqual(Object.keys(saved).sort(), [`${first.name}/exp_avg`, `${first.name}/exp_avg_sq`, `${first.name}/step`].sort());
+    assert.deepEqual(
+      Object.keys(saved).sort(),
+      [`${first.name}/exp_avg`, `${first.name}/exp_avg_sq`, `${first.name}/step`].sort(),
+    );
     optB.dispose();
 
     // A new process would create variables with the same names; here the names differ, so map the state over.
@@ -170,8 +197,14 @@ test('export/import of the state resumes bit-exactly', () => {
     run(second, optC, 3, 6);
     assert.deepEqual(Array.from(second.dataSync()), Array.from(straight.dataSync()), `${variant}: resumed run differs`);
     assert.deepEqual(optC.exportState()[`${second.name}/exp_avg`], optA.exportState()[`${straight.name}/exp_avg`]);
-    assert.throws(() => optC.importState({ 'nope/exp_avg': new Float32Array(12) }), /state for 'nope', which is not among/);
-    assert.throws(() => optC.importState({ [`${second.name}/exp_avg`]: new Float32Array(11) }), /has 11 values; expected 12/);
+    assert.throws(
+      () => optC.importState({ 'nope/exp_avg': new Float32Array(12) }),
+      /state for 'nope', which is not among/,
+    );
+    assert.throws(
+      () => optC.importState({ [`${second.name}/exp_avg`]: new Float32Array(11) }),
+      /has 11 values; expected 12/,
+    );
     assert.throws(() => optC.importState({ [`${second.name}/exp_avg`]: new Float32Array(12) }), /incomplete state/);
     [optA, optC].forEach((o) => o.dispose());
     tf.dispose([straight, first, second]);
@@ -222,6 +255,7 @@ test('step(grads, lr, scale) equals a step on gradients scaled by `scale` (how t
   };
   const fused = run(true);
   const explicit = run(false);
-  for (let i = 0; i < fused.length; i++) assert.ok(Math.abs(fused[i]! - explicit[i]!) < 1e-6, `${i}: ${fused[i]} vs ${explicit[i]}`);
+  for (let i = 0; i < fused.length; i++)
+    assert.ok(Math.abs(fused[i]! - explicit[i]!) < 1e-6, `${i}: ${fused[i]} vs ${explicit[i]}`);
   assert.throws(() => new AdamW([]).step({}, 0.1, Number.NaN), /gradScale is NaN/);
 });

@@ -14,7 +14,11 @@ function data(n: number, seed: number, scale: number): number[] {
 const norm64 = (arrays: number[][]) => Math.sqrt(arrays.flat().reduce((s, x) => s + x * x, 0));
 
 test('clips to maxNorm with torch scale maxNorm / (norm + 1e-6) when the norm is larger', () => {
-  for (const [scale, maxNorm] of [[3, 1], [0.5, 0.1], [10, 2.5]]) {
+  for (const [scale, maxNorm] of [
+    [3, 1],
+    [0.5, 0.1],
+    [10, 2.5],
+  ]) {
     const a = data(12, 1, scale);
     const b = data(7, 2, scale);
     const grads = { 'w/kernel': tf.tensor(a, [3, 4]), 'w/bias': tf.tensor(b) };
@@ -58,6 +62,9 @@ test('empty gradients, non-finite norms and bad maxNorm', () => {
   tf.dispose(Object.values(r.grads));
   assert.throws(() => clipByGlobalNorm(inf, 1, { errorIfNonfinite: true }), /total gradient norm is Infinity/);
   assert.throws(() => clipByGlobalNorm(inf, 0), /maxNorm is 0; expected a finite number > 0/);
-  assert.throws(() => clipByGlobalNorm({ i: tf.tensor([1], [1], 'int32') }, 1), /gradient 'i' has dtype int32; expected float32/);
+  assert.throws(
+    () => clipByGlobalNorm({ i: tf.tensor([1], [1], 'int32') }, 1),
+    /gradient 'i' has dtype int32; expected float32/,
+  );
   inf.x.dispose();
 });

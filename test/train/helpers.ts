@@ -22,7 +22,12 @@ export function tinyConfig(outDir: string, ...overrides: DeepPartial<MsdConfig>[
   return resolveConfig(
     'tiny',
     {
-      model: { tiny: { hiddenSize: 16, numLayers: 4, numHeads: 2, intermediateSize: 32 }, headLayers: [2, 4], pruneVocab: true, classifierDropout: 0 },
+      model: {
+        tiny: { hiddenSize: 16, numLayers: 4, numHeads: 2, intermediateSize: 32 },
+        headLayers: [2, 4],
+        pruneVocab: true,
+        classifierDropout: 0,
+      },
       data: { maxLength: 32, limit: { train: 24, dev: 8, test: 8 } },
       teacher: { epochs: 1, batchSize: 8 },
       student: { epochs: 1, batchSize: 8 },

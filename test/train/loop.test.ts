@@ -30,7 +30,10 @@ const optim: OptimConfig = {
 
 let counter = 0;
 
-function toySpec(dir: string, overrides: Partial<LoopSpec<number>> = {}): { spec: LoopSpec<number>; w: tf.Variable; dispose(): void } {
+function toySpec(
+  dir: string,
+  overrides: Partial<LoopSpec<number>> = {},
+): { spec: LoopSpec<number>; w: tf.Variable; dispose(): void } {
   const w = tf.variable(tf.zeros([4]), true, `toy-w-${counter++}`);
   const target = tf.tensor1d([1, -2, 3, 0.5]);
   const data = [0, 1, 2, 3, 4, 5, 6];
@@ -96,7 +99,9 @@ test('a run interrupted mid-epoch and resumed ends bit-identical to an uninterru
     'the resumed log has every step once, with the same losses',
   );
   // The dev score improves at every evaluation (one per epoch) on this problem.
-  const scores = readJsonl<{ kind: string; score?: number }>(join(full, 'teacher', 'metrics.jsonl')).filter((r) => r.kind === 'eval').map((r) => r.score!);
+  const scores = readJsonl<{ kind: string; score?: number }>(join(full, 'teacher', 'metrics.jsonl'))
+    .filter((r) => r.kind === 'eval')
+    .map((r) => r.score!);
   assert.equal(scores.length, 3);
   assert.ok(scores[0]! < scores[1]! && scores[1]! < scores[2]!, `dev scores ${scores.join(', ')}`);
 });
@@ -112,11 +117,17 @@ test('a NaN loss stops the run with a clear error and keeps the last good checkp
     const r = good(batch, seed);
     return calls === 6 ? { total: tf.div(r.total, 0).mul(0) as tf.Scalar, perTerm: {} } : r;
   };
-  assert.throws(() => trainLoop(t.spec), (err: Error) => {
-    assert.ok(err instanceof NonFiniteLossError);
-    assert.match(err.message, /toy: loss is NaN at step 6 \(epoch 1, batch 6\); training stopped; the last good checkpoint is .*last\.safetensors/);
-    return true;
-  });
+  assert.throws(
+    () => trainLoop(t.spec),
+    (err: Error) => {
+      assert.ok(err instanceof NonFiniteLossError);
+      assert.match(
+        err.message,
+        /toy: loss is NaN at step 6 \(epoch 1, batch 6\); training stopped; the last good checkpoint is .*last\.safetensors/,
+      );
+      return true;
+    },
+  );
   const ckpt = join(dir, 'teacher', 'checkpoints', 'last.safetensors');
   assert.ok(existsSync(ckpt));
   assert.match(readFileSync(ckpt).subarray(0, 2000).toString('latin1'), /"globalStep\\":4/);
@@ -127,7 +138,10 @@ test('no tensor growth across steps', async () => {
   await initBackend({ prefer: 'cpu' });
   const dir = mkdtempSync(join(tmpdir(), 'msd-loop-mem-'));
   const counts: number[] = [];
-  const t = toySpec(dir, { optim: { ...optim, epochs: 8 }, onProgress: (e) => e.kind === 'step' && counts.push(tf.memory().numTensors) });
+  const t = toySpec(dir, {
+    optim: { ...optim, epochs: 8 },
+    onProgress: (e) => e.kind === 'step' && counts.push(tf.memory().numTensors),
+  });
   trainLoop(t.spec);
   assert.ok(counts.length >= 50);
   assert.equal(counts[49], counts[0], `tensors after step 1: ${counts[0]}, after step 50: ${counts[49]}`);
@@ -137,7 +151,13 @@ test('no tensor growth across steps', async () => {
 test('training decays exactly the variables defaultNoDecay says (one rule for AdamW and the loop)', async () => {
   await initBackend({ prefer: 'cpu' });
   const dir = mkdtempSync(join(tmpdir(), 'msd-loop-decay-'));
-  const names = ['encoder/layer.0.output.dense.bias', 'encoder/layer.0.output.layer_norm.gamma', 'encoder/attention.bias_proj.kernel', 'heads/classifier.layer_4.kernel', 'lambda'];
+  const names = [
+    'encoder/layer.0.output.dense.bias',
+    'encoder/layer.0.output.layer_norm.gamma',
+    'encoder/attention.bias_proj.kernel',
+    'heads/classifier.layer_4.kernel',
+    'lambda',
+  ];
   const vars = names.map((name) => ({ name, variable: tf.variable(tf.ones([2]), true, `decay-${counter++}`) }));
   const t = toySpec(dir, {
     vars,

@@ -15,17 +15,27 @@ test('main head F1 comes from the main head layer even when evalLayers stops bel
   run.init(cfg);
   const dir = await pretrainedDir(cfg);
   const schema = loadSplit(cfg, 'es', 'dev').schema;
-  for (const [name, paths] of [['teacher', run.teacher()], ['student:nl', run.student('nl')]] as const) {
+  for (const [name, paths] of [
+    ['teacher', run.teacher()],
+    ['student:nl', run.student('nl')],
+  ] as const) {
     const model = newModel(name, dir, schema, cfg, name.length);
     saveNerModel(paths.best, model, { tokenizerFrom: dir });
     disposeNerModel(model);
   }
   const summary = await evaluateRun(cfg);
   assert.deepEqual(summary.mainLayer, { teacher: 4, 'student:nl': 4 });
-  for (const [model, langs] of [['teacher', ['es', 'nl']], ['student:nl', ['nl']]] as const) {
+  for (const [model, langs] of [
+    ['teacher', ['es', 'nl']],
+    ['student:nl', ['nl']],
+  ] as const) {
     for (const lang of langs) {
       const rows = summary.rows.filter((r) => r.model === model && r.language === lang);
-      assert.deepEqual(rows.map((r) => r.layer).sort(), [2, 3, 4], `${model} ${lang}: evalLayers 2..3 plus the main head 4`);
+      assert.deepEqual(
+        rows.map((r) => r.layer).sort(),
+        [2, 3, 4],
+        `${model} ${lang}: evalLayers 2..3 plus the main head 4`,
+      );
       assert.equal(summary.main[model]![lang], rows.find((r) => r.layer === 4)!.f1, `${model} ${lang}`);
     }
   }

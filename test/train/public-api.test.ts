@@ -19,8 +19,18 @@ test('every value a notebook imports from ../lib/index.js is exported', () => {
       const src = Array.isArray(cell.source) ? cell.source.join('') : cell.source;
       for (const m of src.matchAll(/import\s*\{([^}]*)\}\s*from\s*['"][^'"]*lib\/index\.js['"]/g)) {
         const types = typeOnly(m[1]!);
-        const names = m[1]!.split(',').map((n) => n.trim().replace(/^type\s+/, '').split(/\s+as\s+/)[0]!).filter(Boolean);
-        for (const n of names) if (!types.has(n)) assert.ok(exported.has(n), `${nb} imports ${n}, which src/index.ts does not export`);
+        const names = m[1]!
+          .split(',')
+          .map(
+            (n) =>
+              n
+                .trim()
+                .replace(/^type\s+/, '')
+                .split(/\s+as\s+/)[0]!,
+          )
+          .filter(Boolean);
+        for (const n of names)
+          if (!types.has(n)) assert.ok(exported.has(n), `${nb} imports ${n}, which src/index.ts does not export`);
       }
     }
   }
@@ -28,19 +38,67 @@ test('every value a notebook imports from ../lib/index.js is exported', () => {
 
 test('the public API has what users call and leaves internals out', () => {
   const wanted = [
-    'initBackend', 'tf', 'resolveConfig', 'parseSets', 'PRESETS', 'PAPER', 'TINY',
-    'loadDataset', 'readConll', 'unlabelled', 'datasetStats', 'labelSchema',
-    'loadTokenizer', 'encodeDataset', 'makeBatches',
-    'fromPretrained', 'loadNerModel', 'saveNerModel', 'writeTinyCheckpoint',
-    'evaluate', 'evaluateRows', 'predict', 'scoreEntities', 'conllevalReport',
-    'tokenCrossEntropy', 'teacherLoss', 'kdLayerLoss', 'studentLoss', 'mmd', 'finalLoss', 'layerWeights',
-    'trainTeacher', 'distillStudent', 'runMsd', 'evaluateRun', 'RunDir', 'readJsonl', 'consoleProgress', 'formatProgress',
+    'initBackend',
+    'tf',
+    'resolveConfig',
+    'parseSets',
+    'PRESETS',
+    'PAPER',
+    'TINY',
+    'loadDataset',
+    'readConll',
+    'unlabelled',
+    'datasetStats',
+    'labelSchema',
+    'loadTokenizer',
+    'encodeDataset',
+    'makeBatches',
+    'fromPretrained',
+    'loadNerModel',
+    'saveNerModel',
+    'writeTinyCheckpoint',
+    'evaluate',
+    'evaluateRows',
+    'predict',
+    'scoreEntities',
+    'conllevalReport',
+    'tokenCrossEntropy',
+    'teacherLoss',
+    'kdLayerLoss',
+    'studentLoss',
+    'mmd',
+    'finalLoss',
+    'layerWeights',
+    'trainTeacher',
+    'distillStudent',
+    'runMsd',
+    'evaluateRun',
+    'RunDir',
+    'readJsonl',
+    'consoleProgress',
+    'formatProgress',
   ];
   for (const n of wanted) assert.ok(exported.has(n), `missing ${n}`);
   const internal = [
-    'registerWasmKernels', 'trainLoop', 'runSettings', 'AdamW', 'clipByGlobalNorm', 'computeTargetProbs', 'teacherCacheKey',
-    'windowsFingerprint', 'saveTrainingCheckpoint', 'streamSeed', 'expectShape', 'stopGradient', 'parseSafetensors',
-    'WordPieceTokenizer', 'firstPieceMask', 'batchToTensors', 'trainableVars', 'lambdaName', 'DEFAULT_AUX_LAYERS',
+    'registerWasmKernels',
+    'trainLoop',
+    'runSettings',
+    'AdamW',
+    'clipByGlobalNorm',
+    'computeTargetProbs',
+    'teacherCacheKey',
+    'windowsFingerprint',
+    'saveTrainingCheckpoint',
+    'streamSeed',
+    'expectShape',
+    'stopGradient',
+    'parseSafetensors',
+    'WordPieceTokenizer',
+    'firstPieceMask',
+    'batchToTensors',
+    'trainableVars',
+    'lambdaName',
+    'DEFAULT_AUX_LAYERS',
   ];
   for (const n of internal) assert.ok(!exported.has(n), `internal ${n} is exported`);
 });

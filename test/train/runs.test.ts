@@ -9,7 +9,12 @@ import { trainTeacher } from '../../src/train/teacher.js';
 import { tinyConfig, tmpRun } from './helpers.js';
 
 function fakeFinishedRun(run: RunDir): void {
-  for (const f of ['teacher/best/model.safetensors', 'students/nl/best/model.safetensors', 'results/summary.json', 'cache/teacher-abc/x.safetensors']) {
+  for (const f of [
+    'teacher/best/model.safetensors',
+    'students/nl/best/model.safetensors',
+    'results/summary.json',
+    'cache/teacher-abc/x.safetensors',
+  ]) {
     mkdirSync(join(run.root, f, '..'), { recursive: true });
     writeFileSync(join(run.root, f), 'old');
   }
@@ -23,7 +28,11 @@ test('a second run into a directory that holds one is refused, naming --resume a
   run.init(a);
   fakeFinishedRun(run);
   for (const cfg of [a, b]) {
-    assert.throws(() => run.init(cfg), (err: Error) => /already holds a run/.test(err.message) && /--resume/.test(err.message) && /--force/.test(err.message));
+    assert.throws(
+      () => run.init(cfg),
+      (err: Error) =>
+        /already holds a run/.test(err.message) && /--resume/.test(err.message) && /--force/.test(err.message),
+    );
   }
   assert.equal(readFileSync(run.configPath, 'utf8'), configToJson(a), 'the refused run did not overwrite config.json');
   assert.ok(existsSync(join(dir, 'teacher', 'best', 'model.safetensors')));
@@ -41,7 +50,8 @@ test('--force deletes the old run (and only what a run writes) before starting c
   writeFileSync(join(dir, 'notes.txt'), 'mine');
   const b = tinyConfig(dir, { student: { lr: 1e-4 } });
   run.init(b, { force: true });
-  for (const gone of ['teacher', 'students', 'results', 'cache']) assert.ok(!existsSync(join(dir, gone)), `${gone} was left behind`);
+  for (const gone of ['teacher', 'students', 'results', 'cache'])
+    assert.ok(!existsSync(join(dir, gone)), `${gone} was left behind`);
   assert.equal(readFileSync(join(dir, 'notes.txt'), 'utf8'), 'mine');
   assert.equal(readFileSync(run.configPath, 'utf8'), configToJson(b));
 });

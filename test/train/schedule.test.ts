@@ -19,7 +19,8 @@ test('linear warmup then linear decay: edges and midpoints (hand-computed)', () 
   const sched = linearWarmupDecay({ totalSteps: 100 });
   assert.equal(sched.warmupSteps, 10);
   assert.equal(sched.totalSteps, 100);
-  for (const [step, want] of table) assert.ok(Math.abs(sched(step) - want) < 1e-12, `step ${step}: ${sched(step)} vs ${want}`);
+  for (const [step, want] of table)
+    assert.ok(Math.abs(sched(step) - want) < 1e-12, `step ${step}: ${sched(step)} vs ${want}`);
 });
 
 test('warmup steps from the ratio are floor(T * ratio), as the reference code int(t_total * warmup_ratio)', () => {

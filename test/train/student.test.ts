@@ -30,14 +30,20 @@ function relabelledData(): string {
   mkdirSync(join(root, 'conll2002', 'nl'), { recursive: true });
   symlinkSync(join(sharedData, 'es'), join(root, 'conll2002', 'es'));
   for (const file of ['ned.train', 'ned.testa', 'ned.testb']) {
-    const lines = readFileSync(join(sharedData, 'nl', file), 'latin1').split('\n').slice(0, 1500);
+    const lines = readFileSync(join(sharedData, 'nl', file), 'latin1')
+      .split('\n')
+      .slice(0, 1500);
     const changed = lines.map((l) => {
       const parts = l.split(' ');
       if (parts.length < 2 || parts[0] === '-DOCSTART-') return l;
       parts[parts.length - 1] = parts[parts.length - 1] === 'O' ? 'B-PER' : 'O';
       return parts.join(' ');
     });
-    writeFileSync(join(root, 'conll2002', 'nl', file), changed.slice(0, changed.lastIndexOf('')).join('\n') + '\n', 'latin1');
+    writeFileSync(
+      join(root, 'conll2002', 'nl', file),
+      changed.slice(0, changed.lastIndexOf('')).join('\n') + '\n',
+      'latin1',
+    );
   }
   return root;
 }
@@ -49,7 +55,11 @@ before(async () => {
   relabelledRoot = relabelledData();
 });
 
-function variant(name: string, student: DeepPartial<StudentConfig>, data: DeepPartial<MsdConfig['data']> = {}): MsdConfig {
+function variant(
+  name: string,
+  student: DeepPartial<StudentConfig>,
+  data: DeepPartial<MsdConfig['data']> = {},
+): MsdConfig {
   return tinyConfig(tmpRun(`student-${name}`), { student, data, run: { teacherDir: teacherRun } });
 }
 
@@ -59,20 +69,43 @@ type Eval = { kind: 'eval'; step: number; score: number; devLang: string };
 async function distil(cfg: MsdConfig): Promise<{ steps: Step[]; evals: Eval[] }> {
   await distillStudent(cfg, 'nl');
   const log = readJsonl<Step | Eval>(join(cfg.run.outDir, 'students', 'nl', 'metrics.jsonl'));
-  return { steps: log.filter((r): r is Step => r.kind === 'step'), evals: log.filter((r): r is Eval => r.kind === 'eval') };
+  return {
+    steps: log.filter((r): r is Step => r.kind === 'step'),
+    evals: log.filter((r): r is Eval => r.kind === 'eval'),
+  };
 }
 
 const close = (a: number, b: number) => Math.abs(a - b) <= 1e-5 * Math.max(1, Math.abs(b));
 
 // initFrom 'teacher': with no dropout (the test model has none) the student at step 1 is the teacher, so every KD
 // term and MMD_M (teacher vs student [CLS] on the same source sentences) are exactly 0 there, and only there.
-const MODES: { name: string; student: DeepPartial<StudentConfig>; kd: number[]; mmdM: boolean; mmdL: boolean; asTeacher?: boolean }[] = [
+const MODES: {
+  name: string;
+  student: DeepPartial<StudentConfig>;
+  kd: number[];
+  mmdM: boolean;
+  mmdL: boolean;
+  asTeacher?: boolean;
+}[] = [
   { name: 'full', student: {}, kd: [4, 2, 3], mmdM: true, mmdL: true },
   { name: 'noAux', student: { ablation: { noAux: true } }, kd: [4], mmdM: true, mmdL: true },
   { name: 'noMmdM', student: { ablation: { noMmdM: true } }, kd: [4, 2, 3], mmdM: false, mmdL: true },
   { name: 'noMmdL', student: { ablation: { noMmdL: true } }, kd: [4, 2, 3], mmdM: true, mmdL: false },
-  { name: 'all three', student: { ablation: { noAux: true, noMmdM: true, noMmdL: true } }, kd: [4], mmdM: false, mmdL: false },
-  { name: 'initFrom teacher', student: { initFrom: 'teacher' }, kd: [4, 2, 3], mmdM: true, mmdL: true, asTeacher: true },
+  {
+    name: 'all three',
+    student: { ablation: { noAux: true, noMmdM: true, noMmdL: true } },
+    kd: [4],
+    mmdM: false,
+    mmdL: false,
+  },
+  {
+    name: 'initFrom teacher',
+    student: { initFrom: 'teacher' },
+    kd: [4, 2, 3],
+    mmdM: true,
+    mmdL: true,
+    asTeacher: true,
+  },
 ];
 
 for (const mode of MODES) {
@@ -81,16 +114,27 @@ for (const mode of MODES) {
     const { steps, evals } = await distil(cfg);
     assert.ok(steps.length >= 3, `${steps.length} steps`);
     for (const { step, terms, loss } of steps) {
-      const want = ['total', 'stu', 'aux', ...mode.kd.map((m) => `kd_${m}`), ...(mode.mmdM ? ['mmd_M'] : []), ...(mode.mmdL ? ['mmd_L'] : [])];
+      const want = [
+        'total',
+        'stu',
+        'aux',
+        ...mode.kd.map((m) => `kd_${m}`),
+        ...(mode.mmdM ? ['mmd_M'] : []),
+        ...(mode.mmdL ? ['mmd_L'] : []),
+      ];
       assert.deepEqual(Object.keys(terms).sort(), want.sort(), `step ${step}`);
       const zero = mode.asTeacher === true && step === 1;
-      for (const m of mode.kd) assert.ok(zero ? terms[`kd_${m}`] === 0 : terms[`kd_${m}`]! > 0, `step ${step}: kd_${m} = ${terms[`kd_${m}`]}`);
+      for (const m of mode.kd)
+        assert.ok(zero ? terms[`kd_${m}`] === 0 : terms[`kd_${m}`]! > 0, `step ${step}: kd_${m} = ${terms[`kd_${m}`]}`);
       if (mode.kd.length === 1) assert.equal(terms.aux, 0, 'no auxiliary layer, no auxiliary term');
       if (mode.mmdM) assert.ok(zero ? terms.mmd_M === 0 : terms.mmd_M! > 0, `step ${step}: mmd_M = ${terms.mmd_M}`);
       if (mode.mmdL) assert.ok(terms.mmd_L! > 0, `step ${step}: mmd_L = ${terms.mmd_L}`);
       // L_final = L_12^KD + beta * aux + alpha' MMD_M + beta' MMD_L, with exactly the terms that are there.
       const s = cfg.student;
-      assert.ok(close(terms.stu!, terms.kd_4! + s.beta * terms.aux!), `step ${step}: stu ${terms.stu} vs kd_4 + beta aux`);
+      assert.ok(
+        close(terms.stu!, terms.kd_4! + s.beta * terms.aux!),
+        `step ${step}: stu ${terms.stu} vs kd_4 + beta aux`,
+      );
       const total = terms.stu! + s.alphaPrime * (terms.mmd_M ?? 0) + s.betaPrime * (terms.mmd_L ?? 0);
       assert.ok(close(terms.total!, total) && close(loss, total), `step ${step}: total ${terms.total} vs ${total}`);
     }
@@ -98,7 +142,10 @@ for (const mode of MODES) {
 
     // The same run with every Dutch tag changed: bit-identical logs, so no target label reached loss or selection.
     const relabelled = await distil(variant(`${mode.name}-relabelled`, mode.student, { root: relabelledRoot }));
-    const numbers = (r: { steps: Step[]; evals: Eval[] }) => [...r.steps.map((x) => [x.step, x.loss, x.terms]), ...r.evals.map((x) => [x.step, x.score])];
+    const numbers = (r: { steps: Step[]; evals: Eval[] }) => [
+      ...r.steps.map((x) => [x.step, x.loss, x.terms]),
+      ...r.evals.map((x) => [x.step, x.score]),
+    ];
     assert.deepEqual(numbers(relabelled), numbers({ steps, evals }));
   });
 }
@@ -128,26 +175,42 @@ test("initFrom 'teacher': an error while the teacher cache is computed leaks no 
   assert.equal(tf.memory().numTensors, before, 'tensors left behind by the failed call');
 });
 
-test("selectOn 'target-dev': selection reads the target dev set and the run is marked not zero-shot", { skip: noData }, async () => {
-  const cfg = variant('target-dev', { selectOn: 'target-dev' });
-  const r = await distillStudent(cfg, 'nl');
-  assert.equal(r.zeroShot, false);
-  const evals = readJsonl<Eval>(join(cfg.run.outDir, 'students', 'nl', 'metrics.jsonl')).filter((e) => e.kind === 'eval');
-  assert.ok(evals.length > 0 && evals.every((e) => e.devLang === 'nl'), `dev languages ${evals.map((e) => e.devLang)}`);
-  const report = JSON.parse(readFileSync(join(cfg.run.outDir, 'students', 'nl', 'train-report.json'), 'utf8')) as { zeroShot: boolean; selectOn: string };
-  assert.deepEqual([report.zeroShot, report.selectOn], [false, 'target-dev']);
-});
+test(
+  "selectOn 'target-dev': selection reads the target dev set and the run is marked not zero-shot",
+  { skip: noData },
+  async () => {
+    const cfg = variant('target-dev', { selectOn: 'target-dev' });
+    const r = await distillStudent(cfg, 'nl');
+    assert.equal(r.zeroShot, false);
+    const evals = readJsonl<Eval>(join(cfg.run.outDir, 'students', 'nl', 'metrics.jsonl')).filter(
+      (e) => e.kind === 'eval',
+    );
+    assert.ok(
+      evals.length > 0 && evals.every((e) => e.devLang === 'nl'),
+      `dev languages ${evals.map((e) => e.devLang)}`,
+    );
+    const report = JSON.parse(readFileSync(join(cfg.run.outDir, 'students', 'nl', 'train-report.json'), 'utf8')) as {
+      zeroShot: boolean;
+      selectOn: string;
+    };
+    assert.deepEqual([report.zeroShot, report.selectOn], [false, 'target-dev']);
+  },
+);
 
-test('distillStudent with force deletes only this student before starting; the teacher and the cache stay', { skip: noData }, async () => {
-  const cfg = variant('force', { epochs: 0 });
-  await distillStudent(cfg, 'nl');
-  const marker = join(cfg.run.outDir, 'students', 'nl', 'old-result.json');
-  writeFileSync(marker, '{}');
-  await distillStudent(cfg, 'nl');
-  assert.ok(existsSync(marker), 'without force the student directory is reused');
-  await distillStudent(cfg, 'nl', { force: true });
-  assert.ok(!existsSync(marker), 'force: the old student is gone');
-  assert.ok(existsSync(join(cfg.run.outDir, 'students', 'nl', 'best', 'model.safetensors')));
-  assert.ok(existsSync(join(teacherRun, 'teacher', 'best', 'model.safetensors')));
-  assert.equal(readdirSync(join(cfg.run.outDir, 'cache')).length, 1);
-});
+test(
+  'distillStudent with force deletes only this student before starting; the teacher and the cache stay',
+  { skip: noData },
+  async () => {
+    const cfg = variant('force', { epochs: 0 });
+    await distillStudent(cfg, 'nl');
+    const marker = join(cfg.run.outDir, 'students', 'nl', 'old-result.json');
+    writeFileSync(marker, '{}');
+    await distillStudent(cfg, 'nl');
+    assert.ok(existsSync(marker), 'without force the student directory is reused');
+    await distillStudent(cfg, 'nl', { force: true });
+    assert.ok(!existsSync(marker), 'force: the old student is gone');
+    assert.ok(existsSync(join(cfg.run.outDir, 'students', 'nl', 'best', 'model.safetensors')));
+    assert.ok(existsSync(join(teacherRun, 'teacher', 'best', 'model.safetensors')));
+    assert.equal(readdirSync(join(cfg.run.outDir, 'cache')).length, 1);
+  },
+);
