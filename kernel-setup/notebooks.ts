@@ -41,18 +41,21 @@ export const QUICK_RUN_DIR = 'runs/notebooks-quick';
  */
 export const OPEN_RUN_NOTEBOOKS = ['02_students.ipynb', '05_figures.ipynb'];
 
-const RUN_DIR_LINE = /^const runDir = '';/m;
+const RUN_DIR_LINE = /^const runDir: string = '';/m;
 
-/** A copy of a notebook whose config cell opens `dir` instead of training (`const runDir = '';` rewritten). */
+/**
+ * A copy of a notebook whose config cell opens `dir` instead of training (`const runDir: string = '';` rewritten; the
+ * type annotation keeps TypeScript from reading `runDir === ''` as a comparison of two unrelated literals).
+ */
 export function withRunDir(nb: Notebook, dir: string): Notebook {
   let found = 0;
   const cells = nb.cells.map((cell) => {
     const text = sourceText(cell.source);
     if (cell.cell_type !== 'code' || !RUN_DIR_LINE.test(text)) return cell;
     found++;
-    return { ...cell, source: text.replace(RUN_DIR_LINE, `const runDir = ${JSON.stringify(dir).replace(/^"|"$/g, "'")};`) };
+    return { ...cell, source: text.replace(RUN_DIR_LINE, `const runDir: string = ${JSON.stringify(dir).replace(/^"|"$/g, "'")};`) };
   });
-  if (found !== 1) throw new Error(`withRunDir: expected one config cell with "const runDir = '';", found ${found}`);
+  if (found !== 1) throw new Error(`withRunDir: expected one config cell with "const runDir: string = '';", found ${found}`);
   return { ...nb, cells };
 }
 

@@ -158,7 +158,7 @@ function nbconvert(python: string, file: string, outDir: string, timeoutS: numbe
     '--ExecutePreprocessor.kernel_name=tslab',
     `--ExecutePreprocessor.timeout=${Math.ceil(timeoutS)}`,
     '--output-dir', outDir,
-    '--output', basename(file),
+    '--output', executedName(file),
     file,
   ];
   const env = {
@@ -215,6 +215,11 @@ async function vegaLiteProblems(nb: Notebook): Promise<string[]> {
   return problems;
 }
 
+/** The executed copy's file name: `.open-02_students.ipynb` (the open-a-run copy) becomes `02_students.open.ipynb`. */
+function executedName(file: string): string {
+  return basename(file).replace(/^\.open-(.*)\.ipynb$/, '$1.open.ipynb');
+}
+
 /** Executes one notebook and checks it; `checkAs` is the file whose EXPECTATIONS apply and whose name is reported. */
 async function runOne(python: string, file: string, outDir: string, timeoutS: number, quick: boolean, checkAs = file): Promise<string[]> {
   const name = rel(root, checkAs) + (checkAs === file ? '' : ` (as ${basename(file)})`);
@@ -231,7 +236,7 @@ async function runOne(python: string, file: string, outDir: string, timeoutS: nu
     const tail = res.stderr.trim().split('\n').slice(-25).join('\n');
     return [`${name}: nbconvert exited with ${res.code}:\n${tail}`];
   }
-  const executed = join(outDir, basename(file));
+  const executed = join(outDir, executedName(file));
   if (!existsSync(executed)) return [`${name}: nbconvert wrote no ${executed}`];
   const nb = parseNotebook(readFileSync(executed, 'utf8'), executed);
   return [...checkExecuted(nb, checkAs), ...(await vegaLiteProblems(nb))].map((p) => `${name}: ${p}`);

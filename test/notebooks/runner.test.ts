@@ -206,15 +206,15 @@ test('withRunDir rewrites the config cell to open a run, and refuses a notebook 
   const book: Notebook = {
     nbformat: 4,
     cells: [
-      { cell_type: 'markdown', source: "const runDir = ''; (in prose)" },
-      { cell_type: 'code', source: ["// choices\n", "const runDir = '';\n", "const preset = 'tiny';"] },
+      { cell_type: 'markdown', source: "const runDir: string = ''; (in prose)" },
+      { cell_type: 'code', source: ["// choices\n", "const runDir: string = '';\n", "const preset = 'tiny';"] },
       { cell_type: 'code', source: 'console.log(runDir);' },
     ],
   };
   const opened = withRunDir(book, 'runs/notebooks-quick');
-  assert.equal(sourceText(opened.cells[1]!.source), "// choices\nconst runDir = 'runs/notebooks-quick';\nconst preset = 'tiny';");
+  assert.equal(sourceText(opened.cells[1]!.source), "// choices\nconst runDir: string = 'runs/notebooks-quick';\nconst preset = 'tiny';");
   assert.equal(opened.cells[0], book.cells[0]);
-  assert.equal(sourceText(book.cells[1]!.source), "// choices\nconst runDir = '';\nconst preset = 'tiny';", 'the original is unchanged');
+  assert.equal(sourceText(book.cells[1]!.source), "// choices\nconst runDir: string = '';\nconst preset = 'tiny';", 'the original is unchanged');
   assert.throws(() => withRunDir({ nbformat: 4, cells: [book.cells[2]!] }, 'x'), /found 0/);
   assert.throws(() => withRunDir({ nbformat: 4, cells: [book.cells[1]!, book.cells[1]!] }, 'x'), /found 2/);
 });
@@ -233,10 +233,10 @@ test('committed notebooks: stored without outputs or machine paths, tslab kernel
     assert.ok((EXPECTATIONS[name] ?? []).length > 0, `${name}: no checks in kernel-setup/notebooks.ts EXPECTATIONS`);
     if (name === '00_setup.ipynb') continue;
     // The training notebooks: a config cell with runDir (open a finished run) and the quick setting the runner uses.
-    const config = book.cells.find((c) => c.cell_type === 'code' && /const runDir = /.test(sourceText(c.source)));
-    assert.ok(config, `${name}: no config cell with 'const runDir = '`);
+    const config = book.cells.find((c) => c.cell_type === 'code' && /const runDir: string = /.test(sourceText(c.source)));
+    assert.ok(config, `${name}: no config cell with 'const runDir: string = '`);
     const text = sourceText(config.source);
-    assert.match(text, /const runDir = '';/, `${name}: runDir must be '' (train) as committed`);
+    assert.match(text, /const runDir: string = '';/, `${name}: runDir must be '' (train) as committed`);
     assert.match(text, /process\.env\.MSD_NOTEBOOK_QUICK === '1'/, `${name}: quick setting`);
     assert.ok(text.includes(`'${QUICK_RUN_DIR}'`), `${name}: the quick run directory must be '${QUICK_RUN_DIR}' (run-notebooks.ts empties it)`);
   }
