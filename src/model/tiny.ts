@@ -23,6 +23,8 @@ export interface TinyCheckpointOptions {
   numHeads?: number;
   intermediateSize?: number;
   maxPositions?: number;
+  /** hidden_dropout_prob and attention_probs_dropout_prob written to config.json (default 0.1, as BERT). */
+  dropout?: number;
   /** Token list, or the path of a vocab.txt (one token a line). Default: a small character-level vocabulary. */
   vocab?: readonly string[] | string;
 }
@@ -58,6 +60,8 @@ export function writeTinyCheckpoint(dir: string, opts: TinyCheckpointOptions = {
     numHeads: opts.numHeads ?? 4,
     intermediateSize: opts.intermediateSize ?? 64,
     maxPositions: opts.maxPositions ?? 512,
+    hiddenDropout: opts.dropout ?? 0.1,
+    attentionDropout: opts.dropout ?? 0.1,
   });
   if (!existsSync(join(dir, 'tokenizer_config.json'))) {
     writeJsonAtomic(join(dir, 'tokenizer_config.json'), {

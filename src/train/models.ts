@@ -43,7 +43,7 @@ async function unprunedDir(cfg: MsdConfig): Promise<string> {
       if (!existsSync(vocab)) throw new Error(`model.pretrained: ${vocab} not found; the tiny preset takes the vocabulary of a local model directory`);
       const t = cfg.model.tiny;
       const seed = streamSeed(cfg.run.seed, 'pretrained');
-      writeTinyCheckpoint(dir, { seed, hiddenSize: t.hiddenSize, numLayers: t.numLayers, numHeads: t.numHeads, intermediateSize: t.intermediateSize, vocab });
+      writeTinyCheckpoint(dir, { seed, hiddenSize: t.hiddenSize, numLayers: t.numLayers, numHeads: t.numHeads, intermediateSize: t.intermediateSize, dropout: t.dropout, vocab });
     }
     return dir;
   }
