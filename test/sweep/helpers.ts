@@ -16,7 +16,7 @@ export const TINY_SWEEP: SweepSpec = {
   set: {
     'data.root': join(SHARED, 'data'),
     'model.pretrained': join(SHARED, 'models', 'bert-base-multilingual-cased'),
-    'data.limit.train': 120,
+    'data.limit.train': 200,
     'data.limit.dev': 40,
     'data.limit.test': 60,
     'data.maxLength': 48,
@@ -24,7 +24,7 @@ export const TINY_SWEEP: SweepSpec = {
     'model.headLayers': [2, 4],
     'run.evalLayers': [2, 4],
     'teacher.epochs': 1,
-    'student.epochs': 1,
+    'student.epochs': 2, // 26 student steps with a checkpoint every 3: time to catch a cell mid-run
     // Frozen (random) embeddings: no 119k x 32 embedding gradient and optimizer state, so steps and checkpoints are cheap.
     'teacher.freezeEmbeddings': true,
     'student.freezeEmbeddings': true,

@@ -74,8 +74,9 @@ test('Slurm executor: job arrays on a real single-node Slurm, a requeued task re
         const cell = plan.cells.find((c) => `${cellsJob}_${c.index}` === task);
         const ck = cell && join(cell.dir, 'students', 'nl', 'checkpoints', 'last.safetensors');
         if (cell && ck && existsSync(ck) && !cellDone(cell.dir)) {
-          const steps = readFileSync(join(cell.dir, 'students', 'nl', 'metrics.jsonl'), 'utf8').match(/"kind":"step"/g)?.length ?? 0;
-          if (steps >= 8) continue; // training finished; only evaluation left: not mid-run
+          // Mid-run: the student's last progress line is short of its last step (after it, only evaluation is left).
+          const progress = [...readFileSync(join(root, 'logs', `${cell.id}.log`), 'utf8').matchAll(/\[student:nl\].* step (\d+)\/(\d+)/g)].pop();
+          if (!progress || Number(progress[1]) >= Number(progress[2]) - 3) continue;
           slurm('scontrol', ['requeue', task], env);
           requeued = { id: cell.id, task };
           // Once the killed task is pending again, Slurm holds it for two minutes (BeginTime): let it start now.
