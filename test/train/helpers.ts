@@ -23,7 +23,7 @@ export function tinyConfig(outDir: string, ...overrides: DeepPartial<MsdConfig>[
     'tiny',
     {
       model: {
-        tiny: { hiddenSize: 16, numLayers: 4, numHeads: 2, intermediateSize: 32 },
+        tiny: { hiddenSize: 16, numLayers: 4, numHeads: 2, intermediateSize: 32, dropout: 0 },
         headLayers: [2, 4],
         pruneVocab: true,
         classifierDropout: 0,
