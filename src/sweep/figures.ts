@@ -9,10 +9,9 @@ import type { AblationRow } from '../viz/published.js';
 import { exportFigure, type VlSpec } from '../viz/render.js';
 import type { CollectResult, StatRow } from './collect.js';
 
-/** Sweep variant names to the figures' names (viz calls full MSD `msd`). */
+/** A row's series name: the variant (viz labels the names of variants.ts), prefixed by its setting if any. */
 function figureVariant(r: StatRow): string {
-  const v = r.variant === 'full' ? 'msd' : r.variant;
-  return r.setting ? `${r.setting} ${v}` : v;
+  return r.setting ? `${r.setting} ${r.variant}` : r.variant;
 }
 
 export function sweepFigures(r: CollectResult): { ablation?: VlSpec; perLayer?: VlSpec } {
