@@ -23,6 +23,12 @@ function vocabSizeOf(outDir: string): number | undefined {
   return undefined;
 }
 
+/** User + system CPU seconds of this process so far (all threads). */
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
 export function registerDemoCommand(program: Command): void {
   withCommon(program.command('demo').description('the whole method on the tiny preset (CoNLL-2002 es -> nl, real data, CPU minutes)'), 'tiny').action(
     async (o: CommonOptions) => {
@@ -32,7 +38,7 @@ export function registerDemoCommand(program: Command): void {
       console.log(`demo: ${cfg.preset} preset, ${cfg.data.corpus} ${cfg.data.source} -> ${cfg.data.targets.join(', ')}, run directory ${cfg.run.outDir}`);
       const result = await runMsd(cfg, { resume: o.resume, force: o.force, onProgress: consoleProgress({ plain: o.plain }) });
       printSummary(result, cfg);
-      const summary = demoSummary(cfg, result, { wallSec: process.uptime() /* since the process started */, backend, vocabSize: vocabSizeOf(cfg.run.teacherDir || cfg.run.outDir) });
+      const summary = demoSummary(cfg, result, { wallSec: process.uptime() /* since the process started */, cpuSec: cpuSeconds(), backend, vocabSize: vocabSizeOf(cfg.run.teacherDir || cfg.run.outDir) });
       writeJsonAtomic(join(cfg.run.outDir, 'results', 'demo-summary.json'), summary);
       console.log(formatDemoSummary(summary));
     },
