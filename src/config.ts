@@ -201,8 +201,8 @@ export const TINY: MsdConfig = {
   },
   data: { ...PAPER.data, corpus: 'conll2002', source: 'es', targets: ['nl'], maxLength: 64, limit: { train: 0, dev: 500, test: 0 } },
   teacher: { ...PAPER.teacher, batchSize: 16, epochs: 2, lr: 3e-3, freezeEmbeddings: false, freezeLayers: 0 },
-  student: { ...PAPER.student, batchSize: 32, epochs: 1, lr: 3e-3, freezeEmbeddings: false, freezeLayers: 0 },
-  run: { ...PAPER.run, outDir: 'runs/tiny', logEvery: 5, microBatchTokens: 0, evalLayers: [1, 2] },
+  student: { ...PAPER.student, batchSize: 64, epochs: 1, lr: 3e-3, freezeEmbeddings: false, freezeLayers: 0 },
+  run: { ...PAPER.run, outDir: 'runs/demo', logEvery: 5, microBatchTokens: 0, evalLayers: [1, 2] },
 };
 
 export const PRESETS: Record<string, MsdConfig> = { paper: PAPER, tiny: TINY };
