@@ -59,7 +59,7 @@ class Bert(nn.Module):
         super().__init__()
         self.word = nn.Embedding(vocab, H)
         self.pos = nn.Embedding(512, H)
-        self.type = nn.Embedding(2, H)
+        self.token_type = nn.Embedding(2, H)
         self.ln = nn.LayerNorm(H, eps=1e-12)
         self.drop = nn.Dropout(p)
         self.layers = nn.ModuleList(Layer(H, nh, inter, p) for _ in range(L))
@@ -69,7 +69,7 @@ class Bert(nn.Module):
     def forward(self, ids, mask):
         b, t = ids.shape
         pos = torch.arange(t).unsqueeze(0)
-        h = self.drop(self.ln(self.word(ids) + self.pos(pos) + self.type(torch.zeros_like(ids))))
+        h = self.drop(self.ln(self.word(ids) + self.pos(pos) + self.token_type(torch.zeros_like(ids))))
         bias = (1.0 - mask[:, None, None, :].float()) * -1e4
         hidden = [h]
         for layer in self.layers:
@@ -79,7 +79,7 @@ class Bert(nn.Module):
         return hidden, logits
 
     def freeze(self, layers):
-        for p in list(self.word.parameters()) + list(self.pos.parameters()) + list(self.type.parameters()) + list(self.ln.parameters()):
+        for p in list(self.word.parameters()) + list(self.pos.parameters()) + list(self.token_type.parameters()) + list(self.ln.parameters()):
             p.requires_grad_(False)
         for layer in self.layers[:layers]:
             for p in layer.parameters():
