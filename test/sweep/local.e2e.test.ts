@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { collectSweep } from '../../src/sweep/collect.js';
 import { readPlan } from '../../src/sweep/plan.js';
 import { cellDone } from '../../src/sweep/state.js';
-import { cellFingerprints, msd, requireBuild, writeSpec } from './helpers.js';
+import { cellFingerprints, msd, requireBuild, TINY_SWEEP, writeSpec } from './helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -23,7 +23,8 @@ test('local executor: SIGKILL mid-sweep and re-run gives the same table as an un
   requireBuild();
   const dir = mkdtempSync(join(tmpdir(), 'msd-sweep-e2e-'));
   try {
-    const spec = writeSpec(dir);
+    // One student epoch (13 steps) is enough here: the executor is killed by this process, not caught through Slurm.
+    const spec = writeSpec(dir, { ...TINY_SWEEP, set: { ...(TINY_SWEEP.set as Record<string, unknown>), 'student.epochs': 1 } });
     const a = join(dir, 'a');
     const b = join(dir, 'b');
     const plainRun = await msd(['sweep', 'run', spec, '--out', a, '--jobs', '2', '--plain']).done;
