@@ -11,6 +11,9 @@
  *   4 GiB wasm heap at 8x128. tfjs tensors are immutable (a variable's `assign` swaps its data id, it does not
  *   write in place), so the clone can share the data and count one more reference, exactly as the wasm `Reshape`
  *   kernel and the cpu backend's `Identity` already do.
+ * - `GatherV2` of whole rows (axis 0, no batch dimensions: every embedding lookup) as one block copy per index;
+ *   the stock kernel copies element by element (28 ms for 1024 rows of 768 here, against well under 1 ms). Other
+ *   gathers go to the stock kernel.
  *
  * The kernel runs in JavaScript over views of the wasm heap: one pass over `x`, adding each row into the output
  * row named by its segment id. That is O(size of x) plus zeroing the output, the same work as the C++ kernels.
@@ -21,6 +24,7 @@ import {
   unregisterKernel,
   util,
   type KernelConfig,
+  type GatherV2Attrs,
   type KernelFunc,
   type TensorInfo,
   type UnsortedSegmentSumAttrs,
@@ -77,18 +81,73 @@ export const wasmIdentityConfig: KernelConfig = {
   kernelFunc: identitySharedWasm,
 };
 
+/** The stock kernels we replace, for the cases our versions hand back to them. */
+const stockKernels = new Map<string, KernelConfig>();
+const setUpFor = new WeakMap<object, Set<string>>();
+
+/**
+ * The stock kernel `name`, set up for `backend`: we register before the backend initialises, so the engine never ran
+ * the stock kernel's `setupFunc` (which binds its wasm function); it runs here once per backend instance.
+ */
+function stockKernel(name: string, backend: BackendWasm): KernelConfig {
+  const config = stockKernels.get(name)!;
+  const done = setUpFor.get(backend) ?? new Set<string>();
+  if (!done.has(name)) {
+    config.setupFunc?.(backend);
+    done.add(name);
+    setUpFor.set(backend, done);
+  }
+  return config;
+}
+
+const gatherRowsWasm: KernelFunc = (args) => {
+  const { inputs, backend, attrs } = args;
+  const { x, indices } = inputs as { x: TensorInfo; indices: TensorInfo };
+  const { axis, batchDims } = attrs as unknown as GatherV2Attrs;
+  const parsedAxis = util.parseAxisParam(axis, x.shape)[0];
+  if (parsedAxis !== 0 || (batchDims ?? 0) !== 0 || indices.dtype !== 'int32' || x.dtype === 'string' || x.shape.length === 0) {
+    return stockKernel('GatherV2', backend as BackendWasm).kernelFunc(args);
+  }
+  const wasm = backend as BackendWasm;
+  const rows = x.shape[0]!;
+  const rowSize = util.sizeFromShape(x.shape.slice(1));
+  const out: TensorInfo = wasm.makeOutput([...indices.shape, ...x.shape.slice(1)], x.dtype);
+  const ids = wasm.typedArrayFromHeap(indices) as Int32Array;
+  const xVals = wasm.typedArrayFromHeap(x) as Float32Array | Int32Array;
+  const outVals = wasm.typedArrayFromHeap(out) as Float32Array | Int32Array;
+  for (let i = 0; i < ids.length; i++) {
+    const r = ids[i]!;
+    // The stock kernel's check and message.
+    util.assert(r <= rows - 1 && r >= 0, () => `GatherV2: the index value ${r} is not in [0, ${rows - 1}]`);
+    outVals.set(xVals.subarray(r * rowSize, (r + 1) * rowSize), i * rowSize);
+  }
+  return out;
+};
+
+export const wasmGatherRowsConfig: KernelConfig = {
+  kernelName: 'GatherV2',
+  backendName: 'wasm',
+  kernelFunc: gatherRowsWasm,
+};
+
+/** Kernels we register in place of the stock ones (the others only fill gaps). */
+const replacing = new Set<KernelConfig>([wasmIdentityConfig, wasmGatherRowsConfig]);
+
 /**
  * Registers our wasm kernels once: the missing ones, and the copy-free Identity in place of the stock one. Returns
  * the names registered by this call.
  */
 export function registerWasmKernels(): string[] {
   const added: string[] = [];
-  for (const config of [wasmUnsortedSegmentSumConfig, wasmIdentityConfig]) {
+  for (const config of [wasmUnsortedSegmentSumConfig, wasmIdentityConfig, wasmGatherRowsConfig]) {
     const current = getKernel(config.kernelName, config.backendName);
     if (current === config) continue;
-    // A kernel that a later tfjs release ships itself is left alone, except Identity, which we replace on purpose.
-    if (current != null && config !== wasmIdentityConfig) continue;
-    if (current != null) unregisterKernel(config.kernelName, config.backendName);
+    // A kernel that a later tfjs release ships itself is left alone, except those we replace on purpose.
+    if (current != null && !replacing.has(config)) continue;
+    if (current != null) {
+      stockKernels.set(config.kernelName, current);
+      unregisterKernel(config.kernelName, config.backendName);
+    }
     registerKernel(config);
     added.push(config.kernelName);
   }

@@ -93,3 +93,27 @@ test('Identity on wasm shares the bytes (the tape clones every saved tensor), an
     );
   assert.deepEqual(await grads('wasm'), await grads('cpu'));
 });
+
+test('GatherV2 on wasm: rows (embedding lookups) by block copy, other axes by the stock kernel, both equal to cpu', async () => {
+  const cases: { shape: number[]; ids: number[]; idShape: number[]; axis: number; dtype: 'float32' | 'int32' }[] = [
+    { shape: [50, 8], ids: [3, 0, 49, 3, 7, 7], idShape: [2, 3], axis: 0, dtype: 'float32' },
+    { shape: [6, 2, 3], ids: [5, 1], idShape: [2], axis: 0, dtype: 'float32' },
+    { shape: [10], ids: [9, 0, 4], idShape: [3], axis: 0, dtype: 'int32' },
+    { shape: [4, 5], ids: [4, 0, 2], idShape: [3], axis: 1, dtype: 'float32' }, // not rows: the stock kernel
+    { shape: [3, 4], ids: [], idShape: [0], axis: 0, dtype: 'float32' },
+  ];
+  for (const c of cases) {
+    const run = (backend: 'cpu' | 'wasm') =>
+      on(backend, () =>
+        tf.tidy(() => {
+          const n = c.shape.reduce((a, b) => a * b, 1);
+          const x = tf.tensor(Array.from({ length: n }, (_, i) => i * 1.5 - 7), c.shape, c.dtype);
+          const g = tf.gather(x, tf.tensor(c.ids, c.idShape, 'int32'), c.axis);
+          return { shape: g.shape, values: Array.from(g.dataSync()) };
+        }),
+      );
+    assert.deepEqual(await run('wasm'), await run('cpu'), `gather ${c.shape} axis ${c.axis}`);
+  }
+  await initBackend({ prefer: 'wasm' });
+  assert.throws(() => tf.tidy(() => tf.gather(tf.zeros([3, 2]), tf.tensor1d([3], 'int32'))), /GatherV2: the index value 3 is not in \[0, 2\]/);
+});
