@@ -11,8 +11,6 @@
  *   4 GiB wasm heap at 8x128. tfjs tensors are immutable (a variable's `assign` swaps its data id, it does not
  *   write in place), so the clone can share the data and count one more reference, exactly as the wasm `Reshape`
  *   kernel and the cpu backend's `Identity` already do.
- * - `MsdGelu` / `MsdGeluGrad`, the exact GELU x Phi(x) and its derivative Phi(x) + x phi(x), each one pass over the
- *   heap instead of 5 and 11 elementwise ops (src/model/bert.ts uses them where they are registered).
  * - `GatherV2` of whole rows (axis 0, no batch dimensions: every embedding lookup) as one block copy per index;
  *   the stock kernel copies element by element (28 ms for 1024 rows of 768 here, against well under 1 ms). Other
  *   gathers go to the stock kernel.
@@ -132,55 +130,6 @@ export const wasmGatherRowsConfig: KernelConfig = {
   kernelFunc: gatherRowsWasm,
 };
 
-/**
- * erf(z) for z >= 0 as 1 - erfc(z), erfc by the Chebyshev fit of Numerical Recipes (6.2): fractional error below
- * 1.2e-7 everywhere, float32's own precision, one exp per value.
- */
-function erfPositive(z: number): number {
-  const t = 1 / (1 + 0.5 * z);
-  const poly =
-    -1.26551223 +
-    t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
-  return 1 - t * Math.exp(-z * z + poly);
-}
-
-/** Phi(x), the standard normal CDF: 0.5 (1 + erf(x / sqrt 2)). */
-function normalCdf(x: number): number {
-  const e = erfPositive(Math.abs(x) * Math.SQRT1_2);
-  return 0.5 * (1 + (x < 0 ? -e : e));
-}
-
-const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
-
-const geluWasm: KernelFunc = ({ inputs, backend }) => {
-  const { x } = inputs as { x: TensorInfo };
-  const wasm = backend as BackendWasm;
-  const out = wasm.makeOutput(x.shape, 'float32');
-  const xs = wasm.typedArrayFromHeap(x) as Float32Array;
-  const ys = wasm.typedArrayFromHeap(out) as Float32Array;
-  for (let i = 0; i < xs.length; i++) ys[i] = xs[i]! * normalCdf(xs[i]!);
-  return out;
-};
-
-const geluGradWasm: KernelFunc = ({ inputs, backend }) => {
-  const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
-  const wasm = backend as BackendWasm;
-  const out = wasm.makeOutput(x.shape, 'float32');
-  const xs = wasm.typedArrayFromHeap(x) as Float32Array;
-  const ds = wasm.typedArrayFromHeap(dy) as Float32Array;
-  const gs = wasm.typedArrayFromHeap(out) as Float32Array;
-  for (let i = 0; i < xs.length; i++) {
-    const v = xs[i]!;
-    gs[i] = ds[i]! * (normalCdf(v) + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v));
-  }
-  return out;
-};
-
-export const wasmGeluConfigs: KernelConfig[] = [
-  { kernelName: 'MsdGelu', backendName: 'wasm', kernelFunc: geluWasm },
-  { kernelName: 'MsdGeluGrad', backendName: 'wasm', kernelFunc: geluGradWasm },
-];
-
 /** Kernels we register in place of the stock ones (the others only fill gaps). */
 const replacing = new Set<KernelConfig>([wasmIdentityConfig, wasmGatherRowsConfig]);
 
@@ -190,7 +139,7 @@ const replacing = new Set<KernelConfig>([wasmIdentityConfig, wasmGatherRowsConfi
  */
 export function registerWasmKernels(): string[] {
   const added: string[] = [];
-  for (const config of [wasmUnsortedSegmentSumConfig, wasmIdentityConfig, wasmGatherRowsConfig, ...wasmGeluConfigs]) {
+  for (const config of [wasmUnsortedSegmentSumConfig, wasmIdentityConfig, wasmGatherRowsConfig]) {
     const current = getKernel(config.kernelName, config.backendName);
     if (current === config) continue;
     // A kernel that a later tfjs release ships itself is left alone, except those we replace on purpose.

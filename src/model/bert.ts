@@ -317,29 +317,20 @@ export function gelu<T extends tf.Tensor>(x: T): T {
     (save as (s: tf.Tensor[]) => void)([xi]);
     return {
       value: geluValue(xi),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => geluGrad(dy as tf.Tensor, saved[0]!),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [xs] = saved;
+          const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(xs, Math.SQRT1_2))));
+          const pdf = tf.mul(tf.exp(tf.mul(tf.square(xs), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+          return tf.mul(dy as tf.Tensor, tf.add(cdf, tf.mul(xs, pdf)));
+        }),
     };
   });
   return f(x) as T;
 }
 
-/** Whether the active backend has the fused kernel `name` (the wasm backend does: src/backend/wasm-kernels.ts). */
-function fused(name: string): boolean {
-  return tf.getKernel(name, tf.getBackend()) !== undefined;
-}
-
 function geluValue(x: tf.Tensor): tf.Tensor {
-  if (fused('MsdGelu')) return tf.engine().runKernel('MsdGelu', { x }) as tf.Tensor;
   return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))));
-}
-
-function geluGrad(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
-  if (fused('MsdGeluGrad')) return tf.engine().runKernel('MsdGeluGrad', { dy, x }) as tf.Tensor;
-  return tf.tidy(() => {
-    const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
-    const pdf = tf.mul(tf.exp(tf.mul(tf.square(x), -0.5)), 1 / Math.sqrt(2 * Math.PI));
-    return tf.mul(dy, tf.add(cdf, tf.mul(x, pdf)));
-  });
 }
 
 function initialValues(spec: ParamSpec, std: number, seed: number): Float32Array {
