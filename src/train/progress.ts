@@ -88,3 +88,36 @@ export function consoleProgress(opts: ConsoleProgressOptions = {}): ProgressCall
     }
   };
 }
+
+/** Something that shows text and replaces what it showed before, like tslab's `newDisplay()`. */
+export interface LiveDisplay {
+  text(text: string): void;
+}
+
+export interface LiveProgressOptions {
+  /** Steps update the display at most this often (default 1000 ms); other events always do. */
+  minIntervalMs?: number;
+  /** How many recent non-step events (evaluations, epochs, notes) stay above the current step (default 6). */
+  keep?: number;
+  /** The clock (tests). */
+  now?: () => number;
+}
+
+/**
+ * Live progress for a notebook cell: `trainTeacher(cfg, { onProgress: liveProgress(newDisplay()) })`. The display
+ * shows the last few events above the current step. Steps are throttled: tslab's kernel socket sends one message
+ * at a time, and an update at every training step kills the kernel (ZeroMQ "Socket is busy writing").
+ */
+export function liveProgress(display: LiveDisplay, opts: LiveProgressOptions = {}): ProgressCallback {
+  const every = opts.minIntervalMs ?? 1000;
+  const keep = opts.keep ?? 6;
+  const now = opts.now ?? Date.now;
+  const events: string[] = [];
+  let shown = Number.NEGATIVE_INFINITY;
+  return (e) => {
+    if (e.kind !== 'step') events.push(formatProgress(e));
+    else if (now() - shown < every) return;
+    shown = now();
+    display.text([...events.slice(-keep), e.kind === 'step' ? formatProgress(e) : ''].join('\n').trimEnd());
+  };
+}
