@@ -58,7 +58,7 @@ const bench: Bench = async (ctx) => {
     const wall = (performance.now() - t0) / 1000;
     if (child.status !== 0) throw new Error(`msd demo failed (exit ${child.status}):\n${child.stderr.slice(-4000)}`);
     const load = `1-min load average ${load0.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at the end`;
-    ctx.log(child.stdout.split('\n').slice(-22).join('\n   '));
+    ctx.log(child.stdout.split('\n').slice(-32).join('\n   '));
     const s = JSON.parse(readFileSync(join(out, 'results', 'demo-summary.json'), 'utf8')) as DemoSummary;
     const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as MsdConfig;
     const steps = readJsonl<{ kind: string; tokensPerSec?: number }>(join(out, 'teacher', 'metrics.jsonl')).filter((r) => r.kind === 'step' && r.tokensPerSec);
