@@ -38,7 +38,15 @@ function dumpWindows(cfg: MsdConfig, tokenizerDir: string, dataRoot: string, fil
       sentence: e.sentenceId,
       window: e.window.index,
     }));
-  writeFileSync(file, JSON.stringify({ vocabSize: tok.vocabSize, tags: train.schema.tags, train: enc(train.sentences.slice(0, limit)), test: enc(test.sentences) }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      vocabSize: tok.vocabSize,
+      tags: train.schema.tags,
+      train: enc(train.sentences.slice(0, limit)),
+      test: enc(test.sentences),
+    }),
+  );
 }
 
 const bench: Bench = async (ctx) => {
@@ -50,42 +58,84 @@ const bench: Bench = async (ctx) => {
     const extra = (process.env.MSD_BENCH_DEMO_ARGS ?? '').split(/\s+/).filter(Boolean);
     const load0 = loadavg()[0]!;
     const t0 = performance.now();
-    const child = spawnSync(process.execPath, ['--import', 'tsx', join(ctx.root, 'src', 'cli', 'msd.ts'), 'demo', '--plain', '--out', out, ...extra], {
-      cwd: ctx.root,
-      encoding: 'utf8',
-      maxBuffer: 256 << 20,
-    });
+    const child = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(ctx.root, 'src', 'cli', 'msd.ts'), 'demo', '--plain', '--out', out, ...extra],
+      {
+        cwd: ctx.root,
+        encoding: 'utf8',
+        maxBuffer: 256 << 20,
+      },
+    );
     const wall = (performance.now() - t0) / 1000;
     if (child.status !== 0) throw new Error(`msd demo failed (exit ${child.status}):\n${child.stderr.slice(-4000)}`);
     const load = `1-min load average ${load0.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at the end`;
     ctx.log(child.stdout.split('\n').slice(-32).join('\n   '));
     const s = JSON.parse(readFileSync(join(out, 'results', 'demo-summary.json'), 'utf8')) as DemoSummary;
     const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as MsdConfig;
-    const steps = readJsonl<{ kind: string; tokensPerSec?: number }>(join(out, 'teacher', 'metrics.jsonl')).filter((r) => r.kind === 'step' && r.tokensPerSec);
+    const steps = readJsonl<{ kind: string; tokensPerSec?: number }>(join(out, 'teacher', 'metrics.jsonl')).filter(
+      (r) => r.kind === 'step' && r.tokensPerSec,
+    );
     const ourTokS = steps.length ? steps.reduce((a, r) => a + r.tokensPerSec!, 0) / steps.length : Number.NaN;
 
     // The PyTorch reference: same teacher, same windows, same recipe and number of steps.
     let ref: { testF1: Record<string, number>; tokensPerSec: number; trainSec: number; mainLayer: number } | undefined;
     let refNote = 'no /usr/bin/python3 with torch: no PyTorch reference';
     if (existsSync(PY) && spawnSync(PY, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0) {
-      const tokDir = existsSync(join(out, 'pretrained-pruned')) ? join(out, 'pretrained-pruned') : join(out, 'pretrained');
+      const tokDir = existsSync(join(out, 'pretrained-pruned'))
+        ? join(out, 'pretrained-pruned')
+        : join(out, 'pretrained');
       const data = join(work, 'windows.json');
       dumpWindows(cfg, tokDir, dataRoot, data);
       const t = cfg.model.tiny;
       const args = [
         join(ctx.root, 'bench', 'reference', 'torch_tiny.py'),
-        '--data', data,
-        '--layers', String(t.numLayers), '--hidden', String(t.hiddenSize), '--heads-attn', String(t.numHeads), '--inter', String(t.intermediateSize),
-        '--head-first', String(cfg.model.headLayers[0]), '--dropout', String(cfg.model.classifierDropout),
-        '--alpha', String(cfg.teacher.alpha), '--lr', String(cfg.teacher.lr), '--warmup', String(cfg.teacher.warmupRatio),
-        '--epochs', String(cfg.teacher.epochs), '--batch', String(cfg.teacher.batchSize), '--seed', String(cfg.run.seed),
+        '--data',
+        data,
+        '--layers',
+        String(t.numLayers),
+        '--hidden',
+        String(t.hiddenSize),
+        '--heads-attn',
+        String(t.numHeads),
+        '--inter',
+        String(t.intermediateSize),
+        '--head-first',
+        String(cfg.model.headLayers[0]),
+        '--dropout',
+        String(cfg.model.classifierDropout),
+        '--alpha',
+        String(cfg.teacher.alpha),
+        '--lr',
+        String(cfg.teacher.lr),
+        '--warmup',
+        String(cfg.teacher.warmupRatio),
+        '--epochs',
+        String(cfg.teacher.epochs),
+        '--batch',
+        String(cfg.teacher.batchSize),
+        '--seed',
+        String(cfg.run.seed),
       ];
-      const lines = execFileSync(PY, args, { encoding: 'utf8', env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' }, maxBuffer: 64 << 20 }).trim().split('\n');
+      const lines = execFileSync(PY, args, {
+        encoding: 'utf8',
+        env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
+        maxBuffer: 64 << 20,
+      })
+        .trim()
+        .split('\n');
       ref = JSON.parse(lines[lines.length - 1]!) as typeof ref;
       refNote = `PyTorch, same tiny teacher and windows, ${ref!.trainSec} s of training`;
     }
 
-    rows.push({ what: 'msd demo wall time (teacher + student + per-layer evaluation)', value: wall, unit: 's', better: 'lower', target: { on: 'value', op: '<=', value: 300 }, note: load });
+    rows.push({
+      what: 'msd demo wall time (teacher + student + per-layer evaluation)',
+      value: wall,
+      unit: 's',
+      better: 'lower',
+      target: { on: 'value', op: '<=', value: 300 },
+      note: load,
+    });
     rows.push({
       what: `teacher ${s.teacherSource.lang} test F1, main head (layer ${s.teacherSource.mainLayer})`,
       value: s.teacherSource.main,
@@ -95,9 +145,25 @@ const bench: Bench = async (ctx) => {
       ...(ref ? { reference: { name: 'PyTorch same recipe', value: ref.testF1[String(ref.mainLayer)]! } } : {}),
       note: refNote,
     });
-    for (const h of s.teacherSource.perHead) rows.push({ what: `teacher ${s.teacherSource.lang} test F1, head on layer ${h.layer}`, value: h.f1, unit: 'F1', better: 'higher' });
-    rows.push({ what: `teacher ${s.target.lang} test F1 (zero-shot)`, value: s.target.teacher, unit: 'F1', better: 'higher' });
-    rows.push({ what: `student ${s.target.lang} test F1 (distilled on unlabelled ${s.target.lang})`, value: s.target.student, unit: 'F1', better: 'higher' });
+    for (const h of s.teacherSource.perHead)
+      rows.push({
+        what: `teacher ${s.teacherSource.lang} test F1, head on layer ${h.layer}`,
+        value: h.f1,
+        unit: 'F1',
+        better: 'higher',
+      });
+    rows.push({
+      what: `teacher ${s.target.lang} test F1 (zero-shot)`,
+      value: s.target.teacher,
+      unit: 'F1',
+      better: 'higher',
+    });
+    rows.push({
+      what: `student ${s.target.lang} test F1 (distilled on unlabelled ${s.target.lang})`,
+      value: s.target.student,
+      unit: 'F1',
+      better: 'higher',
+    });
     rows.push({
       what: 'tiny teacher training tokens/s (real tokens)',
       value: ourTokS,

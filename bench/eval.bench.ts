@@ -18,7 +18,6 @@ import { scoreEntities, conllevalReport } from '../src/eval/index.js';
 /** mulberry32 from the library: the same seed gives the same cases. */
 const rng = mulberry32;
 
-
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -40,7 +39,9 @@ const bench: Bench = async (ctx) => {
   // perturb 10% of the tokens: a random tag (O half the time), so boundaries, types and IOB1-style I- starts vary
   const r = rng(2002);
   const tags = ['O', 'B-PER', 'I-PER', 'B-LOC', 'I-LOC', 'B-ORG', 'I-ORG', 'B-MISC', 'I-MISC'];
-  const pred = sentences.map((s) => s.tags.map((t) => (r() < 0.1 ? (r() < 0.5 ? 'O' : tags[1 + Math.floor(r() * 8)]!) : t)));
+  const pred = sentences.map((s) =>
+    s.tags.map((t) => (r() < 0.1 ? (r() < 0.5 ? 'O' : tags[1 + Math.floor(r() * 8)]!) : t)),
+  );
   const tokens = sentences.reduce((a, s) => a + s.tokens.length, 0);
   ctx.log(`conll2002 nl test: ${sentences.length} sentences, ${tokens} tokens`);
 
@@ -53,7 +54,9 @@ const bench: Bench = async (ctx) => {
   const strictTimes = time(30, () => scoreEntities(sentences, pred, { mode: 'strict' }));
   const reportTimes = time(30, () => conllevalReport(scoreEntities(sentences, pred)));
   const ours = conllevalReport(scores);
-  ctx.log(`F1 ${(100 * scores.f1).toFixed(2)} (gold ${scores.support}, predicted ${scores.predicted}, correct ${scores.correct})`);
+  ctx.log(
+    `F1 ${(100 * scores.f1).toFixed(2)} (gold ${scores.support}, predicted ${scores.predicted}, correct ${scores.correct})`,
+  );
 
   const rows: BenchRow[] = [];
   let reference: { name: string; value: number } | undefined;
@@ -92,10 +95,20 @@ const bench: Bench = async (ctx) => {
     target: { on: 'value', op: '<=', value: 50 },
     note,
   });
-  rows.push({ what: 'score nl test, strict IOB2 mode, median of 30', value: median(strictTimes), unit: 'ms', better: 'lower', target: { on: 'value', op: '<=', value: 50 } });
-  rows.push({ what: 'score + conlleval text report, median of 30', value: median(reportTimes), unit: 'ms', better: 'lower' });
+  rows.push({
+    what: 'score nl test, strict IOB2 mode, median of 30',
+    value: median(strictTimes),
+    unit: 'ms',
+    better: 'lower',
+    target: { on: 'value', op: '<=', value: 50 },
+  });
+  rows.push({
+    what: 'score + conlleval text report, median of 30',
+    value: median(reportTimes),
+    unit: 'ms',
+    better: 'lower',
+  });
   return rows;
 };
 
 export default bench;
-

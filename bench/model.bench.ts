@@ -17,7 +17,14 @@ import { join } from 'node:path';
 import type { Bench, BenchRow } from './run.js';
 import { initBackend } from '../src/backend/init.js';
 import { tf } from '../src/tf.js';
-import { BertEncoder, bertConfig, countParameters, readBertConfig, type BertInput, type FreezeOptions } from '../src/model/index.js';
+import {
+  BertEncoder,
+  bertConfig,
+  countParameters,
+  readBertConfig,
+  type BertInput,
+  type FreezeOptions,
+} from '../src/model/index.js';
 
 const B = 8;
 const T = 128;
@@ -75,18 +82,27 @@ def t(train):
 print(json.dumps({'fwd': t(False), 'fwdBwd': t(True), 'threads': torch.get_num_threads()}))
 `;
   try {
-    const out = execFileSync(py, ['-c', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 900_000 });
+    const out = execFileSync(py, ['-c', script], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 900_000,
+    });
     return JSON.parse(out.trim().split('\n').pop()!) as { fwd: number; fwdBwd: number; threads: number };
   } catch (err) {
     const msg = String((err as { stderr?: string }).stderr ?? (err as Error).message);
-    return /No module named 'torch'/.test(msg) ? `torch is not installed for ${py}` : `torch reference failed: ${msg.split('\n').filter(Boolean).pop()}`;
+    return /No module named 'torch'/.test(msg)
+      ? `torch is not installed for ${py}`
+      : `torch reference failed: ${msg.split('\n').filter(Boolean).pop()}`;
   }
 }
 
-
 const PAPER_FREEZE: FreezeOptions = { freezeEmbeddings: true, freezeLayers: 3 };
 
-interface StepResult { seconds: number; heapMiB?: number; afterForwardMiB: number }
+interface StepResult {
+  seconds: number;
+  heapMiB?: number;
+  afterForwardMiB: number;
+}
 
 /**
  * One forward+backward step of the mBERT-size encoder (paper freezing, dropout on, frozen prefix off the tape)
@@ -118,15 +134,27 @@ console.log('RESULT ' + JSON.stringify({ seconds, heapMiB: heap === undefined ? 
 `;
   try {
     const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
-      cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 900_000, maxBuffer: 64 * MiB,
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 900_000,
+      maxBuffer: 64 * MiB,
     });
     const line = out.split('\n').find((l) => l.startsWith('RESULT '));
     if (!line) return { error: 'the child printed no result' };
     return JSON.parse(line.slice(7)) as StepResult;
   } catch (err) {
     const stderr = String((err as { stderr?: string }).stderr ?? '');
-    if (/Aborted\(\)/.test(stderr)) return { error: 'does not fit: the wasm heap (max 4 GiB) ran out and the wasm module aborted' };
-    return { error: `child failed: ${stderr.split('\n').filter((l) => l && l.length < 300).pop() ?? (err as Error).message}` };
+    if (/Aborted\(\)/.test(stderr))
+      return { error: 'does not fit: the wasm heap (max 4 GiB) ran out and the wasm module aborted' };
+    return {
+      error: `child failed: ${
+        stderr
+          .split('\n')
+          .filter((l) => l && l.length < 300)
+          .pop() ?? (err as Error).message
+      }`,
+    };
   }
 }
 
@@ -143,9 +171,13 @@ const bench: Bench = async (ctx) => {
   const t0 = performance.now();
   const enc = BertEncoder.random(cfg, 0);
   const initS = (performance.now() - t0) / 1000;
-  ctx.log(`mBERT-size encoder: ${enc.numParameters().toLocaleString('en')} parameters (${(countParameters(cfg) * 4 / MiB).toFixed(0)} MiB float32), random init ${initS.toFixed(1)} s`);
+  ctx.log(
+    `mBERT-size encoder: ${enc.numParameters().toLocaleString('en')} parameters (${((countParameters(cfg) * 4) / MiB).toFixed(0)} MiB float32), random init ${initS.toFixed(1)} s`,
+  );
 
-  const ids = tf.tidy(() => tf.cast(tf.floor(tf.randomUniform([B, T], 1000, cfg.vocabSize, 'float32', 1)), 'int32')) as tf.Tensor2D;
+  const ids = tf.tidy(() =>
+    tf.cast(tf.floor(tf.randomUniform([B, T], 1000, cfg.vocabSize, 'float32', 1)), 'int32'),
+  ) as tf.Tensor2D;
   const batch: BertInput = { inputIds: ids, attentionMask: tf.ones([B, T], 'int32') as tf.Tensor2D };
 
   for (const keyTranspose of ['explicit', 'fused'] as const) {
@@ -161,22 +193,50 @@ const bench: Bench = async (ctx) => {
   // must not take the bench down with it. Each child builds its own encoder (same seed).
   const trainable = enc.trainableVariables(PAPER_FREEZE).reduce((n, v) => n + v.variable.size, 0);
   const stateNote = `${(trainable / 1e6).toFixed(1)}M trainable; AdamW state would be ${((2 * trainable * 4) / MiB).toFixed(0)} MiB`;
-  const shapes: [number, number][] = [[B, T], [4, T], [B, 32]];
+  const shapes: [number, number][] = [
+    [B, T],
+    [4, T],
+    [B, 32],
+  ];
   for (const [b, t] of shapes) {
     const res = trainStepInChild(ctx.root, cfgPath, b, t);
     if ('error' in res) {
       ctx.log(`forward+backward ${b}x${t}: ${res.error}`);
-      rows.push({ what: `forward+backward ${b}x${t}, embeddings + layers 1-3 frozen`, value: NaN, unit: 's', better: 'lower', note: res.error });
+      rows.push({
+        what: `forward+backward ${b}x${t}, embeddings + layers 1-3 frozen`,
+        value: NaN,
+        unit: 's',
+        better: 'lower',
+        note: res.error,
+      });
       continue;
     }
-    rows.push({ what: `forward+backward ${b}x${t}, embeddings + layers 1-3 frozen`, value: res.seconds, unit: 's', better: 'lower', note: `${stateNote}; peak wasm heap ${res.heapMiB?.toFixed(0) ?? '?'} MiB, tfjs after forward ${res.afterForwardMiB.toFixed(0)} MiB` });
+    rows.push({
+      what: `forward+backward ${b}x${t}, embeddings + layers 1-3 frozen`,
+      value: res.seconds,
+      unit: 's',
+      better: 'lower',
+      note: `${stateNote}; peak wasm heap ${res.heapMiB?.toFixed(0) ?? '?'} MiB, tfjs after forward ${res.afterForwardMiB.toFixed(0)} MiB`,
+    });
   }
 
   const mem = process.memoryUsage();
   const heap = wasmHeapBytes();
   rows.push({ what: 'peak RSS', value: mem.rss / MiB, unit: 'MiB', better: 'lower' });
-  rows.push({ what: 'tfjs bytes held (weights + batch)', value: tf.memory().numBytes / MiB, unit: 'MiB', better: 'lower' });
-  if (heap !== undefined) rows.push({ what: 'wasm heap (peak; limit 4096)', value: heap / MiB, unit: 'MiB', better: 'lower', target: { on: 'value', op: '<=', value: 4096 } });
+  rows.push({
+    what: 'tfjs bytes held (weights + batch)',
+    value: tf.memory().numBytes / MiB,
+    unit: 'MiB',
+    better: 'lower',
+  });
+  if (heap !== undefined)
+    rows.push({
+      what: 'wasm heap (peak; limit 4096)',
+      value: heap / MiB,
+      unit: 'MiB',
+      better: 'lower',
+      target: { on: 'value', op: '<=', value: 4096 },
+    });
 
   // Reference: PyTorch on the same shapes, same freezing, in the same run.
   const ref = torchReference(reps);
@@ -196,7 +256,11 @@ const bench: Bench = async (ctx) => {
   const kT = tf.randomNormal([B * 12, 64, T]) as tf.Tensor3D;
   const k = tf.randomNormal([B * 12, T, 64]) as tf.Tensor3D;
   const mm = async (what: string, f: () => tf.Tensor) => {
-    const s = await time(Math.max(reps, 5), () => { const y = f(); y.dataSync(); y.dispose(); });
+    const s = await time(Math.max(reps, 5), () => {
+      const y = f();
+      y.dataSync();
+      y.dispose();
+    });
     rows.push({ what, value: s * 1000, unit: 'ms', better: 'lower' });
   };
   await mm('matMul [1024,768]@[768,768]', () => tf.matMul(x, w));

@@ -63,9 +63,18 @@ async function main(): Promise<void> {
     all[name] = rows.map((row) => {
       const ratio = ratioOf(row);
       const on = row.target?.on === 'ratio' ? ratio : row.value;
-      const met = row.target && on !== undefined ? (row.target.op === '>=' ? on >= row.target.value : on <= row.target.value) : undefined;
-      const ref = row.reference ? `  vs ${row.reference.name} ${fmt(row.reference.value)} ${row.unit}  ratio ${fmt(ratio!)}x` : '';
-      const tgt = row.target ? `  target ${row.target.on} ${row.target.op} ${row.target.value}: ${met ? 'met' : 'NOT met'}` : '';
+      const met =
+        row.target && on !== undefined
+          ? row.target.op === '>='
+            ? on >= row.target.value
+            : on <= row.target.value
+          : undefined;
+      const ref = row.reference
+        ? `  vs ${row.reference.name} ${fmt(row.reference.value)} ${row.unit}  ratio ${fmt(ratio!)}x`
+        : '';
+      const tgt = row.target
+        ? `  target ${row.target.on} ${row.target.op} ${row.target.value}: ${met ? 'met' : 'NOT met'}`
+        : '';
       console.log(`   ${row.what}: ${fmt(row.value)} ${row.unit}${ref}${tgt}${row.note ? `  (${row.note})` : ''}`);
       return { ...row, ratio, met };
     });

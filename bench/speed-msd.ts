@@ -45,7 +45,13 @@ function config(): MsdConfig {
   const common = {
     // The teacher bench trains on `sentences`; the student's run trains its teacher on 32 (one step), and the student
     // distils on `sentences` target sentences given explicitly (distillStudent's `target`).
-    data: { root: shared, corpus: 'conll2002', source: 'es', targets: ['nl'], limit: { train: task === 'teacher' ? sentences : teacherSentences, dev: 16, test: 16 } },
+    data: {
+      root: shared,
+      corpus: 'conll2002',
+      source: 'es',
+      targets: ['nl'],
+      limit: { train: task === 'teacher' ? sentences : teacherSentences, dev: 16, test: 16 },
+    },
     teacher: { epochs: 1 },
     run: { outDir: join(workDir, `run-${size}-${task}`), seed: 1, logEvery: 1, evalEvery: 0, checkpointEvery: 0 },
   };
@@ -80,15 +86,24 @@ function dumpBatches(cfg: MsdConfig, file: string): void {
   const tok = loadTokenizer(cfg.model.tiny.enabled ? mbert : cfg.model.pretrained);
   const lang = task === 'teacher' ? cfg.data.source : cfg.data.targets[0]!;
   const ds = loadDataset('conll2002', lang, 'train', { root: shared });
-  const { encoded } = encodeDataset(tok, ds.sentences.slice(0, sentences), { schema: ds.schema, maxLength: cfg.data.maxLength });
+  const { encoded } = encodeDataset(tok, ds.sentences.slice(0, sentences), {
+    schema: ds.schema,
+    maxLength: cfg.data.maxLength,
+  });
   const src = loadDataset('conll2002', cfg.data.source, 'train', { root: shared });
-  const srcEnc = encodeDataset(tok, src.sentences.slice(0, task === 'teacher' ? sentences : teacherSentences), { schema: src.schema, maxLength: cfg.data.maxLength }).encoded;
+  const srcEnc = encodeDataset(tok, src.sentences.slice(0, task === 'teacher' ? sentences : teacherSentences), {
+    schema: src.schema,
+    maxLength: cfg.data.maxLength,
+  }).encoded;
   const bs = cfg.teacher.batchSize;
   const toJson = (e: typeof encoded) =>
     makeBatches(e, { batchSize: bs, seed: 1, epoch: 0, padId: tok.padId })
       .slice(0, steps + 1)
       .map((b) => b.items.map((w) => ({ ids: Array.from(w.inputIds), labels: w.labels ? Array.from(w.labels) : [] })));
-  writeFileSync(file, JSON.stringify({ numLabels: ds.schema.tags.length, batches: toJson(encoded), source: toJson(srcEnc) }));
+  writeFileSync(
+    file,
+    JSON.stringify({ numLabels: ds.schema.tags.length, batches: toJson(encoded), source: toJson(srcEnc) }),
+  );
 }
 
 async function main(): Promise<void> {
@@ -102,18 +117,40 @@ async function main(): Promise<void> {
     await trainTeacher(cfg, { force: true }); // one step on 32 sentences, selected on dev: the student's teacher
     await distillStudent(cfg, cfg.data.targets[0]!, { maxSteps: steps + 1, target: studentTarget() });
   }
-  const metricsFile = join(cfg.run.outDir, task === 'teacher' ? 'teacher' : join('students', cfg.data.targets[0]!), 'metrics.jsonl');
+  const metricsFile = join(
+    cfg.run.outDir,
+    task === 'teacher' ? 'teacher' : join('students', cfg.data.targets[0]!),
+    'metrics.jsonl',
+  );
   const rows = readFileSync(metricsFile, 'utf8')
     .split('\n')
     .filter(Boolean)
-    .map((l) => JSON.parse(l) as { kind: string; step: number; tokensPerSec?: number; stepMs?: number; tokens?: number })
+    .map(
+      (l) => JSON.parse(l) as { kind: string; step: number; tokensPerSec?: number; stepMs?: number; tokens?: number },
+    )
     .filter((r) => r.kind === 'step' && r.step > 1);
   const tokensPerSec = rows.reduce((s, r) => s + (r.tokensPerSec ?? 0), 0) / Math.max(1, rows.length);
   const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.length;
   // The vocabulary the model trained with (the tiny preset prunes mBERT's to the run's text): PyTorch gets the same.
-  const modelDir = [join(cfg.run.outDir, 'pretrained-pruned'), join(cfg.run.outDir, 'pretrained'), cfg.model.pretrained].find((d) => existsSync(join(d, 'config.json')))!;
-  const vocabSize = (JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as { vocab_size: number }).vocab_size;
-  console.log(JSON.stringify({ task, size, tokensPerSec, steps: rows.length, vocabSize, peakRssBytes: peakRss(), wasmHeapBytes: heap ?? null, backend: backend.summary }));
+  const modelDir = [
+    join(cfg.run.outDir, 'pretrained-pruned'),
+    join(cfg.run.outDir, 'pretrained'),
+    cfg.model.pretrained,
+  ].find((d) => existsSync(join(d, 'config.json')))!;
+  const vocabSize = (JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as { vocab_size: number })
+    .vocab_size;
+  console.log(
+    JSON.stringify({
+      task,
+      size,
+      tokensPerSec,
+      steps: rows.length,
+      vocabSize,
+      peakRssBytes: peakRss(),
+      wasmHeapBytes: heap ?? null,
+      backend: backend.summary,
+    }),
+  );
 }
 
 await main();

@@ -63,8 +63,17 @@ function torchMissing(): string | undefined {
 }
 
 function torch<T>(root: string, args: string[]): T {
-  const env = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE', MALLOC_MMAP_MAX_: '0', MALLOC_TRIM_THRESHOLD_: '68719476736' };
-  const out = execFileSync(PY, [join(root, 'bench', 'reference', 'torch_msd.py'), ...args], { env, encoding: 'utf8', maxBuffer: 1 << 26 });
+  const env = {
+    ...process.env,
+    OMP_WAIT_POLICY: 'PASSIVE',
+    MALLOC_MMAP_MAX_: '0',
+    MALLOC_TRIM_THRESHOLD_: '68719476736',
+  };
+  const out = execFileSync(PY, [join(root, 'bench', 'reference', 'torch_msd.py'), ...args], {
+    env,
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
   return JSON.parse(out.trim().split('\n').pop()!) as T;
 }
 
@@ -77,13 +86,23 @@ interface MsdRun {
   backend: string;
 }
 
-function ours(root: string, task: 'teacher' | 'student', size: 'paper' | 'tiny', work: string, batches: string): MsdRun {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench', 'speed-msd.ts'), task, size, work, String(STEPS), batches], {
-    cwd: root,
-    encoding: 'utf8',
-    maxBuffer: 1 << 26,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+function ours(
+  root: string,
+  task: 'teacher' | 'student',
+  size: 'paper' | 'tiny',
+  work: string,
+  batches: string,
+): MsdRun {
+  const out = execFileSync(
+    process.execPath,
+    ['--import', 'tsx', join(root, 'bench', 'speed-msd.ts'), task, size, work, String(STEPS), batches],
+    {
+      cwd: root,
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   return JSON.parse(out.trim().split('\n').pop()!) as MsdRun;
 }
 
@@ -100,7 +119,14 @@ const bench: Bench = async ({ log, root }) => {
     [4096, 768, 768],
     [4096, 768, 3072],
   ];
-  const pt = missing || !PARTS.has('matmul') ? undefined : torch<{ gflops: Record<string, Record<string, number>>; threads: number }>(root, ['matmul', '--reps', String(REPS)]);
+  const pt =
+    missing || !PARTS.has('matmul')
+      ? undefined
+      : torch<{ gflops: Record<string, Record<string, number>>; threads: number }>(root, [
+          'matmul',
+          '--reps',
+          String(REPS),
+        ]);
   for (const [m, k, n] of PARTS.has('matmul') ? shapes : []) {
     const key = `${m}x${k}x${n}`;
     const [A, B, G] = [tf.randomNormal([m, k]), tf.randomNormal([k, n]), tf.randomNormal([m, n])];
@@ -137,7 +163,10 @@ const bench: Bench = async ({ log, root }) => {
     const vars = enc.trainableVariables(frozen).map((v) => v.variable);
     const sec = timed(() => {
       const { value, grads } = tf.variableGrads(() => {
-        const { hidden } = enc.forward({ inputIds: x, attentionMask: mask }, { training: true, dropoutSeed: 3, frozen });
+        const { hidden } = enc.forward(
+          { inputIds: x, attentionMask: mask },
+          { training: true, dropoutSeed: 3, frozen },
+        );
         return tf.mean(tf.square(hidden[1]!)) as tf.Scalar;
       }, vars);
       value.dataSync();
@@ -172,7 +201,21 @@ const bench: Bench = async ({ log, root }) => {
         const msd = (padding: string, teacher: string, extra: boolean) =>
           missing
             ? undefined
-            : torch<{ tokensPerSec: number }>(root, ['msd', '--task', task, '--batches', batches, '--padding', padding, '--teacher', teacher, '--size', size, ...sizeArgs, ...(extra ? ['--extra-forward'] : [])]).tokensPerSec;
+            : torch<{ tokensPerSec: number }>(root, [
+                'msd',
+                '--task',
+                task,
+                '--batches',
+                batches,
+                '--padding',
+                padding,
+                '--teacher',
+                teacher,
+                '--size',
+                size,
+                ...sizeArgs,
+                ...(extra ? ['--extra-forward'] : []),
+              ]).tokensPerSec;
         if (size === 'paper') {
           const pipeline = msd('128', 'live', task === 'teacher');
           rows.push({
@@ -180,7 +223,12 @@ const bench: Bench = async ({ log, root }) => {
             value: r.tokensPerSec,
             unit: 'tokens/s',
             better: 'higher',
-            reference: ref('PyTorch reference pipeline (padded to 128' + (task === 'teacher' ? ', extra target forward' : ', live teacher') + ')', pipeline),
+            reference: ref(
+              'PyTorch reference pipeline (padded to 128' +
+                (task === 'teacher' ? ', extra target forward' : ', live teacher') +
+                ')',
+              pipeline,
+            ),
             target: { on: 'ratio', op: '>=', value: 1.5 },
             note: 'moonshot 3x',
           });
@@ -190,12 +238,23 @@ const bench: Bench = async ({ log, root }) => {
           value: r.tokensPerSec,
           unit: 'tokens/s',
           better: 'higher',
-          reference: ref('PyTorch (dynamic padding' + (task === 'student' ? ', cached teacher' : '') + ')', msd('dynamic', 'cached', false)),
+          reference: ref(
+            'PyTorch (dynamic padding' + (task === 'student' ? ', cached teacher' : '') + ')',
+            msd('dynamic', 'cached', false),
+          ),
         });
         if (size === 'paper' && task === 'student') {
-          rows.push({ what: 'peak RSS of the mBERT-size student step, batch 32', value: r.peakRssBytes / GiB, unit: 'GiB', better: 'lower', target: { on: 'value', op: '<=', value: 6 } });
+          rows.push({
+            what: 'peak RSS of the mBERT-size student step, batch 32',
+            value: r.peakRssBytes / GiB,
+            unit: 'GiB',
+            better: 'lower',
+            target: { on: 'value', op: '<=', value: 6 },
+          });
         }
-        log(`${size} ${task}: ${r.steps} steps, peak RSS ${(r.peakRssBytes / GiB).toFixed(2)} GiB, wasm heap ${r.wasmHeapBytes ? (r.wasmHeapBytes / GiB).toFixed(2) : '-'} GiB`);
+        log(
+          `${size} ${task}: ${r.steps} steps, peak RSS ${(r.peakRssBytes / GiB).toFixed(2)} GiB, wasm heap ${r.wasmHeapBytes ? (r.wasmHeapBytes / GiB).toFixed(2) : '-'} GiB`,
+        );
       }
     }
   } finally {
@@ -207,7 +266,16 @@ const bench: Bench = async ({ log, root }) => {
 /** The tiny preset's architecture for the PyTorch script (read from the preset, so both sides stay the same). */
 function tinyArgs(): string[] {
   const t = resolveConfig('tiny').model.tiny;
-  return ['--hidden', String(t.hiddenSize), '--layers', String(t.numLayers), '--heads-n', String(t.numHeads), '--inter', String(t.intermediateSize)];
+  return [
+    '--hidden',
+    String(t.hiddenSize),
+    '--layers',
+    String(t.numLayers),
+    '--heads-n',
+    String(t.numHeads),
+    '--inter',
+    String(t.intermediateSize),
+  ];
 }
 
 export default bench;

@@ -13,7 +13,13 @@ import { join } from 'node:path';
 import type { Bench, BenchRow } from './run.js';
 import { availableDatasets, loadDataset } from '../src/data/index.js';
 import type { LabelSchema, Sentence } from '../src/data/types.js';
-import { encodeDataset, fixedPaddingEfficiency, loadTokenizer, makeBatches, paddingEfficiency } from '../src/tokenizer/index.js';
+import {
+  encodeDataset,
+  fixedPaddingEfficiency,
+  loadTokenizer,
+  makeBatches,
+  paddingEfficiency,
+} from '../src/tokenizer/index.js';
 
 interface RefTokenizer {
   encode(text: string, opts: { add_special_tokens: boolean }): number[];
@@ -22,7 +28,12 @@ interface RefTokenizer {
 }
 
 /** The reference alignment: one call per word, label on the first piece, cut to maxLength. */
-function referenceEncode(tok: RefTokenizer, sentences: readonly Sentence[], schema: LabelSchema, maxLength = 128): number {
+function referenceEncode(
+  tok: RefTokenizer,
+  sentences: readonly Sentence[],
+  schema: LabelSchema,
+  maxLength = 128,
+): number {
   let total = 0;
   for (const s of sentences) {
     const ids: number[] = [];
@@ -53,7 +64,9 @@ const bench: Bench = async (ctx) => {
 
   // Speed: CoNLL-2002 nl train.
   const nl = loadDataset('conll2002', 'nl', 'train', { root: dataRoot });
-  ctx.log(`conll2002 nl train: ${nl.sentences.length} sentences, ${nl.sentences.reduce((n, s) => n + s.tokens.length, 0)} words`);
+  ctx.log(
+    `conll2002 nl train: ${nl.sentences.length} sentences, ${nl.sentences.reduce((n, s) => n + s.tokens.length, 0)} words`,
+  );
   const ours = loadTokenizer(modelDir);
   const oursTimes: number[] = [];
   for (let rep = 0; rep < 5; rep++) {
@@ -69,7 +82,9 @@ const bench: Bench = async (ctx) => {
   const { env, AutoTokenizer } = await import('@huggingface/transformers');
   env.allowRemoteModels = false;
   env.localModelPath = join(modelDir, '..');
-  const ref = (await AutoTokenizer.from_pretrained('bert-base-multilingual-cased', { local_files_only: true })) as unknown as RefTokenizer;
+  const ref = (await AutoTokenizer.from_pretrained('bert-base-multilingual-cased', {
+    local_files_only: true,
+  })) as unknown as RefTokenizer;
   const refTimes: number[] = [];
   for (let rep = 0; rep < 3; rep++) {
     const t1 = performance.now();
@@ -103,12 +118,25 @@ const bench: Bench = async (ctx) => {
   });
 
   // Words the reference's cut at 128 would drop, per evaluation set (test where the corpus has one, else dev).
-  const evalSets = availableDatasets(dataRoot).filter((d) => d.split === 'test' || (d.split === 'dev' && !availableDatasets(dataRoot).some((o) => o.name === d.name && o.lang === d.lang && o.split === 'test')));
+  const evalSets = availableDatasets(dataRoot).filter(
+    (d) =>
+      d.split === 'test' ||
+      (d.split === 'dev' &&
+        !availableDatasets(dataRoot).some((o) => o.name === d.name && o.lang === d.lang && o.split === 'test')),
+  );
   for (const d of evalSets) {
     const ds = loadDataset(d.name, d.lang, d.split, { root: dataRoot });
     const { report } = encodeDataset(ours, ds.sentences, { schema: ds.schema });
-    ctx.log(`${d.name}/${d.lang}/${d.split}: ${report.words} words, ${report.longSentences} sentences over 126 sub-tokens, ${report.droppedByTruncation} words dropped by a cut at 128 (kept here in ${report.windows - report.sentences} extra windows)`);
-    rows.push({ what: `words a cut at 128 drops: ${d.name} ${d.lang} ${d.split}`, value: report.droppedByTruncation, unit: 'words', better: 'lower', note: `of ${report.words}` });
+    ctx.log(
+      `${d.name}/${d.lang}/${d.split}: ${report.words} words, ${report.longSentences} sentences over 126 sub-tokens, ${report.droppedByTruncation} words dropped by a cut at 128 (kept here in ${report.windows - report.sentences} extra windows)`,
+    );
+    rows.push({
+      what: `words a cut at 128 drops: ${d.name} ${d.lang} ${d.split}`,
+      value: report.droppedByTruncation,
+      unit: 'words',
+      better: 'lower',
+      note: `of ${report.words}`,
+    });
   }
   return rows;
 };

@@ -53,9 +53,13 @@ export function withRunDir(nb: Notebook, dir: string): Notebook {
     const text = sourceText(cell.source);
     if (cell.cell_type !== 'code' || !RUN_DIR_LINE.test(text)) return cell;
     found++;
-    return { ...cell, source: text.replace(RUN_DIR_LINE, `const runDir: string = ${JSON.stringify(dir).replace(/^"|"$/g, "'")};`) };
+    return {
+      ...cell,
+      source: text.replace(RUN_DIR_LINE, `const runDir: string = ${JSON.stringify(dir).replace(/^"|"$/g, "'")};`),
+    };
   });
-  if (found !== 1) throw new Error(`withRunDir: expected one config cell with "const runDir: string = '';", found ${found}`);
+  if (found !== 1)
+    throw new Error(`withRunDir: expected one config cell with "const runDir: string = '';", found ${found}`);
   return { ...nb, cells };
 }
 
@@ -147,7 +151,16 @@ export const STATIC_MIMES = ['image/svg+xml', 'image/png'];
 export function chartLabel(spec: unknown): string {
   const s = spec as { title?: unknown; description?: unknown };
   const t = s?.title;
-  const title = typeof t === 'string' ? t : Array.isArray(t) ? t.join(' ') : typeof (t as { text?: unknown })?.text === 'string' ? (t as { text: string }).text : Array.isArray((t as { text?: unknown })?.text) ? ((t as { text: string[] }).text).join(' ') : '';
+  const title =
+    typeof t === 'string'
+      ? t
+      : Array.isArray(t)
+        ? t.join(' ')
+        : typeof (t as { text?: unknown })?.text === 'string'
+          ? (t as { text: string }).text
+          : Array.isArray((t as { text?: unknown })?.text)
+            ? (t as { text: string[] }).text.join(' ')
+            : '';
   return [title, typeof s?.description === 'string' ? s.description : ''].filter((x) => x).join(' | ');
 }
 
@@ -164,12 +177,16 @@ export function expectCharts(promised: { name: string; match: RegExp }[]): Expec
       const found = charts.filter((c) => p.match.test(c.label));
       if (found.length === 0) {
         const seen = charts.map((c) => `'${c.label || '(no title)'}'`).join(', ');
-        problems.push(`no Vega-Lite chart for '${p.name}' (title or description matching ${p.match}); charts shown: ${seen}`);
+        problems.push(
+          `no Vega-Lite chart for '${p.name}' (title or description matching ${p.match}); charts shown: ${seen}`,
+        );
         continue;
       }
       for (const c of found) {
         if (!STATIC_MIMES.some((m) => outputsWithMime({ ...nb, cells: [nb.cells[c.cellIndex]!] }, m).length > 0)) {
-          problems.push(`cell ${c.cellIndex}: chart '${c.label}' has no static copy (${STATIC_MIMES.join(' or ')}) in its cell`);
+          problems.push(
+            `cell ${c.cellIndex}: chart '${c.label}' has no static copy (${STATIC_MIMES.join(' or ')}) in its cell`,
+          );
         }
       }
     }
@@ -199,11 +216,17 @@ export function expectText(what: string, pattern: RegExp): Expectation {
 
 export const EXPECTATIONS: Record<string, Expectation[]> = {
   '00_setup.ipynb': [expectJsonOutput(VEGA_LITE_MIME)],
-  '01_teacher.ipynb': [expectCharts([{ name: 'per-layer F1 of the teacher', match: /teacher.*F1 of every layer/i }]), expectOutput('text/html', 'dataset statistics table')],
+  '01_teacher.ipynb': [
+    expectCharts([{ name: 'per-layer F1 of the teacher', match: /teacher.*F1 of every layer/i }]),
+    expectOutput('text/html', 'dataset statistics table'),
+  ],
   '04_ablations.ipynb': [
     expectCharts([
       { name: 'ablation chart, published vs measured', match: /^Ablations: full MSD and each variant/ },
-      { name: 'per-layer F1 with error bars over seeds', match: /^Ablations: entity F1 of every layer head, mean ± std/ },
+      {
+        name: 'per-layer F1 with error bars over seeds',
+        match: /^Ablations: entity F1 of every layer head, mean ± std/,
+      },
     ]),
     expectOutput('text/html', 'results table'),
     expectText('t-test p-values against full MSD', /p vs full/),
@@ -216,7 +239,10 @@ export const EXPECTATIONS: Record<string, Expectation[]> = {
       { name: 'Figure 2 (from 03)', match: /\[CLS\] vectors of source and target/ },
     ]),
     expectText('exported SVG and PNG figures', /figures\/per-layer-f1\.svg[\s\S]*figures\/per-layer-f1\.png/),
-    expectText('exported CSV and LaTeX tables', /figures\/results-per-layer\.csv[\s\S]*figures\/results-per-layer\.tex/),
+    expectText(
+      'exported CSV and LaTeX tables',
+      /figures\/results-per-layer\.csv[\s\S]*figures\/results-per-layer\.tex/,
+    ),
     expectText('the HTML report', /report\.html/),
   ],
   '03_mmd_diagnostics.ipynb': [
@@ -240,7 +266,8 @@ export const EXPECTATIONS: Record<string, Expectation[]> = {
  * Returns `cell N: ...` / `metadata: ...` messages with the offending text.
  */
 export function machinePaths(nb: Notebook): string[] {
-  const pattern = /(?:^|[\s'"`(=:,[])((?:\/(?:home|Users|tmp|work|root|mnt|var|opt|srv|data|scratch|private)\/[^\s'"`)]*)|(?:[A-Za-z]:\\[^\s'"`)]*))/g;
+  const pattern =
+    /(?:^|[\s'"`(=:,[])((?:\/(?:home|Users|tmp|work|root|mnt|var|opt|srv|data|scratch|private)\/[^\s'"`)]*)|(?:[A-Za-z]:\\[^\s'"`)]*))/g;
   const problems: string[] = [];
   const scan = (where: string, text: string): void => {
     for (const m of text.matchAll(pattern)) problems.push(`${where}: machine path '${m[1]}'`);
@@ -252,8 +279,8 @@ export function machinePaths(nb: Notebook): string[] {
 
 /** Problems found in an executed notebook: error outputs and the expectations for its file name. */
 export function checkExecuted(nb: Notebook, file: string, expectations = EXPECTATIONS): string[] {
-  const problems = errorOutputs(nb).map(
-    ({ cellIndex, output }) => `cell ${cellIndex}: ${output.ename ?? 'Error'}: ${output.evalue ?? ''}`.trimEnd(),
+  const problems = errorOutputs(nb).map(({ cellIndex, output }) =>
+    `cell ${cellIndex}: ${output.ename ?? 'Error'}: ${output.evalue ?? ''}`.trimEnd(),
   );
   for (const expect of expectations[basename(file)] ?? []) problems.push(...expect(nb));
   return problems;
@@ -297,7 +324,8 @@ export function formatCellError(file: string, r: CellErrorReport): string {
   if (streams.length) {
     lines.push('  --- output ---');
     for (const o of streams) {
-      for (const l of sourceText(o.text).replace(/\n$/, '').split('\n')) lines.push(`  ${o.name === 'stderr' ? '!' : '|'} ${l}`);
+      for (const l of sourceText(o.text).replace(/\n$/, '').split('\n'))
+        lines.push(`  ${o.name === 'stderr' ? '!' : '|'} ${l}`);
     }
   }
   const errText = [r.ename, r.evalue].filter((x) => x).join(': ');

@@ -48,7 +48,6 @@ const root = resolve(here, '..');
 const jupyterData = join(here, '.jupyter', 'share', 'jupyter');
 const tslabBin = join(root, 'node_modules', '.bin', 'tslab');
 
-
 interface Options {
   out?: string;
   timeoutS: number;
@@ -59,7 +58,8 @@ interface Options {
 function parseArgs(argv: string[]): Options {
   const envTimeout = process.env.MSD_NOTEBOOK_TIMEOUT_S;
   let timeoutS = envTimeout ? Number(envTimeout) : 600;
-  if (!(timeoutS > 0)) throw new Error(`MSD_NOTEBOOK_TIMEOUT_S: expected a positive number of seconds, got '${envTimeout}'`);
+  if (!(timeoutS > 0))
+    throw new Error(`MSD_NOTEBOOK_TIMEOUT_S: expected a positive number of seconds, got '${envTimeout}'`);
   let out: string | undefined;
   let full = false;
   const files: string[] = [];
@@ -72,7 +72,8 @@ function parseArgs(argv: string[]): Options {
       const v = a.includes('=') ? a.slice(10) : argv[++i];
       timeoutS = Number(v);
       if (!(timeoutS > 0)) throw new Error(`--timeout: expected a positive number of seconds, got '${v}'`);
-    } else if (a.startsWith('-')) throw new Error(`unknown option '${a}' (expected --out DIR, --timeout S, --full, notebook paths)`);
+    } else if (a.startsWith('-'))
+      throw new Error(`unknown option '${a}' (expected --out DIR, --timeout S, --full, notebook paths)`);
     else files.push(resolve(a));
   }
   if (out === '') throw new Error('--out needs a directory');
@@ -81,7 +82,10 @@ function parseArgs(argv: string[]): Options {
 
 function findPython(): string {
   try {
-    return execFileSync('bash', [join(here, 'find-python.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    return execFileSync('bash', [join(here, 'find-python.sh')], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).trim();
   } catch (err) {
     const stderr = String((err as { stderr?: unknown }).stderr ?? '');
     throw new Error(`Jupyter is not installed.\n${stderr.trim()}`);
@@ -151,14 +155,19 @@ function kill(pid: number, signal: NodeJS.Signals): void {
 function nbconvert(python: string, file: string, outDir: string, timeoutS: number, quick: boolean): Promise<RunResult> {
   const args = [
     '-Xfrozen_modules=off', // silences debugpy's warning on Python 3.11
-    '-m', 'nbconvert',
-    '--config', join(here, 'nbconvert_config.py'),
-    '--to', 'notebook',
+    '-m',
+    'nbconvert',
+    '--config',
+    join(here, 'nbconvert_config.py'),
+    '--to',
+    'notebook',
     '--execute',
     '--ExecutePreprocessor.kernel_name=tslab',
     `--ExecutePreprocessor.timeout=${Math.ceil(timeoutS)}`,
-    '--output-dir', outDir,
-    '--output', executedName(file),
+    '--output-dir',
+    outDir,
+    '--output',
+    executedName(file),
     file,
   ];
   const env = {
@@ -180,15 +189,18 @@ function nbconvert(python: string, file: string, outDir: string, timeoutS: numbe
       clearTimeout(timer);
       done({ code, stderr, timedOut });
     };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      const pid = child.pid!;
-      const family = descendants(pid);
-      kill(pid, 'SIGINT');
-      setTimeout(() => {
-        for (const p of [pid, ...family, ...descendants(pid)]) kill(p, 'SIGKILL');
-      }, 5000).unref();
-    }, timeoutS * 1000 + 10_000); // 10 s of slack lets nbclient's per-cell timeout (which names the cell) win
+    const timer = setTimeout(
+      () => {
+        timedOut = true;
+        const pid = child.pid!;
+        const family = descendants(pid);
+        kill(pid, 'SIGINT');
+        setTimeout(() => {
+          for (const p of [pid, ...family, ...descendants(pid)]) kill(p, 'SIGKILL');
+        }, 5000).unref();
+      },
+      timeoutS * 1000 + 10_000,
+    ); // 10 s of slack lets nbclient's per-cell timeout (which names the cell) win
     child.on('error', (err) => {
       clearTimeout(timer);
       fail(err);
@@ -221,14 +233,23 @@ function executedName(file: string): string {
 }
 
 /** Executes one notebook and checks it; `checkAs` is the file whose EXPECTATIONS apply and whose name is reported. */
-async function runOne(python: string, file: string, outDir: string, timeoutS: number, quick: boolean, checkAs = file): Promise<string[]> {
+async function runOne(
+  python: string,
+  file: string,
+  outDir: string,
+  timeoutS: number,
+  quick: boolean,
+  checkAs = file,
+): Promise<string[]> {
   const name = rel(root, checkAs) + (checkAs === file ? '' : ` (as ${basename(file)})`);
   const res = await nbconvert(python, file, outDir, timeoutS, quick);
   const raise = '(MSD_NOTEBOOK_TIMEOUT_S or --timeout raises it)';
   if (res.timedOut) return [`${name}: still running after ${timeoutS} s, stopped ${raise}`];
   if (/CellTimeoutError|Cell execution timed out/.test(res.stderr)) {
     const cell = /(?:following cell|preview of the cell contents):\n-+\n([\s\S]*?)\n-+\n/.exec(res.stderr)?.[1];
-    return [`${name}: a cell ran longer than ${timeoutS} s ${raise}${cell ? `:\n  | ${cell.split('\n').join('\n  | ')}` : ''}`];
+    return [
+      `${name}: a cell ran longer than ${timeoutS} s ${raise}${cell ? `:\n  | ${cell.split('\n').join('\n  | ')}` : ''}`,
+    ];
   }
   if (res.code !== 0) {
     const reports = parseCellErrors(res.stderr);
@@ -257,7 +278,9 @@ async function main(): Promise<number> {
   if (!opts.full) {
     // The quick run directory the notebooks' config cell picks (MSD_NOTEBOOK_QUICK=1): start from nothing.
     rmSync(join(root, QUICK_RUN_DIR), { recursive: true, force: true });
-    console.log(`quick mode (MSD_NOTEBOOK_QUICK=1): small data, one epoch, training into ${QUICK_RUN_DIR}/ (emptied first); --full for the real thing`);
+    console.log(
+      `quick mode (MSD_NOTEBOOK_QUICK=1): small data, one epoch, training into ${QUICK_RUN_DIR}/ (emptied first); --full for the real thing`,
+    );
   }
   mkdirSync(outDir, { recursive: true });
   let passed = 0;

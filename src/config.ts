@@ -16,7 +16,14 @@ export interface ModelConfig {
   /** Download cache for Hub ids (default: `$MSD_CACHE` or `~/.cache/msd-ner`). */
   cacheDir: string;
   /** Build a small random BERT instead of loading `pretrained` weights (the `tiny` preset), keeping its vocab. */
-  tiny: { enabled: boolean; hiddenSize: number; numLayers: number; numHeads: number; intermediateSize: number; dropout: number };
+  tiny: {
+    enabled: boolean;
+    hiddenSize: number;
+    numLayers: number;
+    numHeads: number;
+    intermediateSize: number;
+    dropout: number;
+  };
   /**
    * Keep only the vocabulary pieces the run's training text uses (source train + every target's train), with the
    * embedding rows remapped (src/model/prune.ts): the same tokens on that text, a much smaller embedding matrix.
@@ -172,7 +179,17 @@ export const PAPER: MsdConfig = {
     selectOn: 'source-dev',
     ablation: { noAux: false, noMmdM: false, noMmdL: false },
   },
-  run: { seed: 42, outDir: 'runs/paper', evalEvery: 0, checkpointEvery: 0, logEvery: 10, backend: '', evalLayers: [4, 12], teacherDir: '', microBatchTokens: 512 },
+  run: {
+    seed: 42,
+    outDir: 'runs/paper',
+    evalEvery: 0,
+    checkpointEvery: 0,
+    logEvery: 10,
+    backend: '',
+    evalLayers: [4, 12],
+    teacherDir: '',
+    microBatchTokens: 512,
+  },
 };
 
 /**
@@ -199,7 +216,14 @@ export const TINY: MsdConfig = {
     headLayers: [1, 2],
     classifierDropout: 0,
   },
-  data: { ...PAPER.data, corpus: 'conll2002', source: 'es', targets: ['nl'], maxLength: 64, limit: { train: 0, dev: 500, test: 0 } },
+  data: {
+    ...PAPER.data,
+    corpus: 'conll2002',
+    source: 'es',
+    targets: ['nl'],
+    maxLength: 64,
+    limit: { train: 0, dev: 500, test: 0 },
+  },
   teacher: { ...PAPER.teacher, batchSize: 16, epochs: 2, lr: 3e-3, freezeEmbeddings: false, freezeLayers: 0 },
   student: { ...PAPER.student, batchSize: 64, epochs: 1, lr: 3e-3, freezeEmbeddings: false, freezeLayers: 0 },
   run: { ...PAPER.run, outDir: 'runs/demo', logEvery: 5, microBatchTokens: 0, evalLayers: [1, 2] },
@@ -225,8 +249,11 @@ function kind(v: unknown): string {
 
 function checkLambda(value: unknown, path: string): LambdaMode {
   if (value === 'learned' || value === 'uniform') return value;
-  if (Array.isArray(value) && value.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0)) return value as number[];
-  throw new Error(`config ${path}: expected 'learned', 'uniform' or a list of non-negative numbers, got ${JSON.stringify(value)}`);
+  if (Array.isArray(value) && value.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0))
+    return value as number[];
+  throw new Error(
+    `config ${path}: expected 'learned', 'uniform' or a list of non-negative numbers, got ${JSON.stringify(value)}`,
+  );
 }
 
 function merge(base: Record<string, unknown>, over: Record<string, unknown>, prefix: string): void {
@@ -248,7 +275,8 @@ function merge(base: Record<string, unknown>, over: Record<string, unknown>, pre
     if (kind(value) !== kind(current)) {
       throw new Error(`config ${path}: expected ${kind(current)}, got ${kind(value)} (${JSON.stringify(value)})`);
     }
-    if (typeof value === 'number' && !Number.isFinite(value)) throw new Error(`config ${path}: expected a finite number, got ${value}`);
+    if (typeof value === 'number' && !Number.isFinite(value))
+      throw new Error(`config ${path}: expected a finite number, got ${value}`);
     if (Array.isArray(current)) {
       const want = kind(current[0]);
       const arr = value as unknown[];
@@ -260,7 +288,9 @@ function merge(base: Record<string, unknown>, over: Record<string, unknown>, pre
       }
     }
     if (ENUMS[path] && !ENUMS[path].includes(value as string)) {
-      throw new Error(`config ${path}: expected one of ${ENUMS[path].map((e) => `'${e}'`).join(', ')}, got '${String(value)}'`);
+      throw new Error(
+        `config ${path}: expected one of ${ENUMS[path].map((e) => `'${e}'`).join(', ')}, got '${String(value)}'`,
+      );
     }
     base[key] = value;
   }
@@ -269,7 +299,8 @@ function merge(base: Record<string, unknown>, over: Record<string, unknown>, pre
 /** A preset (by name or object) with overrides applied; throws on unknown keys and wrong types. */
 export function resolveConfig(preset: string | MsdConfig = 'paper', ...overrides: DeepPartial<MsdConfig>[]): MsdConfig {
   const base = typeof preset === 'string' ? PRESETS[preset] : preset;
-  if (!base) throw new Error(`config: unknown preset '${String(preset)}'; expected one of ${Object.keys(PRESETS).join(', ')}`);
+  if (!base)
+    throw new Error(`config: unknown preset '${String(preset)}'; expected one of ${Object.keys(PRESETS).join(', ')}`);
   const out = clone(base);
   for (const o of overrides) {
     const { preset: _ignored, ...rest } = o as Record<string, unknown>;
@@ -294,9 +325,16 @@ export function checkLayerCount(c: MsdConfig, layers: number, from = 'model.tiny
   const [h0, h1] = c.model.headLayers;
   const has = `the encoder has ${layers} layers (${from})`;
   if (h1 > layers) throw new Error(`config model.headLayers: [${h0}, ${h1}] must lie within 1..${layers}; ${has}`);
-  if (c.student.clsLayer > layers) throw new Error(`config student.clsLayer: ${c.student.clsLayer} must be -1 (last) or lie within 0..${layers}; ${has}`);
-  for (const [name, o] of [['teacher', c.teacher], ['student', c.student]] as const) {
-    if (o.freezeLayers > layers) throw new Error(`config ${name}.freezeLayers: expected 0..${layers}, got ${o.freezeLayers}; ${has}`);
+  if (c.student.clsLayer > layers)
+    throw new Error(
+      `config student.clsLayer: ${c.student.clsLayer} must be -1 (last) or lie within 0..${layers}; ${has}`,
+    );
+  for (const [name, o] of [
+    ['teacher', c.teacher],
+    ['student', c.student],
+  ] as const) {
+    if (o.freezeLayers > layers)
+      throw new Error(`config ${name}.freezeLayers: expected 0..${layers}, got ${o.freezeLayers}; ${has}`);
   }
 }
 
@@ -306,18 +344,30 @@ function validate(c: MsdConfig): void {
   if (h0 < 1) throw new Error(`config model.headLayers: [${h0}, ${h1}] must start at layer 1 or later`);
   if (c.model.tiny.enabled) checkLayerCount(c, c.model.tiny.numLayers);
   const [e0, e1] = c.run.evalLayers;
-  if (e0 < h0 || e1 > h1) throw new Error(`config run.evalLayers: [${e0}, ${e1}] must lie within model.headLayers [${h0}, ${h1}]`);
+  if (e0 < h0 || e1 > h1)
+    throw new Error(`config run.evalLayers: [${e0}, ${e1}] must lie within model.headLayers [${h0}, ${h1}]`);
   if (!Number.isInteger(c.run.microBatchTokens) || c.run.microBatchTokens < 0) {
-    throw new Error(`config run.microBatchTokens: expected an integer >= 0 (0 = never cut a batch), got ${c.run.microBatchTokens}`);
+    throw new Error(
+      `config run.microBatchTokens: expected an integer >= 0 (0 = never cut a batch), got ${c.run.microBatchTokens}`,
+    );
   }
-  if (!Number.isInteger(c.student.clsLayer) || c.student.clsLayer < -1) throw new Error(`config student.clsLayer: ${c.student.clsLayer} must be -1 (last) or a layer >= 0`);
-  for (const [name, o] of [['teacher', c.teacher], ['student', c.student]] as const) {
-    if (o.batchSize < 1 || !Number.isInteger(o.batchSize)) throw new Error(`config ${name}.batchSize: expected a positive integer, got ${o.batchSize}`);
-    if (o.epochs < 0 || !Number.isInteger(o.epochs)) throw new Error(`config ${name}.epochs: expected an integer >= 0, got ${o.epochs}`);
-    if (o.freezeLayers < 0 || !Number.isInteger(o.freezeLayers)) throw new Error(`config ${name}.freezeLayers: expected an integer >= 0, got ${o.freezeLayers}`);
+  if (!Number.isInteger(c.student.clsLayer) || c.student.clsLayer < -1)
+    throw new Error(`config student.clsLayer: ${c.student.clsLayer} must be -1 (last) or a layer >= 0`);
+  for (const [name, o] of [
+    ['teacher', c.teacher],
+    ['student', c.student],
+  ] as const) {
+    if (o.batchSize < 1 || !Number.isInteger(o.batchSize))
+      throw new Error(`config ${name}.batchSize: expected a positive integer, got ${o.batchSize}`);
+    if (o.epochs < 0 || !Number.isInteger(o.epochs))
+      throw new Error(`config ${name}.epochs: expected an integer >= 0, got ${o.epochs}`);
+    if (o.freezeLayers < 0 || !Number.isInteger(o.freezeLayers))
+      throw new Error(`config ${name}.freezeLayers: expected an integer >= 0, got ${o.freezeLayers}`);
     const aux = h1 - h0;
     if (Array.isArray(o.lambda) && o.lambda.length !== aux) {
-      throw new Error(`config ${name}.lambda: expected ${aux} weights (one per auxiliary layer ${h0}..${h1 - 1}), got ${o.lambda.length}`);
+      throw new Error(
+        `config ${name}.lambda: expected ${aux} weights (one per auxiliary layer ${h0}..${h1 - 1}), got ${o.lambda.length}`,
+      );
     }
   }
   if (c.data.maxLength < 8) throw new Error(`config data.maxLength: expected >= 8, got ${c.data.maxLength}`);
@@ -350,7 +400,10 @@ export function parseSets(sets: string[]): DeepPartial<MsdConfig> {
     let ref: unknown = PAPER;
     let target = out;
     path.forEach((key, i) => {
-      ref = ref !== undefined && ref !== null && typeof ref === 'object' ? (ref as Record<string, unknown>)[key] : undefined;
+      ref =
+        ref !== undefined && ref !== null && typeof ref === 'object'
+          ? (ref as Record<string, unknown>)[key]
+          : undefined;
       if (i === path.length - 1) {
         target[key] = parseValue(s.slice(eq + 1), ref);
       } else {
@@ -372,5 +425,12 @@ export function configToJson(c: MsdConfig): string {
  */
 export function teacherConfigView(c: MsdConfig): Record<string, unknown> {
   const { targets: _targets, limit, ...data } = c.data;
-  return { model: c.model, data: { ...data, limit: { train: limit.train, dev: limit.dev } }, teacher: c.teacher, seed: c.run.seed, backend: c.run.backend, evalEvery: c.run.evalEvery };
+  return {
+    model: c.model,
+    data: { ...data, limit: { train: limit.train, dev: limit.dev } },
+    teacher: c.teacher,
+    seed: c.run.seed,
+    backend: c.run.backend,
+    evalEvery: c.run.evalEvery,
+  };
 }

@@ -99,7 +99,14 @@ export { distillStudent, type StudentResult } from './train/student.js';
 export { runMsd, evaluateRun, type RunSummary, type EvalRunOptions } from './train/pipeline.js';
 export type { TrainOptions } from './train/loop.js';
 export { RunDir, runDir, readJson, readJsonl, type ModelPaths } from './train/runs.js';
-export { consoleProgress, formatProgress, liveProgress, type LiveDisplay, type ProgressEvent, type ProgressCallback } from './train/progress.js';
+export {
+  consoleProgress,
+  formatProgress,
+  liveProgress,
+  type LiveDisplay,
+  type ProgressEvent,
+  type ProgressCallback,
+} from './train/progress.js';
 
 // --- figures and diagnostics (issue 12: src/viz, src/diagnostics) ---
 export * from './diagnostics/index.js';

@@ -7,4 +7,14 @@
 import * as tf from '@tensorflow/tfjs';
 
 export { tf };
-export type { Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Scalar, Variable, Rank, DataType } from '@tensorflow/tfjs';
+export type {
+  Tensor,
+  Tensor1D,
+  Tensor2D,
+  Tensor3D,
+  Tensor4D,
+  Scalar,
+  Variable,
+  Rank,
+  DataType,
+} from '@tensorflow/tfjs';

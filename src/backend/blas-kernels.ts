@@ -57,7 +57,8 @@ interface Product {
 function plan(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): Product {
   const ar = a.shape.length;
   const br = b.shape.length;
-  if (ar < 2 || br < 2) throw new Error(`matMul (blas): operands must have rank >= 2, got shapes [${a.shape}] and [${b.shape}]`);
+  if (ar < 2 || br < 2)
+    throw new Error(`matMul (blas): operands must have rank >= 2, got shapes [${a.shape}] and [${b.shape}]`);
   const m = transposeA ? a.shape[ar - 1]! : a.shape[ar - 2]!;
   const k = transposeA ? a.shape[ar - 2]! : a.shape[ar - 1]!;
   const kb = transposeB ? b.shape[br - 1]! : b.shape[br - 2]!;
@@ -86,7 +87,15 @@ function plan(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boo
 }
 
 /** Writes `op(a) x op(b)` into `c` (row-major, batch entries consecutive). */
-function gemm(blas: Blas, p: Product, transposeA: boolean, transposeB: boolean, A: Float32Array, B: Float32Array, C: Float32Array): void {
+function gemm(
+  blas: Blas,
+  p: Product,
+  transposeA: boolean,
+  transposeB: boolean,
+  A: Float32Array,
+  B: Float32Array,
+  C: Float32Array,
+): void {
   const { m, n, k } = p;
   const batch = p.aIndex.length;
   if (C.length === 0) return;
@@ -107,7 +116,21 @@ function gemm(blas: Blas, p: Product, transposeA: boolean, transposeB: boolean, 
   for (let i = 0; i < batch; i++) {
     const ia = p.aIndex[i]! * aSize;
     const ib = p.bIndex[i]! * bSize;
-    blas.sgemm(transposeA, transposeB, m, n, k, 1, A.subarray(ia, ia + aSize), lda, B.subarray(ib, ib + bSize), ldb, 0, C.subarray(i * cSize, (i + 1) * cSize), n);
+    blas.sgemm(
+      transposeA,
+      transposeB,
+      m,
+      n,
+      k,
+      1,
+      A.subarray(ia, ia + aSize),
+      lda,
+      B.subarray(ib, ib + bSize),
+      ldb,
+      0,
+      C.subarray(i * cSize, (i + 1) * cSize),
+      n,
+    );
   }
 }
 
@@ -149,7 +172,12 @@ function broadcastIndex(shape: number[], outShape: number[]): (i: number) => num
 }
 
 function fusedMatMulBlas({ inputs, backend, attrs }: Parameters<KernelFunc>[0]): TensorInfo {
-  const { a, b, bias, preluActivationWeights } = inputs as { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
+  const { a, b, bias, preluActivationWeights } = inputs as {
+    a: TensorInfo;
+    b: TensorInfo;
+    bias?: TensorInfo;
+    preluActivationWeights?: TensorInfo;
+  };
   const { transposeA, transposeB, activation, leakyreluAlpha } = attrs as unknown as _FusedMatMulAttrs;
   const wasm = backend as BackendWasm;
   const p = plan(a, b, transposeA, transposeB);

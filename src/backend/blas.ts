@@ -125,7 +125,22 @@ function load(): BlasLoad {
       ? `OpenBLAS ${version} (${getCore?.() ?? 'unknown core'}, ${threads} thread${threads === 1 ? '' : 's'} of ${cpus().length} cores)`
       : `${path} (CBLAS)`;
     const sgemm: Sgemm = (transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =>
-      raw(CBLAS_ROW_MAJOR, transA ? CBLAS_TRANS : CBLAS_NO_TRANS, transB ? CBLAS_TRANS : CBLAS_NO_TRANS, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      raw(
+        CBLAS_ROW_MAJOR,
+        transA ? CBLAS_TRANS : CBLAS_NO_TRANS,
+        transB ? CBLAS_TRANS : CBLAS_NO_TRANS,
+        m,
+        n,
+        k,
+        alpha,
+        a,
+        lda,
+        b,
+        ldb,
+        beta,
+        c,
+        ldc,
+      );
     if (!selfTest(sgemm)) {
       tried.push(`${path}: cblas_sgemm gave wrong results on a 2x3x2 check`);
       continue;

@@ -116,7 +116,11 @@ async function tryBlas(): Promise<Attempt> {
   const wasm = await tryWasm();
   if (!wasm.ok) return wasm;
   useBlasMatMul(loaded.blas);
-  return { ok: true, tfBackend: 'wasm', pkg: `@tensorflow/tfjs-backend-wasm + ${loaded.blas.description} at ${loaded.blas.path} via koffi` };
+  return {
+    ok: true,
+    tfBackend: 'wasm',
+    pkg: `@tensorflow/tfjs-backend-wasm + ${loaded.blas.description} at ${loaded.blas.path} via koffi`,
+  };
 }
 
 async function tryCpu(): Promise<Attempt> {
@@ -178,7 +182,9 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
     if (opts.verbose) console.log(summary);
     return current;
   }
-  throw new Error(`No TensorFlow.js backend could be initialised: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+  throw new Error(
+    `No TensorFlow.js backend could be initialised: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`,
+  );
 }
 
 /** The backend chosen by the last `initBackend`, if any. */

@@ -105,7 +105,13 @@ const gatherRowsWasm: KernelFunc = (args) => {
   const { x, indices } = inputs as { x: TensorInfo; indices: TensorInfo };
   const { axis, batchDims } = attrs as unknown as GatherV2Attrs;
   const parsedAxis = util.parseAxisParam(axis, x.shape)[0];
-  if (parsedAxis !== 0 || (batchDims ?? 0) !== 0 || indices.dtype !== 'int32' || x.dtype === 'string' || x.shape.length === 0) {
+  if (
+    parsedAxis !== 0 ||
+    (batchDims ?? 0) !== 0 ||
+    indices.dtype !== 'int32' ||
+    x.dtype === 'string' ||
+    x.shape.length === 0
+  ) {
     return stockKernel('GatherV2', backend as BackendWasm).kernelFunc(args);
   }
   const wasm = backend as BackendWasm;

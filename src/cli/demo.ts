@@ -30,17 +30,31 @@ function cpuSeconds(): number {
 }
 
 export function registerDemoCommand(program: Command): void {
-  withCommon(program.command('demo').description('the whole method on the tiny preset (CoNLL-2002 es -> nl, real data, CPU minutes)'), 'tiny').action(
-    async (o: CommonOptions) => {
-      const cfg = await prepare(o);
-      if (!cfg) return;
-      const backend = (await backendFor(cfg)).summary;
-      console.log(`demo: ${cfg.preset} preset, ${cfg.data.corpus} ${cfg.data.source} -> ${cfg.data.targets.join(', ')}, run directory ${cfg.run.outDir}`);
-      const result = await runMsd(cfg, { resume: o.resume, force: o.force, onProgress: consoleProgress({ plain: o.plain }) });
-      printSummary(result, cfg);
-      const summary = demoSummary(cfg, result, { wallSec: process.uptime() /* since the process started */, cpuSec: cpuSeconds(), backend, vocabSize: vocabSizeOf(cfg.run.teacherDir || cfg.run.outDir) });
-      writeJsonAtomic(join(cfg.run.outDir, 'results', 'demo-summary.json'), summary);
-      console.log(formatDemoSummary(summary));
-    },
-  );
+  withCommon(
+    program
+      .command('demo')
+      .description('the whole method on the tiny preset (CoNLL-2002 es -> nl, real data, CPU minutes)'),
+    'tiny',
+  ).action(async (o: CommonOptions) => {
+    const cfg = await prepare(o);
+    if (!cfg) return;
+    const backend = (await backendFor(cfg)).summary;
+    console.log(
+      `demo: ${cfg.preset} preset, ${cfg.data.corpus} ${cfg.data.source} -> ${cfg.data.targets.join(', ')}, run directory ${cfg.run.outDir}`,
+    );
+    const result = await runMsd(cfg, {
+      resume: o.resume,
+      force: o.force,
+      onProgress: consoleProgress({ plain: o.plain }),
+    });
+    printSummary(result, cfg);
+    const summary = demoSummary(cfg, result, {
+      wallSec: process.uptime() /* since the process started */,
+      cpuSec: cpuSeconds(),
+      backend,
+      vocabSize: vocabSizeOf(cfg.run.teacherDir || cfg.run.outDir),
+    });
+    writeJsonAtomic(join(cfg.run.outDir, 'results', 'demo-summary.json'), summary);
+    console.log(formatDemoSummary(summary));
+  });
 }

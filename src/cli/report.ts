@@ -30,7 +30,7 @@ function positiveInt(name: string, v: string): number {
 export function registerReportCommand(program: Command): void {
   program
     .command('report')
-    .description("write <runDir>/report.html: config, results table and every chart of a run (offline, self-contained)")
+    .description('write <runDir>/report.html: config, results table and every chart of a run (offline, self-contained)')
     .argument('<runDir>', 'a run directory (msd run / msd demo output)')
     .option('--diagnostics', 'compute MMD per layer and the Figure-2 projection first (loads the selected models)')
     .option('--sample <n>', 'sentences per set for the MMD diagnostics', '200')
@@ -40,13 +40,16 @@ export function registerReportCommand(program: Command): void {
     .option('--out <file>', 'where to write the page (default <runDir>/report.html)')
     .action(async (runDir: string, o: ReportOptions) => {
       if (o.diagnostics) {
-        if (!['t-sne', 'umap', 'pca'].includes(o.method)) throw new Error(`--method is '${o.method}'; expected t-sne, umap or pca`);
+        if (!['t-sne', 'umap', 'pca'].includes(o.method))
+          throw new Error(`--method is '${o.method}'; expected t-sne, umap or pca`);
         const d = await runDiagnostics(runDir, {
           sample: positiveInt('sample', o.sample),
           method: o.method as 't-sne' | 'umap' | 'pca',
           onProgress: (m) => console.log(`diagnostics: ${m}`),
         });
-        console.log(`diagnostics: ${d.mmd.length} MMD rows, ${d.projection.length} projected points -> ${d.paths.join(', ')}`);
+        console.log(
+          `diagnostics: ${d.mmd.length} MMD rows, ${d.projection.length} projected points -> ${d.paths.join(', ')}`,
+        );
       }
       const { path, charts } = writeReport(runDir, { out: o.out });
       console.log(`report: ${charts.length} chart(s) -> ${path}`);

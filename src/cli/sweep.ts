@@ -66,7 +66,12 @@ export function registerSweepCommands(program: Command): void {
     .option('--mem <size>', 'slurm: memory per task', '16G')
     .option('--max-parallel <k>', 'slurm: at most K tasks of an array at once (%K; 0 = no limit)', int, 0)
     .option('--account <name>', 'slurm: account')
-    .option('--sbatch-opt <opt>', 'slurm: another #SBATCH option, e.g. --qos=normal (repeatable)', collectList, [] as string[])
+    .option(
+      '--sbatch-opt <opt>',
+      'slurm: another #SBATCH option, e.g. --qos=normal (repeatable)',
+      collectList,
+      [] as string[],
+    )
     .option('--dry-run', 'slurm: write the job scripts and print the sbatch commands without submitting')
     .action(async (arg: string, o: Record<string, unknown>) => {
       const plan = planFrom(arg, o as { out?: string }, false);
@@ -84,7 +89,10 @@ export function registerSweepCommands(program: Command): void {
         });
         for (const [k, p] of Object.entries(s.scripts)) console.log(`${k} script: ${p}`);
         if (o.dryRun) for (const c of s.commands) console.log(`would run: ${c.join(' ')}`);
-        for (const j of s.jobs) console.log(`submitted ${j.kind}: job ${j.jobId}, array ${j.indices.length} task(s)${j.dependency ? ` after ${j.dependency}` : ''}`);
+        for (const j of s.jobs)
+          console.log(
+            `submitted ${j.kind}: job ${j.jobId}, array ${j.indices.length} task(s)${j.dependency ? ` after ${j.dependency}` : ''}`,
+          );
         if (!s.commands.length) console.log('nothing to submit: every cell is done');
         else if (!o.dryRun) console.log(`follow it with: msd sweep status ${plan.root}`);
         return;
@@ -94,14 +102,16 @@ export function registerSweepCommands(program: Command): void {
         console.error(`interrupted: re-run \`msd sweep run ${plan.root}\` to continue`);
         process.exitCode = 130;
       } else if (r.failed.length || r.blocked.length) {
-        console.error(`${r.failed.length} failed (${r.failed.join(', ')}), ${r.blocked.length} blocked; logs in ${join(plan.root, 'logs')}`);
+        console.error(
+          `${r.failed.length} failed (${r.failed.join(', ')}), ${r.blocked.length} blocked; logs in ${join(plan.root, 'logs')}`,
+        );
         process.exitCode = 1;
       } else console.log(`all ${plan.cells.length} cells done; collect them with: msd collect ${plan.root}`);
     });
 
   sweep
     .command('status')
-    .description('each cell\'s state from its files, joined with squeue/sacct for Slurm sweeps')
+    .description("each cell's state from its files, joined with squeue/sacct for Slurm sweeps")
     .argument('<dir>', 'a planned sweep directory')
     .action((dir: string) => {
       const plan = readPlan(dir);
@@ -110,9 +120,13 @@ export function registerSweepCommands(program: Command): void {
 
   program
     .command('collect')
-    .description('a sweep\'s results: tidy table, mean/std over seeds, t-test against full MSD, CSV + LaTeX')
+    .description("a sweep's results: tidy table, mean/std over seeds, t-test against full MSD, CSV + LaTeX")
     .argument('<dir>', 'a planned sweep directory')
-    .addOption(new Option('--variance <kind>', 't-test: unequal (Welch) or equal (Student)').choices(['unequal', 'equal']).default('unequal'))
+    .addOption(
+      new Option('--variance <kind>', 't-test: unequal (Welch) or equal (Student)')
+        .choices(['unequal', 'equal'])
+        .default('unequal'),
+    )
     .option('--no-figures', 'skip the ablation and per-layer charts (SVG + Vega-Lite JSON)')
     .action(async (dir: string, o: { variance: 'equal' | 'unequal'; figures: boolean }) => {
       const r = collectSweep(dir, { variance: o.variance });

@@ -4,7 +4,15 @@
  * end detects the tag scheme over the whole file, converts to IOB2, counts and builds the load report.
  */
 import { DataError, ProblemSink } from './errors.js';
-import { countEntities, detectScheme, parseTag, TAG_EXPECTATION, toIob2, type ParsedTag, type SchemeOption } from './schemes.js';
+import {
+  countEntities,
+  detectScheme,
+  parseTag,
+  TAG_EXPECTATION,
+  toIob2,
+  type ParsedTag,
+  type SchemeOption,
+} from './schemes.js';
 import type { Encoding } from './text.js';
 import type { LabelSchema, LoadReport, ReadResult, Sentence, SourceLocation, TagScheme } from './types.js';
 
@@ -92,7 +100,10 @@ export class SentenceCollector {
       return;
     }
     if (parsed.prefix !== 'O' && this.allowed && !this.allowed.has(parsed.type)) {
-      this.problem(line, `tag '${tag}' is outside the schema; expected O or a tag of type ${[...this.allowed].join(', ')}`);
+      this.problem(
+        line,
+        `tag '${tag}' is outside the schema; expected O or a tag of type ${[...this.allowed].join(', ')}`,
+      );
     }
     s.parsed.push(parsed);
   }
@@ -113,7 +124,8 @@ export class SentenceCollector {
     if (!s) return;
     if (s.tokens.length === 0 && !s.bad) {
       // A header with no tokens: keep the index (ids stay stable) but there is no sentence to return.
-      if (s.id !== undefined) this.sink.report(s.start, 'sentence header without tokens; expected token lines after it');
+      if (s.id !== undefined)
+        this.sink.report(s.start, 'sentence header without tokens; expected token lines after it');
       return;
     }
     this.done.push(s);
@@ -131,7 +143,12 @@ export class SentenceCollector {
     if (this.done.length === 0) {
       let empty = true;
       for (let line = 1; line <= this.source.count && empty; line++) empty = this.source.text(line).trim() === '';
-      sink.report(1, empty ? 'the file is empty; expected at least one sentence' : 'no sentences found; expected token lines separated by blank lines');
+      sink.report(
+        1,
+        empty
+          ? 'the file is empty; expected at least one sentence'
+          : 'no sentences found; expected token lines separated by blank lines',
+      );
     }
     const good = this.done.filter((s) => !s.bad);
     const given = this.opts.scheme ?? 'auto';
@@ -141,7 +158,10 @@ export class SentenceCollector {
       for (const s of good) {
         const i = s.parsed.findIndex((t) => t.prefix === 'E' || t.prefix === 'S');
         if (i < 0) continue;
-        sink.report(s.lines[i]!, `E-/S- tags are not ${scheme.toUpperCase()}; expected B-/I- tags only, or scheme 'bioes'`);
+        sink.report(
+          s.lines[i]!,
+          `E-/S- tags are not ${scheme.toUpperCase()}; expected B-/I- tags only, or scheme 'bioes'`,
+        );
         s.bad = true;
       }
     }
@@ -154,7 +174,8 @@ export class SentenceCollector {
       if (s.bad) continue;
       const { tags, repaired } = toIob2(s.parsed, scheme);
       repairedCount += repaired.length;
-      for (const i of repaired) if (repairedAt.length < MAX_LISTED_REPAIRS) repairedAt.push({ file, line: s.lines[i]! });
+      for (const i of repaired)
+        if (repairedAt.length < MAX_LISTED_REPAIRS) repairedAt.push({ file, line: s.lines[i]! });
       countEntities(tags, entities);
       tokens += s.tokens.length;
       const sentence: Sentence = {

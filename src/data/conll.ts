@@ -45,14 +45,20 @@ export function readConll(path: string, opts: ConllOptions = {}): ReadResult {
       continue;
     }
     if (cols.length < 2) {
-      c.problem(lineNo, `found 1 column; expected at least 2 whitespace-separated columns, the token first and the tag last`);
+      c.problem(
+        lineNo,
+        `found 1 column; expected at least 2 whitespace-separated columns, the token first and the tag last`,
+      );
       continue;
     }
     if (columns === 0) {
       columns = cols.length;
       columnsLine = lineNo;
     } else if (cols.length !== columns) {
-      c.problem(lineNo, `found ${cols.length} columns; expected ${columns} like line ${columnsLine} (the token first and the tag last)`);
+      c.problem(
+        lineNo,
+        `found ${cols.length} columns; expected ${columns} like line ${columnsLine} (the token first and the tag last)`,
+      );
       continue;
     }
     c.token(cols[0]!, cols[cols.length - 1]!, lineNo);

@@ -34,7 +34,9 @@ async function get(f: typeof fetch, url: string): Promise<Response> {
   try {
     res = await f(url);
   } catch (err) {
-    throw new Error(`Hugging Face Hub: cannot fetch ${url} (${(err as Error).message}); offline? Read local parquet files with readParquet instead`);
+    throw new Error(
+      `Hugging Face Hub: cannot fetch ${url} (${(err as Error).message}); offline? Read local parquet files with readParquet instead`,
+    );
   }
   if (!res.ok) throw new Error(`Hugging Face Hub: ${url} answered ${res.status} ${res.statusText}`);
   return res;
@@ -68,7 +70,10 @@ export async function loadHubDataset(repo: string, split: string, opts: HubOptio
       renameSync(`${path}.part`, path);
     }
     const prefix = opts.idPrefix ?? `${repo}/${config}/${split}`;
-    const { sentences: ss, report } = await readParquet(path, { ...opts, idPrefix: urls.length === 1 ? prefix : `${prefix}/part${i}` });
+    const { sentences: ss, report } = await readParquet(path, {
+      ...opts,
+      idPrefix: urls.length === 1 ? prefix : `${prefix}/part${i}`,
+    });
     files.push(path);
     sentences.push(...ss);
     reports.push(report);

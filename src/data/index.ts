@@ -13,7 +13,16 @@ export type {
 export type { ReadOptions } from './collect.js';
 export { DataError, formatProblem } from './errors.js';
 export { decodeLines, readLines, type Encoding, type DecodedText } from './text.js';
-export { parseTag, detectScheme, toIob2, countEntities, iob2Spans, type SchemeOption, type ParsedTag, type SchemeEvidence } from './schemes.js';
+export {
+  parseTag,
+  detectScheme,
+  toIob2,
+  countEntities,
+  iob2Spans,
+  type SchemeOption,
+  type ParsedTag,
+  type SchemeEvidence,
+} from './schemes.js';
 export { readConll, guessConllLang, type ConllOptions } from './conll.js';
 export { readWikiann, type WikiannOptions } from './wikiann.js';
 export { readMulticoner, type MulticonerOptions } from './multiconer.js';

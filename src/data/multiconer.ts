@@ -23,7 +23,11 @@ export function readMulticoner(path: string, opts: MulticonerOptions = {}): Read
   const decoded = readLines(path, opts.encoding);
   const { lines } = decoded;
   const lang = opts.lang ?? guessLang(path) ?? 'und';
-  const c = new SentenceCollector(path, linesSource(lines), decoded, { ...opts, lang, idPrefix: opts.idPrefix ?? basename(path) });
+  const c = new SentenceCollector(path, linesSource(lines), decoded, {
+    ...opts,
+    lang,
+    idPrefix: opts.idPrefix ?? basename(path),
+  });
   const seen = new Map<string, number>();
   for (let i = 0; i < lines.length; i++) {
     const lineNo = i + 1;
@@ -41,7 +45,8 @@ export function readMulticoner(path: string, opts: MulticonerOptions = {}): Read
       const id = m[1]!;
       const before = seen.get(id);
       c.begin(lineNo, id);
-      if (before !== undefined) c.problem(lineNo, `duplicate sentence id ${id}; expected ids to be unique (first at line ${before})`);
+      if (before !== undefined)
+        c.problem(lineNo, `duplicate sentence id ${id}; expected ids to be unique (first at line ${before})`);
       seen.set(id, lineNo);
       continue;
     }

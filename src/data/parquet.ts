@@ -31,7 +31,10 @@ interface FeatureSpec {
 }
 
 /** The ClassLabel names of a column from the `huggingface` metadata entry, if present. */
-export function hubLabelNames(keyValues: readonly { key: string; value?: string }[] | undefined, column: string): string[] | undefined {
+export function hubLabelNames(
+  keyValues: readonly { key: string; value?: string }[] | undefined,
+  column: string,
+): string[] | undefined {
   const entry = keyValues?.find((kv) => kv.key === 'huggingface');
   if (!entry?.value) return undefined;
   let features: Record<string, FeatureSpec> | undefined;
@@ -73,26 +76,42 @@ export async function readParquet(path: string, opts: ParquetOptions = {}): Prom
   try {
     metadata = parquetMetadata(file);
   } catch (err) {
-    throw new Error(`${path}: not a readable parquet file (${(err as Error).message}); expected a parquet file with columns ${tokensColumn}, ${tagsColumn}`);
+    throw new Error(
+      `${path}: not a readable parquet file (${(err as Error).message}); expected a parquet file with columns ${tokensColumn}, ${tagsColumn}`,
+    );
   }
   const columns = parquetSchema(metadata).children.map((c) => c.element.name);
   for (const col of [tokensColumn, tagsColumn]) {
     if (!columns.includes(col)) {
-      throw new Error(`${path}: no column '${col}'; expected list columns ${tokensColumn} and ${tagsColumn} (found ${columns.join(', ')})`);
+      throw new Error(
+        `${path}: no column '${col}'; expected list columns ${tokensColumn} and ${tagsColumn} (found ${columns.join(', ')})`,
+      );
     }
   }
   const labels = opts.labels ?? hubLabelNames(metadata.key_value_metadata, tagsColumn);
-  const rows = (await parquetReadObjects({ file, metadata, columns: [tokensColumn, tagsColumn], compressors })) as Record<string, unknown>[];
+  const rows = (await parquetReadObjects({
+    file,
+    metadata,
+    columns: [tokensColumn, tagsColumn],
+    compressors,
+  })) as Record<string, unknown>[];
 
   const firstTag = rows.map((r) => asArray(r[tagsColumn])?.[0]).find((t) => t !== undefined);
   if (!labels && (typeof firstTag === 'bigint' || typeof firstTag === 'number')) {
-    throw new Error(`${path}: tags are integer ids but no label list was given and the file has no Hugging Face features metadata; expected opts.labels`);
+    throw new Error(
+      `${path}: tags are integer ids but no label list was given and the file has no Hugging Face features metadata; expected opts.labels`,
+    );
   }
-  const c = new SentenceCollector(path, { count: rows.length, text: (line) => (rows[line - 1] ? rowText(rows[line - 1]!) : '') }, { encoding: 'utf-8', bom: false }, {
-    ...opts,
-    lang: opts.lang ?? 'und',
-    idPrefix: opts.idPrefix ?? basename(path),
-  });
+  const c = new SentenceCollector(
+    path,
+    { count: rows.length, text: (line) => (rows[line - 1] ? rowText(rows[line - 1]!) : '') },
+    { encoding: 'utf-8', bom: false },
+    {
+      ...opts,
+      lang: opts.lang ?? 'und',
+      idPrefix: opts.idPrefix ?? basename(path),
+    },
+  );
   for (let r = 0; r < rows.length; r++) {
     const row = rows[r]!;
     const line = r + 1;
@@ -117,7 +136,12 @@ export async function readParquet(path: string, opts: ParquetOptions = {}): Prom
       if (typeof tag === 'bigint' || typeof tag === 'number') {
         const id = Number(tag);
         if (!labels || !Number.isInteger(id) || id < 0 || id >= labels.length) {
-          c.problem(line, labels ? `tag id ${id} of token ${i} is outside the label list; expected 0..${labels.length - 1}` : `tag id ${id} of token ${i} but no label list; expected opts.labels`);
+          c.problem(
+            line,
+            labels
+              ? `tag id ${id} of token ${i} is outside the label list; expected 0..${labels.length - 1}`
+              : `tag id ${id} of token ${i} but no label list; expected opts.labels`,
+          );
           break;
         }
         tag = labels[id];

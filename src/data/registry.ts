@@ -58,7 +58,9 @@ export function datasetPath(name: DatasetName, lang: string, split: Split, root:
     case 'conll2003': {
       const prefix = CONLL_FILE_LANG[name]![lang];
       if (!prefix) {
-        throw new Error(`${name} has no language '${lang}'; expected one of ${Object.keys(CONLL_FILE_LANG[name]!).join(', ')}`);
+        throw new Error(
+          `${name} has no language '${lang}'; expected one of ${Object.keys(CONLL_FILE_LANG[name]!).join(', ')}`,
+        );
       }
       return join(root, name, lang, `${prefix}.${CONLL_SPLIT[split]}`);
     }
@@ -72,7 +74,13 @@ export function datasetPath(name: DatasetName, lang: string, split: Split, root:
 }
 
 function schemaFor(name: DatasetName): LabelSchema {
-  return labelSchema(name === 'wikiann' ? STANDARD_TYPES.wikiann : name === 'multiconer' ? STANDARD_TYPES.multiconer : STANDARD_TYPES.conll);
+  return labelSchema(
+    name === 'wikiann'
+      ? STANDARD_TYPES.wikiann
+      : name === 'multiconer'
+        ? STANDARD_TYPES.multiconer
+        : STANDARD_TYPES.conll,
+  );
 }
 
 /** Loads one split of a corpus; a missing file is an error naming the path and what the folder holds. */
@@ -85,14 +93,27 @@ export function loadDataset(name: DatasetName, lang: string, split: Split, opts:
     throw new Error(`loadDataset(${name}, ${lang}, ${split}): no file ${path}; the folder ${dir} holds: ${present}`);
   }
   const schema = schemaFor(name);
-  const read = { strict: opts.strict, scheme: opts.scheme, encoding: opts.encoding, lang, idPrefix: `${name}/${lang}/${split}`, schema };
+  const read = {
+    strict: opts.strict,
+    scheme: opts.scheme,
+    encoding: opts.encoding,
+    lang,
+    idPrefix: `${name}/${lang}/${split}`,
+    schema,
+  };
   const { sentences, report } =
-    name === 'wikiann' ? readWikiann(path, read) : name === 'multiconer' ? readMulticoner(path, read) : readConll(path, read);
+    name === 'wikiann'
+      ? readWikiann(path, read)
+      : name === 'multiconer'
+        ? readMulticoner(path, read)
+        : readConll(path, read);
   return { name, lang, split, sentences, report, schema };
 }
 
 /** The (language, split) pairs of a corpus present under the root, for listing and for "every file loads". */
-export function availableDatasets(root: string = defaultDataRoot()): { name: DatasetName; lang: string; split: Split; path: string }[] {
+export function availableDatasets(
+  root: string = defaultDataRoot(),
+): { name: DatasetName; lang: string; split: Split; path: string }[] {
   const out: { name: DatasetName; lang: string; split: Split; path: string }[] = [];
   for (const name of DATASET_NAMES) {
     const dir = join(root, name);

@@ -13,7 +13,9 @@ export function labelSchema(types: readonly string[]): LabelSchema {
   const seen = new Set<string>();
   for (const t of types) {
     if (!TYPE_RE.test(t) || t === 'O' || /^[BIES]-/.test(t)) {
-      throw new Error(`labelSchema: invalid entity type ${JSON.stringify(t)}; expected a non-empty name without spaces, not a tag`);
+      throw new Error(
+        `labelSchema: invalid entity type ${JSON.stringify(t)}; expected a non-empty name without spaces, not a tag`,
+      );
     }
     if (seen.has(t)) throw new Error(`labelSchema: entity type '${t}' appears twice in [${types.join(', ')}]`);
     seen.add(t);
@@ -83,7 +85,11 @@ export interface MapSchemaOptions {
  * type is an error listing all of them, never a silent `O`. Several source types may map to one target; IOB2
  * boundaries survive because every entity still starts with its own `B-`. Returns new sentences (same ids).
  */
-export function mapSchema(sentences: readonly Sentence[], mapping: TypeMapping, opts: MapSchemaOptions = {}): Sentence[] {
+export function mapSchema(
+  sentences: readonly Sentence[],
+  mapping: TypeMapping,
+  opts: MapSchemaOptions = {},
+): Sentence[] {
   const missing = typesOf(sentences).filter((t) => !Object.prototype.hasOwnProperty.call(mapping, t));
   if (missing.length > 0) {
     throw new Error(
@@ -94,7 +100,9 @@ export function mapSchema(sentences: readonly Sentence[], mapping: TypeMapping, 
     const allowed = new Set(opts.target.types);
     const bad = [...new Set(Object.values(mapping).filter((t): t is string => t !== null && !allowed.has(t)))];
     if (bad.length > 0) {
-      throw new Error(`mapSchema: target type${bad.length > 1 ? 's' : ''} ${bad.join(', ')} not in the target schema (${opts.target.types.join(', ')})`);
+      throw new Error(
+        `mapSchema: target type${bad.length > 1 ? 's' : ''} ${bad.join(', ')} not in the target schema (${opts.target.types.join(', ')})`,
+      );
     }
   }
   return sentences.map((s) => ({

@@ -7,7 +7,9 @@
 import type { Sentence, UnlabelledSentence } from './types.js';
 
 /** Drops the tags: accepts sentences or anything holding them (a `Dataset`, a reader's result). */
-export function unlabelled(input: readonly Sentence[] | { readonly sentences: readonly Sentence[] }): UnlabelledSentence[] {
+export function unlabelled(
+  input: readonly Sentence[] | { readonly sentences: readonly Sentence[] },
+): UnlabelledSentence[] {
   const sentences = 'sentences' in input ? input.sentences : input;
   return sentences.map(
     (s) =>

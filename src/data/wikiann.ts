@@ -43,7 +43,11 @@ export function readWikiann(path: string, opts: WikiannOptions = {}): ReadResult
   const detected = format === 'xtreme' ? undefined : commonPrefix(lines);
   const raw = format === 'raw' || (format === 'auto' && detected !== undefined);
   const lang = opts.lang ?? (raw ? detected : undefined) ?? guessLang(path) ?? 'und';
-  const c = new SentenceCollector(path, linesSource(lines), decoded, { ...opts, lang, idPrefix: opts.idPrefix ?? basename(path) });
+  const c = new SentenceCollector(path, linesSource(lines), decoded, {
+    ...opts,
+    lang,
+    idPrefix: opts.idPrefix ?? basename(path),
+  });
   for (let i = 0; i < lines.length; i++) {
     const lineNo = i + 1;
     const line = lines[i]!;
@@ -62,7 +66,10 @@ export function readWikiann(path: string, opts: WikiannOptions = {}): ReadResult
       const colon = token.indexOf(':');
       const prefix = colon < 0 ? undefined : token.slice(0, colon);
       if (prefix === undefined || (opts.lang !== undefined && prefix !== opts.lang) || !PREFIX_RE.test(token)) {
-        c.problem(lineNo, `token has no language prefix${opts.lang ? ` '${opts.lang}:'` : ''}; expected ${opts.lang ?? 'xx'}:token<TAB>TAG (raw WikiAnn)`);
+        c.problem(
+          lineNo,
+          `token has no language prefix${opts.lang ? ` '${opts.lang}:'` : ''}; expected ${opts.lang ?? 'xx'}:token<TAB>TAG (raw WikiAnn)`,
+        );
         continue;
       }
       token = token.slice(colon + 1);

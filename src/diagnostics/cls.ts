@@ -36,19 +36,28 @@ export function resolveLayers(model: NerModel, layers: readonly number[] | undef
   const L = model.encoder.config.numLayers;
   const out = layers ? [...layers] : Array.from({ length: L }, (_, i) => i + 1);
   for (const m of out) {
-    if (!Number.isInteger(m) || m < 0 || m > L) throw new Error(`${where}: layer ${m} does not exist; expected an integer in 0..${L} (0 = embeddings)`);
+    if (!Number.isInteger(m) || m < 0 || m > L)
+      throw new Error(`${where}: layer ${m} does not exist; expected an integer in 0..${L} (0 = embeddings)`);
   }
   if (out.length === 0) throw new Error(`${where}: no layers given`);
   return out;
 }
 
 /** [CLS] of every sentence at each of `layers`, in one forward pass per batch. */
-export function clsByLayer(model: NerModel, sentences: readonly AnySentence[], layers: readonly number[], opts: ClsOptions = {}): Map<number, ClsMatrix> {
+export function clsByLayer(
+  model: NerModel,
+  sentences: readonly AnySentence[],
+  layers: readonly number[],
+  opts: ClsOptions = {},
+): Map<number, ClsMatrix> {
   const wanted = resolveLayers(model, layers, 'clsByLayer');
   if (sentences.length === 0) throw new Error('clsByLayer: no sentences given; expected at least one');
   const seen = new Set<string>();
   for (const s of sentences) {
-    if (seen.has(s.id)) throw new Error(`clsByLayer: sentence id '${s.id}' appears twice (${s.source.file}:${s.source.line}); ids must be unique`);
+    if (seen.has(s.id))
+      throw new Error(
+        `clsByLayer: sentence id '${s.id}' appears twice (${s.source.file}:${s.source.line}); ids must be unique`,
+      );
     seen.add(s.id);
   }
   const H = model.encoder.config.hiddenSize;
@@ -56,9 +65,23 @@ export function clsByLayer(model: NerModel, sentences: readonly AnySentence[], l
   const first = encoded.filter((e) => e.window.index === 0);
   const rowOf = new Map(sentences.map((s, i) => [s.id, i]));
   const out = new Map<number, ClsMatrix>(
-    wanted.map((m) => [m, { layer: m, rows: sentences.length, dim: H, data: new Float32Array(sentences.length * H), ids: sentences.map((s) => s.id) }]),
+    wanted.map((m) => [
+      m,
+      {
+        layer: m,
+        rows: sentences.length,
+        dim: H,
+        data: new Float32Array(sentences.length * H),
+        ids: sentences.map((s) => s.id),
+      },
+    ]),
   );
-  const batches = makeBatches(first, { batchSize: opts.batchSize ?? 32, shuffle: false, bucket: true, padId: model.tokenizer.padId });
+  const batches = makeBatches(first, {
+    batchSize: opts.batchSize ?? 32,
+    shuffle: false,
+    bucket: true,
+    padId: model.tokenizer.padId,
+  });
   for (const batch of batches) {
     const t = batchToTensors(batch);
     const [b] = batch.shape;

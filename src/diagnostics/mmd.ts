@@ -53,7 +53,10 @@ export const TEACHER_STUDENT = 'teacher-student (source)';
 export function sampleSentences<T>(sentences: readonly T[], n: number, seed: number): T[] {
   if (!Number.isInteger(n) || n < 2) throw new Error(`sampleSentences: sample must be an integer >= 2, got ${n}`);
   if (sentences.length <= n) return [...sentences];
-  const idx = createRng(seed).shuffle(Array.from({ length: sentences.length }, (_, i) => i)).slice(0, n).sort((a, b) => a - b);
+  const idx = createRng(seed)
+    .shuffle(Array.from({ length: sentences.length }, (_, i) => i))
+    .slice(0, n)
+    .sort((a, b) => a - b);
   return idx.map((i) => sentences[i]!);
 }
 
@@ -108,12 +111,19 @@ export function crossModelMmdRows(
   const layers = resolveLayers(teacher, opts.layers, 'crossModelMmd');
   resolveLayers(student, layers, 'crossModelMmd');
   if (teacher.encoder.config.hiddenSize !== student.encoder.config.hiddenSize) {
-    throw new Error(`crossModelMmd: ${teacher.name} has width ${teacher.encoder.config.hiddenSize} and ${student.name} ${student.encoder.config.hiddenSize}; expected the same`);
+    throw new Error(
+      `crossModelMmd: ${teacher.name} has width ${teacher.encoder.config.hiddenSize} and ${student.name} ${student.encoder.config.hiddenSize}; expected the same`,
+    );
   }
   const src = sampleSentences(source, opts.sample ?? 200, opts.seed ?? 1);
   const a = clsByLayer(teacher, src, layers, opts);
   const b = clsByLayer(student, src, layers, opts);
-  return layers.map((m) => ({ model: `${teacher.name} vs ${student.name}`, layer: m, pair: TEACHER_STUDENT, mmd2: mmd2(a.get(m)!, b.get(m)!, opts.mmd) }));
+  return layers.map((m) => ({
+    model: `${teacher.name} vs ${student.name}`,
+    layer: m,
+    pair: TEACHER_STUDENT,
+    mmd2: mmd2(a.get(m)!, b.get(m)!, opts.mmd),
+  }));
 }
 
 let danfo: typeof import('danfojs-node') | undefined;
@@ -127,7 +137,10 @@ function loadDanfo(): typeof import('danfojs-node') {
 export function mmdFrame(rows: readonly MmdRow[]): DataFrame {
   const { DataFrame } = loadDanfo();
   const columns = ['model', 'layer', 'pair', 'mmd2'];
-  return new DataFrame(rows.map((r) => [r.model, r.layer, r.pair, r.mmd2]), { columns });
+  return new DataFrame(
+    rows.map((r) => [r.model, r.layer, r.pair, r.mmd2]),
+    { columns },
+  );
 }
 
 /**
@@ -150,6 +163,11 @@ export function mmdByLayer(
 }
 
 /** `crossModelMmdRows` as a DataFrame. */
-export function crossModelMmd(teacher: NerModel, student: NerModel, source: readonly AnySentence[], opts: MmdByLayerOptions = {}): DataFrame {
+export function crossModelMmd(
+  teacher: NerModel,
+  student: NerModel,
+  source: readonly AnySentence[],
+  opts: MmdByLayerOptions = {},
+): DataFrame {
   return mmdFrame(crossModelMmdRows(teacher, student, source, opts));
 }

@@ -25,8 +25,14 @@ export interface ProjectOptions {
 }
 
 type Druid = {
-  TSNE: new (X: number[][], p: Record<string, unknown>) => { transform(iterations?: number): ArrayLike<ArrayLike<number>> };
-  UMAP: new (X: number[][], p: Record<string, unknown>) => { transform(iterations?: number): ArrayLike<ArrayLike<number>> };
+  TSNE: new (
+    X: number[][],
+    p: Record<string, unknown>,
+  ) => { transform(iterations?: number): ArrayLike<ArrayLike<number>> };
+  UMAP: new (
+    X: number[][],
+    p: Record<string, unknown>,
+  ) => { transform(iterations?: number): ArrayLike<ArrayLike<number>> };
   PCA: { transform(X: number[][], p: Record<string, unknown>): ArrayLike<ArrayLike<number>> };
 };
 
@@ -37,13 +43,17 @@ function loadDruid(): Druid {
 }
 
 /** Projects rows of `vectors` (all the same width) to 2-D; returns one [x, y] per row, in input order. */
-export function project2d(vectors: readonly (readonly number[] | Float32Array)[], opts: ProjectOptions = {}): [number, number][] {
+export function project2d(
+  vectors: readonly (readonly number[] | Float32Array)[],
+  opts: ProjectOptions = {},
+): [number, number][] {
   const method = opts.method ?? 't-sne';
   const n = vectors.length;
   if (n < 3) throw new Error(`project2d: ${n} vector(s) given; expected at least 3`);
   const dim = vectors[0]!.length;
   const X = vectors.map((v, i) => {
-    if (v.length !== dim) throw new Error(`project2d: row ${i} has width ${v.length}, row 0 has ${dim}; expected equal widths`);
+    if (v.length !== dim)
+      throw new Error(`project2d: row ${i} has width ${v.length}, row 0 has ${dim}; expected equal widths`);
     const row = Array.from(v as ArrayLike<number>);
     if (row.some((x) => !Number.isFinite(x))) throw new Error(`project2d: row ${i} holds a NaN or infinite value`);
     return row;
@@ -63,6 +73,7 @@ export function project2d(vectors: readonly (readonly number[] | Float32Array)[]
     throw new Error(`project2d: method ${JSON.stringify(method)} is not one of 't-sne', 'umap', 'pca'`);
   }
   const out = Array.from({ length: n }, (_, i) => [Number(Y[i]![0]), Number(Y[i]![1])] as [number, number]);
-  if (out.some(([x, y]) => !Number.isFinite(x) || !Number.isFinite(y))) throw new Error(`project2d: ${method} produced a non-finite coordinate`);
+  if (out.some(([x, y]) => !Number.isFinite(x) || !Number.isFinite(y)))
+    throw new Error(`project2d: ${method} produced a non-finite coordinate`);
   return out;
 }

@@ -40,9 +40,13 @@ export interface ProjectionRow {
 }
 
 /** Computes and writes the run's diagnostics; returns what it wrote. */
-export async function runDiagnostics(runDir: string, opts: RunDiagnosticsOptions = {}): Promise<{ mmd: MmdRow[]; projection: ProjectionRow[]; paths: string[] }> {
+export async function runDiagnostics(
+  runDir: string,
+  opts: RunDiagnosticsOptions = {},
+): Promise<{ mmd: MmdRow[]; projection: ProjectionRow[]; paths: string[] }> {
   const cfgPath = join(runDir, 'config.json');
-  if (!existsSync(cfgPath)) throw new Error(`runDiagnostics: ${cfgPath} not found; expected a run directory written by msd run / runMsd`);
+  if (!existsSync(cfgPath))
+    throw new Error(`runDiagnostics: ${cfgPath} not found; expected a run directory written by msd run / runMsd`);
   const cfg: MsdConfig = resolveConfig(readJson<MsdConfig>(cfgPath));
   // loaded here, not at module load: the figures half of the library does not pull in the training stack
   const { backendFor, evalSplit, loadSplit } = await import('../train/index.js');
@@ -66,7 +70,8 @@ export async function runDiagnostics(runDir: string, opts: RunDiagnosticsOptions
         log(`MMD per layer: teacher and student:${lang}, ${cfg.data.source} vs ${lang}`);
         const rows = mmdByLayerRows([teacher, student], source, target, { sample: opts.sample, seed });
         // the teacher's rows are per target language too: name them so two targets do not collide
-        for (const r of rows) mmd.push(r.model === 'teacher' && langs.length > 1 ? { ...r, model: `teacher (${lang})` } : r);
+        for (const r of rows)
+          mmd.push(r.model === 'teacher' && langs.length > 1 ? { ...r, model: `teacher (${lang})` } : r);
         mmd.push(...crossModelMmdRows(teacher, student, source, { sample: opts.sample, seed }));
         if (lang === langs[0]) {
           log(`projection (${opts.method ?? 't-sne'}): ${cfg.data.source} + ${lang}, layer ${clsLayer}`);
@@ -74,10 +79,15 @@ export async function runDiagnostics(runDir: string, opts: RunDiagnosticsOptions
           const src = sampleSentences(source, n, seed);
           const tgt = sampleSentences(target, n, seed + 1);
           for (const model of [teacher, student]) {
-            const vectors = [...matrixRows(clsByLayer(model, src, [clsLayer]).get(clsLayer)!), ...matrixRows(clsByLayer(model, tgt, [clsLayer]).get(clsLayer)!)];
+            const vectors = [
+              ...matrixRows(clsByLayer(model, src, [clsLayer]).get(clsLayer)!),
+              ...matrixRows(clsByLayer(model, tgt, [clsLayer]).get(clsLayer)!),
+            ];
             const xy = project2d(vectors, { method: opts.method, seed });
             const sents = [...src, ...tgt];
-            xy.forEach(([x, y], i) => projection.push({ model: model.name, language: sents[i]!.lang, x, y, id: sents[i]!.id }));
+            xy.forEach(([x, y], i) =>
+              projection.push({ model: model.name, language: sents[i]!.lang, x, y, id: sents[i]!.id }),
+            );
           }
         }
       } finally {

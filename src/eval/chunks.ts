@@ -61,7 +61,8 @@ function describe(where: TagLocation | undefined): string {
   if (!where) return '';
   const parts: string[] = [];
   if (where.side) parts.push(where.side);
-  if (where.sentence !== undefined) parts.push(`sentence ${where.sentence}${where.id !== undefined ? ` (id ${where.id})` : ''}`);
+  if (where.sentence !== undefined)
+    parts.push(`sentence ${where.sentence}${where.id !== undefined ? ` (id ${where.id})` : ''}`);
   if (where.token !== undefined) parts.push(`token ${where.token}`);
   return parts.length ? ` (${parts.join(', ')})` : '';
 }
@@ -84,7 +85,9 @@ export function parseTag(tag: string, where?: TagLocation): ParsedTag {
     const prefix = head === 'B' ? B : head === 'I' ? I : head === 'E' ? E : -1;
     if (prefix < 0 || type === '') {
       const hint = head === 'S' ? '; S- (IOBES) tags are not scored: convert the tags to IOB2 first' : '';
-      throw new Error(`invalid tag ${JSON.stringify(tag)}${describe(where)}: expected O, B-TYPE, I-TYPE or E-TYPE${hint}`);
+      throw new Error(
+        `invalid tag ${JSON.stringify(tag)}${describe(where)}: expected O, B-TYPE, I-TYPE or E-TYPE${hint}`,
+      );
     }
     parsed = { prefix: prefix as Prefix, type };
   }
@@ -144,7 +147,9 @@ export function chunks(tags: readonly string[], mode: ChunkMode = 'conlleval', w
     } else {
       if (p.prefix === E) {
         loc.token = t;
-        throw new Error(`invalid tag ${JSON.stringify(tags[t])}${describe(loc)}: strict IOB2 mode accepts only O, B-TYPE and I-TYPE`);
+        throw new Error(
+          `invalid tag ${JSON.stringify(tags[t])}${describe(loc)}: strict IOB2 mode accepts only O, B-TYPE and I-TYPE`,
+        );
       }
       const continues = open !== undefined && p.prefix === I && p.type === open.type;
       if (open && !continues) {

@@ -27,21 +27,39 @@ export interface EvaluateOptions extends RunHeadsOptions {
 }
 
 /** Result rows (one per language x split x layer) for one or more labelled splits. */
-export function evaluateRows(model: NerModel, splits: EvalSplit | readonly EvalSplit[], opts: EvaluateOptions = {}): ResultRow[] {
+export function evaluateRows(
+  model: NerModel,
+  splits: EvalSplit | readonly EvalSplit[],
+  opts: EvaluateOptions = {},
+): ResultRow[] {
   const list = Array.isArray(splits) ? (splits as readonly EvalSplit[]) : [splits as EvalSplit];
   return list.flatMap((ds) => {
     const predictions = predictLayerTags(model, ds.sentences, opts);
-    return layerRows({ gold: ds.sentences, predictions, split: ds.split, language: ds.lang, model: opts.model ?? model.name, mode: opts.mode });
+    return layerRows({
+      gold: ds.sentences,
+      predictions,
+      split: ds.split,
+      language: ds.lang,
+      model: opts.model ?? model.name,
+      mode: opts.mode,
+    });
   });
 }
 
 /** The same as a tidy danfojs DataFrame (columns model, language, split, layer, precision, recall, f1, support). */
-export function evaluate(model: NerModel, splits: EvalSplit | readonly EvalSplit[], opts: EvaluateOptions = {}): DataFrame {
+export function evaluate(
+  model: NerModel,
+  splits: EvalSplit | readonly EvalSplit[],
+  opts: EvaluateOptions = {},
+): DataFrame {
   return resultsFrame(evaluateRows(model, splits, opts));
 }
 
 /** The dev score training selects checkpoints on: micro F1 of the main head, plus P/R for the log. */
 export function devScore(model: NerModel, dev: EvalSplit): { score: number; log: Record<string, unknown> } {
   const [row] = evaluateRows(model, dev, { layers: [model.heads.mainLayer] });
-  return { score: row?.f1 ?? 0, log: { devLang: row?.language, devF1: row?.f1 ?? 0, devPrecision: row?.precision, devRecall: row?.recall } };
+  return {
+    score: row?.f1 ?? 0,
+    log: { devLang: row?.language, devF1: row?.f1 ?? 0, devPrecision: row?.precision, devRecall: row?.recall },
+  };
 }

@@ -13,4 +13,12 @@ export type { EntitySpan, SpanOptions } from './spans.js';
 export { layerRows, resultsFrame } from './table.js';
 export type { ResultRow, LayerPredictions, LayerRowsInput } from './table.js';
 export { evaluate, evaluateRows, type EvalSplit, type EvaluateOptions } from './evaluate.js';
-export { runHeads, predictLayerTags, predict, pretokenize, type RunHeadsOptions, type HeadOutputs, type Prediction } from './predict.js';
+export {
+  runHeads,
+  predictLayerTags,
+  predict,
+  pretokenize,
+  type RunHeadsOptions,
+  type HeadOutputs,
+  type Prediction,
+} from './predict.js';

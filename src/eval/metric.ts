@@ -115,20 +115,30 @@ function countMatches(gold: Chunk[], pred: Chunk[], perType: Map<string, Counts>
  * Scores predicted tags against gold tags, sentence by sentence. Throws, naming the sentence (index and id), when
  * the sentence counts or a sentence's lengths differ, or when a tag is not O / B-T / I-T (/ E-T in conlleval mode).
  */
-export function scoreEntities(gold: GoldInput, predicted: readonly (readonly string[])[], options: ScoreOptions = {}): EntityScores {
+export function scoreEntities(
+  gold: GoldInput,
+  predicted: readonly (readonly string[])[],
+  options: ScoreOptions = {},
+): EntityScores {
   const mode = options.mode ?? 'conlleval';
-  if (mode !== 'conlleval' && mode !== 'strict') throw new Error(`unknown chunk mode ${JSON.stringify(mode)}: expected 'conlleval' or 'strict'`);
+  if (mode !== 'conlleval' && mode !== 'strict')
+    throw new Error(`unknown chunk mode ${JSON.stringify(mode)}: expected 'conlleval' or 'strict'`);
   const average = options.average ?? 'micro';
-  if (average !== 'micro' && average !== 'macro') throw new Error(`unknown average ${JSON.stringify(average)}: expected 'micro' or 'macro'`);
+  if (average !== 'micro' && average !== 'macro')
+    throw new Error(`unknown average ${JSON.stringify(average)}: expected 'micro' or 'macro'`);
   const sentences = isSentences(gold) ? gold : undefined;
-  const goldTags: readonly (readonly string[])[] = sentences ? sentences.map((s) => s.tags) : (gold as readonly (readonly string[])[]);
+  const goldTags: readonly (readonly string[])[] = sentences
+    ? sentences.map((s) => s.tags)
+    : (gold as readonly (readonly string[])[]);
   const idOf = (i: number): string | undefined => sentences?.[i]?.id ?? options.ids?.[i];
   const name = (i: number): string => {
     const id = idOf(i);
     return `sentence ${i}${id !== undefined ? ` (id ${id})` : ''}`;
   };
   if (goldTags.length !== predicted.length) {
-    throw new Error(`gold has ${goldTags.length} sentences but predictions have ${predicted.length}: expected one predicted tag list per gold sentence`);
+    throw new Error(
+      `gold has ${goldTags.length} sentences but predictions have ${predicted.length}: expected one predicted tag list per gold sentence`,
+    );
   }
 
   const perTypeCounts = new Map<string, Counts>();
@@ -141,10 +151,14 @@ export function scoreEntities(gold: GoldInput, predicted: readonly (readonly str
     const g = goldTags[s];
     const p = predicted[s];
     if (!Array.isArray(g) || !Array.isArray(p)) {
-      throw new Error(`${name(s)}: expected an array of tags on both sides, got ${Array.isArray(g) ? typeof p : typeof g}`);
+      throw new Error(
+        `${name(s)}: expected an array of tags on both sides, got ${Array.isArray(g) ? typeof p : typeof g}`,
+      );
     }
     if (g.length !== p.length) {
-      throw new Error(`${name(s)}: ${g.length} gold tags but ${p.length} predicted tags; every word needs exactly one predicted tag`);
+      throw new Error(
+        `${name(s)}: ${g.length} gold tags but ${p.length} predicted tags; every word needs exactly one predicted tag`,
+      );
     }
     const gc = chunks(g, mode, { side: 'gold', sentence: s, id: idOf(s) });
     const pc = chunks(p, mode, { side: 'predicted', sentence: s, id: idOf(s) });
@@ -161,7 +175,13 @@ export function scoreEntities(gold: GoldInput, predicted: readonly (readonly str
   const types = [...perTypeCounts.keys()].sort(codeUnitOrder);
   const perType: TypeScore[] = types.map((type) => {
     const c = perTypeCounts.get(type)!;
-    return { type, ...prf(c.correct, c.predicted, c.gold), support: c.gold, predicted: c.predicted, correct: c.correct };
+    return {
+      type,
+      ...prf(c.correct, c.predicted, c.gold),
+      support: c.gold,
+      predicted: c.predicted,
+      correct: c.correct,
+    };
   });
   const micro = prf(correct, predCount, goldCount);
   const mean = (k: keyof PRF): number => (perType.length ? perType.reduce((a, t) => a + t[k], 0) / perType.length : 0);

@@ -40,16 +40,25 @@ const STRIDE = 1 << 16;
 export function runHeads(model: NerModel, sentences: readonly AnySentence[], opts: RunHeadsOptions = {}): HeadOutputs {
   const layers = [...(opts.layers ?? model.heads.layers)];
   for (const m of layers) {
-    if (!model.heads.layers.includes(m)) throw new Error(`runHeads: the model has no head on layer ${m} (heads: ${model.heads.layers.join(', ')})`);
+    if (!model.heads.layers.includes(m))
+      throw new Error(`runHeads: the model has no head on layer ${m} (heads: ${model.heads.layers.join(', ')})`);
   }
   const seen = new Set<string>();
   for (const s of sentences) {
-    if (seen.has(s.id)) throw new Error(`runHeads: sentence id '${s.id}' appears twice (${s.source.file}:${s.source.line}); ids must be unique`);
+    if (seen.has(s.id))
+      throw new Error(
+        `runHeads: sentence id '${s.id}' appears twice (${s.source.file}:${s.source.line}); ids must be unique`,
+      );
     seen.add(s.id);
   }
   const main = model.heads.mainLayer;
   const { encoded } = encodeDataset(model.tokenizer, sentences, { maxLength: model.maxLength });
-  const batches = makeBatches(encoded, { batchSize: opts.batchSize ?? 32, shuffle: false, bucket: true, padId: model.tokenizer.padId });
+  const batches = makeBatches(encoded, {
+    batchSize: opts.batchSize ?? 32,
+    shuffle: false,
+    bucket: true,
+    padId: model.tokenizer.padId,
+  });
   // Per window: predicted ids per layer, and the main head's max probability.
   const preds = new Map<Encoded, { ids: Map<number, Int32Array>; prob?: Float32Array }>();
   let done = 0;
@@ -94,18 +103,31 @@ export function runHeads(model: NerModel, sentences: readonly AnySentence[], opt
       windows.map((w, k) => Int32Array.from({ length: w.inputIds.length }, (_, p) => k * STRIDE + p)),
     );
     for (const m of layers) {
-      labels.get(m)!.push(Int32Array.from(owner, (code) => preds.get(windows[Math.floor(code / STRIDE)]!)!.ids.get(m)![code % STRIDE]!));
+      labels
+        .get(m)!
+        .push(
+          Int32Array.from(owner, (code) => preds.get(windows[Math.floor(code / STRIDE)]!)!.ids.get(m)![code % STRIDE]!),
+        );
     }
-    probs?.push(Float32Array.from(owner, (code) => preds.get(windows[Math.floor(code / STRIDE)]!)!.prob![code % STRIDE]!));
+    probs?.push(
+      Float32Array.from(owner, (code) => preds.get(windows[Math.floor(code / STRIDE)]!)!.prob![code % STRIDE]!),
+    );
   }
   return { layers, labels, probs };
 }
 
 /** Tags per word for each head: layer -> one tag list per sentence. */
-export function predictLayerTags(model: NerModel, sentences: readonly AnySentence[], opts: RunHeadsOptions = {}): Map<number, string[][]> {
+export function predictLayerTags(
+  model: NerModel,
+  sentences: readonly AnySentence[],
+  opts: RunHeadsOptions = {},
+): Map<number, string[][]> {
   const { labels } = runHeads(model, sentences, opts);
   return new Map(
-    [...labels].map(([m, perSentence]) => [m, perSentence.map((ids) => Array.from(ids, (id) => model.schema.idToTag[id]!))]),
+    [...labels].map(([m, perSentence]) => [
+      m,
+      perSentence.map((ids) => Array.from(ids, (id) => model.schema.idToTag[id]!)),
+    ]),
   );
 }
 
@@ -141,7 +163,13 @@ export function predict(
     input.map((x, i) => {
       if (typeof x === 'string' || Array.isArray(x)) {
         const tokens = typeof x === 'string' ? pretokenize(x) : [...(x as readonly string[])];
-        return { id: `input#${i}`, lang: 'und', tokens, tags: tokens.map(() => 'O'), source: { file: '<input>', line: i + 1 } };
+        return {
+          id: `input#${i}`,
+          lang: 'und',
+          tokens,
+          tags: tokens.map(() => 'O'),
+          source: { file: '<input>', line: i + 1 },
+        };
       }
       const s = x as AnySentence;
       return { id: s.id, lang: s.lang, tokens: [...s.tokens], tags: s.tokens.map(() => 'O'), source: s.source };
@@ -152,6 +180,12 @@ export function predict(
   return sentences.map((s, i) => {
     const tags = Array.from(out.labels.get(main)![i]!, (id) => model.schema.idToTag[id]!);
     const probs = Array.from(out.probs![i]!);
-    return { id: s.id, tokens: s.tokens, tags, probs, entities: entitySpans(s.tokens, tags, { probs, joiner: opts.joiner }) };
+    return {
+      id: s.id,
+      tokens: s.tokens,
+      tags,
+      probs,
+      entities: entitySpans(s.tokens, tags, { probs, joiner: opts.joiner }),
+    };
   });
 }

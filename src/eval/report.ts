@@ -41,7 +41,9 @@ const s17 = (s: string): string => s.padStart(17);
 export function conllevalReport(scores: EntityScores): string {
   const lines: string[] = [];
   // conlleval: "processed $tokenCounter tokens with $foundCorrect phrases; found: $foundGuessed phrases; correct: $correctChunk."
-  lines.push(`processed ${scores.tokens} tokens with ${scores.support} phrases; found: ${scores.predicted} phrases; correct: ${scores.correct}.`);
+  lines.push(
+    `processed ${scores.tokens} tokens with ${scores.support} phrases; found: ${scores.predicted} phrases; correct: ${scores.correct}.`,
+  );
   if (scores.tokens > 0) {
     // the same operations in the same order as the Perl code, so the doubles (and their rounding) agree
     const precision = scores.predicted > 0 ? (100 * scores.correct) / scores.predicted : 0;
@@ -54,7 +56,9 @@ export function conllevalReport(scores: EntityScores): string {
     const precision = t.predicted > 0 ? (100 * t.correct) / t.predicted : 0;
     const recall = t.support > 0 ? (100 * t.correct) / t.support : 0;
     const fb1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
-    lines.push(`${s17(t.type)}: precision: ${f62(precision)}%; recall: ${f62(recall)}%; FB1: ${f62(fb1)}  ${t.predicted}`);
+    lines.push(
+      `${s17(t.type)}: precision: ${f62(precision)}%; recall: ${f62(recall)}%; FB1: ${f62(fb1)}  ${t.predicted}`,
+    );
   }
   return lines.join('\n') + '\n';
 }

@@ -29,13 +29,19 @@ export interface SpanOptions {
  * The entities in `tags` over `words`, in order. Throws when words, tags (and probs) differ in length, or on a
  * tag that is not O / B-T / I-T (/ E-T in conlleval mode).
  */
-export function entitySpans(words: readonly string[], tags: readonly string[], options: SpanOptions = {}): EntitySpan[] {
+export function entitySpans(
+  words: readonly string[],
+  tags: readonly string[],
+  options: SpanOptions = {},
+): EntitySpan[] {
   const { probs, mode = 'conlleval', joiner = ' ' } = options;
   if (words.length !== tags.length) {
     throw new Error(`entitySpans: ${words.length} words but ${tags.length} tags; expected one tag per word`);
   }
   if (probs && probs.length !== words.length) {
-    throw new Error(`entitySpans: ${words.length} words but ${probs.length} probabilities; expected one probability per word`);
+    throw new Error(
+      `entitySpans: ${words.length} words but ${probs.length} probabilities; expected one probability per word`,
+    );
   }
   return chunks(tags, mode).map(({ type, start, end }) => {
     const span: EntitySpan = { type, start, end, text: words.slice(start, end).join(joiner) };

@@ -27,8 +27,7 @@ export interface ResultRow {
 
 /** Word-level predicted tags per layer: layer -> one tag list per gold sentence. */
 export type LayerPredictions =
-  | ReadonlyMap<number, readonly (readonly string[])[]>
-  | Readonly<Record<number, readonly (readonly string[])[]>>;
+  ReadonlyMap<number, readonly (readonly string[])[]> | Readonly<Record<number, readonly (readonly string[])[]>>;
 
 export interface LayerRowsInput {
   gold: GoldInput;
@@ -74,7 +73,9 @@ export function layerRows(input: LayerRowsInput): ResultRow[] {
     g.push(i);
   }
   if (groups.size === 0 && input.language !== undefined) groups.set(input.language, []);
-  const goldTags = isSentences ? (gold as readonly Sentence[]).map((s) => s.tags) : (gold as readonly (readonly string[])[]);
+  const goldTags = isSentences
+    ? (gold as readonly Sentence[]).map((s) => s.tags)
+    : (gold as readonly (readonly string[])[]);
   const ids = isSentences ? (gold as readonly Sentence[]).map((s) => s.id) : undefined;
   const layers = layersOf(input.predictions);
 
@@ -87,15 +88,23 @@ export function layerRows(input: LayerRowsInput): ResultRow[] {
       const all = idx.length === gold.length;
       let scores;
       try {
-        scores = scoreEntities(
-          all ? goldTags : idx.map((i) => goldTags[i]!),
-          all ? pred : idx.map((i) => pred[i]!),
-          { mode, average, ids: ids && (all ? ids : idx.map((i) => ids[i]!)) },
-        );
+        scores = scoreEntities(all ? goldTags : idx.map((i) => goldTags[i]!), all ? pred : idx.map((i) => pred[i]!), {
+          mode,
+          average,
+          ids: ids && (all ? ids : idx.map((i) => ids[i]!)),
+        });
       } catch (err) {
         throw new Error(`layerRows: layer ${layer}, language ${language}: ${(err as Error).message}`);
       }
-      const row: ResultRow = { language, split, layer, precision: scores.precision, recall: scores.recall, f1: scores.f1, support: scores.support };
+      const row: ResultRow = {
+        language,
+        split,
+        layer,
+        precision: scores.precision,
+        recall: scores.recall,
+        f1: scores.f1,
+        support: scores.support,
+      };
       rows.push(model === undefined ? row : { model, ...row });
     }
   }

@@ -94,7 +94,9 @@ export class BertEncoder {
     for (const spec of this.specs) {
       let data = weights.get(spec.name);
       if (data !== undefined && data.length !== sizeOf(spec.shape)) {
-        throw new Error(`weight ${spec.name}: expected ${sizeOf(spec.shape)} values for shape [${spec.shape}], got ${data.length}`);
+        throw new Error(
+          `weight ${spec.name}: expected ${sizeOf(spec.shape)} values for shape [${spec.shape}], got ${data.length}`,
+        );
       }
       data ??= initialValues(spec, config.initializerRange, seed);
       // tf.variable shares the initial tensor's data and takes its own reference: dispose the initial tensor, or
@@ -122,7 +124,9 @@ export class BertEncoder {
    */
   trainableVariables(freeze: FreezeOptions = {}): NamedVariable[] {
     validateFreeze(freeze, this.config.numLayers);
-    return this.specs.filter((s) => !isFrozen(s.part, freeze)).map((s) => ({ name: s.name, variable: this.vars.get(s.name)! }));
+    return this.specs
+      .filter((s) => !isFrozen(s.part, freeze))
+      .map((s) => ({ name: s.name, variable: this.vars.get(s.name)! }));
   }
 
   variable(name: string): Variable {
@@ -147,15 +151,23 @@ export class BertEncoder {
     const cfg = this.config;
     const { inputIds, attentionMask } = batch;
     if (inputIds.rank !== 2 || inputIds.dtype !== 'int32') {
-      throw new Error(`forward: inputIds must be an int32 [batch, seqLen] tensor, got ${inputIds.dtype} [${inputIds.shape}]`);
+      throw new Error(
+        `forward: inputIds must be an int32 [batch, seqLen] tensor, got ${inputIds.dtype} [${inputIds.shape}]`,
+      );
     }
-    for (const [name, t] of [['attentionMask', attentionMask], ['tokenTypeIds', batch.tokenTypeIds]] as const) {
+    for (const [name, t] of [
+      ['attentionMask', attentionMask],
+      ['tokenTypeIds', batch.tokenTypeIds],
+    ] as const) {
       if (t && (t.dtype !== 'int32' || t.shape.join() !== inputIds.shape.join())) {
-        throw new Error(`forward: ${name} must be int32 [${inputIds.shape}] like inputIds, got ${t.dtype} [${t.shape}]`);
+        throw new Error(
+          `forward: ${name} must be int32 [${inputIds.shape}] like inputIds, got ${t.dtype} [${t.shape}]`,
+        );
       }
     }
     const [b, t] = inputIds.shape;
-    if (t > cfg.maxPositions) throw new Error(`forward: sequence length ${t} exceeds max_position_embeddings ${cfg.maxPositions}`);
+    if (t > cfg.maxPositions)
+      throw new Error(`forward: sequence length ${t} exceeds max_position_embeddings ${cfg.maxPositions}`);
     const H = cfg.hiddenSize;
     // Leading blocks (embeddings = block 0, layer m = block m) that need no gradient: only a frozen prefix.
     if (opts.frozen) validateFreeze(opts.frozen, cfg.numLayers);
@@ -170,12 +182,16 @@ export class BertEncoder {
         const seed = opts.dropoutSeed === undefined ? undefined : deriveSeed(opts.dropoutSeed, `dropout${site}`);
         // tf.dropout's own formula, x * floor(u + keep) / keep, with the mask made off the tape: the backward
         // pass keeps only the mask (masked), not x, the uniform draw or its intermediates.
-        const mask = offTape(() => tf.div(tf.floor(tf.add(tf.randomUniform(x.shape, 0, 1, 'float32', seed), 1 - rate)), 1 - rate), []);
+        const mask = offTape(
+          () => tf.div(tf.floor(tf.add(tf.randomUniform(x.shape, 0, 1, 'float32', seed), 1 - rate)), 1 - rate),
+          [],
+        );
         return masked(x, mask);
       },
       layerNorm: (x, prefix) => layerNorm(x, ops.w(`${prefix}.gamma`), ops.w(`${prefix}.beta`), cfg.layerNormEps),
       // [rows, in] @ [in, out] + bias: a plain matmul, no transposed operand.
-      dense: (x, prefix) => tf.add(tf.matMul(x as tf.Tensor2D, ops.w(`${prefix}.kernel`) as tf.Tensor2D), ops.w(`${prefix}.bias`)),
+      dense: (x, prefix) =>
+        tf.add(tf.matMul(x as tf.Tensor2D, ops.w(`${prefix}.kernel`) as tf.Tensor2D), ops.w(`${prefix}.bias`)),
     };
 
     return tf.tidy(() => {
@@ -205,14 +221,23 @@ export class BertEncoder {
   }
 
   /** Transformer layer i (0-based) on h [b*t, H]. */
-  private layer(i: number, h: tf.Tensor2D, maskBias: tf.Tensor, b: number, t: number, opts: ForwardOptions, ops: LayerOps): tf.Tensor2D {
+  private layer(
+    i: number,
+    h: tf.Tensor2D,
+    maskBias: tf.Tensor,
+    b: number,
+    t: number,
+    opts: ForwardOptions,
+    ops: LayerOps,
+  ): tf.Tensor2D {
     const cfg = this.config;
     const H = cfg.hiddenSize;
     const nh = cfg.numHeads;
     const dh = H / nh;
     const p = `layer.${i}`;
     // [b*t, H] -> [b, t, nh, dh] -> permuted -> [b*nh, ., .]
-    const split = (x: tf.Tensor, perm: number[], shape: [number, number, number]) => tf.reshape(tf.transpose(tf.reshape(x, [b, t, nh, dh]), perm), shape) as tf.Tensor3D;
+    const split = (x: tf.Tensor, perm: number[], shape: [number, number, number]) =>
+      tf.reshape(tf.transpose(tf.reshape(x, [b, t, nh, dh]), perm), shape) as tf.Tensor3D;
     const q = split(ops.dense(h, `${p}.attention.query`), [0, 2, 1, 3], [b * nh, t, dh]);
     const v = split(ops.dense(h, `${p}.attention.value`), [0, 2, 1, 3], [b * nh, t, dh]);
     let scores: tf.Tensor;
@@ -225,9 +250,15 @@ export class BertEncoder {
     scores = tf.add(tf.reshape(tf.mul(scores, 1 / Math.sqrt(dh)), [b, nh, t, t]), maskBias);
     const probs = tf.reshape(ops.dropout(tf.softmax(scores, -1), cfg.attentionDropout), [b * nh, t, t]) as tf.Tensor3D;
     const ctx = tf.reshape(tf.transpose(tf.reshape(tf.matMul(probs, v), [b, nh, t, dh]), [0, 2, 1, 3]), [b * t, H]);
-    const attn = ops.layerNorm(tf.add(h, ops.dropout(ops.dense(ctx, `${p}.attention.output`), cfg.hiddenDropout)), `${p}.attention.layer_norm`);
+    const attn = ops.layerNorm(
+      tf.add(h, ops.dropout(ops.dense(ctx, `${p}.attention.output`), cfg.hiddenDropout)),
+      `${p}.attention.layer_norm`,
+    );
     const inter = gelu(ops.dense(attn, `${p}.intermediate`));
-    return ops.layerNorm(tf.add(attn, ops.dropout(ops.dense(inter, `${p}.output`), cfg.hiddenDropout)), `${p}.output.layer_norm`) as tf.Tensor2D;
+    return ops.layerNorm(
+      tf.add(attn, ops.dropout(ops.dense(inter, `${p}.output`), cfg.hiddenDropout)),
+      `${p}.output.layer_norm`,
+    ) as tf.Tensor2D;
   }
 
   /** Frees every variable; the encoder cannot be used afterwards. */
@@ -262,13 +293,15 @@ function offTape(fn: () => tf.Tensor, inputs: tf.Tensor[]): tf.Tensor {
  * with respect to the mask that is never needed; this keeps only the mask.
  */
 function masked(x: tf.Tensor, mask: tf.Tensor): tf.Tensor {
-  const f = tf.customGrad((input: tf.Tensor | ((s: tf.Tensor[]) => void), save: tf.Tensor | ((s: tf.Tensor[]) => void)) => {
-    (save as (s: tf.Tensor[]) => void)([mask]);
-    return {
-      value: tf.mul(input as tf.Tensor, mask),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.mul(dy as tf.Tensor, saved[0]!),
-    };
-  });
+  const f = tf.customGrad(
+    (input: tf.Tensor | ((s: tf.Tensor[]) => void), save: tf.Tensor | ((s: tf.Tensor[]) => void)) => {
+      (save as (s: tf.Tensor[]) => void)([mask]);
+      return {
+        value: tf.mul(input as tf.Tensor, mask),
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.mul(dy as tf.Tensor, saved[0]!),
+      };
+    },
+  );
   return f(x);
 }
 
@@ -298,7 +331,10 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: 
           const [xh, r, gam] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
           const rows = Array.from({ length: d.rank - 1 }, (_, i) => i);
           const gx = tf.mul(d, gam);
-          const dx = tf.mul(r, tf.sub(tf.sub(gx, tf.mean(gx, -1, true)), tf.mul(xh, tf.mean(tf.mul(gx, xh), -1, true))));
+          const dx = tf.mul(
+            r,
+            tf.sub(tf.sub(gx, tf.mean(gx, -1, true)), tf.mul(xh, tf.mean(tf.mul(gx, xh), -1, true))),
+          );
           return [dx, tf.sum(tf.mul(d, xh), rows), tf.sum(d, rows)];
         }),
     };
@@ -312,20 +348,22 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: 
  * of the five intermediates autodiff would keep on the [tokens, intermediate_size] tensor.
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
-  const f = tf.customGrad((input: tf.Tensor | ((s: tf.Tensor[]) => void), save: tf.Tensor | ((s: tf.Tensor[]) => void)) => {
-    const xi = input as tf.Tensor;
-    (save as (s: tf.Tensor[]) => void)([xi]);
-    return {
-      value: geluValue(xi),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
-        tf.tidy(() => {
-          const [xs] = saved;
-          const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(xs, Math.SQRT1_2))));
-          const pdf = tf.mul(tf.exp(tf.mul(tf.square(xs), -0.5)), 1 / Math.sqrt(2 * Math.PI));
-          return tf.mul(dy as tf.Tensor, tf.add(cdf, tf.mul(xs, pdf)));
-        }),
-    };
-  });
+  const f = tf.customGrad(
+    (input: tf.Tensor | ((s: tf.Tensor[]) => void), save: tf.Tensor | ((s: tf.Tensor[]) => void)) => {
+      const xi = input as tf.Tensor;
+      (save as (s: tf.Tensor[]) => void)([xi]);
+      return {
+        value: geluValue(xi),
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+          tf.tidy(() => {
+            const [xs] = saved;
+            const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(xs, Math.SQRT1_2))));
+            const pdf = tf.mul(tf.exp(tf.mul(tf.square(xs), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+            return tf.mul(dy as tf.Tensor, tf.add(cdf, tf.mul(xs, pdf)));
+          }),
+      };
+    },
+  );
   return f(x) as T;
 }
 

@@ -27,7 +27,10 @@ const DENSE_HF: Record<string, string> = {
   intermediate: 'intermediate.dense',
   output: 'output.dense',
 };
-const LN_HF: Record<string, string> = { 'attention.layer_norm': 'attention.output.LayerNorm', 'output.layer_norm': 'output.LayerNorm' };
+const LN_HF: Record<string, string> = {
+  'attention.layer_norm': 'attention.output.LayerNorm',
+  'output.layer_norm': 'output.LayerNorm',
+};
 
 /** The HF name (without `bert.` prefix) of one of our parameters, and whether its data is transposed between the two. */
 export function toHfName(ours: string): { hf: string; transpose: boolean } {
@@ -36,19 +39,28 @@ export function toHfName(ours: string): { hf: string; transpose: boolean } {
   m = /^embeddings\.layer_norm\.(gamma|beta)$/.exec(ours);
   if (m) return { hf: `embeddings.LayerNorm.${m[1] === 'gamma' ? 'weight' : 'bias'}`, transpose: false };
   m = /^layer\.(\d+)\.(.+)\.(kernel|bias)$/.exec(ours);
-  if (m && DENSE_HF[m[2]]) return { hf: `encoder.layer.${m[1]}.${DENSE_HF[m[2]]}.${m[3] === 'kernel' ? 'weight' : 'bias'}`, transpose: m[3] === 'kernel' };
+  if (m && DENSE_HF[m[2]])
+    return {
+      hf: `encoder.layer.${m[1]}.${DENSE_HF[m[2]]}.${m[3] === 'kernel' ? 'weight' : 'bias'}`,
+      transpose: m[3] === 'kernel',
+    };
   m = /^layer\.(\d+)\.(.+)\.(gamma|beta)$/.exec(ours);
-  if (m && LN_HF[m[2]]) return { hf: `encoder.layer.${m[1]}.${LN_HF[m[2]]}.${m[3] === 'gamma' ? 'weight' : 'bias'}`, transpose: false };
+  if (m && LN_HF[m[2]])
+    return { hf: `encoder.layer.${m[1]}.${LN_HF[m[2]]}.${m[3] === 'gamma' ? 'weight' : 'bias'}`, transpose: false };
   m = /^pooler\.(kernel|bias)$/.exec(ours);
   if (m) return { hf: `pooler.dense.${m[1] === 'kernel' ? 'weight' : 'bias'}`, transpose: m[1] === 'kernel' };
   m = /^classifier\.layer_(\d+)\.(kernel|bias)$/.exec(ours);
-  if (m) return { hf: `classifier.layer_${m[1]}.${m[2] === 'kernel' ? 'weight' : 'bias'}`, transpose: m[2] === 'kernel' };
+  if (m)
+    return { hf: `classifier.layer_${m[1]}.${m[2] === 'kernel' ? 'weight' : 'bias'}`, transpose: m[2] === 'kernel' };
   throw new Error(`no Hugging Face name for parameter "${ours}"`);
 }
 
 /** A checkpoint name in canonical form: no `bert.` prefix, `LayerNorm.gamma/beta` -> `.weight/.bias`. */
 export function canonicalHfName(name: string): string {
-  return name.replace(/^bert\./, '').replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
+  return name
+    .replace(/^bert\./, '')
+    .replace(/LayerNorm\.gamma$/, 'LayerNorm.weight')
+    .replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
 }
 
 /** Parts of HF BERT models that exist in checkpoints but that the NER encoder does not use. */
@@ -93,7 +105,9 @@ export function openCheckpointTensors(dir: string): CheckpointTensors {
     const shards = new Map<string, SafetensorsFile>();
     for (const [name, file] of Object.entries(map)) {
       if (typeof file !== 'string' || basename(file) !== file || file === '..' || !file.endsWith('.safetensors')) {
-        throw new Error(`${index}: tensor "${name}" maps to ${JSON.stringify(file)}; expected a .safetensors file name in the same directory`);
+        throw new Error(
+          `${index}: tensor "${name}" maps to ${JSON.stringify(file)}; expected a .safetensors file name in the same directory`,
+        );
       }
       let shard = shards.get(file);
       if (!shard) {
@@ -101,7 +115,8 @@ export function openCheckpointTensors(dir: string): CheckpointTensors {
         shards.set(file, shard);
         files.push(join(dir, file));
       }
-      if (!shard.has(name)) throw new Error(`${index}: tensor "${name}" is listed in ${file} but that shard does not contain it`);
+      if (!shard.has(name))
+        throw new Error(`${index}: tensor "${name}" is listed in ${file} but that shard does not contain it`);
       where.set(name, shard);
     }
   } else {
@@ -176,7 +191,9 @@ export function loadBert(dir: string, opts: LoadBertOptions = {}): LoadedBert {
     const fileShape = ckpt.shape(actual);
     const expected = transpose ? [shape[1], shape[0]] : shape;
     if (fileShape.join() !== expected.join()) {
-      throw new Error(`${dir}: tensor "${actual}" has shape [${fileShape}], expected [${expected}] for ${ours} (config.json: ${join(dir, 'config.json')})`);
+      throw new Error(
+        `${dir}: tensor "${actual}" has shape [${fileShape}], expected [${expected}] for ${ours} (config.json: ${join(dir, 'config.json')})`,
+      );
     }
     const data = ckpt.getFloat32(actual);
     return transpose ? transpose2d(data, expected[0], expected[1]) : data;
@@ -190,7 +207,9 @@ export function loadBert(dir: string, opts: LoadBertOptions = {}): LoadedBert {
     else missing.push(toHfName(spec.name).hf);
   }
   if (missing.length && opts.strict !== false) {
-    throw new Error(`${dir}: checkpoint lacks ${missing.length} encoder tensor(s): ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', ...' : ''} (pass strict: false to initialise them randomly)`);
+    throw new Error(
+      `${dir}: checkpoint lacks ${missing.length} encoder tensor(s): ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', ...' : ''} (pass strict: false to initialise them randomly)`,
+    );
   }
 
   // Per-layer heads: classifier.layer_{m}.weight [labels, hidden].
@@ -204,16 +223,29 @@ export function loadBert(dir: string, opts: LoadBertOptions = {}): LoadedBert {
     const numLabels = ckpt.shape(byHf.get(`classifier.layer_${headLayers[0]}.weight`)!)[0];
     const hw = new Map<string, Float32Array>();
     for (const m of headLayers) {
-      for (const [kind, shape] of [['kernel', [config.hiddenSize, numLabels]], ['bias', [numLabels]]] as const) {
+      for (const [kind, shape] of [
+        ['kernel', [config.hiddenSize, numLabels]],
+        ['bias', [numLabels]],
+      ] as const) {
         const name = `classifier.layer_${m}.${kind}`;
         const data = read(name, [...shape]);
-        if (!data) throw new Error(`${dir}: head tensor ${toHfName(name).hf} is missing while classifier.layer_${m}.weight exists`);
+        if (!data)
+          throw new Error(
+            `${dir}: head tensor ${toHfName(name).hf} is missing while classifier.layer_${m}.weight exists`,
+          );
         hw.set(name, data);
       }
     }
     const headsCfg = (config.raw.msd_heads ?? {}) as { dropout?: number };
     heads = new LayerHeads(
-      { hiddenSize: config.hiddenSize, numLabels, numLayers: config.numLayers, layers: headLayers, dropout: headsCfg.dropout ?? config.hiddenDropout, seed: opts.seed },
+      {
+        hiddenSize: config.hiddenSize,
+        numLabels,
+        numLayers: config.numLayers,
+        layers: headLayers,
+        dropout: headsCfg.dropout ?? config.hiddenDropout,
+        seed: opts.seed,
+      },
       hw,
     );
   }
@@ -251,10 +283,15 @@ export function toHfTensors(
   const out: [string, { shape: number[]; data: Float32Array }][] = [];
   for (const [name, data] of weights) {
     const shape = shapes.get(name);
-    if (!shape || sizeOf(shape) !== data.length) throw new Error(`toHfTensors: no shape (or a wrong one) for "${name}"`);
+    if (!shape || sizeOf(shape) !== data.length)
+      throw new Error(`toHfTensors: no shape (or a wrong one) for "${name}"`);
     const { hf, transpose } = toHfName(name);
     const full = name.startsWith('classifier.') ? hf : `${prefix}${hf}`;
-    out.push(transpose ? [full, { shape: [shape[1], shape[0]], data: transpose2d(data, shape[0], shape[1]) }] : [full, { shape, data }]);
+    out.push(
+      transpose
+        ? [full, { shape: [shape[1], shape[0]], data: transpose2d(data, shape[0], shape[1]) }]
+        : [full, { shape, data }],
+    );
   }
   return out;
 }

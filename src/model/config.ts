@@ -28,7 +28,13 @@ export interface BertConfig {
 
 type Json = Record<string, unknown>;
 
-function field(json: Json, key: string, source: string, kind: 'int' | 'posint' | 'prob' | 'posnum', dflt?: number): number {
+function field(
+  json: Json,
+  key: string,
+  source: string,
+  kind: 'int' | 'posint' | 'prob' | 'posnum',
+  dflt?: number,
+): number {
   const v = json[key];
   if (v === undefined) {
     if (dflt !== undefined) return dflt;
@@ -38,12 +44,20 @@ function field(json: Json, key: string, source: string, kind: 'int' | 'posint' |
     throw new Error(`${source}: field "${key}" must be a number, got ${JSON.stringify(v)}`);
   }
   const ok =
-    kind === 'int' ? Number.isInteger(v) && v >= 0
-    : kind === 'posint' ? Number.isInteger(v) && v > 0
-    : kind === 'prob' ? v >= 0 && v < 1
-    : v > 0;
+    kind === 'int'
+      ? Number.isInteger(v) && v >= 0
+      : kind === 'posint'
+        ? Number.isInteger(v) && v > 0
+        : kind === 'prob'
+          ? v >= 0 && v < 1
+          : v > 0;
   if (!ok) {
-    const what = { int: 'a non-negative integer', posint: 'a positive integer', prob: 'a probability in [0, 1)', posnum: 'a positive number' }[kind];
+    const what = {
+      int: 'a non-negative integer',
+      posint: 'a positive integer',
+      prob: 'a probability in [0, 1)',
+      posnum: 'a positive number',
+    }[kind];
     throw new Error(`${source}: field "${key}" must be ${what}, got ${v}`);
   }
   return v;
@@ -61,14 +75,20 @@ export function parseBertConfig(json: unknown, source = 'config.json'): BertConf
   const act = j.hidden_act ?? 'gelu';
   if (act !== 'gelu') {
     // HF "gelu" is the exact erf form; "gelu_new"/"gelu_pytorch_tanh" are the tanh approximation, "relu" differs.
-    throw new Error(`${source}: hidden_act "${String(act)}" is not supported; only "gelu" (exact, erf-based) is implemented`);
+    throw new Error(
+      `${source}: hidden_act "${String(act)}" is not supported; only "gelu" (exact, erf-based) is implemented`,
+    );
   }
   const pos = j.position_embedding_type ?? 'absolute';
   if (pos !== 'absolute') {
-    throw new Error(`${source}: position_embedding_type "${String(pos)}" is not supported; only "absolute" is implemented`);
+    throw new Error(
+      `${source}: position_embedding_type "${String(pos)}" is not supported; only "absolute" is implemented`,
+    );
   }
   if (j.is_decoder === true || j.add_cross_attention === true) {
-    throw new Error(`${source}: decoder / cross-attention BERT configs are not supported (is_decoder or add_cross_attention is true)`);
+    throw new Error(
+      `${source}: decoder / cross-attention BERT configs are not supported (is_decoder or add_cross_attention is true)`,
+    );
   }
   const cfg: BertConfig = {
     vocabSize: field(j, 'vocab_size', source, 'posint'),
@@ -131,7 +151,10 @@ export function toHfConfig(cfg: BertConfig): Record<string, unknown> {
 }
 
 /** Builds a config from the fields that matter (for tiny models); the rest take BERT's defaults. */
-export function bertConfig(fields: Partial<Omit<BertConfig, 'raw'>> & Pick<BertConfig, 'vocabSize' | 'hiddenSize' | 'numLayers' | 'numHeads' | 'intermediateSize'>): BertConfig {
+export function bertConfig(
+  fields: Partial<Omit<BertConfig, 'raw'>> &
+    Pick<BertConfig, 'vocabSize' | 'hiddenSize' | 'numLayers' | 'numHeads' | 'intermediateSize'>,
+): BertConfig {
   const json: Json = {
     model_type: 'bert',
     architectures: ['BertModel'],

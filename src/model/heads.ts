@@ -78,10 +78,13 @@ export class LayerHeads {
     for (const m of this.layers) {
       const kName = headParamName(m, 'kernel');
       const bName = headParamName(m, 'bias');
-      const k = weights.get(kName) ?? truncatedNormal(H * C, opts.initializerRange ?? 0.02, deriveSeed(opts.seed ?? 0, kName));
+      const k =
+        weights.get(kName) ?? truncatedNormal(H * C, opts.initializerRange ?? 0.02, deriveSeed(opts.seed ?? 0, kName));
       const b = weights.get(bName) ?? new Float32Array(C);
       if (k.length !== H * C || b.length !== C) {
-        throw new Error(`LayerHeads: ${kName} must have ${H}x${C} values and ${bName} ${C}, got ${k.length} and ${b.length}`);
+        throw new Error(
+          `LayerHeads: ${kName} must have ${H}x${C} values and ${bName} ${C}, got ${k.length} and ${b.length}`,
+        );
       }
       const [k0, b0] = [tf.tensor2d(k, [H, C]), tf.tensor1d(b)];
       this.kernels.set(m, tf.variable(k0, true, `${prefix}/${kName}`));
@@ -106,15 +109,24 @@ export class LayerHeads {
       const h = hidden[m];
       if (!h) throw new Error(`LayerHeads: no hidden state for layer ${m} (got ${hidden.length - 1} layers)`);
       const [b, t, H] = h.shape;
-      if (H !== this.hiddenSize) throw new Error(`LayerHeads: hidden size ${H} does not match the heads' ${this.hiddenSize}`);
-      out.set(m, tf.tidy(() => {
-        let x: tf.Tensor = tf.reshape(h, [b * t, H]);
-        if (opts.training && this.dropout > 0) {
-          x = tf.dropout(x, this.dropout, undefined, opts.dropoutSeed === undefined ? undefined : deriveSeed(opts.dropoutSeed, `head${m}`));
-        }
-        const y = tf.add(tf.matMul(x as tf.Tensor2D, this.kernels.get(m)! as tf.Tensor2D), this.biases.get(m)!);
-        return tf.reshape(y, [b, t, this.numLabels]) as Tensor3D;
-      }));
+      if (H !== this.hiddenSize)
+        throw new Error(`LayerHeads: hidden size ${H} does not match the heads' ${this.hiddenSize}`);
+      out.set(
+        m,
+        tf.tidy(() => {
+          let x: tf.Tensor = tf.reshape(h, [b * t, H]);
+          if (opts.training && this.dropout > 0) {
+            x = tf.dropout(
+              x,
+              this.dropout,
+              undefined,
+              opts.dropoutSeed === undefined ? undefined : deriveSeed(opts.dropoutSeed, `head${m}`),
+            );
+          }
+          const y = tf.add(tf.matMul(x as tf.Tensor2D, this.kernels.get(m)! as tf.Tensor2D), this.biases.get(m)!);
+          return tf.reshape(y, [b, t, this.numLabels]) as Tensor3D;
+        }),
+      );
     }
     return out;
   }

@@ -67,8 +67,16 @@ class NotFound extends Error {}
  */
 export async function resolveModelDir(idOrDir: string, opts: FromPretrainedOptions = {}): Promise<string> {
   if (existsSync(idOrDir) && statSync(idOrDir).isDirectory()) return idOrDir;
-  if (isAbsolute(idOrDir) || idOrDir.startsWith('.') || idOrDir.startsWith('~') || !HUB_ID.test(idOrDir) || idOrDir.includes('..')) {
-    throw new Error(`${idOrDir}: no such model directory (and not a Hugging Face Hub id like "bert-base-multilingual-cased" or "org/name")`);
+  if (
+    isAbsolute(idOrDir) ||
+    idOrDir.startsWith('.') ||
+    idOrDir.startsWith('~') ||
+    !HUB_ID.test(idOrDir) ||
+    idOrDir.includes('..')
+  ) {
+    throw new Error(
+      `${idOrDir}: no such model directory (and not a Hugging Face Hub id like "bert-base-multilingual-cased" or "org/name")`,
+    );
   }
   const revision = opts.revision ?? 'main';
   const dir = cachePathFor(idOrDir, revision, opts.cacheDir);
@@ -90,7 +98,8 @@ export async function resolveModelDir(idOrDir: string, opts: FromPretrainedOptio
     try {
       sizes[file] = await get(file);
     } catch (err) {
-      if (err instanceof NotFound) throw new Error(`${url(file)}: not found (404); is "${idOrDir}" at revision ${revision} a BERT model?`);
+      if (err instanceof NotFound)
+        throw new Error(`${url(file)}: not found (404); is "${idOrDir}" at revision ${revision} a BERT model?`);
       throw err;
     }
   };
@@ -109,7 +118,9 @@ export async function resolveModelDir(idOrDir: string, opts: FromPretrainedOptio
           `(safetensors.torch.save_file) and load the directory, or pick a revision that has safetensors weights.`,
       );
     }
-    const index = JSON.parse(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8')) as { weight_map?: Record<string, string> };
+    const index = JSON.parse(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8')) as {
+      weight_map?: Record<string, string>;
+    };
     const shards = [...new Set(Object.values(index.weight_map ?? {}))];
     for (const shard of shards) {
       if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\') || shard.startsWith('.')) {
@@ -125,7 +136,13 @@ export async function resolveModelDir(idOrDir: string, opts: FromPretrainedOptio
       if (!(err instanceof NotFound)) throw err; // optional: not every model has every tokenizer file
     }
   }
-  writeJsonAtomic(join(dir, '.complete'), { id: idOrDir, revision, endpoint, files: sizes, date: new Date().toISOString() });
+  writeJsonAtomic(join(dir, '.complete'), {
+    id: idOrDir,
+    revision,
+    endpoint,
+    files: sizes,
+    date: new Date().toISOString(),
+  });
   return dir;
 }
 
@@ -169,7 +186,8 @@ async function downloadFile(
     }
     if (!res.ok) {
       await res.body?.cancel();
-      const hint = res.status === 401 || res.status === 403 ? ' (gated or private model? set HF_TOKEN or pass { token })' : '';
+      const hint =
+        res.status === 401 || res.status === 403 ? ' (gated or private model? set HF_TOKEN or pass { token })' : '';
       throw new Error(`${url}: HTTP ${res.status} ${res.statusText}${hint}`);
     }
     let start = 0;
@@ -180,7 +198,9 @@ async function downloadFile(
       if (!m || Number(m[1]) !== have) {
         await res.body?.cancel();
         rmSync(part, { force: true });
-        lastError = new Error(`${url}: server answered the Range request with Content-Range ${res.headers.get('content-range')}`);
+        lastError = new Error(
+          `${url}: server answered the Range request with Content-Range ${res.headers.get('content-range')}`,
+        );
         continue;
       }
       start = have;
@@ -201,7 +221,9 @@ async function downloadFile(
         }
       }
     } catch (err) {
-      lastError = new Error(`${url}: download interrupted after ${loaded} bytes (${(err as Error).message}); the next call resumes from ${part}`);
+      lastError = new Error(
+        `${url}: download interrupted after ${loaded} bytes (${(err as Error).message}); the next call resumes from ${part}`,
+      );
       continue;
     } finally {
       await fh.close();
@@ -210,7 +232,9 @@ async function downloadFile(
     if (total !== undefined && size !== total) {
       if (size > total) {
         rmSync(part, { force: true });
-        throw new Error(`${url}: received ${size} bytes but the server announced ${total}; the partial file was removed`);
+        throw new Error(
+          `${url}: received ${size} bytes but the server announced ${total}; the partial file was removed`,
+        );
       }
       lastError = new Error(`${url}: received ${size} of ${total} bytes; the next call resumes from ${part}`);
       continue;

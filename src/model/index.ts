@@ -7,10 +7,21 @@ export { LayerHeads, resolveHeadLayers, headParamName, DEFAULT_FIRST_HEAD_LAYER 
 export type { LayerHeadsOptions, HeadLogitsOptions } from './heads.js';
 export { encoderParamSpecs, countParameters, isFrozen } from './params.js';
 export type { ParamSpec, FreezeOptions } from './params.js';
-export { parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors, halfToFloat } from './safetensors.js';
+export {
+  parseSafetensors,
+  readSafetensors,
+  serializeSafetensors,
+  writeSafetensors,
+  halfToFloat,
+} from './safetensors.js';
 export type { SafetensorsFile, TensorInfo, TensorToWrite } from './safetensors.js';
 export { loadBert, openCheckpointTensors, toHfName, canonicalHfName, toHfTensors, transpose2d } from './checkpoint.js';
-export type { LoadBertOptions, LoadedBert, LoadReport as CheckpointLoadReport, CheckpointTensors } from './checkpoint.js';
+export type {
+  LoadBertOptions,
+  LoadedBert,
+  LoadReport as CheckpointLoadReport,
+  CheckpointTensors,
+} from './checkpoint.js';
 export { fromPretrained, resolveModelDir, cachePathFor, defaultCacheDir } from './hub.js';
 export type { FromPretrainedOptions, DownloadProgress } from './hub.js';
 export { saveModel, TOKENIZER_FILES } from './save.js';

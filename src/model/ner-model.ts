@@ -31,16 +31,25 @@ export function schemaFromLabels(labels: readonly string[], where: string): Labe
   const types = labels.filter((t) => t.startsWith('B-')).map((t) => t.slice(2));
   const schema = labelSchema(types);
   if (schema.tags.join(' ') !== labels.join(' ')) {
-    throw new Error(`${where}: id2label [${labels.join(' ')}] is not the IOB2 schema this library writes (expected [${schema.tags.join(' ')}])`);
+    throw new Error(
+      `${where}: id2label [${labels.join(' ')}] is not the IOB2 schema this library writes (expected [${schema.tags.join(' ')}])`,
+    );
   }
   return schema;
 }
 
 /** Writes the model as a Hugging Face-style directory (atomic per file). */
-export function saveNerModel(dir: string, model: NerModel, opts: { trainingConfig?: unknown; tokenizerFrom?: string } = {}): void {
+export function saveNerModel(
+  dir: string,
+  model: NerModel,
+  opts: { trainingConfig?: unknown; tokenizerFrom?: string } = {},
+): void {
   saveModel(dir, model.encoder, model.heads, {
     labels: model.schema.tags,
-    trainingConfig: opts.trainingConfig === undefined ? { maxLength: model.maxLength } : { maxLength: model.maxLength, ...(opts.trainingConfig as object) },
+    trainingConfig:
+      opts.trainingConfig === undefined
+        ? { maxLength: model.maxLength }
+        : { maxLength: model.maxLength, ...(opts.trainingConfig as object) },
     tokenizerFrom: opts.tokenizerFrom,
   });
 }
@@ -52,7 +61,9 @@ export function loadNerModel(dir: string, opts: { name?: string } = {}): NerMode
   const raw = JSON.parse(readFileSync(configPath, 'utf8')) as { id2label?: Record<string, string> };
   if (!loaded.heads) {
     loaded.encoder.dispose();
-    throw new Error(`${dir}: no per-layer heads (classifier.layer_{m}.*) in the checkpoint; is this a trained msd-ner model?`);
+    throw new Error(
+      `${dir}: no per-layer heads (classifier.layer_{m}.*) in the checkpoint; is this a trained msd-ner model?`,
+    );
   }
   if (!raw.id2label) {
     loaded.encoder.dispose();
@@ -64,7 +75,9 @@ export function loadNerModel(dir: string, opts: { name?: string } = {}): NerMode
     .map((k) => raw.id2label![k]!);
   const schema = schemaFromLabels(labels, configPath);
   const trainingPath = join(dir, 'training_config.json');
-  const training = existsSync(trainingPath) ? (JSON.parse(readFileSync(trainingPath, 'utf8')) as { maxLength?: number }) : {};
+  const training = existsSync(trainingPath)
+    ? (JSON.parse(readFileSync(trainingPath, 'utf8')) as { maxLength?: number })
+    : {};
   return {
     name: opts.name ?? dir,
     encoder: loaded.encoder,

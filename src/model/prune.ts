@@ -51,11 +51,24 @@ export interface PruneReport {
 }
 
 /** Bytes per element of the safetensors dtypes. */
-const DTYPE_BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+const DTYPE_BYTES: Record<string, number> = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+};
 
 /** Tensors indexed by vocabulary id in their first dimension: the word embeddings and an MLM head's outputs. */
 function isVocabTensor(name: string, shape: readonly number[], vocabSize: number): boolean {
-  return shape[0] === vocabSize && /word_embeddings|(^|\.)predictions\.(decoder\.weight|decoder\.bias|bias)$/.test(name);
+  return (
+    shape[0] === vocabSize && /word_embeddings|(^|\.)predictions\.(decoder\.weight|decoder\.bias|bias)$/.test(name)
+  );
 }
 
 /** The ids a tokenizer gives every word of the corpora, as a set. */
@@ -88,23 +101,33 @@ function readVocabTxt(path: string): string[] {
  * renumbered, every other file copied, plus `prune.json` (the report, returned too). Each file is written
  * atomically; config.json last.
  */
-export function pruneVocabulary(checkpointDir: string, corpora: readonly PruneCorpus[], outDir: string, opts: PruneOptions = {}): PruneReport {
+export function pruneVocabulary(
+  checkpointDir: string,
+  corpora: readonly PruneCorpus[],
+  outDir: string,
+  opts: PruneOptions = {},
+): PruneReport {
   const from = resolve(checkpointDir);
   const to = resolve(outDir);
-  if (from === to) throw new Error(`pruneVocabulary: outDir ${outDir} is the checkpoint itself; write the pruned copy elsewhere`);
+  if (from === to)
+    throw new Error(`pruneVocabulary: outDir ${outDir} is the checkpoint itself; write the pruned copy elsewhere`);
   const weightsPath = join(from, 'model.safetensors');
   const configPath = join(from, 'config.json');
   const vocabPath = join(from, 'vocab.txt');
   for (const p of [weightsPath, configPath, vocabPath]) {
     if (!existsSync(p)) {
       const sharded = p === weightsPath && existsSync(join(from, 'model.safetensors.index.json'));
-      throw new Error(`pruneVocabulary: ${p} not found${sharded ? ' (sharded checkpoints are not supported: merge the shards first)' : ''}`);
+      throw new Error(
+        `pruneVocabulary: ${p} not found${sharded ? ' (sharded checkpoints are not supported: merge the shards first)' : ''}`,
+      );
     }
   }
   const vocab = readVocabTxt(vocabPath);
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
   if (config.vocab_size !== vocab.length) {
-    throw new Error(`pruneVocabulary: ${configPath} has vocab_size ${String(config.vocab_size)} but ${vocabPath} lists ${vocab.length} tokens`);
+    throw new Error(
+      `pruneVocabulary: ${configPath} has vocab_size ${String(config.vocab_size)} but ${vocabPath} lists ${vocab.length} tokens`,
+    );
   }
 
   // 1. The ids to keep, in their original order (so [PAD] stays 0 and the specials keep their relative order).
@@ -120,7 +143,8 @@ export function pruneVocabulary(checkpointDir: string, corpora: readonly PruneCo
   const newId = new Map(kept.map((old, i) => [old, i]));
   const remap = (old: number, what: string): number => {
     const id = newId.get(old);
-    if (id === undefined) throw new Error(`pruneVocabulary: ${what} (id ${old}) is not kept; it must be a special token`);
+    if (id === undefined)
+      throw new Error(`pruneVocabulary: ${what} (id ${old}) is not kept; it must be a special token`);
     return id;
   };
 
@@ -149,7 +173,8 @@ export function pruneVocabulary(checkpointDir: string, corpora: readonly PruneCo
       remapped.push({ name, from: info.shape, to: shape });
     }
     after += shape.reduce((a, b) => a * b, 1);
-    if (!(info.dtype in DTYPE_BYTES)) throw new Error(`pruneVocabulary: ${weightsPath}: tensor "${name}" has unsupported dtype ${info.dtype}`);
+    if (!(info.dtype in DTYPE_BYTES))
+      throw new Error(`pruneVocabulary: ${weightsPath}: tensor "${name}" has unsupported dtype ${info.dtype}`);
     header[name] = { dtype: info.dtype, shape, data_offsets: [offset, offset + data.length] };
     chunks.push(data);
     offset += data.length;
@@ -171,9 +196,17 @@ export function pruneVocabulary(checkpointDir: string, corpora: readonly PruneCo
 
   mkdirSync(to, { recursive: true });
   // Files we do not rewrite (special_tokens_map.json, training_config.json, ...) are copied as they are.
-  const rewritten = new Set(['model.safetensors', 'config.json', 'vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'prune.json']);
+  const rewritten = new Set([
+    'model.safetensors',
+    'config.json',
+    'vocab.txt',
+    'tokenizer.json',
+    'tokenizer_config.json',
+    'prune.json',
+  ]);
   for (const f of readdirSync(from)) {
-    if (!rewritten.has(f) && !f.startsWith('.') && statSync(join(from, f)).isFile()) copyFileSync(join(from, f), join(to, f));
+    if (!rewritten.has(f) && !f.startsWith('.') && statSync(join(from, f)).isFile())
+      copyFileSync(join(from, f), join(to, f));
   }
   writeFileAtomic(join(to, 'model.safetensors'), file);
 
@@ -197,10 +230,15 @@ export function pruneVocabulary(checkpointDir: string, corpora: readonly PruneCo
   }
   const tcPath = join(from, 'tokenizer_config.json');
   if (existsSync(tcPath)) {
-    const tc = JSON.parse(readFileSync(tcPath, 'utf8')) as { added_tokens_decoder?: Record<string, { content: string }> };
+    const tc = JSON.parse(readFileSync(tcPath, 'utf8')) as {
+      added_tokens_decoder?: Record<string, { content: string }>;
+    };
     if (tc.added_tokens_decoder) {
       tc.added_tokens_decoder = Object.fromEntries(
-        Object.entries(tc.added_tokens_decoder).map(([id, t]) => [String(remap(Number(id), `${tcPath}: added token '${t.content}'`)), t]),
+        Object.entries(tc.added_tokens_decoder).map(([id, t]) => [
+          String(remap(Number(id), `${tcPath}: added token '${t.content}'`)),
+          t,
+        ]),
       );
     }
     writeJsonAtomic(join(to, 'tokenizer_config.json'), tc);

@@ -13,9 +13,21 @@ import { writeFileAtomic } from './atomic.js';
 
 /** Bytes per element of every dtype the format defines. Integer and bool tensors are validated but not decoded. */
 const DTYPE_SIZES: Record<string, number> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2,
-  I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
-  F8_E4M3: 1, F8_E5M2: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
+  U8: 1,
+  BOOL: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
 };
 const FLOAT_DTYPES = new Set(['F64', 'F32', 'F16', 'BF16']);
 /** The reference implementation refuses headers over 100 MB. */
@@ -55,7 +67,8 @@ export function parseSafetensors(buf: Uint8Array, source = '<buffer>'): Safetens
   if (buf.length < 8) fail(source, `${buf.length} bytes is shorter than the 8-byte header length`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const n64 = view.getBigUint64(0, true);
-  if (n64 > BigInt(buf.length - 8)) fail(source, `header length ${n64} exceeds the ${buf.length - 8} bytes after it (truncated file?)`);
+  if (n64 > BigInt(buf.length - 8))
+    fail(source, `header length ${n64} exceeds the ${buf.length - 8} bytes after it (truncated file?)`);
   const n = Number(n64);
   if (n > MAX_HEADER) fail(source, `header length ${n} exceeds the ${MAX_HEADER}-byte limit`);
   let header: unknown;
@@ -64,14 +77,20 @@ export function parseSafetensors(buf: Uint8Array, source = '<buffer>'): Safetens
   } catch (err) {
     fail(source, `header is not valid UTF-8 JSON: ${(err as Error).message}`);
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) fail(source, 'header is not a JSON object');
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    fail(source, 'header is not a JSON object');
   const dataStart = 8 + n;
   const dataLen = buf.length - dataStart;
   const tensors = new Map<string, TensorInfo>();
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (typeof entry !== 'object' || entry === null || Array.isArray(entry) || Object.values(entry).some((v) => typeof v !== 'string')) {
+      if (
+        typeof entry !== 'object' ||
+        entry === null ||
+        Array.isArray(entry) ||
+        Object.values(entry).some((v) => typeof v !== 'string')
+      ) {
         fail(source, '__metadata__ must be an object of strings');
       }
       metadata = { ...(entry as Record<string, string>) };
@@ -79,22 +98,31 @@ export function parseSafetensors(buf: Uint8Array, source = '<buffer>'): Safetens
     }
     if (typeof entry !== 'object' || entry === null) fail(source, `tensor "${name}": entry is not an object`);
     const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
-    if (typeof dtype !== 'string' || !(dtype in DTYPE_SIZES)) fail(source, `tensor "${name}": unknown dtype ${JSON.stringify(dtype)}`);
+    if (typeof dtype !== 'string' || !(dtype in DTYPE_SIZES))
+      fail(source, `tensor "${name}": unknown dtype ${JSON.stringify(dtype)}`);
     if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || (d as number) < 0)) {
       fail(source, `tensor "${name}": shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
     }
-    if (!Array.isArray(offsets) || offsets.length !== 2 || offsets.some((o) => !Number.isSafeInteger(o) || (o as number) < 0)) {
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      offsets.some((o) => !Number.isSafeInteger(o) || (o as number) < 0)
+    ) {
       fail(source, `tensor "${name}": data_offsets must be two non-negative integers, got ${JSON.stringify(offsets)}`);
     }
     const [b, e] = offsets as number[];
-    if (b > e || e > dataLen) fail(source, `tensor "${name}": data_offsets [${b}, ${e}] outside the ${dataLen} data bytes`);
+    if (b > e || e > dataLen)
+      fail(source, `tensor "${name}": data_offsets [${b}, ${e}] outside the ${dataLen} data bytes`);
     let elems = 1;
     for (const d of shape as number[]) {
       elems *= d;
       if (!Number.isSafeInteger(elems)) fail(source, `tensor "${name}": shape ${JSON.stringify(shape)} is too large`);
     }
     if (elems * DTYPE_SIZES[dtype] !== e - b) {
-      fail(source, `tensor "${name}": shape [${shape}] of ${dtype} needs ${elems * DTYPE_SIZES[dtype]} bytes but data_offsets span ${e - b}`);
+      fail(
+        source,
+        `tensor "${name}": shape [${shape}] of ${dtype} needs ${elems * DTYPE_SIZES[dtype]} bytes but data_offsets span ${e - b}`,
+      );
     }
     tensors.set(name, { dtype, shape: [...(shape as number[])], begin: dataStart + b, end: dataStart + e });
   }
@@ -121,7 +149,10 @@ export function parseSafetensors(buf: Uint8Array, source = '<buffer>'): Safetens
     info,
     getFloat32(name) {
       const t = info(name);
-      if (!FLOAT_DTYPES.has(t.dtype)) throw new Error(`${source}: tensor "${name}" has dtype ${t.dtype}; only F64/F32/F16/BF16 can be read as float32`);
+      if (!FLOAT_DTYPES.has(t.dtype))
+        throw new Error(
+          `${source}: tensor "${name}" has dtype ${t.dtype}; only F64/F32/F16/BF16 can be read as float32`,
+        );
       return decodeFloat(buf, t);
     },
   };
@@ -182,15 +213,20 @@ export function readSafetensors(path: string): SafetensorsFile {
 }
 
 /** Serialises float32 tensors (in the given order) with optional string metadata. */
-export function serializeSafetensors(tensors: Iterable<[string, TensorToWrite]>, metadata?: Record<string, string>): Uint8Array {
+export function serializeSafetensors(
+  tensors: Iterable<[string, TensorToWrite]>,
+  metadata?: Record<string, string>,
+): Uint8Array {
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
   const list = [...tensors];
   let offset = 0;
   for (const [name, t] of list) {
     const expected = t.shape.reduce((a, b) => a * b, 1);
-    if (t.data.length !== expected) throw new Error(`serializeSafetensors: "${name}" has ${t.data.length} values for shape [${t.shape}]`);
-    if (name === '__metadata__' || name in header) throw new Error(`serializeSafetensors: duplicate or reserved name "${name}"`);
+    if (t.data.length !== expected)
+      throw new Error(`serializeSafetensors: "${name}" has ${t.data.length} values for shape [${t.shape}]`);
+    if (name === '__metadata__' || name in header)
+      throw new Error(`serializeSafetensors: duplicate or reserved name "${name}"`);
     header[name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + t.data.length * 4] };
     offset += t.data.length * 4;
   }
@@ -215,6 +251,10 @@ export function serializeSafetensors(tensors: Iterable<[string, TensorToWrite]>,
 }
 
 /** Writes a safetensors file atomically (temp file + rename). */
-export function writeSafetensors(path: string, tensors: Iterable<[string, TensorToWrite]>, metadata?: Record<string, string>): void {
+export function writeSafetensors(
+  path: string,
+  tensors: Iterable<[string, TensorToWrite]>,
+  metadata?: Record<string, string>,
+): void {
   writeFileAtomic(path, serializeSafetensors(tensors, metadata));
 }

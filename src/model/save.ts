@@ -19,7 +19,12 @@ import { toHfTensors } from './checkpoint.js';
 import type { LayerHeads } from './heads.js';
 import { serializeSafetensors } from './safetensors.js';
 
-export const TOKENIZER_FILES = ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'] as const;
+export const TOKENIZER_FILES = [
+  'vocab.txt',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+] as const;
 
 export interface SaveModelOptions {
   /** The resolved training configuration, written as training_config.json. */

@@ -74,9 +74,12 @@ export function writeTinyCheckpoint(dir: string, opts: TinyCheckpointOptions = {
   const shapes = new Map<string, number[]>();
   for (const spec of encoderParamSpecs(config, { pooler: true })) {
     const n = sizeOf(spec.shape);
-    const data = spec.init === 'zeros' ? new Float32Array(n)
-      : spec.init === 'ones' ? new Float32Array(n).fill(1)
-      : truncatedNormal(n, config.initializerRange, deriveSeed(seed, spec.name));
+    const data =
+      spec.init === 'zeros'
+        ? new Float32Array(n)
+        : spec.init === 'ones'
+          ? new Float32Array(n).fill(1)
+          : truncatedNormal(n, config.initializerRange, deriveSeed(seed, spec.name));
     weights.set(spec.name, data);
     shapes.set(spec.name, spec.shape);
   }

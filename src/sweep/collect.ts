@@ -113,9 +113,28 @@ function aggregate(rows: readonly TidyRow[], seeds: readonly number[], variance:
         pNote = t.note ?? '';
       }
     }
-    out.push({ setting, variant, language, layer, n: d.n, mean: d.mean, std: d.std, p, pNote, seeds: [...have].sort((a, b) => a - b).join(' '), missing: seeds.filter((s) => !have.has(s)).join(' ') });
+    out.push({
+      setting,
+      variant,
+      language,
+      layer,
+      n: d.n,
+      mean: d.mean,
+      std: d.std,
+      p,
+      pNote,
+      seeds: [...have].sort((a, b) => a - b).join(' '),
+      missing: seeds.filter((s) => !have.has(s)).join(' '),
+    });
   }
-  return out.sort((a, b) => a.setting.localeCompare(b.setting) || variantOrder(a.variant) - variantOrder(b.variant) || a.variant.localeCompare(b.variant) || a.language.localeCompare(b.language) || a.layer - b.layer);
+  return out.sort(
+    (a, b) =>
+      a.setting.localeCompare(b.setting) ||
+      variantOrder(a.variant) - variantOrder(b.variant) ||
+      a.variant.localeCompare(b.variant) ||
+      a.language.localeCompare(b.language) ||
+      a.layer - b.layer,
+  );
 }
 
 /** Reads every finished cell of a planned sweep into the tidy table and its statistics. */
@@ -133,7 +152,12 @@ export function collectSweep(root: string, opts: CollectOptions = {}): CollectRe
     const cfg = JSON.parse(readFileSync(cell.config, 'utf8')) as MsdConfig;
     seeds.add(cfg.run.seed);
     if (st.state !== 'done') {
-      const detail = st.state === 'failed' ? `exit ${st.exitCode}: ${(st.tail ?? []).slice(-1)[0] ?? ''}` : st.step !== undefined ? `${st.task} at step ${st.step}` : '';
+      const detail =
+        st.state === 'failed'
+          ? `exit ${st.exitCode}: ${(st.tail ?? []).slice(-1)[0] ?? ''}`
+          : st.step !== undefined
+            ? `${st.task} at step ${st.step}`
+            : '';
       incomplete.push({ cell: cell.id, state: st.state, detail });
       return;
     }
@@ -141,7 +165,9 @@ export function collectSweep(root: string, opts: CollectOptions = {}): CollectRe
     const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as SummaryFile;
     const setting = other.map((a) => `${a.short}=${cell.labels[a.short]}`).join(',');
     const variant = cell.labels.variant ?? variantOf(cfg.student.ablation) ?? 'custom';
-    const teacherKey = createHash('sha256').update(JSON.stringify(teacherConfigView(cfg))).digest('hex');
+    const teacherKey = createHash('sha256')
+      .update(JSON.stringify(teacherConfigView(cfg)))
+      .digest('hex');
     for (const r of summary.rows) {
       const model = r.model ?? '';
       const isTeacher = model === 'teacher';
@@ -173,14 +199,27 @@ export function collectSweep(root: string, opts: CollectOptions = {}): CollectRe
   });
   const planned = seedAxis ? (seedAxis.labels.map(Number) as number[]) : [...seeds];
   const variance = opts.variance ?? 'unequal';
-  return { rows, main: aggregate(rows.filter((r) => r.main), planned, variance), layers: aggregate(rows, planned, variance), incomplete, seeds: planned };
+  return {
+    rows,
+    main: aggregate(
+      rows.filter((r) => r.main),
+      planned,
+      variance,
+    ),
+    layers: aggregate(rows, planned, variance),
+    incomplete,
+    seeds: planned,
+  };
 }
 
 /** The tidy table as a danfojs DataFrame (danfojs is loaded on first use: it takes seconds). */
 export function tidyFrame(rows: readonly TidyRow[]): DataFrame {
   const { DataFrame: DF } = createRequire(import.meta.url)('danfojs-node') as typeof import('danfojs-node');
   const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  return new DF(rows.map((r) => columns.map((c) => r[c] ?? '')), { columns });
+  return new DF(
+    rows.map((r) => columns.map((c) => r[c] ?? '')),
+    { columns },
+  );
 }
 
 function csvCell(v: unknown): string {
@@ -192,7 +231,10 @@ function csvCell(v: unknown): string {
 /** RFC 4180 CSV of objects (columns: the union of keys in first-seen order). */
 export function toCsvRows(rows: readonly object[]): string {
   const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const lines = [cols.join(','), ...rows.map((r) => cols.map((c) => csvCell((r as Record<string, unknown>)[c])).join(','))];
+  const lines = [
+    cols.join(','),
+    ...rows.map((r) => cols.map((c) => csvCell((r as Record<string, unknown>)[c])).join(',')),
+  ];
   return `${lines.join('\n')}\n`;
 }
 
@@ -209,17 +251,28 @@ export function latexTable(main: readonly StatRow[], opts: { alpha?: number; cap
   const alpha = opts.alpha ?? 0.05;
   const languages = [...new Set(main.map((r) => r.language))].sort();
   const keys = [...new Set(main.map((r) => JSON.stringify([r.setting, r.variant])))];
-  const at = (k: string, l: string) => main.find((r) => JSON.stringify([r.setting, r.variant]) === k && r.language === l);
+  const at = (k: string, l: string) =>
+    main.find((r) => JSON.stringify([r.setting, r.variant]) === k && r.language === l);
   const avg = (k: string) => {
     const ms = languages.map((l) => at(k, l)?.mean);
     return ms.every((m): m is number => m !== undefined) ? ms.reduce((a, b) => a + b, 0) / ms.length : undefined;
   };
   const columns = languages.length > 1 ? [...languages, 'avg'] : languages;
   const valueOf = (k: string, c: string) => (c === 'avg' ? avg(k) : at(k, c)?.mean);
-  const best = new Map(columns.map((c) => [c, Math.max(...keys.map((k) => valueOf(k, c) ?? -Infinity).map((v) => Number((100 * v).toFixed(2))))]));
+  const best = new Map(
+    columns.map((c) => [
+      c,
+      Math.max(...keys.map((k) => valueOf(k, c) ?? -Infinity).map((v) => Number((100 * v).toFixed(2)))),
+    ]),
+  );
   const settingCol = main.some((r) => r.setting !== '');
   const head = [...(settingCol ? ['setting'] : []), 'variant', ...columns];
-  const lines = [`\\begin{tabular}{${settingCol ? 'l' : ''}l${'r'.repeat(columns.length)}}`, '\\toprule', `${head.map(latexEscape).join(' & ')} \\\\`, '\\midrule'];
+  const lines = [
+    `\\begin{tabular}{${settingCol ? 'l' : ''}l${'r'.repeat(columns.length)}}`,
+    '\\toprule',
+    `${head.map(latexEscape).join(' & ')} \\\\`,
+    '\\midrule',
+  ];
   for (const k of keys) {
     const [setting, variant] = JSON.parse(k) as [string, string];
     const cells = columns.map((c) => {
@@ -237,7 +290,9 @@ export function latexTable(main: readonly StatRow[], opts: { alpha?: number; cap
   }
   lines.push('\\bottomrule', '\\end{tabular}');
   const n = [...new Set(main.map((r) => r.n))].join('/');
-  const caption = opts.caption ?? `Entity F1 (\\%) of the main head, test split: mean $\\pm$ std over ${n} seeds; best per column in bold; $^{*}$: p $<$ ${alpha} (two-sided t-test against full MSD).`;
+  const caption =
+    opts.caption ??
+    `Entity F1 (\\%) of the main head, test split: mean $\\pm$ std over ${n} seeds; best per column in bold; $^{*}$: p $<$ ${alpha} (two-sided t-test against full MSD).`;
   return ['\\begin{table}[t]', '\\centering', ...lines, `\\caption{${caption}}`, '\\end{table}', ''].join('\n');
 }
 
@@ -256,7 +311,11 @@ export function writeCollect(root: string, r: CollectResult): Record<string, str
   writeFileAtomic(paths.main, toCsvRows(r.main));
   writeFileAtomic(paths.layers, toCsvRows(r.layers));
   writeFileAtomic(paths.latex, r.main.length ? latexTable(r.main) : '% no finished cells\n');
-  writeFileAtomic(paths.incomplete, ['cell,state,detail', ...r.incomplete.map((c) => [c.cell, c.state, c.detail].map(csvCell).join(','))].join('\n') + '\n');
+  writeFileAtomic(
+    paths.incomplete,
+    ['cell,state,detail', ...r.incomplete.map((c) => [c.cell, c.state, c.detail].map(csvCell).join(','))].join('\n') +
+      '\n',
+  );
   writeJsonAtomic(paths.json, { seeds: r.seeds, main: r.main, incomplete: r.incomplete });
   return paths;
 }
@@ -265,10 +324,14 @@ export function writeCollect(root: string, r: CollectResult): Record<string, str
 export function formatCollect(r: CollectResult): string {
   const lines: string[] = [];
   const fmt = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(2) : '-');
-  lines.push(`${'setting'.padEnd(12)} ${'variant'.padEnd(8)} ${'lang'.padEnd(5)} ${'n'.padStart(2)} ${'mean'.padStart(6)} ${'std'.padStart(6)} ${'p vs full'.padStart(9)}  missing seeds`);
+  lines.push(
+    `${'setting'.padEnd(12)} ${'variant'.padEnd(8)} ${'lang'.padEnd(5)} ${'n'.padStart(2)} ${'mean'.padStart(6)} ${'std'.padStart(6)} ${'p vs full'.padStart(9)}  missing seeds`,
+  );
   for (const s of r.main) {
     const p = s.variant === 'full' ? '' : Number.isFinite(s.p) ? s.p.toPrecision(3) : 'n/a';
-    lines.push(`${(s.setting || '-').padEnd(12)} ${s.variant.padEnd(8)} ${s.language.padEnd(5)} ${String(s.n).padStart(2)} ${fmt(s.mean).padStart(6)} ${fmt(s.std).padStart(6)} ${p.padStart(9)}  ${s.missing}`);
+    lines.push(
+      `${(s.setting || '-').padEnd(12)} ${s.variant.padEnd(8)} ${s.language.padEnd(5)} ${String(s.n).padStart(2)} ${fmt(s.mean).padStart(6)} ${fmt(s.std).padStart(6)} ${p.padStart(9)}  ${s.missing}`,
+    );
   }
   if (r.incomplete.length) {
     lines.push(`\n${r.incomplete.length} cell(s) not finished, left out of every mean:`);

@@ -18,13 +18,28 @@ export function sweepFigures(r: CollectResult): { ablation?: VlSpec; perLayer?: 
   const out: { ablation?: VlSpec; perLayer?: VlSpec } = {};
   const main = r.main.filter((s) => Number.isFinite(s.mean));
   if (main.length) {
-    const rows: AblationRow[] = main.map((s) => ({ variant: figureVariant(s), language: s.language, f1: Number((100 * s.mean).toFixed(2)), source: 'measured' }));
-    out.ablation = ablationChart(rows, { title: 'Sweep: MSD and its ablations', subtitle: `main-head entity F1 (%), test split, mean over ${[...new Set(main.map((s) => s.n))].join('/')} seeds` });
+    const rows: AblationRow[] = main.map((s) => ({
+      variant: figureVariant(s),
+      language: s.language,
+      f1: Number((100 * s.mean).toFixed(2)),
+      source: 'measured',
+    }));
+    out.ablation = ablationChart(rows, {
+      title: 'Sweep: MSD and its ablations',
+      subtitle: `main-head entity F1 (%), test split, mean over ${[...new Set(main.map((s) => s.n))].join('/')} seeds`,
+    });
   }
   const layers = r.layers.filter((s) => Number.isFinite(s.mean));
   if (layers.length) {
     out.perLayer = perLayerF1ErrorBarChart(
-      layers.map((s) => ({ model: figureVariant(s), language: s.language, layer: s.layer, mean: s.mean, std: Number.isFinite(s.std) ? s.std : 0, n: s.n })),
+      layers.map((s) => ({
+        model: figureVariant(s),
+        language: s.language,
+        layer: s.layer,
+        mean: s.mean,
+        std: Number.isFinite(s.std) ? s.std : 0,
+        n: s.n,
+      })),
       { title: 'Sweep: entity F1 per layer (mean ± std over seeds)' },
     );
   }
@@ -35,7 +50,10 @@ export function sweepFigures(r: CollectResult): { ablation?: VlSpec; perLayer?: 
 export async function writeSweepFigures(root: string, r: CollectResult): Promise<string[]> {
   const figs = sweepFigures(r);
   const paths: string[] = [];
-  for (const [name, spec] of [['ablation', figs.ablation], ['per-layer', figs.perLayer]] as const) {
+  for (const [name, spec] of [
+    ['ablation', figs.ablation],
+    ['per-layer', figs.perLayer],
+  ] as const) {
     if (!spec) continue;
     for (const ext of ['vl.json', 'svg']) {
       const p = join(root, 'collect', `${name}.${ext}`);

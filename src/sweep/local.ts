@@ -59,7 +59,9 @@ export interface LocalResult {
 /** The built CLI next to this module (lib/sweep/local.js -> lib/cli/msd.js; from src/ under tsx, the repo's lib/). */
 export function defaultMsdCommand(): string[] {
   const here = dirname(fileURLToPath(import.meta.url));
-  const lib = here.endsWith(join('src', 'sweep')) ? resolve(here, '../../lib/cli/msd.js') : resolve(here, '../cli/msd.js');
+  const lib = here.endsWith(join('src', 'sweep'))
+    ? resolve(here, '../../lib/cli/msd.js')
+    : resolve(here, '../cli/msd.js');
   if (!existsSync(lib)) throw new Error(`${lib} not found: build the library first (npm run build)`);
   return [process.execPath, lib];
 }
@@ -79,11 +81,24 @@ export function localJobs(plan: Plan): LiveJob[] {
   for (const t of plan.teachers) {
     const needed = t.cells.some((id) => !cellsDone.get(id));
     const done = () => teacherDone(t.dir);
-    jobs.push({ key: `teacher-${t.id}`, kind: 'teacher', state: done() ? 'done' : needed ? 'queued' : 'skipped', configPath: t.config, done });
+    jobs.push({
+      key: `teacher-${t.id}`,
+      kind: 'teacher',
+      state: done() ? 'done' : needed ? 'queued' : 'skipped',
+      configPath: t.config,
+      done,
+    });
   }
   for (const c of plan.cells) {
     const done = () => cellDone(c.dir);
-    jobs.push({ key: c.id, kind: 'cell', state: cellsDone.get(c.id) ? 'done' : 'queued', configPath: c.config, needs: c.teacher ? `teacher-${c.teacher}` : undefined, done });
+    jobs.push({
+      key: c.id,
+      kind: 'cell',
+      state: cellsDone.get(c.id) ? 'done' : 'queued',
+      configPath: c.config,
+      needs: c.teacher ? `teacher-${c.teacher}` : undefined,
+      done,
+    });
   }
   return jobs;
 }
@@ -98,15 +113,20 @@ export function formatJobs(jobs: readonly LiveJob[], now = Date.now()): string[]
     let detail = '';
     if (j.state === 'running') {
       const took = formatDuration(((now - (j.startedAt ?? now)) / 1000) | 0);
-      detail = j.task ? `${j.task} step ${j.step}/${j.total}, ETA ${j.eta} (running ${took})` : `starting (running ${took})`;
-    } else if (j.state === 'done' && j.startedAt) detail = `in ${formatDuration(((j.endedAt ?? now) - j.startedAt) / 1000)}`;
+      detail = j.task
+        ? `${j.task} step ${j.step}/${j.total}, ETA ${j.eta} (running ${took})`
+        : `starting (running ${took})`;
+    } else if (j.state === 'done' && j.startedAt)
+      detail = `in ${formatDuration(((j.endedAt ?? now) - j.startedAt) / 1000)}`;
     else if (j.state === 'failed') detail = `exit ${j.exitCode}: ${(j.tail ?? []).slice(-1)[0] ?? ''}`;
     else if (j.state === 'blocked') detail = `its teacher ${j.needs} failed`;
     else if (j.state === 'waiting') detail = `for ${j.needs}`;
     rows.push(`${j.key.padEnd(w)}  ${j.state.padEnd(8)}  ${detail}`);
   }
   const count = (s: LiveState) => jobs.filter((j) => j.state === s).length;
-  rows.push(`${count('done')} done, ${count('running')} running, ${count('queued') + count('waiting')} queued, ${count('failed')} failed, ${count('blocked')} blocked`);
+  rows.push(
+    `${count('done')} done, ${count('running')} running, ${count('queued') + count('waiting')} queued, ${count('failed')} failed, ${count('blocked')} blocked`,
+  );
   return rows;
 }
 
@@ -121,12 +141,16 @@ export async function runLocal(plan: Plan, opts: LocalOptions = {}): Promise<Loc
   mkdirSync(join(root, 'logs'), { recursive: true });
   const lock = join(root, 'state', 'executor.pid');
   const owner = liveOwner(root, 'executor');
-  if (owner) throw new Error(`${root}: another executor (pid ${owner}) is running this sweep; wait for it or stop it first`);
+  if (owner)
+    throw new Error(`${root}: another executor (pid ${owner}) is running this sweep; wait for it or stop it first`);
   const jobs = localJobs(plan);
   const byKey = new Map(jobs.map((j) => [j.key, j]));
   for (const j of jobs) {
     const pid = liveOwner(root, j.key);
-    if (pid && j.state !== 'done') throw new Error(`${j.key}: still being run by pid ${pid} (an earlier executor's child?); kill it or wait before re-running the sweep`);
+    if (pid && j.state !== 'done')
+      throw new Error(
+        `${j.key}: still being run by pid ${pid} (an earlier executor's child?); kill it or wait before re-running the sweep`,
+      );
   }
   writeFileSync(lock, `${process.pid}\n`);
   const children = new Map<string, ChildProcess>();
@@ -152,7 +176,10 @@ export async function runLocal(plan: Plan, opts: LocalOptions = {}): Promise<Loc
       draw();
       if (display === 'plain') stream.write(`${formatJobs(jobs).join('\n')}\n`);
       if (display === 'tty') {
-        for (const j of jobs.filter((x) => x.state === 'failed')) stream.write(`${j.key} failed (exit ${j.exitCode}); last lines of ${logPath(root, j.key)}:\n${(j.tail ?? []).map((l) => `    ${l}`).join('\n')}\n`);
+        for (const j of jobs.filter((x) => x.state === 'failed'))
+          stream.write(
+            `${j.key} failed (exit ${j.exitCode}); last lines of ${logPath(root, j.key)}:\n${(j.tail ?? []).map((l) => `    ${l}`).join('\n')}\n`,
+          );
       }
       rmSync(lock, { force: true });
       resolvePromise({
@@ -169,12 +196,26 @@ export async function runLocal(plan: Plan, opts: LocalOptions = {}): Promise<Loc
       const fd = openSync(log, 'a');
       const header = `== ${new Date().toISOString()} local executor pid ${process.pid}: ${j.kind === 'teacher' ? 'teacher' : 'run'} --config ${j.configPath} --resume\n`;
       writeFileSync(fd, header);
-      const args = [...msd.slice(1), j.kind === 'teacher' ? 'teacher' : 'run', '--config', j.configPath, '--resume', '--plain'];
+      const args = [
+        ...msd.slice(1),
+        j.kind === 'teacher' ? 'teacher' : 'run',
+        '--config',
+        j.configPath,
+        '--resume',
+        '--plain',
+      ];
       const child = spawn(msd[0]!, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
       children.set(j.key, child);
       writeFileSync(join(root, 'state', `${j.key}.pid`), `${child.pid}\n`);
       rmSync(exitPath(root, j.key), { force: true });
-      Object.assign(j, { state: 'running', startedAt: Date.now(), task: undefined, step: undefined, total: undefined, eta: undefined });
+      Object.assign(j, {
+        state: 'running',
+        startedAt: Date.now(),
+        task: undefined,
+        step: undefined,
+        total: undefined,
+        eta: undefined,
+      });
       say(`[sweep] start ${j.key} (pid ${child.pid})`);
       let partial = '';
       const onData = (chunk: Buffer) => {
@@ -202,8 +243,15 @@ export async function runLocal(plan: Plan, opts: LocalOptions = {}): Promise<Loc
           say(`[sweep] done ${j.key} in ${formatDuration((j.endedAt - j.startedAt!) / 1000)}`);
         } else {
           j.state = 'failed';
-          j.tail = rc === 0 ? [`exited 0 but its results are missing (${j.kind === 'teacher' ? 'teacher/train-report.json' : 'results/summary.json'})`] : tailLines(logPath(root, j.key), 5);
-          say(`[sweep] FAILED ${j.key} (exit ${rc}${signal ? `, ${signal}` : ''}); last lines of ${logPath(root, j.key)}:\n${(j.tail ?? []).map((l) => `    ${l}`).join('\n')}`);
+          j.tail =
+            rc === 0
+              ? [
+                  `exited 0 but its results are missing (${j.kind === 'teacher' ? 'teacher/train-report.json' : 'results/summary.json'})`,
+                ]
+              : tailLines(logPath(root, j.key), 5);
+          say(
+            `[sweep] FAILED ${j.key} (exit ${rc}${signal ? `, ${signal}` : ''}); last lines of ${logPath(root, j.key)}:\n${(j.tail ?? []).map((l) => `    ${l}`).join('\n')}`,
+          );
         }
         schedule();
       });

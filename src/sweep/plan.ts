@@ -35,7 +35,16 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { configToJson, parseSets, PAPER, PRESETS, resolveConfig, teacherConfigView, type DeepPartial, type MsdConfig } from '../config.js';
+import {
+  configToJson,
+  parseSets,
+  PAPER,
+  PRESETS,
+  resolveConfig,
+  teacherConfigView,
+  type DeepPartial,
+  type MsdConfig,
+} from '../config.js';
 import { writeFileAtomic, writeJsonAtomic } from '../model/atomic.js';
 import { variantAblation, VARIANT_NAMES } from './variants.js';
 
@@ -111,7 +120,9 @@ export function readSweepSpec(path: string): SweepSpec {
     spec = JSON.parse(text);
   } catch (err) {
     const at = jsonErrorOffset(text);
-    throw new Error(`${path}:${text.slice(0, at).split('\n').length}: not valid JSON: ${(err as Error).message.split('\n')[0]}`);
+    throw new Error(
+      `${path}:${text.slice(0, at).split('\n').length}: not valid JSON: ${(err as Error).message.split('\n')[0]}`,
+    );
   }
   checkSpec(spec, path);
   return spec;
@@ -138,17 +149,30 @@ function jsonErrorOffset(text: string): number {
 }
 
 function checkSpec(spec: unknown, where: string): asserts spec is SweepSpec {
-  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new Error(`${where}: expected a JSON object with ${SPEC_KEYS.join(', ')}`);
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec))
+    throw new Error(`${where}: expected a JSON object with ${SPEC_KEYS.join(', ')}`);
   const s = spec as Record<string, unknown>;
-  for (const k of Object.keys(s)) if (!SPEC_KEYS.includes(k)) throw new Error(`${where}: unknown key '${k}'; expected ${SPEC_KEYS.join(', ')}`);
-  if (s.name !== undefined && (typeof s.name !== 'string' || !/^[A-Za-z0-9._-]+$/.test(s.name))) throw new Error(`${where}: name: expected letters, digits, '.', '_' or '-', got ${JSON.stringify(s.name)}`);
-  if (s.preset !== undefined && (typeof s.preset !== 'string' || !PRESETS[s.preset])) throw new Error(`${where}: preset: expected one of ${Object.keys(PRESETS).join(', ')}, got ${JSON.stringify(s.preset)}`);
+  for (const k of Object.keys(s))
+    if (!SPEC_KEYS.includes(k)) throw new Error(`${where}: unknown key '${k}'; expected ${SPEC_KEYS.join(', ')}`);
+  if (s.name !== undefined && (typeof s.name !== 'string' || !/^[A-Za-z0-9._-]+$/.test(s.name)))
+    throw new Error(`${where}: name: expected letters, digits, '.', '_' or '-', got ${JSON.stringify(s.name)}`);
+  if (s.preset !== undefined && (typeof s.preset !== 'string' || !PRESETS[s.preset]))
+    throw new Error(
+      `${where}: preset: expected one of ${Object.keys(PRESETS).join(', ')}, got ${JSON.stringify(s.preset)}`,
+    );
   if (s.set !== undefined) {
-    const ok = Array.isArray(s.set) ? s.set.every((x) => typeof x === 'string') : typeof s.set === 'object' && s.set !== null;
-    if (!ok) throw new Error(`${where}: set: expected an object of dotted keys ({"student.lr": 1e-5}) or a list of 'key=value' strings`);
+    const ok = Array.isArray(s.set)
+      ? s.set.every((x) => typeof x === 'string')
+      : typeof s.set === 'object' && s.set !== null;
+    if (!ok)
+      throw new Error(
+        `${where}: set: expected an object of dotted keys ({"student.lr": 1e-5}) or a list of 'key=value' strings`,
+      );
   }
-  if (s.axes !== undefined && (typeof s.axes !== 'object' || s.axes === null || Array.isArray(s.axes))) throw new Error(`${where}: axes: expected an object (axis -> values)`);
-  if (s.shareTeacher !== undefined && typeof s.shareTeacher !== 'boolean') throw new Error(`${where}: shareTeacher: expected true or false`);
+  if (s.axes !== undefined && (typeof s.axes !== 'object' || s.axes === null || Array.isArray(s.axes)))
+    throw new Error(`${where}: axes: expected an object (axis -> values)`);
+  if (s.shareTeacher !== undefined && typeof s.shareTeacher !== 'boolean')
+    throw new Error(`${where}: shareTeacher: expected true or false`);
 }
 
 /** Whether a dotted path names a config key (a leaf or a whole section) of the typed config. */
@@ -171,7 +195,8 @@ function nest(flat: Record<string, unknown>, where: string): DeepPartial<MsdConf
       if (i === keys.length - 1) t[k] = value;
       else {
         const next = (t[k] ??= {});
-        if (typeof next !== 'object' || next === null) throw new Error(`${where}: '${path}' conflicts with another key`);
+        if (typeof next !== 'object' || next === null)
+          throw new Error(`${where}: '${path}' conflicts with another key`);
         t = next as Record<string, unknown>;
       }
     });
@@ -199,7 +224,8 @@ export function parseAxes(spec: SweepSpec, where = 'sweep'): Axis[] {
     const at = `${where}: axes.${name}`;
     let axis: Omit<Axis, 'short'>;
     if (name === 'variant') {
-      if (!Array.isArray(raw) || raw.length === 0) throw new Error(`${at}: expected a non-empty list of variant names (${VARIANT_NAMES.join(', ')})`);
+      if (!Array.isArray(raw) || raw.length === 0)
+        throw new Error(`${at}: expected a non-empty list of variant names (${VARIANT_NAMES.join(', ')})`);
       raw.forEach((v) => {
         if (typeof v !== 'string') throw new Error(`${at}: expected variant names, got ${JSON.stringify(v)}`);
       });
@@ -218,8 +244,17 @@ export function parseAxes(spec: SweepSpec, where = 'sweep'): Axis[] {
         }),
       };
     } else if (isConfigKey(name)) {
-      if (!Array.isArray(raw) || raw.length === 0) throw new Error(`${at}: expected a non-empty list of values for the config key '${name}', got ${JSON.stringify(raw)}`);
-      axis = { name, kind: 'key', values: raw, labels: raw.map(label), overrides: raw.map((v) => nest({ [name]: v }, at)) };
+      if (!Array.isArray(raw) || raw.length === 0)
+        throw new Error(
+          `${at}: expected a non-empty list of values for the config key '${name}', got ${JSON.stringify(raw)}`,
+        );
+      axis = {
+        name,
+        kind: 'key',
+        values: raw,
+        labels: raw.map(label),
+        overrides: raw.map((v) => nest({ [name]: v }, at)),
+      };
     } else {
       if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || Object.keys(raw).length === 0) {
         throw new Error(
@@ -228,10 +263,17 @@ export function parseAxes(spec: SweepSpec, where = 'sweep'): Axis[] {
       }
       const entries = Object.entries(raw as Record<string, unknown>);
       for (const [l, o] of entries) {
-        if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new Error(`${at}.${l}: expected an object of dotted config keys, got ${JSON.stringify(o)}`);
+        if (typeof o !== 'object' || o === null || Array.isArray(o))
+          throw new Error(`${at}.${l}: expected an object of dotted config keys, got ${JSON.stringify(o)}`);
         if (label(l) !== l) throw new Error(`${at}: label '${l}': use letters, digits, '.', '+', '=' or '-'`);
       }
-      axis = { name, kind: 'named', values: entries.map(([, o]) => o), labels: entries.map(([l]) => l), overrides: entries.map(([l, o]) => nest(o as Record<string, unknown>, `${at}.${l}`)) };
+      axis = {
+        name,
+        kind: 'named',
+        values: entries.map(([, o]) => o),
+        labels: entries.map(([l]) => l),
+        overrides: entries.map(([l, o]) => nest(o as Record<string, unknown>, `${at}.${l}`)),
+      };
     }
     // Each value alone on the base must be a valid override (the product is checked again cell by cell).
     axis.overrides.forEach((o, i) => {
@@ -309,10 +351,21 @@ export function planSweep(spec: SweepSpec, root: string, where = 'sweep'): Sweep
       duplicates.push({ labels, sameAs: same });
       continue;
     }
-    if (ids.has(id)) throw new Error(`${where}: two different cells get the id '${id}' (${JSON.stringify(ids.get(id))} and ${JSON.stringify(labels)}); make the axis values distinct as labels`);
+    if (ids.has(id))
+      throw new Error(
+        `${where}: two different cells get the id '${id}' (${JSON.stringify(ids.get(id))} and ${JSON.stringify(labels)}); make the axis values distinct as labels`,
+      );
     ids.set(id, labels);
     seen.set(identity, id);
-    cells.push({ id, index: cells.length, labels, teacher: '', dir, configPath: join(abs, 'configs', `${id}.json`), config });
+    cells.push({
+      id,
+      index: cells.length,
+      labels,
+      teacher: '',
+      dir,
+      configPath: join(abs, 'configs', `${id}.json`),
+      config,
+    });
   }
 
   const teachers: TeacherJob[] = [];
@@ -324,7 +377,13 @@ export function planSweep(spec: SweepSpec, root: string, where = 'sweep'): Sweep
       if (!t) {
         const dir = join(abs, 'teachers', tid);
         // The teacher's config is that of the first cell using it; only its teacher-relevant part matters.
-        t = { id: tid, dir, configPath: join(abs, 'configs', `teacher-${tid}.json`), config: resolveConfig(cell.config, { run: { outDir: dir } }), cells: [] };
+        t = {
+          id: tid,
+          dir,
+          configPath: join(abs, 'configs', `teacher-${tid}.json`),
+          config: resolveConfig(cell.config, { run: { outDir: dir } }),
+          cells: [],
+        };
         byView.set(tid, t);
         teachers.push(t);
       }
@@ -359,14 +418,17 @@ export interface PlanFile {
  */
 export function writePlan(plan: SweepPlan, opts: { force?: boolean } = {}): void {
   const changed: string[] = [];
-  const jobs = [...plan.cells.map((c) => ({ id: c.id, path: c.configPath, config: c.config })), ...plan.teachers.map((t) => ({ id: `teacher ${t.id}`, path: t.configPath, config: t.config }))];
+  const jobs = [
+    ...plan.cells.map((c) => ({ id: c.id, path: c.configPath, config: c.config })),
+    ...plan.teachers.map((t) => ({ id: `teacher ${t.id}`, path: t.configPath, config: t.config })),
+  ];
   for (const j of jobs) {
     if (existsSync(j.path) && readFileSync(j.path, 'utf8') !== configToJson(j.config)) changed.push(j.id);
   }
   if (changed.length && !opts.force) {
     throw new Error(
       `${plan.root}: the sweep already holds ${changed.length} cell(s) planned with other configs (${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ', ...' : ''}); ` +
-        'use a new sweep directory, or --force to replan (delete those cells\' run directories first)',
+        "use a new sweep directory, or --force to replan (delete those cells' run directories first)",
     );
   }
   mkdirSync(join(plan.root, 'configs'), { recursive: true });
@@ -376,7 +438,14 @@ export function writePlan(plan: SweepPlan, opts: { force?: boolean } = {}): void
   const file: PlanFile = {
     name: plan.name,
     axes: plan.axes.map((a) => ({ name: a.name, short: a.short, kind: a.kind, labels: a.labels })),
-    cells: plan.cells.map((c) => ({ id: c.id, index: c.index, labels: c.labels, teacher: c.teacher, dir: c.dir, config: c.configPath })),
+    cells: plan.cells.map((c) => ({
+      id: c.id,
+      index: c.index,
+      labels: c.labels,
+      teacher: c.teacher,
+      dir: c.dir,
+      config: c.configPath,
+    })),
     teachers: plan.teachers.map((t) => ({ id: t.id, dir: t.dir, config: t.configPath, cells: t.cells })),
     duplicates: plan.duplicates,
   };
@@ -386,18 +455,28 @@ export function writePlan(plan: SweepPlan, opts: { force?: boolean } = {}): void
 /** Reads a planned sweep directory's plan.json. */
 export function readPlan(root: string): PlanFile & { root: string } {
   const path = join(resolve(root), 'plan.json');
-  if (!existsSync(path)) throw new Error(`${root}: no plan.json; plan the sweep first (msd sweep plan <sweep.json> --out ${root})`);
+  if (!existsSync(path))
+    throw new Error(`${root}: no plan.json; plan the sweep first (msd sweep plan <sweep.json> --out ${root})`);
   return { ...(JSON.parse(readFileSync(path, 'utf8')) as PlanFile), root: resolve(root) };
 }
 
 /** One line per cell and teacher: what `msd sweep plan` prints. */
 export function formatPlan(plan: SweepPlan): string {
-  const lines = [`sweep ${plan.name}: ${plan.cells.length} cells, ${plan.teachers.length} shared teachers, in ${plan.root}`];
+  const lines = [
+    `sweep ${plan.name}: ${plan.cells.length} cells, ${plan.teachers.length} shared teachers, in ${plan.root}`,
+  ];
   for (const a of plan.axes) lines.push(`  axis ${a.name} (${a.kind}): ${a.labels.join(', ')}`);
-  if (plan.duplicates.length) lines.push(`  ${plan.duplicates.length} duplicate combination(s) left out: ${plan.duplicates.map((d) => `${JSON.stringify(d.labels)} = ${d.sameAs}`).join('; ')}`);
-  for (const t of plan.teachers) lines.push(`  teacher ${t.id}: seed ${t.config.run.seed}, ${t.config.data.corpus} ${t.config.data.source}; used by ${t.cells.length} cells`);
+  if (plan.duplicates.length)
+    lines.push(
+      `  ${plan.duplicates.length} duplicate combination(s) left out: ${plan.duplicates.map((d) => `${JSON.stringify(d.labels)} = ${d.sameAs}`).join('; ')}`,
+    );
+  for (const t of plan.teachers)
+    lines.push(
+      `  teacher ${t.id}: seed ${t.config.run.seed}, ${t.config.data.corpus} ${t.config.data.source}; used by ${t.cells.length} cells`,
+    );
   const w = Math.max(4, ...plan.cells.map((c) => c.id.length));
   lines.push(`  ${'#'.padStart(4)}  ${'cell'.padEnd(w)}  teacher`);
-  for (const c of plan.cells) lines.push(`  ${String(c.index).padStart(4)}  ${c.id.padEnd(w)}  ${c.teacher || '(own)'}`);
+  for (const c of plan.cells)
+    lines.push(`  ${String(c.index).padStart(4)}  ${c.id.padEnd(w)}  ${c.teacher || '(own)'}`);
   return lines.join('\n');
 }

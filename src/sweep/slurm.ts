@@ -67,7 +67,7 @@ function q(s: string): string {
 export function arraySpec(indices: readonly number[], maxParallel = 0): string {
   const sorted = [...indices].sort((a, b) => a - b);
   const parts: string[] = [];
-  for (let i = 0; i < sorted.length; ) {
+  for (let i = 0; i < sorted.length;) {
     let j = i;
     while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
     parts.push(i === j ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
@@ -102,11 +102,13 @@ export function slurmScript(plan: Plan, kind: 'teachers' | 'cells', opts: SlurmO
     `ROOT=${q(root)}`,
     `line=$(awk -F'\\t' -v i="$SLURM_ARRAY_TASK_ID" '$1 == i { print $2 "\\t" $3 }' "$ROOT/slurm/${kind}.tsv")`,
     `[ -n "$line" ] || { echo "no job with index $SLURM_ARRAY_TASK_ID in $ROOT/slurm/${kind}.tsv" >&2; exit 2; }`,
-    'key=${line%%$\'\\t\'*}',
-    'cfg=${line#*$\'\\t\'}',
+    "key=${line%%$'\\t'*}",
+    "cfg=${line#*$'\\t'}",
     'log="$ROOT/logs/$key.log"',
     'mkdir -p "$ROOT/logs" "$ROOT/state"',
-    'echo "== $(date -u +%FT%TZ) slurm job ${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID} on $(hostname), restart ${SLURM_RESTART_COUNT:-0}: ' + sub + ' --config $cfg --resume" >> "$log"',
+    'echo "== $(date -u +%FT%TZ) slurm job ${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID} on $(hostname), restart ${SLURM_RESTART_COUNT:-0}: ' +
+      sub +
+      ' --config $cfg --resume" >> "$log"',
     `cd ${q(opts.workdir ?? process.cwd())}`,
     `${msd.map(q).join(' ')} ${sub} --config "$cfg" --resume --plain >> "$log" 2>&1`,
     'rc=$?',
@@ -118,10 +120,15 @@ export function slurmScript(plan: Plan, kind: 'teachers' | 'cells', opts: SlurmO
 
 function sbatch(args: string[], env?: NodeJS.ProcessEnv): string {
   const r = spawnSync('sbatch', args, { encoding: 'utf8', env: { ...process.env, ...env } });
-  if (r.error) throw new Error(`sbatch: ${r.error.message}${(r.error as NodeJS.ErrnoException).code === 'ENOENT' ? ' (is Slurm installed and on PATH?)' : ''}`);
-  if (r.status !== 0) throw new Error(`sbatch ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim()}`);
+  if (r.error)
+    throw new Error(
+      `sbatch: ${r.error.message}${(r.error as NodeJS.ErrnoException).code === 'ENOENT' ? ' (is Slurm installed and on PATH?)' : ''}`,
+    );
+  if (r.status !== 0)
+    throw new Error(`sbatch ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim()}`);
   const id = r.stdout.trim().split(';')[0]!;
-  if (!/^\d+$/.test(id)) throw new Error(`sbatch: unexpected output '${r.stdout.trim()}' (expected a job id from --parsable)`);
+  if (!/^\d+$/.test(id))
+    throw new Error(`sbatch: unexpected output '${r.stdout.trim()}' (expected a job id from --parsable)`);
   return id;
 }
 
@@ -134,13 +141,22 @@ export function submitSlurm(plan: Plan, opts: SlurmOptions = {}): SlurmSubmissio
   if (!opts.dryRun) {
     // Submitting again while earlier arrays are queued would run the same cells twice at once.
     const queued = queuedJobs(plan, opts.env);
-    if (queued.length) throw new Error(`${plan.root}: jobs ${queued.join(', ')} of this sweep are still queued or running; wait for them (msd sweep status ${plan.root}) or scancel them first`);
+    if (queued.length)
+      throw new Error(
+        `${plan.root}: jobs ${queued.join(', ')} of this sweep are still queued or running; wait for them (msd sweep status ${plan.root}) or scancel them first`,
+      );
   }
   mkdirSync(dir, { recursive: true });
   mkdirSync(join(plan.root, 'logs'), { recursive: true });
-  const teacherIdx = plan.teachers.map((t, i) => ({ i, key: `teacher-${t.id}`, config: t.config, todo: !teacherDone(t.dir) && t.cells.some((c) => !cellDone(plan.cells.find((x) => x.id === c)!.dir)) }));
+  const teacherIdx = plan.teachers.map((t, i) => ({
+    i,
+    key: `teacher-${t.id}`,
+    config: t.config,
+    todo: !teacherDone(t.dir) && t.cells.some((c) => !cellDone(plan.cells.find((x) => x.id === c)!.dir)),
+  }));
   const cellIdx = plan.cells.map((c) => ({ i: c.index, key: c.id, config: c.config, todo: !cellDone(c.dir) }));
-  const tsv = (rows: { i: number; key: string; config: string }[]) => rows.map((r) => `${r.i}\t${r.key}\t${r.config}\n`).join('');
+  const tsv = (rows: { i: number; key: string; config: string }[]) =>
+    rows.map((r) => `${r.i}\t${r.key}\t${r.config}\n`).join('');
   writeFileAtomic(join(dir, 'teachers.tsv'), tsv(teacherIdx));
   writeFileAtomic(join(dir, 'cells.tsv'), tsv(cellIdx));
   const scripts: SlurmSubmission['scripts'] = {};
@@ -163,9 +179,21 @@ export function submitSlurm(plan: Plan, opts: SlurmOptions = {}): SlurmSubmissio
   if (pendingCells.length) {
     scripts.cells = join(dir, 'cells.sbatch');
     writeFileAtomic(scripts.cells, slurmScript(plan, 'cells', opts));
-    const args = ['--parsable', `--array=${arraySpec(pendingCells, opts.maxParallel)}`, ...(dependency ? [`--dependency=${dependency}`, '--kill-on-invalid-dep=yes'] : []), scripts.cells];
+    const args = [
+      '--parsable',
+      `--array=${arraySpec(pendingCells, opts.maxParallel)}`,
+      ...(dependency ? [`--dependency=${dependency}`, '--kill-on-invalid-dep=yes'] : []),
+      scripts.cells,
+    ];
     commands.push(['sbatch', ...args]);
-    if (!opts.dryRun) jobs.push({ kind: 'cells', jobId: sbatch(args, opts.env), indices: pendingCells, submittedAt: new Date().toISOString(), dependency });
+    if (!opts.dryRun)
+      jobs.push({
+        kind: 'cells',
+        jobId: sbatch(args, opts.env),
+        indices: pendingCells,
+        submittedAt: new Date().toISOString(),
+        dependency,
+      });
   }
   if (!opts.dryRun && jobs.length) {
     const jobsPath = join(dir, 'jobs.json');
@@ -183,7 +211,14 @@ function queuedJobs(plan: Plan, env?: NodeJS.ProcessEnv): string[] {
   // %F: the array's job id (the one sbatch printed); listing all jobs avoids squeue's error on purged ids.
   const r = run('squeue', ['-h', '-o', '%F'], env);
   if (!r.ok) throw new Error(`squeue (to check for this sweep's queued jobs): ${r.err}`);
-  return [...new Set(r.out.split('\n').map((l) => l.trim()).filter((id) => ours.has(id)))];
+  return [
+    ...new Set(
+      r.out
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((id) => ours.has(id)),
+    ),
+  ];
 }
 
 export interface SlurmTaskState {
@@ -202,7 +237,11 @@ export interface SweepStatusRow extends JobStatus {
 
 function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): { ok: boolean; out: string; err: string } {
   try {
-    const out = execFileSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync(cmd, args, {
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     return { ok: true, out, err: '' };
   } catch (e) {
     const err = e as { stderr?: string; message: string };
@@ -214,7 +253,10 @@ function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): { ok: boolea
  * The file state of every job joined with Slurm's view of its latest array task: squeue for queued/running tasks,
  * sacct for finished ones (sacct needs Slurm accounting; where it is off, `notes` says so and files decide).
  */
-export function sweepStatus(plan: Plan, opts: { env?: NodeJS.ProcessEnv } = {}): { teachers: SweepStatusRow[]; cells: SweepStatusRow[]; notes: string[] } {
+export function sweepStatus(
+  plan: Plan,
+  opts: { env?: NodeJS.ProcessEnv } = {},
+): { teachers: SweepStatusRow[]; cells: SweepStatusRow[]; notes: string[] } {
   const files = sweepFileStatus(plan);
   const notes: string[] = [];
   const jobsPath = join(plan.root, 'slurm', 'jobs.json');
@@ -252,7 +294,10 @@ export function sweepStatus(plan: Plan, opts: { env?: NodeJS.ProcessEnv } = {}):
 }
 
 /** The status table as text. */
-export function formatStatus(s: { teachers: SweepStatusRow[]; cells: SweepStatusRow[]; notes: string[] }, plan: Plan): string {
+export function formatStatus(
+  s: { teachers: SweepStatusRow[]; cells: SweepStatusRow[]; notes: string[] },
+  plan: Plan,
+): string {
   const all = [...s.teachers, ...s.cells];
   const w = Math.max(4, ...all.map((r) => r.id.length));
   const lines = [`${'job'.padEnd(w)}  ${'files'.padEnd(8)}  ${'slurm'.padEnd(22)}  detail`];
@@ -261,12 +306,15 @@ export function formatStatus(s: { teachers: SweepStatusRow[]; cells: SweepStatus
     let detail = r.step !== undefined ? `${r.task} step ${r.step}` : '';
     if (r.pid) detail += `${detail ? ' ' : ''}(pid ${r.pid})`;
     if (r.slurm?.reason && r.slurm.reason !== 'None') detail += ` (${r.slurm.reason})`;
-    if (r.state === 'failed') detail += ` exit ${r.exitCode}: ${(r.tail ?? []).slice(-1)[0] ?? ''}; log ${logPath(plan.root, r.kind === 'teacher' ? `teacher-${r.id.replace(/^teacher /, '')}` : r.id)}`;
+    if (r.state === 'failed')
+      detail += ` exit ${r.exitCode}: ${(r.tail ?? []).slice(-1)[0] ?? ''}; log ${logPath(plan.root, r.kind === 'teacher' ? `teacher-${r.id.replace(/^teacher /, '')}` : r.id)}`;
     lines.push(`${r.id.padEnd(w)}  ${r.state.padEnd(8)}  ${slurm.padEnd(22)}  ${detail}`);
   }
   const count = (st: string) => s.cells.filter((r) => r.state === st).length;
   const running = count('running') ? `${count('running')} running (local), ` : '';
-  lines.push(`cells: ${count('done')} done, ${running}${count('partial')} partial, ${count('queued')} queued, ${count('failed')} failed (of ${s.cells.length})`);
+  lines.push(
+    `cells: ${count('done')} done, ${running}${count('partial')} partial, ${count('queued')} queued, ${count('failed')} failed (of ${s.cells.length})`,
+  );
   for (const n of s.notes) lines.push(`note: ${n}`);
   return lines.join('\n');
 }

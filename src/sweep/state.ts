@@ -63,7 +63,8 @@ export function tailLines(path: string, n = 5): string[] {
 function modelDirs(runDir: string): { task: string; dir: string }[] {
   const out = [{ task: 'teacher', dir: join(runDir, 'teacher') }];
   const students = join(runDir, 'students');
-  if (existsSync(students)) for (const l of readdirSync(students).sort()) out.push({ task: `student:${l}`, dir: join(students, l) });
+  if (existsSync(students))
+    for (const l of readdirSync(students).sort()) out.push({ task: `student:${l}`, dir: join(students, l) });
   return out;
 }
 
@@ -128,7 +129,8 @@ function status(root: string, id: string, kind: 'teacher' | 'cell', dir: string,
   const partial = partialOf(dir);
   const pid = livePid(join(root, 'state', `${key}.pid`));
   if (pid) return { id: label, kind, state: 'running', pid, ...partial };
-  if (exit !== undefined && exit !== 0) return { id: label, kind, state: 'failed', exitCode: exit, tail: tailLines(logPath(root, key)), ...partial };
+  if (exit !== undefined && exit !== 0)
+    return { id: label, kind, state: 'failed', exitCode: exit, tail: tailLines(logPath(root, key)), ...partial };
   if (partial) return { id: label, kind, state: 'partial', ...partial };
   return { id: label, kind, state: 'queued' };
 }

@@ -42,16 +42,32 @@ export interface TTestResult {
  * pooled test. Fewer than two values in a sample: p = NaN (undefined, said in `note`). Both samples without spread
  * (every seed gave the same F1): t is infinite unless the means are equal, so p = 0, or p = 1 for equal means.
  */
-export function tTest(x: readonly number[], y: readonly number[], opts: { variance?: 'equal' | 'unequal' } = {}): TTestResult {
+export function tTest(
+  x: readonly number[],
+  y: readonly number[],
+  opts: { variance?: 'equal' | 'unequal' } = {},
+): TTestResult {
   const method = opts.variance === 'equal' ? 'student' : 'welch';
   if (x.length < 2 || y.length < 2) {
-    return { p: Number.NaN, t: Number.NaN, df: Number.NaN, method, note: `needs at least 2 values per sample, got ${x.length} and ${y.length}` };
+    return {
+      p: Number.NaN,
+      t: Number.NaN,
+      df: Number.NaN,
+      method,
+      note: `needs at least 2 values per sample, got ${x.length} and ${y.length}`,
+    };
   }
   const sx = std(x);
   const sy = std(y);
   if (sx === 0 && sy === 0) {
     const same = mean(x) === mean(y);
-    return { p: same ? 1 : 0, t: same ? 0 : Math.sign(mean(x) - mean(y)) * Infinity, df: x.length + y.length - 2, method, note: 'no spread in either sample' };
+    return {
+      p: same ? 1 : 0,
+      t: same ? 0 : Math.sign(mean(x) - mean(y)) * Infinity,
+      df: x.length + y.length - 2,
+      method,
+      note: 'no spread in either sample',
+    };
   }
   const r = ttest2([...x], [...y], { variance: opts.variance ?? 'unequal', alternative: 'two-sided' });
   return { p: r.pValue, t: r.statistic, df: r.df, method };
@@ -66,5 +82,11 @@ export interface GroupStats {
 }
 
 export function describe(xs: readonly number[]): GroupStats {
-  return { n: xs.length, mean: mean(xs), std: std(xs), min: xs.length ? Math.min(...xs) : Number.NaN, max: xs.length ? Math.max(...xs) : Number.NaN };
+  return {
+    n: xs.length,
+    mean: mean(xs),
+    std: std(xs),
+    min: xs.length ? Math.min(...xs) : Number.NaN,
+    max: xs.length ? Math.max(...xs) : Number.NaN,
+  };
 }

@@ -63,10 +63,13 @@ export type ResolvedEncodeOptions = Required<Omit<EncodeOptions, 'schema'>> & Pi
 /** Resolved options with their defaults, validated once. */
 export function resolveEncodeOptions(opts: EncodeOptions): ResolvedEncodeOptions {
   const maxLength = opts.maxLength ?? DEFAULT_MAX_LENGTH;
-  if (!Number.isInteger(maxLength) || maxLength < 3) throw new Error(`encode: maxLength must be an integer >= 3, got ${maxLength}`);
+  if (!Number.isInteger(maxLength) || maxLength < 3)
+    throw new Error(`encode: maxLength must be an integer >= 3, got ${maxLength}`);
   const stride = opts.stride ?? Math.floor((maxLength - 2) / 2);
   if (!Number.isInteger(stride) || stride < 0 || stride >= maxLength - 2) {
-    throw new Error(`encode: stride must be an integer in [0, ${maxLength - 3}] (less than maxLength - 2), got ${stride}`);
+    throw new Error(
+      `encode: stride must be an integer in [0, ${maxLength - 3}] (less than maxLength - 2), got ${stride}`,
+    );
   }
   return { schema: opts.schema, maxLength, stride, labelAllSubtokens: opts.labelAllSubtokens ?? false };
 }
@@ -77,7 +80,9 @@ const continuationCache = new WeakMap<LabelSchema, Int32Array>();
 function continuationIds(schema: LabelSchema): Int32Array {
   let cont = continuationCache.get(schema);
   if (!cont) {
-    cont = Int32Array.from(schema.tags, (tag, id) => (tag.startsWith('B-') ? (schema.tagToId.get(`I-${tag.slice(2)}`) ?? id) : id));
+    cont = Int32Array.from(schema.tags, (tag, id) =>
+      tag.startsWith('B-') ? (schema.tagToId.get(`I-${tag.slice(2)}`) ?? id) : id,
+    );
     continuationCache.set(schema, cont);
   }
   return cont;
@@ -104,7 +109,11 @@ function wordLabels(sentence: AnySentence & { tags: string[] }, schema: LabelSch
 }
 
 /** Encodes one sentence into one or more windows (see windows.ts). */
-export function encodeSentence(tokenizer: WordPieceTokenizer, sentence: AnySentence, opts: EncodeOptions = {}): Encoded[] {
+export function encodeSentence(
+  tokenizer: WordPieceTokenizer,
+  sentence: AnySentence,
+  opts: EncodeOptions = {},
+): Encoded[] {
   const pieces = sentence.tokens.map((w) => tokenizer.tokenizeWord(w).ids);
   return encodeTokenized(tokenizer, sentence, pieces, resolveEncodeOptions(opts));
 }
@@ -123,7 +132,10 @@ export function encodeTokenized(
   const budget = o.maxLength - 2;
   const labels = o.schema && hasTags(sentence) ? wordLabels(sentence, o.schema) : undefined;
   const cont = o.schema && o.labelAllSubtokens ? continuationIds(o.schema) : undefined;
-  const spans = total <= budget ? [{ wordStart: 0, wordEnd: nWords, ownStart: 0, ownEnd: nWords }] : planWindows(counts, budget, o.stride);
+  const spans =
+    total <= budget
+      ? [{ wordStart: 0, wordEnd: nWords, ownStart: 0, ownEnd: nWords }]
+      : planWindows(counts, budget, o.stride);
   return spans.map((span, index) => {
     let len = 0;
     for (let w = span.wordStart; w < span.wordEnd; w++) len += counts[w]!;
@@ -153,7 +165,14 @@ export function encodeTokenized(
       sentenceWords: nWords,
       inputIds,
       wordIndex,
-      window: { index, count: spans.length, wordStart: span.wordStart, wordEnd: span.wordEnd, ownStart: span.ownStart, ownEnd: span.ownEnd },
+      window: {
+        index,
+        count: spans.length,
+        wordStart: span.wordStart,
+        wordEnd: span.wordEnd,
+        ownStart: span.ownStart,
+        ownEnd: span.ownEnd,
+      },
     };
     if (lab) encoded.labels = lab;
     return encoded;

@@ -47,7 +47,8 @@ export interface Batch {
 }
 
 function checkPositive(name: string, v: number | undefined): void {
-  if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new Error(`makeBatches: ${name} must be a positive integer, got ${v}`);
+  if (v !== undefined && (!Number.isInteger(v) || v < 1))
+    throw new Error(`makeBatches: ${name} must be a positive integer, got ${v}`);
 }
 
 /** Cuts encoded sequences into padded batches (see the module comment). */
@@ -76,10 +77,16 @@ export function makeBatches(encoded: readonly Encoded[], opts: BatchOptions = {}
     const rows = Math.max(1, Math.min(batchSize, Math.floor(tokenBudget / mean)));
     const pool = Math.max(1, rows * (opts.poolBatches ?? 50));
     groups = [];
-    for (let p = 0; p < order.length; p += pool) groups.push(...cut(order.slice(p, p + pool).sort(byLength), len, batchSize, tokenBudget));
+    for (let p = 0; p < order.length; p += pool)
+      groups.push(...cut(order.slice(p, p + pool).sort(byLength), len, batchSize, tokenBudget));
     rng.shuffle(groups);
   }
-  return groups.map((g) => padBatch(g.map((i) => encoded[i]!), opts.padId ?? 0));
+  return groups.map((g) =>
+    padBatch(
+      g.map((i) => encoded[i]!),
+      opts.padId ?? 0,
+    ),
+  );
 }
 
 /** Consecutive runs of `order` under both limits (rows, and rows x longest <= tokenBudget). */
@@ -108,7 +115,9 @@ export function padBatch(items: readonly Encoded[], padId = 0): Batch {
   const t = Math.max(...items.map((e) => e.inputIds.length));
   const withLabels = items.filter((e) => e.labels !== undefined).length;
   if (withLabels !== 0 && withLabels !== b) {
-    throw new Error(`padBatch: ${withLabels} of ${b} sequences have labels; a batch must be all labelled or all unlabelled (e.g. ${items.find((e) => !e.labels)!.sentenceId} has none)`);
+    throw new Error(
+      `padBatch: ${withLabels} of ${b} sequences have labels; a batch must be all labelled or all unlabelled (e.g. ${items.find((e) => !e.labels)!.sentenceId} has none)`,
+    );
   }
   const inputIds = new Int32Array(b * t).fill(padId);
   const attentionMask = new Int32Array(b * t);
@@ -133,7 +142,8 @@ export function padBatch(items: readonly Encoded[], padId = 0): Batch {
  * the budget gets a group of its own. `maxTokens` 0 (or a batch within it) returns the batch itself.
  */
 export function splitBatch(batch: Batch, maxTokens: number, padId = 0): Batch[] {
-  if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new Error(`splitBatch: maxTokens must be an integer >= 0, got ${maxTokens}`);
+  if (!Number.isInteger(maxTokens) || maxTokens < 0)
+    throw new Error(`splitBatch: maxTokens must be an integer >= 0, got ${maxTokens}`);
   const [b, t] = batch.shape;
   if (maxTokens === 0 || b * t <= maxTokens) return [batch];
   const groups: Encoded[][] = [];
@@ -156,7 +166,8 @@ export function splitBatch(batch: Batch, maxTokens: number, padId = 0): Batch[] 
 /** Cuts a batch's rows into `n` consecutive groups of near-equal size (sizes differ by at most one), each re-padded. */
 export function chunkBatch(batch: Batch, n: number, padId = 0): Batch[] {
   const b = batch.items.length;
-  if (!Number.isInteger(n) || n < 1 || n > b) throw new Error(`chunkBatch: n must be an integer in [1, ${b}], got ${n}`);
+  if (!Number.isInteger(n) || n < 1 || n > b)
+    throw new Error(`chunkBatch: n must be an integer in [1, ${b}], got ${n}`);
   if (n === 1) return [batch];
   const out: Batch[] = [];
   for (let k = 0, start = 0; k < n; k++) {
@@ -168,7 +179,10 @@ export function chunkBatch(batch: Batch, n: number, padId = 0): Batch[] {
 }
 
 /** The rows of a flat [b, t] array (e.g. argmax predictions of a batch) paired with the batch's items. */
-export function batchRows<T extends ArrayLike<number> & { subarray(start: number, end: number): T }>(batch: Batch, flat: T): [Encoded, T][] {
+export function batchRows<T extends ArrayLike<number> & { subarray(start: number, end: number): T }>(
+  batch: Batch,
+  flat: T,
+): [Encoded, T][] {
   const [b, t] = batch.shape;
   if (flat.length !== b * t) throw new Error(`batchRows: expected ${b} x ${t} = ${b * t} values, got ${flat.length}`);
   return batch.items.map((e, r) => [e, flat.subarray(r * t, (r + 1) * t)]);

@@ -32,7 +32,11 @@ export interface EncodedDataset {
 }
 
 /** Encodes every sentence (in order; a sentence's windows are consecutive). */
-export function encodeDataset(tokenizer: WordPieceTokenizer, sentences: readonly AnySentence[], opts: EncodeOptions = {}): EncodedDataset {
+export function encodeDataset(
+  tokenizer: WordPieceTokenizer,
+  sentences: readonly AnySentence[],
+  opts: EncodeOptions = {},
+): EncodedDataset {
   const o = resolveEncodeOptions(opts);
   const budget = o.maxLength - 2;
   const encoded: Encoded[] = [];

@@ -33,9 +33,21 @@ export function loadTokenizer(dir: string, opts: LoadTokenizerOptions = {}): Wor
 }
 
 interface TokenizerJson {
-  normalizer?: { type?: string; clean_text?: boolean; handle_chinese_chars?: boolean; strip_accents?: boolean | null; lowercase?: boolean } | null;
+  normalizer?: {
+    type?: string;
+    clean_text?: boolean;
+    handle_chinese_chars?: boolean;
+    strip_accents?: boolean | null;
+    lowercase?: boolean;
+  } | null;
   pre_tokenizer?: { type?: string } | null;
-  model?: { type?: string; unk_token?: string; continuing_subword_prefix?: string; max_input_chars_per_word?: number; vocab?: Record<string, number> };
+  model?: {
+    type?: string;
+    unk_token?: string;
+    continuing_subword_prefix?: string;
+    max_input_chars_per_word?: number;
+    vocab?: Record<string, number>;
+  };
   added_tokens?: { content: string; special?: boolean }[];
   post_processor?: { special_tokens?: Record<string, { tokens?: string[] }> } | null;
 }
@@ -49,14 +61,27 @@ export function configFromTokenizerJson(path: string): WordPieceConfig {
     throw new Error(`${path}: not readable JSON (${(err as Error).message})`);
   }
   const expect = (ok: boolean, field: string, wanted: string, got: unknown): void => {
-    if (!ok) throw new Error(`${path}: ${field} is ${JSON.stringify(got)}; expected ${wanted} (only BERT WordPiece tokenizers are supported)`);
+    if (!ok)
+      throw new Error(
+        `${path}: ${field} is ${JSON.stringify(got)}; expected ${wanted} (only BERT WordPiece tokenizers are supported)`,
+      );
   };
   const model = raw.model;
   expect(model?.type === 'WordPiece', 'model.type', '"WordPiece"', model?.type);
-  expect(model!.vocab !== undefined && typeof model!.vocab === 'object', 'model.vocab', 'an object', typeof model!.vocab);
+  expect(
+    model!.vocab !== undefined && typeof model!.vocab === 'object',
+    'model.vocab',
+    'an object',
+    typeof model!.vocab,
+  );
   const n = raw.normalizer;
   expect(n?.type === 'BertNormalizer', 'normalizer.type', '"BertNormalizer"', n?.type);
-  expect(raw.pre_tokenizer?.type === 'BertPreTokenizer', 'pre_tokenizer.type', '"BertPreTokenizer"', raw.pre_tokenizer?.type);
+  expect(
+    raw.pre_tokenizer?.type === 'BertPreTokenizer',
+    'pre_tokenizer.type',
+    '"BertPreTokenizer"',
+    raw.pre_tokenizer?.type,
+  );
   const lowercase = n!.lowercase ?? true;
   const normalization: BertNormalization = {
     cleanText: n!.clean_text ?? true,
@@ -66,7 +91,8 @@ export function configFromTokenizerJson(path: string): WordPieceConfig {
   };
   const vocab = new Map<string, number>(Object.entries(model!.vocab!));
   const added = raw.added_tokens ?? [];
-  for (const t of added) if (!vocab.has(t.content)) throw new Error(`${path}: added token '${t.content}' has no vocabulary id`);
+  for (const t of added)
+    if (!vocab.has(t.content)) throw new Error(`${path}: added token '${t.content}' has no vocabulary id`);
   const pick = (name: string, fallback: string): string => (vocab.has(name) ? name : fallback);
   return {
     vocab,
@@ -116,13 +142,15 @@ export function configFromVocabTxt(dir: string): WordPieceConfig {
       throw new Error(`${cfgPath}: not readable JSON (${(err as Error).message})`);
     }
   }
-  const tok = (s: TokenSetting, fallback: string): string => (typeof s === 'string' ? s : s?.content ?? fallback);
+  const tok = (s: TokenSetting, fallback: string): string => (typeof s === 'string' ? s : (s?.content ?? fallback));
   const unk = tok(cfg.unk_token, '[UNK]');
   const cls = tok(cfg.cls_token, '[CLS]');
   const sep = tok(cfg.sep_token, '[SEP]');
   const pad = tok(cfg.pad_token, '[PAD]');
   const mask = tok(cfg.mask_token, '[MASK]');
-  const declared = cfg.added_tokens_decoder ? Object.values(cfg.added_tokens_decoder).map((t) => t.content) : [pad, unk, cls, sep, mask];
+  const declared = cfg.added_tokens_decoder
+    ? Object.values(cfg.added_tokens_decoder).map((t) => t.content)
+    : [pad, unk, cls, sep, mask];
   const lowercase = cfg.do_lower_case ?? true;
   return {
     vocab,
@@ -144,13 +172,22 @@ export function configFromVocabTxt(dir: string): WordPieceConfig {
 }
 
 /** A tokenizer from an in-memory vocabulary list (id = index); for tests and tiny models. */
-export function tokenizerFromVocab(tokens: readonly string[], normalization: Partial<BertNormalization> = {}): WordPieceTokenizer {
+export function tokenizerFromVocab(
+  tokens: readonly string[],
+  normalization: Partial<BertNormalization> = {},
+): WordPieceTokenizer {
   const vocab = new Map<string, number>();
   tokens.forEach((t, i) => vocab.set(t, i));
   const specialTokens = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].filter((t) => vocab.has(t));
   return new WordPieceTokenizer({
     vocab,
-    normalization: { cleanText: true, handleChineseChars: true, stripAccents: false, lowercase: false, ...normalization },
+    normalization: {
+      cleanText: true,
+      handleChineseChars: true,
+      stripAccents: false,
+      lowercase: false,
+      ...normalization,
+    },
     unkToken: '[UNK]',
     clsToken: '[CLS]',
     sepToken: '[SEP]',

@@ -44,7 +44,7 @@ function isPlainAlnum(text: string): boolean {
 function cleanText(text: string): string {
   // Most words contain nothing to remove or map: return them untouched without building a new string.
   let clean = true;
-  for (let i = 0; i < text.length && clean; ) {
+  for (let i = 0; i < text.length && clean;) {
     const cp = text.codePointAt(i)!;
     if (charFlags(cp) & (CHAR_REMOVED | CHAR_WHITESPACE) && cp !== 0x20) clean = false;
     i += cp > 0xffff ? 2 : 1;

@@ -35,7 +35,8 @@ export class PrefixTrie {
         const n = nodes++;
         parentOf[n - 1] = path[d]!;
         charOf[n - 1] = key.charCodeAt(d);
-        if (d + 1 >= path.length) throw new Error(`PrefixTrie: key longer than ${path.length - 1} code units: ${key.slice(0, 20)}...`);
+        if (d + 1 >= path.length)
+          throw new Error(`PrefixTrie: key longer than ${path.length - 1} code units: ${key.slice(0, 20)}...`);
         path[d + 1] = n;
       }
       terminal[path[key.length]!] = id;

@@ -28,9 +28,12 @@ export interface WindowSpan {
  * sub-tokens a window may hold; `stride` the most sub-tokens of overlap between consecutive windows (< budget).
  */
 export function planWindows(pieceCounts: ArrayLike<number>, budget: number, stride: number): WindowSpan[] {
-  if (!Number.isInteger(budget) || budget < 1) throw new Error(`planWindows: budget must be a positive integer, got ${budget}`);
+  if (!Number.isInteger(budget) || budget < 1)
+    throw new Error(`planWindows: budget must be a positive integer, got ${budget}`);
   if (!Number.isInteger(stride) || stride < 0 || stride >= budget) {
-    throw new Error(`planWindows: stride must be an integer in [0, ${budget - 1}] (less than the window budget), got ${stride}`);
+    throw new Error(
+      `planWindows: stride must be an integer in [0, ${budget - 1}] (less than the window budget), got ${stride}`,
+    );
   }
   const n = pieceCounts.length;
   let total = 0;

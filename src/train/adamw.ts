@@ -89,7 +89,8 @@ export class AdamW {
     ] as const) {
       if (!(v >= lo && v < hi)) throw new Error(`${WHERE}: ${name} is ${v}; expected a number in [${lo}, ${hi})`);
     }
-    if (!(this.eps > 0 && Number.isFinite(this.eps))) throw new Error(`${WHERE}: eps is ${this.eps}; expected a finite number > 0`);
+    if (!(this.eps > 0 && Number.isFinite(this.eps)))
+      throw new Error(`${WHERE}: eps is ${this.eps}; expected a finite number > 0`);
     if (!(this.weightDecay >= 0 && Number.isFinite(this.weightDecay))) {
       throw new Error(`${WHERE}: weightDecay is ${this.weightDecay}; expected a finite number >= 0`);
     }
@@ -98,7 +99,8 @@ export class AdamW {
     }
     for (const v of variables) {
       if (this.vars.has(v.name)) throw new Error(`${WHERE}: variable '${v.name}' is listed twice`);
-      if (v.dtype !== 'float32') throw new Error(`${WHERE}: variable '${v.name}' has dtype ${v.dtype}; expected float32`);
+      if (v.dtype !== 'float32')
+        throw new Error(`${WHERE}: variable '${v.name}' has dtype ${v.dtype}; expected float32`);
       this.vars.set(v.name, v);
     }
   }
@@ -131,9 +133,15 @@ export class AdamW {
     for (const [name, g] of entries) {
       const variable = this.vars.get(name);
       if (!variable) {
-        throw new Error(`${WHERE}: step: gradient for '${name}', which is not among the ${this.vars.size} optimised variables`);
+        throw new Error(
+          `${WHERE}: step: gradient for '${name}', which is not among the ${this.vars.size} optimised variables`,
+        );
       }
-      if (g.dtype !== 'float32' || g.shape.length !== variable.shape.length || g.shape.some((d, i) => d !== variable.shape[i])) {
+      if (
+        g.dtype !== 'float32' ||
+        g.shape.length !== variable.shape.length ||
+        g.shape.some((d, i) => d !== variable.shape[i])
+      ) {
         throw new Error(
           `${WHERE}: step: gradient for '${name}' is ${g.dtype} [${g.shape}]; expected float32 [${variable.shape}] like the variable`,
         );
@@ -216,18 +224,22 @@ export class AdamW {
       const entry = parsed.get(name) ?? {};
       if (part === 'step') {
         const step = arr.length === 1 ? arr[0] : NaN;
-        if (!Number.isInteger(step) || step < 1) throw new Error(`${where}: '${key}' is [${arr.join(',')}]; expected one integer >= 1`);
+        if (!Number.isInteger(step) || step < 1)
+          throw new Error(`${where}: '${key}' is [${arr.join(',')}]; expected one integer >= 1`);
         entry.step = step;
       } else {
         if (arr.length !== variable.size) {
-          throw new Error(`${where}: '${key}' has ${arr.length} values; expected ${variable.size} (shape [${variable.shape}])`);
+          throw new Error(
+            `${where}: '${key}' has ${arr.length} values; expected ${variable.size} (shape [${variable.shape}])`,
+          );
         }
         entry[part === 'exp_avg' ? 'm' : 'v'] = arr;
       }
       parsed.set(name, entry);
     }
     for (const [name, e] of parsed) {
-      if (!e.m || !e.v || e.step === undefined) throw new Error(`${where}: incomplete state for '${name}'; expected exp_avg, exp_avg_sq and step`);
+      if (!e.m || !e.v || e.step === undefined)
+        throw new Error(`${where}: incomplete state for '${name}'; expected exp_avg, exp_avg_sq and step`);
     }
     this.clearState();
     for (const [name, e] of parsed) {

@@ -30,7 +30,13 @@ export interface DemoSummary {
   /** The teacher's F1 on the source test split at every head; `main` is the main head (the last). */
   teacherSource: { lang: string; perHead: { layer: number; f1: number }[]; mainLayer: number; main: number };
   /** Target test F1: teacher applied directly (zero-shot) vs the student distilled on unlabelled target text. */
-  target: { lang: string; teacher: number; student: number; studentPerHead: { layer: number; f1: number }[]; published: PublishedFigure };
+  target: {
+    lang: string;
+    teacher: number;
+    student: number;
+    studentPerHead: { layer: number; f1: number }[];
+    published: PublishedFigure;
+  };
   /** One line on what the student - teacher difference shows. */
   difference: string;
   zeroShot: boolean;
@@ -61,27 +67,46 @@ export function defaultPublishedPath(): string {
 }
 
 interface PublishedFile {
-  rows?: { table?: number; corpus?: string; backbone?: string; variant?: string; label?: string; f1?: Record<string, number | null>; verified?: boolean }[];
+  rows?: {
+    table?: number;
+    corpus?: string;
+    backbone?: string;
+    variant?: string;
+    label?: string;
+    f1?: Record<string, number | null>;
+    verified?: boolean;
+  }[];
   status?: string;
 }
 
 /** The paper's MSD (full) mBERT figure for `lang` on CoNLL, in [0, 1], or null with the reason in the label. */
 export function publishedFigure(lang: string, path = defaultPublishedPath()): PublishedFigure {
   const shown = path === defaultPublishedPath() ? 'src/viz/published.json' : path;
-  if (!existsSync(path)) return { f1: null, label: `published figure not available (${path} not found)`, verified: false };
+  if (!existsSync(path))
+    return { f1: null, label: `published figure not available (${path} not found)`, verified: false };
   let file: PublishedFile;
   try {
     file = JSON.parse(readFileSync(path, 'utf8')) as PublishedFile;
   } catch (err) {
     throw new Error(`${path}: not readable JSON (${(err as Error).message})`);
   }
-  const row = (file.rows ?? []).find((r) => r.corpus === 'conll' && r.backbone === 'mBERT' && (r.variant === 'full' || r.variant === 'msd'));
+  const row = (file.rows ?? []).find(
+    (r) => r.corpus === 'conll' && r.backbone === 'mBERT' && (r.variant === 'full' || r.variant === 'msd'),
+  );
   const value = row?.f1?.[lang];
   const where = `Ma et al. 2022${row?.table ? `, Table ${row.table}` : ''}, MSD with mBERT on a GPU (source en)`;
   if (value === undefined || value === null) {
-    return { f1: null, label: `${where}: not filled in yet (${shown}${file.status ? `, status ${file.status}` : ''})`, verified: false };
+    return {
+      f1: null,
+      label: `${where}: not filled in yet (${shown}${file.status ? `, status ${file.status}` : ''})`,
+      verified: false,
+    };
   }
-  return { f1: value / 100, label: `${where}, published${row?.verified ? '' : ' (unverified in the data file)'}`, verified: row?.verified === true };
+  return {
+    f1: value / 100,
+    label: `${where}, published${row?.verified ? '' : ' (unverified in the data file)'}`,
+    verified: row?.verified === true,
+  };
 }
 
 function headRows(s: RunSummary, model: string, lang: string): { layer: number; f1: number }[] {
@@ -99,7 +124,8 @@ export function demoSummary(cfg: MsdConfig, s: RunSummary, opts: DemoSummaryOpti
   const studentName = `student:${tgt}`;
   const need = (model: string, lang: string): number => {
     const v = s.main[model]?.[lang];
-    if (v === undefined) throw new Error(`demoSummary: the run summary has no main-head F1 for ${model} on ${lang}; did evaluation run?`);
+    if (v === undefined)
+      throw new Error(`demoSummary: the run summary has no main-head F1 for ${model} on ${lang}; did evaluation run?`);
     return v;
   };
   const teacherSrc = need('teacher', src);
@@ -125,9 +151,19 @@ export function demoSummary(cfg: MsdConfig, s: RunSummary, opts: DemoSummaryOpti
   return {
     what,
     why,
-    model: { layers, hiddenSize: hidden, vocabSize: opts.vocabSize ?? null, pretrained: tiny.enabled ? false : cfg.model.pretrained },
+    model: {
+      layers,
+      hiddenSize: hidden,
+      vocabSize: opts.vocabSize ?? null,
+      pretrained: tiny.enabled ? false : cfg.model.pretrained,
+    },
     data: { corpus: cfg.data.corpus, source: src, target: tgt, trainSentences: train, split },
-    teacherSource: { lang: src, perHead: headRows(s, 'teacher', src), mainLayer: s.mainLayer.teacher ?? layers, main: teacherSrc },
+    teacherSource: {
+      lang: src,
+      perHead: headRows(s, 'teacher', src),
+      mainLayer: s.mainLayer.teacher ?? layers,
+      main: teacherSrc,
+    },
     target: {
       lang: tgt,
       teacher: teacherTgt,
@@ -145,7 +181,13 @@ export function demoSummary(cfg: MsdConfig, s: RunSummary, opts: DemoSummaryOpti
     zeroShot: s.zeroShot,
     paperCommand:
       'node lib/cli/msd.js run --preset paper --set data.corpus=conll2002 --set data.source=es --set data.targets=nl --out runs/es-nl   # mBERT weights; a GPU is advised',
-    timing: { wallSec: opts.wallSec ?? null, cpuSec: opts.cpuSec ?? null, backend: opts.backend ?? '', loadAverage1m: Number(loadavg()[0]!.toFixed(2)), cores: availableParallelism() },
+    timing: {
+      wallSec: opts.wallSec ?? null,
+      cpuSec: opts.cpuSec ?? null,
+      backend: opts.backend ?? '',
+      loadAverage1m: Number(loadavg()[0]!.toFixed(2)),
+      cores: availableParallelism(),
+    },
     measuredAt: (opts.now ?? new Date()).toISOString(),
   };
 }
@@ -190,7 +232,9 @@ export function formatDemoSummary(d: DemoSummary): string {
   ];
   if (d.timing.wallSec !== null) {
     const cpu = d.timing.cpuSec === null ? '' : `, CPU time ${d.timing.cpuSec.toFixed(0)} s`;
-    lines.push(`Took ${d.timing.wallSec.toFixed(0)} s wall${cpu} on ${d.timing.cores} cores (1-min load average ${d.timing.loadAverage1m}), ${d.measuredAt.slice(0, 16).replace('T', ' ')} UTC.`);
+    lines.push(
+      `Took ${d.timing.wallSec.toFixed(0)} s wall${cpu} on ${d.timing.cores} cores (1-min load average ${d.timing.loadAverage1m}), ${d.measuredAt.slice(0, 16).replace('T', ' ')} UTC.`,
+    );
   }
   return lines.join('\n');
 }

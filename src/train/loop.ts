@@ -112,7 +112,12 @@ export function microBatchSeed(stepSeed: number, k: number, n: number): number {
  *   L = sum_k w_k L_k,  grad L = sum_k w_k grad L_k,  terms = sum_k w_k terms_k.
  * Each micro-batch's tape is released before the next one runs, so memory holds one micro-batch's activations.
  */
-function stepGradients<B>(spec: LoopSpec<B>, batch: B, stepSeed: number, variables: Variable[]): { loss: number; terms: Record<string, number>; grads: Record<string, Tensor> } {
+function stepGradients<B>(
+  spec: LoopSpec<B>,
+  batch: B,
+  stepSeed: number,
+  variables: Variable[],
+): { loss: number; terms: Record<string, number>; grads: Record<string, Tensor> } {
   const parts = spec.microBatches?.(batch, (k, n) => microBatchSeed(stepSeed, k, n)) ?? [{ part: batch, weight: 1 }];
   try {
     if (parts.length === 1) {
@@ -165,9 +170,17 @@ export class NonFiniteLossError extends Error {}
  * The parts of a loop spec that every model of a run shares: where it writes, how often, and how it saves its best
  * (a loadable model directory with the run's config beside it).
  */
-export function runSettings(cfg: MsdConfig, task: string, paths: ModelPaths, model: NerModel, tokenizerDir: string, opts: TrainOptions) {
+export function runSettings(
+  cfg: MsdConfig,
+  task: string,
+  paths: ModelPaths,
+  model: NerModel,
+  tokenizerDir: string,
+  opts: TrainOptions,
+) {
   return {
-    saveBest: () => saveNerModel(paths.best, model, { trainingConfig: JSON.parse(configToJson(cfg)), tokenizerFrom: tokenizerDir }),
+    saveBest: () =>
+      saveNerModel(paths.best, model, { trainingConfig: JSON.parse(configToJson(cfg)), tokenizerFrom: tokenizerDir }),
     paths,
     resume: opts.resume ?? false,
     evalEvery: cfg.run.evalEvery,
@@ -200,7 +213,13 @@ export function trainLoop<B>(spec: LoopSpec<B>): LoopResult {
     if (spec.resume && existsSync(spec.paths.last)) {
       state = loadTrainingCheckpoint(spec.paths.last, spec.vars, optimizer).state;
       truncateLog(spec.paths.metrics, state.globalStep);
-      spec.onProgress?.({ task: spec.task, kind: 'info', step: state.globalStep, totalSteps: 0, message: `resumed from ${spec.paths.last} at step ${state.globalStep}` });
+      spec.onProgress?.({
+        task: spec.task,
+        kind: 'info',
+        step: state.globalStep,
+        totalSteps: 0,
+        message: `resumed from ${spec.paths.last} at step ${state.globalStep}`,
+      });
     } else if (existsSync(spec.paths.metrics)) {
       writeFileAtomic(spec.paths.metrics, ''); // a fresh run starts a fresh log
     }
@@ -223,7 +242,15 @@ export function trainLoop<B>(spec: LoopSpec<B>): LoopResult {
         state.bestStep = state.globalStep;
         spec.saveBest();
       }
-      appendJsonl(spec.paths.metrics, { kind: 'eval', step: state.globalStep, epoch: state.epoch, score, best: state.bestScore, improved, ...log });
+      appendJsonl(spec.paths.metrics, {
+        kind: 'eval',
+        step: state.globalStep,
+        epoch: state.epoch,
+        score,
+        best: state.bestScore,
+        improved,
+        ...log,
+      });
       spec.onProgress?.({
         task: spec.task,
         kind: 'eval',
@@ -239,7 +266,12 @@ export function trainLoop<B>(spec: LoopSpec<B>): LoopResult {
         if (spec.maxSteps !== undefined && steps >= spec.maxSteps) return { state, steps, lastLoss };
         const batch = batches[state.stepInEpoch]!;
         const lr = spec.optim.lr * schedule(state.globalStep + 1);
-        const { loss, terms, grads } = stepGradients(spec, batch, streamSeed(spec.seed, `${spec.task}/dropout`, state.globalStep), variables);
+        const { loss, terms, grads } = stepGradients(
+          spec,
+          batch,
+          streamSeed(spec.seed, `${spec.task}/dropout`, state.globalStep),
+          variables,
+        );
         if (!Number.isFinite(loss)) {
           tf.dispose(Object.values(grads));
           throw new NonFiniteLossError(
@@ -275,17 +307,39 @@ export function trainLoop<B>(spec: LoopSpec<B>): LoopResult {
           windowTokens = 0;
           windowStart = now;
         }
-        spec.onProgress?.({ task: spec.task, kind: 'step', step: state.globalStep, totalSteps, epoch: state.epoch + 1, epochs: spec.optim.epochs, loss, terms, lr, tokensPerSec, elapsedSec, etaSec });
+        spec.onProgress?.({
+          task: spec.task,
+          kind: 'step',
+          step: state.globalStep,
+          totalSteps,
+          epoch: state.epoch + 1,
+          epochs: spec.optim.epochs,
+          loss,
+          terms,
+          lr,
+          tokensPerSec,
+          elapsedSec,
+          etaSec,
+        });
         const endOfEpoch = state.stepInEpoch === batches.length;
         if (endOfEpoch) {
           state.epoch++;
           state.stepInEpoch = 0;
           state.finished = state.epoch >= spec.optim.epochs;
         }
-        if ((spec.evalEvery > 0 && state.globalStep % spec.evalEvery === 0) || (endOfEpoch && spec.evalEvery === 0)) evaluate();
+        if ((spec.evalEvery > 0 && state.globalStep % spec.evalEvery === 0) || (endOfEpoch && spec.evalEvery === 0))
+          evaluate();
         if ((spec.checkpointEvery > 0 && state.globalStep % spec.checkpointEvery === 0) || endOfEpoch) checkpoint();
         if (endOfEpoch) {
-          spec.onProgress?.({ task: spec.task, kind: 'epoch', step: state.globalStep, totalSteps, epoch: state.epoch, epochs: spec.optim.epochs, message: `epoch ${state.epoch}/${spec.optim.epochs} done, loss ${loss.toFixed(4)}` });
+          spec.onProgress?.({
+            task: spec.task,
+            kind: 'epoch',
+            step: state.globalStep,
+            totalSteps,
+            epoch: state.epoch,
+            epochs: spec.optim.epochs,
+            message: `epoch ${state.epoch}/${spec.optim.epochs} done, loss ${loss.toFixed(4)}`,
+          });
           break;
         }
       }
@@ -296,7 +350,13 @@ export function trainLoop<B>(spec: LoopSpec<B>): LoopResult {
       state.finished = true;
       checkpoint();
     }
-    spec.onProgress?.({ task: spec.task, kind: 'done', step: state.globalStep, totalSteps, message: `done: ${state.globalStep} steps, best dev F1 ${(100 * state.bestScore).toFixed(2)} at step ${state.bestStep}` });
+    spec.onProgress?.({
+      task: spec.task,
+      kind: 'done',
+      step: state.globalStep,
+      totalSteps,
+      message: `done: ${state.globalStep} steps, best dev F1 ${(100 * state.bestScore).toFixed(2)} at step ${state.bestStep}`,
+    });
     return { state, steps, lastLoss };
   } finally {
     optimizer.dispose();

@@ -29,7 +29,10 @@ export async function pretrainedDir(cfg: MsdConfig): Promise<string> {
   // model.pruneVocab: the vocabulary of the run's training text only (src/model/prune.ts), written once.
   const pruned = join(cfg.run.teacherDir || cfg.run.outDir, 'pretrained-pruned'); // a shared teacher's vocabulary
   if (!existsSync(join(pruned, 'config.json'))) {
-    const text = [loadSplit(cfg, cfg.data.source, 'train').sentences, ...cfg.data.targets.map((l) => loadSplit(cfg, l, 'train').sentences)];
+    const text = [
+      loadSplit(cfg, cfg.data.source, 'train').sentences,
+      ...cfg.data.targets.map((l) => loadSplit(cfg, l, 'train').sentences),
+    ];
     pruneVocabulary(dir, text, pruned);
   }
   return pruned;
@@ -40,14 +43,28 @@ async function unprunedDir(cfg: MsdConfig): Promise<string> {
     const dir = join(cfg.run.teacherDir || cfg.run.outDir, 'pretrained'); // a shared teacher's run holds the same weights
     if (!existsSync(join(dir, 'model.safetensors'))) {
       const vocab = join(resolve(cfg.model.pretrained), 'vocab.txt');
-      if (!existsSync(vocab)) throw new Error(`model.pretrained: ${vocab} not found; the tiny preset takes the vocabulary of a local model directory`);
+      if (!existsSync(vocab))
+        throw new Error(
+          `model.pretrained: ${vocab} not found; the tiny preset takes the vocabulary of a local model directory`,
+        );
       const t = cfg.model.tiny;
       const seed = streamSeed(cfg.run.seed, 'pretrained');
-      writeTinyCheckpoint(dir, { seed, hiddenSize: t.hiddenSize, numLayers: t.numLayers, numHeads: t.numHeads, intermediateSize: t.intermediateSize, dropout: t.dropout, vocab });
+      writeTinyCheckpoint(dir, {
+        seed,
+        hiddenSize: t.hiddenSize,
+        numLayers: t.numLayers,
+        numHeads: t.numHeads,
+        intermediateSize: t.intermediateSize,
+        dropout: t.dropout,
+        vocab,
+      });
     }
     return dir;
   }
-  return resolveModelDir(cfg.model.pretrained, { cacheDir: cfg.model.cacheDir || undefined, allowRemote: cfg.model.allowRemote });
+  return resolveModelDir(cfg.model.pretrained, {
+    cacheDir: cfg.model.cacheDir || undefined,
+    allowRemote: cfg.model.allowRemote,
+  });
 }
 
 /** A fresh NER model: the pretrained encoder plus new heads on `model.headLayers` (seeded). */
@@ -79,7 +96,10 @@ export function lambdaName(task: string): string {
 }
 
 /** The trainable variables of a model under stable names (`encoder/...`, `heads/...`), frozen parts left out. */
-export function trainableVars(model: NerModel, freeze: { freezeEmbeddings: boolean; freezeLayers: number }): NamedVariable[] {
+export function trainableVars(
+  model: NerModel,
+  freeze: { freezeEmbeddings: boolean; freezeLayers: number },
+): NamedVariable[] {
   return [
     ...model.encoder.trainableVariables(freeze).map((v) => ({ name: `encoder/${v.name}`, variable: v.variable })),
     ...model.heads.variables().map((v) => ({ name: `heads/${v.name}`, variable: v.variable })),

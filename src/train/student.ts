@@ -27,7 +27,17 @@ import { firstPieceMask, type Encoded } from '../tokenizer/align.js';
 import { chunkBatch, makeBatches, realTokens, splitBatch, type Batch } from '../tokenizer/batching.js';
 import { encodeDataset } from '../tokenizer/dataset.js';
 import { batchToTensors } from '../tokenizer/tensors.js';
-import { computeCls, computeTargetProbs, loadCls, loadTargetProbs, saveCls, saveTargetProbs, teacherCacheKey, windowsFingerprint, type TargetProbs } from './cache.js';
+import {
+  computeCls,
+  computeTargetProbs,
+  loadCls,
+  loadTargetProbs,
+  saveCls,
+  saveTargetProbs,
+  teacherCacheKey,
+  windowsFingerprint,
+  type TargetProbs,
+} from './cache.js';
 import { runSettings, trainLoop, type LoopResult, type MicroBatch, type TrainOptions } from './loop.js';
 import type { ProgressCallback } from './progress.js';
 import { runDir, type RunDir } from './runs.js';
@@ -136,7 +146,14 @@ export interface TeacherOutputs {
  * Step 1: the teacher's outputs the student needs, read from the run's cache or computed now (and cached). The
  * teacher is released before returning (kept only for `initFrom: 'teacher'`), and on any error.
  */
-export function teacherOutputs(cfg: MsdConfig, run: RunDir, lang: string, source: readonly AnySentence[], target: readonly UnlabelledSentence[], onProgress?: ProgressCallback): TeacherOutputs {
+export function teacherOutputs(
+  cfg: MsdConfig,
+  run: RunDir,
+  lang: string,
+  source: readonly AnySentence[],
+  target: readonly UnlabelledSentence[],
+  onProgress?: ProgressCallback,
+): TeacherOutputs {
   const s = cfg.student;
   const teacherDir = run.teacher().best;
   const teacher = loadNerModel(teacherDir, { name: 'teacher' });
@@ -146,7 +163,9 @@ export function teacherOutputs(cfg: MsdConfig, run: RunDir, lang: string, source
     const sourceWindows = encodeDataset(teacher.tokenizer, source, encodeOpts).encoded;
     const clsLayer = s.clsLayer < 0 ? teacher.encoder.config.numLayers : s.clsLayer;
     // The directory changes with the teacher's weights and these settings; each file also checks its windows.
-    const cacheDir = run.cacheDir(teacherCacheKey(teacherDir, { maxLength: cfg.data.maxLength, clsLayer, heads: teacher.heads.layers }));
+    const cacheDir = run.cacheDir(
+      teacherCacheKey(teacherDir, { maxLength: cfg.data.maxLength, clsLayer, heads: teacher.heads.layers }),
+    );
     const hiddenSize = teacher.encoder.config.hiddenSize;
     const probsPath = join(cacheDir, `target-${lang}-train.safetensors`);
     const clsPath = join(cacheDir, `source-${cfg.data.source}-train-cls${clsLayer}.safetensors`);
@@ -154,7 +173,13 @@ export function teacherOutputs(cfg: MsdConfig, run: RunDir, lang: string, source
     const sFp = windowsFingerprint(sourceWindows);
     let probs = loadTargetProbs(probsPath, tFp);
     if (!probs) {
-      onProgress?.({ task: `cache:${lang}`, kind: 'info', step: 0, totalSteps: 0, message: `teacher probabilities on ${targetWindows.length} ${lang} windows` });
+      onProgress?.({
+        task: `cache:${lang}`,
+        kind: 'info',
+        step: 0,
+        totalSteps: 0,
+        message: `teacher probabilities on ${targetWindows.length} ${lang} windows`,
+      });
       probs = computeTargetProbs(teacher, targetWindows, s.batchSize);
       saveTargetProbs(probsPath, probs, tFp);
     }
@@ -162,14 +187,30 @@ export function teacherOutputs(cfg: MsdConfig, run: RunDir, lang: string, source
     if (!(s.ablation.noMmdM && s.ablation.noMmdL)) {
       cls = loadCls(clsPath, sFp);
       if (!cls) {
-        onProgress?.({ task: `cache:${lang}`, kind: 'info', step: 0, totalSteps: 0, message: `teacher [CLS] on ${sourceWindows.length} ${cfg.data.source} windows` });
+        onProgress?.({
+          task: `cache:${lang}`,
+          kind: 'info',
+          step: 0,
+          totalSteps: 0,
+          message: `teacher [CLS] on ${sourceWindows.length} ${cfg.data.source} windows`,
+        });
         cls = computeCls(teacher, sourceWindows, clsLayer, s.batchSize);
         saveCls(clsPath, cls, hiddenSize, sFp);
       }
     }
     const keep = s.initFrom === 'teacher';
     if (!keep) disposeNerModel(teacher);
-    return { targetWindows, sourceWindows, probs, cls, clsLayer, hiddenSize, schema: teacher.schema, cacheDir, teacher: keep ? teacher : undefined };
+    return {
+      targetWindows,
+      sourceWindows,
+      probs,
+      cls,
+      clsLayer,
+      hiddenSize,
+      schema: teacher.schema,
+      cacheDir,
+      teacher: keep ? teacher : undefined,
+    };
   } catch (err) {
     disposeNerModel(teacher);
     throw err;
@@ -178,7 +219,9 @@ export function teacherOutputs(cfg: MsdConfig, run: RunDir, lang: string, source
 
 /** Step 2: the student, the pretrained encoder with fresh heads (paper) or the teacher itself (`initFrom: 'teacher'`). */
 export function studentModel(cfg: MsdConfig, task: string, pretrained: string, outputs: TeacherOutputs): NerModel {
-  return outputs.teacher ? { ...outputs.teacher, name: task } : newModel(task, pretrained, outputs.schema, cfg, streamSeed(cfg.run.seed, `${task}/init`));
+  return outputs.teacher
+    ? { ...outputs.teacher, name: task }
+    : newModel(task, pretrained, outputs.schema, cfg, streamSeed(cfg.run.seed, `${task}/init`));
 }
 
 /**
@@ -186,7 +229,12 @@ export function studentModel(cfg: MsdConfig, task: string, pretrained: string, o
  * dropping exactly its term: `noAux` the auxiliary KD layers, `noMmdM` / `noMmdL` one MMD term (and the forward
  * pass it needs).
  */
-export function studentStepLoss(cfg: MsdConfig, student: NerModel, outputs: TeacherOutputs, lambda: LayerWeights): (batch: StudentBatch, stepSeed: number) => LossResult {
+export function studentStepLoss(
+  cfg: MsdConfig,
+  student: NerModel,
+  outputs: TeacherOutputs,
+  lambda: LayerWeights,
+): (batch: StudentBatch, stepSeed: number) => LossResult {
   const s = cfg.student;
   const main = student.heads.mainLayer;
   const aux = s.ablation.noAux ? [] : student.heads.layers.filter((m) => m !== main);
@@ -224,13 +272,28 @@ export function studentStepLoss(cfg: MsdConfig, student: NerModel, outputs: Teac
 }
 
 /** The student's [CLS] on a source batch (the MMD_M input), dropout seeded from the step seed. */
-function studentCls(student: NerModel, source: Batch, stepSeed: number, clsLayer: number, frozen: MsdConfig['student']): tf.Tensor2D {
+function studentCls(
+  student: NerModel,
+  source: Batch,
+  stepSeed: number,
+  clsLayer: number,
+  frozen: MsdConfig['student'],
+): tf.Tensor2D {
   const xs = batchToTensors(source);
-  return clsOf(student.encoder.forward(xs, { training: true, dropoutSeed: streamSeed(stepSeed, 'mmd-source'), frozen }).hidden[clsLayer]!);
+  return clsOf(
+    student.encoder.forward(xs, { training: true, dropoutSeed: streamSeed(stepSeed, 'mmd-source'), frozen }).hidden[
+      clsLayer
+    ]!,
+  );
 }
 
 /** The loss of one micro-batch: its share of L_stu plus its linearised share of the MMD terms (see MicroPart). */
-function microLoss(micro: MicroPart, stu: LossResult, clsTarget: tf.Tensor2D | undefined, clsSource: tf.Tensor2D | undefined): LossResult {
+function microLoss(
+  micro: MicroPart,
+  stu: LossResult,
+  clsTarget: tf.Tensor2D | undefined,
+  clsSource: tf.Tensor2D | undefined,
+): LossResult {
   const w = micro.kdWeight;
   const perTerm: Record<string, tf.Scalar> = {};
   for (const [name, t] of Object.entries(stu.perTerm)) perTerm[name] = tf.mul(t, w) as tf.Scalar;
@@ -259,12 +322,17 @@ export function studentMicroBatches(cfg: MsdConfig, student: NerModel, outputs: 
   return (batch: StudentBatch, seedOf: (k: number, n: number) => number): MicroBatch<StudentBatch>[] => {
     // The target and (for MMD_M) the source forward share one tape: each gets half of the bound.
     const share = batch.source && !s.ablation.noMmdM && budget > 0 ? Math.max(1, Math.floor(budget / 2)) : budget;
-    const wanted = Math.max(splitBatch(batch.target, share, pad).length, batch.source ? splitBatch(batch.source, share, pad).length : 1);
+    const wanted = Math.max(
+      splitBatch(batch.target, share, pad).length,
+      batch.source ? splitBatch(batch.source, share, pad).length : 1,
+    );
     const n = Math.min(wanted, batch.target.items.length, batch.source?.items.length ?? Infinity);
     if (n === 1) return [{ part: batch, weight: 1 }];
     const targets = chunkBatch(batch.target, n, pad);
     const sources = batch.source ? chunkBatch(batch.source, n, pad) : [];
-    const kd = targets.map((t) => t.items.reduce((c, w) => c + firstPieceMask(w.wordIndex).reduce((a, b) => a + b, 0), 0));
+    const kd = targets.map((t) =>
+      t.items.reduce((c, w) => c + firstPieceMask(w.wordIndex).reduce((a, b) => a + b, 0), 0),
+    );
     const kdTotal = kd.reduce((a, b) => a + b, 0);
     const parts: MicroPart[] = targets.map((_, k) => ({ kdWeight: kdTotal > 0 ? kd[k]! / kdTotal : 1 / n }));
     const useM = batch.source !== undefined && !s.ablation.noMmdM;
@@ -272,10 +340,19 @@ export function studentMicroBatches(cfg: MsdConfig, student: NerModel, outputs: 
     if (useM || useL) {
       const { clsLayer, hiddenSize: H } = outputs;
       const [yt, ys] = tf.tidy(() => {
-        const cls = (k: number) => clsOf(student.encoder.forward(batchToTensors(targets[k]!), { training: true, dropoutSeed: seedOf(k, n), frozen: s }).hidden[clsLayer]!);
+        const cls = (k: number) =>
+          clsOf(
+            student.encoder.forward(batchToTensors(targets[k]!), {
+              training: true,
+              dropoutSeed: seedOf(k, n),
+              frozen: s,
+            }).hidden[clsLayer]!,
+          );
         return [
           useL ? tf.keep(tf.concat(targets.map((_, k) => cls(k)))) : undefined,
-          useM ? tf.keep(tf.concat(sources.map((src, k) => studentCls(student, src, seedOf(k, n), clsLayer, s)))) : undefined,
+          useM
+            ? tf.keep(tf.concat(sources.map((src, k) => studentCls(student, src, seedOf(k, n), clsLayer, s))))
+            : undefined,
         ];
       });
       const teacherCls = batchCls(outputs.cls!, H, batch.source!, sIndex);
@@ -292,12 +369,21 @@ export function studentMicroBatches(cfg: MsdConfig, student: NerModel, outputs: 
           });
         const values = tf.tidy(() => {
           const r = F(yt, ys);
-          return { total: r.total.dataSync()[0]!, perTerm: Object.fromEntries(['mmd_M', 'mmd_L'].filter((k) => r.perTerm[k]).map((k) => [k, r.perTerm[k]!.dataSync()[0]!])) };
+          return {
+            total: r.total.dataSync()[0]!,
+            perTerm: Object.fromEntries(
+              ['mmd_M', 'mmd_L'].filter((k) => r.perTerm[k]).map((k) => [k, r.perTerm[k]!.dataSync()[0]!]),
+            ),
+          };
         });
         const inputs = [yt, ys].filter((t): t is tf.Tensor2D => t !== undefined);
-        const grads = tf.grads((...ys2: tf.Tensor[]) => F(useL ? ys2[0] : undefined, useM ? ys2[useL ? 1 : 0] : undefined).total)(inputs);
+        const grads = tf.grads(
+          (...ys2: tf.Tensor[]) => F(useL ? ys2[0] : undefined, useM ? ys2[useL ? 1 : 0] : undefined).total,
+        )(inputs);
         const [gt, gs] = useL ? [grads[0], useM ? grads[1] : undefined] : [undefined, grads[0]];
-        const linear = tf.tidy(() => inputs.reduce<number>((acc, y, i) => acc + tf.sum(tf.mul(grads[i]!, y)).dataSync()[0]!, 0));
+        const linear = tf.tidy(() =>
+          inputs.reduce<number>((acc, y, i) => acc + tf.sum(tf.mul(grads[i]!, y)).dataSync()[0]!, 0),
+        );
         const rowsOf = (batches: Batch[]) => batches.map((b) => b.items.length);
         const slices = (g: tf.Tensor | undefined, rows: number[]) => (g ? tf.split(g, rows) : undefined);
         const gtParts = slices(gt, rowsOf(targets));
@@ -319,14 +405,19 @@ export function studentMicroBatches(cfg: MsdConfig, student: NerModel, outputs: 
 
 /** Frees the MMD gradients attached by studentMicroBatches. */
 function releaseStudentParts(parts: MicroBatch<StudentBatch>[]): void {
-  for (const { part } of parts) tf.dispose([part.micro?.gradTarget, part.micro?.gradSource].filter((t): t is tf.Tensor2D => t !== undefined));
+  for (const { part } of parts)
+    tf.dispose([part.micro?.gradTarget, part.micro?.gradSource].filter((t): t is tf.Tensor2D => t !== undefined));
 }
 
 /**
  * Distils the student of one target language (or resumes it). Needs the teacher's selected model in the run
  * directory (trainTeacher). `target` defaults to the target language's training split made unlabelled.
  */
-export async function distillStudent(cfg: MsdConfig, lang: string, opts: TrainOptions & { target?: readonly UnlabelledSentence[] } = {}): Promise<StudentResult> {
+export async function distillStudent(
+  cfg: MsdConfig,
+  lang: string,
+  opts: TrainOptions & { target?: readonly UnlabelledSentence[] } = {},
+): Promise<StudentResult> {
   await backendFor(cfg);
   const run = runDir(cfg);
   run.init(cfg, { resume: true });
@@ -346,8 +437,14 @@ export async function distillStudent(cfg: MsdConfig, lang: string, opts: TrainOp
   // noAux: no auxiliary layer, so nothing to weigh (an explicit lambda list is for the full set of layers).
   const lambda = s.ablation.noAux
     ? layerWeights('uniform', 0)
-    : layerWeights(s.lambda, student.heads.layers.length - 1, { seed: streamSeed(cfg.run.seed, `${task}/lambda`), name: lambdaName(task) });
-  const vars = [...trainableVars(student, s), ...(lambda.variable ? [{ name: 'lambda', variable: lambda.variable }] : [])];
+    : layerWeights(s.lambda, student.heads.layers.length - 1, {
+        seed: streamSeed(cfg.run.seed, `${task}/lambda`),
+        name: lambdaName(task),
+      });
+  const vars = [
+    ...trainableVars(student, s),
+    ...(lambda.variable ? [{ name: 'lambda', variable: lambda.variable }] : []),
+  ];
   const needMmd = outputs.cls !== undefined;
   try {
     const result = trainLoop<StudentBatch>({
@@ -356,9 +453,19 @@ export async function distillStudent(cfg: MsdConfig, lang: string, opts: TrainOp
       optim: s,
       seed: cfg.run.seed,
       batches: (epoch) => {
-        const tb = makeBatches(outputs.targetWindows, { batchSize: s.batchSize, seed: streamSeed(cfg.run.seed, `${task}/target-batches`), epoch, padId: student.tokenizer.padId });
+        const tb = makeBatches(outputs.targetWindows, {
+          batchSize: s.batchSize,
+          seed: streamSeed(cfg.run.seed, `${task}/target-batches`),
+          epoch,
+          padId: student.tokenizer.padId,
+        });
         if (!needMmd) return tb.map((target) => ({ target }));
-        const sb = makeBatches(outputs.sourceWindows, { batchSize: s.batchSize, seed: streamSeed(cfg.run.seed, `${task}/source-batches`), epoch, padId: student.tokenizer.padId });
+        const sb = makeBatches(outputs.sourceWindows, {
+          batchSize: s.batchSize,
+          seed: streamSeed(cfg.run.seed, `${task}/source-batches`),
+          epoch,
+          padId: student.tokenizer.padId,
+        });
         return tb.map((target, i) => ({ target, source: sb[i % sb.length]! }));
       },
       tokens: (b) => realTokens(b.target) + (b.source ? realTokens(b.source) : 0),

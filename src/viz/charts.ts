@@ -80,12 +80,24 @@ export function perLayerF1Chart(input: TableInput<F1Row>, opts: PerLayerF1Option
   if (rows.length === 0) throw new Error('perLayerF1Chart: no rows');
   requireFields(rows, { language: 'string', layer: 'number', f1: 'number' }, 'perLayerF1Chart');
   const languages = [...new Set(rows.map((r) => r.language))];
-  const data: Record<string, unknown>[] = rows.map((r) => ({ kind: 'score', model: r.model ?? 'model', language: r.language, layer: r.layer, f1: round(100 * r.f1, 2) }));
+  const data: Record<string, unknown>[] = rows.map((r) => ({
+    kind: 'score',
+    model: r.model ?? 'model',
+    language: r.language,
+    layer: r.layer,
+    f1: round(100 * r.f1, 2),
+  }));
   const label = opts.referenceLabel ?? 'source dev';
   if (opts.reference !== undefined) {
     for (const lang of languages) {
       const ref = typeof opts.reference === 'number' ? opts.reference : opts.reference[lang];
-      if (ref !== undefined) data.push({ kind: 'reference', language: lang, f1: round(100 * ref, 2), label: `${label} ${(100 * ref).toFixed(1)}` });
+      if (ref !== undefined)
+        data.push({
+          kind: 'reference',
+          language: lang,
+          f1: round(100 * ref, 2),
+          label: `${label} ${(100 * ref).toFixed(1)}`,
+        });
     }
   }
   const layers = rows.map((r) => r.layer);
@@ -120,9 +132,15 @@ export function perLayerF1Chart(input: TableInput<F1Row>, opts: PerLayerF1Option
     );
   }
   return {
-    ...base(opts.title ?? 'Entity F1 of every layer head', opts.subtitle ?? `test split${opts.reference !== undefined ? '; dashed: source-language dev F1 of the main head' : ''}`),
+    ...base(
+      opts.title ?? 'Entity F1 of every layer head',
+      opts.subtitle ??
+        `test split${opts.reference !== undefined ? '; dashed: source-language dev F1 of the main head' : ''}`,
+    ),
     data: { values: data },
-    facet: { column: { field: 'language', type: 'nominal', title: null, sort: languages, header: { labelFontWeight: 'bold' } } },
+    facet: {
+      column: { field: 'language', type: 'nominal', title: null, sort: languages, header: { labelFontWeight: 'bold' } },
+    },
     spec: { width: opts.width ?? 230, height: 190, layer },
     resolve: { scale: { y: 'shared' } },
   };
@@ -140,10 +158,17 @@ export interface F1StatRow {
 }
 
 /** Per-layer F1 with error bars (mean +- one standard deviation over runs), colour = model, panel = language. */
-export function perLayerF1ErrorBarChart(input: TableInput<F1StatRow>, opts: { title?: string; subtitle?: string; width?: number } = {}): VlSpec {
+export function perLayerF1ErrorBarChart(
+  input: TableInput<F1StatRow>,
+  opts: { title?: string; subtitle?: string; width?: number } = {},
+): VlSpec {
   const rows = rowsOf(input, 'perLayerF1ErrorBarChart');
   if (rows.length === 0) throw new Error('perLayerF1ErrorBarChart: no rows');
-  requireFields(rows, { model: 'string', language: 'string', layer: 'number', mean: 'number', std: 'number' }, 'perLayerF1ErrorBarChart');
+  requireFields(
+    rows,
+    { model: 'string', language: 'string', layer: 'number', mean: 'number', std: 'number' },
+    'perLayerF1ErrorBarChart',
+  );
   const languages = [...new Set(rows.map((r) => r.language))];
   const data = rows.map((r) => ({
     model: r.model,
@@ -158,16 +183,26 @@ export function perLayerF1ErrorBarChart(input: TableInput<F1StatRow>, opts: { ti
   const x = layerAxis(rows.map((r) => r.layer));
   const color = { field: 'model', type: 'nominal', title: 'model', legend: { orient: 'bottom', columns: 4 } };
   return {
-    ...base(opts.title ?? 'Entity F1 per layer (mean ± std over runs)', opts.subtitle ?? 'test split; bars: one standard deviation'),
+    ...base(
+      opts.title ?? 'Entity F1 per layer (mean ± std over runs)',
+      opts.subtitle ?? 'test split; bars: one standard deviation',
+    ),
     data: { values: data },
-    facet: { column: { field: 'language', type: 'nominal', title: null, sort: languages, header: { labelFontWeight: 'bold' } } },
+    facet: {
+      column: { field: 'language', type: 'nominal', title: null, sort: languages, header: { labelFontWeight: 'bold' } },
+    },
     spec: {
       width: opts.width ?? 230,
       height: 190,
       layer: [
         {
           mark: { type: 'errorbar', ticks: { size: 5 } },
-          encoding: { x, y: { field: 'lo', type: 'quantitative', title: 'entity F1 (%)', scale: { zero: false } }, y2: { field: 'hi' }, color },
+          encoding: {
+            x,
+            y: { field: 'lo', type: 'quantitative', title: 'entity F1 (%)', scale: { zero: false } },
+            y2: { field: 'hi' },
+            color,
+          },
         },
         {
           mark: { type: 'line', point: { size: 30 }, strokeWidth: 2 },
@@ -222,7 +257,19 @@ function termLabel(name: string, mainLayer: number): string {
 /** Legend order: total first, then the main term, the auxiliary sum, L_stu, MMD_M, MMD_L, anything else. */
 function termOrder(labels: readonly string[]): string[] {
   const rank = (t: string) =>
-    t === 'total loss' ? 0 : t.startsWith('main ') ? 1 : t.startsWith('auxiliary') ? 2 : t.startsWith('L_stu') ? 3 : t === 'MMD_M' ? 4 : t === 'MMD_L' ? 5 : 6;
+    t === 'total loss'
+      ? 0
+      : t.startsWith('main ')
+        ? 1
+        : t.startsWith('auxiliary')
+          ? 2
+          : t.startsWith('L_stu')
+            ? 3
+            : t === 'MMD_M'
+              ? 4
+              : t === 'MMD_L'
+                ? 5
+                : 6;
   return [...new Set(labels)].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
@@ -231,14 +278,18 @@ function termOrder(labels: readonly string[]): string[] {
  * KD, auxiliary sum, MMD_M, MMD_L) on a log scale, (2) the per-layer terms (CE or KD of each auxiliary head), colour
  * by layer, (3) the learning rate, (4) dev F1 at each evaluation.
  */
-export function trainingCurvesChart(input: TableInput<MetricRecord>, opts: { title?: string; width?: number } = {}): VlSpec {
+export function trainingCurvesChart(
+  input: TableInput<MetricRecord>,
+  opts: { title?: string; width?: number } = {},
+): VlSpec {
   const records = rowsOf(input, 'trainingCurvesChart');
   const steps = records.filter((r) => r.kind === 'step');
   const evals = records.filter((r) => r.kind === 'eval');
   if (steps.length === 0 && evals.length === 0) throw new Error("trainingCurvesChart: no 'step' or 'eval' records");
   requireFields([...steps, ...evals], { step: 'number' }, 'trainingCurvesChart');
   const layerTerms = new Set<number>();
-  for (const r of steps) for (const k of Object.keys(r.terms ?? {})) if (/^(ce|kd)_\d+$/.test(k)) layerTerms.add(Number(k.split('_')[1]));
+  for (const r of steps)
+    for (const k of Object.keys(r.terms ?? {})) if (/^(ce|kd)_\d+$/.test(k)) layerTerms.add(Number(k.split('_')[1]));
   const mainLayer = layerTerms.size ? Math.max(...layerTerms) : 12;
   const main: Record<string, unknown>[] = [];
   const perLayer: Record<string, unknown>[] = [];
@@ -249,7 +300,8 @@ export function trainingCurvesChart(input: TableInput<MetricRecord>, opts: { tit
     for (const [k, v] of Object.entries(terms)) {
       if (typeof v !== 'number' || !Number.isFinite(v)) continue;
       const m = /^(ce|kd)_(\d+)$/.exec(k);
-      if (m && Number(m[2]) !== mainLayer) perLayer.push({ step: r.step, layer: Number(m[2]), kind: m[1] === 'ce' ? 'CE' : 'KD', value: v });
+      if (m && Number(m[2]) !== mainLayer)
+        perLayer.push({ step: r.step, layer: Number(m[2]), kind: m[1] === 'ce' ? 'CE' : 'KD', value: v });
       else main.push({ step: r.step, term: termLabel(k, mainLayer), value: v });
     }
     if (typeof r.lr === 'number') lr.push({ step: r.step, lr: r.lr });
@@ -273,9 +325,25 @@ export function trainingCurvesChart(input: TableInput<MetricRecord>, opts: { tit
       mark: { type: 'line', strokeWidth: 1.6, clip: true, point: few },
       encoding: {
         x,
-        y: { field: 'value', type: 'quantitative', title: positive ? 'loss (log scale)' : 'loss', scale: positive ? { type: 'log', nice: false } : { zero: false }, axis: { tickCount: 6 } },
-        color: { field: 'term', type: 'nominal', title: 'term', sort: termOrder(main.map((d) => d.term as string)), legend: { orient: 'right' } },
-        tooltip: [{ field: 'term' }, { field: 'step', type: 'quantitative' }, { field: 'value', type: 'quantitative', format: '.4g' }],
+        y: {
+          field: 'value',
+          type: 'quantitative',
+          title: positive ? 'loss (log scale)' : 'loss',
+          scale: positive ? { type: 'log', nice: false } : { zero: false },
+          axis: { tickCount: 6 },
+        },
+        color: {
+          field: 'term',
+          type: 'nominal',
+          title: 'term',
+          sort: termOrder(main.map((d) => d.term as string)),
+          legend: { orient: 'right' },
+        },
+        tooltip: [
+          { field: 'term' },
+          { field: 'step', type: 'quantitative' },
+          { field: 'value', type: 'quantitative', format: '.4g' },
+        ],
       },
     });
   }
@@ -289,9 +357,25 @@ export function trainingCurvesChart(input: TableInput<MetricRecord>, opts: { tit
       mark: { type: 'line', strokeWidth: 1.2, point: few },
       encoding: {
         x,
-        y: { field: 'value', type: 'quantitative', title: `${kind} (log scale)`, scale: { type: 'log', nice: false }, axis: { tickCount: 5 } },
-        color: { field: 'layer', type: 'ordinal', title: 'layer', scale: { scheme: 'viridis' }, legend: { orient: 'right' } },
-        tooltip: [{ field: 'layer' }, { field: 'step', type: 'quantitative' }, { field: 'value', type: 'quantitative', format: '.4g' }],
+        y: {
+          field: 'value',
+          type: 'quantitative',
+          title: `${kind} (log scale)`,
+          scale: { type: 'log', nice: false },
+          axis: { tickCount: 5 },
+        },
+        color: {
+          field: 'layer',
+          type: 'ordinal',
+          title: 'layer',
+          scale: { scheme: 'viridis' },
+          legend: { orient: 'right' },
+        },
+        tooltip: [
+          { field: 'layer' },
+          { field: 'step', type: 'quantitative' },
+          { field: 'value', type: 'quantitative', format: '.4g' },
+        ],
       },
     });
   }
@@ -302,7 +386,10 @@ export function trainingCurvesChart(input: TableInput<MetricRecord>, opts: { tit
       height: 90,
       data: { values: lr },
       mark: { type: 'line', color: '#555', strokeWidth: 1.5, point: few ? { color: '#555' } : false },
-      encoding: { x, y: { field: 'lr', type: 'quantitative', title: 'learning rate', axis: { format: '.1e', tickCount: 4 } } },
+      encoding: {
+        x,
+        y: { field: 'lr', type: 'quantitative', title: 'learning rate', axis: { format: '.1e', tickCount: 4 } },
+      },
     });
   }
   if (dev.length) {
@@ -315,7 +402,10 @@ export function trainingCurvesChart(input: TableInput<MetricRecord>, opts: { tit
       encoding: {
         x,
         y: { field: 'f1', type: 'quantitative', title: 'dev F1 (%)', scale: { zero: false } },
-        tooltip: [{ field: 'step', type: 'quantitative' }, { field: 'f1', type: 'quantitative', title: 'F1 (%)' }],
+        tooltip: [
+          { field: 'step', type: 'quantitative' },
+          { field: 'f1', type: 'quantitative', title: 'F1 (%)' },
+        ],
       },
     });
   }
@@ -338,7 +428,10 @@ export interface MmdChartRow {
 }
 
 /** MMD^2 per layer (from `mmdByLayer`): colour = model, one panel per pair (source-target, teacher-student). */
-export function mmdByLayerChart(input: TableInput<MmdChartRow>, opts: { title?: string; subtitle?: string; width?: number } = {}): VlSpec {
+export function mmdByLayerChart(
+  input: TableInput<MmdChartRow>,
+  opts: { title?: string; subtitle?: string; width?: number } = {},
+): VlSpec {
   const rows = rowsOf(input, 'mmdByLayerChart');
   if (rows.length === 0) throw new Error('mmdByLayerChart: no rows');
   requireFields(rows, { model: 'string', layer: 'number', pair: 'string', mmd2: 'number' }, 'mmdByLayerChart');
@@ -349,7 +442,9 @@ export function mmdByLayerChart(input: TableInput<MmdChartRow>, opts: { title?: 
       opts.subtitle ?? 'lower = closer; multi-kernel Gaussian MMD² (the loss’s estimator), seeded samples',
     ),
     data: { values: rows.map((r) => ({ model: r.model, layer: r.layer, pair: r.pair, mmd2: r.mmd2 })) },
-    facet: { column: { field: 'pair', type: 'nominal', title: null, sort: pairs, header: { labelFontWeight: 'bold' } } },
+    facet: {
+      column: { field: 'pair', type: 'nominal', title: null, sort: pairs, header: { labelFontWeight: 'bold' } },
+    },
     spec: {
       width: opts.width ?? 260,
       height: 200,
@@ -358,7 +453,12 @@ export function mmdByLayerChart(input: TableInput<MmdChartRow>, opts: { title?: 
         x: layerAxis(rows.map((r) => r.layer)),
         y: { field: 'mmd2', type: 'quantitative', title: 'MMD² (unitless)', scale: { zero: true } },
         color: { field: 'model', type: 'nominal', title: 'model', legend: { orient: 'bottom', columns: 3 } },
-        tooltip: [{ field: 'model' }, { field: 'pair' }, { field: 'layer', type: 'quantitative' }, { field: 'mmd2', type: 'quantitative', format: '.4g', title: 'MMD²' }],
+        tooltip: [
+          { field: 'model' },
+          { field: 'pair' },
+          { field: 'layer', type: 'quantitative' },
+          { field: 'mmd2', type: 'quantitative', format: '.4g', title: 'MMD²' },
+        ],
       },
     },
     resolve: { scale: { y: 'independent' } },
@@ -378,16 +478,32 @@ export interface ProjectionPoint {
 }
 
 /** The paper's Figure 2: one panel per model (teacher, student), colour and shape = language. */
-export function projectionChart(input: TableInput<ProjectionPoint>, opts: { title?: string; subtitle?: string; size?: number } = {}): VlSpec {
+export function projectionChart(
+  input: TableInput<ProjectionPoint>,
+  opts: { title?: string; subtitle?: string; size?: number } = {},
+): VlSpec {
   const rows = rowsOf(input, 'projectionChart');
   if (rows.length === 0) throw new Error('projectionChart: no points');
   requireFields(rows, { model: 'string', language: 'string', x: 'number', y: 'number' }, 'projectionChart');
   const models = [...new Set(rows.map((r) => r.model))];
   const noAxis = { title: null, labels: false, ticks: false, grid: false, domain: false };
   return {
-    ...base(opts.title ?? '[CLS] vectors of source and target sentences', opts.subtitle ?? '2-D projection; each point is one sentence'),
-    data: { values: rows.map((r) => ({ model: r.model, language: r.language, x: round(r.x, 4), y: round(r.y, 4), id: r.id ?? '' })) },
-    facet: { column: { field: 'model', type: 'nominal', title: null, sort: models, header: { labelFontWeight: 'bold' } } },
+    ...base(
+      opts.title ?? '[CLS] vectors of source and target sentences',
+      opts.subtitle ?? '2-D projection; each point is one sentence',
+    ),
+    data: {
+      values: rows.map((r) => ({
+        model: r.model,
+        language: r.language,
+        x: round(r.x, 4),
+        y: round(r.y, 4),
+        id: r.id ?? '',
+      })),
+    },
+    facet: {
+      column: { field: 'model', type: 'nominal', title: null, sort: models, header: { labelFontWeight: 'bold' } },
+    },
     spec: {
       width: opts.size ?? 260,
       height: opts.size ?? 260,
@@ -428,7 +544,13 @@ export function withAverage(rows: readonly AblationRow[], languages?: readonly s
   for (const g of groups.values()) {
     const vals = langs.map((l) => g.find((r) => r.language === l)?.f1);
     if (vals.every((v): v is number => typeof v === 'number')) {
-      out.push({ variant: g[0]!.variant, source: g[0]!.source, language: AVERAGE, f1: round(vals.reduce((a, b) => a + b, 0) / vals.length, 2), corpus: g[0]!.corpus });
+      out.push({
+        variant: g[0]!.variant,
+        source: g[0]!.source,
+        language: AVERAGE,
+        f1: round(vals.reduce((a, b) => a + b, 0) / vals.length, 2),
+        corpus: g[0]!.corpus,
+      });
     }
   }
   return out;
@@ -439,16 +561,24 @@ export function withAverage(rows: readonly AblationRow[], languages?: readonly s
  * published number and this run's measured one. `rows` hold F1 in percent (`publishedRows()` plus measured rows);
  * null scores are not drawn, and the subtitle says when no published number is available.
  */
-export function ablationChart(input: TableInput<AblationRow>, opts: { title?: string; subtitle?: string; variants?: readonly string[]; width?: number } = {}): VlSpec {
+export function ablationChart(
+  input: TableInput<AblationRow>,
+  opts: { title?: string; subtitle?: string; variants?: readonly string[]; width?: number } = {},
+): VlSpec {
   const raw = rowsOf(input, 'ablationChart').map(canonicalRow);
   if (raw.length === 0) throw new Error('ablationChart: no rows');
   requireFields(raw, { variant: 'string', language: 'string', f1: 'number|null', source: 'string' }, 'ablationChart');
   for (const r of raw) {
-    if (r.source !== 'published' && r.source !== 'measured') throw new Error(`ablationChart: source '${r.source}' is not 'published' or 'measured'`);
-    if (r.f1 !== null && (r.f1 < 0 || r.f1 > 100)) throw new Error(`ablationChart: F1 ${r.f1} for ${r.variant}/${r.language} is not a percentage in [0, 100]`);
+    if (r.source !== 'published' && r.source !== 'measured')
+      throw new Error(`ablationChart: source '${r.source}' is not 'published' or 'measured'`);
+    if (r.f1 !== null && (r.f1 < 0 || r.f1 > 100))
+      throw new Error(`ablationChart: F1 ${r.f1} for ${r.variant}/${r.language} is not a percentage in [0, 100]`);
   }
   const known = raw.filter((r) => r.f1 !== null);
-  if (known.length === 0) throw new Error(`ablationChart: all ${raw.length} scores are null; nothing to draw (published numbers not filled in and no measured rows?)`);
+  if (known.length === 0)
+    throw new Error(
+      `ablationChart: all ${raw.length} scores are null; nothing to draw (published numbers not filled in and no measured rows?)`,
+    );
   const rows = withAverage(known);
   const languages = [...new Set(known.map((r) => r.language))];
   const variants = (opts.variants ?? [...new Set(raw.map((r) => r.variant))]).map(canonicalVariant);
@@ -458,10 +588,21 @@ export function ablationChart(input: TableInput<AblationRow>, opts: { title?: st
   return {
     ...base(
       opts.title ?? 'MSD and its ablations: published vs measured',
-      opts.subtitle ?? (hasPublished ? 'entity F1 (%), test split; avg over the languages shown' : 'entity F1 (%), test split; no published numbers available (src/viz/published.json holds none verified)'),
+      opts.subtitle ??
+        (hasPublished
+          ? 'entity F1 (%), test split; avg over the languages shown'
+          : 'entity F1 (%), test split; no published numbers available (src/viz/published.json holds none verified)'),
     ),
     data: { values: data },
-    facet: { column: { field: 'language', type: 'nominal', title: null, sort: [...languages, AVERAGE], header: { labelFontWeight: 'bold' } } },
+    facet: {
+      column: {
+        field: 'language',
+        type: 'nominal',
+        title: null,
+        sort: [...languages, AVERAGE],
+        header: { labelFontWeight: 'bold' },
+      },
+    },
     spec: {
       width: opts.width ?? Math.max(90, 34 * new Set(known.map((r) => r.variant)).size),
       height: 200,
@@ -469,11 +610,34 @@ export function ablationChart(input: TableInput<AblationRow>, opts: { title?: st
         {
           mark: { type: 'bar' },
           encoding: {
-            x: { field: 'variant', type: 'nominal', title: null, sort: variants.map(label), axis: { labelAngle: -35, labelLimit: 220 } },
-            xOffset: { field: 'source', type: 'nominal', sort: ['published', 'measured'], scale: { domain: ['published', 'measured'] } },
+            x: {
+              field: 'variant',
+              type: 'nominal',
+              title: null,
+              sort: variants.map(label),
+              axis: { labelAngle: -35, labelLimit: 220 },
+            },
+            xOffset: {
+              field: 'source',
+              type: 'nominal',
+              sort: ['published', 'measured'],
+              scale: { domain: ['published', 'measured'] },
+            },
             y: { field: 'f1', type: 'quantitative', title: 'entity F1 (%)', scale: { zero: true } },
-            color: { field: 'source', type: 'nominal', title: null, sort: ['published', 'measured'], scale: { domain: ['published', 'measured'], range: ['#9ecae1', '#08519c'] }, legend: { orient: 'bottom' } },
-            tooltip: [{ field: 'variant' }, { field: 'language' }, { field: 'source' }, { field: 'f1', type: 'quantitative', title: 'F1 (%)', format: '.2f' }],
+            color: {
+              field: 'source',
+              type: 'nominal',
+              title: null,
+              sort: ['published', 'measured'],
+              scale: { domain: ['published', 'measured'], range: ['#9ecae1', '#08519c'] },
+              legend: { orient: 'bottom' },
+            },
+            tooltip: [
+              { field: 'variant' },
+              { field: 'language' },
+              { field: 'source' },
+              { field: 'f1', type: 'quantitative', title: 'F1 (%)', format: '.2f' },
+            ],
           },
         },
       ],

@@ -1,5 +1,15 @@
 /** src/viz: Vega-Lite chart specs, rendering and export, notebook display, tables, the run report. */
-export { compileSpec, renderSvg, renderPng, svgToPng, exportFigure, browserBundles, fontFiles, FONT_FAMILY, VEGALITE_SCHEMA } from './render.js';
+export {
+  compileSpec,
+  renderSvg,
+  renderPng,
+  svgToPng,
+  exportFigure,
+  browserBundles,
+  fontFiles,
+  FONT_FAMILY,
+  VEGALITE_SCHEMA,
+} from './render.js';
 export type { VlSpec, CompileResult, PngOptions, ExportOptions } from './render.js';
 export {
   CHART_CONFIG,
@@ -17,7 +27,14 @@ export { toCsv, toHtml, toLatex, ablationTable, escapeHtml, escapeLatex } from '
 export type { FormatOptions } from './tables.js';
 export { show, showTable, figureBundle, VEGALITE_MIME } from './show.js';
 export type { ShowOptions, MimeBundle } from './show.js';
-export { loadPublished, publishedRows, publishedF1, publishedCorpus, VARIANT_LABELS, CORPUS_LANGUAGES } from './published.js';
+export {
+  loadPublished,
+  publishedRows,
+  publishedF1,
+  publishedCorpus,
+  VARIANT_LABELS,
+  CORPUS_LANGUAGES,
+} from './published.js';
 export type { AblationRow, PublishedFile, Variant } from './published.js';
 export { runCharts, reportHtml, writeReport, runVariant } from './report.js';
 export type { RunChart } from './report.js';

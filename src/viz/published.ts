@@ -85,7 +85,9 @@ export function loadPublished(path = join(packageRoot(), 'src', 'viz', 'publishe
   doc.rows.forEach((r, i) => {
     for (const [lang, v] of Object.entries(r.f1 ?? {})) {
       if (v !== null && (typeof v !== 'number' || v < 0 || v > 100)) {
-        throw new Error(`${path}: rows[${i}] (${r.corpus} ${r.variant}) f1.${lang} is ${JSON.stringify(v)}; expected null or a percentage in [0, 100]`);
+        throw new Error(
+          `${path}: rows[${i}] (${r.corpus} ${r.variant}) f1.${lang} is ${JSON.stringify(v)}; expected null or a percentage in [0, 100]`,
+        );
       }
     }
   });

@@ -70,7 +70,9 @@ export interface CompileResult {
 /** Compiles a Vega-Lite spec to Vega; throws naming the problem when vega-lite rejects it. */
 export function compileSpec(spec: VlSpec): CompileResult {
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
-    throw new Error(`compileSpec: expected a Vega-Lite spec object, got ${Array.isArray(spec) ? 'an array' : typeof spec}`);
+    throw new Error(
+      `compileSpec: expected a Vega-Lite spec object, got ${Array.isArray(spec) ? 'an array' : typeof spec}`,
+    );
   }
   const vl = loadVegaLite();
   const warnings: string[] = [];
@@ -86,7 +88,9 @@ export function compileSpec(spec: VlSpec): CompileResult {
   try {
     return { vega: vl.compile(spec, { logger }).spec, warnings };
   } catch (err) {
-    throw new Error(`compileSpec: vega-lite could not compile the spec${spec.title ? ` '${titleText(spec)}'` : ''}: ${(err as Error).message}`);
+    throw new Error(
+      `compileSpec: vega-lite could not compile the spec${spec.title ? ` '${titleText(spec)}'` : ''}: ${(err as Error).message}`,
+    );
   }
 }
 
@@ -120,12 +124,18 @@ export interface PngOptions {
 /** Rasterises an SVG string with resvg and the bundled fonts. */
 export function svgToPng(svg: string, opts: PngOptions = {}): { png: Buffer; width: number; height: number } {
   const scale = opts.scale ?? 2;
-  if (!Number.isFinite(scale) || scale <= 0 || scale > 16) throw new Error(`svgToPng: scale is ${scale}; expected a number in (0, 16]`);
+  if (!Number.isFinite(scale) || scale <= 0 || scale > 16)
+    throw new Error(`svgToPng: scale is ${scale}; expected a number in (0, 16]`);
   resvgMod ??= req('@resvg/resvg-js');
   const r = new resvgMod.Resvg(svg, {
     fitTo: { mode: 'zoom', value: scale },
     background: opts.background ?? 'white',
-    font: { loadSystemFonts: false, fontFiles: fontFiles(), defaultFontFamily: 'Liberation Sans', sansSerifFamily: 'Liberation Sans' },
+    font: {
+      loadSystemFonts: false,
+      fontFiles: fontFiles(),
+      defaultFontFamily: 'Liberation Sans',
+      sansSerifFamily: 'Liberation Sans',
+    },
   });
   const img = r.render();
   return { png: img.asPng() as Buffer, width: img.width as number, height: img.height as number };
@@ -157,7 +167,9 @@ export async function exportFigure(spec: VlSpec, path: string, opts: ExportOptio
     compileSpec(spec);
     writeFileAtomic(path, `${JSON.stringify(spec, null, 2)}\n`);
   } else if (format === 'pdf') {
-    throw new Error(`exportFigure: ${path}: PDF is not supported (no offline SVG-to-PDF renderer here); export .svg and convert it, or print report.html from a browser`);
+    throw new Error(
+      `exportFigure: ${path}: PDF is not supported (no offline SVG-to-PDF renderer here); export .svg and convert it, or print report.html from a browser`,
+    );
   } else {
     throw new Error(`exportFigure: ${path}: unknown format '${format}'; expected a path ending in .svg, .png or .json`);
   }
@@ -182,7 +194,12 @@ function packageDirOf(name: string, file: string): string {
   let dir = dirname(req.resolve(name));
   for (let i = 0; i < 8; i++) {
     const pj = join(dir, 'package.json');
-    if (existsSync(pj) && existsSync(join(dir, file)) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === name) return dir;
+    if (
+      existsSync(pj) &&
+      existsSync(join(dir, file)) &&
+      (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === name
+    )
+      return dir;
     dir = dirname(dir);
   }
   throw new Error(`render.ts: could not find ${file} of the installed package ${name}`);

@@ -16,7 +16,16 @@ import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../model/atomic.js';
 import { readJsonl } from '../train/runs.js';
 import { variantOf } from '../sweep/variants.js';
-import { ablationChart, mmdByLayerChart, perLayerF1Chart, projectionChart, trainingCurvesChart, type MetricRecord, type MmdChartRow, type ProjectionPoint } from './charts.js';
+import {
+  ablationChart,
+  mmdByLayerChart,
+  perLayerF1Chart,
+  projectionChart,
+  trainingCurvesChart,
+  type MetricRecord,
+  type MmdChartRow,
+  type ProjectionPoint,
+} from './charts.js';
 import { publishedRows, publishedCorpus, type AblationRow } from './published.js';
 import { browserBundles, compileSpec, fontFiles, type VlSpec } from './render.js';
 import { ablationTable, escapeHtml, toHtml } from './tables.js';
@@ -59,10 +68,12 @@ function readRun(runDir: string): RunFiles {
   const sumPath = join(runDir, 'results', 'summary.json');
   const config = existsSync(cfgPath) ? readJsonFile<Record<string, unknown>>(cfgPath) : undefined;
   const summary = existsSync(sumPath) ? readJsonFile<Summary>(sumPath) : undefined;
-  if (summary && !Array.isArray(summary.rows)) throw new Error(`${sumPath}: expected a 'rows' array (per-layer results)`);
+  if (summary && !Array.isArray(summary.rows))
+    throw new Error(`${sumPath}: expected a 'rows' array (per-layer results)`);
   const metrics: RunFiles['metrics'] = [];
   const teacherLog = join(runDir, 'teacher', 'metrics.jsonl');
-  if (existsSync(teacherLog)) metrics.push({ model: 'teacher', path: teacherLog, records: readJsonl<MetricRecord>(teacherLog) });
+  if (existsSync(teacherLog))
+    metrics.push({ model: 'teacher', path: teacherLog, records: readJsonl<MetricRecord>(teacherLog) });
   const studentsDir = join(runDir, 'students');
   if (existsSync(studentsDir)) {
     for (const lang of readdirSync(studentsDir).sort()) {
@@ -93,7 +104,12 @@ function teacherDevF1(files: RunFiles): number | undefined {
 export function runVariant(config: Record<string, unknown> | undefined): string {
   const a = ((config?.student as Record<string, unknown> | undefined)?.ablation ?? {}) as Record<string, unknown>;
   const named = variantOf({ noAux: a.noAux === true, noMmdM: a.noMmdM === true, noMmdL: a.noMmdL === true });
-  return named ?? Object.keys(a).filter((k) => a[k] === true).join('+');
+  return (
+    named ??
+    Object.keys(a)
+      .filter((k) => a[k] === true)
+      .join('+')
+  );
 }
 
 /** Measured ablation rows of one run: each student's main-head F1 (percent) on its own language. */
@@ -103,7 +119,9 @@ function measuredRows(files: RunFiles): AblationRow[] {
   if (rows.length === 0) return [];
   const main = Math.max(...rows.map((r) => r.layer));
   const variant = runVariant(files.config);
-  return rows.filter((r) => r.layer === main).map((r) => ({ variant, language: r.language, f1: Math.round(10000 * r.f1) / 100, source: 'measured' as const }));
+  return rows
+    .filter((r) => r.layer === main)
+    .map((r) => ({ variant, language: r.language, f1: Math.round(10000 * r.f1) / 100, source: 'measured' as const }));
 }
 
 function corpusOf(config: Record<string, unknown> | undefined): string | undefined {
@@ -134,25 +152,47 @@ function chartsOf(files: RunFiles): RunChart[] {
     charts.push({
       name: 'per-layer-f1',
       title: 'Per-layer F1',
-      spec: build(at('results', 'summary.json'), () => perLayerF1Chart(rows, { reference: ref, referenceLabel: 'teacher source dev' })),
+      spec: build(at('results', 'summary.json'), () =>
+        perLayerF1Chart(rows, { reference: ref, referenceLabel: 'teacher source dev' }),
+      ),
     });
     const measured = measuredRows(files);
     if (measured.length) {
       const corpus = corpusOf(files.config);
       const langs = new Set(measured.map((r) => r.language));
-      const published = corpus ? publishedRows(publishedCorpus(corpus), { includeNull: true }).filter((r) => langs.has(r.language)) : [];
-      charts.push({ name: 'ablation', title: 'Published vs measured', spec: build(at('results', 'summary.json'), () => ablationChart([...published, ...measured])) });
+      const published = corpus
+        ? publishedRows(publishedCorpus(corpus), { includeNull: true }).filter((r) => langs.has(r.language))
+        : [];
+      charts.push({
+        name: 'ablation',
+        title: 'Published vs measured',
+        spec: build(at('results', 'summary.json'), () => ablationChart([...published, ...measured])),
+      });
     }
   }
   for (const m of files.metrics) {
     if (m.records.length === 0) continue;
     const title = `Training curves: ${m.model}`;
-    charts.push({ name: `training-${m.model.replace(/[^a-z0-9]+/gi, '-')}`, title, spec: build(m.path, () => trainingCurvesChart(m.records, { title })) });
+    charts.push({
+      name: `training-${m.model.replace(/[^a-z0-9]+/gi, '-')}`,
+      title,
+      spec: build(m.path, () => trainingCurvesChart(m.records, { title })),
+    });
   }
   const mmd = files.mmd;
-  if (mmd?.length) charts.push({ name: 'mmd-by-layer', title: 'MMD per layer', spec: build(at('diagnostics', 'mmd.json'), () => mmdByLayerChart(mmd)) });
+  if (mmd?.length)
+    charts.push({
+      name: 'mmd-by-layer',
+      title: 'MMD per layer',
+      spec: build(at('diagnostics', 'mmd.json'), () => mmdByLayerChart(mmd)),
+    });
   const proj = files.projection;
-  if (proj?.length) charts.push({ name: 'projection', title: 'Figure 2: [CLS] projection', spec: build(at('diagnostics', 'projection.json'), () => projectionChart(proj)) });
+  if (proj?.length)
+    charts.push({
+      name: 'projection',
+      title: 'Figure 2: [CLS] projection',
+      spec: build(at('diagnostics', 'projection.json'), () => projectionChart(proj)),
+    });
   return charts;
 }
 
@@ -185,7 +225,10 @@ export function reportHtml(runDir: string, opts: { title?: string } = {}): { htm
   const title = opts.title ?? `MSD run report: ${basename(runDir.replace(/\/+$/, ''))}`;
   const bundles = browserBundles();
   const fonts = fontFiles()
-    .map((f, i) => `@font-face{font-family:'Liberation Sans';font-weight:${i === 0 ? 400 : 700};src:url(data:font/ttf;base64,${readFileSync(f).toString('base64')}) format('truetype');}`)
+    .map(
+      (f, i) =>
+        `@font-face{font-family:'Liberation Sans';font-weight:${i === 0 ? 400 : 700};src:url(data:font/ttf;base64,${readFileSync(f).toString('base64')}) format('truetype');}`,
+    )
     .join('\n');
   const summary = files.summary;
   const sections: string[] = [];
@@ -196,22 +239,44 @@ export function reportHtml(runDir: string, opts: { title?: string } = {}): { htm
   );
   if (summary?.rows.length) {
     const main = Math.max(...summary.rows.map((r) => r.layer));
-    sections.push(`<h2>Results</h2><p>Entity F1 (%) of the main head (layer ${main}) on each language's evaluation split.</p>${toHtml(mainTable(summary.rows))}`);
+    sections.push(
+      `<h2>Results</h2><p>Entity F1 (%) of the main head (layer ${main}) on each language's evaluation split.</p>${toHtml(mainTable(summary.rows))}`,
+    );
     const measured = measuredRows(files);
     const corpus = corpusOf(files.config);
     if (measured.length && corpus) {
       const langs = new Set(measured.map((r) => r.language));
-      const published = publishedRows(publishedCorpus(corpus), { includeNull: true }).filter((r) => langs.has(r.language) && r.variant === runVariant(files.config));
-      sections.push(`<h3>Published vs measured</h3>${toHtml(ablationTable([...published, ...measured]))}<p class="note">Published: Ma et al. (EMNLP 2022); cells marked – are not known here (see src/viz/published.json).</p>`);
+      const published = publishedRows(publishedCorpus(corpus), { includeNull: true }).filter(
+        (r) => langs.has(r.language) && r.variant === runVariant(files.config),
+      );
+      sections.push(
+        `<h3>Published vs measured</h3>${toHtml(ablationTable([...published, ...measured]))}<p class="note">Published: Ma et al. (EMNLP 2022); cells marked – are not known here (see src/viz/published.json).</p>`,
+      );
     }
-    const perLayer = summary.rows.map((r) => ({ model: r.model ?? '', language: r.language, split: r.split, layer: r.layer, precision: r.precision, recall: r.recall, f1: r.f1, support: r.support }));
-    sections.push(`<details><summary>Every layer (${perLayer.length} rows; fractions)</summary>${toHtml(perLayer, { digits: 4 })}</details>`);
+    const perLayer = summary.rows.map((r) => ({
+      model: r.model ?? '',
+      language: r.language,
+      split: r.split,
+      layer: r.layer,
+      precision: r.precision,
+      recall: r.recall,
+      f1: r.f1,
+      support: r.support,
+    }));
+    sections.push(
+      `<details><summary>Every layer (${perLayer.length} rows; fractions)</summary>${toHtml(perLayer, { digits: 4 })}</details>`,
+    );
   } else {
     sections.push('<h2>Results</h2><p class="note">No results/summary.json yet (run <code>msd eval</code>).</p>');
   }
   sections.push('<h2>Charts</h2>');
-  if (charts.length === 0) sections.push('<p class="note">Nothing to draw yet: no results and no metrics logs in this run directory.</p>');
-  charts.forEach((c, i) => sections.push(`<section class="chart-box"><h3>${escapeHtml(c.title)}</h3><div id="chart-${i}" class="chart" data-name="${escapeHtml(c.name)}"></div></section>`));
+  if (charts.length === 0)
+    sections.push('<p class="note">Nothing to draw yet: no results and no metrics logs in this run directory.</p>');
+  charts.forEach((c, i) =>
+    sections.push(
+      `<section class="chart-box"><h3>${escapeHtml(c.title)}</h3><div id="chart-${i}" class="chart" data-name="${escapeHtml(c.name)}"></div></section>`,
+    ),
+  );
   sections.push(`<h2>Config</h2><pre>${escapeHtml(JSON.stringify(files.config ?? null, null, 2))}</pre>`);
   const specs = JSON.stringify(charts.map((c) => c.spec)).replace(/</g, '\\u003c');
   const html = `<!DOCTYPE html>
@@ -252,7 +317,10 @@ ${sections.join('\n')}
 }
 
 /** Writes `<runDir>/report.html` (atomically) and returns its path and the charts it holds. */
-export function writeReport(runDir: string, opts: { title?: string; out?: string } = {}): { path: string; charts: RunChart[] } {
+export function writeReport(
+  runDir: string,
+  opts: { title?: string; out?: string } = {},
+): { path: string; charts: RunChart[] } {
   const { html, charts } = reportHtml(runDir, opts);
   const path = opts.out ?? join(runDir, 'report.html');
   writeFileAtomic(path, html);

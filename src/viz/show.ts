@@ -30,12 +30,17 @@ export interface ShowOptions {
   sink?: (bundle: MimeBundle) => void;
 }
 
-type WriteDisplayData = (data: { data: MimeBundle; metadata: Record<string, unknown>; transient: Record<string, unknown> }, update: boolean) => void;
+type WriteDisplayData = (
+  data: { data: MimeBundle; metadata: Record<string, unknown>; transient: Record<string, unknown> },
+  update: boolean,
+) => void;
 
 /** The running tslab kernel's display writer, or undefined outside a kernel. */
 function tslabWriter(): WriteDisplayData | undefined {
   try {
-    const jupyter = createRequire(import.meta.url)('tslab/dist/jupyter.js') as { lastWriteDisplayData?: WriteDisplayData | null };
+    const jupyter = createRequire(import.meta.url)('tslab/dist/jupyter.js') as {
+      lastWriteDisplayData?: WriteDisplayData | null;
+    };
     return jupyter.lastWriteDisplayData ?? undefined;
   } catch {
     return undefined;
@@ -52,7 +57,8 @@ export async function figureBundle(spec: VlSpec, opts: Omit<ShowOptions, 'sink'>
     if (opts.svg) bundle['image/svg+xml'] = svg;
   }
   const t = spec.title as unknown;
-  const title = typeof t === 'string' ? t : t && typeof t === 'object' ? String((t as { text?: unknown }).text ?? '') : '';
+  const title =
+    typeof t === 'string' ? t : t && typeof t === 'object' ? String((t as { text?: unknown }).text ?? '') : '';
   bundle['text/plain'] = `<Vega-Lite chart${title ? `: ${title}` : ''}>`;
   return bundle;
 }
@@ -72,6 +78,9 @@ function emit(bundle: MimeBundle, sink?: (bundle: MimeBundle) => void): void {
 }
 
 /** Displays a table (rows or a danfojs DataFrame) as HTML with a plain-text fallback (CSV). Returns nothing. */
-export function showTable(input: TableInput<Record<string, unknown>>, opts: FormatOptions & { caption?: string; sink?: (b: MimeBundle) => void } = {}): void {
+export function showTable(
+  input: TableInput<Record<string, unknown>>,
+  opts: FormatOptions & { caption?: string; sink?: (b: MimeBundle) => void } = {},
+): void {
   emit({ 'text/html': toHtml(input, opts), 'text/plain': toCsv(input, opts) }, opts.sink);
 }

@@ -61,7 +61,11 @@ function integerColumns(rows: readonly Row[], cols: readonly string[]): Set<stri
   return new Set(
     cols.filter((c) => {
       const nums = rows.map((r) => r[c]).filter((v): v is number => typeof v === 'number');
-      return nums.length > 0 && nums.every((v) => Number.isInteger(v)) && (NOT_SCORES.has(c) || nums.some((v) => Math.abs(v) > 100));
+      return (
+        nums.length > 0 &&
+        nums.every((v) => Number.isInteger(v)) &&
+        (NOT_SCORES.has(c) || nums.some((v) => Math.abs(v) > 100))
+      );
     }),
   );
 }
@@ -72,7 +76,14 @@ const NOT_SCORES = new Set(['layer', 'support', 'step', 'n', 'epoch']);
 function bestCells(rows: readonly Row[], cols: readonly string[], opts: FormatOptions): Map<string, Set<number>> {
   const out = new Map<string, Set<number>>();
   const digits = opts.digits ?? 2;
-  const candidates = opts.bestColumns ?? cols.filter((c) => !NOT_SCORES.has(c) && rows.some((r) => typeof r[c] === 'number') && rows.every((r) => r[c] === null || r[c] === undefined || typeof r[c] === 'number'));
+  const candidates =
+    opts.bestColumns ??
+    cols.filter(
+      (c) =>
+        !NOT_SCORES.has(c) &&
+        rows.some((r) => typeof r[c] === 'number') &&
+        rows.every((r) => r[c] === null || r[c] === undefined || typeof r[c] === 'number'),
+    );
   for (const c of candidates) {
     const vals = rows.map((r) => (typeof r[c] === 'number' ? Number((r[c] as number).toFixed(digits)) : undefined));
     const present = vals.filter((v): v is number => v !== undefined);
@@ -122,14 +133,19 @@ export function escapeLatex(s: string): string {
  * A LaTeX `tabular` (booktabs rules: \toprule, \midrule, \bottomrule) with the best number of each score column in
  * \textbf; text columns left-aligned, numbers right-aligned. With `caption` the tabular is wrapped in a table float.
  */
-export function toLatex(input: TableInput<Row>, opts: FormatOptions & { caption?: string; label?: string; header?: Record<string, string> } = {}): string {
+export function toLatex(
+  input: TableInput<Row>,
+  opts: FormatOptions & { caption?: string; label?: string; header?: Record<string, string> } = {},
+): string {
   const rows = rowsOf(input, 'toLatex');
   const cols = columnsOf(rows, opts.columns);
   if (cols.length === 0) throw new Error('toLatex: no columns');
   const digits = opts.digits ?? 2;
   const best = bestCells(rows, cols, opts);
   const ints = integerColumns(rows, cols);
-  const numeric = cols.map((c) => rows.length > 0 && rows.every((r) => r[c] === null || r[c] === undefined || typeof r[c] === 'number'));
+  const numeric = cols.map(
+    (c) => rows.length > 0 && rows.every((r) => r[c] === null || r[c] === undefined || typeof r[c] === 'number'),
+  );
   const align = numeric.map((n) => (n ? 'r' : 'l')).join('');
   const lines = [
     `\\begin{tabular}{${align}}`,
@@ -149,25 +165,43 @@ export function toLatex(input: TableInput<Row>, opts: FormatOptions & { caption?
     '\\end{tabular}',
   ];
   if (!opts.caption) return lines.join('\n') + '\n';
-  return ['\\begin{table}[t]', '\\centering', ...lines, `\\caption{${escapeLatex(opts.caption)}}`, ...(opts.label ? [`\\label{${opts.label}}`] : []), '\\end{table}'].join('\n') + '\n';
+  return (
+    [
+      '\\begin{table}[t]',
+      '\\centering',
+      ...lines,
+      `\\caption{${escapeLatex(opts.caption)}}`,
+      ...(opts.label ? [`\\label{${opts.label}}`] : []),
+      '\\end{table}',
+    ].join('\n') + '\n'
+  );
 }
 
 /**
  * The ablation rows (F1 in percent) as a wide table: one row per variant and source (published / measured), one
  * column per language, then `avg` (only where the row has every language). Unknown scores are null.
  */
-export function ablationTable(input: TableInput<AblationRow>, opts: { languages?: readonly string[]; variants?: readonly string[] } = {}): Row[] {
-  const rows = rowsOf(input, 'ablationTable').map(canonicalRow).filter((r) => r.language !== AVERAGE);
+export function ablationTable(
+  input: TableInput<AblationRow>,
+  opts: { languages?: readonly string[]; variants?: readonly string[] } = {},
+): Row[] {
+  const rows = rowsOf(input, 'ablationTable')
+    .map(canonicalRow)
+    .filter((r) => r.language !== AVERAGE);
   const languages = opts.languages ?? [...new Set(rows.map((r) => r.language))];
   const variants = (opts.variants ?? [...new Set(rows.map((r) => r.variant))]).map(canonicalVariant);
-  const withAvg = withAverage(rows.filter((r) => r.f1 !== null), languages);
+  const withAvg = withAverage(
+    rows.filter((r) => r.f1 !== null),
+    languages,
+  );
   const out: Row[] = [];
   for (const source of ['published', 'measured'] as const) {
     for (const v of variants) {
       const group = withAvg.filter((r) => r.variant === v && r.source === source);
       if (group.length === 0 && !rows.some((r) => r.variant === v && r.source === source)) continue;
       const row: Row = { method: VARIANT_LABELS[v] ?? v, source };
-      for (const l of languages.length > 1 ? [...languages, AVERAGE] : languages) row[l] = group.find((r) => r.language === l)?.f1 ?? null;
+      for (const l of languages.length > 1 ? [...languages, AVERAGE] : languages)
+        row[l] = group.find((r) => r.language === l)?.f1 ?? null;
       out.push(row);
     }
   }

@@ -23,7 +23,10 @@ function values(shape: number[], seed: number): Float32Array {
 }
 
 /** Runs `fn` on a backend and returns plain numbers (they survive the backend switch). */
-async function on(backend: 'cpu' | 'blas' | 'wasm', fn: () => tf.Tensor[]): Promise<{ shape: number[]; data: number[] }[]> {
+async function on(
+  backend: 'cpu' | 'blas' | 'wasm',
+  fn: () => tf.Tensor[],
+): Promise<{ shape: number[]; data: number[] }[]> {
   await initBackend({ prefer: backend });
   const before = tf.memory().numTensors;
   const outs = tf.tidy(fn);
@@ -33,7 +36,12 @@ async function on(backend: 'cpu' | 'blas' | 'wasm', fn: () => tf.Tensor[]): Prom
   return plain;
 }
 
-function assertClose(got: { shape: number[]; data: number[] }[], want: { shape: number[]; data: number[] }[], what: string, tol = 1e-4): void {
+function assertClose(
+  got: { shape: number[]; data: number[] }[],
+  want: { shape: number[]; data: number[] }[],
+  what: string,
+  tol = 1e-4,
+): void {
   assert.equal(got.length, want.length);
   for (let i = 0; i < want.length; i++) {
     assert.deepEqual(got[i]!.shape, want[i]!.shape, `${what}: shape of output ${i}`);
@@ -85,64 +93,84 @@ for (const ta of [false, true]) {
   }
 }
 
-test('BatchMatMul on BLAS equals the cpu backend: every transpose, batch and broadcast form, forward and gradient', { skip }, async () => {
-  for (const [i, c] of shapes.entries()) {
-    const want = await on('cpu', productAndGrads(c, 100 + i));
-    const got = await on('blas', productAndGrads(c, 100 + i));
-    assert.ok(blasMatMulActive(), 'the blas backend must route matmuls to the BLAS');
-    assertClose(got, want, `a ${c.a} b ${c.b} ta ${c.ta} tb ${c.tb}`);
-  }
-});
+test(
+  'BatchMatMul on BLAS equals the cpu backend: every transpose, batch and broadcast form, forward and gradient',
+  { skip },
+  async () => {
+    for (const [i, c] of shapes.entries()) {
+      const want = await on('cpu', productAndGrads(c, 100 + i));
+      const got = await on('blas', productAndGrads(c, 100 + i));
+      assert.ok(blasMatMulActive(), 'the blas backend must route matmuls to the BLAS');
+      assertClose(got, want, `a ${c.a} b ${c.b} ta ${c.ta} tb ${c.tb}`);
+    }
+  },
+);
 
-test('empty dimensions: m = 0 and n = 0 give empty outputs, k = 0 gives zeros (also in gradients)', { skip }, async () => {
-  for (const c of [
-    { a: [0, 4], b: [4, 3], ta: false, tb: false },
-    { a: [2, 4], b: [4, 0], ta: false, tb: false },
-    { a: [2, 0], b: [0, 3], ta: false, tb: false },
-    { a: [0, 2], b: [3, 0], ta: true, tb: true },
-    { a: [3, 2, 0], b: [0, 5], ta: false, tb: false },
-  ] satisfies Case[]) {
-    const run = () => {
-      const a = tf.tensor(values(c.a, 1), c.a);
-      const b = tf.tensor(values(c.b, 2), c.b);
-      return [tf.matMul(a, b, c.ta, c.tb)];
-    };
-    const want = await on('cpu', run);
-    const got = await on('blas', run);
-    assertClose(got, want, `a ${c.a} b ${c.b}`);
-    if (c.a.includes(0) && c.b.includes(0) && want[0]!.data.length > 0) assert.ok(got[0]!.data.every((v) => v === 0));
-  }
-});
+test(
+  'empty dimensions: m = 0 and n = 0 give empty outputs, k = 0 gives zeros (also in gradients)',
+  { skip },
+  async () => {
+    for (const c of [
+      { a: [0, 4], b: [4, 3], ta: false, tb: false },
+      { a: [2, 4], b: [4, 0], ta: false, tb: false },
+      { a: [2, 0], b: [0, 3], ta: false, tb: false },
+      { a: [0, 2], b: [3, 0], ta: true, tb: true },
+      { a: [3, 2, 0], b: [0, 5], ta: false, tb: false },
+    ] satisfies Case[]) {
+      const run = () => {
+        const a = tf.tensor(values(c.a, 1), c.a);
+        const b = tf.tensor(values(c.b, 2), c.b);
+        return [tf.matMul(a, b, c.ta, c.tb)];
+      };
+      const want = await on('cpu', run);
+      const got = await on('blas', run);
+      assertClose(got, want, `a ${c.a} b ${c.b}`);
+      if (c.a.includes(0) && c.b.includes(0) && want[0]!.data.length > 0) assert.ok(got[0]!.data.every((v) => v === 0));
+    }
+  },
+);
 
-test('_FusedMatMul on BLAS: bias (rank 1 and broadcast) and every fusable activation, forward and gradient', { skip }, async () => {
-  const cases: { act: tf.fused.Activation; biasShape: number[] | null; batch: number[] }[] = [
-    { act: 'linear', biasShape: [5], batch: [] },
-    { act: 'relu', biasShape: [5], batch: [2] },
-    { act: 'relu6', biasShape: [4, 5], batch: [] },
-    { act: 'elu', biasShape: [1], batch: [] },
-    { act: 'sigmoid', biasShape: [2, 1, 5], batch: [2] },
-    { act: 'leakyrelu', biasShape: null, batch: [] },
-    { act: 'prelu', biasShape: [5], batch: [] },
-  ];
-  for (const [i, c] of cases.entries()) {
-    const run = () => {
-      const a = tf.tensor(values([...c.batch, 4, 6], 10 + i), [...c.batch, 4, 6]);
-      const b = tf.tensor(values([6, 5], 20 + i), [6, 5]).mul(3);
-      const bias = c.biasShape ? tf.tensor(values(c.biasShape, 30 + i), c.biasShape) : undefined;
-      const prelu = c.act === 'prelu' ? tf.tensor(values([5], 40 + i), [5]) : undefined;
-      const f = (x: tf.Tensor) =>
-        tf.fused.matMul({ a: x as tf.Tensor3D, b: b as tf.Tensor2D, bias, activation: c.act, preluActivationWeights: prelu, leakyreluAlpha: 0.3 });
-      const y = f(a);
-      const outs: tf.Tensor[] = [y];
-      // tfjs defines gradients for linear and relu-style fused activations; check them where it does.
-      if (c.act === 'linear' || c.act === 'relu') outs.push(tf.grad((x: tf.Tensor) => tf.sum(tf.mul(f(x), tf.onesLike(y))))(a));
-      return outs;
-    };
-    const want = await on('cpu', run);
-    const got = await on('blas', run);
-    assertClose(got, want, `fused ${c.act} bias ${c.biasShape}`);
-  }
-});
+test(
+  '_FusedMatMul on BLAS: bias (rank 1 and broadcast) and every fusable activation, forward and gradient',
+  { skip },
+  async () => {
+    const cases: { act: tf.fused.Activation; biasShape: number[] | null; batch: number[] }[] = [
+      { act: 'linear', biasShape: [5], batch: [] },
+      { act: 'relu', biasShape: [5], batch: [2] },
+      { act: 'relu6', biasShape: [4, 5], batch: [] },
+      { act: 'elu', biasShape: [1], batch: [] },
+      { act: 'sigmoid', biasShape: [2, 1, 5], batch: [2] },
+      { act: 'leakyrelu', biasShape: null, batch: [] },
+      { act: 'prelu', biasShape: [5], batch: [] },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const run = () => {
+        const a = tf.tensor(values([...c.batch, 4, 6], 10 + i), [...c.batch, 4, 6]);
+        const b = tf.tensor(values([6, 5], 20 + i), [6, 5]).mul(3);
+        const bias = c.biasShape ? tf.tensor(values(c.biasShape, 30 + i), c.biasShape) : undefined;
+        const prelu = c.act === 'prelu' ? tf.tensor(values([5], 40 + i), [5]) : undefined;
+        const f = (x: tf.Tensor) =>
+          tf.fused.matMul({
+            a: x as tf.Tensor3D,
+            b: b as tf.Tensor2D,
+            bias,
+            activation: c.act,
+            preluActivationWeights: prelu,
+            leakyreluAlpha: 0.3,
+          });
+        const y = f(a);
+        const outs: tf.Tensor[] = [y];
+        // tfjs defines gradients for linear and relu-style fused activations; check them where it does.
+        if (c.act === 'linear' || c.act === 'relu')
+          outs.push(tf.grad((x: tf.Tensor) => tf.sum(tf.mul(f(x), tf.onesLike(y))))(a));
+        return outs;
+      };
+      const want = await on('cpu', run);
+      const got = await on('blas', run);
+      assertClose(got, want, `fused ${c.act} bias ${c.biasShape}`);
+    }
+  },
+);
 
 test('switching back to the plain wasm backend restores its own matmul kernels', { skip }, async () => {
   await initBackend({ prefer: 'blas' });
@@ -171,28 +199,33 @@ test('automatic choice prefers blas over wasm when a BLAS loads, and says where 
   }
 });
 
-test('Sum on the blas backend: leading axes through BLAS, every other reduction as the cpu backend', { skip }, async () => {
-  const cases: { shape: number[]; axis: number | number[]; keepDims: boolean }[] = [
-    { shape: [37, 5], axis: 0, keepDims: false }, // a bias gradient
-    { shape: [4, 6, 3], axis: [0, 1], keepDims: false }, // [b, t, H] -> [H]
-    { shape: [4, 6, 3], axis: [1, 0], keepDims: true },
-    { shape: [4, 6, 3], axis: -1, keepDims: false }, // innermost: the stock kernel
-    { shape: [4, 6, 3], axis: 1, keepDims: true }, // middle: the stock kernel
-    { shape: [4, 6], axis: [0, 1], keepDims: false }, // everything: the stock kernel
-    { shape: [0, 3], axis: 0, keepDims: false }, // no rows: zeros
-  ];
-  for (const [i, c] of cases.entries()) {
-    const run = () => [tf.sum(tf.tensor(values(c.shape, 50 + i), c.shape), c.axis, c.keepDims)];
-    assertClose(await on('blas', run), await on('cpu', run), `sum ${c.shape} axis ${c.axis} keepDims ${c.keepDims}`);
-  }
-  // int32 sums are not float32 BLAS work: the stock kernel keeps them exact.
-  const ints = () => [tf.sum(tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32'), 0)];
-  assert.deepEqual((await on('blas', ints))[0]!.data, [4, 6]);
-});
+test(
+  'Sum on the blas backend: leading axes through BLAS, every other reduction as the cpu backend',
+  { skip },
+  async () => {
+    const cases: { shape: number[]; axis: number | number[]; keepDims: boolean }[] = [
+      { shape: [37, 5], axis: 0, keepDims: false }, // a bias gradient
+      { shape: [4, 6, 3], axis: [0, 1], keepDims: false }, // [b, t, H] -> [H]
+      { shape: [4, 6, 3], axis: [1, 0], keepDims: true },
+      { shape: [4, 6, 3], axis: -1, keepDims: false }, // innermost: the stock kernel
+      { shape: [4, 6, 3], axis: 1, keepDims: true }, // middle: the stock kernel
+      { shape: [4, 6], axis: [0, 1], keepDims: false }, // everything: the stock kernel
+      { shape: [0, 3], axis: 0, keepDims: false }, // no rows: zeros
+    ];
+    for (const [i, c] of cases.entries()) {
+      const run = () => [tf.sum(tf.tensor(values(c.shape, 50 + i), c.shape), c.axis, c.keepDims)];
+      assertClose(await on('blas', run), await on('cpu', run), `sum ${c.shape} axis ${c.axis} keepDims ${c.keepDims}`);
+    }
+    // int32 sums are not float32 BLAS work: the stock kernel keeps them exact.
+    const ints = () => [tf.sum(tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32'), 0)];
+    assert.deepEqual((await on('blas', ints))[0]!.data, [4, 6]);
+  },
+);
 
 test('without a BLAS the automatic choice falls back to wasm and says why (child process, MSD_BLAS pointing nowhere)', async () => {
   const { spawnSync } = await import('node:child_process');
-  const script = "import { initBackend } from './src/backend/init.ts'; const i = await initBackend(); console.log(JSON.stringify(i));";
+  const script =
+    "import { initBackend } from './src/backend/init.ts'; const i = await initBackend(); console.log(JSON.stringify(i));";
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
     encoding: 'utf8',
     env: { ...process.env, MSD_BLAS: '/nonexistent/libopenblas.so.0', MSD_BACKEND: '' },
@@ -200,7 +233,10 @@ test('without a BLAS the automatic choice falls back to wasm and says why (child
   assert.equal(r.status, 0, r.stderr.slice(-1000));
   const info = JSON.parse(r.stdout.trim().split('\n').pop()!) as { name: string; summary: string };
   assert.equal(info.name, 'wasm');
-  assert.match(info.summary, /skipped .*blas \(no BLAS library found \(tried \/nonexistent\/libopenblas\.so\.0: no such file\); on Debian\/Ubuntu: apt-get install libopenblas0-pthread/);
+  assert.match(
+    info.summary,
+    /skipped .*blas \(no BLAS library found \(tried \/nonexistent\/libopenblas\.so\.0: no such file\); on Debian\/Ubuntu: apt-get install libopenblas0-pthread/,
+  );
   // Asking for it explicitly is an error with the same reason, never a silent fallback.
   const r2 = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
     encoding: 'utf8',

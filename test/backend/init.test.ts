@@ -25,13 +25,19 @@ test('a requested backend that is missing is a clear error, not a fallback', asy
     await initBackend({ prefer: 'gpu' });
   } catch (err) {
     gpuAvailable = false;
-    assert.match((err as Error).message, /Backend 'gpu' was requested \(initBackend\(\{ prefer \}\)\) but is not available: /);
+    assert.match(
+      (err as Error).message,
+      /Backend 'gpu' was requested \(initBackend\(\{ prefer \}\)\) but is not available: /,
+    );
   }
   if (gpuAvailable) assert.equal(activeBackend()?.name, 'gpu');
 });
 
 test('MSD_BACKEND is validated', async () => {
-  assert.throws(() => parseBackendName('tpu', 'MSD_BACKEND'), /MSD_BACKEND: unknown backend 'tpu'; expected one of gpu, native, blas, wasm, cpu/);
+  assert.throws(
+    () => parseBackendName('tpu', 'MSD_BACKEND'),
+    /MSD_BACKEND: unknown backend 'tpu'; expected one of gpu, native, blas, wasm, cpu/,
+  );
   const saved = process.env.MSD_BACKEND;
   process.env.MSD_BACKEND = 'wasm';
   try {

@@ -107,7 +107,11 @@ test('GatherV2 on wasm: rows (embedding lookups) by block copy, other axes by th
       on(backend, () =>
         tf.tidy(() => {
           const n = c.shape.reduce((a, b) => a * b, 1);
-          const x = tf.tensor(Array.from({ length: n }, (_, i) => i * 1.5 - 7), c.shape, c.dtype);
+          const x = tf.tensor(
+            Array.from({ length: n }, (_, i) => i * 1.5 - 7),
+            c.shape,
+            c.dtype,
+          );
           const g = tf.gather(x, tf.tensor(c.ids, c.idShape, 'int32'), c.axis);
           return { shape: g.shape, values: Array.from(g.dataSync()) };
         }),
@@ -115,5 +119,8 @@ test('GatherV2 on wasm: rows (embedding lookups) by block copy, other axes by th
     assert.deepEqual(await run('wasm'), await run('cpu'), `gather ${c.shape} axis ${c.axis}`);
   }
   await initBackend({ prefer: 'wasm' });
-  assert.throws(() => tf.tidy(() => tf.gather(tf.zeros([3, 2]), tf.tensor1d([3], 'int32'))), /GatherV2: the index value 3 is not in \[0, 2\]/);
+  assert.throws(
+    () => tf.tidy(() => tf.gather(tf.zeros([3, 2]), tf.tensor1d([3], 'int32'))),
+    /GatherV2: the index value 3 is not in \[0, 2\]/,
+  );
 });

@@ -47,12 +47,21 @@ test('CoNLL-2003 English IOB1 (4 columns, -DOCSTART- -X- -X- O) is detected and 
   assert.equal(report.schemeSource, 'detected');
   assert.equal(report.repaired.count, 0, 'IOB1 opening I- is the scheme, not a repair');
   assert.equal(report.documents, 2);
-  assert.deepEqual(sentences.map((s) => s.doc), [0, 0, 1]);
+  assert.deepEqual(
+    sentences.map((s) => s.doc),
+    [0, 0, 1],
+  );
   assert.deepEqual(report.entities, { LOC: 3, MISC: 2, ORG: 1, PER: 1 });
   assert.equal(report.entityTotal, 7);
   assert.equal(report.tokens, 16);
-  assert.deepEqual(sentences.map((s) => s.source.line), [3, 13, 18]);
-  assert.deepEqual(sentences.map((s) => s.id), ['eng.testb#0', 'eng.testb#1', 'eng.testb#2']);
+  assert.deepEqual(
+    sentences.map((s) => s.source.line),
+    [3, 13, 18],
+  );
+  assert.deepEqual(
+    sentences.map((s) => s.id),
+    ['eng.testb#0', 'eng.testb#1', 'eng.testb#2'],
+  );
   assert.equal(sentences[0]!.lang, 'en', 'language guessed from eng.*');
 });
 
@@ -62,7 +71,10 @@ test('the same IOB1 file read with scheme iob2 counts every opening I- as a repa
   assert.equal(report.scheme, 'iob2');
   assert.equal(report.schemeSource, 'given');
   assert.equal(report.repaired.count, 6);
-  assert.deepEqual(report.repaired.first.map((l) => l.line), [3, 5, 9, 13, 18, 21]);
+  assert.deepEqual(
+    report.repaired.first.map((l) => l.line),
+    [3, 5, 9, 13, 18, 21],
+  );
   assert.equal(sentences[2]!.tags.join(' '), 'B-LOC B-LOC O B-LOC I-LOC');
 });
 
@@ -114,11 +126,19 @@ test('CRLF line ends, a BOM and trailing spaces are accepted', () => {
   const a = readConll(writeTemp('lf.txt', lf), { idPrefix: 'p' });
   const b = readConll(writeTemp('crlf.txt', crlf), { idPrefix: 'p' });
   assert.deepEqual(view(b.sentences), view(a.sentences));
-  assert.deepEqual(b.sentences.map((s) => s.source.line), [1, 4]);
+  assert.deepEqual(
+    b.sentences.map((s) => s.source.line),
+    [1, 4],
+  );
   assert.equal(b.report.bom, true);
   assert.equal(a.report.bom, false);
   assert.equal(b.sentences[0]!.tokens[0], 'Peter', 'BOM removed from the first token');
-  const bomLatin = readConll(writeTemp('bom-latin.txt', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('Señor B-PER\n', 'latin1')])));
+  const bomLatin = readConll(
+    writeTemp(
+      'bom-latin.txt',
+      Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('Señor B-PER\n', 'latin1')]),
+    ),
+  );
   assert.equal(bomLatin.report.encoding, 'latin-1');
   assert.equal(bomLatin.report.bom, true);
   assert.deepEqual(bomLatin.sentences[0]!.tokens, ['Señor']);
@@ -132,11 +152,17 @@ test('BIOES/IOBES input is detected and converted; E-/S- in a file declared IOB2
   assert.deepEqual(sentences[1]!.tags, ['B-MISC'], 'an opening E- becomes B- and is a repair');
   assert.equal(report.repaired.count, 1);
   assert.deepEqual(report.entities, { LOC: 1, MISC: 1, ORG: 1, PER: 2 });
-  assert.throws(() => readConll(writeTemp('bioes2.txt', text), { scheme: 'iob2' }), (err: Error) => {
-    assert.match(err.message, /bioes2\.txt:2: E-\/S- tags are not IOB2; expected B-\/I- tags only, or scheme 'bioes'/);
-    assert.match(err.message, /"York E-LOC"/);
-    return true;
-  });
+  assert.throws(
+    () => readConll(writeTemp('bioes2.txt', text), { scheme: 'iob2' }),
+    (err: Error) => {
+      assert.match(
+        err.message,
+        /bioes2\.txt:2: E-\/S- tags are not IOB2; expected B-\/I- tags only, or scheme 'bioes'/,
+      );
+      assert.match(err.message, /"York E-LOC"/);
+      return true;
+    },
+  );
 });
 
 test('an IOB2 file with a stray I- after O or after another type repairs it to B- and reports where', () => {

@@ -18,8 +18,14 @@ interface Case {
   kept: number;
 }
 
-const conll = (opts: Parameters<typeof readConll>[1] = {}) => (p: string, strict: boolean) => readConll(p, { ...opts, strict });
-const wikiann = (opts: Parameters<typeof readWikiann>[1] = {}) => (p: string, strict: boolean) => readWikiann(p, { ...opts, strict });
+const conll =
+  (opts: Parameters<typeof readConll>[1] = {}) =>
+  (p: string, strict: boolean) =>
+    readConll(p, { ...opts, strict });
+const wikiann =
+  (opts: Parameters<typeof readWikiann>[1] = {}) =>
+  (p: string, strict: boolean) =>
+    readWikiann(p, { ...opts, strict });
 const multiconer = (p: string, strict: boolean) => readMulticoner(p, { strict });
 
 const cases: Case[] = [
@@ -161,7 +167,10 @@ cases.forEach((c, i) => {
         assert.ok(err.message.startsWith(`${path}:${c.line}: `), err.message);
         assert.match(err.message, c.expected);
         assert.ok(err.message.includes(`line ${c.line}: ${JSON.stringify(c.text)}`), err.message);
-        assert.deepEqual({ file: err.problem.file, line: err.problem.line, text: err.problem.text }, { file: path, line: c.line, text: c.text });
+        assert.deepEqual(
+          { file: err.problem.file, line: err.problem.line, text: err.problem.text },
+          { file: path, line: c.line, text: c.text },
+        );
         return true;
       },
     );
@@ -182,10 +191,16 @@ cases.forEach((c, i) => {
 test('strict: false collects every problem of a file, in file order, and counts dropped sentences', () => {
   const path = writeTemp('many.txt', 'a O\nb XX\n\nc\n\nd O\n\ne B-PER\nf Y-PER\n');
   const { sentences, report } = readConll(path, { strict: false, idPrefix: 'm' });
-  assert.deepEqual(report.problems.map((p) => p.line), [2, 4, 9]);
+  assert.deepEqual(
+    report.problems.map((p) => p.line),
+    [2, 4, 9],
+  );
   assert.equal(report.droppedSentences, 3);
   // Ids keep the file position of the sentence, so dropping one does not renumber the rest.
-  assert.deepEqual(sentences.map((s) => s.id), ['m#2']);
+  assert.deepEqual(
+    sentences.map((s) => s.id),
+    ['m#2'],
+  );
 });
 
 test('strict (default) reports the first problem in file order', () => {

@@ -18,8 +18,14 @@ test('raw and XTREME layouts of the same sentences read the same; auto-detection
   const raw = xtreme.replace(/^(?=\S)/gm, 'zh-yue:');
   const a = readWikiann(writeTemp('train-zh-yue.tsv', xtreme), { idPrefix: 'w' });
   const b = readWikiann(writeTemp('raw-zh-yue.txt', raw), { idPrefix: 'w' });
-  assert.deepEqual(b.sentences.map((s) => s.tokens), a.sentences.map((s) => s.tokens));
-  assert.deepEqual(b.sentences.map((s) => s.tags), a.sentences.map((s) => s.tags));
+  assert.deepEqual(
+    b.sentences.map((s) => s.tokens),
+    a.sentences.map((s) => s.tokens),
+  );
+  assert.deepEqual(
+    b.sentences.map((s) => s.tags),
+    a.sentences.map((s) => s.tags),
+  );
   assert.equal(a.sentences[0]!.lang, 'zh-yue', 'from the XTREME file name');
   assert.equal(b.sentences[0]!.lang, 'zh-yue', 'from the raw prefix');
   // XTREME file whose first token happens to look prefixed: not every line is, so it stays a token.
@@ -31,7 +37,10 @@ test('raw and XTREME layouts of the same sentences read the same; auto-detection
 
 test('raw WikiAnn with a different language prefix than requested is an error', () => {
   const path = writeTemp('raw-fr.txt', 'fr:Paris\tB-LOC\n');
-  assert.throws(() => readWikiann(path, { format: 'raw', lang: 'en' }), /raw-fr\.txt:1: token has no language prefix 'en:'/);
+  assert.throws(
+    () => readWikiann(path, { format: 'raw', lang: 'en' }),
+    /raw-fr\.txt:1: token has no language prefix 'en:'/,
+  );
 });
 
 test('WikiAnn zh style: I- after O around # is repaired and counted', () => {
@@ -70,5 +79,8 @@ test('MultiCoNER: uuids as ids, literal # tokens, a header right after a sentenc
   assert.deepEqual(report.entities, { CORP: 1, CW: 1, PER: 1 });
   // The same file with CRLF and a BOM.
   const crlf = readMulticoner(writeTemp('ko_dev2.conll', '\ufeff' + MULTICONER.replace(/\n/g, '\r\n')), { lang: 'ko' });
-  assert.deepEqual(crlf.sentences, sentences.map((s) => ({ ...s, source: { ...s.source, file: crlf.report.file } })));
+  assert.deepEqual(
+    crlf.sentences,
+    sentences.map((s) => ({ ...s, source: { ...s.source, file: crlf.report.file } })),
+  );
 });

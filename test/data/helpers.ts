@@ -26,7 +26,9 @@ export function conllevalChunks(sentences: string[][]): Record<string, number> {
     for (const raw of tags) {
       const [tag, type] = raw === 'O' ? ['O', ''] : [raw.slice(0, 1), raw.slice(2)];
       const start =
-        tag === 'B' || tag === 'S' || ((tag === 'I' || tag === 'E') && (prevTag === 'O' || prevTag === 'E' || prevTag === 'S' || prevType !== type));
+        tag === 'B' ||
+        tag === 'S' ||
+        ((tag === 'I' || tag === 'E') && (prevTag === 'O' || prevTag === 'E' || prevTag === 'S' || prevType !== type));
       if (start) out[type] = (out[type] ?? 0) + 1;
       prevTag = tag;
       prevType = type;
@@ -36,7 +38,10 @@ export function conllevalChunks(sentences: string[][]): Record<string, number> {
 }
 
 /** Raw tag sequences of a column file: last column of each line, blank lines and -DOCSTART- split sentences. */
-export function rawTagSequences(text: string, opts: { skip?: (line: string) => boolean; sep?: RegExp } = {}): string[][] {
+export function rawTagSequences(
+  text: string,
+  opts: { skip?: (line: string) => boolean; sep?: RegExp } = {},
+): string[][] {
   const seqs: string[][] = [];
   let cur: string[] = [];
   for (const line of text.split(/\r?\n/)) {

@@ -10,9 +10,15 @@ import { writeListParquet } from './parquet-writer.js';
 const LABELS = ['O', 'B-PER', 'I-PER', 'B-ORG', 'I-ORG', 'B-LOC', 'I-LOC'];
 const features = JSON.stringify({ info: { features: { ner_tags: { feature: { names: LABELS } } } } });
 const part = (tokens: string[][], tags: number[][]) =>
-  writeListParquet([{ name: 'tokens', kind: 'string', rows: tokens }, { name: 'ner_tags', kind: 'int64', rows: tags }], {
-    keyValues: [{ key: 'huggingface', value: features }],
-  });
+  writeListParquet(
+    [
+      { name: 'tokens', kind: 'string', rows: tokens },
+      { name: 'ner_tags', kind: 'int64', rows: tags },
+    ],
+    {
+      keyValues: [{ key: 'huggingface', value: features }],
+    },
+  );
 
 test('lists, downloads each parquet file once, reads them in order with labels from the features', async () => {
   const files: Record<string, Uint8Array> = {
@@ -22,7 +28,8 @@ test('lists, downloads each parquet file once, reads them in order with labels f
   const calls: string[] = [];
   const stub = (async (url: string) => {
     calls.push(url);
-    if (url.endsWith('/api/datasets/unimelb-nlp/wikiann/parquet/en/validation')) return Response.json(Object.keys(files));
+    if (url.endsWith('/api/datasets/unimelb-nlp/wikiann/parquet/en/validation'))
+      return Response.json(Object.keys(files));
     const body = files[url];
     return body ? new Response(body) : new Response('no', { status: 404, statusText: 'Not Found' });
   }) as typeof fetch;
@@ -55,7 +62,13 @@ test('offline or missing: errors say what was tried', async () => {
     /cannot fetch https:\/\/hub\.test\/api\/datasets\/conll2002\/parquet\/es\/test \(fetch failed\); offline\?/,
   );
   const missing = (async () => new Response('', { status: 404, statusText: 'Not Found' })) as typeof fetch;
-  await assert.rejects(loadHubDataset('x/y', 'train', { cacheDir, fetch: missing, endpoint: 'https://hub.test' }), /answered 404 Not Found/);
+  await assert.rejects(
+    loadHubDataset('x/y', 'train', { cacheDir, fetch: missing, endpoint: 'https://hub.test' }),
+    /answered 404 Not Found/,
+  );
   const notList = (async () => Response.json({ error: 'x' })) as typeof fetch;
-  await assert.rejects(loadHubDataset('x/y', 'train', { cacheDir, fetch: notList, endpoint: 'https://hub.test' }), /did not list parquet files/);
+  await assert.rejects(
+    loadHubDataset('x/y', 'train', { cacheDir, fetch: notList, endpoint: 'https://hub.test' }),
+    /did not list parquet files/,
+  );
 });

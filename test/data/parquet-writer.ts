@@ -11,7 +11,8 @@
  */
 import { gzipSync } from 'node:zlib';
 
-type ListColumn = { name: string; kind: 'string'; rows: string[][] } | { name: string; kind: 'int64'; rows: number[][] };
+type ListColumn =
+  { name: string; kind: 'string'; rows: string[][] } | { name: string; kind: 'int64'; rows: number[][] };
 
 class Bytes {
   private parts: number[] = [];
@@ -90,7 +91,7 @@ function writeStruct(out: Bytes, fields: Field[]): void {
 /** RLE runs (bit width 1) of a level sequence, behind their 4-byte length. */
 function levels(values: number[]): Uint8Array {
   const runs = new Bytes();
-  for (let i = 0; i < values.length; ) {
+  for (let i = 0; i < values.length;) {
     let j = i;
     while (j < values.length && values[j] === values[i]) j++;
     runs.varint((j - i) << 1).byte(values[i]!);
@@ -139,38 +140,69 @@ export function writeListParquet(columns: ListColumn[], opts: WriteOptions = {})
       [1, T.I32, 0], // DATA_PAGE
       [2, T.I32, page.length],
       [3, T.I32, body.length],
-      [5, T.STRUCT, [
-        [1, T.I32, rep.length], // num_values (level entries, empty lists included)
-        [2, T.I32, 0], // PLAIN
-        [3, T.I32, 3], // RLE definition levels
-        [4, T.I32, 3], // RLE repetition levels
-      ]],
+      [
+        5,
+        T.STRUCT,
+        [
+          [1, T.I32, rep.length], // num_values (level entries, empty lists included)
+          [2, T.I32, 0], // PLAIN
+          [3, T.I32, 3], // RLE definition levels
+          [4, T.I32, 3], // RLE repetition levels
+        ],
+      ],
     ]);
     const offset = file.length;
     const h = header.done();
     file.bytes(h).bytes(body);
     chunks.push([
       [2, T.I64, offset],
-      [3, T.STRUCT, [
-        [1, T.I32, col.kind === 'string' ? 6 : 2], // BYTE_ARRAY | INT64
-        [2, T.LIST, [0, 3], T.I32], // encodings PLAIN, RLE
-        [3, T.LIST, [col.name, 'list', 'element'], T.BINARY],
-        [4, T.I32, opts.gzip ? 2 : 0], // GZIP | UNCOMPRESSED
-        [5, T.I64, rep.length],
-        [6, T.I64, h.length + page.length],
-        [7, T.I64, h.length + body.length],
-        [9, T.I64, offset],
-      ]],
+      [
+        3,
+        T.STRUCT,
+        [
+          [1, T.I32, col.kind === 'string' ? 6 : 2], // BYTE_ARRAY | INT64
+          [2, T.LIST, [0, 3], T.I32], // encodings PLAIN, RLE
+          [3, T.LIST, [col.name, 'list', 'element'], T.BINARY],
+          [4, T.I32, opts.gzip ? 2 : 0], // GZIP | UNCOMPRESSED
+          [5, T.I64, rep.length],
+          [6, T.I64, h.length + page.length],
+          [7, T.I64, h.length + body.length],
+          [9, T.I64, offset],
+        ],
+      ],
     ]);
   }
-  const schema: Field[][] = [[[4, T.BINARY, 'schema'], [5, T.I32, columns.length]]];
+  const schema: Field[][] = [
+    [
+      [4, T.BINARY, 'schema'],
+      [5, T.I32, columns.length],
+    ],
+  ];
   for (const col of columns) {
-    schema.push([[3, T.I32, 0], [4, T.BINARY, col.name], [5, T.I32, 1], [6, T.I32, 3]]); // required, LIST
-    schema.push([[3, T.I32, 2], [4, T.BINARY, 'list'], [5, T.I32, 1]]); // repeated
+    schema.push([
+      [3, T.I32, 0],
+      [4, T.BINARY, col.name],
+      [5, T.I32, 1],
+      [6, T.I32, 3],
+    ]); // required, LIST
+    schema.push([
+      [3, T.I32, 2],
+      [4, T.BINARY, 'list'],
+      [5, T.I32, 1],
+    ]); // repeated
     schema.push(
       col.kind === 'string'
-        ? [[1, T.I32, 6], [3, T.I32, 0], [4, T.BINARY, 'element'], [6, T.I32, 0]] // BYTE_ARRAY UTF8
-        : [[1, T.I32, 2], [3, T.I32, 0], [4, T.BINARY, 'element']], // INT64
+        ? [
+            [1, T.I32, 6],
+            [3, T.I32, 0],
+            [4, T.BINARY, 'element'],
+            [6, T.I32, 0],
+          ] // BYTE_ARRAY UTF8
+        : [
+            [1, T.I32, 2],
+            [3, T.I32, 0],
+            [4, T.BINARY, 'element'],
+          ], // INT64
     );
   }
   const meta = new Bytes();
@@ -178,12 +210,27 @@ export function writeListParquet(columns: ListColumn[], opts: WriteOptions = {})
     [1, T.I32, 1],
     [2, T.LIST, schema, T.STRUCT],
     [3, T.I64, numRows],
-    [4, T.LIST, [[
-      [1, T.LIST, chunks, T.STRUCT],
-      [2, T.I64, file.length - 4],
-      [3, T.I64, numRows],
-    ]], T.STRUCT],
-    [5, T.LIST, opts.keyValues?.map((kv) => [[1, T.BINARY, kv.key], [2, T.BINARY, kv.value]]), T.STRUCT],
+    [
+      4,
+      T.LIST,
+      [
+        [
+          [1, T.LIST, chunks, T.STRUCT],
+          [2, T.I64, file.length - 4],
+          [3, T.I64, numRows],
+        ],
+      ],
+      T.STRUCT,
+    ],
+    [
+      5,
+      T.LIST,
+      opts.keyValues?.map((kv) => [
+        [1, T.BINARY, kv.key],
+        [2, T.BINARY, kv.value],
+      ]),
+      T.STRUCT,
+    ],
   ]);
   const m = meta.done();
   return file.bytes(m).u32le(m.length).bytes(new TextEncoder().encode('PAR1')).done();

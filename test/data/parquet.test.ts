@@ -21,10 +21,16 @@ const IDS = [[5, 0, 5, 0], [], [0, 3, 4, 0]];
 
 for (const gzip of [false, true]) {
   test(`integer tags with labels from the Hub features metadata (${gzip ? 'gzip' : 'uncompressed'} pages)`, async () => {
-    const path = writeTemp(`conll2002-es-${gzip}.parquet`, writeListParquet(
-      [{ name: 'tokens', kind: 'string', rows: TOKENS }, { name: 'ner_tags', kind: 'int64', rows: IDS }],
-      { gzip, keyValues: [{ key: 'huggingface', value: HF_FEATURES }] },
-    ));
+    const path = writeTemp(
+      `conll2002-es-${gzip}.parquet`,
+      writeListParquet(
+        [
+          { name: 'tokens', kind: 'string', rows: TOKENS },
+          { name: 'ner_tags', kind: 'int64', rows: IDS },
+        ],
+        { gzip, keyValues: [{ key: 'huggingface', value: HF_FEATURES }] },
+      ),
+    );
     const { sentences, report } = await readParquet(path, { lang: 'es', idPrefix: 'hf/es/test' });
     assert.deepEqual(
       sentences.map((s) => [s.id, s.tokens.join(' '), s.tags.join(' '), s.source.line, s.lang]),
@@ -40,26 +46,35 @@ for (const gzip of [false, true]) {
 }
 
 test('an explicit label list, custom column names, string tags', async () => {
-  const ids = writeTemp('custom.parquet', writeListParquet([
-    { name: 'words', kind: 'string', rows: [['a', 'b']] },
-    { name: 'labels', kind: 'int64', rows: [[1, 0]] },
-  ]));
+  const ids = writeTemp(
+    'custom.parquet',
+    writeListParquet([
+      { name: 'words', kind: 'string', rows: [['a', 'b']] },
+      { name: 'labels', kind: 'int64', rows: [[1, 0]] },
+    ]),
+  );
   const r = await readParquet(ids, { tokensColumn: 'words', tagsColumn: 'labels', labels: ['O', 'B-X', 'I-X'] });
   assert.deepEqual(r.sentences[0]!.tags, ['B-X', 'O']);
-  const strings = writeTemp('strings.parquet', writeListParquet([
-    { name: 'tokens', kind: 'string', rows: [['a', 'b', 'c']] },
-    { name: 'ner_tags', kind: 'string', rows: [['I-PER', 'I-PER', 'B-PER']] },
-  ]));
+  const strings = writeTemp(
+    'strings.parquet',
+    writeListParquet([
+      { name: 'tokens', kind: 'string', rows: [['a', 'b', 'c']] },
+      { name: 'ner_tags', kind: 'string', rows: [['I-PER', 'I-PER', 'B-PER']] },
+    ]),
+  );
   const s = await readParquet(strings);
   assert.equal(s.report.scheme, 'iob1');
   assert.deepEqual(s.sentences[0]!.tags, ['B-PER', 'I-PER', 'B-PER']);
 });
 
 test('parquet problems name the file, row and expectation; strict: false collects them', async () => {
-  const path = writeTemp('bad.parquet', writeListParquet([
-    { name: 'tokens', kind: 'string', rows: [['a'], ['b', 'c'], ['d']] },
-    { name: 'ner_tags', kind: 'int64', rows: [[0], [0, 42], [1]] },
-  ]));
+  const path = writeTemp(
+    'bad.parquet',
+    writeListParquet([
+      { name: 'tokens', kind: 'string', rows: [['a'], ['b', 'c'], ['d']] },
+      { name: 'ner_tags', kind: 'int64', rows: [[0], [0, 42], [1]] },
+    ]),
+  );
   await assert.rejects(readParquet(path, { labels: CONLL2002_LABELS }), (err: unknown) => {
     assert.ok(err instanceof DataError);
     assert.match(err.message, /bad\.parquet:2: tag id 42 of token 1 is outside the label list; expected 0\.\.8/);
@@ -72,14 +87,26 @@ test('parquet problems name the file, row and expectation; strict: false collect
   assert.equal(lenient.report.droppedSentences, 1);
   assert.equal(lenient.report.problems[0]!.line, 2);
 
-  const mismatch = writeTemp('mismatch.parquet', writeListParquet([
-    { name: 'tokens', kind: 'string', rows: [['a', 'b']] },
-    { name: 'ner_tags', kind: 'int64', rows: [[0]] },
-  ]));
-  await assert.rejects(readParquet(mismatch, { labels: CONLL2002_LABELS }), /mismatch\.parquet:1: 2 tokens but 1 tags; expected one tag per token/);
+  const mismatch = writeTemp(
+    'mismatch.parquet',
+    writeListParquet([
+      { name: 'tokens', kind: 'string', rows: [['a', 'b']] },
+      { name: 'ner_tags', kind: 'int64', rows: [[0]] },
+    ]),
+  );
+  await assert.rejects(
+    readParquet(mismatch, { labels: CONLL2002_LABELS }),
+    /mismatch\.parquet:1: 2 tokens but 1 tags; expected one tag per token/,
+  );
   await assert.rejects(readParquet(mismatch), /tags are integer ids but no label list was given/);
-  await assert.rejects(readParquet(mismatch, { tagsColumn: 'tags' }), /no column 'tags'; expected list columns tokens and tags \(found tokens, ner_tags\)/);
-  await assert.rejects(readParquet(writeTemp('notparquet.parquet', 'a O\n')), /notparquet\.parquet: not a readable parquet file/);
+  await assert.rejects(
+    readParquet(mismatch, { tagsColumn: 'tags' }),
+    /no column 'tags'; expected list columns tokens and tags \(found tokens, ner_tags\)/,
+  );
+  await assert.rejects(
+    readParquet(writeTemp('notparquet.parquet', 'a O\n')),
+    /notparquet\.parquet: not a readable parquet file/,
+  );
 });
 
 test('hubLabelNames reads Sequence(ClassLabel) features and ignores anything else', () => {

@@ -53,7 +53,10 @@ for (const f of files) {
     const seqs = rawTagSequences(raw, { skip: (l) => l.startsWith('# id '), sep: f.name === 'wikiann' ? /\t/ : /\s+/ });
     assert.equal(seqs.length, sentences.length, 'sentence count');
     assert.equal(sum(Object.fromEntries(seqs.map((s, i) => [i, s.length]))), report.tokens, 'token count');
-    assert.deepEqual(report.entities, Object.fromEntries(Object.entries(conllevalChunks(seqs)).sort(([a], [b]) => a.localeCompare(b))));
+    assert.deepEqual(
+      report.entities,
+      Object.fromEntries(Object.entries(conllevalChunks(seqs)).sort(([a], [b]) => a.localeCompare(b))),
+    );
     // Types are within the corpus's standard schema, tags valid IOB2, ids unique and stable.
     const ids = new Set<string>();
     for (const s of sentences) {
@@ -62,7 +65,8 @@ for (const f of files) {
       for (let i = 0; i < s.tags.length; i++) {
         const t = s.tags[i]!;
         assert.ok(ds.schema.tagToId.has(t), `${t} in schema`);
-        if (t.startsWith('I-')) assert.ok(s.tags[i - 1] === t || s.tags[i - 1] === `B-${t.slice(2)}`, `${s.id} valid IOB2 at ${i}`);
+        if (t.startsWith('I-'))
+          assert.ok(s.tags[i - 1] === t || s.tags[i - 1] === `B-${t.slice(2)}`, `${s.id} valid IOB2 at ${i}`);
       }
       ids.add(s.id);
     }
@@ -83,7 +87,11 @@ for (const lang of ['es', 'nl']) {
     const expected = readmeConll(lang);
     for (const split of ['train', 'dev', 'test'] as const) {
       const { report } = loadDataset('conll2002', lang, split, { root: DATA_ROOT });
-      assert.deepEqual({ sentences: report.sentences, entities: report.entityTotal }, expected[split], `${lang} ${split}`);
+      assert.deepEqual(
+        { sentences: report.sentences, entities: report.entityTotal },
+        expected[split],
+        `${lang} ${split}`,
+      );
     }
   });
 }
@@ -121,7 +129,9 @@ test('MultiCoNER: 800 dev sentences per language, 15300 en train, uuids as ids, 
   assert.equal(train.sentences.length, Number(m[2]));
   const dev = loadDataset('multiconer', 'en', 'dev', { root: DATA_ROOT });
   const hashes = dev.sentences.flatMap((s) => s.tokens.filter((t) => t === '#'));
-  const rawHashes = readFileSync(join(DATA_ROOT, 'multiconer/en/en_dev.conll'), 'utf8').split('\n').filter((l) => l.startsWith('# _ _ ')).length;
+  const rawHashes = readFileSync(join(DATA_ROOT, 'multiconer/en/en_dev.conll'), 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('# _ _ ')).length;
   assert.ok(rawHashes > 0);
   assert.equal(hashes.length, rawHashes);
 });

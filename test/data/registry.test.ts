@@ -16,7 +16,8 @@ function makeRoot(files: Record<string, string | Buffer>): string {
   return root;
 }
 
-const DEU = '-DOCSTART- -X- -X- -X- O\n\nÖsterreich Österreich NE I-NC I-LOC\nund und KON O O\nBayern Bayern NE I-NC I-LOC\n\n';
+const DEU =
+  '-DOCSTART- -X- -X- -X- O\n\nÖsterreich Österreich NE I-NC I-LOC\nund und KON O O\nBayern Bayern NE I-NC I-LOC\n\n';
 
 test('conll2003 en/de from standard names: IOB1 detected, German latin-1 decoded, ids and schema', () => {
   const root = makeRoot({
@@ -34,7 +35,10 @@ test('conll2003 en/de from standard names: IOB1 detected, German latin-1 decoded
   const en = loadDataset('conll2003', 'en', 'dev', { root });
   assert.deepEqual([en.name, en.lang, en.split], ['conll2003', 'en', 'dev']);
   assert.deepEqual(en.sentences[0]!.tags, ['B-ORG', 'O']);
-  assert.deepEqual(availableDatasets(root).map((d) => `${d.name}/${d.lang}/${d.split}`), ['conll2003/de/train', 'conll2003/en/dev']);
+  assert.deepEqual(
+    availableDatasets(root).map((d) => `${d.name}/${d.lang}/${d.split}`),
+    ['conll2003/de/train', 'conll2003/en/dev'],
+  );
 });
 
 test('standard paths of every corpus', () => {
@@ -44,8 +48,14 @@ test('standard paths of every corpus', () => {
   assert.equal(datasetPath('conll2003', 'en', 'train', r), '/data/conll2003/en/eng.train');
   assert.equal(datasetPath('wikiann', 'hi', 'dev', r), '/data/wikiann/hi/dev-hi.tsv');
   assert.equal(datasetPath('multiconer', 'fa', 'test', r), '/data/multiconer/fa/fa_test.conll');
-  assert.throws(() => datasetPath('conll2002', 'de', 'train', r), /conll2002 has no language 'de'; expected one of es, nl/);
-  assert.throws(() => datasetPath('conll2002', 'es', 'validation' as never, r), /unknown split 'validation'; expected one of train, dev, test/);
+  assert.throws(
+    () => datasetPath('conll2002', 'de', 'train', r),
+    /conll2002 has no language 'de'; expected one of es, nl/,
+  );
+  assert.throws(
+    () => datasetPath('conll2002', 'es', 'validation' as never, r),
+    /unknown split 'validation'; expected one of train, dev, test/,
+  );
   assert.throws(() => datasetPath('ontonotes' as never, 'en', 'train', r), /unknown dataset 'ontonotes'/);
 });
 
@@ -60,7 +70,10 @@ test('the data root defaults to ../shared/data from the working directory, MSD_D
     process.env.MSD_DATA_ROOT = root;
     assert.equal(defaultDataRoot(), root);
     const ds = loadDataset('wikiann', 'xx', 'train');
-    assert.deepEqual(ds.sentences.map((s) => [s.id, s.lang, s.tags.join(' ')]), [['wikiann/xx/train#0', 'xx', 'B-PER']]);
+    assert.deepEqual(
+      ds.sentences.map((s) => [s.id, s.lang, s.tags.join(' ')]),
+      [['wikiann/xx/train#0', 'xx', 'B-PER']],
+    );
   } finally {
     if (saved === undefined) delete process.env.MSD_DATA_ROOT;
     else process.env.MSD_DATA_ROOT = saved;
@@ -72,12 +85,18 @@ test('a missing split names the path and what the folder holds', () => {
     () => loadDataset('wikiann', 'en', 'test', { root: DATA_ROOT }),
     /no file .*wikiann\/en\/test-en\.tsv; the folder .*wikiann\/en holds: dev-en\.tsv, train-en\.tsv/,
   );
-  assert.throws(() => loadDataset('multiconer', 'de', 'dev', { root: DATA_ROOT }), /multiconer\/de holds: does not exist/);
+  assert.throws(
+    () => loadDataset('multiconer', 'de', 'dev', { root: DATA_ROOT }),
+    /multiconer\/de holds: does not exist/,
+  );
 });
 
 test("a tag outside the corpus's standard types is an error (strict) or a reported problem", () => {
   const root = makeRoot({ 'wikiann/en/dev-en.tsv': 'a\tB-MISC\n\nb\tB-PER\n' });
-  assert.throws(() => loadDataset('wikiann', 'en', 'dev', { root }), /dev-en\.tsv:1: tag 'B-MISC' is outside the schema; expected O or a tag of type PER, ORG, LOC/);
+  assert.throws(
+    () => loadDataset('wikiann', 'en', 'dev', { root }),
+    /dev-en\.tsv:1: tag 'B-MISC' is outside the schema; expected O or a tag of type PER, ORG, LOC/,
+  );
   const lenient = loadDataset('wikiann', 'en', 'dev', { root, strict: false });
   assert.equal(lenient.sentences.length, 1);
   assert.equal(lenient.report.problems.length, 1);

@@ -51,7 +51,10 @@ test('schemaFromSentences sorts types; checkSchema and tagIds name the offending
   const wikiann = labelSchema(STANDARD_TYPES.wikiann);
   checkSchema(ss, wikiann);
   assert.deepEqual([...tagIds(ss[1]!, wikiann)], [5, 6]);
-  assert.throws(() => checkSchema([sentence(['O', 'B-MISC'], 'x#3')], wikiann), /f\.txt:7: sentence x#3 token 1 has tag 'B-MISC', which is not in the schema; expected one of O B-PER/);
+  assert.throws(
+    () => checkSchema([sentence(['O', 'B-MISC'], 'x#3')], wikiann),
+    /f\.txt:7: sentence x#3 token 1 has tag 'B-MISC', which is not in the schema; expected one of O B-PER/,
+  );
   assert.throws(() => tagIds(sentence(['B-MISC']), wikiann), /not in the schema/);
 });
 
@@ -63,24 +66,61 @@ test('mapSchema renames and drops types explicitly and never silently', () => {
   assert.deepEqual(mapped[0]!.tags, ['B-PER', 'I-PER', 'B-ORG', 'B-ORG', 'I-ORG', 'O', 'O']);
   assert.deepEqual(countEntities(mapped[0]!.tags), { ORG: 2, PER: 1 });
   assert.deepEqual(ss[0]!.tags[2], 'B-CORP', 'input untouched');
-  assert.throws(() => mapSchema(ss, { PER: 'PER', CORP: 'ORG' }), /no mapping for entity types CW, GRP; expected each type present to map to a target type or null/);
-  assert.throws(() => mapSchema(ss, { ...toWikiann, CW: 'MISC' }, { target: labelSchema(STANDARD_TYPES.wikiann) }), /target type MISC not in the target schema \(PER, ORG, LOC\)/);
+  assert.throws(
+    () => mapSchema(ss, { PER: 'PER', CORP: 'ORG' }),
+    /no mapping for entity types CW, GRP; expected each type present to map to a target type or null/,
+  );
+  assert.throws(
+    () => mapSchema(ss, { ...toWikiann, CW: 'MISC' }, { target: labelSchema(STANDARD_TYPES.wikiann) }),
+    /target type MISC not in the target schema \(PER, ORG, LOC\)/,
+  );
 });
 
 test('parseTag accepts O and B/I/E/S-TYPE only', () => {
   for (const good of ['O', 'B-PER', 'I-MISC', 'E-LOC', 'S-ORG', 'B-some_type']) assert.ok(parseTag(good), good);
-  for (const bad of ['', 'o', 'PER', 'B-', 'B', 'X-PER', 'b-per', 'B-P ER', 'B_PER', '-PER']) assert.equal(parseTag(bad), undefined, bad);
+  for (const bad of ['', 'o', 'PER', 'B-', 'B', 'X-PER', 'b-per', 'B-P ER', 'B_PER', '-PER'])
+    assert.equal(parseTag(bad), undefined, bad);
 });
 
 const P = (tags: string[]) => tags.map((t) => parseTag(t)!);
 const cases: { name: string; tags: string[]; scheme: TagScheme; iob2: string[]; repaired: number[] }[] = [
-  { name: 'IOB1 runs', tags: ['I-PER', 'I-PER', 'O', 'I-LOC'], scheme: 'iob1', iob2: ['B-PER', 'I-PER', 'O', 'B-LOC'], repaired: [] },
-  { name: 'IOB1 adjacent same type', tags: ['I-LOC', 'B-LOC', 'I-LOC'], scheme: 'iob1', iob2: ['B-LOC', 'B-LOC', 'I-LOC'], repaired: [] },
+  {
+    name: 'IOB1 runs',
+    tags: ['I-PER', 'I-PER', 'O', 'I-LOC'],
+    scheme: 'iob1',
+    iob2: ['B-PER', 'I-PER', 'O', 'B-LOC'],
+    repaired: [],
+  },
+  {
+    name: 'IOB1 adjacent same type',
+    tags: ['I-LOC', 'B-LOC', 'I-LOC'],
+    scheme: 'iob1',
+    iob2: ['B-LOC', 'B-LOC', 'I-LOC'],
+    repaired: [],
+  },
   { name: 'IOB1 type change', tags: ['I-LOC', 'I-ORG'], scheme: 'iob1', iob2: ['B-LOC', 'B-ORG'], repaired: [] },
-  { name: 'IOB2 clean', tags: ['B-PER', 'I-PER', 'B-PER', 'O'], scheme: 'iob2', iob2: ['B-PER', 'I-PER', 'B-PER', 'O'], repaired: [] },
+  {
+    name: 'IOB2 clean',
+    tags: ['B-PER', 'I-PER', 'B-PER', 'O'],
+    scheme: 'iob2',
+    iob2: ['B-PER', 'I-PER', 'B-PER', 'O'],
+    repaired: [],
+  },
   { name: 'IOB2 stray I- at start', tags: ['I-PER', 'O'], scheme: 'iob2', iob2: ['B-PER', 'O'], repaired: [0] },
-  { name: 'IOB2 I- after other type', tags: ['B-PER', 'I-LOC', 'I-LOC'], scheme: 'iob2', iob2: ['B-PER', 'B-LOC', 'I-LOC'], repaired: [1] },
-  { name: 'BIOES', tags: ['B-X', 'I-X', 'E-X', 'S-X', 'S-Y', 'O'], scheme: 'bioes', iob2: ['B-X', 'I-X', 'I-X', 'B-X', 'B-Y', 'O'], repaired: [] },
+  {
+    name: 'IOB2 I- after other type',
+    tags: ['B-PER', 'I-LOC', 'I-LOC'],
+    scheme: 'iob2',
+    iob2: ['B-PER', 'B-LOC', 'I-LOC'],
+    repaired: [1],
+  },
+  {
+    name: 'BIOES',
+    tags: ['B-X', 'I-X', 'E-X', 'S-X', 'S-Y', 'O'],
+    scheme: 'bioes',
+    iob2: ['B-X', 'I-X', 'I-X', 'B-X', 'B-Y', 'O'],
+    repaired: [],
+  },
   { name: 'BIOES I after E', tags: ['B-X', 'E-X', 'I-X'], scheme: 'bioes', iob2: ['B-X', 'I-X', 'B-X'], repaired: [2] },
 ];
 for (const c of cases) {

@@ -11,11 +11,26 @@ const SPLITS: Split[] = ['train', 'dev', 'test'];
 
 test('CoNLL-2002 es/nl statistics equal the README counts and direct counting', () => {
   const readme = readFileSync(join(DATA_ROOT, 'README.md'), 'utf8');
-  const datasets = ['es', 'nl'].flatMap((lang) => SPLITS.map((split) => loadDataset('conll2002', lang, split, { root: DATA_ROOT })));
+  const datasets = ['es', 'nl'].flatMap((lang) =>
+    SPLITS.map((split) => loadDataset('conll2002', lang, split, { root: DATA_ROOT })),
+  );
   const before = tf.memory().numTensors;
   const df = datasetStats(datasets);
   assert.equal(tf.memory().numTensors, before, 'building the frame creates no tensors');
-  assert.deepEqual(df.columns, ['dataset', 'lang', 'split', 'sentences', 'tokens', 'entities', 'meanLength', 'maxLength', 'LOC', 'MISC', 'ORG', 'PER']);
+  assert.deepEqual(df.columns, [
+    'dataset',
+    'lang',
+    'split',
+    'sentences',
+    'tokens',
+    'entities',
+    'meanLength',
+    'maxLength',
+    'LOC',
+    'MISC',
+    'ORG',
+    'PER',
+  ]);
   assert.deepEqual(df.shape, [6, 12]);
   const rows = df.values as (string | number)[][];
   const col = (name: string) => rows.map((r) => r[df.columns.indexOf(name)]);

@@ -19,7 +19,10 @@ test('unlabelled() keeps ids, language, tokens and source, and holds no tags at 
     assert.notEqual(u.tokens, s.tokens, 'a copy, not the labelled array');
   });
   assert.ok(!JSON.stringify(view).includes('B-PER'));
-  assert.deepEqual(unlabelled(ds.sentences).map((u) => u.id), view.map((u) => u.id));
+  assert.deepEqual(
+    unlabelled(ds.sentences).map((u) => u.id),
+    view.map((u) => u.id),
+  );
 });
 
 const FILE = join(process.cwd(), 'test', 'data', 'unlabelled.typecheck.ts');
@@ -45,12 +48,10 @@ function diagnostics(file: string, text?: string): { line: number; message: stri
   // Reusing the previous program skips re-parsing the unchanged files (lib and @types/node).
   const program = ts.createProgram([file], OPTIONS, host, previous);
   previous = program;
-  return ts
-    .getPreEmitDiagnostics(program, program.getSourceFile(file))
-    .map((d) => ({
-      line: d.file ? d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1 : 0,
-      message: ts.flattenDiagnosticMessageText(d.messageText, '\n'),
-    }));
+  return ts.getPreEmitDiagnostics(program, program.getSourceFile(file)).map((d) => ({
+    line: d.file ? d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1 : 0,
+    message: ts.flattenDiagnosticMessageText(d.messageText, '\n'),
+  }));
 }
 
 test('compile time: reading tags from, or passing Sentence[] as, the unlabelled view does not type-check', () => {
@@ -62,5 +63,9 @@ test('compile time: reading tags from, or passing Sentence[] as, the unlabelled 
   // Without the directives: exactly the marked lines fail.
   const bare = source.replace(/\/\/ @ts-expect-error/g, '//');
   const errors = diagnostics(FILE, bare);
-  assert.deepEqual([...new Set(errors.map((e) => e.line))], directives, errors.map((e) => `${e.line}: ${e.message}`).join('\n'));
+  assert.deepEqual(
+    [...new Set(errors.map((e) => e.line))],
+    directives,
+    errors.map((e) => `${e.line}: ${e.message}`).join('\n'),
+  );
 });

@@ -15,17 +15,44 @@ import { SHORT_DEMO_SETS, SHORT_DEMO_MIN_DEV_F1 } from './short-demo.js';
 test('a shortened demo learns Spanish NER and prints a complete summary', (t) => {
   const out = mkdtempSync(join(tmpdir(), 'demo-'));
   try {
-    const args = ['--import', 'tsx', join('src', 'cli', 'msd.ts'), 'demo', '--plain', '--out', out, ...SHORT_DEMO_SETS.flatMap((s) => ['--set', s])];
+    const args = [
+      '--import',
+      'tsx',
+      join('src', 'cli', 'msd.ts'),
+      'demo',
+      '--plain',
+      '--out',
+      out,
+      ...SHORT_DEMO_SETS.flatMap((s) => ['--set', s]),
+    ];
     const stdout = execFileSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
 
     // Learning: the teacher's best Spanish dev F1 (its selection score).
-    const report = JSON.parse(readFileSync(join(out, 'teacher', 'train-report.json'), 'utf8')) as { bestDevF1: number; steps: number };
+    const report = JSON.parse(readFileSync(join(out, 'teacher', 'train-report.json'), 'utf8')) as {
+      bestDevF1: number;
+      steps: number;
+    };
     t.diagnostic(`teacher es dev F1 ${report.bestDevF1.toFixed(4)} after ${report.steps} steps`);
-    assert.ok(report.bestDevF1 > SHORT_DEMO_MIN_DEV_F1, `teacher es dev F1 ${report.bestDevF1} after ${report.steps} steps; expected > ${SHORT_DEMO_MIN_DEV_F1}`);
+    assert.ok(
+      report.bestDevF1 > SHORT_DEMO_MIN_DEV_F1,
+      `teacher es dev F1 ${report.bestDevF1} after ${report.steps} steps; expected > ${SHORT_DEMO_MIN_DEV_F1}`,
+    );
 
     // The summary: every field present and consistent with the per-layer results.
     const s = JSON.parse(readFileSync(join(out, 'results', 'demo-summary.json'), 'utf8')) as DemoSummary;
-    for (const key of ['what', 'why', 'model', 'data', 'teacherSource', 'target', 'difference', 'zeroShot', 'paperCommand', 'timing', 'measuredAt'] as const) {
+    for (const key of [
+      'what',
+      'why',
+      'model',
+      'data',
+      'teacherSource',
+      'target',
+      'difference',
+      'zeroShot',
+      'paperCommand',
+      'timing',
+      'measuredAt',
+    ] as const) {
       assert.ok(s[key] !== undefined && s[key] !== '', `summary.${key} is missing`);
     }
     assert.match(s.what, /no multilingual pretraining/);

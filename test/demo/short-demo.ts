@@ -3,7 +3,14 @@
  * language, one epoch each (the teacher at batch 8: 242 steps), dev and test cut to 300 sentences. The full demo is
  * the bench's (bench/demo.bench.ts).
  */
-export const SHORT_DEMO_SETS = ['data.limit.train=1500', 'data.limit.dev=300', 'data.limit.test=300', 'teacher.epochs=1', 'teacher.batchSize=8', 'student.epochs=1'];
+export const SHORT_DEMO_SETS = [
+  'data.limit.train=1500',
+  'data.limit.dev=300',
+  'data.limit.test=300',
+  'teacher.epochs=1',
+  'teacher.batchSize=8',
+  'student.epochs=1',
+];
 
 /**
  * The teacher's best es dev F1 must exceed this. Measured 0.160 after 242 steps (30 November 2026, blas backend;

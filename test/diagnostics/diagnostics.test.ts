@@ -64,7 +64,13 @@ const target = sentences('nl', nl, 12, 2);
 test('clsByLayer: the encoder hidden state at [CLS], first window of a long sentence, every layer', async () => {
   await initBackend({ prefer: 'cpu' });
   const model = tinyModel(3, 'm');
-  const long: Sentence = { id: 'long', lang: 'es', tokens: [...es, ...es, ...es], tags: [...es, ...es, ...es].map(() => 'O'), source: { file: 'mem', line: 99 } };
+  const long: Sentence = {
+    id: 'long',
+    lang: 'es',
+    tokens: [...es, ...es, ...es],
+    tags: [...es, ...es, ...es].map(() => 'O'),
+    source: { file: 'mem', line: 99 },
+  };
   const list = [source[0]!, long, source[1]!];
   const before = tf.memory().numTensors;
   const got = clsByLayer(model, list, [0, 1, 3], { batchSize: 2 });
@@ -99,7 +105,10 @@ test("mmdByLayer: the loss's mmd on the [CLS] vectors, zero for identical sets, 
   const before = tf.memory().numTensors;
   const rows = mmdByLayerRows([teacher, student], source, target, { sample: 10, seed: 7 });
   assert.equal(tf.memory().numTensors, before, 'no tensor leaked');
-  assert.deepEqual(rows.map((r) => `${r.model}/${r.layer}/${r.pair}`), ['teacher', 'student:nl'].flatMap((m) => [1, 2, 3].map((l) => `${m}/${l}/${SOURCE_TARGET}`)));
+  assert.deepEqual(
+    rows.map((r) => `${r.model}/${r.layer}/${r.pair}`),
+    ['teacher', 'student:nl'].flatMap((m) => [1, 2, 3].map((l) => `${m}/${l}/${SOURCE_TARGET}`)),
+  );
   for (const r of rows) assert.ok(r.mmd2 > 1e-4, `${r.model} layer ${r.layer}: ${r.mmd2} > 0 for different languages`);
 
   // the same number as the loss's mmd on the same seeded samples
@@ -107,7 +116,9 @@ test("mmdByLayer: the loss's mmd on the [CLS] vectors, zero for identical sets, 
   const tgt = sampleSentences(target, 10, 8);
   const a = clsByLayer(teacher, src, [2]).get(2)!;
   const b = clsByLayer(teacher, tgt, [2]).get(2)!;
-  const direct = tf.tidy(() => mmd(tf.tensor2d(a.data, [a.rows, a.dim]), tf.tensor2d(b.data, [b.rows, b.dim])).dataSync()[0]!);
+  const direct = tf.tidy(
+    () => mmd(tf.tensor2d(a.data, [a.rows, a.dim]), tf.tensor2d(b.data, [b.rows, b.dim])).dataSync()[0]!,
+  );
   assert.equal(rows.find((r) => r.model === 'teacher' && r.layer === 2)!.mmd2, direct);
 
   // same seed, same numbers; another seed draws other sentences
@@ -116,12 +127,16 @@ test("mmdByLayer: the loss's mmd on the [CLS] vectors, zero for identical sets, 
   assert.notEqual(other[0]!.mmd2, direct);
 
   // identical sets: zero (up to float rounding)
-  for (const r of mmdByLayerRows(teacher, source, source, { sample: 200 })) assert.ok(Math.abs(r.mmd2) < 1e-5, `self MMD ${r.mmd2}`);
+  for (const r of mmdByLayerRows(teacher, source, source, { sample: 200 }))
+    assert.ok(Math.abs(r.mmd2) < 1e-5, `self MMD ${r.mmd2}`);
 
   // cross-model: a model against itself is zero, against another model not
   for (const r of crossModelMmdRows(teacher, teacher, source, { sample: 10 })) assert.ok(Math.abs(r.mmd2) < 1e-5);
   const cross = crossModelMmdRows(teacher, student, source, { sample: 10 });
-  assert.deepEqual(cross.map((r) => r.pair), [TEACHER_STUDENT, TEACHER_STUDENT, TEACHER_STUDENT]);
+  assert.deepEqual(
+    cross.map((r) => r.pair),
+    [TEACHER_STUDENT, TEACHER_STUDENT, TEACHER_STUDENT],
+  );
   assert.equal(cross[0]!.model, 'teacher vs student:nl');
   assert.ok(cross.every((r) => r.mmd2 > 1e-4));
 
@@ -130,26 +145,51 @@ test("mmdByLayer: the loss's mmd on the [CLS] vectors, zero for identical sets, 
   assert.deepEqual(df.columns, ['model', 'layer', 'pair', 'mmd2']);
   assert.equal(df.shape[0], 9);
   assert.equal(tf.memory().numTensors, before, 'no tensor leaked');
-  assert.throws(() => mmdByLayerRows(teacher, source.slice(0, 1), target), /source has 1 sentence\(s\); expected at least 2/);
+  assert.throws(
+    () => mmdByLayerRows(teacher, source.slice(0, 1), target),
+    /source has 1 sentence\(s\); expected at least 2/,
+  );
   disposeNerModel(teacher);
   disposeNerModel(student);
 });
 
 test('project2d: seeded, finite, keeps two separated clusters apart (t-SNE, UMAP, PCA)', () => {
   const rng = createRng(11);
-  const vectors = Array.from({ length: 40 }, (_, i) => Array.from({ length: 12 }, () => (i < 20 ? 5 : -5) + rng.next()));
+  const vectors = Array.from({ length: 40 }, (_, i) =>
+    Array.from({ length: 12 }, () => (i < 20 ? 5 : -5) + rng.next()),
+  );
   for (const method of ['t-sne', 'umap', 'pca'] as const) {
     const xy = project2d(vectors, { method, seed: 3 });
     assert.equal(xy.length, 40);
     assert.deepEqual(project2d(vectors, { method, seed: 3 }), xy, `${method}: same seed, same picture`);
-    const mean = (pts: [number, number][]) => pts.reduce((s, p) => [s[0] + p[0] / pts.length, s[1] + p[1] / pts.length], [0, 0]);
+    const mean = (pts: [number, number][]) =>
+      pts.reduce((s, p) => [s[0] + p[0] / pts.length, s[1] + p[1] / pts.length], [0, 0]);
     const [ca, cb] = [mean(xy.slice(0, 20)), mean(xy.slice(20))];
-    const spread = (pts: [number, number][], c: number[]) => Math.max(...pts.map((p) => Math.hypot(p[0] - c[0]!, p[1] - c[1]!)));
+    const spread = (pts: [number, number][], c: number[]) =>
+      Math.max(...pts.map((p) => Math.hypot(p[0] - c[0]!, p[1] - c[1]!)));
     const gap = Math.hypot(ca[0] - cb[0], ca[1] - cb[1]);
-    assert.ok(gap > Math.max(spread(xy.slice(0, 20), ca), spread(xy.slice(20), cb)), `${method}: clusters apart (gap ${gap.toFixed(2)})`);
+    assert.ok(
+      gap > Math.max(spread(xy.slice(0, 20), ca), spread(xy.slice(20), cb)),
+      `${method}: clusters apart (gap ${gap.toFixed(2)})`,
+    );
   }
-  assert.throws(() => project2d([[1, 2], [3, 4]]), /expected at least 3/);
+  assert.throws(
+    () =>
+      project2d([
+        [1, 2],
+        [3, 4],
+      ]),
+    /expected at least 3/,
+  );
   assert.throws(() => project2d([[1, 2], [3, 4], [5]]), /row 2 has width 1, row 0 has 2/);
-  assert.throws(() => project2d([[1, 2], [3, NaN], [5, 6]]), /row 1 holds a NaN/);
+  assert.throws(
+    () =>
+      project2d([
+        [1, 2],
+        [3, NaN],
+        [5, 6],
+      ]),
+    /row 1 holds a NaN/,
+  );
   assert.throws(() => project2d(vectors, { method: 'mds' as never }), /not one of 't-sne', 'umap', 'pca'/);
 });

@@ -36,36 +36,46 @@ function saveTiny(run: string, sub: string, seed: number): void {
   disposeNerModel(model);
 }
 
-test('runDiagnostics writes MMD per layer and the projection; the report draws them', { skip: existsSync(join(dataRoot, 'conll2002')) ? undefined : `no CoNLL-2002 data under ${dataRoot}` }, async () => {
-  const run = mkdtempSync(join(tmpdir(), 'msd-diag-run-'));
-  made.push(run);
-  const cfg = resolveConfig('tiny', {
-    data: { root: dataRoot, corpus: 'conll2002', source: 'es', targets: ['nl'], limit: { train: 0, dev: 0, test: 40 } },
-    run: { outDir: run, backend: 'cpu' },
-  });
-  writeFileSync(join(run, 'config.json'), JSON.stringify(cfg, null, 2));
-  saveTiny(run, 'teacher', 3);
-  mkdirSync(join(run, 'students'));
-  saveTiny(run, join('students', 'nl'), 4);
-  const messages: string[] = [];
-  const out = await runDiagnostics(run, { sample: 20, projectSample: 12, onProgress: (m) => messages.push(m) });
-  const mmd = JSON.parse(readFileSync(join(run, 'diagnostics', 'mmd.json'), 'utf8')) as MmdRow[];
-  assert.deepEqual(mmd, out.mmd);
-  assert.deepEqual(
-    mmd.map((r) => `${r.model}/${r.pair}/${r.layer}`),
-    [
-      ...[1, 2, 3].map((l) => `teacher/source-target/${l}`),
-      ...[1, 2, 3].map((l) => `student:nl/source-target/${l}`),
-      ...[1, 2, 3].map((l) => `teacher vs student:nl/teacher-student (source)/${l}`),
-    ],
-  );
-  assert.ok(mmd.every((r) => Number.isFinite(r.mmd2) && r.mmd2 > 0));
-  const proj = JSON.parse(readFileSync(join(run, 'diagnostics', 'projection.json'), 'utf8')) as ProjectionRow[];
-  assert.equal(proj.length, 2 * 24, '12 es + 12 nl sentences for each of the two models');
-  assert.deepEqual([...new Set(proj.map((p) => p.language))], ['es', 'nl']);
-  assert.ok(proj.every((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && p.id.startsWith('conll2002/')));
-  assert.ok(messages.some((m) => /projection \(t-sne\)/.test(m)));
-  const names = runCharts(run).map((c) => c.name);
-  assert.ok(names.includes('mmd-by-layer') && names.includes('projection'), names.join(', '));
-  await assert.rejects(runDiagnostics(join(run, 'nope')), /config.json not found/);
-});
+test(
+  'runDiagnostics writes MMD per layer and the projection; the report draws them',
+  { skip: existsSync(join(dataRoot, 'conll2002')) ? undefined : `no CoNLL-2002 data under ${dataRoot}` },
+  async () => {
+    const run = mkdtempSync(join(tmpdir(), 'msd-diag-run-'));
+    made.push(run);
+    const cfg = resolveConfig('tiny', {
+      data: {
+        root: dataRoot,
+        corpus: 'conll2002',
+        source: 'es',
+        targets: ['nl'],
+        limit: { train: 0, dev: 0, test: 40 },
+      },
+      run: { outDir: run, backend: 'cpu' },
+    });
+    writeFileSync(join(run, 'config.json'), JSON.stringify(cfg, null, 2));
+    saveTiny(run, 'teacher', 3);
+    mkdirSync(join(run, 'students'));
+    saveTiny(run, join('students', 'nl'), 4);
+    const messages: string[] = [];
+    const out = await runDiagnostics(run, { sample: 20, projectSample: 12, onProgress: (m) => messages.push(m) });
+    const mmd = JSON.parse(readFileSync(join(run, 'diagnostics', 'mmd.json'), 'utf8')) as MmdRow[];
+    assert.deepEqual(mmd, out.mmd);
+    assert.deepEqual(
+      mmd.map((r) => `${r.model}/${r.pair}/${r.layer}`),
+      [
+        ...[1, 2, 3].map((l) => `teacher/source-target/${l}`),
+        ...[1, 2, 3].map((l) => `student:nl/source-target/${l}`),
+        ...[1, 2, 3].map((l) => `teacher vs student:nl/teacher-student (source)/${l}`),
+      ],
+    );
+    assert.ok(mmd.every((r) => Number.isFinite(r.mmd2) && r.mmd2 > 0));
+    const proj = JSON.parse(readFileSync(join(run, 'diagnostics', 'projection.json'), 'utf8')) as ProjectionRow[];
+    assert.equal(proj.length, 2 * 24, '12 es + 12 nl sentences for each of the two models');
+    assert.deepEqual([...new Set(proj.map((p) => p.language))], ['es', 'nl']);
+    assert.ok(proj.every((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && p.id.startsWith('conll2002/')));
+    assert.ok(messages.some((m) => /projection \(t-sne\)/.test(m)));
+    const names = runCharts(run).map((c) => c.name);
+    assert.ok(names.includes('mmd-by-layer') && names.includes('projection'), names.join(', '));
+    await assert.rejects(runDiagnostics(join(run, 'nope')), /config.json not found/);
+  },
+);

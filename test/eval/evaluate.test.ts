@@ -27,7 +27,13 @@ function tinyModel(seed = 3): { model: NerModel; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'msd-eval-model-'));
   writeTinyCheckpoint(dir, { seed, hiddenSize: 16, numLayers: 4, numHeads: 2, intermediateSize: 32 });
   const { encoder } = loadBert(dir);
-  const heads = new LayerHeads({ hiddenSize: 16, numLabels: schema.tags.length, numLayers: 4, layers: [2, 3, 4], seed });
+  const heads = new LayerHeads({
+    hiddenSize: 16,
+    numLabels: schema.tags.length,
+    numLayers: 4,
+    layers: [2, 3, 4],
+    seed,
+  });
   return { dir, model: { name: 'tiny', encoder, heads, tokenizer: loadTokenizer(dir), schema, maxLength: 16 } };
 }
 
@@ -39,7 +45,11 @@ const words = 'la casa de Juan en Madrid tiene un jardin muy grande y bonito con
 const sentences: Sentence[] = [
   sentence('s0', ['Juan', 'vive', 'en', 'Madrid', '.'], ['B-PER', 'O', 'O', 'B-LOC', 'O']),
   // 48 words: far more than 16 sub-tokens, so several windows
-  sentence('s1', [...words, ...words, ...words], [...words, ...words, ...words].map((w) => (w === 'Madrid' ? 'B-LOC' : w === 'Juan' ? 'B-PER' : 'O'))),
+  sentence(
+    's1',
+    [...words, ...words, ...words],
+    [...words, ...words, ...words].map((w) => (w === 'Madrid' ? 'B-LOC' : w === 'Juan' ? 'B-PER' : 'O')),
+  ),
   sentence('s2', ['ONU'], ['B-ORG']),
 ];
 
@@ -50,7 +60,10 @@ test('every word of every sentence is predicted by every head, windows merged ba
   const out = runHeads(model, sentences, { probs: true, batchSize: 2 });
   assert.deepEqual(out.layers, [2, 3, 4]);
   for (const m of out.layers) {
-    assert.deepEqual(out.labels.get(m)!.map((a) => a.length), sentences.map((s) => s.tokens.length));
+    assert.deepEqual(
+      out.labels.get(m)!.map((a) => a.length),
+      sentences.map((s) => s.tokens.length),
+    );
     for (const ids of out.labels.get(m)!) for (const id of ids) assert.ok(id >= 0 && id < schema.tags.length);
   }
   for (const p of out.probs!) for (const x of p) assert.ok(x > 0 && x <= 1);
@@ -65,7 +78,10 @@ test('evaluateRows scores each head on the gold tags like scoreEntities does', a
   await initBackend({ prefer: 'cpu' });
   const { model } = tinyModel();
   const rows = evaluateRows(model, { sentences, split: 'test' });
-  assert.deepEqual(rows.map((r) => r.layer), [2, 3, 4]);
+  assert.deepEqual(
+    rows.map((r) => r.layer),
+    [2, 3, 4],
+  );
   const tags = predictLayerTags(model, sentences);
   for (const r of rows) {
     assert.equal(r.model, 'tiny');

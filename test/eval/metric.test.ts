@@ -4,7 +4,8 @@ import { scoreEntities, type ChunkMode } from '../../src/eval/index.js';
 import type { Sentence } from '../../src/data/types.js';
 import { rng, randomSentence, perturb } from './random-tags.js';
 
-const close = (a: number, b: number, msg?: string): void => assert.ok(Math.abs(a - b) < 1e-12, `${msg ?? ''} ${a} != ${b}`);
+const close = (a: number, b: number, msg?: string): void =>
+  assert.ok(Math.abs(a - b) < 1e-12, `${msg ?? ''} ${a} != ${b}`);
 
 // Hand-worked cases: gold, predicted, mode, expected counts (correct / predicted / gold) and F1.
 interface Case {
@@ -18,25 +19,136 @@ interface Case {
   f1: number;
 }
 const cases: Case[] = [
-  { what: 'IOB1 prediction of an IOB2 entity, default', gold: [['B-ORG', 'I-ORG']], pred: [['I-ORG', 'I-ORG']], mode: 'conlleval', correct: 1, predicted: 1, support: 1, f1: 1 },
-  { what: 'IOB1 prediction of an IOB2 entity, strict', gold: [['B-ORG', 'I-ORG']], pred: [['I-ORG', 'I-ORG']], mode: 'strict', correct: 0, predicted: 0, support: 1, f1: 0 },
-  { what: 'adjacent same-type entities, IOB1 gold vs IOB2 prediction', gold: [['I-PER', 'B-PER']], pred: [['B-PER', 'B-PER']], mode: 'conlleval', correct: 2, predicted: 2, support: 2, f1: 1 },
-  { what: 'adjacent same-type entities merged by the prediction', gold: [['I-PER', 'B-PER']], pred: [['B-PER', 'I-PER']], mode: 'conlleval', correct: 0, predicted: 1, support: 2, f1: 0 },
-  { what: 'entity at sentence end, exact', gold: [['O', 'B-LOC', 'I-LOC']], pred: [['O', 'B-LOC', 'I-LOC']], mode: 'conlleval', correct: 1, predicted: 1, support: 1, f1: 1 },
-  { what: 'entity at sentence end, cut short', gold: [['O', 'B-LOC', 'I-LOC']], pred: [['O', 'B-LOC', 'O']], mode: 'conlleval', correct: 0, predicted: 1, support: 1, f1: 0 },
+  {
+    what: 'IOB1 prediction of an IOB2 entity, default',
+    gold: [['B-ORG', 'I-ORG']],
+    pred: [['I-ORG', 'I-ORG']],
+    mode: 'conlleval',
+    correct: 1,
+    predicted: 1,
+    support: 1,
+    f1: 1,
+  },
+  {
+    what: 'IOB1 prediction of an IOB2 entity, strict',
+    gold: [['B-ORG', 'I-ORG']],
+    pred: [['I-ORG', 'I-ORG']],
+    mode: 'strict',
+    correct: 0,
+    predicted: 0,
+    support: 1,
+    f1: 0,
+  },
+  {
+    what: 'adjacent same-type entities, IOB1 gold vs IOB2 prediction',
+    gold: [['I-PER', 'B-PER']],
+    pred: [['B-PER', 'B-PER']],
+    mode: 'conlleval',
+    correct: 2,
+    predicted: 2,
+    support: 2,
+    f1: 1,
+  },
+  {
+    what: 'adjacent same-type entities merged by the prediction',
+    gold: [['I-PER', 'B-PER']],
+    pred: [['B-PER', 'I-PER']],
+    mode: 'conlleval',
+    correct: 0,
+    predicted: 1,
+    support: 2,
+    f1: 0,
+  },
+  {
+    what: 'entity at sentence end, exact',
+    gold: [['O', 'B-LOC', 'I-LOC']],
+    pred: [['O', 'B-LOC', 'I-LOC']],
+    mode: 'conlleval',
+    correct: 1,
+    predicted: 1,
+    support: 1,
+    f1: 1,
+  },
+  {
+    what: 'entity at sentence end, cut short',
+    gold: [['O', 'B-LOC', 'I-LOC']],
+    pred: [['O', 'B-LOC', 'O']],
+    mode: 'conlleval',
+    correct: 0,
+    predicted: 1,
+    support: 1,
+    f1: 0,
+  },
   // the sentence boundary ends PER in sentence 0; sentence 1's I-PER starts a new entity. Scored as one
   // stream the gold would hold a single PER over both sentences and nothing would match.
-  { what: 'sentences are scored independently', gold: [['O', 'B-PER'], ['I-PER', 'O']], pred: [['O', 'B-PER'], ['B-PER', 'O']], mode: 'conlleval', correct: 2, predicted: 2, support: 2, f1: 1 },
-  { what: 'type change inside a run, default', gold: [['B-PER', 'I-PER', 'I-LOC']], pred: [['B-PER', 'I-PER', 'B-LOC']], mode: 'conlleval', correct: 2, predicted: 2, support: 2, f1: 1 },
+  {
+    what: 'sentences are scored independently',
+    gold: [
+      ['O', 'B-PER'],
+      ['I-PER', 'O'],
+    ],
+    pred: [
+      ['O', 'B-PER'],
+      ['B-PER', 'O'],
+    ],
+    mode: 'conlleval',
+    correct: 2,
+    predicted: 2,
+    support: 2,
+    f1: 1,
+  },
+  {
+    what: 'type change inside a run, default',
+    gold: [['B-PER', 'I-PER', 'I-LOC']],
+    pred: [['B-PER', 'I-PER', 'B-LOC']],
+    mode: 'conlleval',
+    correct: 2,
+    predicted: 2,
+    support: 2,
+    f1: 1,
+  },
   // strict: gold has PER only (the I-LOC run is dropped); prediction has PER and LOC: P 1/2, R 1, F1 2/3
-  { what: 'type change inside a run, strict', gold: [['B-PER', 'I-PER', 'I-LOC']], pred: [['B-PER', 'I-PER', 'B-LOC']], mode: 'strict', correct: 1, predicted: 2, support: 1, f1: 2 / 3 },
-  { what: 'wrong type', gold: [['B-PER']], pred: [['B-LOC']], mode: 'conlleval', correct: 0, predicted: 1, support: 1, f1: 0 },
-  { what: 'boundary too long', gold: [['B-PER', 'O']], pred: [['B-PER', 'I-PER']], mode: 'conlleval', correct: 0, predicted: 1, support: 1, f1: 0 },
+  {
+    what: 'type change inside a run, strict',
+    gold: [['B-PER', 'I-PER', 'I-LOC']],
+    pred: [['B-PER', 'I-PER', 'B-LOC']],
+    mode: 'strict',
+    correct: 1,
+    predicted: 2,
+    support: 1,
+    f1: 2 / 3,
+  },
+  {
+    what: 'wrong type',
+    gold: [['B-PER']],
+    pred: [['B-LOC']],
+    mode: 'conlleval',
+    correct: 0,
+    predicted: 1,
+    support: 1,
+    f1: 0,
+  },
+  {
+    what: 'boundary too long',
+    gold: [['B-PER', 'O']],
+    pred: [['B-PER', 'I-PER']],
+    mode: 'conlleval',
+    correct: 0,
+    predicted: 1,
+    support: 1,
+    f1: 0,
+  },
   // two sentences: gold PER, LOC | ORG, MISC; predicted PER (ok), LOC (ok) | ORG (wrong end); P 2/3 R 2/4 F1 4/7
   {
     what: 'several sentences',
-    gold: [['B-PER', 'O', 'B-LOC'], ['B-ORG', 'I-ORG', 'O', 'B-MISC']],
-    pred: [['B-PER', 'O', 'B-LOC'], ['B-ORG', 'O', 'O', 'O']],
+    gold: [
+      ['B-PER', 'O', 'B-LOC'],
+      ['B-ORG', 'I-ORG', 'O', 'B-MISC'],
+    ],
+    pred: [
+      ['B-PER', 'O', 'B-LOC'],
+      ['B-ORG', 'O', 'O', 'O'],
+    ],
     mode: 'conlleval',
     correct: 2,
     predicted: 3,
@@ -59,10 +171,15 @@ for (const c of cases) {
 }
 
 test('no entities on either side: all scores 0 with the noEntities flag, never NaN', () => {
-  for (const [gold, pred] of [[[['O', 'O']], [['O', 'O']]], [[], []], [[[]], [[]]]] as [string[][], string[][]][]) {
+  for (const [gold, pred] of [
+    [[['O', 'O']], [['O', 'O']]],
+    [[], []],
+    [[[]], [[]]],
+  ] as [string[][], string[][]][]) {
     const s = scoreEntities(gold, pred);
     assert.equal(s.noEntities, true);
-    for (const v of [s.precision, s.recall, s.f1, s.micro.f1, s.macro.f1, s.macro.precision, s.accuracy]) assert.ok(Number.isFinite(v));
+    for (const v of [s.precision, s.recall, s.f1, s.micro.f1, s.macro.f1, s.macro.precision, s.accuracy])
+      assert.ok(Number.isFinite(v));
     assert.deepEqual([s.precision, s.recall, s.f1, s.macro.f1], [0, 0, 0, 0]);
     assert.deepEqual(s.perType, []);
   }
@@ -75,23 +192,50 @@ test('no entities on either side: all scores 0 with the noEntities flag, never N
 
 test('mismatched lengths: the error names the sentence by index and id', () => {
   assert.throws(() => scoreEntities([['O'], ['O']], [['O']]), /gold has 2 sentences but predictions have 1/);
-  assert.throws(() => scoreEntities([['O'], ['O', 'O']], [['O'], ['O']], { ids: ['a', 'b'] }), /sentence 1 \(id b\): 2 gold tags but 1 predicted tags/);
+  assert.throws(
+    () => scoreEntities([['O'], ['O', 'O']], [['O'], ['O']], { ids: ['a', 'b'] }),
+    /sentence 1 \(id b\): 2 gold tags but 1 predicted tags/,
+  );
   const sents: Sentence[] = [
     { id: 'nl/test#0', lang: 'nl', tokens: ['Jan'], tags: ['B-PER'], source: { file: 'x', line: 1 } },
     { id: 'nl/test#1', lang: 'nl', tokens: ['in', 'Gent'], tags: ['O', 'B-LOC'], source: { file: 'x', line: 3 } },
   ];
-  assert.throws(() => scoreEntities(sents, [['B-PER'], ['O', 'B-LOC', 'O']]), /sentence 1 \(id nl\/test#1\): 2 gold tags but 3 predicted/);
-  assert.throws(() => scoreEntities(sents, [['B-PER'], ['O', 'S-LOC']]), /"S-LOC" \(predicted, sentence 1 \(id nl\/test#1\), token 1\)/);
-  assert.throws(() => scoreEntities(sents, [['B-PER'], ['O', 'B-LOC']], { mode: 'loose' as ChunkMode }), /unknown chunk mode "loose"/);
+  assert.throws(
+    () => scoreEntities(sents, [['B-PER'], ['O', 'B-LOC', 'O']]),
+    /sentence 1 \(id nl\/test#1\): 2 gold tags but 3 predicted/,
+  );
+  assert.throws(
+    () => scoreEntities(sents, [['B-PER'], ['O', 'S-LOC']]),
+    /"S-LOC" \(predicted, sentence 1 \(id nl\/test#1\), token 1\)/,
+  );
+  assert.throws(
+    () => scoreEntities(sents, [['B-PER'], ['O', 'B-LOC']], { mode: 'loose' as ChunkMode }),
+    /unknown chunk mode "loose"/,
+  );
 });
 
 test('Sentence[] gold scores like its tag lists; token accuracy counts equal tags', () => {
   const sents: Sentence[] = [
     { id: 'a', lang: 'nl', tokens: ['Jan', 'woont'], tags: ['B-PER', 'O'], source: { file: 'x', line: 1 } },
-    { id: 'b', lang: 'nl', tokens: ['in', 'Den', 'Haag'], tags: ['O', 'B-LOC', 'I-LOC'], source: { file: 'x', line: 4 } },
+    {
+      id: 'b',
+      lang: 'nl',
+      tokens: ['in', 'Den', 'Haag'],
+      tags: ['O', 'B-LOC', 'I-LOC'],
+      source: { file: 'x', line: 4 },
+    },
   ];
-  const pred = [['B-PER', 'B-MISC'], ['O', 'B-LOC', 'B-LOC']];
-  assert.deepEqual(scoreEntities(sents, pred), scoreEntities(sents.map((s) => s.tags), pred));
+  const pred = [
+    ['B-PER', 'B-MISC'],
+    ['O', 'B-LOC', 'B-LOC'],
+  ];
+  assert.deepEqual(
+    scoreEntities(sents, pred),
+    scoreEntities(
+      sents.map((s) => s.tags),
+      pred,
+    ),
+  );
   const s = scoreEntities(sents, pred);
   assert.equal(s.tokens, 5);
   assert.equal(s.correctTags, 3);
@@ -105,7 +249,10 @@ test('per-type scores with support, and the macro average as an option', () => {
   const pred = [['B-PER', 'O', 'B-PER', 'O', 'B-MISC', 'B-LOC', 'O']];
   const s = scoreEntities(gold, pred);
   const byType = Object.fromEntries(s.perType.map((t) => [t.type, t]));
-  assert.deepEqual(s.perType.map((t) => t.type), ['LOC', 'MISC', 'PER']);
+  assert.deepEqual(
+    s.perType.map((t) => t.type),
+    ['LOC', 'MISC', 'PER'],
+  );
   assert.deepEqual([byType.LOC!.support, byType.LOC!.predicted, byType.LOC!.correct, byType.LOC!.f1], [1, 1, 1, 1]);
   assert.deepEqual([byType.MISC!.support, byType.MISC!.predicted, byType.MISC!.correct, byType.MISC!.f1], [0, 1, 0, 0]);
   assert.deepEqual([byType.PER!.support, byType.PER!.predicted, byType.PER!.correct], [2, 2, 1]);
@@ -154,10 +301,27 @@ function naiveScores(gold: string[][], pred: string[][], mode: ChunkMode) {
   const hit = [...p].filter((e) => g.has(e));
   const type = (e: string): string => e.split('|')[3]!;
   const types = new Set([...g, ...p].map(type));
-  const perType = new Map([...types].map((t) => [t, { gold: [...g].filter((e) => type(e) === t).length, predicted: [...p].filter((e) => type(e) === t).length, correct: hit.filter((e) => type(e) === t).length }]));
+  const perType = new Map(
+    [...types].map((t) => [
+      t,
+      {
+        gold: [...g].filter((e) => type(e) === t).length,
+        predicted: [...p].filter((e) => type(e) === t).length,
+        correct: hit.filter((e) => type(e) === t).length,
+      },
+    ]),
+  );
   const P = p.size ? hit.length / p.size : 0;
   const R = g.size ? hit.length / g.size : 0;
-  return { correct: hit.length, predicted: p.size, gold: g.size, precision: P, recall: R, f1: P + R ? (2 * P * R) / (P + R) : 0, perType };
+  return {
+    correct: hit.length,
+    predicted: p.size,
+    gold: g.size,
+    precision: P,
+    recall: R,
+    f1: P + R ? (2 * P * R) / (P + R) : 0,
+    perType,
+  };
 }
 
 for (const mode of ['conlleval', 'strict'] as ChunkMode[]) {
@@ -183,7 +347,11 @@ for (const mode of ['conlleval', 'strict'] as ChunkMode[]) {
       assert.equal(ours.perType.length, ref.perType.size, ctx);
       for (const t of ours.perType) {
         const c = ref.perType.get(t.type)!;
-        assert.deepEqual([t.support, t.predicted, t.correct], [c.gold, c.predicted, c.correct], `${ctx} type ${t.type}`);
+        assert.deepEqual(
+          [t.support, t.predicted, t.correct],
+          [c.gold, c.predicted, c.correct],
+          `${ctx} type ${t.type}`,
+        );
       }
       if (ref.correct > 0 && ref.correct < ref.predicted) withMatches++;
     }

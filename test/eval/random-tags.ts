@@ -15,13 +15,23 @@ export function randomTag(r: () => number, prefixes: readonly string[], types: r
   return r() < 0.5 ? 'O' : `${pick(r, prefixes)}-${pick(r, types)}`;
 }
 
-export function randomSentence(r: () => number, maxLen: number, prefixes: readonly string[], types: readonly string[]): string[] {
+export function randomSentence(
+  r: () => number,
+  maxLen: number,
+  prefixes: readonly string[],
+  types: readonly string[],
+): string[] {
   const n = Math.floor(r() * (maxLen + 1));
   return Array.from({ length: n }, () => randomTag(r, prefixes, types));
 }
 
 /** Gold-like tags changed at a rate `p` per token, so predictions agree often enough for matches to occur. */
-export function perturb(r: () => number, tags: readonly string[], p: number, prefixes: readonly string[], types: readonly string[]): string[] {
+export function perturb(
+  r: () => number,
+  tags: readonly string[],
+  p: number,
+  prefixes: readonly string[],
+  types: readonly string[],
+): string[] {
   return tags.map((t) => (r() < p ? randomTag(r, prefixes, types) : t));
 }
-

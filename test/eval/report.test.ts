@@ -30,8 +30,14 @@ function runReference(gold: string[][], pred: string[][]): string {
 
 test('report, hand-worked', () => {
   // gold PER (2 words), LOC; predicted PER right, LOC as ORG; 6 tokens, 4 with the right tag
-  const gold = [['B-PER', 'I-PER', 'O'], ['O', 'B-LOC', 'O']];
-  const pred = [['B-PER', 'I-PER', 'O'], ['O', 'B-ORG', 'B-ORG']];
+  const gold = [
+    ['B-PER', 'I-PER', 'O'],
+    ['O', 'B-LOC', 'O'],
+  ];
+  const pred = [
+    ['B-PER', 'I-PER', 'O'],
+    ['O', 'B-ORG', 'B-ORG'],
+  ];
   const expected =
     'processed 6 tokens with 2 phrases; found: 3 phrases; correct: 1.\n' +
     'accuracy:  66.67%; precision:  33.33%; recall:  50.00%; FB1:  40.00\n' +
@@ -39,7 +45,10 @@ test('report, hand-worked', () => {
     '              ORG: precision:   0.00%; recall:   0.00%; FB1:   0.00  2\n' +
     '              PER: precision: 100.00%; recall: 100.00%; FB1: 100.00  1\n';
   assert.equal(conllevalReport(scoreEntities(gold, pred)), expected);
-  assert.equal(conllevalReport(scoreEntities([], [])), 'processed 0 tokens with 0 phrases; found: 0 phrases; correct: 0.\n');
+  assert.equal(
+    conllevalReport(scoreEntities([], [])),
+    'processed 0 tokens with 0 phrases; found: 0 phrases; correct: 0.\n',
+  );
 });
 
 test('printfFixed2 rounds exact ties to even, like C printf', () => {
@@ -62,7 +71,10 @@ test('printfFixed2 agrees with perl printf on many values', { skip: noPerl }, ()
   for (let f = 1; f <= 64; f++) for (let c = 0; c <= f; c++) values.push((100 * c) / f);
   const r = rng(3);
   for (let k = 0; k < 500; k++) values.push(r() * 100, Math.round(r() * 800) / 8);
-  const out = spawnSync('perl', ['-ne', 'chomp; printf "%.2f\\n", $_'], { input: values.map((v) => v.toPrecision(17)).join('\n') + '\n', encoding: 'utf8' });
+  const out = spawnSync('perl', ['-ne', 'chomp; printf "%.2f\\n", $_'], {
+    input: values.map((v) => v.toPrecision(17)).join('\n') + '\n',
+    encoding: 'utf8',
+  });
   assert.equal(out.status, 0, out.stderr);
   assert.deepEqual(values.map(printfFixed2), out.stdout.trimEnd().split('\n'));
 });
@@ -79,7 +91,11 @@ for (const [mode, prefixes, seed] of [
       const gold = Array.from({ length: n }, () => randomSentence(r, 10, prefixes, types));
       const rate = r();
       const pred = gold.map((s) => perturb(r, s, rate, prefixes, types));
-      assert.equal(conllevalReport(scoreEntities(gold, pred)), runReference(gold, pred), `case ${k}: ${JSON.stringify({ gold, pred })}`);
+      assert.equal(
+        conllevalReport(scoreEntities(gold, pred)),
+        runReference(gold, pred),
+        `case ${k}: ${JSON.stringify({ gold, pred })}`,
+      );
     }
   });
 }
@@ -108,7 +124,10 @@ test('report equals the reference on CoNLL-2002 Dutch test with a perturbed copy
 test('strict-mode scores print in the same format', () => {
   const mode: ChunkMode = 'strict';
   const s = scoreEntities([['B-ORG', 'I-ORG']], [['I-ORG', 'I-ORG']], { mode });
-  assert.match(conllevalReport(s), /^processed 2 tokens with 1 phrases; found: 0 phrases; correct: 0\.\naccuracy:  50\.00%; precision:   0\.00%; recall:   0\.00%; FB1:   0\.00\n +ORG: /);
+  assert.match(
+    conllevalReport(s),
+    /^processed 2 tokens with 1 phrases; found: 0 phrases; correct: 0\.\naccuracy:  50\.00%; precision:   0\.00%; recall:   0\.00%; FB1:   0\.00\n +ORG: /,
+  );
 });
 
 test('the reference script reads a file written to a temp dir the same as stdin', { skip: noPerl }, () => {

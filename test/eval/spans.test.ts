@@ -9,9 +9,15 @@ test('entitySpans: word indices (end exclusive), type, text and mean probability
   const probs = [0.9, 0.7, 0.99, 0.98, 0.6, 0.5];
   const spans = entitySpans(words, tags, { probs });
   assert.equal(spans.length, 2);
-  assert.deepEqual({ ...spans[0], prob: undefined }, { type: 'PER', start: 0, end: 2, text: 'Jan Peeters', prob: undefined });
+  assert.deepEqual(
+    { ...spans[0], prob: undefined },
+    { type: 'PER', start: 0, end: 2, text: 'Jan Peeters', prob: undefined },
+  );
   assert.ok(Math.abs(spans[0]!.prob! - 0.8) < 1e-12);
-  assert.deepEqual({ ...spans[1], prob: undefined }, { type: 'LOC', start: 4, end: 6, text: 'Den Haag', prob: undefined });
+  assert.deepEqual(
+    { ...spans[1], prob: undefined },
+    { type: 'LOC', start: 4, end: 6, text: 'Den Haag', prob: undefined },
+  );
   assert.ok(Math.abs(spans[1]!.prob! - 0.55) < 1e-12);
   for (const s of spans) assert.deepEqual(words.slice(s.start, s.end).join(' '), s.text);
 });
@@ -25,8 +31,14 @@ test('entitySpans: no probs means no prob field; joiner for character-tokenised 
 
 test('entitySpans: chunking mode as in scoring (IOB1 run kept by default, dropped in strict)', () => {
   const tags = ['I-PER', 'I-PER', 'O', 'O', 'B-LOC', 'B-LOC'];
-  assert.deepEqual(entitySpans(words, tags).map((s) => s.text), ['Jan Peeters', 'Den', 'Haag']);
-  assert.deepEqual(entitySpans(words, tags, { mode: 'strict' }).map((s) => s.text), ['Den', 'Haag']);
+  assert.deepEqual(
+    entitySpans(words, tags).map((s) => s.text),
+    ['Jan Peeters', 'Den', 'Haag'],
+  );
+  assert.deepEqual(
+    entitySpans(words, tags, { mode: 'strict' }).map((s) => s.text),
+    ['Den', 'Haag'],
+  );
 });
 
 test('entitySpans: length mismatches and bad tags are errors', () => {

@@ -5,12 +5,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '../../src/tf.js';
 import {
-  BertEncoder, LayerHeads, bertConfig, loadBert, saveModel, serializeSafetensors, toHfConfig, writeTinyCheckpoint,
-  type BertConfig, type TensorToWrite,
+  BertEncoder,
+  LayerHeads,
+  bertConfig,
+  loadBert,
+  saveModel,
+  serializeSafetensors,
+  toHfConfig,
+  writeTinyCheckpoint,
+  type BertConfig,
+  type TensorToWrite,
 } from '../../src/model/index.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'ckpt-'));
-const cfg = bertConfig({ vocabSize: 40, hiddenSize: 8, numLayers: 2, numHeads: 2, intermediateSize: 12, maxPositions: 32 });
+const cfg = bertConfig({
+  vocabSize: 40,
+  hiddenSize: 8,
+  numLayers: 2,
+  numHeads: 2,
+  intermediateSize: 12,
+  maxPositions: 32,
+});
 const MBERT_VOCAB = join(process.cwd(), '..', 'shared', 'models', 'bert-base-multilingual-cased', 'vocab.txt');
 
 /** HF names written out by hand (independent of checkpoint.ts): [ours, HF, transposed]. */
@@ -94,8 +109,12 @@ for (const [what, prefix, legacy] of layouts) {
     assert.deepEqual(loaded.report.unexpected, ['something.else']);
     assert.equal(loaded.heads, undefined);
     // Same weights => same outputs.
-    const batch = { inputIds: tf.tensor2d([[2, 5, 7, 3]], undefined, 'int32'), attentionMask: tf.tensor2d([[1, 1, 1, 1]], undefined, 'int32') };
-    const x = src.forward(batch, { training: false }), y = loaded.encoder.forward(batch, { training: false });
+    const batch = {
+      inputIds: tf.tensor2d([[2, 5, 7, 3]], undefined, 'int32'),
+      attentionMask: tf.tensor2d([[1, 1, 1, 1]], undefined, 'int32'),
+    };
+    const x = src.forward(batch, { training: false }),
+      y = loaded.encoder.forward(batch, { training: false });
     assert.deepEqual(x.hidden[2].dataSync(), y.hidden[2].dataSync());
     tf.dispose([...x.hidden, ...y.hidden, batch.inputIds, batch.attentionMask]);
     src.dispose();
@@ -106,7 +125,10 @@ for (const [what, prefix, legacy] of layouts) {
 test('missing tensors: an error naming them (strict), or a report (strict: false)', () => {
   const src = BertEncoder.random(cfg, 1);
   const dir = writeHfDir(hfTensors(src, 'bert.').filter(([n]) => n !== 'bert.encoder.layer.1.output.dense.weight'));
-  assert.throws(() => loadBert(dir), /lacks 1 encoder tensor\(s\): encoder\.layer\.1\.output\.dense\.weight .*strict: false/);
+  assert.throws(
+    () => loadBert(dir),
+    /lacks 1 encoder tensor\(s\): encoder\.layer\.1\.output\.dense\.weight .*strict: false/,
+  );
   const loaded = loadBert(dir, { strict: false });
   assert.deepEqual(loaded.report.missing, ['encoder.layer.1.output.dense.weight']);
   loaded.encoder.dispose();
@@ -116,7 +138,10 @@ test('missing tensors: an error naming them (strict), or a report (strict: false
 test('a shape that does not match config.json is an error naming the tensor', () => {
   const src = BertEncoder.random(cfg, 1);
   const dir = writeHfDir(hfTensors(src, 'bert.'), { ...cfg, vocabSize: 41 });
-  assert.throws(() => loadBert(dir), /"bert\.embeddings\.word_embeddings\.weight" has shape \[40,8\], expected \[41,8\]/);
+  assert.throws(
+    () => loadBert(dir),
+    /"bert\.embeddings\.word_embeddings\.weight" has shape \[40,8\], expected \[41,8\]/,
+  );
   src.dispose();
 });
 
@@ -139,8 +164,14 @@ test('sharded checkpoint via model.safetensors.index.json', () => {
   assert.equal(loaded.report.files.length, 2);
   loaded.encoder.dispose();
   // An index pointing outside the directory is refused.
-  writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { x: '../evil.safetensors' } }));
-  assert.throws(() => loadBert(dir), /maps to "\.\.\/evil\.safetensors"; expected a \.safetensors file name in the same directory/);
+  writeFileSync(
+    join(dir, 'model.safetensors.index.json'),
+    JSON.stringify({ weight_map: { x: '../evil.safetensors' } }),
+  );
+  assert.throws(
+    () => loadBert(dir),
+    /maps to "\.\.\/evil\.safetensors"; expected a \.safetensors file name in the same directory/,
+  );
   src.dispose();
 });
 
@@ -148,8 +179,13 @@ test('a pytorch_model.bin-only directory gets a conversion recipe, and the pickl
   const dir = tmp();
   writeFileSync(join(dir, 'config.json'), JSON.stringify(toHfConfig(cfg)));
   writeFileSync(join(dir, 'pytorch_model.bin'), 'not a pickle at all');
-  assert.throws(() => loadBert(dir), (err: Error) =>
-    /has only pytorch_model\.bin/.test(err.message) && /execute arbitrary code/.test(err.message) && /safetensors\.torch import save_file/.test(err.message));
+  assert.throws(
+    () => loadBert(dir),
+    (err: Error) =>
+      /has only pytorch_model\.bin/.test(err.message) &&
+      /execute arbitrary code/.test(err.message) &&
+      /safetensors\.torch import save_file/.test(err.message),
+  );
   const empty = tmp();
   writeFileSync(join(empty, 'config.json'), JSON.stringify(toHfConfig(cfg)));
   assert.throws(() => loadBert(empty), /no model\.safetensors or model\.safetensors\.index\.json found/);
@@ -174,31 +210,55 @@ test('tiny checkpoint: deterministic from the seed, equal to BertEncoder.random,
   loaded.encoder.dispose();
 });
 
-test('tiny checkpoint with the real mBERT vocab copies the tokenizer files', { skip: !existsSync(MBERT_VOCAB) && 'no ../shared mBERT vocab' }, () => {
-  const dir = tmp();
-  const config = writeTinyCheckpoint(dir, { seed: 1, vocab: MBERT_VOCAB, hiddenSize: 8, numLayers: 1, numHeads: 2, intermediateSize: 16 });
-  assert.equal(config.vocabSize, 119547);
-  for (const f of ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
-    assert.ok(readFileSync(join(dir, f)).equals(readFileSync(join(MBERT_VOCAB, '..', f))), f);
-  }
-  const loaded = loadBert(dir);
-  assert.equal(loaded.tokenizer.vocab, join(dir, 'vocab.txt'));
-  assert.equal(loaded.tokenizer.tokenizerJson, join(dir, 'tokenizer.json'));
-  loaded.encoder.dispose();
-});
+test(
+  'tiny checkpoint with the real mBERT vocab copies the tokenizer files',
+  { skip: !existsSync(MBERT_VOCAB) && 'no ../shared mBERT vocab' },
+  () => {
+    const dir = tmp();
+    const config = writeTinyCheckpoint(dir, {
+      seed: 1,
+      vocab: MBERT_VOCAB,
+      hiddenSize: 8,
+      numLayers: 1,
+      numHeads: 2,
+      intermediateSize: 16,
+    });
+    assert.equal(config.vocabSize, 119547);
+    for (const f of ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
+      assert.ok(readFileSync(join(dir, f)).equals(readFileSync(join(MBERT_VOCAB, '..', f))), f);
+    }
+    const loaded = loadBert(dir);
+    assert.equal(loaded.tokenizer.vocab, join(dir, 'vocab.txt'));
+    assert.equal(loaded.tokenizer.tokenizerJson, join(dir, 'tokenizer.json'));
+    loaded.encoder.dispose();
+  },
+);
 
 test('save + load round-trips encoder and heads bit-exactly, atomically, with configs and tokenizer files', () => {
   const src = tmp();
   writeTinyCheckpoint(src, { seed: 3, hiddenSize: 16, numLayers: 4, numHeads: 4, intermediateSize: 32 });
   const first = loadBert(src);
-  const heads = new LayerHeads({ hiddenSize: 16, numLabels: 5, numLayers: 4, layers: [2, 3, 4], dropout: 0.2, seed: 9 });
+  const heads = new LayerHeads({
+    hiddenSize: 16,
+    numLabels: 5,
+    numLayers: 4,
+    layers: [2, 3, 4],
+    dropout: 0.2,
+    seed: 9,
+  });
   // Train-like change so the saved weights are not just the tiny checkpoint's.
   first.encoder.variable('layer.3.output.bias').assign(tf.fill([16], 0.125));
   const out = join(tmp(), 'model');
   const labels = ['O', 'B-PER', 'I-PER', 'B-LOC', 'I-LOC'];
   const trainingConfig = { lr: 5e-5, seed: 1, preset: 'tiny' };
   saveModel(out, first.encoder, heads, { trainingConfig, labels, tokenizerFrom: src });
-  assert.deepEqual(readdirSync(out).sort(), ['config.json', 'model.safetensors', 'tokenizer_config.json', 'training_config.json', 'vocab.txt']);
+  assert.deepEqual(readdirSync(out).sort(), [
+    'config.json',
+    'model.safetensors',
+    'tokenizer_config.json',
+    'training_config.json',
+    'vocab.txt',
+  ]);
   const again = loadBert(out);
   assertSameWeights(first.encoder.getWeights(), again.encoder.getWeights());
   assert.ok(again.heads);
@@ -214,7 +274,13 @@ test('save + load round-trips encoder and heads bit-exactly, atomically, with co
   const before = readFileSync(join(out, 'model.safetensors'));
   saveModel(out, again.encoder, again.heads);
   assert.ok(before.equals(readFileSync(join(out, 'model.safetensors'))));
-  assert.throws(() => saveModel(out, again.encoder, again.heads, { labels: ['O'] }), /1 labels given for heads with 5 outputs/);
-  for (const m of [first, again]) { m.encoder.dispose(); m.heads?.dispose(); }
+  assert.throws(
+    () => saveModel(out, again.encoder, again.heads, { labels: ['O'] }),
+    /1 labels given for heads with 5 outputs/,
+  );
+  for (const m of [first, again]) {
+    m.encoder.dispose();
+    m.heads?.dispose();
+  }
   heads.dispose();
 });

@@ -1,7 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { countParameters, parseBertConfig, readBertConfig, toHfConfig, encoderParamSpecs } from '../../src/model/index.js';
+import {
+  countParameters,
+  parseBertConfig,
+  readBertConfig,
+  toHfConfig,
+  encoderParamSpecs,
+} from '../../src/model/index.js';
 
 const MBERT = join(process.cwd(), '..', 'shared', 'models', 'bert-base-multilingual-cased', 'config.json');
 
@@ -26,8 +32,13 @@ test('toHfConfig round-trips through parseBertConfig and keeps unknown fields', 
 });
 
 const base = {
-  model_type: 'bert', hidden_act: 'gelu', vocab_size: 10, hidden_size: 8, num_hidden_layers: 2,
-  num_attention_heads: 2, intermediate_size: 16,
+  model_type: 'bert',
+  hidden_act: 'gelu',
+  vocab_size: 10,
+  hidden_size: 8,
+  num_hidden_layers: 2,
+  num_attention_heads: 2,
+  intermediate_size: 16,
 };
 
 const rejected: [string, Record<string, unknown>, RegExp][] = [
@@ -48,7 +59,10 @@ for (const [what, patch, re] of rejected) {
   test(`parseBertConfig rejects: ${what}`, () => {
     const json: Record<string, unknown> = { ...base, ...patch };
     for (const k of Object.keys(patch)) if (patch[k] === undefined) delete json[k];
-    assert.throws(() => parseBertConfig(json, 'my/config.json'), (err: Error) => re.test(err.message) && err.message.startsWith('my/config.json'));
+    assert.throws(
+      () => parseBertConfig(json, 'my/config.json'),
+      (err: Error) => re.test(err.message) && err.message.startsWith('my/config.json'),
+    );
   });
 }
 

@@ -21,7 +21,9 @@ for (const [what, layers, n, want] of layerCases) {
 }
 
 test('logits: one [b, t, C] tensor per head layer from its own hidden state, separate weights, no leaks', () => {
-  const H = 6, C = 5, L = 4;
+  const H = 6,
+    C = 5,
+    L = 4;
   const heads = new LayerHeads({ hiddenSize: H, numLabels: C, numLayers: L, layers: 'all', seed: 1 });
   assert.equal(heads.mainLayer, 4);
   assert.equal(heads.variables().length, 2 * L);
@@ -33,15 +35,19 @@ test('logits: one [b, t, C] tensor per head layer from its own hidden state, sep
     assert.deepEqual(t.shape, [2, 3, C]);
     // Reference: hidden[m] @ W_m + b_m for that layer's own weights.
     const w = heads.getWeights();
-    const k = w.get(`classifier.layer_${m}.kernel`)!, b = w.get(`classifier.layer_${m}.bias`)!;
-    const h = hidden[m].dataSync(), got = t.dataSync();
-    for (let r = 0; r < 6; r++) for (let c = 0; c < C; c++) {
-      let s = b[c];
-      for (let j = 0; j < H; j++) s += h[r * H + j] * k[j * C + c];
-      assert.ok(Math.abs(s - got[r * C + c]) < 1e-5);
-    }
+    const k = w.get(`classifier.layer_${m}.kernel`)!,
+      b = w.get(`classifier.layer_${m}.bias`)!;
+    const h = hidden[m].dataSync(),
+      got = t.dataSync();
+    for (let r = 0; r < 6; r++)
+      for (let c = 0; c < C; c++) {
+        let s = b[c];
+        for (let j = 0; j < H; j++) s += h[r * H + j] * k[j * C + c];
+        assert.ok(Math.abs(s - got[r * C + c]) < 1e-5);
+      }
   }
-  const k1 = heads.getWeights().get('classifier.layer_1.kernel')!, k2 = heads.getWeights().get('classifier.layer_2.kernel')!;
+  const k1 = heads.getWeights().get('classifier.layer_1.kernel')!,
+    k2 = heads.getWeights().get('classifier.layer_2.kernel')!;
   assert.notDeepEqual(k1, k2);
   assert.equal(tf.memory().numTensors, before + L);
   tf.dispose([...logits.values()]);
@@ -61,7 +67,10 @@ test('logits rejects hidden states that do not fit', () => {
   const heads = new LayerHeads({ hiddenSize: 4, numLabels: 3, numLayers: 12 });
   const few = [tf.zeros([1, 2, 4]) as tf.Tensor3D, tf.zeros([1, 2, 4]) as tf.Tensor3D];
   assert.throws(() => heads.logits(few, { training: false }), /no hidden state for layer 4 \(got 1 layers\)/);
-  assert.throws(() => new LayerHeads({ hiddenSize: 4, numLabels: 0, numLayers: 12 }), /numLabels must be a positive integer/);
+  assert.throws(
+    () => new LayerHeads({ hiddenSize: 4, numLabels: 0, numLayers: 12 }),
+    /numLabels must be a positive integer/,
+  );
   tf.dispose(few);
   heads.dispose();
 });

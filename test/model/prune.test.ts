@@ -19,7 +19,14 @@ function setup() {
   const root = mkdtempSync(join(tmpdir(), 'prune-'));
   const full = join(root, 'full');
   const pruned = join(root, 'pruned');
-  writeTinyCheckpoint(full, { seed: 3, hiddenSize: 8, numLayers: 2, numHeads: 2, intermediateSize: 16, vocab: join(MBERT, 'vocab.txt') });
+  writeTinyCheckpoint(full, {
+    seed: 3,
+    hiddenSize: 8,
+    numLayers: 2,
+    numHeads: 2,
+    intermediateSize: 16,
+    vocab: join(MBERT, 'vocab.txt'),
+  });
   const es = loadDataset('conll2002', 'es', 'train', { root: DATA }).sentences.slice(0, 300);
   const report = pruneVocabulary(full, [es], pruned);
   return { root, full, pruned, es, report };
@@ -36,11 +43,17 @@ test('pruneVocabulary keeps exactly the pieces the corpus uses plus the specials
     assert.equal(report.originalVocabSize, 119547);
     assert.equal(report.vocabSize, used.size);
     assert.ok(report.vocabSize < 10_000, `300 sentences use far fewer pieces than mBERT has (${report.vocabSize})`);
-    const config = JSON.parse(readFileSync(join(pruned, 'config.json'), 'utf8')) as { vocab_size: number; pad_token_id: number };
+    const config = JSON.parse(readFileSync(join(pruned, 'config.json'), 'utf8')) as {
+      vocab_size: number;
+      pad_token_id: number;
+    };
     assert.equal(config.vocab_size, used.size);
     assert.equal(config.pad_token_id, 0);
     assert.ok(existsSync(join(pruned, 'prune.json')));
-    assert.deepEqual(report.remapped.map((r) => r.name), ['bert.embeddings.word_embeddings.weight']);
+    assert.deepEqual(
+      report.remapped.map((r) => r.name),
+      ['bert.embeddings.word_embeddings.weight'],
+    );
 
     // Every kept row is the original row of the same token; everything else is unchanged.
     const b = loadTokenizer(pruned);
@@ -85,7 +98,17 @@ test('pruned tokenizer: same tokens on covered text, same encoder outputs; other
     const mb = loadBert(pruned).encoder;
     const before = tf.memory().numTensors;
     const run = (m: typeof ma, row: number[]) =>
-      tf.tidy(() => m.forward({ inputIds: tf.tensor2d([row], [1, row.length], 'int32'), attentionMask: tf.ones([1, row.length], 'int32') }, { training: false }).hidden[2]!.arraySync());
+      tf.tidy(() =>
+        m
+          .forward(
+            {
+              inputIds: tf.tensor2d([row], [1, row.length], 'int32'),
+              attentionMask: tf.ones([1, row.length], 'int32'),
+            },
+            { training: false },
+          )
+          .hidden[2]!.arraySync(),
+      );
     const ha = run(ma, ids(a));
     const hb = run(mb, ids(b));
     assert.equal(tf.memory().numTensors, before);

@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { halfToFloat, parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors } from '../../src/model/index.js';
+import {
+  halfToFloat,
+  parseSafetensors,
+  readSafetensors,
+  serializeSafetensors,
+  writeSafetensors,
+} from '../../src/model/index.js';
 import { mulberry32 } from '../../src/model/random.js';
 
 /** Builds a safetensors buffer by hand from a header object and raw data bytes. */
@@ -19,14 +25,27 @@ function build(header: unknown, data: Uint8Array, headerText?: string): Uint8Arr
 function sample(): Uint8Array {
   const a = Float32Array.from({ length: 6 }, (_, i) => i * 0.5 - 1);
   const b = Float32Array.from([Math.PI, -0, 1e-30, 3e38]);
-  return serializeSafetensors([['a', { shape: [2, 3], data: a }], ['b.c', { shape: [4], data: b }]], { format: 'pt' });
+  return serializeSafetensors(
+    [
+      ['a', { shape: [2, 3], data: a }],
+      ['b.c', { shape: [4], data: b }],
+    ],
+    { format: 'pt' },
+  );
 }
 
 test('write + read round-trips float32 bit-exactly, with metadata and 8-byte aligned data', () => {
   const dir = mkdtempSync(join(tmpdir(), 'st-'));
   const rand = mulberry32(7);
   const x = Float32Array.from({ length: 37 }, () => rand() * 2 - 1);
-  writeSafetensors(join(dir, 'x.safetensors'), [['x', { shape: [37], data: x }], ['empty', { shape: [0, 3], data: new Float32Array(0) }]], { k: 'v' });
+  writeSafetensors(
+    join(dir, 'x.safetensors'),
+    [
+      ['x', { shape: [37], data: x }],
+      ['empty', { shape: [0, 3], data: new Float32Array(0) }],
+    ],
+    { k: 'v' },
+  );
   const buf = readFileSync(join(dir, 'x.safetensors'));
   assert.equal(Number(buf.readBigUInt64LE(0)) % 8, 0);
   const f = readSafetensors(join(dir, 'x.safetensors'));
@@ -47,13 +66,20 @@ test('F16, BF16 and F64 are decoded to float32 (unaligned offsets too)', () => {
   bf16.forEach((h, i) => dv.setUint16(12 + i * 2, h, true));
   f64.forEach((v, i) => dv.setFloat64(18 + i * 8, v, true));
   // Header length 3 mod 8 puts every tensor at an unaligned file offset.
-  const header = { h: { dtype: 'F16', shape: [6], data_offsets: [0, 12] }, b: { dtype: 'BF16', shape: [3], data_offsets: [12, 18] }, d: { dtype: 'F64', shape: [2], data_offsets: [18, 34] } };
+  const header = {
+    h: { dtype: 'F16', shape: [6], data_offsets: [0, 12] },
+    b: { dtype: 'BF16', shape: [3], data_offsets: [12, 18] },
+    d: { dtype: 'F64', shape: [2], data_offsets: [18, 34] },
+  };
   const f = parseSafetensors(build(header, data));
   assert.deepEqual([...f.getFloat32('h')], [1, -2, 65504, 2 ** -24, Infinity, -0]);
   const b = f.getFloat32('b');
   assert.deepEqual([b[0], b[1]], [1.5, -3.25]); // exact in bfloat16
   assert.ok(Math.abs(b[2] - 1e20) / 1e20 < 2 ** -7, `${b[2]}`); // truncated to 8 significant bits
-  assert.deepEqual([...f.getFloat32('d')], f64.map((v) => Math.fround(v)));
+  assert.deepEqual(
+    [...f.getFloat32('d')],
+    f64.map((v) => Math.fround(v)),
+  );
   assert.ok(Number.isNaN(halfToFloat(0x7e00)));
 });
 
@@ -66,27 +92,70 @@ test('integer tensors are validated but not decoded as floats', () => {
 const f32 = (shape: number[], begin: number, end: number) => ({ dtype: 'F32', shape, data_offsets: [begin, end] });
 const bad: [string, () => Uint8Array, RegExp][] = [
   ['shorter than 8 bytes', () => new Uint8Array(5), /shorter than the 8-byte header length/],
-  ['header length beyond the file', () => { const b = sample(); new DataView(b.buffer).setBigUint64(0, BigInt(b.length), true); return b; }, /exceeds the .* bytes after it/],
-  ['header length 2^64-1', () => { const b = sample(); new DataView(b.buffer).setBigUint64(0, 0xffffffffffffffffn, true); return b; }, /exceeds/],
+  [
+    'header length beyond the file',
+    () => {
+      const b = sample();
+      new DataView(b.buffer).setBigUint64(0, BigInt(b.length), true);
+      return b;
+    },
+    /exceeds the .* bytes after it/,
+  ],
+  [
+    'header length 2^64-1',
+    () => {
+      const b = sample();
+      new DataView(b.buffer).setBigUint64(0, 0xffffffffffffffffn, true);
+      return b;
+    },
+    /exceeds/,
+  ],
   ['header not JSON', () => build(null, new Uint8Array(0), '{"a": '), /not valid UTF-8 JSON/],
-  ['header not UTF-8', () => build(null, new Uint8Array(0), '{}').map((v, i) => (i === 8 ? 0xff : v)), /not valid UTF-8 JSON/],
+  [
+    'header not UTF-8',
+    () => build(null, new Uint8Array(0), '{}').map((v, i) => (i === 8 ? 0xff : v)),
+    /not valid UTF-8 JSON/,
+  ],
   ['header an array', () => build([], new Uint8Array(0)), /not a JSON object/],
-  ['unknown dtype', () => build({ a: { dtype: 'F128', shape: [1], data_offsets: [0, 16] } }, new Uint8Array(16)), /unknown dtype "F128"/],
-  ['negative dimension', () => build({ a: f32([-1], 0, 4) }, new Uint8Array(4)), /shape must be an array of non-negative integers/],
-  ['fractional offset', () => build({ a: f32([1], 0.5, 4) }, new Uint8Array(4)), /data_offsets must be two non-negative integers/],
+  [
+    'unknown dtype',
+    () => build({ a: { dtype: 'F128', shape: [1], data_offsets: [0, 16] } }, new Uint8Array(16)),
+    /unknown dtype "F128"/,
+  ],
+  [
+    'negative dimension',
+    () => build({ a: f32([-1], 0, 4) }, new Uint8Array(4)),
+    /shape must be an array of non-negative integers/,
+  ],
+  [
+    'fractional offset',
+    () => build({ a: f32([1], 0.5, 4) }, new Uint8Array(4)),
+    /data_offsets must be two non-negative integers/,
+  ],
   ['offsets out of bounds', () => build({ a: f32([2], 0, 8) }, new Uint8Array(4)), /outside the 4 data bytes/],
   ['begin after end', () => build({ a: f32([0], 4, 0) }, new Uint8Array(4)), /outside/],
-  ['shape inconsistent with size', () => build({ a: f32([3], 0, 8) }, new Uint8Array(8)), /needs 12 bytes but data_offsets span 8/],
+  [
+    'shape inconsistent with size',
+    () => build({ a: f32([3], 0, 8) }, new Uint8Array(8)),
+    /needs 12 bytes but data_offsets span 8/,
+  ],
   ['huge shape', () => build({ a: f32([2 ** 40, 2 ** 40], 0, 4) }, new Uint8Array(4)), /too large|needs/],
   ['overlapping tensors', () => build({ a: f32([2], 0, 8), b: f32([2], 4, 12) }, new Uint8Array(12)), /overlaps/],
   ['a hole', () => build({ a: f32([1], 0, 4), b: f32([1], 8, 12) }, new Uint8Array(12)), /hole of 4 bytes/],
   ['trailing bytes', () => build({ a: f32([1], 0, 4) }, new Uint8Array(8)), /4 trailing bytes/],
-  ['bad metadata', () => build({ __metadata__: { a: 1 } }, new Uint8Array(0)), /__metadata__ must be an object of strings/],
+  [
+    'bad metadata',
+    () => build({ __metadata__: { a: 1 } }, new Uint8Array(0)),
+    /__metadata__ must be an object of strings/,
+  ],
   ['entry not an object', () => build({ a: 3 }, new Uint8Array(0)), /entry is not an object/],
 ];
 for (const [what, make, re] of bad) {
   test(`rejects a file with ${what}`, () => {
-    assert.throws(() => parseSafetensors(make(), 'bad.safetensors'), (err: Error) => err.message.startsWith('bad.safetensors: invalid safetensors file') && re.test(err.message));
+    assert.throws(
+      () => parseSafetensors(make(), 'bad.safetensors'),
+      (err: Error) => err.message.startsWith('bad.safetensors: invalid safetensors file') && re.test(err.message),
+    );
   });
 }
 
@@ -98,12 +167,18 @@ function parsesOrRejectsCleanly(buf: Uint8Array): 'ok' | 'rejected' {
       const info = f.info(n);
       if (['F32', 'F16', 'BF16', 'F64'].includes(info.dtype)) {
         const v = f.getFloat32(n);
-        assert.equal(v.length, info.shape.reduce((a, b) => a * b, 1));
+        assert.equal(
+          v.length,
+          info.shape.reduce((a, b) => a * b, 1),
+        );
       }
     }
     return 'ok';
   } catch (err) {
-    assert.ok(err instanceof Error && /^fuzz: invalid safetensors file: /.test(err.message), `unexpected failure: ${(err as Error).stack}`);
+    assert.ok(
+      err instanceof Error && /^fuzz: invalid safetensors file: /.test(err.message),
+      `unexpected failure: ${(err as Error).stack}`,
+    );
     return 'rejected';
   }
 }
@@ -111,7 +186,8 @@ function parsesOrRejectsCleanly(buf: Uint8Array): 'ok' | 'rejected' {
 test('fuzz: every truncation of a valid file is rejected cleanly', () => {
   const full = sample();
   assert.equal(parsesOrRejectsCleanly(full), 'ok');
-  for (let n = 0; n < full.length; n++) assert.equal(parsesOrRejectsCleanly(full.subarray(0, n)), 'rejected', `prefix of ${n} bytes`);
+  for (let n = 0; n < full.length; n++)
+    assert.equal(parsesOrRejectsCleanly(full.subarray(0, n)), 'rejected', `prefix of ${n} bytes`);
 });
 
 test('fuzz: random byte corruptions never crash or read out of bounds', () => {

@@ -17,18 +17,55 @@ function finish(plan: SweepPlan, id: string, student: number, teacher: number): 
   const rows = [];
   for (const layer of [2, 3, 4]) {
     const off = (4 - layer) * 0.1; // lower layers score lower
-    rows.push({ model: 'teacher', language: 'es', split: 'test', layer, precision: 0.9, recall: 0.9, f1: 0.9 - off, support: 10 });
-    rows.push({ model: 'teacher', language: 'nl', split: 'test', layer, precision: teacher, recall: teacher, f1: teacher - off, support: 10 });
-    rows.push({ model: 'student:nl', language: 'nl', split: 'test', layer, precision: student, recall: student, f1: student - off, support: 10 });
+    rows.push({
+      model: 'teacher',
+      language: 'es',
+      split: 'test',
+      layer,
+      precision: 0.9,
+      recall: 0.9,
+      f1: 0.9 - off,
+      support: 10,
+    });
+    rows.push({
+      model: 'teacher',
+      language: 'nl',
+      split: 'test',
+      layer,
+      precision: teacher,
+      recall: teacher,
+      f1: teacher - off,
+      support: 10,
+    });
+    rows.push({
+      model: 'student:nl',
+      language: 'nl',
+      split: 'test',
+      layer,
+      precision: student,
+      recall: student,
+      f1: student - off,
+      support: 10,
+    });
   }
   mkdirSync(join(cell.dir, 'results'), { recursive: true });
-  writeFileSync(join(cell.dir, 'results', 'summary.json'), JSON.stringify({ rows, mainLayer: { teacher: 4, 'student:nl': 4 } }));
+  writeFileSync(
+    join(cell.dir, 'results', 'summary.json'),
+    JSON.stringify({ rows, mainLayer: { teacher: 4, 'student:nl': 4 } }),
+  );
 }
 
 test('collect: tidy rows, mean/std over seeds, t-test against full, incomplete cells listed and left out', () => {
   const dir = mkdtempSync(join(tmpdir(), 'msd-collect-'));
   try {
-    const plan = planSweep({ preset: 'tiny', set: { 'model.tiny.numLayers': 4, 'model.headLayers': [2, 4], 'run.evalLayers': [2, 4] }, axes: { variant: ['full', 'noAux'], 'run.seed': [1, 2, 3] } }, dir);
+    const plan = planSweep(
+      {
+        preset: 'tiny',
+        set: { 'model.tiny.numLayers': 4, 'model.headLayers': [2, 4], 'run.evalLayers': [2, 4] },
+        axes: { variant: ['full', 'noAux'], 'run.seed': [1, 2, 3] },
+      },
+      dir,
+    );
     writePlan(plan);
     const teacherBySeed = [0.3, 0.3, 0.33];
     [0.5, 0.52, 0.54].forEach((f, i) => finish(plan, `variant-full_seed-${i + 1}`, f, teacherBySeed[i]!));
@@ -41,19 +78,30 @@ test('collect: tidy rows, mean/std over seeds, t-test against full, incomplete c
     writeFileSync(join(partial.dir, 'students', 'nl', 'metrics.jsonl'), '{"kind":"step","step":6,"loss":1}\n');
 
     const st = sweepFileStatus({ ...JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')), root: dir });
-    assert.deepEqual(st.cells.map((c) => c.state), ['done', 'done', 'done', 'done', 'done', 'partial']);
+    assert.deepEqual(
+      st.cells.map((c) => c.state),
+      ['done', 'done', 'done', 'done', 'done', 'partial'],
+    );
     assert.deepEqual([st.cells[5]!.task, st.cells[5]!.step], ['student:nl', 6]);
 
     const r = collectSweep(dir);
-    assert.deepEqual(r.incomplete, [{ cell: 'variant-noAux_seed-3', state: 'partial', detail: 'student:nl at step 6' }]);
+    assert.deepEqual(r.incomplete, [
+      { cell: 'variant-noAux_seed-3', state: 'partial', detail: 'student:nl at step 6' },
+    ]);
     assert.deepEqual(r.seeds, [1, 2, 3]);
     // 5 finished cells x 3 student layers + the teacher on nl once per seed (3 teachers x 3 layers), not per cell.
     assert.equal(r.rows.filter((x) => x.variant !== 'teacher').length, 15);
     assert.equal(r.rows.filter((x) => x.variant === 'teacher').length, 9);
-    assert.ok(r.rows.every((x) => x.language === 'nl'), 'the teacher on its source language is not a cross-lingual result');
+    assert.ok(
+      r.rows.every((x) => x.language === 'nl'),
+      'the teacher on its source language is not a cross-lingual result',
+    );
 
     const at = (variant: string) => r.main.find((x) => x.variant === variant)!;
-    assert.deepEqual(r.main.map((x) => x.variant), ['teacher', 'full', 'noAux']);
+    assert.deepEqual(
+      r.main.map((x) => x.variant),
+      ['teacher', 'full', 'noAux'],
+    );
     close(at('full').mean, 0.52);
     close(at('full').std, 0.02, 1e-12);
     assert.equal(at('full').n, 3);
@@ -74,7 +122,10 @@ test('collect: tidy rows, mean/std over seeds, t-test against full, incomplete c
     assert.match(tex, /noAux & 41\.00 \$\\pm\$ 1\.41\$\^\{\*\}\$ \\\\/);
     assert.match(tex, /teacher & 31\.00 \$\\pm\$ 1\.73/);
     const paths = writeCollect(dir, r);
-    assert.match(readFileSync(paths.incomplete, 'utf8'), /^cell,state,detail\nvariant-noAux_seed-3,partial,student:nl at step 6\n$/);
+    assert.match(
+      readFileSync(paths.incomplete, 'utf8'),
+      /^cell,state,detail\nvariant-noAux_seed-3,partial,student:nl at step 6\n$/,
+    );
     const csv = readFileSync(paths.main, 'utf8').split('\n');
     assert.equal(csv[0], 'setting,variant,language,layer,n,mean,std,p,pNote,seeds,missing');
     assert.equal(readFileSync(paths.runs, 'utf8').trim().split('\n').length, 1 + 24);
@@ -86,18 +137,41 @@ test('collect: tidy rows, mean/std over seeds, t-test against full, incomplete c
     const figs = sweepFigures(r);
     assert.ok(figs.ablation && figs.perLayer);
     const values = (figs.ablation as { data: { values: { variant: string; f1: number }[] } }).data.values;
-    assert.ok(values.some((v) => v.f1 === 52 && v.variant === 'MSD'), JSON.stringify(values)); // full MSD, labelled by viz
+    assert.ok(
+      values.some((v) => v.f1 === 52 && v.variant === 'MSD'),
+      JSON.stringify(values),
+    ); // full MSD, labelled by viz
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
 test('latexTable: every column bolds its best mean (ties all bold); an avg column only with several languages', () => {
-  const row = (variant: string, language: string, mean: number, p = Number.NaN) => ({ setting: '', variant, language, layer: 4, n: 2, mean, std: 0.01, p, pNote: '', seeds: '1 2', missing: '' });
-  const tex = latexTable([row('full', 'de', 0.7), row('full', 'nl', 0.6), row('noAux', 'de', 0.7, 0.5), row('noAux', 'nl', 0.65, 0.01)]);
+  const row = (variant: string, language: string, mean: number, p = Number.NaN) => ({
+    setting: '',
+    variant,
+    language,
+    layer: 4,
+    n: 2,
+    mean,
+    std: 0.01,
+    p,
+    pNote: '',
+    seeds: '1 2',
+    missing: '',
+  });
+  const tex = latexTable([
+    row('full', 'de', 0.7),
+    row('full', 'nl', 0.6),
+    row('noAux', 'de', 0.7, 0.5),
+    row('noAux', 'nl', 0.65, 0.01),
+  ]);
   assert.match(tex, /variant & de & nl & avg/);
   assert.match(tex, /full & \\textbf\{70\.00 \$\\pm\$ 1\.00\} & 60\.00 \$\\pm\$ 1\.00 & 65\.00 \\\\/);
-  assert.match(tex, /noAux & \\textbf\{70\.00 \$\\pm\$ 1\.00\} & \\textbf\{65\.00 \$\\pm\$ 1\.00\}\$\^\{\*\}\$ & \\textbf\{67\.50\} \\\\/);
+  assert.match(
+    tex,
+    /noAux & \\textbf\{70\.00 \$\\pm\$ 1\.00\} & \\textbf\{65\.00 \$\\pm\$ 1\.00\}\$\^\{\*\}\$ & \\textbf\{67\.50\} \\\\/,
+  );
 });
 
 test('file state: a cell whose local child is alive is running; a dead pid file is ignored', () => {
@@ -109,12 +183,21 @@ test('file state: a cell whose local child is alive is running; a dead pid file 
     writeFileSync(join(dir, 'state', 'seed-1.pid'), `${process.pid}\n`);
     writeFileSync(join(dir, 'state', 'seed-2.pid'), '999999999\n');
     const st = sweepFileStatus({ ...JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')), root: dir });
-    assert.deepEqual(st.cells.map((c) => [c.state, c.pid]), [['running', process.pid], ['queued', undefined]]);
+    assert.deepEqual(
+      st.cells.map((c) => [c.state, c.pid]),
+      [
+        ['running', process.pid],
+        ['queued', undefined],
+      ],
+    );
     writeFileSync(join(dir, 'state', 'seed-2.exit'), '1\n');
     mkdirSync(join(dir, 'logs'), { recursive: true });
     writeFileSync(join(dir, 'logs', 'seed-2.log'), 'a\nmsd: something broke\n\n');
     const again = sweepFileStatus({ ...JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')), root: dir });
-    assert.deepEqual([again.cells[1]!.state, again.cells[1]!.exitCode, again.cells[1]!.tail], ['failed', 1, ['a', 'msd: something broke']]);
+    assert.deepEqual(
+      [again.cells[1]!.state, again.cells[1]!.exitCode, again.cells[1]!.tail],
+      ['failed', 1, ['a', 'msd: something broke']],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

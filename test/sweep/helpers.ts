@@ -45,8 +45,16 @@ export function requireBuild(): void {
   if (!existsSync(MSD)) throw new Error(`${MSD} not found: the sweep runs the built CLI; run \`npm run build\` first`);
 }
 
-export function msd(args: string[], opts: { detached?: boolean; env?: NodeJS.ProcessEnv } = {}): { child: ChildProcess; done: Promise<{ code: number | null; out: string }> } {
-  const child = spawn(process.execPath, [MSD, ...args], { cwd: REPO, detached: opts.detached, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+export function msd(
+  args: string[],
+  opts: { detached?: boolean; env?: NodeJS.ProcessEnv } = {},
+): { child: ChildProcess; done: Promise<{ code: number | null; out: string }> } {
+  const child = spawn(process.execPath, [MSD, ...args], {
+    cwd: REPO,
+    detached: opts.detached,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...opts.env },
+  });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -59,8 +67,13 @@ export function cellFingerprints(root: string): Record<string, { losses: number[
   for (const cell of readdirSync(join(root, 'cells')).sort()) {
     const sdir = join(root, 'cells', cell, 'students');
     for (const lang of readdirSync(sdir).sort()) {
-      const metrics = readFileSync(join(sdir, lang, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { kind: string; loss?: number });
-      const best = createHash('sha256').update(readFileSync(join(sdir, lang, 'best', 'model.safetensors'))).digest('hex');
+      const metrics = readFileSync(join(sdir, lang, 'metrics.jsonl'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { kind: string; loss?: number });
+      const best = createHash('sha256')
+        .update(readFileSync(join(sdir, lang, 'best', 'model.safetensors')))
+        .digest('hex');
       out[`${cell}/${lang}`] = { losses: metrics.filter((m) => m.kind === 'step').map((m) => m.loss!), best };
     }
   }

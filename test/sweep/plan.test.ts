@@ -17,9 +17,16 @@ const grid: SweepSpec = {
 test('plan: the product of every axis kind, in axis order, with resolved configs and ids from labels', () => {
   const p = planSweep(grid, '/sw');
   assert.equal(p.cells.length, 8);
-  assert.deepEqual(p.cells.map((c) => c.id).slice(0, 3), ['targets-nl_variant-full_seed-1', 'targets-nl_variant-full_seed-2', 'targets-nl_variant-noAux_seed-1']);
+  assert.deepEqual(p.cells.map((c) => c.id).slice(0, 3), [
+    'targets-nl_variant-full_seed-1',
+    'targets-nl_variant-full_seed-2',
+    'targets-nl_variant-noAux_seed-1',
+  ]);
   assert.equal(p.cells[7]!.id, 'targets-es+nl_variant-noAux_seed-2');
-  assert.deepEqual(p.cells.map((c) => c.index), [0, 1, 2, 3, 4, 5, 6, 7]);
+  assert.deepEqual(
+    p.cells.map((c) => c.index),
+    [0, 1, 2, 3, 4, 5, 6, 7],
+  );
   const c = p.cells[6]!;
   assert.deepEqual(c.config.data.targets, ['es', 'nl']);
   assert.deepEqual(c.config.student.ablation, ABLATION_VARIANTS.noAux);
@@ -30,10 +37,22 @@ test('plan: the product of every axis kind, in axis order, with resolved configs
   assert.equal(c.configPath, '/sw/configs/targets-es+nl_variant-noAux_seed-1.json');
   assert.equal(variantOf(c.config.student.ablation), 'noAux');
   // Named axis: label -> several keys at once.
-  const named = planSweep({ preset: 'tiny', axes: { lr: { low: { 'student.lr': 1e-5, 'teacher.lr': 1e-5 }, high: { 'student.lr': 1e-3 } } } }, '/sw');
-  assert.deepEqual(named.cells.map((x) => [x.id, x.config.student.lr, x.config.teacher.lr]), [['lr-low', 1e-5, 1e-5], ['lr-high', 1e-3, resolveConfig('tiny').teacher.lr]]);
+  const named = planSweep(
+    { preset: 'tiny', axes: { lr: { low: { 'student.lr': 1e-5, 'teacher.lr': 1e-5 }, high: { 'student.lr': 1e-3 } } } },
+    '/sw',
+  );
+  assert.deepEqual(
+    named.cells.map((x) => [x.id, x.config.student.lr, x.config.teacher.lr]),
+    [
+      ['lr-low', 1e-5, 1e-5],
+      ['lr-high', 1e-3, resolveConfig('tiny').teacher.lr],
+    ],
+  );
   // No axes: one cell.
-  assert.deepEqual(planSweep({ preset: 'tiny' }, '/sw').cells.map((x) => x.id), ['base']);
+  assert.deepEqual(
+    planSweep({ preset: 'tiny' }, '/sw').cells.map((x) => x.id),
+    ['base'],
+  );
   // `set` as a list of --set strings works the same.
   assert.equal(planSweep({ preset: 'tiny', set: ['student.epochs=3'] }, '/sw').cells[0]!.config.student.epochs, 3);
 });
@@ -72,11 +91,20 @@ test('plan: ids are stable (adding a value keeps the other ids and configs) and 
   assert.equal(b.cells.length, 12);
   // The same value twice, and a named axis value equal to the base: one cell each.
   const d = planSweep({ preset: 'tiny', axes: { 'run.seed': [1, 1, 2], variant: ['full', 'full'] } }, '/sw');
-  assert.deepEqual(d.cells.map((c) => c.id), ['seed-1_variant-full', 'seed-2_variant-full']);
+  assert.deepEqual(
+    d.cells.map((c) => c.id),
+    ['seed-1_variant-full', 'seed-2_variant-full'],
+  );
   assert.equal(d.duplicates.length, 4);
   assert.equal(d.duplicates[0]!.sameAs, 'seed-1_variant-full');
-  const e = planSweep({ preset: 'tiny', axes: { lr: { base: {}, same: { 'student.lr': resolveConfig('tiny').student.lr } } } }, '/sw');
-  assert.deepEqual(e.cells.map((c) => c.id), ['lr-base']);
+  const e = planSweep(
+    { preset: 'tiny', axes: { lr: { base: {}, same: { 'student.lr': resolveConfig('tiny').student.lr } } } },
+    '/sw',
+  );
+  assert.deepEqual(
+    e.cells.map((c) => c.id),
+    ['lr-base'],
+  );
   // Ambiguous short names fall back to the full key.
   const f = planSweep({ preset: 'tiny', axes: { 'teacher.lr': [1e-3], 'student.lr': [1e-3] } }, '/sw');
   assert.equal(f.cells[0]!.id, 'teacher-lr-0.001_student-lr-0.001');
@@ -88,22 +116,39 @@ test('plan: bad sweep files are clear errors', () => {
     [{ axes: { 'run.seed': ['one'] } }, /axes\.run\.seed: value "one": config run\.seed: expected number, got string/],
     [{ axes: { 'run.seed': 3 } }, /axes\.run\.seed: expected a non-empty list of values/],
     [{ axes: { 'run.seed': [] } }, /non-empty list/],
-    [{ axes: { variant: ['full', 'noMMD'] } }, /axes\.variant: variant 'noMMD': expected one of full, noAux, noMmdL, noMmdM, noAll/],
-    [{ axes: { 'data.targets': ['nl'] } }, /data\.targets: value "nl": config data\.targets: expected array, got string/],
+    [
+      { axes: { variant: ['full', 'noMMD'] } },
+      /axes\.variant: variant 'noMMD': expected one of full, noAux, noMmdL, noMmdM, noAll/,
+    ],
+    [
+      { axes: { 'data.targets': ['nl'] } },
+      /data\.targets: value "nl": config data\.targets: expected array, got string/,
+    ],
     [{ axes: { lr: { low: 5 } } }, /axes\.lr\.low: expected an object of dotted config keys/],
     [{ axes: { lr: { low: { 'student.lrr': 1 } } } }, /axes\.lr: value .*unknown key 'student\.lrr'/],
     [{ set: { 'teacher.epochs': 'x' } }, /set: config teacher\.epochs: expected number/],
     [{ set: { 'teacher.epochs': 1 }, sets: {} }, /unknown key 'sets'/],
     [{ preset: 'huge' }, /preset: expected one of paper, tiny/],
-    [{ axes: { 'run.evalLayers': [[0, 2]] } }, /axes\.run\.evalLayers: value \[0,2\]: config run\.evalLayers: \[0, 2\] must lie within model\.headLayers/],
+    [
+      { axes: { 'run.evalLayers': [[0, 2]] } },
+      /axes\.run\.evalLayers: value \[0,2\]: config run\.evalLayers: \[0, 2\] must lie within model\.headLayers/,
+    ],
     // Each value is valid alone, the combination is not: the error names the cell.
     [
-      { set: { 'model.tiny.numLayers': 12, 'model.headLayers': [2, 4], 'run.evalLayers': [2, 4] }, axes: { 'model.tiny.numLayers': [4], 'student.clsLayer': [8] } },
+      {
+        set: { 'model.tiny.numLayers': 12, 'model.headLayers': [2, 4], 'run.evalLayers': [2, 4] },
+        axes: { 'model.tiny.numLayers': [4], 'student.clsLayer': [8] },
+      },
       /f\.json: cell numLayers-4_clsLayer-8: config student\.clsLayer: 8 must be -1/,
     ],
     [{ name: 'a b' }, /name: expected letters, digits/],
   ];
-  for (const [spec, re] of bad) assert.throws(() => planSweep({ preset: 'tiny', ...(spec as object) } as SweepSpec, '/sw', 'f.json'), re, JSON.stringify(spec));
+  for (const [spec, re] of bad)
+    assert.throws(
+      () => planSweep({ preset: 'tiny', ...(spec as object) } as SweepSpec, '/sw', 'f.json'),
+      re,
+      JSON.stringify(spec),
+    );
   assert.throws(() => planSweep([1, 2] as unknown as SweepSpec, '/sw', 'f.json'), /f\.json: expected a JSON object/);
   const dir = mkdtempSync(join(tmpdir(), 'msd-plan-'));
   try {
@@ -127,7 +172,10 @@ test('writePlan: configs and plan.json on disk; replanning the same sweep is fin
     assert.deepEqual(cfg, p.cells[3]!.config);
     writePlan(planSweep({ ...grid, axes: { ...grid.axes, 'run.seed': [1, 2, 3] } }, dir)); // only adds cells
     assert.equal(readPlan(dir).cells.length, 12);
-    assert.throws(() => writePlan(planSweep({ ...grid, set: { 'teacher.epochs': 2 } }, dir)), /planned with other configs/);
+    assert.throws(
+      () => writePlan(planSweep({ ...grid, set: { 'teacher.epochs': 2 } }, dir)),
+      /planned with other configs/,
+    );
     writePlan(planSweep({ ...grid, set: { 'teacher.epochs': 2 } }, dir), { force: true });
     assert.throws(() => readPlan(join(dir, 'nope')), /no plan\.json; plan the sweep first/);
   } finally {

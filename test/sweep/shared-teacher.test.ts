@@ -21,9 +21,18 @@ test('run.teacherDir: teacher paths point into the shared run, results stay in t
 
 test('teacherConfigView ignores student settings and targets, sees teacher settings and the seed', () => {
   const a = resolveConfig('tiny');
-  const same = resolveConfig('tiny', { student: { ablation: { noAux: true }, lr: 1 }, data: { targets: ['es'], limit: { test: 5 } }, run: { logEvery: 3 } });
+  const same = resolveConfig('tiny', {
+    student: { ablation: { noAux: true }, lr: 1 },
+    data: { targets: ['es'], limit: { test: 5 } },
+    run: { logEvery: 3 },
+  });
   assert.deepEqual(teacherConfigView(same), teacherConfigView(a));
-  for (const o of [{ run: { seed: 7 } }, { teacher: { lr: 1 } }, { data: { source: 'nl' } }, { data: { limit: { train: 5 } } }]) {
+  for (const o of [
+    { run: { seed: 7 } },
+    { teacher: { lr: 1 } },
+    { data: { source: 'nl' } },
+    { data: { limit: { train: 5 } } },
+  ]) {
     assert.notDeepEqual(teacherConfigView(resolveConfig('tiny', o)), teacherConfigView(a), JSON.stringify(o));
   }
 });
@@ -35,12 +44,20 @@ test('checkSharedTeacher: a missing teacher and a teacher of other settings are 
     const teacherCfg = resolveConfig('tiny', { run: { outDir: tdir }, model: { pruneVocab: false } });
     mkdirSync(tdir, { recursive: true });
     writeFileSync(join(tdir, 'config.json'), configToJson(teacherCfg));
-    const cell = resolveConfig('tiny', { run: { outDir: join(root, 'cell'), teacherDir: tdir }, student: { ablation: { noMmdL: true } }, model: { pruneVocab: false } });
+    const cell = resolveConfig('tiny', {
+      run: { outDir: join(root, 'cell'), teacherDir: tdir },
+      student: { ablation: { noMmdL: true } },
+      model: { pruneVocab: false },
+    });
     assert.throws(() => checkSharedTeacher(cell), /holds no finished teacher.*msd teacher --config/);
     mkdirSync(join(tdir, 'teacher', 'best'), { recursive: true });
     writeFileSync(join(tdir, 'teacher', 'train-report.json'), '{}');
     checkSharedTeacher(cell);
-    const other = resolveConfig('tiny', { run: { outDir: join(root, 'cell2'), teacherDir: tdir, seed: 5 }, teacher: { lr: 0.123 }, model: { pruneVocab: false } });
+    const other = resolveConfig('tiny', {
+      run: { outDir: join(root, 'cell2'), teacherDir: tdir, seed: 5 },
+      teacher: { lr: 0.123 },
+      model: { pruneVocab: false },
+    });
     assert.throws(() => checkSharedTeacher(other), /other settings \(teacher, seed differ\)/);
     // The tiny preset's random "pretrained" encoder is read from the teacher's run (the same weights, written once).
     mkdirSync(join(tdir, 'pretrained'), { recursive: true });

@@ -17,11 +17,33 @@ test('arraySpec: ranges and the %K limit', () => {
 test('slurm: scripts carry the options, tasks pick their own line; only unfinished jobs are submitted', () => {
   const dir = mkdtempSync(join(tmpdir(), 'msd-sbatch-'));
   try {
-    const plan = planSweep({ preset: 'tiny', axes: { variant: ['full', 'noAux'], 'run.seed': [1, 2] } }, join(dir, 'sw'));
+    const plan = planSweep(
+      { preset: 'tiny', axes: { variant: ['full', 'noAux'], 'run.seed': [1, 2] } },
+      join(dir, 'sw'),
+    );
     writePlan(plan);
     const p = readPlan(plan.root);
-    const s = slurmScript(p, 'cells', { partition: 'gpu', gpus: 2, cpus: 8, mem: '32G', time: '08:00:00', account: 'lab', extra: ['--qos=long'], msd: ['/opt/node', '/x/msd.js'], workdir: '/work dir' });
-    for (const line of ['#SBATCH --partition=gpu', '#SBATCH --gres=gpu:2', '#SBATCH --cpus-per-task=8', '#SBATCH --mem=32G', '#SBATCH --time=08:00:00', '#SBATCH --account=lab', '#SBATCH --qos=long', '#SBATCH --requeue']) {
+    const s = slurmScript(p, 'cells', {
+      partition: 'gpu',
+      gpus: 2,
+      cpus: 8,
+      mem: '32G',
+      time: '08:00:00',
+      account: 'lab',
+      extra: ['--qos=long'],
+      msd: ['/opt/node', '/x/msd.js'],
+      workdir: '/work dir',
+    });
+    for (const line of [
+      '#SBATCH --partition=gpu',
+      '#SBATCH --gres=gpu:2',
+      '#SBATCH --cpus-per-task=8',
+      '#SBATCH --mem=32G',
+      '#SBATCH --time=08:00:00',
+      '#SBATCH --account=lab',
+      '#SBATCH --qos=long',
+      '#SBATCH --requeue',
+    ]) {
       assert.ok(s.includes(line), line);
     }
     assert.match(s, /cd '\/work dir'\n\/opt\/node \/x\/msd\.js run --config "\$cfg" --resume --plain/);
@@ -35,21 +57,39 @@ test('slurm: scripts carry the options, tasks pick their own line; only unfinish
     chmodSync(join(dir, 'bin', 'sbatch'), 0o755);
     const env = { PATH: `${join(dir, 'bin')}:${process.env.PATH}` };
     const sub = submitSlurm(p, { msd: [fake], workdir: dir, env });
-    assert.deepEqual(sub.jobs.map((j) => [j.kind, j.jobId, j.indices.join(',')]), [['teachers', '4242', '0,1'], ['cells', '4242', '0,1,2,3']]);
-    assert.match(readFileSync(join(dir, 'sbatch.log'), 'utf8'), /--array=0-3 --dependency=afterok:4242 --kill-on-invalid-dep=yes .*cells\.sbatch/);
-    const r = spawnSync('bash', [sub.scripts.cells!], { encoding: 'utf8', env: { ...process.env, SLURM_ARRAY_TASK_ID: '2', SLURM_ARRAY_JOB_ID: '4242' } });
+    assert.deepEqual(
+      sub.jobs.map((j) => [j.kind, j.jobId, j.indices.join(',')]),
+      [
+        ['teachers', '4242', '0,1'],
+        ['cells', '4242', '0,1,2,3'],
+      ],
+    );
+    assert.match(
+      readFileSync(join(dir, 'sbatch.log'), 'utf8'),
+      /--array=0-3 --dependency=afterok:4242 --kill-on-invalid-dep=yes .*cells\.sbatch/,
+    );
+    const r = spawnSync('bash', [sub.scripts.cells!], {
+      encoding: 'utf8',
+      env: { ...process.env, SLURM_ARRAY_TASK_ID: '2', SLURM_ARRAY_JOB_ID: '4242' },
+    });
     assert.equal(r.status, 0, r.stderr);
     const log = readFileSync(join(plan.root, 'logs', `${p.cells[2]!.id}.log`), 'utf8');
     assert.match(log, /slurm job 4242_2 on .*, restart 0: run --config .*variant-noAux_seed-1\.json --resume/);
     assert.ok(log.includes(`args: run --config ${p.cells[2]!.config} --resume --plain`), log);
     assert.equal(readFileSync(join(plan.root, 'state', `${p.cells[2]!.id}.exit`), 'utf8').trim(), '0');
-    const bad = spawnSync('bash', [sub.scripts.cells!], { encoding: 'utf8', env: { ...process.env, SLURM_ARRAY_TASK_ID: '9' } });
+    const bad = spawnSync('bash', [sub.scripts.cells!], {
+      encoding: 'utf8',
+      env: { ...process.env, SLURM_ARRAY_TASK_ID: '9' },
+    });
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /no job with index 9/);
     // While its arrays are in the queue, the sweep is not submitted a second time.
     writeFileSync(join(dir, 'bin', 'squeue'), '#!/bin/sh\necho 17\necho 4242\n');
     chmodSync(join(dir, 'bin', 'squeue'), 0o755);
-    assert.throws(() => submitSlurm(p, { msd: [fake], workdir: dir, env }), /jobs 4242 of this sweep are still queued or running/);
+    assert.throws(
+      () => submitSlurm(p, { msd: [fake], workdir: dir, env }),
+      /jobs 4242 of this sweep are still queued or running/,
+    );
     writeFileSync(join(dir, 'bin', 'squeue'), '#!/bin/sh\necho 17\n');
     assert.equal(submitSlurm(p, { msd: [fake], workdir: dir, env }).jobs.length, 2);
     // A finished cell is not submitted again; its teacher is still needed by the other seed-1 cell.
@@ -70,7 +110,10 @@ test('local executor: refuses a sweep whose cell a live process still runs', asy
     writePlan(plan);
     mkdirSync(join(dir, 'state'), { recursive: true });
     writeFileSync(join(dir, 'state', 'seed-1.pid'), `${process.ppid}\n`); // alive: our parent
-    await assert.rejects(runLocal(readPlan(dir), { msd: ['/bin/false'], display: 'none' }), /seed-1: still being run by pid \d+/);
+    await assert.rejects(
+      runLocal(readPlan(dir), { msd: ['/bin/false'], display: 'none' }),
+      /seed-1: still being run by pid \d+/,
+    );
     writeFileSync(join(dir, 'state', 'seed-1.pid'), '999999999\n'); // no such process: a stale lock is ignored
     const r = await runLocal(readPlan(dir), { msd: ['/bin/false'], display: 'none' });
     // /bin/false fails the teacher; its cell is blocked, not started.

@@ -18,7 +18,20 @@ import {
 } from '../../src/tokenizer/index.js';
 import { DATA_ROOT, mbert, sentence, unlabelledOf } from './helpers.js';
 
-const tiny = tokenizerFromVocab(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'un', 'want', '##want', '##ed', 'runn', '##ing', ',']);
+const tiny = tokenizerFromVocab([
+  '[PAD]',
+  '[UNK]',
+  '[CLS]',
+  '[SEP]',
+  '[MASK]',
+  'un',
+  'want',
+  '##want',
+  '##ed',
+  'runn',
+  '##ing',
+  ',',
+]);
 const schema = labelSchema(['PER', 'LOC']); // O B-PER I-PER B-LOC I-LOC
 const X = IGNORE_LABEL;
 
@@ -47,11 +60,17 @@ test('no labels for unlabelled sentences or without a schema', () => {
 
 test('bad tags are errors naming file, line and sentence', () => {
   const s = sentence(['unwanted', 'running'], ['B-PER', 'B-ORG'], 'bad#1');
-  assert.throws(() => encodeSentence(tiny, s, { schema }), /mem\.conll:\d+: sentence bad#1 token 1 has tag 'B-ORG', which is not in the schema/);
+  assert.throws(
+    () => encodeSentence(tiny, s, { schema }),
+    /mem\.conll:\d+: sentence bad#1 token 1 has tag 'B-ORG', which is not in the schema/,
+  );
   const short = sentence(['unwanted', 'running'], ['O'], 'bad#2');
   assert.throws(() => encodeSentence(tiny, short, { schema }), /sentence bad#2 has 2 tokens but 1 tags/);
   assert.throws(() => encodeSentence(tiny, short, { maxLength: 2 }), /maxLength must be an integer >= 3/);
-  assert.throws(() => encodeSentence(tiny, short, { maxLength: 10, stride: 8 }), /stride must be an integer in \[0, 7\]/);
+  assert.throws(
+    () => encodeSentence(tiny, short, { maxLength: 10, stride: 8 }),
+    /stride must be an integer in \[0, 7\]/,
+  );
 });
 
 test('windows: bounded, owned ranges partition the words, each word owned where it has most context', () => {
@@ -63,26 +82,45 @@ test('windows: bounded, owned ranges partition the words, each word owned where 
     const stride = rng.int(budget);
     const spans = planWindows(counts, budget, stride);
     if (n === 0) {
-      assert.deepEqual(spans, [{ wordStart: 0, wordEnd: 0, ownStart: 0, ownEnd: 0 }], 'an empty sentence is one empty window');
+      assert.deepEqual(
+        spans,
+        [{ wordStart: 0, wordEnd: 0, ownStart: 0, ownEnd: 0 }],
+        'an empty sentence is one empty window',
+      );
       continue;
     }
     const pieces = (a: number, b: number): number => counts.slice(a, b).reduce((x, y) => x + y, 0);
     let next = 0;
     for (const [k, sp] of spans.entries()) {
-      assert.ok(pieces(sp.wordStart, sp.wordEnd) <= budget || sp.wordEnd - sp.wordStart === 1, `window ${k} over budget`);
+      assert.ok(
+        pieces(sp.wordStart, sp.wordEnd) <= budget || sp.wordEnd - sp.wordStart === 1,
+        `window ${k} over budget`,
+      );
       assert.equal(sp.ownStart, next, 'owned ranges are contiguous and in order');
-      assert.ok(sp.ownEnd > sp.ownStart && sp.wordStart <= sp.ownStart && sp.ownEnd <= sp.wordEnd, `window ${k} owns a non-empty part of itself`);
+      assert.ok(
+        sp.ownEnd > sp.ownStart && sp.wordStart <= sp.ownStart && sp.ownEnd <= sp.wordEnd,
+        `window ${k} owns a non-empty part of itself`,
+      );
       next = sp.ownEnd;
-      if (k > 0) assert.ok(pieces(sp.wordStart, Math.max(sp.wordStart, spans[k - 1]!.wordEnd)) <= stride, 'overlap within stride');
+      if (k > 0)
+        assert.ok(
+          pieces(sp.wordStart, Math.max(sp.wordStart, spans[k - 1]!.wordEnd)) <= stride,
+          'overlap within stride',
+        );
     }
     assert.equal(next, n, 'every word owned');
     for (let w = 0; w < n; w++) {
-      const score = (sp: { wordStart: number; wordEnd: number }): number => Math.min(pieces(sp.wordStart, w), pieces(w + 1, sp.wordEnd));
+      const score = (sp: { wordStart: number; wordEnd: number }): number =>
+        Math.min(pieces(sp.wordStart, w), pieces(w + 1, sp.wordEnd));
       const holders = spans.filter((sp) => sp.wordStart <= w && w < sp.wordEnd);
       const best = Math.max(...holders.map(score));
       const owner = spans.find((sp) => sp.ownStart <= w && w < sp.ownEnd)!;
       assert.equal(score(owner), best, `word ${w} owned with less than the best context`);
-      assert.equal(holders.find((sp) => score(sp) === best), owner, 'ties go to the earlier window');
+      assert.equal(
+        holders.find((sp) => score(sp) === best),
+        owner,
+        'ties go to the earlier window',
+      );
     }
   }
 });
@@ -90,7 +128,10 @@ test('windows: bounded, owned ranges partition the words, each word owned where 
 test('a word longer than the window keeps its first pieces in a window of its own', () => {
   const s = sentence(['running', 'unwanted', ',', 'running'], ['O', 'B-PER', 'O', 'B-LOC']);
   const windows = encodeSentence(tiny, s, { schema, maxLength: 4, stride: 0 }); // budget 2 sub-tokens
-  assert.ok(windows.every((w) => w.inputIds.length <= 4), 'every window within maxLength');
+  assert.ok(
+    windows.every((w) => w.inputIds.length <= 4),
+    'every window within maxLength',
+  );
   const preds = windows.map((w) => Int32Array.from(w.labels!, (l) => (l === X ? 0 : l)));
   assert.deepEqual(decodeWordTags(windows, preds, schema), s.tags);
   const unwanted = windows.find((w) => w.window.wordStart === 1)!;
@@ -156,5 +197,8 @@ test('decodeSentences groups windows in any order; decoding errors are explicit'
   assert.throws(() => decodeWordLabels(wl.slice(1), pl.slice(1)), /word 0 is owned by none of the/);
   assert.throws(() => decodeWordLabels([wl[0]!, ws[0]!], [pl[0]!, ps[0]!]), /windows of different sentences/);
   assert.throws(() => decodeWordLabels(ws, [new Int32Array(1)]), /sub-tokens but 1 predictions/);
-  assert.throws(() => decodeWordTags(ws, [new Int32Array(ws[0]!.inputIds.length).fill(99)], schema2), /predicted id 99 is outside the schema/);
+  assert.throws(
+    () => decodeWordTags(ws, [new Int32Array(ws[0]!.inputIds.length).fill(99)], schema2),
+    /predicted id 99 is outside the schema/,
+  );
 });

@@ -31,7 +31,8 @@ function checkBatch(b: Batch): void {
   const [rows, t] = b.shape;
   assert.equal(rows, b.items.length);
   assert.equal(t, Math.max(...b.items.map((e) => e.inputIds.length)), 'padded to the longest row, not to 128');
-  for (const arr of [b.inputIds, b.attentionMask, b.tokenTypeIds, b.wordIndex, b.labels!]) assert.equal(arr.length, rows * t);
+  for (const arr of [b.inputIds, b.attentionMask, b.tokenTypeIds, b.wordIndex, b.labels!])
+    assert.equal(arr.length, rows * t);
   b.items.forEach((e, r) => {
     const n = e.inputIds.length;
     assert.deepEqual(b.inputIds.subarray(r * t, r * t + n), e.inputIds);
@@ -47,7 +48,10 @@ function checkBatch(b: Batch): void {
       }
     }
   });
-  assert.ok(b.tokenTypeIds.every((v) => v === 0), 'single segment');
+  assert.ok(
+    b.tokenTypeIds.every((v) => v === 0),
+    'single segment',
+  );
 }
 
 test('every sequence lands in exactly one batch, correctly padded', () => {
@@ -73,19 +77,30 @@ test('same seed and epoch give the same batches; another seed or epoch another o
 
 test('without shuffling, bucketing sorts by length; without bucketing, input order is kept', () => {
   const lengths = makeBatches(encoded, { shuffle: false }).flatMap((b) => b.items.map((e) => e.inputIds.length));
-  assert.deepEqual(lengths, [...lengths].sort((x, y) => x - y));
+  assert.deepEqual(
+    lengths,
+    [...lengths].sort((x, y) => x - y),
+  );
   const plain = makeBatches(encoded.slice(0, 100), { shuffle: false, bucket: false, batchSize: 7 });
-  assert.deepEqual(plain.flatMap((b) => b.items), encoded.slice(0, 100));
+  assert.deepEqual(
+    plain.flatMap((b) => b.items),
+    encoded.slice(0, 100),
+  );
   assert.equal(plain.length, Math.ceil(100 / 7));
 });
 
 test('a token budget bounds rows x longest row', () => {
   const budget = 2048;
   const batches = makeBatches(encoded, { tokenBudget: budget, seed: 5 });
-  for (const b of batches) assert.ok(b.shape[0] * b.shape[1] <= budget || b.shape[0] === 1, `batch ${b.shape} over budget`);
-  assert.equal(batches.reduce((n, b) => n + b.items.length, 0), encoded.length);
+  for (const b of batches)
+    assert.ok(b.shape[0] * b.shape[1] <= budget || b.shape[0] === 1, `batch ${b.shape} over budget`);
+  assert.equal(
+    batches.reduce((n, b) => n + b.items.length, 0),
+    encoded.length,
+  );
   const both = makeBatches(encoded, { tokenBudget: budget, batchSize: 8, seed: 5 });
-  for (const b of both) assert.ok(b.shape[0] <= 8 && (b.shape[0] * b.shape[1] <= budget || b.shape[0] === 1), 'both limits');
+  for (const b of both)
+    assert.ok(b.shape[0] <= 8 && (b.shape[0] * b.shape[1] <= budget || b.shape[0] === 1), 'both limits');
   assert.throws(() => makeBatches(encoded, { batchSize: 0 }), /batchSize must be a positive integer/);
 });
 
@@ -140,17 +155,35 @@ test('createRng: deterministic, in range, shuffles are permutations', () => {
   const a = createRng(42);
   const b = createRng(42);
   const xs = Array.from({ length: 1000 }, () => a.next());
-  assert.deepEqual(Array.from({ length: 1000 }, () => b.next()), xs);
-  assert.ok(xs.every((x) => x >= 0 && x < 1), 'next() in [0, 1)');
+  assert.deepEqual(
+    Array.from({ length: 1000 }, () => b.next()),
+    xs,
+  );
+  assert.ok(
+    xs.every((x) => x >= 0 && x < 1),
+    'next() in [0, 1)',
+  );
   const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
   assert.ok(Math.abs(mean - 0.5) < 0.05, `mean ${mean}`);
-  assert.notDeepEqual(Array.from({ length: 10 }, () => createRng(43).next()), xs.slice(0, 10));
+  assert.notDeepEqual(
+    Array.from({ length: 10 }, () => createRng(43).next()),
+    xs.slice(0, 10),
+  );
   const r = createRng(1);
   const ints = Array.from({ length: 500 }, () => r.int(7));
-  assert.ok(ints.every((i) => Number.isInteger(i) && i >= 0 && i < 7) && new Set(ints).size === 7, 'int(7) covers 0..6');
+  assert.ok(
+    ints.every((i) => Number.isInteger(i) && i >= 0 && i < 7) && new Set(ints).size === 7,
+    'int(7) covers 0..6',
+  );
   const perm = createRng(5).shuffle(Array.from({ length: 50 }, (_, i) => i));
-  assert.deepEqual([...perm].sort((x, y) => x - y), Array.from({ length: 50 }, (_, i) => i));
-  assert.notDeepEqual(perm, Array.from({ length: 50 }, (_, i) => i));
+  assert.deepEqual(
+    [...perm].sort((x, y) => x - y),
+    Array.from({ length: 50 }, (_, i) => i),
+  );
+  assert.notDeepEqual(
+    perm,
+    Array.from({ length: 50 }, (_, i) => i),
+  );
   assert.notEqual(mixSeed(1, 0), mixSeed(1, 1));
   assert.equal(mixSeed(1, 5), mixSeed(1, 5));
   assert.throws(() => createRng(Number.NaN), /seed must be a finite number/);
@@ -172,11 +205,17 @@ test('splitBatch: groups within the token budget, re-padded, every row once and 
   const parts = splitBatch(batch, 40);
   // Every part within budget unless a single row exceeds it; rows in order, each exactly once.
   for (const p of parts) assert.ok(p.shape[0] * p.shape[1] <= 40 || p.shape[0] === 1, `part ${p.shape}`);
-  assert.deepEqual(parts.flatMap((p) => p.items.map((e) => e.sentenceId)), ['a', 'b', 'c', 'd', 'e']);
+  assert.deepEqual(
+    parts.flatMap((p) => p.items.map((e) => e.sentenceId)),
+    ['a', 'b', 'c', 'd', 'e'],
+  );
   // Re-padded to their own longest row, labels and masks carried over.
   for (const p of parts) {
     assert.equal(p.shape[1], Math.max(...p.items.map((e) => e.inputIds.length)));
-    assert.equal(p.attentionMask.reduce((s, v) => s + v, 0), p.items.reduce((s, e) => s + e.inputIds.length, 0));
+    assert.equal(
+      p.attentionMask.reduce((s, v) => s + v, 0),
+      p.items.reduce((s, e) => s + e.inputIds.length, 0),
+    );
     assert.ok(p.labels);
   }
   assert.throws(() => splitBatch(batch, -1), /maxTokens must be an integer >= 0/);

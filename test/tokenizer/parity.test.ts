@@ -30,18 +30,33 @@ interface FixtureCase {
   tokens: string[][];
   ids: number[][];
 }
-const fixture = JSON.parse(readFileSync(join(process.cwd(), 'test', 'fixtures', 'tokenizer', 'wordpiece-cases.json'), 'utf8')) as {
+const fixture = JSON.parse(
+  readFileSync(join(process.cwd(), 'test', 'fixtures', 'tokenizer', 'wordpiece-cases.json'), 'utf8'),
+) as {
   cases: FixtureCase[];
 };
 
 test('the fixture covers the languages and edge cases the issue names', () => {
   const langs = new Set(fixture.cases.map((c) => c.lang));
-  for (const l of ['en', 'de', 'es', 'nl', 'ar', 'hi', 'zh', 'ko', 'ru', 'tr', 'fa']) assert.ok(langs.has(l), `fixture has ${l}`);
+  for (const l of ['en', 'de', 'es', 'nl', 'ar', 'hi', 'zh', 'ko', 'ru', 'tr', 'fa'])
+    assert.ok(langs.has(l), `fixture has ${l}`);
   const words = fixture.cases.flatMap((c) => c.words);
-  assert.ok(words.some((w) => [...w].length > 100), 'a word over 100 characters');
-  assert.ok(words.some((w) => /\p{Extended_Pictographic}/u.test(w)), 'emoji');
-  assert.ok(words.some((w) => /\p{Cc}/u.test(w)), 'control characters');
-  assert.ok(words.some((w) => /[ıİ]/.test(w)), 'Turkish i');
+  assert.ok(
+    words.some((w) => [...w].length > 100),
+    'a word over 100 characters',
+  );
+  assert.ok(
+    words.some((w) => /\p{Extended_Pictographic}/u.test(w)),
+    'emoji',
+  );
+  assert.ok(
+    words.some((w) => /\p{Cc}/u.test(w)),
+    'control characters',
+  );
+  assert.ok(
+    words.some((w) => /[ıİ]/.test(w)),
+    'Turkish i',
+  );
 });
 
 for (const prefer of ['tokenizer.json', 'vocab.txt'] as TokenizerFile[]) {
@@ -56,7 +71,10 @@ for (const prefer of ['tokenizer.json', 'vocab.txt'] as TokenizerFile[]) {
         assert.deepEqual(got.ids, expectedIds, `ids of word ${i} ${JSON.stringify(word)}`);
       });
       const enc = tok.encodeWords(c.words);
-      assert.deepEqual([...enc.ids], c.words.flatMap((w) => [...tok.tokenizeWord(w).ids]));
+      assert.deepEqual(
+        [...enc.ids],
+        c.words.flatMap((w) => [...tok.tokenizeWord(w).ids]),
+      );
     });
   }
 }
@@ -67,7 +85,8 @@ test('the two load paths build the same vocabulary and normalization', () => {
   assert.equal(a.vocabSize, 119547);
   assert.equal(b.vocabSize, a.vocabSize);
   assert.deepEqual(b.config.normalization, a.config.normalization);
-  for (let id = 0; id < a.vocabSize; id += 1) if (a.idToToken(id) !== b.idToToken(id)) assert.fail(`id ${id}: ${a.idToToken(id)} vs ${b.idToToken(id)}`);
+  for (let id = 0; id < a.vocabSize; id += 1)
+    if (a.idToToken(id) !== b.idToToken(id)) assert.fail(`id ${id}: ${a.idToToken(id)} vs ${b.idToToken(id)}`);
   assert.deepEqual([a.clsId, a.sepId, a.padId, a.unkId], [101, 102, 0, 100]);
   assert.deepEqual([b.clsId, b.sepId, b.padId, b.unkId], [101, 102, 0, 100]);
 });
@@ -77,7 +96,8 @@ function evalWords(): string[] {
   const words = new Set<string>();
   for (const d of availableDatasets(DATA_ROOT)) {
     if (d.split === 'train') continue;
-    for (const s of loadDataset(d.name, d.lang, d.split, { root: DATA_ROOT }).sentences) for (const w of s.tokens) words.add(w);
+    for (const s of loadDataset(d.name, d.lang, d.split, { root: DATA_ROOT }).sentences)
+      for (const w of s.tokens) words.add(w);
   }
   return [...words];
 }
@@ -96,7 +116,8 @@ test('every distinct dev/test word of ../shared/data matches the Rust tokenizer 
     words.forEach((w, i) => {
       const exp = encs[i]!.getIds();
       const want = exp.length ? exp : [ours.unkId];
-      if (want.join(' ') !== ours.tokenizeWord(w).ids.join(' ')) bad.push(`${JSON.stringify(w)}: ${ours.tokenizeWord(w).ids} vs ${exp}`);
+      if (want.join(' ') !== ours.tokenizeWord(w).ids.join(' '))
+        bad.push(`${JSON.stringify(w)}: ${ours.tokenizeWord(w).ids} vs ${exp}`);
     });
     assert.deepEqual(bad.slice(0, 10), [], `${bad.length} of ${words.length} words differ from Rust`);
   }
@@ -108,7 +129,8 @@ test('every distinct dev/test word of ../shared/data matches the Rust tokenizer 
   for (const w of words) {
     const exp = hf.encode(w, { add_special_tokens: false }).ids;
     const want = exp.length ? exp : [ours.unkId];
-    if (want.join(' ') !== ours.tokenizeWord(w).ids.join(' ')) bad.push(`${JSON.stringify(w)}: ${ours.tokenizeWord(w).ids} vs ${exp}`);
+    if (want.join(' ') !== ours.tokenizeWord(w).ids.join(' '))
+      bad.push(`${JSON.stringify(w)}: ${ours.tokenizeWord(w).ids} vs ${exp}`);
   }
   assert.deepEqual(bad.slice(0, 10), [], `${bad.length} of ${words.length} words differ from @huggingface/tokenizers`);
 });

@@ -16,35 +16,52 @@ function* scalars(): Generator<number> {
 }
 
 function hex(list: number[]): string {
-  return list.slice(0, 12).map((c) => 'U+' + c.toString(16).toUpperCase()).join(' ');
+  return list
+    .slice(0, 12)
+    .map((c) => 'U+' + c.toString(16).toUpperCase())
+    .join(' ');
 }
 
-test('clean_text removals, whitespace and punctuation match Rust for every code point', { skip: !rust && 'npm tokenizers not installed' }, () => {
-  const norm = rust!.bertNormalizer({ cleanText: true, handleChineseChars: false, stripAccents: false, lowercase: false });
-  const pre = rust!.bertPreTokenizer();
-  const removed: number[] = [];
-  const space: number[] = [];
-  const punct: number[] = [];
-  for (const cp of scalars()) {
-    const ch = String.fromCodePoint(cp);
-    const out = norm.normalizeString(`a${ch}b`);
-    const flags = charFlags(cp);
-    if ((out === 'ab') !== Boolean(flags & CHAR_REMOVED)) removed.push(cp);
-    if (out === 'ab') continue;
-    const parts = pre.preTokenizeString(`a${ch}b`).map((p) => p[0]);
-    const rustSpace = parts.length === 2 && parts[0] === 'a' && parts[1] === 'b';
-    const rustPunct = parts.length === 3;
-    // clean_text maps whitespace to ' ', so ask the pre-tokenizer about the raw character.
-    if (rustSpace !== Boolean(flags & CHAR_WHITESPACE)) space.push(cp);
-    if (rustPunct !== Boolean(flags & CHAR_PUNCT)) punct.push(cp);
-  }
-  assert.deepEqual(hex(removed), '', `${removed.length} code points removed differently`);
-  assert.deepEqual(hex(space), '', `${space.length} code points split as whitespace differently`);
-  assert.deepEqual(hex(punct), '', `${punct.length} code points isolated as punctuation differently`);
-});
+test(
+  'clean_text removals, whitespace and punctuation match Rust for every code point',
+  { skip: !rust && 'npm tokenizers not installed' },
+  () => {
+    const norm = rust!.bertNormalizer({
+      cleanText: true,
+      handleChineseChars: false,
+      stripAccents: false,
+      lowercase: false,
+    });
+    const pre = rust!.bertPreTokenizer();
+    const removed: number[] = [];
+    const space: number[] = [];
+    const punct: number[] = [];
+    for (const cp of scalars()) {
+      const ch = String.fromCodePoint(cp);
+      const out = norm.normalizeString(`a${ch}b`);
+      const flags = charFlags(cp);
+      if ((out === 'ab') !== Boolean(flags & CHAR_REMOVED)) removed.push(cp);
+      if (out === 'ab') continue;
+      const parts = pre.preTokenizeString(`a${ch}b`).map((p) => p[0]);
+      const rustSpace = parts.length === 2 && parts[0] === 'a' && parts[1] === 'b';
+      const rustPunct = parts.length === 3;
+      // clean_text maps whitespace to ' ', so ask the pre-tokenizer about the raw character.
+      if (rustSpace !== Boolean(flags & CHAR_WHITESPACE)) space.push(cp);
+      if (rustPunct !== Boolean(flags & CHAR_PUNCT)) punct.push(cp);
+    }
+    assert.deepEqual(hex(removed), '', `${removed.length} code points removed differently`);
+    assert.deepEqual(hex(space), '', `${space.length} code points split as whitespace differently`);
+    assert.deepEqual(hex(punct), '', `${punct.length} code points isolated as punctuation differently`);
+  },
+);
 
 test('CJK ideographs split exactly where Rust splits them', { skip: !rust && 'npm tokenizers not installed' }, () => {
-  const norm = rust!.bertNormalizer({ cleanText: false, handleChineseChars: true, stripAccents: false, lowercase: false });
+  const norm = rust!.bertNormalizer({
+    cleanText: false,
+    handleChineseChars: true,
+    stripAccents: false,
+    lowercase: false,
+  });
   const diff: number[] = [];
   for (const cp of scalars()) {
     const ch = String.fromCodePoint(cp);

@@ -7,7 +7,28 @@ import { join } from 'node:path';
 import { loadTokenizer, tokenizerFromVocab, preTokenizeWord, WordPieceTokenizer } from '../../src/tokenizer/index.js';
 import { MBERT_DIR } from './helpers.js';
 
-const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'un', 'want', '##want', '##ed', 'runn', '##ing', ',', 'a', '##a', '##aa', 'é', 'e', '北', '𠀀', 'u'];
+const VOCAB = [
+  '[PAD]',
+  '[UNK]',
+  '[CLS]',
+  '[SEP]',
+  '[MASK]',
+  'un',
+  'want',
+  '##want',
+  '##ed',
+  'runn',
+  '##ing',
+  ',',
+  'a',
+  '##a',
+  '##aa',
+  'é',
+  'e',
+  '北',
+  '𠀀',
+  'u',
+];
 const tiny = tokenizerFromVocab(VOCAB);
 
 test('greedy longest-match-first WordPiece', () => {
@@ -28,7 +49,8 @@ test('greedy longest-match-first WordPiece', () => {
 });
 
 test('a word with no sub-token becomes [UNK], never disappears', () => {
-  for (const word of ['', ' ', '\u0000', '\u200b\u200e', '\ufffd']) assert.deepEqual(tiny.tokenizeWord(word).tokens, ['[UNK]'], JSON.stringify(word));
+  for (const word of ['', ' ', '\u0000', '\u200b\u200e', '\ufffd'])
+    assert.deepEqual(tiny.tokenizeWord(word).tokens, ['[UNK]'], JSON.stringify(word));
 });
 
 test('pieces over 100 code points become [UNK]; 100 is fine, astral characters count once', () => {
@@ -44,14 +66,20 @@ test('encodeWords maps every sub-token to its word', () => {
   const enc = tiny.encodeWords(['unwanted', ',', '\u0000', 'running']);
   assert.deepEqual(enc.tokens, ['un', '##want', '##ed', ',', '[UNK]', 'runn', '##ing']);
   assert.deepEqual([...enc.wordIds], [0, 0, 0, 1, 2, 3, 3]);
-  assert.deepEqual([...enc.ids], enc.tokens.map((t) => tiny.tokenToId(t)));
+  assert.deepEqual(
+    [...enc.ids],
+    enc.tokens.map((t) => tiny.tokenToId(t)),
+  );
 });
 
 test('the per-word cache returns the same answer as a fresh tokenizer', () => {
   const words = ['unwanted', 'running', 'a', 'unwanted', 'zzz'];
   const first = words.map((w) => tiny.tokenizeWord(w).tokens.join(' '));
   tiny.clearCache();
-  assert.deepEqual(words.map((w) => tiny.tokenizeWord(w).tokens.join(' ')), first);
+  assert.deepEqual(
+    words.map((w) => tiny.tokenizeWord(w).tokens.join(' ')),
+    first,
+  );
   assert.equal(tiny.tokenizeWord('unwanted'), tiny.tokenizeWord('unwanted'));
 });
 
@@ -76,7 +104,12 @@ test('vocab.txt without tokenizer_config.json uses BertTokenizer defaults (lower
   const dir = tempModelDir({ 'vocab.txt': VOCAB.join('\n') + '\n' });
   const t = loadTokenizer(dir);
   assert.equal(t.config.source, join(dir, 'vocab.txt'));
-  assert.deepEqual(t.config.normalization, { cleanText: true, handleChineseChars: true, stripAccents: true, lowercase: true });
+  assert.deepEqual(t.config.normalization, {
+    cleanText: true,
+    handleChineseChars: true,
+    stripAccents: true,
+    lowercase: true,
+  });
   assert.deepEqual(t.tokenizeWord('UnWantéd').tokens, ['un', '##want', '##ed']);
   assert.equal(t.vocabSize, VOCAB.length);
 });
@@ -91,8 +124,14 @@ test('tokenizer.json is preferred when present; prefer picks explicitly', () => 
 });
 
 test('a tokenizer.json that is not BERT WordPiece is refused naming the file and field', () => {
-  const bpe = tempModelDir({ 'tokenizer.json': JSON.stringify({ model: { type: 'BPE', vocab: {} }, normalizer: null, pre_tokenizer: null }) });
-  assert.throws(() => loadTokenizer(bpe), (e: Error) => e.message.includes(join(bpe, 'tokenizer.json')) && /model\.type is "BPE"; expected "WordPiece"/.test(e.message));
+  const bpe = tempModelDir({
+    'tokenizer.json': JSON.stringify({ model: { type: 'BPE', vocab: {} }, normalizer: null, pre_tokenizer: null }),
+  });
+  assert.throws(
+    () => loadTokenizer(bpe),
+    (e: Error) =>
+      e.message.includes(join(bpe, 'tokenizer.json')) && /model\.type is "BPE"; expected "WordPiece"/.test(e.message),
+  );
   const broken = tempModelDir({ 'tokenizer.json': '{ not json' });
   assert.throws(() => loadTokenizer(broken), /tokenizer\.json: not readable JSON/);
   const noUnk = tempModelDir({ 'vocab.txt': ['[CLS]', '[SEP]', '[PAD]', 'a'].join('\n') });
@@ -100,7 +139,11 @@ test('a tokenizer.json that is not BERT WordPiece is refused naming the file and
 });
 
 test('special tokens that do not start with a bracket are still matched verbatim', () => {
-  const t = new WordPieceTokenizer({ ...tiny.config, vocab: new Map([...tiny.config.vocab, ['<s>', 99]]), specialTokens: ['[CLS]', '<s>'] });
+  const t = new WordPieceTokenizer({
+    ...tiny.config,
+    vocab: new Map([...tiny.config.vocab, ['<s>', 99]]),
+    specialTokens: ['[CLS]', '<s>'],
+  });
   assert.deepEqual(t.tokenizeWord('un<s>want').tokens, ['un', '<s>', 'want']);
   assert.deepEqual(t.tokenizeWord('un[CLS]').tokens, ['un', '[CLS]']);
 });

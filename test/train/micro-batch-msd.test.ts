@@ -23,9 +23,19 @@ before(() => {
   if (noData) return;
   // A small random BERT with every dropout off: one pass and micro-batches then compute the same function.
   pretrained = tmpRun('micro-pretrained');
-  writeTinyCheckpoint(pretrained, { seed: 5, hiddenSize: 16, numLayers: 4, numHeads: 2, intermediateSize: 32, vocab: join(mbert, 'vocab.txt') });
+  writeTinyCheckpoint(pretrained, {
+    seed: 5,
+    hiddenSize: 16,
+    numLayers: 4,
+    numHeads: 2,
+    intermediateSize: 32,
+    vocab: join(mbert, 'vocab.txt'),
+  });
   const config = JSON.parse(readFileSync(join(pretrained, 'config.json'), 'utf8')) as Record<string, unknown>;
-  writeFileSync(join(pretrained, 'config.json'), JSON.stringify({ ...config, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 }));
+  writeFileSync(
+    join(pretrained, 'config.json'),
+    JSON.stringify({ ...config, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 }),
+  );
 });
 
 function config(name: string, microBatchTokens: number, teacherDir = ''): MsdConfig {
@@ -47,9 +57,17 @@ function assertSameRun(a: string, b: string, what: string): void {
   assert.ok(sa.length >= 2, `${what}: expected a few steps, got ${sa.length}`);
   assert.equal(sb.length, sa.length);
   for (let i = 0; i < sa.length; i++) {
-    assert.ok(Math.abs(sa[i]!.loss - sb[i]!.loss) < 1e-4, `${what} step ${i + 1}: loss ${sa[i]!.loss} vs ${sb[i]!.loss}`);
-    assert.deepEqual(Object.keys(sb[i]!.terms).sort(), Object.keys(sa[i]!.terms).sort(), `${what}: the same terms are logged`);
-    for (const [k, v] of Object.entries(sa[i]!.terms)) assert.ok(Math.abs(v - sb[i]!.terms[k]!) < 1e-4, `${what} step ${i + 1} term ${k}: ${v} vs ${sb[i]!.terms[k]}`);
+    assert.ok(
+      Math.abs(sa[i]!.loss - sb[i]!.loss) < 1e-4,
+      `${what} step ${i + 1}: loss ${sa[i]!.loss} vs ${sb[i]!.loss}`,
+    );
+    assert.deepEqual(
+      Object.keys(sb[i]!.terms).sort(),
+      Object.keys(sa[i]!.terms).sort(),
+      `${what}: the same terms are logged`,
+    );
+    for (const [k, v] of Object.entries(sa[i]!.terms))
+      assert.ok(Math.abs(v - sb[i]!.terms[k]!) < 1e-4, `${what} step ${i + 1} term ${k}: ${v} vs ${sb[i]!.terms[k]}`);
   }
   const fa = readSafetensors(join(a, 'checkpoints', 'last.safetensors'));
   const fb = readSafetensors(join(b, 'checkpoints', 'last.safetensors'));
@@ -72,14 +90,18 @@ test('teacher: micro-batches of 64 tokens train like whole batches', { skip: noD
   assertSameRun(join(whole.run.outDir, 'teacher'), join(cut.run.outDir, 'teacher'), 'teacher');
 });
 
-test('student (KD + MMD_M + MMD_L): micro-batches of 64 tokens train like whole batches', { skip: noData }, async () => {
-  const teacher = config('student-teacher', 0);
-  await trainTeacher(teacher);
-  const whole = config('student-whole', 0, teacher.run.outDir);
-  const cut = config('student-cut', 64, teacher.run.outDir);
-  await distillStudent(whole, 'nl');
-  await distillStudent(cut, 'nl');
-  const s = steps(join(cut.run.outDir, 'students', 'nl'));
-  assert.ok(s[0]!.terms.mmd_M! > 0 && s[0]!.terms.mmd_L! > 0, 'both MMD terms are on and non-zero');
-  assertSameRun(join(whole.run.outDir, 'students', 'nl'), join(cut.run.outDir, 'students', 'nl'), 'student');
-});
+test(
+  'student (KD + MMD_M + MMD_L): micro-batches of 64 tokens train like whole batches',
+  { skip: noData },
+  async () => {
+    const teacher = config('student-teacher', 0);
+    await trainTeacher(teacher);
+    const whole = config('student-whole', 0, teacher.run.outDir);
+    const cut = config('student-cut', 64, teacher.run.outDir);
+    await distillStudent(whole, 'nl');
+    await distillStudent(cut, 'nl');
+    const s = steps(join(cut.run.outDir, 'students', 'nl'));
+    assert.ok(s[0]!.terms.mmd_M! > 0 && s[0]!.terms.mmd_L! > 0, 'both MMD terms are on and non-zero');
+    assertSameRun(join(whole.run.outDir, 'students', 'nl'), join(cut.run.outDir, 'students', 'nl'), 'student');
+  },
+);

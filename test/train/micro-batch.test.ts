@@ -14,7 +14,17 @@ import { microBatchSeed, trainLoop, type LoopSpec, type MicroBatch } from '../..
 import type { OptimConfig } from '../../src/config.js';
 import type { LossResult } from '../../src/losses/terms.js';
 
-const optim: OptimConfig = { batchSize: 6, epochs: 2, lr: 0.05, weightDecay: 0.01, eps: 1e-8, warmupRatio: 0.2, maxGradNorm: 1.0, freezeEmbeddings: false, freezeLayers: 0 };
+const optim: OptimConfig = {
+  batchSize: 6,
+  epochs: 2,
+  lr: 0.05,
+  weightDecay: 0.01,
+  eps: 1e-8,
+  warmupRatio: 0.2,
+  maxGradNorm: 1.0,
+  freezeEmbeddings: false,
+  freezeLayers: 0,
+};
 
 /** Rows of a seeded linear-regression problem: x [5], y. */
 const X = Array.from({ length: 18 }, (_, i) => Array.from({ length: 5 }, (_, j) => Math.sin(1.3 * i + 0.7 * j)));
@@ -22,7 +32,10 @@ const Y = X.map((x, i) => x.reduce((s, v, j) => s + v * (j - 2), 0) + 0.1 * Math
 
 let counter = 0;
 
-function run(split: number | undefined, backend: 'cpu' | 'blas' | 'wasm'): { w: number[]; losses: number[]; released: number } {
+function run(
+  split: number | undefined,
+  backend: 'cpu' | 'blas' | 'wasm',
+): { w: number[]; losses: number[]; released: number } {
   const w = tf.variable(tf.zeros([5, 1]), true, `micro-w-${counter++}`);
   const b = tf.variable(tf.zeros([1]), true, `micro-b-${counter++}`);
   let released = 0;
@@ -48,7 +61,8 @@ function run(split: number | undefined, backend: 'cpu' | 'blas' | 'wasm'): { w: 
       ? {
           microBatches: (rows: number[]): MicroBatch<number[]>[] => {
             const parts: MicroBatch<number[]>[] = [];
-            for (let i = 0; i < rows.length; i += split) parts.push({ part: rows.slice(i, i + split), weight: Math.min(split, rows.length - i) / rows.length });
+            for (let i = 0; i < rows.length; i += split)
+              parts.push({ part: rows.slice(i, i + split), weight: Math.min(split, rows.length - i) / rows.length });
             return parts;
           },
           releaseMicroBatches: () => {
@@ -88,8 +102,10 @@ for (const backend of ['cpu', 'blas'] as const) {
     for (const split of [2, 4, 1]) {
       const parts = run(split, backend);
       assert.equal(parts.released, 6, 'releaseMicroBatches runs once per step');
-      for (let i = 0; i < whole.w.length; i++) assert.ok(Math.abs(parts.w[i]! - whole.w[i]!) < 1e-5, `split ${split}: w[${i}] ${parts.w[i]} vs ${whole.w[i]}`);
-      for (let i = 0; i < whole.losses.length; i++) assert.ok(Math.abs(parts.losses[i]! - whole.losses[i]!) < 1e-5, `split ${split}: loss ${i}`);
+      for (let i = 0; i < whole.w.length; i++)
+        assert.ok(Math.abs(parts.w[i]! - whole.w[i]!) < 1e-5, `split ${split}: w[${i}] ${parts.w[i]} vs ${whole.w[i]}`);
+      for (let i = 0; i < whole.losses.length; i++)
+        assert.ok(Math.abs(parts.losses[i]! - whole.losses[i]!) < 1e-5, `split ${split}: loss ${i}`);
     }
     // A run that actually learns: the loss falls.
     assert.ok(whole.losses.at(-1)! < whole.losses[0]!);

@@ -14,7 +14,8 @@ test('liveProgress: steps at most once per interval, every other event at once, 
   clock = 1200;
   onProgress(step(3)); // shown
   assert.equal(shown.length, 2);
-  for (const msg of ['epoch 1 done', 'dev F1 50', 'dev F1 60']) onProgress({ task: 'teacher', kind: 'eval', step: 3, totalSteps: 10, message: msg });
+  for (const msg of ['epoch 1 done', 'dev F1 50', 'dev F1 60'])
+    onProgress({ task: 'teacher', kind: 'eval', step: 3, totalSteps: 10, message: msg });
   assert.equal(shown.length, 5, 'non-step events are never throttled');
   clock = 1300;
   onProgress(step(4)); // 100 ms after the last redraw: skipped

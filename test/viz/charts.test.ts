@@ -46,12 +46,22 @@ test('perLayerF1Chart: panels per language, reference line, PNG renders', async 
   const spec = perLayerF1Chart(f1Rows(), { reference: 0.8 });
   const values = (spec.data as { values: Record<string, unknown>[] }).values;
   assert.equal(values.filter((v) => v.kind === 'reference').length, 2, 'one reference row per language');
-  assert.equal(values.find((v) => v.kind === 'score' && v.layer === 10 && v.language === 'es')!.f1, 78, 'F1 drawn in percent');
+  assert.equal(
+    values.find((v) => v.kind === 'score' && v.layer === 10 && v.language === 'es')!.f1,
+    78,
+    'F1 drawn in percent',
+  );
   await checkRenders('perLayerF1Chart', spec, 20);
 });
 
 test('perLayerF1Chart: a danfojs DataFrame gives the same spec as its rows', () => {
-  const rows = f1Rows().map((r) => ({ ...r, precision: r.f1, recall: r.f1, support: 10, split: 'test' })) as ResultRow[];
+  const rows = f1Rows().map((r) => ({
+    ...r,
+    precision: r.f1,
+    recall: r.f1,
+    support: 10,
+    split: 'test',
+  })) as ResultRow[];
   assert.deepEqual(perLayerF1Chart(resultsFrame(rows)), perLayerF1Chart(rows));
 });
 
@@ -74,9 +84,14 @@ test('trainingCurvesChart: teacher and student logs, every term in its panel', a
     const panels = spec.vconcat as { data: { values: Record<string, unknown>[] } }[];
     assert.equal(panels.length, 4, 'loss terms, per-layer terms, learning rate, dev F1');
     const terms = new Set(panels[0]!.data.values.map((v) => v.term));
-    const expected = student ? ['total loss', 'main KD (layer 12)', 'auxiliary (weighted sum)', 'MMD_M', 'MMD_L'] : ['total loss', 'main CE (layer 12)', 'auxiliary (weighted sum)'];
+    const expected = student
+      ? ['total loss', 'main KD (layer 12)', 'auxiliary (weighted sum)', 'MMD_M', 'MMD_L']
+      : ['total loss', 'main CE (layer 12)', 'auxiliary (weighted sum)'];
     assert.deepEqual([...terms].sort(), expected.sort());
-    assert.deepEqual([...new Set(panels[1]!.data.values.map((v) => v.layer))].sort((a, b) => Number(a) - Number(b)), [4, 5, 6, 7, 8, 9, 10, 11]);
+    assert.deepEqual(
+      [...new Set(panels[1]!.data.values.map((v) => v.layer))].sort((a, b) => Number(a) - Number(b)),
+      [4, 5, 6, 7, 8, 9, 10, 11],
+    );
     await checkRenders('trainingCurvesChart', spec, 10);
   }
   assert.throws(() => trainingCurvesChart([{ kind: 'other', step: 1 }]), /no 'step' or 'eval' records/);
@@ -108,6 +123,16 @@ test('ablationChart: published vs measured, average only over complete rows, nul
   assert.ok(values2.every((v) => v.source === 'measured' && typeof v.f1 === 'number'));
   assert.match(JSON.stringify(spec2.title), /no published numbers available/);
   await checkRenders('ablationChart (nulls)', spec2, 4);
-  assert.throws(() => ablationChart(publishedRows('conll', { includeNull: true })), /all 12 scores are null; nothing to draw/);
-  assert.throws(() => ablationChart([{ variant: 'full', language: 'de', f1: 0.8, source: 'measured' }, { variant: 'full', language: 'de', f1: 180, source: 'measured' }]), /not a percentage/);
+  assert.throws(
+    () => ablationChart(publishedRows('conll', { includeNull: true })),
+    /all 12 scores are null; nothing to draw/,
+  );
+  assert.throws(
+    () =>
+      ablationChart([
+        { variant: 'full', language: 'de', f1: 0.8, source: 'measured' },
+        { variant: 'full', language: 'de', f1: 180, source: 'measured' },
+      ]),
+    /not a percentage/,
+  );
 });

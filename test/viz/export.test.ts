@@ -8,13 +8,31 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileSpec, exportFigure, figureBundle, fontFiles, perLayerF1Chart, renderPng, show, showTable, svgToPng, VEGALITE_MIME, type MimeBundle } from '../../src/viz/index.js';
+import {
+  compileSpec,
+  exportFigure,
+  figureBundle,
+  fontFiles,
+  perLayerF1Chart,
+  renderPng,
+  show,
+  showTable,
+  svgToPng,
+  VEGALITE_MIME,
+  type MimeBundle,
+} from '../../src/viz/index.js';
 import { f1Rows } from './fixtures.js';
 import { decodePng, inkStats } from './png.js';
 
 const tiny = {
   $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-  data: { values: [{ a: 1, b: 2 }, { a: 2, b: 5 }, { a: 3, b: 3 }] },
+  data: {
+    values: [
+      { a: 1, b: 2 },
+      { a: 2, b: 5 },
+      { a: 3, b: 3 },
+    ],
+  },
   mark: 'bar',
   encoding: { x: { field: 'a', type: 'ordinal' }, y: { field: 'b', type: 'quantitative' } },
   width: 120,
@@ -48,7 +66,8 @@ test('exportFigure writes SVG, PNG (scale) and the spec by extension', async () 
 
 test('text is drawn with the bundled font (no system fonts loaded)', () => {
   assert.equal(fontFiles().length, 2);
-  const text = (s: string) => `<svg xmlns="http://www.w3.org/2000/svg" width="200" height="40"><text x="5" y="28" font-family="Liberation Sans, sans-serif" font-size="24">${s}</text></svg>`;
+  const text = (s: string) =>
+    `<svg xmlns="http://www.w3.org/2000/svg" width="200" height="40"><text x="5" y="28" font-family="Liberation Sans, sans-serif" font-size="24">${s}</text></svg>`;
   const withText = inkStats(decodePng(svgToPng(text('Layer 12 F1'), { scale: 1 }).png)).ink;
   const empty = inkStats(decodePng(svgToPng(text(''), { scale: 1 }).png)).ink;
   assert.equal(empty, 0);

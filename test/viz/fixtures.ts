@@ -9,13 +9,21 @@ export function f1Rows(): F1Row[] {
     ['teacher', 'nl', 0.62],
     ['student:nl', 'nl', 0.68],
   ] as const) {
-    for (let layer = 4; layer <= 12; layer++) rows.push({ model, language: lang, split: 'test', layer, f1: base - 0.02 * Math.abs(10 - layer) });
+    for (let layer = 4; layer <= 12; layer++)
+      rows.push({ model, language: lang, split: 'test', layer, f1: base - 0.02 * Math.abs(10 - layer) });
   }
   return rows;
 }
 
 export function f1StatRows(): F1StatRow[] {
-  return f1Rows().map((r) => ({ model: r.model!, language: r.language, layer: r.layer, mean: r.f1, std: 0.01 + 0.002 * (r.layer % 3), n: 3 }));
+  return f1Rows().map((r) => ({
+    model: r.model!,
+    language: r.language,
+    layer: r.layer,
+    mean: r.f1,
+    std: 0.01 + 0.002 * (r.layer % 3),
+    n: 3,
+  }));
 }
 
 export function metricRecords(student = false): MetricRecord[] {
@@ -24,12 +32,34 @@ export function metricRecords(student = false): MetricRecord[] {
   for (let step = 2; step <= total; step += 2) {
     const decay = Math.exp(-step / 15);
     const terms: Record<string, number> = student
-      ? { kd_12: 0.02 * decay + 0.001, aux: 0.015 * decay + 0.001, mmd_M: 0.3 * decay + 0.01, mmd_L: 0.5 * decay + 0.02 }
+      ? {
+          kd_12: 0.02 * decay + 0.001,
+          aux: 0.015 * decay + 0.001,
+          mmd_M: 0.3 * decay + 0.01,
+          mmd_L: 0.5 * decay + 0.02,
+        }
       : { ce_12: 2 * decay + 0.1, aux: 1.5 * decay + 0.1 };
-    for (let m = 4; m <= 11; m++) terms[`${student ? 'kd' : 'ce'}_${m}`] = (student ? 0.02 : 2) * decay * (1 + (12 - m) / 10) + 0.01;
+    for (let m = 4; m <= 11; m++)
+      terms[`${student ? 'kd' : 'ce'}_${m}`] = (student ? 0.02 : 2) * decay * (1 + (12 - m) / 10) + 0.01;
     terms.total = Object.values(terms).reduce((a, b) => a + b, 0) / 3;
-    out.push({ kind: 'step', step, epoch: step > 20 ? 1 : 0, loss: terms.total, terms, lr: step < 4 ? (5e-5 * step) / 4 : 5e-5 * (1 - step / total), gradNorm: 1 });
-    if (step % 10 === 0) out.push({ kind: 'eval', step, score: 0.5 + step / 100, devF1: 0.5 + step / 100, best: 0.5 + step / 100, improved: true });
+    out.push({
+      kind: 'step',
+      step,
+      epoch: step > 20 ? 1 : 0,
+      loss: terms.total,
+      terms,
+      lr: step < 4 ? (5e-5 * step) / 4 : 5e-5 * (1 - step / total),
+      gradNorm: 1,
+    });
+    if (step % 10 === 0)
+      out.push({
+        kind: 'eval',
+        step,
+        score: 0.5 + step / 100,
+        devF1: 0.5 + step / 100,
+        best: 0.5 + step / 100,
+        improved: true,
+      });
   }
   return out;
 }
@@ -48,9 +78,13 @@ export function projectionPoints(): ProjectionPoint[] {
   const rng = createRng(5);
   const pts: ProjectionPoint[] = [];
   for (const model of ['teacher', 'student:nl']) {
-    for (const [language, cx] of [['es', -3], ['nl', 3]] as const) {
+    for (const [language, cx] of [
+      ['es', -3],
+      ['nl', 3],
+    ] as const) {
       const shift = model === 'teacher' ? cx : cx / 3;
-      for (let i = 0; i < 40; i++) pts.push({ model, language, x: shift + rng.next() * 2 - 1, y: rng.next() * 2 - 1, id: `${language}#${i}` });
+      for (let i = 0; i < 40; i++)
+        pts.push({ model, language, x: shift + rng.next() * 2 - 1, y: rng.next() * 2 - 1, id: `${language}#${i}` });
     }
   }
   return pts;
@@ -60,7 +94,11 @@ export function ablationRows(): AblationRow[] {
   const rows: AblationRow[] = [];
   const base: Record<string, number> = { full: 80, noAux: 78.5, noMmdM: 79.2, noMmdL: 78.9 };
   for (const [v, f] of Object.entries(base)) {
-    for (const [lang, d] of [['de', -8], ['es', 0], ['nl', 2]] as const) {
+    for (const [lang, d] of [
+      ['de', -8],
+      ['es', 0],
+      ['nl', 2],
+    ] as const) {
       rows.push({ variant: v, language: lang, f1: f + d, source: 'published' });
       rows.push({ variant: v, language: lang, f1: f + d - 1.5, source: 'measured' });
     }

@@ -28,7 +28,8 @@ export function decodePng(buf: Uint8Array): DecodedPng {
       height = data.readUInt32BE(4);
       const depth = data[8];
       colorType = data[9]!;
-      if (depth !== 8 || (colorType !== 6 && colorType !== 2) || data[12] !== 0) throw new Error(`unsupported PNG: depth ${depth}, colour type ${colorType}, interlace ${data[12]}`);
+      if (depth !== 8 || (colorType !== 6 && colorType !== 2) || data[12] !== 0)
+        throw new Error(`unsupported PNG: depth ${depth}, colour type ${colorType}, interlace ${data[12]}`);
     } else if (type === 'IDAT') idat.push(data);
     else if (type === 'IEND') break;
     off += 12 + len;

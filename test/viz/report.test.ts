@@ -28,11 +28,26 @@ after(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
 function fakeRun(): string {
   const dir = mkdtempSync(join(tmpdir(), 'msd-report-run-'));
   made.push(dir);
-  const cfg = resolveConfig('tiny', { data: { corpus: 'conll2002', source: 'es', targets: ['nl'] }, run: { outDir: dir } });
+  const cfg = resolveConfig('tiny', {
+    data: { corpus: 'conll2002', source: 'es', targets: ['nl'] },
+    run: { outDir: dir },
+  });
   writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg, null, 2));
-  const rows: ResultRow[] = f1Rows().map((r) => ({ model: r.model, language: r.language, split: 'test', layer: r.layer, precision: r.f1, recall: r.f1, f1: r.f1, support: 100 }));
+  const rows: ResultRow[] = f1Rows().map((r) => ({
+    model: r.model,
+    language: r.language,
+    split: 'test',
+    layer: r.layer,
+    precision: r.f1,
+    recall: r.f1,
+    f1: r.f1,
+    support: 100,
+  }));
   mkdirSync(join(dir, 'results'), { recursive: true });
-  writeFileSync(join(dir, 'results', 'summary.json'), JSON.stringify({ preset: 'tiny', selectOn: 'source-dev', zeroShot: true, main: {}, rows }));
+  writeFileSync(
+    join(dir, 'results', 'summary.json'),
+    JSON.stringify({ preset: 'tiny', selectOn: 'source-dev', zeroShot: true, main: {}, rows }),
+  );
   const log = (p: string, recs: object[]) => {
     mkdirSync(dirname(p), { recursive: true });
     writeFileSync(p, recs.map((r) => JSON.stringify(r)).join('\n') + '\n');
@@ -48,13 +63,26 @@ function fakeRun(): string {
 test('runCharts: every chart the run files allow', () => {
   const dir = fakeRun();
   const names = runCharts(dir).map((c) => c.name);
-  assert.deepEqual(names, ['per-layer-f1', 'ablation', 'training-teacher', 'training-student-nl', 'mmd-by-layer', 'projection']);
+  assert.deepEqual(names, [
+    'per-layer-f1',
+    'ablation',
+    'training-teacher',
+    'training-student-nl',
+    'mmd-by-layer',
+    'projection',
+  ]);
   rmSync(join(dir, 'diagnostics'), { recursive: true });
   rmSync(join(dir, 'results'), { recursive: true });
-  assert.deepEqual(runCharts(dir).map((c) => c.name), ['training-teacher', 'training-student-nl']);
+  assert.deepEqual(
+    runCharts(dir).map((c) => c.name),
+    ['training-teacher', 'training-student-nl'],
+  );
   assert.throws(() => runCharts(join(dir, 'nope')), /does not exist/);
   mkdirSync(join(dir, 'diagnostics'));
-  writeFileSync(join(dir, 'diagnostics', 'mmd.json'), JSON.stringify([{ model: 'teacher', layer: 1, pair: 'source-target', mmd2: 'x' }]));
+  writeFileSync(
+    join(dir, 'diagnostics', 'mmd.json'),
+    JSON.stringify([{ model: 'teacher', layer: 1, pair: 'source-target', mmd2: 'x' }]),
+  );
   assert.throws(() => runCharts(dir), /diagnostics\/mmd\.json: mmdByLayerChart: row 0 has mmd2 = "x"/);
   rmSync(join(dir, 'diagnostics'), { recursive: true });
   writeFileSync(join(dir, 'teacher', 'metrics.jsonl'), '{"kind":"step","step":1}\nnot json\n');
@@ -75,14 +103,21 @@ test('report.html is self-contained: libraries inlined, nothing loaded from the 
   has(/\/\* vega-lite 5\.\d+\.\d+ \*\//, 'vega-lite 5 inlined');
   has(/\/\* vega-embed 6\.\d+\.\d+ \*\//, 'vega-embed 6 inlined');
   has(/@font-face\{font-family:'Liberation Sans'/, 'font inlined');
-  has(/<td>student:nl<\/td><td>–<\/td><td class="num"><strong>64.00<\/strong><\/td>/, 'main-head table in percent, best in bold');
+  has(
+    /<td>student:nl<\/td><td>–<\/td><td class="num"><strong>64.00<\/strong><\/td>/,
+    'main-head table in percent, best in bold',
+  );
   has(/<td>teacher<\/td><td class="num">74.00<\/td><td class="num">58.00<\/td>/, 'teacher row');
   assert.equal((html.match(/<div id="chart-\d+" class="chart"/g) ?? []).length, 6);
 });
 
 test('msd report <runDir> writes the page (CLI)', () => {
   const dir = fakeRun();
-  const out = execFileSync(process.execPath, ['--import', 'tsx', join(repo, 'src', 'cli', 'msd.ts'), 'report', dir, '--figures', '--scale', '1'], { cwd: repo, encoding: 'utf8' });
+  const out = execFileSync(
+    process.execPath,
+    ['--import', 'tsx', join(repo, 'src', 'cli', 'msd.ts'), 'report', dir, '--figures', '--scale', '1'],
+    { cwd: repo, encoding: 'utf8' },
+  );
   assert.match(out, /report: 6 chart\(s\) -> .*report\.html/);
   assert.ok(existsSync(join(dir, 'report.html')));
   for (const name of ['per-layer-f1', 'projection']) {
@@ -90,70 +125,108 @@ test('msd report <runDir> writes the page (CLI)', () => {
     assert.ok(inkStats(img).ink > 0.01, `${name}.png not blank`);
     assert.match(readFileSync(join(dir, 'figures', `${name}.svg`), 'utf8'), /^<svg/);
   }
-  const bad = spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'src', 'cli', 'msd.ts'), 'report', join(dir, 'missing')], { cwd: repo, encoding: 'utf8' });
+  const bad = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(repo, 'src', 'cli', 'msd.ts'), 'report', join(dir, 'missing')],
+    { cwd: repo, encoding: 'utf8' },
+  );
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /run directory .*missing does not exist/);
 });
 
 function findChromium(): { path?: string; reason?: string } {
-  if (process.env.MSD_CHROMIUM) return existsSync(process.env.MSD_CHROMIUM) ? { path: process.env.MSD_CHROMIUM } : { reason: `MSD_CHROMIUM=${process.env.MSD_CHROMIUM} does not exist` };
+  if (process.env.MSD_CHROMIUM)
+    return existsSync(process.env.MSD_CHROMIUM)
+      ? { path: process.env.MSD_CHROMIUM }
+      : { reason: `MSD_CHROMIUM=${process.env.MSD_CHROMIUM} does not exist` };
   for (const c of ['chromium', 'chromium-browser', 'google-chrome']) {
     const r = spawnSync('sh', ['-c', `command -v ${c}`], { encoding: 'utf8' });
     if (r.status === 0 && r.stdout.trim()) return { path: r.stdout.trim() };
   }
-  if (!process.env.CI) return { reason: 'no chromium on PATH (apt-get install chromium, or set MSD_CHROMIUM); CI installs it with test/viz/install-chromium.sh' };
+  if (!process.env.CI)
+    return {
+      reason:
+        'no chromium on PATH (apt-get install chromium, or set MSD_CHROMIUM); CI installs it with test/viz/install-chromium.sh',
+    };
   const r = spawnSync('bash', [join(here, 'install-chromium.sh')], { encoding: 'utf8' });
-  return r.status === 0 && r.stdout.trim() ? { path: r.stdout.trim().split('\n').pop() } : { reason: `install-chromium.sh failed: ${r.stderr.trim().split('\n').pop()}` };
+  return r.status === 0 && r.stdout.trim()
+    ? { path: r.stdout.trim().split('\n').pop() }
+    : { reason: `install-chromium.sh failed: ${r.stderr.trim().split('\n').pop()}` };
 }
 
 const chromium = findChromium();
 
-test('report.html in headless Chromium: no console errors, every chart drew marks, screenshot not blank', { skip: chromium.reason, timeout: 120_000 }, async () => {
-  const dir = fakeRun();
-  const { path } = writeReport(dir);
-  const { chromium: pw } = await import('playwright-core');
-  const profile = mkdtempSync(join(tmpdir(), 'msd-chromium-profile-'));
-  const context = await pw.launchPersistentContext(profile, {
-    executablePath: chromium.path,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 900 },
-  });
-  try {
-    const page = await context.newPage();
-    const problems: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+test(
+  'report.html in headless Chromium: no console errors, every chart drew marks, screenshot not blank',
+  { skip: chromium.reason, timeout: 120_000 },
+  async () => {
+    const dir = fakeRun();
+    const { path } = writeReport(dir);
+    const { chromium: pw } = await import('playwright-core');
+    const profile = mkdtempSync(join(tmpdir(), 'msd-chromium-profile-'));
+    const context = await pw.launchPersistentContext(profile, {
+      executablePath: chromium.path,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+      viewport: { width: 1280, height: 900 },
     });
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    const requests: string[] = [];
-    page.on('request', (r) => {
-      if (!r.url().startsWith('file:') && !r.url().startsWith('data:')) requests.push(r.url());
-    });
-    await page.goto(`file://${path}`);
-    await page.waitForFunction(() => {
-      const s = (globalThis as unknown as { __msdReport?: { total: number; done: number; errors: string[] } }).__msdReport;
-      return !!s && s.done + s.errors.length === s.total;
-    }, undefined, { timeout: 60_000 });
-    const state = await page.evaluate(() => (globalThis as unknown as { __msdReport: { total: number; done: number; errors: string[] } }).__msdReport);
-    assert.deepEqual(state.errors, []);
-    assert.equal(state.done, 6);
-    const marks = await page.$$eval('div.chart', (els) =>
-      els.map((el) => ({ name: el.getAttribute('data-name'), svg: el.querySelectorAll('svg').length, marks: el.querySelectorAll('svg g.mark-line path, svg g.mark-symbol path, svg g.mark-rect path, svg g.mark-rule line').length })),
-    );
-    for (const m of marks) {
-      assert.equal(m.svg, 1, `${m.name}: one SVG`);
-      assert.ok(m.marks >= 4, `${m.name}: ${m.marks} marks drawn`);
+    try {
+      const page = await context.newPage();
+      const problems: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+      });
+      page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+      const requests: string[] = [];
+      page.on('request', (r) => {
+        if (!r.url().startsWith('file:') && !r.url().startsWith('data:')) requests.push(r.url());
+      });
+      await page.goto(`file://${path}`);
+      await page.waitForFunction(
+        () => {
+          const s = (globalThis as unknown as { __msdReport?: { total: number; done: number; errors: string[] } })
+            .__msdReport;
+          return !!s && s.done + s.errors.length === s.total;
+        },
+        undefined,
+        { timeout: 60_000 },
+      );
+      const state = await page.evaluate(
+        () => (globalThis as unknown as { __msdReport: { total: number; done: number; errors: string[] } }).__msdReport,
+      );
+      assert.deepEqual(state.errors, []);
+      assert.equal(state.done, 6);
+      const marks = await page.$$eval('div.chart', (els) =>
+        els.map((el) => ({
+          name: el.getAttribute('data-name'),
+          svg: el.querySelectorAll('svg').length,
+          marks: el.querySelectorAll(
+            'svg g.mark-line path, svg g.mark-symbol path, svg g.mark-rect path, svg g.mark-rule line',
+          ).length,
+        })),
+      );
+      for (const m of marks) {
+        assert.equal(m.svg, 1, `${m.name}: one SVG`);
+        assert.ok(m.marks >= 4, `${m.name}: ${m.marks} marks drawn`);
+      }
+      assert.deepEqual(problems, [], 'no console errors or warnings');
+      assert.deepEqual(requests, [], 'no network requests');
+      const shot = decodePng(await page.screenshot({ fullPage: true }));
+      assert.equal(shot.width, 1280);
+      assert.ok(shot.height > 2000, `full page is ${shot.height}px tall`);
+      const { ink, colours } = inkStats(shot);
+      assert.ok(ink > 0.02 && colours > 20, `screenshot: ${(100 * ink).toFixed(1)}% ink, ${colours} colours`);
+    } finally {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
     }
-    assert.deepEqual(problems, [], 'no console errors or warnings');
-    assert.deepEqual(requests, [], 'no network requests');
-    const shot = decodePng(await page.screenshot({ fullPage: true }));
-    assert.equal(shot.width, 1280);
-    assert.ok(shot.height > 2000, `full page is ${shot.height}px tall`);
-    const { ink, colours } = inkStats(shot);
-    assert.ok(ink > 0.02 && colours > 20, `screenshot: ${(100 * ink).toFixed(1)}% ink, ${colours} colours`);
-  } finally {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
-  }
-});
+  },
+);

@@ -4,17 +4,31 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ablationTable, loadPublished, publishedF1, publishedRows, toCsv, toHtml, toLatex, CORPUS_LANGUAGES } from '../../src/viz/index.js';
+import {
+  ablationTable,
+  loadPublished,
+  publishedF1,
+  publishedRows,
+  toCsv,
+  toHtml,
+  toLatex,
+  CORPUS_LANGUAGES,
+} from '../../src/viz/index.js';
 import { resultsFrame } from '../../src/eval/table.js';
 import { ablationRows } from './fixtures.js';
 
 test('toCsv quotes commas, quotes and newlines; null is an empty cell', () => {
-  const csv = toCsv([{ a: 'x,y', b: 'say "hi"', c: null }, { a: 'line\nbreak', b: 2, c: 3.5 }]);
+  const csv = toCsv([
+    { a: 'x,y', b: 'say "hi"', c: null },
+    { a: 'line\nbreak', b: 2, c: 3.5 },
+  ]);
   assert.equal(csv, 'a,b,c\n"x,y","say ""hi""",\n"line\nbreak",2,3.5\n');
 });
 
 test('toCsv and toHtml take a danfojs DataFrame', () => {
-  const df = resultsFrame([{ model: 'teacher', language: 'nl', split: 'test', layer: 12, precision: 0.5, recall: 0.25, f1: 1 / 3, support: 7 }]);
+  const df = resultsFrame([
+    { model: 'teacher', language: 'nl', split: 'test', layer: 12, precision: 0.5, recall: 0.25, f1: 1 / 3, support: 7 },
+  ]);
   const csv = toCsv(df);
   assert.match(csv, /^model,language,split,layer,precision,recall,f1,support\nteacher,nl,test,12,0.5,0.25,0.333/);
   assert.match(toHtml(df), /<td class="num">0.33<\/td>/);
@@ -38,7 +52,14 @@ test('toLatex: booktabs tabular, numbers right-aligned, best per column bold, sp
   const float = toLatex([{ a: 1 }], { caption: 'F1 (%)', label: 'tab:f1' });
   assert.match(float, /\\begin\{table\}\[t\][\s\S]*\\caption\{F1 \(\\%\)\}\n\\label\{tab:f1\}\n\\end\{table\}/);
   // ties are all bold; a lower-is-better column
-  const ties = toLatex([{ m: 'a', x: 1.5 }, { m: 'b', x: 1.5 }, { m: 'c', x: 0.5 }], { best: 'min' });
+  const ties = toLatex(
+    [
+      { m: 'a', x: 1.5 },
+      { m: 'b', x: 1.5 },
+      { m: 'c', x: 0.5 },
+    ],
+    { best: 'min' },
+  );
   assert.match(ties, /c & \\textbf\{0.50\}/);
   assert.doesNotMatch(ties, /a & \\textbf/);
 });
@@ -68,7 +89,11 @@ test('published numbers: source cited, every cell null or a percentage, unverifi
       const row = doc.rows.find((r) => r.corpus === corpus && r.variant === v);
       assert.ok(row, `${corpus} ${v} row`);
       assert.deepEqual(Object.keys(row!.f1), [...CORPUS_LANGUAGES[corpus]!]);
-      if (!row!.verified) assert.ok(Object.values(row!.f1).every((x) => x === null) && row!.avg === null, `${corpus} ${v}: unverified rows hold no numbers`);
+      if (!row!.verified)
+        assert.ok(
+          Object.values(row!.f1).every((x) => x === null) && row!.avg === null,
+          `${corpus} ${v}: unverified rows hold no numbers`,
+        );
     }
   }
   const known = doc.rows.flatMap((r) => Object.values(r.f1)).filter((x) => x !== null).length;
