@@ -82,8 +82,9 @@ function peakRss(): number {
 }
 
 /** Writes the token ids/labels of the batches the run trains on (same seed, same order) for the PyTorch reference. */
-function dumpBatches(cfg: MsdConfig, file: string): void {
-  const tok = loadTokenizer(cfg.model.tiny.enabled ? mbert : cfg.model.pretrained);
+function dumpBatches(cfg: MsdConfig, file: string, modelDir: string): void {
+  // The tokenizer the run trained with (a pruned vocabulary renumbers the pieces): the ids PyTorch embeds.
+  const tok = loadTokenizer(modelDir);
   const lang = task === 'teacher' ? cfg.data.source : cfg.data.targets[0]!;
   const ds = loadDataset('conll2002', lang, 'train', { root: shared });
   const { encoded } = encodeDataset(tok, ds.sentences.slice(0, sentences), {
@@ -110,7 +111,6 @@ async function main(): Promise<void> {
   mkdirSync(workDir, { recursive: true });
   const backend = await initBackend();
   const cfg = config();
-  if (batchesFile) dumpBatches(cfg, batchesFile);
   // One extra step: the first one pays for kernel set-up and heap growth and is left out of the timing.
   if (task === 'teacher') await trainTeacher(cfg, { maxSteps: steps + 1, force: true });
   else {
@@ -137,6 +137,7 @@ async function main(): Promise<void> {
     join(cfg.run.outDir, 'pretrained'),
     cfg.model.pretrained,
   ].find((d) => existsSync(join(d, 'config.json')))!;
+  if (batchesFile) dumpBatches(cfg, batchesFile, modelDir);
   const vocabSize = (JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as { vocab_size: number })
     .vocab_size;
   console.log(

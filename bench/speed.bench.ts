@@ -17,7 +17,7 @@
  * that note. PyTorch runs with all cores (`torch.set_num_threads(os.cpu_count())`; it starts with one here) and the
  * environment that makes its timings steady (OMP_WAIT_POLICY=PASSIVE, glibc malloc without mmap/trim).
  * MSD_BENCH_STEPS (default 4) sets the timed MSD steps; MSD_BENCH_REPS (default 3) the matmul/layer repetitions;
- * MSD_BENCH_PARTS (default `matmul,layer,msd`) which groups of rows to measure.
+ * MSD_BENCH_PARTS (default `matmul,layer,msd,tiny`) which groups of rows to measure.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -33,7 +33,7 @@ const PY = '/usr/bin/python3';
 const REPS = Number(process.env.MSD_BENCH_REPS ?? 3);
 const STEPS = Number(process.env.MSD_BENCH_STEPS ?? 4);
 const GiB = 1024 ** 3;
-const PARTS = new Set((process.env.MSD_BENCH_PARTS ?? 'matmul,layer,msd').split(',').map((p) => p.trim()));
+const PARTS = new Set((process.env.MSD_BENCH_PARTS ?? 'matmul,layer,msd,tiny').split(',').map((p) => p.trim()));
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -112,6 +112,12 @@ const bench: Bench = async ({ log, root }) => {
   const missing = torchMissing();
   if (missing) log(`PyTorch columns skipped: ${missing}`);
   const rows: BenchRow[] = [];
+  // Each row is logged as soon as it is measured, so a long run that fails late keeps what it measured.
+  const add = (row: BenchRow) => {
+    rows.push(row);
+    const r = row.reference ? `  (${row.reference.name}: ${row.reference.value.toFixed(3)})` : '';
+    log(`measured: ${row.what}: ${row.value.toFixed(3)} ${row.unit}${r}`);
+  };
   const ref = (name: string, value: number | undefined) => (value === undefined ? undefined : { name, value });
 
   // Matmuls: forward A B, input gradient G B^T, weight gradient A^T G.
@@ -137,7 +143,7 @@ const bench: Bench = async ({ log, root }) => {
     ];
     for (const [form, what, fn] of forms) {
       const sec = timed(() => fn().dispose());
-      rows.push({
+      add({
         what: `matmul ${what}`,
         value: (2 * m * k * n) / sec / 1e9,
         unit: 'GFLOP/s',
@@ -173,7 +179,7 @@ const bench: Bench = async ({ log, root }) => {
       tf.dispose([value, ...Object.values(grads)]);
     });
     const ptLayer = missing ? undefined : torch<{ sec: number }>(root, ['layer', '--reps', String(REPS)]);
-    rows.push({
+    add({
       what: 'BERT-base layer forward+backward 8x128',
       value: sec,
       unit: 's',
@@ -189,8 +195,8 @@ const bench: Bench = async ({ log, root }) => {
   // Whole MSD steps, in child processes (each one's peak RSS is its own).
   const work = mkdtempSync(join(tmpdir(), 'msd-speed-'));
   try {
-    if (!PARTS.has('msd')) return rows;
-    for (const size of ['paper', 'tiny'] as const) {
+    if (!PARTS.has('msd') && !PARTS.has('tiny')) return rows;
+    for (const size of (['paper', 'tiny'] as const).filter((s) => PARTS.has(s === 'paper' ? 'msd' : 'tiny'))) {
       for (const task of ['teacher', 'student'] as const) {
         if (size === 'tiny' && task === 'student') continue;
         const batches = join(work, `batches-${size}-${task}.json`);
@@ -218,7 +224,7 @@ const bench: Bench = async ({ log, root }) => {
               ]).tokensPerSec;
         if (size === 'paper') {
           const pipeline = msd('128', 'live', task === 'teacher');
-          rows.push({
+          add({
             what: `${label}: real tokens/s vs the reference pipeline`,
             value: r.tokensPerSec,
             unit: 'tokens/s',
@@ -233,7 +239,7 @@ const bench: Bench = async ({ log, root }) => {
             note: 'moonshot 3x',
           });
         }
-        rows.push({
+        add({
           what: `${label}: real tokens/s vs PyTorch doing the same work`,
           value: r.tokensPerSec,
           unit: 'tokens/s',
@@ -244,7 +250,7 @@ const bench: Bench = async ({ log, root }) => {
           ),
         });
         if (size === 'paper' && task === 'student') {
-          rows.push({
+          add({
             what: 'peak RSS of the mBERT-size student step, batch 32',
             value: r.peakRssBytes / GiB,
             unit: 'GiB',
@@ -265,16 +271,11 @@ const bench: Bench = async ({ log, root }) => {
 
 /** The tiny preset's architecture for the PyTorch script (read from the preset, so both sides stay the same). */
 function tinyArgs(): string[] {
-  const t = resolveConfig('tiny').model.tiny;
+  const m = resolveConfig('tiny').model;
+  const t = m.tiny;
   return [
-    '--hidden',
-    String(t.hiddenSize),
-    '--layers',
-    String(t.numLayers),
-    '--heads-n',
-    String(t.numHeads),
-    '--inter',
-    String(t.intermediateSize),
+    ...['--hidden', String(t.hiddenSize), '--layers', String(t.numLayers), '--heads-n', String(t.numHeads)],
+    ...['--inter', String(t.intermediateSize), '--head-first', String(m.headLayers[0]), '--dropout', String(t.dropout)],
   ];
 }
 

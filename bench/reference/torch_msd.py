@@ -117,7 +117,7 @@ def pad(batch, length, pad_id=0):
 
 def sizes(a):
     if a.size == 'tiny':
-        return dict(vocab=a.vocab, H=a.hidden, L=a.layers, nh=a.heads_n, inter=a.inter)
+        return dict(vocab=a.vocab, H=a.hidden, L=a.layers, nh=a.heads_n, inter=a.inter, heads=range(a.head_first, a.layers + 1), p=a.dropout)
     return dict(vocab=119547, H=768, L=12, nh=12, inter=3072)
 
 
@@ -249,6 +249,8 @@ def main():
     p.add_argument('--layers', type=int, default=4)
     p.add_argument('--heads-n', type=int, default=4)
     p.add_argument('--inter', type=int, default=512)
+    p.add_argument('--head-first', type=int, default=4)
+    p.add_argument('--dropout', type=float, default=0.1)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     res = {'matmul': cmd_matmul, 'layer': cmd_layer, 'msd': cmd_msd}[a.cmd](a)
