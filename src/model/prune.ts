@@ -23,7 +23,7 @@ import { join, resolve } from 'node:path';
 import type { AnySentence } from '../data/types.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
-import { parseSafetensors } from './safetensors.js';
+import { DTYPE_SIZES, parseSafetensors } from './safetensors.js';
 
 /** Sentences whose pieces are kept: any list of `{ tokens }` (Sentence[], UnlabelledSentence[]). */
 export type PruneCorpus = readonly Pick<AnySentence, 'tokens'>[];
@@ -49,20 +49,6 @@ export interface PruneReport {
   /** Parameters before and after. */
   parameters: { before: number; after: number };
 }
-
-/** Bytes per element of the safetensors dtypes. */
-const DTYPE_BYTES: Record<string, number> = {
-  F64: 8,
-  F32: 4,
-  F16: 2,
-  BF16: 2,
-  I64: 8,
-  I32: 4,
-  I16: 2,
-  I8: 1,
-  U8: 1,
-  BOOL: 1,
-};
 
 /** Tensors indexed by vocabulary id in their first dimension: the word embeddings and an MLM head's outputs. */
 function isVocabTensor(name: string, shape: readonly number[], vocabSize: number): boolean {
@@ -173,7 +159,7 @@ export function pruneVocabulary(
       remapped.push({ name, from: info.shape, to: shape });
     }
     after += shape.reduce((a, b) => a * b, 1);
-    if (!(info.dtype in DTYPE_BYTES))
+    if (!(info.dtype in DTYPE_SIZES))
       throw new Error(`pruneVocabulary: ${weightsPath}: tensor "${name}" has unsupported dtype ${info.dtype}`);
     header[name] = { dtype: info.dtype, shape, data_offsets: [offset, offset + data.length] };
     chunks.push(data);

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from './atomic.js';
 
 /** Bytes per element of every dtype the format defines. Integer and bool tensors are validated but not decoded. */
-const DTYPE_SIZES: Record<string, number> = {
+export const DTYPE_SIZES: Record<string, number> = {
   F64: 8,
   F32: 4,
   F16: 2,
