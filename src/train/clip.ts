@@ -11,6 +11,7 @@
  */
 import { tf } from '../tf.js';
 import type { Tensor } from '../tf.js';
+import { sumOfSquares } from '../backend/host-memory.js';
 
 export interface ClipOptions {
   /** Throw when the total norm is NaN or infinite (torch's `error_if_nonfinite`); default false. */
@@ -47,13 +48,11 @@ export function clipScale(
     if (g.dtype !== 'float32')
       throw new Error(`${WHERE}: gradient '${String(keyName(key))}' has dtype ${g.dtype}; expected float32`);
   }
-  let norm = 0;
-  if (entries.length > 0) {
-    // sqrt of the summed squares: the same quantity as torch's norm of per-tensor norms, without tf.norm's |x|^p.
-    const t = tf.tidy(() => tf.sqrt(tf.addN(entries.map(([, g]) => tf.sum(tf.square(g))))));
-    norm = t.dataSync()[0];
-    t.dispose();
-  }
+  // sqrt of the summed squares: the same quantity as torch's norm of per-tensor norms (float64 sums here). Read in
+  // place (a view of the wasm heap on wasm/blas): no squared copy of every gradient is made.
+  let sumSq = 0;
+  for (const [, g] of entries) sumSq += sumOfSquares(g);
+  const norm = Math.sqrt(sumSq);
   if (!Number.isFinite(norm) && opts.errorIfNonfinite) {
     throw new Error(`${WHERE}: the total gradient norm is ${norm}; the loss or the model has diverged`);
   }

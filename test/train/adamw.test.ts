@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/tf.js';
+import { initBackend } from '../../src/backend/init.js';
+import { loadBlas } from '../../src/backend/blas.js';
 import { AdamW, defaultNoDecay, linearWarmupDecay } from '../../src/train/optim.js';
 
 /** Seeded float32-representable numbers in [-1, 1). */
@@ -53,11 +55,18 @@ function close(got: ArrayLike<number>, want: number[], tol: number, what: string
   }
 }
 
+/**
+ * Every test runs on each backend: on wasm and blas the update reads gradients and writes parameters in the wasm heap
+ * (in place when the variable alone holds its bytes), on cpu through copies (src/backend/host-memory.ts).
+ */
+const checks: [string, () => void][] = [];
+const check = (name: string, fn: () => void) => checks.push([name, fn]);
+
 let uid = 0;
 const fresh = (values: number[], shape: number[], name: string) =>
   tf.variable(tf.tensor(values, shape), true, `${name}#${uid++}`);
 
-test('one step equals the hand-computed update (decayed weight and undecayed bias, both variants)', () => {
+check('one step equals the hand-computed update (decayed weight and undecayed bias, both variants)', () => {
   for (const variant of ['hf', 'torch'] as const) {
     const w0 = data(6, 1);
     const b0 = data(3, 2);
@@ -86,7 +95,7 @@ test('one step equals the hand-computed update (decayed weight and undecayed bia
   }
 });
 
-test('several steps with a scheduled lr follow the float64 reference', () => {
+check('several steps with a scheduled lr follow the float64 reference', () => {
   for (const variant of ['hf', 'torch'] as const) {
     const p0 = data(10, 11);
     const p = fresh(p0, [10], 'layer/attention/query/kernel');
@@ -106,7 +115,7 @@ test('several steps with a scheduled lr follow the float64 reference', () => {
   }
 });
 
-test('no weight decay on bias and LayerNorm by default; the predicate is configurable', () => {
+check('no weight decay on bias and LayerNorm by default; the predicate is configurable', () => {
   for (const [name, decays] of [
     ['bert/encoder/layer_3/output/dense/bias', false],
     ['bert.encoder.layer.3.output.LayerNorm.weight', false],
@@ -143,7 +152,7 @@ test('no weight decay on bias and LayerNorm by default; the predicate is configu
   tf.dispose([a, c]);
 });
 
-test('variables without a gradient are skipped; foreign or misshapen gradients are errors', () => {
+check('variables without a gradient are skipped; foreign or misshapen gradients are errors', () => {
   const a = fresh([1, 2], [2], 'y/kernel');
   const frozen = fresh([3], [1], 'y/frozen');
   const opt = new AdamW([a]);
@@ -165,7 +174,7 @@ test('variables without a gradient are skipped; foreign or misshapen gradients a
   tf.dispose([a, frozen]);
 });
 
-test('export/import of the state resumes bit-exactly', () => {
+check('export/import of the state resumes bit-exactly', () => {
   const p0 = data(12, 21);
   const grads = Array.from({ length: 6 }, (_, s) => data(12, 200 + s));
   const lrs = [1e-3, 2e-3, 3e-3, 2e-3, 1e-3, 5e-4];
@@ -211,7 +220,7 @@ test('export/import of the state resumes bit-exactly', () => {
   }
 });
 
-test('no tensor growth across steps; minimises a quadratic with tf.variableGrads', () => {
+check('no tensor growth across steps; minimises a quadratic with tf.variableGrads', () => {
   const target = tf.tensor(data(32, 5), [4, 8]);
   const w = fresh(new Array(32).fill(0), [4, 8], 'quad/kernel');
   const bias = fresh(new Array(8).fill(0), [8], 'quad/bias');
@@ -237,7 +246,7 @@ test('no tensor growth across steps; minimises a quadratic with tf.variableGrads
   tf.dispose([target, w, bias]);
 });
 
-test('step(grads, lr, scale) equals a step on gradients scaled by `scale` (how the loop applies clipping)', () => {
+check('step(grads, lr, scale) equals a step on gradients scaled by `scale` (how the loop applies clipping)', () => {
   const run = (scaleInStep: boolean) => {
     const w = fresh(data(12, 3), [3, 4], 'scale/kernel');
     const opt = new AdamW([w], { weightDecay: 0.01 });
@@ -259,3 +268,32 @@ test('step(grads, lr, scale) equals a step on gradients scaled by `scale` (how t
     assert.ok(Math.abs(fused[i]! - explicit[i]!) < 1e-6, `${i}: ${fused[i]} vs ${explicit[i]}`);
   assert.throws(() => new AdamW([]).step({}, 0.1, Number.NaN), /gradScale is NaN/);
 });
+
+check("a tensor sharing the parameter's bytes keeps its values; a sole owner is updated in place", () => {
+  const w = fresh(data(8, 7), [8], 'share/kernel');
+  const opt = new AdamW([w], { weightDecay: 0 });
+  opt.step({ [w.name]: tf.tensor(data(8, 8)) }, 0.1); // the initial tensor still shares the bytes: a fresh buffer
+  const snapshot = tf.clone(w); // shares the bytes on wasm (copy-free Identity): must not see the next update
+  const before = Array.from(snapshot.dataSync());
+  opt.step({ [w.name]: tf.tensor(data(8, 9)) }, 0.1);
+  assert.deepEqual(Array.from(snapshot.dataSync()), before, 'a clone taken before the step was changed');
+  assert.notDeepEqual(Array.from(w.dataSync()), before, 'the variable did not change');
+  snapshot.dispose();
+  const id = w.dataId;
+  opt.step({ [w.name]: tf.tensor(data(8, 10)) }, 0.1);
+  if (tf.getBackend() !== 'cpu') assert.equal(w.dataId, id, 'sole owner on wasm: expected an in-place update');
+  opt.dispose();
+  w.dispose();
+});
+
+const backends = ['cpu', 'wasm', ...(loadBlas().ok ? ['blas' as const] : [])] as const;
+for (const backend of backends) {
+  for (const [name, fn] of checks) {
+    test(`${name} [${backend}]`, async () => {
+      await initBackend({ prefer: backend });
+      const before = tf.memory().numTensors;
+      tf.tidy(fn);
+      assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+    });
+  }
+}
