@@ -15,8 +15,8 @@
  * 8x12 heads x 128 tokens), so the default is `matMul(q, k, false, true)` (`keyTranspose: 'fused'`).
  *
  * Training memory (tfjs keeps every op's inputs for the backward pass): GELU has a custom gradient that keeps
- * only its input, dropout masks are made off the tape, and with `frozen` the frozen prefix (embeddings + layers
- * 1..k) runs off the tape entirely. See bench/model.bench.ts for what fits in the wasm heap.
+ * only its input, dropout keeps only its mask (src/model/dropout.ts), and with `frozen` the frozen prefix
+ * (embeddings + layers 1..k) runs off the tape entirely. See bench/model.bench.ts for what fits in the wasm heap.
  *
  * The mask bias is -1e4 (as the original BERT): exp(-1e4) is exactly 0 in float32, so padded keys get zero
  * attention weight and padding does not change the outputs at real positions, while avoiding the -inf/NaN that
@@ -27,6 +27,7 @@ import type { Tensor2D, Tensor3D, Variable } from '../tf.js';
 import type { BertConfig } from './config.js';
 import { encoderParamSpecs, isFrozen, validateFreeze, type FreezeOptions, type ParamSpec, sizeOf } from './params.js';
 import { deriveSeed, truncatedNormal } from './random.js';
+import { dropout } from './dropout.js';
 
 /** Model input: int32 tensors of shape [batch, seqLen], as the tokenizer's batching produces them. */
 export interface BertInput {
@@ -180,13 +181,7 @@ export class BertEncoder {
         site++;
         if (!opts.training || rate === 0) return x;
         const seed = opts.dropoutSeed === undefined ? undefined : deriveSeed(opts.dropoutSeed, `dropout${site}`);
-        // tf.dropout's own formula, x * floor(u + keep) / keep, with the mask made off the tape: the backward
-        // pass keeps only the mask (masked), not x, the uniform draw or its intermediates.
-        const mask = offTape(
-          () => tf.div(tf.floor(tf.add(tf.randomUniform(x.shape, 0, 1, 'float32', seed), 1 - rate)), 1 - rate),
-          [],
-        );
-        return masked(x, mask);
+        return dropout(x, rate, seed);
       },
       layerNorm: (x, prefix) => layerNorm(x, ops.w(`${prefix}.gamma`), ops.w(`${prefix}.beta`), cfg.layerNormEps),
       // [rows, in] @ [in, out] + bias: a plain matmul, no transposed operand.
@@ -277,8 +272,8 @@ export class BertEncoder {
 /**
  * Runs `fn` off the gradient tape: tfjs does not record the ops inside a custom-gradient forward function, so
  * nothing is kept for backward. The declared gradient is zero for every input; it is never used, because the
- * inputs passed are never on a path from a trained variable (token ids, the frozen prefix's states, or none for
- * dropout masks), so backprop prunes the node.
+ * inputs passed are never on a path from a trained variable (token ids or the frozen prefix's states), so
+ * backprop prunes the node.
  */
 function offTape(fn: () => tf.Tensor, inputs: tf.Tensor[]): tf.Tensor {
   const f = tf.customGrad((...args: (tf.Tensor | ((saved: tf.Tensor[]) => void))[]) => ({
@@ -286,23 +281,6 @@ function offTape(fn: () => tf.Tensor, inputs: tf.Tensor[]): tf.Tensor {
     gradFunc: () => args.slice(0, inputs.length).map((x) => tf.zerosLike(x as tf.Tensor)),
   }));
   return f(...inputs);
-}
-
-/**
- * x * mask for a constant mask (dropout): d/dx = mask. Autodiff of tf.mul would keep x as well, for a gradient
- * with respect to the mask that is never needed; this keeps only the mask.
- */
-function masked(x: tf.Tensor, mask: tf.Tensor): tf.Tensor {
-  const f = tf.customGrad(
-    (input: tf.Tensor | ((s: tf.Tensor[]) => void), save: tf.Tensor | ((s: tf.Tensor[]) => void)) => {
-      (save as (s: tf.Tensor[]) => void)([mask]);
-      return {
-        value: tf.mul(input as tf.Tensor, mask),
-        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.mul(dy as tf.Tensor, saved[0]!),
-      };
-    },
-  );
-  return f(x);
 }
 
 /**

@@ -13,6 +13,7 @@ import type { Tensor3D, Variable } from '../tf.js';
 import type { NamedVariable } from './bert.js';
 import { PAPER } from '../config.js';
 import { deriveSeed, truncatedNormal } from './random.js';
+import { dropout } from './dropout.js';
 
 export interface LayerHeadsOptions {
   hiddenSize: number;
@@ -116,10 +117,9 @@ export class LayerHeads {
         tf.tidy(() => {
           let x: tf.Tensor = tf.reshape(h, [b * t, H]);
           if (opts.training && this.dropout > 0) {
-            x = tf.dropout(
+            x = dropout(
               x,
               this.dropout,
-              undefined,
               opts.dropoutSeed === undefined ? undefined : deriveSeed(opts.dropoutSeed, `head${m}`),
             );
           }
