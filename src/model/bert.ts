@@ -28,6 +28,7 @@ import type { BertConfig } from './config.js';
 import { encoderParamSpecs, isFrozen, validateFreeze, type FreezeOptions, type ParamSpec, sizeOf } from './params.js';
 import { deriveSeed, truncatedNormal } from './random.js';
 import { dropout } from './dropout.js';
+import { GELU, hasKernel } from '../backend/simd-kernels.js';
 
 /** Model input: int32 tensors of shape [batch, seqLen], as the tokenizer's batching produces them. */
 export interface BertInput {
@@ -326,6 +327,8 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: 
  * of the five intermediates autodiff would keep on the [tokens, intermediate_size] tensor.
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
+  // On wasm: one fused SIMD pass each way, with the same formula (src/backend/simd-kernels.ts).
+  if (hasKernel(GELU)) return tf.engine().runKernel(GELU, { x }) as T;
   const f = tf.customGrad(
     (input: tf.Tensor | ((s: tf.Tensor[]) => void), save: tf.Tensor | ((s: tf.Tensor[]) => void)) => {
       const xi = input as tf.Tensor;
