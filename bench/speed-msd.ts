@@ -125,11 +125,16 @@ async function main(): Promise<void> {
   const rows = readFileSync(metricsFile, 'utf8')
     .split('\n')
     .filter(Boolean)
-    .map(
-      (l) => JSON.parse(l) as { kind: string; step: number; tokensPerSec?: number; stepMs?: number; tokens?: number },
-    )
+    .map((l) => JSON.parse(l) as { kind: string; step: number; tokens: number; ms: number })
     .filter((r) => r.kind === 'step' && r.step > 1);
-  const tokensPerSec = rows.reduce((s, r) => s + (r.tokensPerSec ?? 0), 0) / Math.max(1, rows.length);
+  // All timed tokens over all timed time, as the PyTorch reference computes it (a mean of per-step rates would
+  // weigh a short batch's high rate as much as a long batch's low one).
+  const tokensPerSec =
+    (1000 * rows.reduce((s, r) => s + r.tokens, 0)) /
+    Math.max(
+      1,
+      rows.reduce((s, r) => s + r.ms, 0),
+    );
   const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.length;
   // The vocabulary the model trained with (the tiny preset prunes mBERT's to the run's text): PyTorch gets the same.
   const modelDir = [

@@ -303,6 +303,9 @@ export function trainLoop<B>(spec: LoopSpec<B>): LoopResult {
             lr,
             gradNorm: clipped.norm,
             tokensPerSec: Math.round(tokensPerSec),
+            // What the rate is made of, so rates over several log windows can be combined exactly (sum / sum).
+            tokens: windowTokens,
+            ms: now - windowStart,
           });
           windowTokens = 0;
           windowStart = now;
