@@ -68,7 +68,9 @@ const WHERE = 'train/adamw.ts: AdamW';
 
 /*
  * The fused loops. Top-level functions with every value a parameter, so V8 keeps them in registers (a closure over
- * the same values ran at twice the time per element).
+ * the same values ran at twice the time per element). Two loops, not one with neutral parameters: a single loop
+ * computing both formulas (an extra division and multiplication per element) measured 10.3 against 5.4 ns per
+ * parameter (63.8M parameters on blas).
  */
 
 /** 'hf': p <- p - stepSize * m / (sqrt(v) + eps), then p <- p - decay * p. */
