@@ -4,7 +4,7 @@
  * `dataSync` each read is a copy out of the wasm heap and each new value a copy back in, which cost more than the
  * arithmetic itself (about 2 s of a 15 s mBERT teacher step before this file existed).
  *
- * - wasm and blas (blas is the wasm backend with other matmul kernels): a `Float32Array` view of the wasm heap.
+ * - wasm (the blas backend is tfjs's wasm backend with other matmul kernels): a `Float32Array` view of the heap.
  * - every other backend (cpu, tfjs-node, webgl): `dataSync()`, a copy (the cpu backend hands out its own array,
  *   which must never be written).
  *
@@ -20,16 +20,20 @@ interface WasmLike {
   refCount(dataId: object): number;
 }
 
-/** The wasm backend behind `t` (the blas backend is one), or undefined for any other backend. */
+/** The active tfjs backend when it is the wasm one (which the blas backend is too), else undefined. */
+function activeWasm(): WasmLike | undefined {
+  if (tf.getBackend() !== 'wasm') return undefined;
+  const b = tf.engine().findBackend('wasm') as unknown as Partial<WasmLike> | null;
+  return b && typeof b.typedArrayFromHeap === 'function' && typeof b.makeOutput === 'function'
+    ? (b as WasmLike)
+    : undefined;
+}
+
+/** The wasm backend when `t` lives in its heap, or undefined (another backend, or data tfjs has not moved yet). */
 function wasmBackendOf(t: Tensor): WasmLike | undefined {
-  const name = tf.getBackend();
-  if (name !== 'wasm' && name !== 'blas') return undefined;
-  const b = tf.engine().findBackend(name) as unknown as Partial<WasmLike> | null;
-  if (!b || typeof b.typedArrayFromHeap !== 'function' || typeof b.makeOutput !== 'function') return undefined;
-  // A tensor created on another backend (moved lazily by tfjs) is not in this heap yet: read it through tfjs.
+  const b = activeWasm();
   const info = tf.engine().state.tensorInfo.get(t.dataId) as { backend?: unknown } | undefined;
-  if (info?.backend !== b) return undefined;
-  return b as WasmLike;
+  return b && info?.backend === b ? b : undefined;
 }
 
 function expectFloat32(t: Tensor, what: string): void {
@@ -47,56 +51,30 @@ export function readFloats(t: Tensor): Float32Array {
 }
 
 /**
- * Gives `variable` new values computed by `write(out, current)`, in one pass and without copies where possible:
+ * Gives `variable` new values computed from its current ones and `grad` by `write(out, current, grad)`, in one pass
+ * and without copies where possible:
  *
- * - on wasm/blas, when the variable is the only holder of its bytes (backend reference count 1: no clone, reshape
- *   or tape entry shares them), `out` and `current` are the same heap view and the update is in place. `write`
- *   must then read each `current[i]` before it writes `out[i]` (an element-wise update does);
- * - otherwise `out` is a fresh buffer (in the heap on wasm/blas, so no copy follows) and the variable is assigned
- *   a tensor over it, exactly as `variable.assign` would: tensors that shared the old bytes keep the old values.
- *
- * `read` lists other tensors whose views `write` needs (gradients); they are passed in order as `inputs`, taken
- * after any allocation so no view is stale.
+ * - on wasm, when the variable is the only holder of its bytes (backend reference count 1: no clone, reshape or
+ *   tape entry shares them), `out` and `current` are the same heap view and the update is in place. `write` must
+ *   then read each `current[i]` before it writes `out[i]` (an element-wise update does);
+ * - otherwise `out` is a fresh buffer (in the heap on wasm, so no copy follows) and the variable is assigned a
+ *   tensor over it, exactly as `variable.assign` would: tensors that shared the old bytes keep the old values.
  */
 export function updateVariable(
   variable: Variable,
-  read: readonly Tensor[],
-  write: (out: Float32Array, current: Float32Array, inputs: Float32Array[]) => void,
+  grad: Tensor,
+  write: (out: Float32Array, current: Float32Array, grad: Float32Array) => void,
 ): void {
   expectFloat32(variable, `updateVariable: variable '${variable.name}'`);
-  for (const t of read) expectFloat32(t, `updateVariable: an input of '${variable.name}'`);
+  expectFloat32(grad, `updateVariable: the gradient of '${variable.name}'`);
   const wasm = wasmBackendOf(variable);
-  if (wasm && read.every((t) => wasmBackendOf(t) === wasm)) {
-    if (wasm.refCount(variable.dataId) === 1) {
-      const view = wasm.typedArrayFromHeap(variable) as Float32Array;
-      write(
-        view,
-        view,
-        read.map((t) => wasm.typedArrayFromHeap(t) as Float32Array),
-      );
-      return;
-    }
-    const info = wasm.makeOutput(variable.shape, 'float32');
-    const out = wasm.typedArrayFromHeap(info) as Float32Array;
-    write(
-      out,
-      wasm.typedArrayFromHeap(variable) as Float32Array,
-      read.map((t) => wasm.typedArrayFromHeap(t) as Float32Array),
-    );
-    const value = tf
-      .engine()
-      .makeTensorFromTensorInfo(info as Parameters<ReturnType<typeof tf.engine>['makeTensorFromTensorInfo']>[0]);
-    variable.assign(value);
-    value.dispose();
+  if (wasm && wasmBackendOf(grad) === wasm && wasm.refCount(variable.dataId) === 1) {
+    const view = wasm.typedArrayFromHeap(variable) as Float32Array;
+    write(view, view, wasm.typedArrayFromHeap(grad) as Float32Array);
     return;
   }
-  const out = new Float32Array(variable.size);
-  write(
-    out,
-    variable.dataSync() as Float32Array,
-    read.map((t) => t.dataSync() as Float32Array),
-  );
-  const value = tf.tensor(out, variable.shape, 'float32');
+  // Allocate first (it may grow the heap and detach earlier views), then read.
+  const value = floatTensorFromHost(variable.shape, (out) => write(out, readFloats(variable), readFloats(grad)));
   variable.assign(value);
   value.dispose();
 }
@@ -120,16 +98,14 @@ export function sumOfSquares(t: Tensor): number {
 }
 
 /**
- * A new float32 tensor of `shape` whose values `fill(out)` writes: straight into the wasm heap on wasm/blas (no
+ * A new float32 tensor of `shape` whose values `fill(out)` writes: straight into the wasm heap on wasm (no
  * copy), into a host array handed to `tf.tensor` elsewhere.
  */
 export function floatTensorFromHost(shape: number[], fill: (out: Float32Array) => void): Tensor {
-  const name = tf.getBackend();
-  const b =
-    name === 'wasm' || name === 'blas' ? (tf.engine().findBackend(name) as unknown as Partial<WasmLike> | null) : null;
-  if (b && typeof b.makeOutput === 'function' && typeof b.typedArrayFromHeap === 'function') {
-    const info = b.makeOutput(shape, 'float32');
-    fill(b.typedArrayFromHeap(info) as Float32Array);
+  const wasm = activeWasm();
+  if (wasm) {
+    const info = wasm.makeOutput(shape, 'float32');
+    fill(wasm.typedArrayFromHeap(info) as Float32Array);
     return tf
       .engine()
       .makeTensorFromTensorInfo(info as Parameters<ReturnType<typeof tf.engine>['makeTensorFromTensorInfo']>[0]);

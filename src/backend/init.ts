@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import { tf } from '../tf.js';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmKernels } from './wasm-kernels.js';
-import { registerSimdKernels } from './simd-kernels.js';
+import { registerSimdKernels, simdKernelsUnavailable } from './simd-kernels.js';
 import { loadBlas } from './blas.js';
 import { useBlasMatMul, useStockMatMul } from './blas-kernels.js';
 
@@ -101,14 +101,16 @@ async function tryWasm(): Promise<Attempt> {
     return { ok: false, reason: `@tensorflow/tfjs-backend-wasm failed to load: ${(err as Error).message}` };
   }
   registerWasmKernels();
-  registerSimdKernels();
+  const simd = registerSimdKernels();
   try {
     if (!(await tf.setBackend('wasm'))) return { ok: false, reason: 'the wasm backend failed to initialise' };
   } catch (err) {
     return { ok: false, reason: `the wasm backend failed to initialise: ${(err as Error).message}` };
   }
   useStockMatMul(tf.backend() as BackendWasm);
-  return { ok: true, tfBackend: 'wasm', pkg: '@tensorflow/tfjs-backend-wasm' };
+  // Never silently without the SIMD kernels: the summary says why.
+  const pkg = `@tensorflow/tfjs-backend-wasm${simd ? '' : ` (SIMD GELU off: ${simdKernelsUnavailable()})`}`;
+  return { ok: true, tfBackend: 'wasm', pkg };
 }
 
 /** The wasm backend with BatchMatMul and _FusedMatMul on the system BLAS; the reason when there is no BLAS. */
@@ -121,7 +123,7 @@ async function tryBlas(): Promise<Attempt> {
   return {
     ok: true,
     tfBackend: 'wasm',
-    pkg: `@tensorflow/tfjs-backend-wasm + ${loaded.blas.description} at ${loaded.blas.path} via koffi`,
+    pkg: `${wasm.pkg} + ${loaded.blas.description} at ${loaded.blas.path} via koffi`,
   };
 }
 

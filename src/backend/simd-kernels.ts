@@ -41,6 +41,11 @@ interface WasmApi {
 const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 let compiled: object | undefined;
+/** The module, compiled once (a WebAssembly engine without SIMD throws here). */
+function compiledModule(): object {
+  compiled ??= new WA.Module(Buffer.from(SIMD_KERNELS_WASM_BASE64, 'base64'));
+  return compiled;
+}
 /** One instance per backend instance (each has its own memory). */
 const instances = new WeakMap<object, SimdExports>();
 
@@ -55,8 +60,7 @@ function memoryOf(backend: BackendWasm): object {
 function kernelsFor(backend: BackendWasm): SimdExports {
   let k = instances.get(backend);
   if (!k) {
-    compiled ??= new WA.Module(Buffer.from(SIMD_KERNELS_WASM_BASE64, 'base64'));
-    k = new WA.Instance(compiled, { env: { memory: memoryOf(backend) } }).exports as unknown as SimdExports;
+    k = new WA.Instance(compiledModule(), { env: { memory: memoryOf(backend) } }).exports as unknown as SimdExports;
     instances.set(backend, k);
   }
   return k;
@@ -115,8 +119,9 @@ let registered: boolean | undefined;
 let reason = '';
 
 /**
- * Registers the kernels (once). Returns false, with `simdKernelsUnavailable()` saying why, where the module cannot
- * compile (a WebAssembly engine without SIMD): `gelu` then keeps the composite of tfjs ops.
+ * Registers the kernels (once). Returns false, with `simdKernelsUnavailable()` saying why (initBackend puts it in
+ * its summary), under `MSD_SIMD=off` or where the module cannot compile (a WebAssembly engine without SIMD): `gelu`
+ * then keeps the composite of tfjs ops.
  */
 export function registerSimdKernels(): boolean {
   if (registered !== undefined) return registered;
@@ -125,7 +130,7 @@ export function registerSimdKernels(): boolean {
     return (registered = false);
   }
   try {
-    compiled ??= new WA.Module(Buffer.from(SIMD_KERNELS_WASM_BASE64, 'base64'));
+    compiledModule();
   } catch (err) {
     reason = `the SIMD kernel module does not compile here: ${(err as Error).message}`;
     return (registered = false);

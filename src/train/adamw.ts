@@ -224,9 +224,9 @@ export class AdamW {
     const { m, v } = slot;
     const variant = this.variant;
     // `next` may be `pv` itself (an in-place update): each pv[i] is read before next[i] is written.
-    updateVariable(p, [g], (next, pv, [gv]) => {
-      if (variant === 'hf') adamwHf(next, pv, gv!, m, v, b1, b2, eps, (lr * Math.sqrt(bc2)) / bc1, decay, gradScale);
-      else adamwTorch(next, pv, gv!, m, v, b1, b2, eps, lr / bc1, Math.sqrt(bc2), decay, gradScale);
+    updateVariable(p, g, (next, pv, gv) => {
+      if (variant === 'hf') adamwHf(next, pv, gv, m, v, b1, b2, eps, (lr * Math.sqrt(bc2)) / bc1, decay, gradScale);
+      else adamwTorch(next, pv, gv, m, v, b1, b2, eps, lr / bc1, Math.sqrt(bc2), decay, gradScale);
     });
     slot.step = t;
   }

@@ -90,3 +90,24 @@ test('MsdGelu is not a kernel of the cpu backend: gelu there is the composite of
   await initBackend({ prefer: 'cpu' });
   assert.equal(hasKernel(GELU), false);
 });
+
+test('MSD_SIMD=off: gelu runs as tfjs ops and the backend summary says so (child process)', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const script =
+    "import { initBackend } from './src/backend/init.ts'; import { GELU, hasKernel } from './src/backend/simd-kernels.ts';" +
+    ' const i = await initBackend(); console.log(JSON.stringify({ summary: i.summary, gelu: hasKernel(GELU) }));';
+  const run = (simd: string) => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, MSD_SIMD: simd, MSD_BACKEND: 'wasm' },
+    });
+    assert.equal(r.status, 0, r.stderr.slice(-1000));
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as { summary: string; gelu: boolean };
+  };
+  const off = run('off');
+  assert.equal(off.gelu, false);
+  assert.match(off.summary, /tfjs-backend-wasm \(SIMD GELU off: MSD_SIMD=off\)/);
+  const on = run('');
+  assert.equal(on.gelu, true);
+  assert.doesNotMatch(on.summary, /SIMD GELU off/);
+});
