@@ -16,6 +16,7 @@ export interface Cell {
   cell_type: 'code' | 'markdown' | 'raw';
   source: string | string[];
   outputs?: Output[];
+  execution_count?: number | null;
 }
 export interface Output {
   output_type: 'stream' | 'display_data' | 'execute_result' | 'error' | 'update_display_data';
@@ -277,11 +278,25 @@ export function machinePaths(nb: Notebook): string[] {
   return problems;
 }
 
-/** Problems found in an executed notebook: error outputs and the expectations for its file name. */
+/**
+ * Code cells of an executed notebook without an execution count (JupyterLab shows them as `[ ]:`, never run). tslab
+ * sends no `execute_input`, so nbclient sees the count only in the reply: nbconvert_config.py copies it from there.
+ * Empty cells are not executed and keep none.
+ */
+export function uncountedCells(nb: Notebook): number[] {
+  return nb.cells.flatMap((c, i) =>
+    c.cell_type === 'code' && sourceText(c.source).trim() !== '' && typeof c.execution_count !== 'number' ? [i] : [],
+  );
+}
+
+/** Problems found in an executed notebook: error outputs, uncounted cells and the expectations for its file name. */
 export function checkExecuted(nb: Notebook, file: string, expectations = EXPECTATIONS): string[] {
   const problems = errorOutputs(nb).map(({ cellIndex, output }) =>
     `cell ${cellIndex}: ${output.ename ?? 'Error'}: ${output.evalue ?? ''}`.trimEnd(),
   );
+  const uncounted = uncountedCells(nb);
+  if (uncounted.length)
+    problems.push(`cells ${uncounted.join(', ')}: executed but no execution_count (shown as [ ]: in JupyterLab)`);
   for (const expect of expectations[basename(file)] ?? []) problems.push(...expect(nb));
   return problems;
 }
@@ -359,4 +374,53 @@ export function kernelSpecProblem(specPath: string, binary: string): string | un
 /** Path relative to `root` for messages. */
 export function rel(root: string, p: string): string {
   return relative(root, p) || p;
+}
+
+/** What kernel-setup/interrupt_check.py prints: one live kernel, a training cell interrupted, then resumed. */
+export interface InterruptReport {
+  setup?: { reply?: { status?: string } | null; outputs?: unknown[] };
+  interrupt?: {
+    sent?: boolean;
+    linesWhenSent?: number | null;
+    replySeconds?: number;
+    reply?: { status?: string } | null;
+    outputs?: { type: string; name?: string; text?: string }[];
+  };
+  linesAfterReply?: number;
+  linesThreeSecondsLater?: number;
+  alive?: { reply?: { status?: string } | null; outputs?: { type: string; text?: string }[] };
+  resume?: { reply?: { status?: string } | null; outputs?: { type: string; text?: string }[] };
+}
+
+const streamText = (outs: { type: string; text?: string }[] | undefined): string =>
+  (outs ?? []).map((o) => (o.type === 'stream' ? (o.text ?? '') : '')).join('');
+
+/**
+ * What Kernel > Interrupt during training must do, read from interrupt_check.py's report: the cell ends (error
+ * reply, so Run All stops) soon, saying where training stopped; the kernel still answers; metrics.jsonl stops
+ * growing; the same cell run again resumes from that step and finishes.
+ */
+export function interruptProblems(r: InterruptReport): string[] {
+  const p: string[] = [];
+  if (r.setup?.reply?.status !== 'ok') return [`the setup cell failed: ${JSON.stringify(r.setup)}`];
+  const i = r.interrupt;
+  if (!i?.sent) return ['training never wrote 5 lines of metrics.jsonl, so no interrupt was sent'];
+  if (!i.reply) p.push('the interrupted cell never replied (it kept running)');
+  else if (i.reply.status !== 'error') p.push(`the interrupted cell replied '${i.reply.status}', expected 'error'`);
+  if ((i.replySeconds ?? Infinity) > 10) p.push(`the cell replied ${i.replySeconds?.toFixed(1)} s after the interrupt`);
+  const text = streamText(i.outputs);
+  const m = /Interrupted: teacher stopped at step (\d+) of \d+; checkpoint \S+ written/.exec(text);
+  if (!m) p.push(`the cell does not say where training stopped; its output:\n${text}`);
+  if (r.linesAfterReply !== r.linesThreeSecondsLater)
+    p.push(
+      `metrics.jsonl kept growing: ${r.linesAfterReply} lines at the reply, ${r.linesThreeSecondsLater} 3 s later`,
+    );
+  if (r.alive?.reply?.status !== 'ok' || !/alive 2/.test(streamText(r.alive?.outputs)))
+    p.push(`the kernel did not answer after the interrupt: ${JSON.stringify(r.alive)}`);
+  const resumed = streamText(r.resume?.outputs);
+  if (r.resume?.reply?.status !== 'ok') p.push(`the resumed cell failed: ${resumed}`);
+  else if (m && !new RegExp(`resumed from \\S+ at step ${m[1]}\\n`).test(resumed))
+    p.push(`the cell run again did not resume from step ${m[1]}:\n${resumed}`);
+  else if (!/finished at step \d+/.test(resumed)) p.push(`the resumed training did not finish:\n${resumed}`);
+  return p;
 }

@@ -40,6 +40,8 @@ import {
   OPEN_RUN_NOTEBOOKS,
   withRunDir,
   VEGA_LITE_MIME,
+  interruptProblems,
+  type InterruptReport,
   type Notebook,
 } from './notebooks.js';
 
@@ -53,6 +55,8 @@ interface Options {
   timeoutS: number;
   full: boolean;
   files: string[];
+  /** Run the Kernel > Interrupt check (after all notebooks by default; `--interrupt` alone: only it). */
+  interrupt: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -62,10 +66,12 @@ function parseArgs(argv: string[]): Options {
     throw new Error(`MSD_NOTEBOOK_TIMEOUT_S: expected a positive number of seconds, got '${envTimeout}'`);
   let out: string | undefined;
   let full = false;
+  let interrupt: boolean | undefined;
   const files: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--full') full = true;
+    else if (a === '--interrupt') interrupt = true;
     else if (a === '--out') out = argv[++i];
     else if (a.startsWith('--out=')) out = a.slice(6);
     else if (a === '--timeout' || a.startsWith('--timeout=')) {
@@ -73,11 +79,11 @@ function parseArgs(argv: string[]): Options {
       timeoutS = Number(v);
       if (!(timeoutS > 0)) throw new Error(`--timeout: expected a positive number of seconds, got '${v}'`);
     } else if (a.startsWith('-'))
-      throw new Error(`unknown option '${a}' (expected --out DIR, --timeout S, --full, notebook paths)`);
+      throw new Error(`unknown option '${a}' (expected --out DIR, --timeout S, --full, --interrupt, notebook paths)`);
     else files.push(resolve(a));
   }
   if (out === '') throw new Error('--out needs a directory');
-  return { out: out ? resolve(out) : undefined, timeoutS, files, full };
+  return { out: out ? resolve(out) : undefined, timeoutS, files, full, interrupt: interrupt ?? files.length === 0 };
 }
 
 function findPython(): string {
@@ -263,10 +269,48 @@ async function runOne(
   return [...checkExecuted(nb, checkAs), ...(await vegaLiteProblems(nb))].map((p) => `${name}: ${p}`);
 }
 
+/**
+ * Kernel > Interrupt during training, through jupyter_client's interrupt request on a live tslab kernel
+ * (interrupt_check.py), into a fresh run directory under runs/; the checks are interruptProblems().
+ */
+async function interruptCheck(python: string, timeoutS: number): Promise<string[]> {
+  const runDir = join(root, 'runs', 'interrupt-check');
+  rmSync(runDir, { recursive: true, force: true });
+  const env = {
+    ...process.env,
+    JUPYTER_PATH: [jupyterData, process.env.JUPYTER_PATH].filter((x) => x).join(delimiter),
+  };
+  const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
+    const child = spawn(python, [join(here, 'interrupt_check.py'), root, runDir], { cwd: root, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutS * 1000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      done({ code, stdout, stderr });
+    });
+  });
+  const line = out.stdout.trim().split('\n').pop() ?? '';
+  let report: InterruptReport;
+  try {
+    report = JSON.parse(line) as InterruptReport;
+  } catch {
+    return [
+      `interrupt_check.py exited with ${out.code} and no report:\n${out.stderr.trim().split('\n').slice(-15).join('\n')}`,
+    ];
+  }
+  const problems = interruptProblems(report);
+  if (problems.length === 0) rmSync(runDir, { recursive: true, force: true });
+  return problems;
+}
+
 async function main(): Promise<number> {
   const opts = parseArgs(process.argv.slice(2));
-  const files = opts.files.length ? opts.files : listNotebooks(join(root, 'notebooks'));
-  if (files.length === 0) throw new Error(`no notebooks under ${join(root, 'notebooks')}`);
+  const onlyInterrupt = opts.interrupt && opts.files.length === 0 && process.argv.includes('--interrupt');
+  const files = onlyInterrupt ? [] : opts.files.length ? opts.files : listNotebooks(join(root, 'notebooks'));
+  if (files.length === 0 && !onlyInterrupt) throw new Error(`no notebooks under ${join(root, 'notebooks')}`);
   for (const f of files) if (!existsSync(f)) throw new Error(`${f}: no such notebook`);
   if (!existsSync(join(root, 'lib', 'index.js'))) {
     throw new Error('lib/index.js is missing: notebooks import the built library; run `npm run build` first');
@@ -275,7 +319,7 @@ async function main(): Promise<number> {
   ensureKernel(python);
 
   const outDir = opts.out ?? mkdtempSync(join(tmpdir(), 'msd-notebooks-'));
-  if (!opts.full) {
+  if (!opts.full && !onlyInterrupt) {
     // The quick run directory the notebooks' config cell picks (MSD_NOTEBOOK_QUICK=1): start from nothing.
     rmSync(join(root, QUICK_RUN_DIR), { recursive: true, force: true });
     console.log(
@@ -321,6 +365,15 @@ async function main(): Promise<number> {
         rmSync(copy, { force: true });
       }
     }
+  }
+  if (opts.interrupt) {
+    const t0 = Date.now();
+    console.log('running Kernel > Interrupt during training (interrupt_check.py) ...');
+    report(
+      'interrupt: a training cell stopped by Jupyter, then resumed',
+      t0,
+      await interruptCheck(python, opts.timeoutS),
+    );
   }
   if (opts.out) console.log(`executed notebooks: ${rel(root, outDir)}`);
   else if (failed === 0 || readdirSync(outDir).length === 0) rmSync(outDir, { recursive: true, force: true });

@@ -24,6 +24,7 @@ import { prepare, printSummary, withCommon, type CommonOptions } from './common.
 import { registerDemoCommand } from './demo.js';
 import { registerReportCommand } from './report.js';
 import { registerSweepCommands } from './sweep.js';
+import { isInterrupted } from '../interrupt.js';
 
 async function main(argv: string[]): Promise<void> {
   const program = new Command('msd')
@@ -100,6 +101,6 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv).catch((err: Error) => {
-  console.error(`msd: ${err.message}`);
-  process.exit(1);
+  console.error(`msd: ${isInterrupted(err) ? 'interrupted: ' : ''}${err.message}`);
+  process.exit(isInterrupted(err) ? 130 : 1);
 });

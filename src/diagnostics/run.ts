@@ -18,6 +18,7 @@ import { readJson } from '../train/runs.js';
 import { clsByLayer, matrixRows } from './cls.js';
 import { crossModelMmdRows, mmdByLayerRows, sampleSentences, type MmdRow } from './mmd.js';
 import { project2d, type ProjectionMethod } from './project.js';
+import { interruptible, throwIfInterrupted } from '../interrupt.js';
 
 export interface RunDiagnosticsOptions {
   /** Sentences per set for MMD (default 200). */
@@ -39,11 +40,17 @@ export interface ProjectionRow {
   id: string;
 }
 
-/** Computes and writes the run's diagnostics; returns what it wrote. */
-export async function runDiagnostics(
-  runDir: string,
-  opts: RunDiagnosticsOptions = {},
-): Promise<{ mmd: MmdRow[]; projection: ProjectionRow[]; paths: string[] }> {
+type Diagnostics = { mmd: MmdRow[]; projection: ProjectionRow[]; paths: string[] };
+
+/**
+ * Computes and writes the run's diagnostics; returns what it wrote. An interrupt stops it between its parts (each
+ * target language's MMD, the projection), before anything is written.
+ */
+export function runDiagnostics(runDir: string, opts: RunDiagnosticsOptions = {}): Promise<Diagnostics> {
+  return interruptible('diagnostics', () => computeDiagnostics(runDir, opts));
+}
+
+async function computeDiagnostics(runDir: string, opts: RunDiagnosticsOptions): Promise<Diagnostics> {
   const cfgPath = join(runDir, 'config.json');
   if (!existsSync(cfgPath))
     throw new Error(`runDiagnostics: ${cfgPath} not found; expected a run directory written by msd run / runMsd`);
@@ -62,7 +69,10 @@ export async function runDiagnostics(
   const projection: ProjectionRow[] = [];
   try {
     const clsLayer = cfg.student.clsLayer < 0 ? teacher.encoder.config.numLayers : cfg.student.clsLayer;
+    const stop = (before: string) =>
+      throwIfInterrupted(() => `diagnostics stopped before ${before}; nothing written; run them again`);
     for (const lang of langs) {
+      await stop(`MMD of ${lang}`);
       const target = loadSplit(cfg, lang, evalSplit(cfg, lang)).sentences;
       let student: NerModel | undefined;
       try {
@@ -74,11 +84,13 @@ export async function runDiagnostics(
           mmd.push(r.model === 'teacher' && langs.length > 1 ? { ...r, model: `teacher (${lang})` } : r);
         mmd.push(...crossModelMmdRows(teacher, student, source, { sample: opts.sample, seed }));
         if (lang === langs[0]) {
+          await stop('the projection');
           log(`projection (${opts.method ?? 't-sne'}): ${cfg.data.source} + ${lang}, layer ${clsLayer}`);
           const n = opts.projectSample ?? 100;
           const src = sampleSentences(source, n, seed);
           const tgt = sampleSentences(target, n, seed + 1);
           for (const model of [teacher, student]) {
+            await stop(`the projection of ${model.name}`);
             const vectors = [
               ...matrixRows(clsByLayer(model, src, [clsLayer]).get(clsLayer)!),
               ...matrixRows(clsByLayer(model, tgt, [clsLayer]).get(clsLayer)!),

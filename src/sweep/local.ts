@@ -12,6 +12,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatDuration } from '../train/progress.js';
+import { interruptible, InterruptedError, onInterrupt } from '../interrupt.js';
 import { cellDone, exitPath, logPath, processAlive, tailLines, teacherDone, type Plan } from './state.js';
 
 export type LiveState = 'queued' | 'waiting' | 'running' | 'done' | 'failed' | 'blocked' | 'skipped';
@@ -130,8 +131,28 @@ export function formatJobs(jobs: readonly LiveJob[], now = Date.now()): string[]
   return rows;
 }
 
-/** Runs every unfinished job of a planned sweep on a local pool; resolves when all are done, failed or blocked. */
+/**
+ * Runs every unfinished job of a planned sweep on a local pool; resolves when all are done, failed or blocked.
+ * An interrupt (Ctrl-C, Kernel > Interrupt: SIGINT) stops starting jobs, asks the running ones to stop at their next
+ * step boundary (each writes its checkpoint), waits for them and throws `InterruptedError`; SIGTERM does the same
+ * and resolves with `interrupted: true`. Running it again continues.
+ */
 export async function runLocal(plan: Plan, opts: LocalOptions = {}): Promise<LocalResult> {
+  const result = await interruptible('the sweep', () => runPool(plan, opts));
+  if (result.interrupted === 'SIGINT') {
+    const stopped = result.jobs.filter((j) => j.state === 'failed' && j.exitCode === 130).map((j) => j.key);
+    throw new InterruptedError(
+      `sweep ${plan.root} stopped${stopped.length ? ` (${stopped.join(', ')} stopped at a step boundary, with checkpoints)` : ''}: ` +
+        `${result.done} of ${result.jobs.length} jobs done; run it again to continue`,
+    );
+  }
+  return { ...result, interrupted: result.interrupted !== false };
+}
+
+async function runPool(
+  plan: Plan,
+  opts: LocalOptions,
+): Promise<Omit<LocalResult, 'interrupted'> & { interrupted: false | NodeJS.Signals }> {
   const jobsMax = Math.max(1, opts.jobs ?? 1);
   const msd = opts.msd ?? defaultMsdCommand();
   const stream = opts.stream ?? process.stderr;
@@ -154,7 +175,7 @@ export async function runLocal(plan: Plan, opts: LocalOptions = {}): Promise<Loc
   }
   writeFileSync(lock, `${process.pid}\n`);
   const children = new Map<string, ChildProcess>();
-  let interrupted = false;
+  let interrupted: false | NodeJS.Signals = false;
   let drawn = 0;
   let lastSummary = Date.now();
 
@@ -168,10 +189,10 @@ export async function runLocal(plan: Plan, opts: LocalOptions = {}): Promise<Loc
     drawn = rows.length;
   };
 
-  return new Promise<LocalResult>((resolvePromise) => {
+  return new Promise((resolvePromise) => {
     const finish = () => {
       clearInterval(timer);
-      process.off('SIGINT', onSignal);
+      offInterrupt();
       process.off('SIGTERM', onSignal);
       draw();
       if (display === 'plain') stream.write(`${formatJobs(jobs).join('\n')}\n`);
@@ -272,11 +293,13 @@ export async function runLocal(plan: Plan, opts: LocalOptions = {}): Promise<Loc
     };
 
     const onSignal = (sig: NodeJS.Signals) => {
-      interrupted = true;
+      if (interrupted) return;
+      interrupted = sig;
       say(`[sweep] ${sig}: stopping ${children.size} running job(s); re-run the same command to continue`);
-      for (const c of children.values()) c.kill('SIGTERM');
+      // SIGINT: each child (msd) stops at its next step boundary after writing a checkpoint (src/interrupt.ts).
+      for (const c of children.values()) c.kill(sig === 'SIGINT' ? 'SIGINT' : 'SIGTERM');
     };
-    process.on('SIGINT', onSignal);
+    const offInterrupt = onInterrupt(() => onSignal('SIGINT'));
     process.on('SIGTERM', onSignal);
     const timer = setInterval(() => {
       if (display === 'tty') draw();

@@ -7,6 +7,7 @@
  *     grads = clip(grads, maxGradNorm)              (global norm, as torch.nn.utils.clip_grad_norm_)
  *     AdamW step with lr = base lr * schedule(step) (10% linear warmup, then linear decay)
  *     log / evaluate on dev and keep the best / write a resumable checkpoint
+ *     on an interrupt (Ctrl-C, Kernel > Interrupt): write a checkpoint and throw InterruptedError
  *
  * Everything random is derived from the run seed and the global step (batch order, dropout masks: seeds.ts), and the
  * checkpoint holds the weights, the AdamW state and the position in the data, so a killed run resumed with
@@ -28,6 +29,7 @@ import { linearWarmupDecay } from './schedule.js';
 import { configToJson, type MsdConfig, type OptimConfig } from '../config.js';
 import { saveNerModel, type NerModel } from '../model/ner-model.js';
 import { streamSeed } from './seeds.js';
+import { interruptible, InterruptedError, stopRequested } from '../interrupt.js';
 
 /** How a training call runs: what the teacher, the students and `runMsd` take besides the config. */
 export interface TrainOptions {
@@ -199,7 +201,15 @@ function truncateLog(path: string, step: number): void {
   writeFileAtomic(path, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
 }
 
-export function trainLoop<B>(spec: LoopSpec<B>): LoopResult {
+/**
+ * Trains to the end (or `maxSteps`). Between steps it yields to the event loop once, so that an interrupt is seen:
+ * it then writes a checkpoint at that step and throws `InterruptedError`; `resume: true` continues from there.
+ */
+export function trainLoop<B>(spec: LoopSpec<B>): Promise<LoopResult> {
+  return interruptible(spec.task, () => trainSteps(spec));
+}
+
+async function trainSteps<B>(spec: LoopSpec<B>): Promise<LoopResult> {
   const variables = spec.vars.map((v) => v.variable);
   const nameOf = new Map(spec.vars.map((v) => [v.variable.name, v.name]));
   const optimizer = new AdamW(variables, {
@@ -264,6 +274,18 @@ export function trainLoop<B>(spec: LoopSpec<B>): LoopResult {
       const batches = epochBatches[state.epoch]!;
       while (state.stepInEpoch < batches.length) {
         if (spec.maxSteps !== undefined && steps >= spec.maxSteps) return { state, steps, lastLoss };
+        if (await stopRequested()) {
+          checkpoint();
+          const message = `${spec.task} stopped at step ${state.globalStep} of ${totalSteps}; checkpoint ${spec.paths.last} written: run again with resume to continue`;
+          spec.onProgress?.({
+            task: spec.task,
+            kind: 'info',
+            step: state.globalStep,
+            totalSteps,
+            message: `interrupted: ${message}`,
+          });
+          throw new InterruptedError(message);
+        }
         const batch = batches[state.stepInEpoch]!;
         const lr = spec.optim.lr * schedule(state.globalStep + 1);
         const { loss, terms, grads } = stepGradients(

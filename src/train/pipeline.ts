@@ -19,6 +19,7 @@ import { readJson, runDir } from './runs.js';
 import { distillStudent } from './student.js';
 import type { TrainOptions } from './loop.js';
 import { trainTeacher } from './teacher.js';
+import { interruptible, throwIfInterrupted } from '../interrupt.js';
 
 export interface EvalRunOptions {
   onProgress?: ProgressCallback;
@@ -38,9 +39,14 @@ export interface RunSummary {
 
 /**
  * Per-layer evaluation of the selected teacher (on the source and every target) and of each student (on its
- * target), on each language's test split (dev where the corpus has no test split here).
+ * target), on each language's test split (dev where the corpus has no test split here). An interrupt stops it
+ * before the next split (each finished split's results file is written).
  */
-export async function evaluateRun(cfg: MsdConfig, opts: EvalRunOptions = {}): Promise<RunSummary> {
+export function evaluateRun(cfg: MsdConfig, opts: EvalRunOptions = {}): Promise<RunSummary> {
+  return interruptible('evaluation', () => evaluateModels(cfg, opts));
+}
+
+async function evaluateModels(cfg: MsdConfig, opts: EvalRunOptions): Promise<RunSummary> {
   await backendFor(cfg);
   const run = runDir(cfg);
   const [firstLayer, lastLayer] = cfg.run.evalLayers;
@@ -59,6 +65,10 @@ export async function evaluateRun(cfg: MsdConfig, opts: EvalRunOptions = {}): Pr
     try {
       for (const l of isTeacher ? [cfg.data.source, ...cfg.data.targets] : [lang!]) {
         const split = evalSplit(cfg, l);
+        await throwIfInterrupted(
+          () =>
+            `evaluation stopped before ${name} on ${l} ${split} (finished splits are in their results/ files); run it again to evaluate`,
+        );
         const ds = loadSplit(cfg, l, split);
         opts.onProgress?.({
           task: `eval:${name}`,
@@ -89,8 +99,15 @@ export async function evaluateRun(cfg: MsdConfig, opts: EvalRunOptions = {}): Pr
   return summary;
 }
 
-/** Teacher + every student + evaluation. With `resume`, finished parts are skipped and a killed part continues. */
-export async function runMsd(cfg: MsdConfig, opts: TrainOptions = {}): Promise<RunSummary> {
+/**
+ * Teacher + every student + evaluation. With `resume`, finished parts are skipped and a killed or interrupted part
+ * continues from its checkpoint.
+ */
+export function runMsd(cfg: MsdConfig, opts: TrainOptions = {}): Promise<RunSummary> {
+  return interruptible('the run', () => runStages(cfg, opts));
+}
+
+async function runStages(cfg: MsdConfig, opts: TrainOptions): Promise<RunSummary> {
   if (cfg.run.teacherDir) {
     checkSharedTeacher(cfg);
     runDir(cfg).init(cfg, { resume: opts.resume, force: opts.force }); // what trainTeacher does for a run of its own

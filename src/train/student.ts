@@ -447,7 +447,7 @@ export async function distillStudent(
   ];
   const needMmd = outputs.cls !== undefined;
   try {
-    const result = trainLoop<StudentBatch>({
+    const result = await trainLoop<StudentBatch>({
       task,
       vars,
       optim: s,

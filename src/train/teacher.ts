@@ -63,7 +63,7 @@ export async function trainTeacher(cfg: MsdConfig, opts: TrainOptions = {}): Pro
     ...(lambda.variable ? [{ name: 'lambda', variable: lambda.variable }] : []),
   ];
   try {
-    const result = trainLoop<Batch>({
+    const result = await trainLoop<Batch>({
       task: 'teacher',
       vars,
       optim: t,

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { join, relative } from 'node:path';
 import {
   listNotebooks,
@@ -27,12 +28,18 @@ import {
   sourceText,
   VEGA_LITE_MIME,
   CELL_ERROR_MARKER,
+  interruptProblems,
+  uncountedCells,
+  type InterruptReport,
   type Notebook,
   type Output,
 } from '../../kernel-setup/notebooks.js';
 
 function nb(outputs: Output[][]): Notebook {
-  return { nbformat: 4, cells: outputs.map((o) => ({ cell_type: 'code', source: 'x', outputs: o })) };
+  return {
+    nbformat: 4,
+    cells: outputs.map((o, i) => ({ cell_type: 'code', source: 'x', outputs: o, execution_count: i + 1 })),
+  };
 }
 const display = (data: Record<string, unknown>): Output => ({ output_type: 'display_data', data });
 const spec = { mark: 'bar', data: { values: [{ a: 1 }] } };
@@ -241,4 +248,70 @@ test('committed notebooks: stored without outputs or machine paths, tslab kernel
     assert.ok(text.includes(`'${QUICK_RUN_DIR}'`), `${name}: the quick run directory must be '${QUICK_RUN_DIR}' (run-notebooks.ts empties it)`);
   }
   for (const name of OPEN_RUN_NOTEBOOKS) assert.ok(files.some((f) => f.endsWith(`/${name}`)), `OPEN_RUN_NOTEBOOKS: notebooks/${name} exists`);
+});
+
+test('interruptProblems: what Kernel > Interrupt during training must do (interrupt_check.py reports)', () => {
+  const stream = (text: string) => ({ type: 'stream', name: 'stdout', text });
+  const good: InterruptReport = {
+    setup: { reply: { status: 'ok' }, outputs: [] },
+    interrupt: {
+      sent: true,
+      linesWhenSent: 6,
+      replySeconds: 0.2,
+      reply: { status: 'error' },
+      outputs: [stream('[Interrupted: teacher stopped at step 7 of 313; checkpoint /r/teacher/checkpoints/last.safetensors written: run again with resume to continue]\n')],
+    },
+    linesAfterReply: 7,
+    linesThreeSecondsLater: 7,
+    alive: { reply: { status: 'ok' }, outputs: [stream('alive 2\n')] },
+    resume: { reply: { status: 'ok' }, outputs: [stream('resumed from /r/teacher/checkpoints/last.safetensors at step 7\n'), stream('finished at step 313\n')] },
+  };
+  assert.deepEqual(interruptProblems(good), []);
+  // Before the fix: tslab freed the cell at once ("Interrupted asynchronously") while training went on.
+  const before: InterruptReport = {
+    ...good,
+    interrupt: { ...good.interrupt, outputs: [stream('Error: Interrupted asynchronously\n    at interrupt (executor.js:99)\n')] },
+    linesAfterReply: 7,
+    linesThreeSecondsLater: 30,
+    resume: { reply: { status: 'ok' }, outputs: [stream('resumed from /r/teacher/checkpoints/last.safetensors at step 0\n')] },
+  };
+  const problems = interruptProblems(before);
+  assert.equal(problems.length, 3, problems.join('\n'));
+  assert.match(problems[0]!, /does not say where training stopped/);
+  assert.match(problems[1]!, /metrics\.jsonl kept growing: 7 lines at the reply, 30 3 s later/);
+  assert.match(problems[2]!, /resumed training did not finish/);
+  // A cell that never ends (the loop never yields, so the signal is never delivered).
+  const stuck = interruptProblems({ ...good, interrupt: { ...good.interrupt, reply: null, outputs: [] } });
+  assert.match(stuck[0]!, /never replied/);
+  assert.match(interruptProblems({ ...good, resume: { reply: { status: 'ok' }, outputs: [stream('resumed from x at step 3\n')] } })[0]!, /did not resume from step 7/);
+  assert.match(interruptProblems({ ...good, alive: { reply: null, outputs: [] } })[0]!, /kernel did not answer/);
+});
+
+test('checkExecuted: every executed code cell carries its execution_count (not [ ]: in JupyterLab)', () => {
+  const ran = nb([[], []]);
+  assert.deepEqual(checkExecuted(ran, 'notebooks/scratch.ipynb'), []);
+  // What nbconvert wrote for tslab before nbconvert_config.py's hook: null everywhere.
+  const uncounted: Notebook = {
+    nbformat: 4,
+    cells: [
+      { cell_type: 'markdown', source: '# t' },
+      { cell_type: 'code', source: 'x', outputs: [], execution_count: null },
+      { cell_type: 'code', source: '  \n', outputs: [], execution_count: null },
+      { cell_type: 'code', source: 'y', outputs: [] },
+    ],
+  };
+  assert.deepEqual(uncountedCells(uncounted), [1, 3], 'empty cells are not executed');
+  assert.match(checkExecuted(uncounted, 'notebooks/scratch.ipynb')[0]!, /cells 1, 3: executed but no execution_count/);
+});
+
+test('git ignores what JupyterLab writes beside notebooks (.ipynb_checkpoints/)', (t) => {
+  const root = join(import.meta.dirname, '..', '..');
+  let out: string;
+  try {
+    out = execFileSync('git', ['check-ignore', '--no-index', 'notebooks/.ipynb_checkpoints/01_teacher-checkpoint.ipynb', '.ipynb_checkpoints/x.ipynb'], { cwd: root, encoding: 'utf8' });
+  } catch (err) {
+    if ((err as { status?: number }).status === 1) return assert.fail('.ipynb_checkpoints/ is not in .gitignore');
+    return t.skip(`git unavailable here: ${(err as Error).message}`);
+  }
+  assert.equal(out.trim().split('\n').length, 2, out);
 });

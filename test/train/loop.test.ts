@@ -15,6 +15,7 @@ import { trainLoop, NonFiniteLossError, type LoopSpec } from '../../src/train/lo
 import { RunDir, readJsonl } from '../../src/train/runs.js';
 import type { LossResult } from '../../src/losses/terms.js';
 import { defaultNoDecay } from '../../src/train/adamw.js';
+import { InterruptedError } from '../../src/interrupt.js';
 
 const optim: OptimConfig = {
   batchSize: 1,
@@ -72,19 +73,19 @@ test('a run interrupted mid-epoch and resumed ends bit-identical to an uninterru
   await initBackend({ prefer: 'cpu' });
   const full = mkdtempSync(join(tmpdir(), 'msd-loop-full-'));
   const a = toySpec(full);
-  const ra = trainLoop(a.spec);
+  const ra = await trainLoop(a.spec);
   const wFull = Array.from(a.w.dataSync());
   a.dispose();
 
   const cut = mkdtempSync(join(tmpdir(), 'msd-loop-cut-'));
   const b = toySpec(cut, { maxSteps: 10 }); // step 10 of 21 is mid epoch 2; the last checkpoint is at step 8
-  const rb = trainLoop(b.spec);
+  const rb = await trainLoop(b.spec);
   assert.equal(rb.steps, 10);
   assert.equal(rb.state.finished, false);
   b.dispose();
   // A new process would rebuild everything from scratch: so do we (fresh variable, fresh optimizer).
   const c = toySpec(cut, { resume: true });
-  const rc = trainLoop(c.spec);
+  const rc = await trainLoop(c.spec);
   assert.equal(rc.steps, 21 - 8, 'resumed from the step-8 checkpoint');
   assert.deepEqual(Array.from(c.w.dataSync()), wFull);
   assert.equal(rc.lastLoss, ra.lastLoss);
@@ -106,6 +107,65 @@ test('a run interrupted mid-epoch and resumed ends bit-identical to an uninterru
   assert.ok(scores[0]! < scores[1]! && scores[1]! < scores[2]!, `dev scores ${scores.join(', ')}`);
 });
 
+test('SIGINT (Ctrl-C, Kernel > Interrupt) stops at the next step with a checkpoint; a resume ends bit-identical', async () => {
+  await initBackend({ prefer: 'cpu' });
+  const full = mkdtempSync(join(tmpdir(), 'msd-loop-full-'));
+  const a = toySpec(full);
+  await trainLoop(a.spec);
+  const wFull = Array.from(a.w.dataSync());
+  a.dispose();
+
+  // Someone else's SIGINT listener (tslab's) is set aside while the loop runs and put back after.
+  let theirs = 0;
+  const tslabLike = () => theirs++;
+  process.on('SIGINT', tslabLike);
+  const cut = mkdtempSync(join(tmpdir(), 'msd-loop-sigint-'));
+  const b = toySpec(cut);
+  const good = b.spec.loss;
+  let calls = 0;
+  const events: string[] = [];
+  b.spec.onProgress = (e) => e.kind === 'info' && events.push(e.message ?? '');
+  b.spec.loss = (batch, seed) => {
+    if (++calls === 10) process.kill(process.pid, 'SIGINT'); // during step 10 (mid epoch 2; checkpoints at 4, 8)
+    return good(batch, seed);
+  };
+  try {
+    await assert.rejects(
+      () => trainLoop(b.spec),
+      (err: Error) => {
+        assert.ok(err instanceof InterruptedError, String(err));
+        assert.match(
+          err.message,
+          /^toy stopped at step 10 of 21; checkpoint .*last\.safetensors written: run again with resume/,
+        );
+        assert.equal(err.stack, `Interrupted: ${err.message}`, 'no stack trace under the message');
+        return true;
+      },
+    );
+  } finally {
+    process.off('SIGINT', tslabLike);
+  }
+  assert.equal(calls, 10, 'no step after the interrupted one');
+  assert.equal(theirs, 0, 'the other listener did not see the interrupt the loop handled');
+  assert.deepEqual(process.listeners('SIGINT'), [], 'listeners restored');
+  assert.match(events.at(-1)!, /^interrupted: toy stopped at step 10/);
+  assert.match(
+    readFileSync(join(cut, 'teacher', 'checkpoints', 'last.safetensors'))
+      .subarray(0, 2000)
+      .toString('latin1'),
+    /"globalStep\\":10/,
+  );
+  const logged = readJsonl<{ step: number; kind: string }>(join(cut, 'teacher', 'metrics.jsonl'));
+  assert.equal(Math.max(...logged.map((r) => r.step)), 10, 'the log stops at the interrupted step');
+  b.dispose();
+
+  const c = toySpec(cut, { resume: true });
+  const rc = await trainLoop(c.spec);
+  assert.equal(rc.steps, 21 - 10, 'resumed from the step-10 checkpoint written on interrupt');
+  assert.deepEqual(Array.from(c.w.dataSync()), wFull);
+  c.dispose();
+});
+
 test('a NaN loss stops the run with a clear error and keeps the last good checkpoint', async () => {
   await initBackend({ prefer: 'cpu' });
   const dir = mkdtempSync(join(tmpdir(), 'msd-loop-nan-'));
@@ -117,7 +177,7 @@ test('a NaN loss stops the run with a clear error and keeps the last good checkp
     const r = good(batch, seed);
     return calls === 6 ? { total: tf.div(r.total, 0).mul(0) as tf.Scalar, perTerm: {} } : r;
   };
-  assert.throws(
+  await assert.rejects(
     () => trainLoop(t.spec),
     (err: Error) => {
       assert.ok(err instanceof NonFiniteLossError);
@@ -142,7 +202,7 @@ test('no tensor growth across steps', async () => {
     optim: { ...optim, epochs: 8 },
     onProgress: (e) => e.kind === 'step' && counts.push(tf.memory().numTensors),
   });
-  trainLoop(t.spec);
+  await trainLoop(t.spec);
   assert.ok(counts.length >= 50);
   assert.equal(counts[49], counts[0], `tensors after step 1: ${counts[0]}, after step 50: ${counts[49]}`);
   t.dispose();
@@ -169,7 +229,7 @@ test('training decays exactly the variables defaultNoDecay says (one rule for Ad
       return { total, perTerm: {} };
     },
   });
-  trainLoop(t.spec);
+  await trainLoop(t.spec);
   for (const { name, variable } of vars) {
     const moved = variable.dataSync()[0] !== 1;
     assert.equal(moved, !defaultNoDecay(name), `${name}: ${moved ? 'decayed' : 'not decayed'}`);

@@ -32,10 +32,10 @@ const Y = X.map((x, i) => x.reduce((s, v, j) => s + v * (j - 2), 0) + 0.1 * Math
 
 let counter = 0;
 
-function run(
+async function run(
   split: number | undefined,
   backend: 'cpu' | 'blas' | 'wasm',
-): { w: number[]; losses: number[]; released: number } {
+): Promise<{ w: number[]; losses: number[]; released: number }> {
   const w = tf.variable(tf.zeros([5, 1]), true, `micro-w-${counter++}`);
   const b = tf.variable(tf.zeros([1]), true, `micro-b-${counter++}`);
   let released = 0;
@@ -79,7 +79,7 @@ function run(
     logEvery: 1,
   };
   const before = tf.memory().numTensors;
-  trainLoop(spec);
+  await trainLoop(spec);
   assert.equal(tf.memory().numTensors, before, 'no tensor growth across accumulated steps');
   const out = Array.from(w.dataSync());
   const losses = readJsonl<{ kind: string; loss: number }>(spec.paths.metrics)
@@ -97,10 +97,10 @@ for (const backend of ['cpu', 'blas'] as const) {
       t.skip(`backend ${backend} unavailable: ${(err as Error).message}`);
       return;
     }
-    const whole = run(undefined, backend);
+    const whole = await run(undefined, backend);
     assert.equal(whole.losses.length, 6);
     for (const split of [2, 4, 1]) {
-      const parts = run(split, backend);
+      const parts = await run(split, backend);
       assert.equal(parts.released, 6, 'releaseMicroBatches runs once per step');
       for (let i = 0; i < whole.w.length; i++)
         assert.ok(Math.abs(parts.w[i]! - whole.w[i]!) < 1e-5, `split ${split}: w[${i}] ${parts.w[i]} vs ${whole.w[i]}`);
