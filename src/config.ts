@@ -6,6 +6,8 @@
  *   const cfg2 = resolveConfig('paper', parseSets(['teacher.epochs=2', 'data.targets=nl,de']));
  */
 
+import { closestMatch, didYouMean, UserError } from './errors.js';
+import { FORBIDDEN_KEYS, readJsonFile } from './json.js';
 import type { LambdaMode } from './losses/lambda.js';
 
 export interface ModelConfig {
@@ -247,66 +249,246 @@ function kind(v: unknown): string {
   return Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v;
 }
 
-function checkLambda(value: unknown, path: string): LambdaMode {
-  if (value === 'learned' || value === 'uniform') return value;
-  if (Array.isArray(value) && value.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0))
-    return value as number[];
-  throw new Error(
-    `config ${path}: expected 'learned', 'uniform' or a list of non-negative numbers, got ${JSON.stringify(value)}`,
+/** `a number`, `an object`, ... for messages. */
+function aKind(k: string): string {
+  return `${/^[aeiou]/.test(k) ? 'an' : 'a'} ${k}`;
+}
+
+function shown(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** One layer of a config: override values and where they came from (a file, `--set 'k=v'`, `config`), for errors. */
+export interface ConfigLayer {
+  from: string;
+  values: DeepPartial<MsdConfig>;
+}
+
+/** Every key path of the config (leaves and sections), e.g. `run.seed`, `student.ablation.noAux`. */
+export function configKeyPaths(): string[] {
+  return keyPaths(PAPER as unknown as Record<string, unknown>).filter((p) => p !== 'preset');
+}
+
+function keyPaths(obj: Record<string, unknown>, prefix = ''): string[] {
+  return Object.entries(obj).flatMap(([k, v]) => {
+    const p = prefix ? `${prefix}.${k}` : k;
+    return kind(v) === 'object' ? [p, ...keyPaths(v as Record<string, unknown>, p)] : [p];
+  });
+}
+
+/**
+ * One step of the one key-path walk (overrides, `--set`, config files, sweep files): `key` must be an own key of the
+ * config section at `sectionPath`, and never `__proto__`, `constructor` or `prototype`. Errors name `from`, the dotted
+ * key and the keys expected there, with the closest match (a sibling, else any key path with a close last part).
+ */
+function childKey(section: Record<string, unknown>, sectionPath: string, key: string, from: string): unknown {
+  const path = sectionPath ? `${sectionPath}.${key}` : key;
+  if (FORBIDDEN_KEYS.has(key))
+    throw new UserError(
+      `${from}: key '${path}' is not allowed ('__proto__', 'constructor' and 'prototype' are never config keys)`,
+      'remove it; `msd run --print-config` lists every key',
+    );
+  if (Object.hasOwn(section, key)) return section[key];
+  const siblings = Object.keys(section);
+  let guess = closestMatch(key, siblings);
+  if (guess !== undefined) guess = sectionPath ? `${sectionPath}.${guess}` : guess;
+  else {
+    const paths = keyPaths(PAPER as unknown as Record<string, unknown>);
+    const byLast = closestMatch(key, new Set(paths.map((p) => p.split('.').pop()!)));
+    guess = byLast === undefined ? closestMatch(path, paths) : paths.find((p) => p.split('.').pop() === byLast);
+  }
+  throw new UserError(
+    `${from}: unknown key '${path}'${guess ? `; did you mean '${guess}'?` : ''} Known keys ${sectionPath ? `in ${sectionPath}` : 'at the top'}: ${siblings.join(', ')}`,
+    '`msd run --print-config` prints every key with its value',
   );
 }
 
-function merge(base: Record<string, unknown>, over: Record<string, unknown>, prefix: string): void {
+/**
+ * The walk of a dotted key path (`student.ablation.noAux`) through the typed config: every part checked by childKey.
+ * Returns the parts and the paper preset's value there (its type: how `--set` parses the value).
+ */
+export function configKeyPath(path: string, from = 'config'): { keys: string[]; value: unknown } {
+  const keys = path.split('.');
+  let ref: unknown = PAPER;
+  keys.forEach((k, i) => {
+    if (kind(ref) !== 'object')
+      throw new UserError(
+        `${from}: unknown key '${path}': '${keys.slice(0, i).join('.')}' is ${aKind(kind(ref))}, not a section`,
+      );
+    ref = childKey(ref as Record<string, unknown>, keys.slice(0, i).join('.'), k, from);
+  });
+  return { keys, value: ref };
+}
+
+/** Whether a dotted path is a key of the typed config (a leaf or a whole section; `preset` is not). */
+export function isConfigKey(path: string): boolean {
+  if (path === 'preset') return false;
+  try {
+    configKeyPath(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Dotted keys as one override object, each path checked by configKeyPath: `{'a.b': 1, 'a.c': 2}` -> `{a: {b: 1, c: 2}}`. */
+export function nestKeys(flat: Record<string, unknown>, from = 'config'): DeepPartial<MsdConfig> {
+  const out: Record<string, unknown> = {};
+  for (const [path, value] of Object.entries(flat)) {
+    const { keys } = configKeyPath(path, from);
+    let t = out;
+    keys.forEach((k, i) => {
+      if (i === keys.length - 1) {
+        if (Object.hasOwn(t, k)) throw new UserError(`${from}: '${path}' is given twice (or with its section)`);
+        t[k] = value;
+      } else {
+        const next = Object.hasOwn(t, k) ? t[k] : (t[k] = {});
+        if (kind(next) !== 'object') throw new UserError(`${from}: '${path}' conflicts with another key`);
+        t = next as Record<string, unknown>;
+      }
+    });
+  }
+  return out as DeepPartial<MsdConfig>;
+}
+
+/** An override object must be plain: one built with `{__proto__: ...}` (a prototype of its own) is refused. */
+function checkPlain(value: object, path: string, from: string): void {
+  const proto = Object.getPrototypeOf(value) as object | null;
+  if (proto !== null && Object.getPrototypeOf(proto) !== null)
+    throw new UserError(
+      `${from}: ${path || 'the overrides'}: expected a plain object; this one has a prototype of its own (was it written with __proto__?)`,
+    );
+}
+
+function checkLambda(value: unknown, path: string, from: string): LambdaMode {
+  if (value === 'learned' || value === 'uniform') return value;
+  if (Array.isArray(value) && value.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0))
+    return value as number[];
+  throw new UserError(
+    `${from}: ${path}: expected 'learned', 'uniform' or a list of non-negative numbers, got ${shown(value)}`,
+  );
+}
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>, prefix: string, from: string): void {
+  checkPlain(over, prefix, from);
   for (const [key, value] of Object.entries(over)) {
+    const current = childKey(base, prefix, key, from);
     const path = prefix ? `${prefix}.${key}` : key;
-    if (!(key in base)) {
-      throw new Error(`config: unknown key '${path}'; known keys here: ${Object.keys(base).join(', ')}`);
-    }
-    const current = base[key];
+    const at = `${from}: ${path}`;
     if (LAMBDA_KEYS.has(path)) {
-      base[key] = checkLambda(value, path);
+      base[key] = checkLambda(value, path, from);
       continue;
     }
     if (kind(current) === 'object') {
-      if (kind(value) !== 'object') throw new Error(`config ${path}: expected an object, got ${kind(value)}`);
-      merge(current as Record<string, unknown>, value as Record<string, unknown>, path);
+      if (kind(value) !== 'object')
+        throw new UserError(
+          `${at}: expected an object (a section of keys), got ${aKind(kind(value))} (${shown(value)})`,
+        );
+      merge(current as Record<string, unknown>, value as Record<string, unknown>, path, from);
       continue;
     }
     if (kind(value) !== kind(current)) {
-      throw new Error(`config ${path}: expected ${kind(current)}, got ${kind(value)} (${JSON.stringify(value)})`);
+      throw new UserError(`${at}: expected ${aKind(kind(current))}, got ${aKind(kind(value))} (${shown(value)})`);
     }
     if (typeof value === 'number' && !Number.isFinite(value))
-      throw new Error(`config ${path}: expected a finite number, got ${value}`);
+      throw new UserError(`${at}: expected a finite number, got ${value}`);
     if (Array.isArray(current)) {
       const want = kind(current[0]);
       const arr = value as unknown[];
       if (current.length > 0 && arr.some((x) => kind(x) !== want)) {
-        throw new Error(`config ${path}: expected an array of ${want}, got ${JSON.stringify(value)}`);
+        throw new UserError(`${at}: expected an array of ${want}s, got ${shown(value)}`);
       }
       if (path.endsWith('Layers') && (arr.length !== 2 || (arr[0] as number) > (arr[1] as number))) {
-        throw new Error(`config ${path}: expected [first, last] with first <= last, got ${JSON.stringify(value)}`);
+        throw new UserError(`${at}: expected [first, last] with first <= last, got ${shown(value)}`);
       }
     }
     if (ENUMS[path] && !ENUMS[path].includes(value as string)) {
-      throw new Error(
-        `config ${path}: expected one of ${ENUMS[path].map((e) => `'${e}'`).join(', ')}, got '${String(value)}'`,
+      throw new UserError(
+        `${at}: expected one of ${ENUMS[path].map((e) => `'${e}'`).join(', ')}, got '${String(value)}'${didYouMean(String(value), ENUMS[path].filter(Boolean))}`,
       );
     }
     base[key] = value;
   }
 }
 
-/** A preset (by name or object) with overrides applied; throws on unknown keys and wrong types. */
-export function resolveConfig(preset: string | MsdConfig = 'paper', ...overrides: DeepPartial<MsdConfig>[]): MsdConfig {
-  const base = typeof preset === 'string' ? PRESETS[preset] : preset;
-  if (!base)
-    throw new Error(`config: unknown preset '${String(preset)}'; expected one of ${Object.keys(PRESETS).join(', ')}`);
+function presetNamed(name: string, from: string): MsdConfig {
+  const p = Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
+  if (!p)
+    throw new UserError(
+      `${from}: unknown preset '${name}'${didYouMean(name, Object.keys(PRESETS))}; expected one of ${Object.keys(PRESETS).join(', ')}`,
+    );
+  return p;
+}
+
+/**
+ * A preset (by name or object) with layers of overrides applied in order (later layers win); errors name the layer's
+ * `from`. A layer may name the preset (`preset`, as a run's config.json does) only when it is the one started from.
+ */
+export function resolveLayers(preset: string | MsdConfig, layers: readonly ConfigLayer[]): MsdConfig {
+  const base = typeof preset === 'string' ? presetNamed(preset, 'config') : preset;
   const out = clone(base);
-  for (const o of overrides) {
-    const { preset: _ignored, ...rest } = o as Record<string, unknown>;
-    merge(out as unknown as Record<string, unknown>, rest, '');
+  for (const { from, values } of layers) {
+    if (kind(values) !== 'object')
+      throw new UserError(`${from}: expected an object of config keys, got ${aKind(kind(values))}`);
+    checkPlain(values, '', from);
+    const { preset: named, ...rest } = values as Record<string, unknown>;
+    if (named !== undefined && named !== out.preset)
+      throw new UserError(
+        `${from}: preset ${shown(named)} differs from the preset this config starts from ('${out.preset}')`,
+        typeof named === 'string' && Object.hasOwn(PRESETS, named)
+          ? `start from it (--preset ${named}), or remove "preset" from the overrides`
+          : `remove "preset"; the presets are ${Object.keys(PRESETS).join(', ')}`,
+      );
+    merge(out as unknown as Record<string, unknown>, rest, '', from);
   }
   validate(out);
+  return out;
+}
+
+/** A preset (by name or object) with overrides applied; throws on unknown keys and wrong types. */
+export function resolveConfig(preset: string | MsdConfig = 'paper', ...overrides: DeepPartial<MsdConfig>[]): MsdConfig {
+  return resolveLayers(
+    preset,
+    overrides.map((values) => ({ from: 'config', values })),
+  );
+}
+
+/**
+ * A config file (a run's `config.json`, or any subset of its keys written by hand) as one layer: nested sections
+ * (`{"run": {"seed": 3}}`) or dotted keys (`{"run.seed": 3}`), and optionally `"preset"` (the preset it starts
+ * from). Errors name the file; `__proto__` & co. are refused.
+ */
+export function readConfigFile(path: string): ConfigLayer & { preset?: string } {
+  const raw = readJsonFile(path, 'config file');
+  if (kind(raw) !== 'object')
+    throw new UserError(
+      `${path}: expected a JSON object of config keys (e.g. {"run": {"seed": 3}}), got ${aKind(kind(raw))}`,
+    );
+  const { preset, ...rest } = raw as Record<string, unknown>;
+  if (preset !== undefined) {
+    if (typeof preset !== 'string') throw new UserError(`${path}: preset: expected a string, got ${shown(preset)}`);
+    presetNamed(preset, path);
+  }
+  const nested: Record<string, unknown> = {};
+  const dotted: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(rest)) (k.includes('.') ? dotted : nested)[k] = v;
+  // Dotted keys join the nested sections of the same file; a key given both ways is an error.
+  const values = Object.keys(dotted).length
+    ? mergeNested(nested, nestKeys(dotted, path) as Record<string, unknown>, path)
+    : nested;
+  return { from: path, preset: preset as string | undefined, values: values as DeepPartial<MsdConfig> };
+}
+
+function mergeNested(a: Record<string, unknown>, b: Record<string, unknown>, from: string, prefix = ''): object {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const p = prefix ? `${prefix}.${k}` : k;
+    if (kind(out[k]) === 'object' && kind(v) === 'object')
+      out[k] = mergeNested(out[k] as Record<string, unknown>, v as Record<string, unknown>, from, p);
+    else if (Object.hasOwn(out, k)) throw new UserError(`${from}: '${p}' is given twice (nested and dotted)`);
+    else out[k] = v;
+  }
   return out;
 }
 
@@ -388,30 +570,31 @@ function parseValue(raw: string, current: unknown): unknown {
 }
 
 /**
- * `key.path=value` strings (the CLI's `--set`) as one override object, typed by the paper preset's values so that
- * `data.targets=nl,de` is an array and `teacher.lr=1e-4` a number.
+ * One `--set key.path=value` as a config layer (its `from` is `--set 'key.path=value'`), the value typed by the paper
+ * preset's value at that key: `data.targets=nl,de` is an array, `teacher.lr=1e-4` a number.
  */
+export function parseSet(s: string): ConfigLayer {
+  const { from, path, value } = splitSet(s);
+  return { from, values: nestKeys({ [path]: value }, from) };
+}
+
+function splitSet(s: string): { from: string; path: string; value: unknown } {
+  const from = `--set '${s}'`;
+  const eq = s.indexOf('=');
+  if (eq <= 0) throw new UserError(`${from}: expected key.path=value`, 'e.g. --set student.lr=1e-5');
+  const path = s.slice(0, eq).trim();
+  return { from, path, value: parseValue(s.slice(eq + 1), configKeyPath(path, from).value) };
+}
+
+/** `key.path=value` strings as one override object (a later string wins on the same key). */
 export function parseSets(sets: string[]): DeepPartial<MsdConfig> {
-  const out: Record<string, unknown> = {};
+  const flat = new Map<string, unknown>();
   for (const s of sets) {
-    const eq = s.indexOf('=');
-    if (eq <= 0) throw new Error(`--set '${s}': expected key.path=value`);
-    const path = s.slice(0, eq).trim().split('.');
-    let ref: unknown = PAPER;
-    let target = out;
-    path.forEach((key, i) => {
-      ref =
-        ref !== undefined && ref !== null && typeof ref === 'object'
-          ? (ref as Record<string, unknown>)[key]
-          : undefined;
-      if (i === path.length - 1) {
-        target[key] = parseValue(s.slice(eq + 1), ref);
-      } else {
-        target = (target[key] ??= {}) as Record<string, unknown>;
-      }
-    });
+    const { path, value } = splitSet(s);
+    flat.delete(path);
+    flat.set(path, value);
   }
-  return out as DeepPartial<MsdConfig>;
+  return nestKeys(Object.fromEntries(flat), '--set');
 }
 
 /** Stable JSON of a config (what is written to `config.json` beside checkpoints and results). */

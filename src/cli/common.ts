@@ -6,13 +6,24 @@
 import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { configToJson, parseSets, PRESETS, resolveConfig, type DeepPartial, type MsdConfig } from '../config.js';
+import {
+  configToJson,
+  parseSet,
+  PRESETS,
+  readConfigFile,
+  resolveLayers,
+  type ConfigLayer,
+  type MsdConfig,
+} from '../config.js';
+import { UserError } from '../errors.js';
 import type { RunSummary } from '../train/pipeline.js';
-import { readJson } from '../train/runs.js';
 import { backendFor } from '../train/backend.js';
+import { preflight, type PreflightOptions } from '../train/preflight.js';
 
 export interface CommonOptions {
-  preset: string;
+  /** Given on the command line (undefined: the file's preset, else `defaultPreset`). */
+  preset?: string;
+  defaultPreset?: string;
   config?: string;
   set: string[];
   out?: string;
@@ -26,11 +37,22 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-/** Adds the config options to a command; `defaultPreset` is what `--preset` means when not given. */
+/** The layers of a command's config, in the order they apply (said in every command's --help and the README). */
+export const CONFIG_ORDER =
+  'config layers, later wins: the preset, then --config FILE (any subset of keys), then each --set in order, then --out';
+
+/** Adds the config options to a command; `defaultPreset` is what `--preset` means when neither it nor the file names one. */
 export function withCommon(cmd: Command, defaultPreset = 'paper'): Command {
   return cmd
-    .addOption(new Option('--preset <name>', 'config preset').choices(Object.keys(PRESETS)).default(defaultPreset))
-    .option('--config <file>', "a JSON config (e.g. a run's config.json); --set applies on top")
+    .addOption(
+      new Option('--preset <name>', `config preset (default: the --config file's "preset", else ${defaultPreset})`)
+        .choices(Object.keys(PRESETS))
+        .default(undefined),
+    )
+    .option(
+      '--config <file>',
+      "a JSON config file: any subset of the config's keys (nested or dotted), or a run's whole config.json",
+    )
     .option(
       '--set <key=value>',
       'override one config key, e.g. --set student.lr=1e-5 (repeatable)',
@@ -41,27 +63,48 @@ export function withCommon(cmd: Command, defaultPreset = 'paper'): Command {
     .option('--resume', 'continue from the last checkpoint of the run directory')
     .option('--force', 'delete an existing run directory first and start clean')
     .option('--plain', 'plain progress lines even on a terminal')
-    .option('--print-config', 'print the resolved config as JSON and exit without running anything');
-}
-
-/** The resolved config of a command: preset or --config file, then --set overrides, then --out. */
-export function configFrom(opts: CommonOptions): MsdConfig {
-  const base: MsdConfig | string = opts.config ? readJson<MsdConfig>(opts.config) : opts.preset;
-  const overrides: DeepPartial<MsdConfig>[] = [parseSets(opts.set)];
-  if (opts.out) overrides.push({ run: { outDir: opts.out } });
-  let cfg = resolveConfig(base, ...overrides);
-  // Resuming without --config: the run's saved config is the one to continue with.
-  const saved = join(cfg.run.outDir, 'config.json');
-  if (opts.resume && !opts.config && existsSync(saved)) cfg = resolveConfig(readJson<MsdConfig>(saved), ...overrides);
-  return cfg;
+    .option('--print-config', 'check and print the resolved config as JSON, and exit without running anything')
+    .addHelpText('after', `\n${CONFIG_ORDER}.`)
+    .hook('preAction', (c) => {
+      c.setOptionValue('defaultPreset', defaultPreset);
+    });
 }
 
 /**
- * The config of a command, or undefined after printing it for `--print-config` (the caller then returns). Starts the
+ * The resolved config of a command, in layers: the preset (--preset, else the file's "preset", else the command's
+ * default), then the --config file, then each --set, then --out. Errors name the layer (the file, the --set).
+ */
+export function configFrom(opts: CommonOptions): MsdConfig {
+  // Resuming without --config: the run's saved config is the one to continue with.
+  let file = opts.config ? readConfigFile(opts.config) : undefined;
+  const layers: ConfigLayer[] = opts.set.map(parseSet);
+  if (opts.out) layers.push({ from: '--out', values: { run: { outDir: opts.out } } });
+  if (!file && opts.resume) {
+    const outDir = resolveLayers(opts.preset ?? opts.defaultPreset ?? 'paper', layers).run.outDir;
+    const saved = join(outDir, 'config.json');
+    if (existsSync(saved)) file = readConfigFile(saved);
+  }
+  if (file?.preset && opts.preset && file.preset !== opts.preset)
+    throw new UserError(
+      `${file.from} is a config of the '${file.preset}' preset, and --preset ${opts.preset} was given`,
+      `drop --preset (the file's preset applies), or remove "preset" from ${file.from}`,
+    );
+  const preset = opts.preset ?? file?.preset ?? opts.defaultPreset ?? 'paper';
+  return resolveLayers(preset, file ? [file, ...layers] : layers);
+}
+
+/**
+ * The config of a command after its pre-flight checks (src/train/preflight.ts: names, data files, model, what the
+ * stage continues from), or undefined after printing it for `--print-config` (the caller then returns). Starts the
  * backend the config asks for (`run.backend`) and prints which one runs: the CLI's one place for that.
  */
-export async function prepare(opts: CommonOptions): Promise<MsdConfig | undefined> {
+export async function prepare(
+  opts: CommonOptions,
+  stage: PreflightOptions['stage'],
+  lang?: string,
+): Promise<MsdConfig | undefined> {
   const cfg = configFrom(opts);
+  preflight(cfg, { stage, lang });
   if (opts.printConfig) {
     process.stdout.write(configToJson(cfg));
     return undefined;

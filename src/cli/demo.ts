@@ -36,7 +36,7 @@ export function registerDemoCommand(program: Command): void {
       .description('the whole method on the tiny preset (CoNLL-2002 es -> nl, real data, CPU minutes)'),
     'tiny',
   ).action(async (o: CommonOptions) => {
-    const cfg = await prepare(o);
+    const cfg = await prepare(o, 'run');
     if (!cfg) return;
     const backend = (await backendFor(cfg)).summary;
     console.log(

@@ -9,27 +9,35 @@
  *   msd demo     [...]                      `run` with the tiny preset (default) on real CoNLL-2002 es -> nl data
  *   msd predict  --model dir "text" ...     tags and entities for raw sentences
  *
- * Every training command takes `--print-config` to show the resolved config without running. Shared option
- * handling lives in common.ts; a new command goes in its own file with one import and one call here.
+ * Config layers, later wins: the preset, then `--config FILE` (any subset of keys), then each `--set`, then `--out`.
+ * Every training command checks the config before it starts (src/train/preflight.ts); `--print-config` runs the
+ * same checks and prints the resolved config without running. Shared option handling lives in common.ts; a new
+ * command goes in its own file with one import and one call here.
+ *
+ * Errors: whatever a command throws ends here, in one handler: bad input is one `msd: ...` line (plus a hint; exit
+ * 1), commander's usage errors too (exit 1), an interrupt as `msd: interrupted: ...` (exit 130), and a bug is
+ * reported as an internal error with a hint to re-run with --debug for the stack (exit 70). A command needs nothing
+ * of its own for this (src/errors.ts).
  */
 import { Command } from 'commander';
-import { initBackend } from '../backend/init.js';
-import { predict } from '../eval/predict.js';
-import { disposeNerModel, loadNerModel } from '../model/ner-model.js';
 import { evaluateRun, runMsd } from '../train/pipeline.js';
 import { consoleProgress } from '../train/progress.js';
 import { distillStudent } from '../train/student.js';
 import { trainTeacher } from '../train/teacher.js';
+import { formatError } from '../errors.js';
 import { prepare, printSummary, withCommon, type CommonOptions } from './common.js';
 import { registerDemoCommand } from './demo.js';
+import { registerPredictCommand } from './predict.js';
 import { registerReportCommand } from './report.js';
 import { registerSweepCommands } from './sweep.js';
-import { isInterrupted } from '../interrupt.js';
 
 async function main(argv: string[]): Promise<void> {
   const program = new Command('msd')
     .description('MSD: zero-shot cross-lingual NER with Mixture of Short-channel Distillers')
-    .showHelpAfterError();
+    .option('--debug', 'on an error, also print its stack (or set MSD_DEBUG=1)')
+    // Commander's own errors (unknown option, missing argument) as one `msd:` line; subcommands inherit this.
+    .configureOutput({ outputError: (text, write) => write(`msd: ${text.replace(/^error: /, '')}`) })
+    .showHelpAfterError('  (add --help for the usage)');
   const train = (o: CommonOptions) => ({
     resume: o.resume,
     force: o.force,
@@ -38,7 +46,7 @@ async function main(argv: string[]): Promise<void> {
 
   withCommon(program.command('teacher').description('train the teacher on the source language')).action(
     async (o: CommonOptions) => {
-      const cfg = await prepare(o);
+      const cfg = await prepare(o, 'teacher');
       if (!cfg) return;
       const r = await trainTeacher(cfg, train(o));
       console.log(
@@ -50,7 +58,7 @@ async function main(argv: string[]): Promise<void> {
   withCommon(program.command('distill').description('distil the student of one target language from the teacher'))
     .requiredOption('--lang <code>', 'target language')
     .action(async (o: CommonOptions & { lang: string }) => {
-      const cfg = await prepare(o);
+      const cfg = await prepare(o, 'distill', o.lang);
       if (!cfg) return;
       const r = await distillStudent(cfg, o.lang, train(o));
       console.log(
@@ -60,7 +68,7 @@ async function main(argv: string[]): Promise<void> {
 
   withCommon(program.command('eval').description('per-layer P/R/F1 of the selected teacher and students')).action(
     async (o: CommonOptions) => {
-      const cfg = await prepare(o);
+      const cfg = await prepare(o, 'eval');
       if (!cfg) return;
       printSummary(await evaluateRun(cfg, { onProgress: consoleProgress({ plain: o.plain }) }), cfg);
     },
@@ -68,7 +76,7 @@ async function main(argv: string[]): Promise<void> {
 
   withCommon(program.command('run').description('teacher + every student + evaluation')).action(
     async (o: CommonOptions) => {
-      const cfg = await prepare(o);
+      const cfg = await prepare(o, 'run');
       if (!cfg) return;
       printSummary(await runMsd(cfg, train(o)), cfg);
     },
@@ -76,31 +84,20 @@ async function main(argv: string[]): Promise<void> {
 
   registerDemoCommand(program);
 
-  program
-    .command('predict')
-    .description('tag raw sentences with a trained model (a best/ directory of a run)')
-    .requiredOption('--model <dir>', 'model directory, e.g. runs/tiny/students/nl/best')
-    .argument('<sentences...>', 'sentences, one argument each')
-    .action(async (sentences: string[], o: { model: string }) => {
-      await initBackend();
-      const model = loadNerModel(o.model);
-      try {
-        for (const p of predict(model, sentences)) {
-          console.log(p.tokens.map((t, i) => (p.tags[i] === 'O' ? t : `${t}/${p.tags[i]}`)).join(' '));
-          for (const e of p.entities) console.log(`  ${e.type.padEnd(5)} ${e.text}  (${(e.prob ?? 0).toFixed(2)})`);
-        }
-      } finally {
-        disposeNerModel(model);
-      }
-    });
-
+  registerPredictCommand(program);
   registerSweepCommands(program);
   registerReportCommand(program);
 
   await program.parseAsync(argv);
 }
 
-main(process.argv).catch((err: Error) => {
-  console.error(`msd: ${isInterrupted(err) ? 'interrupted: ' : ''}${err.message}`);
-  process.exit(isInterrupted(err) ? 130 : 1);
+// The one place an error ends `msd`: bad input as `msd: <what and how to fix it>` (exit 1), an interrupt as
+// `msd: interrupted: ...` (exit 130), a bug as an internal error with a hint to re-run with --debug (exit 70);
+// src/errors.ts tells them apart.
+main(process.argv).catch((err: unknown) => {
+  const { text, exitCode } = formatError(err, {
+    debug: process.argv.includes('--debug') || ['1', 'true'].includes(process.env.MSD_DEBUG ?? ''),
+  });
+  console.error(text);
+  process.exit(exitCode);
 });

@@ -12,6 +12,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { didYouMean, UserError } from '../errors.js';
 import type { ReadOptions } from './collect.js';
 import { readConll } from './conll.js';
 import { readMulticoner } from './multiconer.js';
@@ -44,6 +45,37 @@ const CONLL_FILE_LANG: Record<string, Record<string, string>> = {
   conll2003: { en: 'eng', de: 'deu' },
 };
 const CONLL_SPLIT: Record<Split, string> = { train: 'train', dev: 'testa', test: 'testb' };
+
+/**
+ * The languages of each corpus with a fixed set: the CoNLL files above, MultiCoNER 2022's eleven (plus its `multi`
+ * and `mix` sets). WikiAnn has 176 (PAN-X) to 282 (raw) codes: a code of the right shape is accepted, and whether
+ * its files are there is for the caller to check (datasetPath).
+ */
+export const CORPUS_LANGUAGES: Readonly<Record<DatasetName, readonly string[] | undefined>> = {
+  conll2002: Object.keys(CONLL_FILE_LANG.conll2002!),
+  conll2003: Object.keys(CONLL_FILE_LANG.conll2003!),
+  wikiann: undefined,
+  multiconer: ['bn', 'de', 'en', 'es', 'fa', 'hi', 'ko', 'nl', 'ru', 'tr', 'zh', 'multi', 'mix'],
+};
+
+const LANG_CODE = /^[a-z]{2,3}(?:-[a-z0-9]+)*$|^simple$/;
+
+/**
+ * Throws unless `name` is a corpus `loadDataset` knows and `lang` (when given) one of its languages; the message
+ * names `where` (e.g. `data.corpus`) and the value, lists what is known and suggests the closest.
+ */
+export function checkCorpus(name: string, lang?: string, where = 'data'): asserts name is DatasetName {
+  if (!(DATASET_NAMES as readonly string[]).includes(name))
+    throw new UserError(
+      `${where}: unknown corpus '${name}'${didYouMean(name, DATASET_NAMES)}; the corpora are ${DATASET_NAMES.join(', ')}`,
+    );
+  if (lang === undefined) return;
+  const known = CORPUS_LANGUAGES[name as DatasetName];
+  if (known ? !known.includes(lang) : !LANG_CODE.test(lang))
+    throw new UserError(
+      `${where}: '${lang}' is not a language of ${name}${known ? didYouMean(lang, known) : ''}; expected ${known ? `one of ${known.join(', ')}` : 'a WikiAnn language code such as en, zh, zh-yue'}`,
+    );
+}
 
 export function defaultDataRoot(): string {
   const env = process.env.MSD_DATA_ROOT?.trim();

@@ -62,10 +62,11 @@ export function cachePathFor(id: string, revision = 'main', cacheDir = defaultCa
 class NotFound extends Error {}
 
 /**
- * The local directory for `idOrDir`: the directory itself, or the Hub model's cache entry (downloaded if needed
- * and allowed).
+ * Where `resolveModelDir` would find a model without any network access: a local directory, or a complete cache
+ * entry of a Hub id; undefined when it would be downloaded. Throws when it cannot be had at all (a path that does
+ * not exist, or a Hub id not in the cache with remote access off): the pre-flight check of a run's model.
  */
-export async function resolveModelDir(idOrDir: string, opts: FromPretrainedOptions = {}): Promise<string> {
+export function localModelDir(idOrDir: string, opts: FromPretrainedOptions = {}): string | undefined {
   if (existsSync(idOrDir) && statSync(idOrDir).isDirectory()) return idOrDir;
   if (
     isAbsolute(idOrDir) ||
@@ -82,13 +83,26 @@ export async function resolveModelDir(idOrDir: string, opts: FromPretrainedOptio
   const dir = cachePathFor(idOrDir, revision, opts.cacheDir);
   if (existsSync(join(dir, '.complete'))) return dir;
   const allowRemote = opts.allowRemote ?? process.env.HF_HUB_OFFLINE !== '1';
-  const endpoint = (opts.endpoint ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/+$/, '');
   if (!allowRemote) {
+    const endpoint = (opts.endpoint ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/+$/, '');
     throw new Error(
       `model "${idOrDir}" (revision ${revision}) is not in the cache at ${dir} and allowRemote is false; ` +
         `pass { allowRemote: true } (and unset HF_HUB_OFFLINE) to download it from ${endpoint}, or put a downloaded copy there`,
     );
   }
+  return undefined;
+}
+
+/**
+ * The local directory for `idOrDir`: the directory itself, or the Hub model's cache entry (downloaded if needed
+ * and allowed).
+ */
+export async function resolveModelDir(idOrDir: string, opts: FromPretrainedOptions = {}): Promise<string> {
+  const local = localModelDir(idOrDir, opts);
+  if (local !== undefined) return local;
+  const revision = opts.revision ?? 'main';
+  const dir = cachePathFor(idOrDir, revision, opts.cacheDir);
+  const endpoint = (opts.endpoint ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/+$/, '');
   mkdirSync(dir, { recursive: true });
   const url = (file: string) => `${endpoint}/${idOrDir}/resolve/${encodeURIComponent(revision)}/${file}`;
   const token = opts.token ?? process.env.HF_TOKEN;

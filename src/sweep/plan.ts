@@ -36,15 +36,19 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import {
+  configKeyPaths,
   configToJson,
+  isConfigKey,
+  nestKeys,
   parseSets,
-  PAPER,
   PRESETS,
   resolveConfig,
   teacherConfigView,
   type DeepPartial,
   type MsdConfig,
 } from '../config.js';
+import { closestMatch, UserError } from '../errors.js';
+import { readJsonFile, rejectForbiddenKeys } from '../json.js';
 import { writeFileAtomic, writeJsonAtomic } from '../model/atomic.js';
 import { variantAblation, VARIANT_NAMES } from './variants.js';
 
@@ -107,50 +111,20 @@ export interface SweepPlan {
 
 const SPEC_KEYS = ['name', 'preset', 'set', 'axes', 'shareTeacher'];
 
-/** Reads and checks a sweep file; errors name the file and what was expected. */
+/**
+ * Reads and checks a sweep file; errors name the file and what was expected (invalid JSON: line and column;
+ * `__proto__`, `constructor` and `prototype` are refused as keys anywhere in it).
+ */
 export function readSweepSpec(path: string): SweepSpec {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new Error(`${path}: cannot read the sweep file: ${(err as Error).message}`);
-  }
-  let spec: unknown;
-  try {
-    spec = JSON.parse(text);
-  } catch (err) {
-    const at = jsonErrorOffset(text);
-    throw new Error(
-      `${path}:${text.slice(0, at).split('\n').length}: not valid JSON: ${(err as Error).message.split('\n')[0]}`,
-    );
-  }
+  const spec = readJsonFile(path, 'sweep file');
   checkSpec(spec, path);
   return spec;
-}
-
-/** Offset of the first character JSON.parse rejects: the shortest prefix that fails other than by ending early. */
-function jsonErrorOffset(text: string): number {
-  const broken = (k: number) => {
-    try {
-      JSON.parse(text.slice(0, k));
-      return false;
-    } catch (err) {
-      return !/end of JSON input|Unterminated/i.test((err as Error).message);
-    }
-  };
-  let lo = 0;
-  let hi = text.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (broken(mid + 1)) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
 }
 
 function checkSpec(spec: unknown, where: string): asserts spec is SweepSpec {
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec))
     throw new Error(`${where}: expected a JSON object with ${SPEC_KEYS.join(', ')}`);
+  rejectForbiddenKeys(spec, where);
   const s = spec as Record<string, unknown>;
   for (const k of Object.keys(s))
     if (!SPEC_KEYS.includes(k)) throw new Error(`${where}: unknown key '${k}'; expected ${SPEC_KEYS.join(', ')}`);
@@ -175,33 +149,16 @@ function checkSpec(spec: unknown, where: string): asserts spec is SweepSpec {
     throw new Error(`${where}: shareTeacher: expected true or false`);
 }
 
-/** Whether a dotted path names a config key (a leaf or a whole section) of the typed config. */
-function isConfigKey(path: string): boolean {
-  let ref: unknown = PAPER;
-  for (const k of path.split('.')) {
-    if (typeof ref !== 'object' || ref === null || Array.isArray(ref) || !(k in ref)) return false;
-    ref = (ref as Record<string, unknown>)[k];
-  }
-  return path !== 'preset';
+/** ` (did you mean 'run.seed'?)` for an axis name that looks like a misspelt config key. */
+function guess(name: string): string {
+  const m = name.includes('.') ? closestMatch(name, configKeyPaths()) : undefined;
+  return m ? ` (did you mean '${m}'?)` : '';
 }
 
-/** `{'a.b': 1, 'a.c': 2}` -> `{a: {b: 1, c: 2}}`. */
-function nest(flat: Record<string, unknown>, where: string): DeepPartial<MsdConfig> {
-  const out: Record<string, unknown> = {};
-  for (const [path, value] of Object.entries(flat)) {
-    const keys = path.split('.');
-    let t = out;
-    keys.forEach((k, i) => {
-      if (i === keys.length - 1) t[k] = value;
-      else {
-        const next = (t[k] ??= {});
-        if (typeof next !== 'object' || next === null)
-          throw new Error(`${where}: '${path}' conflicts with another key`);
-        t = next as Record<string, unknown>;
-      }
-    });
-  }
-  return out as DeepPartial<MsdConfig>;
+/** An error of resolveConfig under a prefix that names the sweep file and the part of it (its own `config` dropped). */
+function within(prefix: string, err: unknown): Error {
+  const msg = (err as Error).message.replace(/^config:? /, '');
+  return err instanceof UserError ? new UserError(`${prefix}: ${msg}`, err.hint) : new Error(`${prefix}: ${msg}`);
 }
 
 /** A value as a file-name-safe label: numbers as written, arrays joined with '+'. */
@@ -253,12 +210,12 @@ export function parseAxes(spec: SweepSpec, where = 'sweep'): Axis[] {
         kind: 'key',
         values: raw,
         labels: raw.map(label),
-        overrides: raw.map((v) => nest({ [name]: v }, at)),
+        overrides: raw.map((v) => nestKeys({ [name]: v }, at)),
       };
     } else {
       if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || Object.keys(raw).length === 0) {
-        throw new Error(
-          `${at}: '${name}' is not a config key; an axis is a config key (e.g. run.seed: [1, 2]), 'variant', or a named axis {label: {"key": value, ...}}`,
+        throw new UserError(
+          `${at}: '${name}' is not a config key${guess(name)}; an axis is a config key (e.g. run.seed: [1, 2]), 'variant', or a named axis {label: {"key": value, ...}}`,
         );
       }
       const entries = Object.entries(raw as Record<string, unknown>);
@@ -272,7 +229,7 @@ export function parseAxes(spec: SweepSpec, where = 'sweep'): Axis[] {
         kind: 'named',
         values: entries.map(([, o]) => o),
         labels: entries.map(([l]) => l),
-        overrides: entries.map(([l, o]) => nest(o as Record<string, unknown>, `${at}.${l}`)),
+        overrides: entries.map(([l, o]) => nestKeys(o as Record<string, unknown>, `${at}.${l}`)),
       };
     }
     // Each value alone on the base must be a valid override (the product is checked again cell by cell).
@@ -280,7 +237,7 @@ export function parseAxes(spec: SweepSpec, where = 'sweep'): Axis[] {
       try {
         resolveConfig(preset, base, o);
       } catch (err) {
-        throw new Error(`${at}: value ${JSON.stringify(axis.values[i])}: ${(err as Error).message}`);
+        throw within(`${at}: value ${JSON.stringify(axis.values[i])}`, err);
       }
     });
     axes.push({ ...axis, short: '' });
@@ -297,10 +254,11 @@ export function parseAxes(spec: SweepSpec, where = 'sweep'): Axis[] {
 /** The base overrides of a spec (`set`). */
 function baseOverrides(spec: SweepSpec, where: string): DeepPartial<MsdConfig> {
   if (!spec.set) return {};
+  if (!Array.isArray(spec.set)) return nestKeys(spec.set, `${where}: set`);
   try {
-    return Array.isArray(spec.set) ? parseSets(spec.set) : nest(spec.set, `${where}: set`);
+    return parseSets(spec.set);
   } catch (err) {
-    throw new Error(`${where}: set: ${(err as Error).message}`);
+    throw within(`${where}: set`, err);
   }
 }
 
@@ -321,7 +279,7 @@ export function planSweep(spec: SweepSpec, root: string, where = 'sweep'): Sweep
   try {
     resolveConfig(preset, base);
   } catch (err) {
-    throw new Error(`${where}: set: ${(err as Error).message}`);
+    throw within(`${where}: set`, err);
   }
   const axes = parseAxes(spec, where);
   const combos: number[][] = [[]];
@@ -343,7 +301,7 @@ export function planSweep(spec: SweepSpec, root: string, where = 'sweep'): Sweep
     try {
       config = resolveConfig(preset, base, ...combo.map((i, k) => axes[k]!.overrides[i]!), { run: { outDir: dir } });
     } catch (err) {
-      throw new Error(`${where}: cell ${id}: ${(err as Error).message}`);
+      throw within(`${where}: cell ${id}`, err);
     }
     const identity = configIdentity(config);
     const same = seen.get(identity);

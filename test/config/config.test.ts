@@ -42,17 +42,29 @@ test('overrides merge deeply and never mutate the presets', () => {
 });
 
 const bad: [string, unknown, RegExp][] = [
-  ['unknown top-level key', { modle: {} }, /unknown key 'modle'; known keys here: preset, model, data/],
+  [
+    'unknown top-level key',
+    { modle: {} },
+    /config: unknown key 'modle'; did you mean 'model'\? Known keys at the top: preset, model, data/,
+  ],
   ['unknown nested key', { teacher: { learningRate: 1 } }, /unknown key 'teacher.learningRate'/],
-  ['wrong type', { teacher: { lr: '1e-4' } }, /config teacher.lr: expected number, got string/],
-  ['object expected', { student: { ablation: true } }, /config student.ablation: expected an object, got boolean/],
-  ['array element type', { data: { targets: [1, 2] } }, /config data.targets: expected an array of string/],
+  ['wrong type', { teacher: { lr: '1e-4' } }, /config: teacher.lr: expected a number, got a string/],
+  [
+    'object expected',
+    { student: { ablation: true } },
+    /config: student.ablation: expected an object \(a section of keys\), got a boolean/,
+  ],
+  ['array element type', { data: { targets: [1, 2] } }, /config: data.targets: expected an array of strings/],
   [
     'enum',
     { student: { selectOn: 'test' } },
-    /config student.selectOn: expected one of 'source-dev', 'target-dev', got 'test'/,
+    /config: student.selectOn: expected one of 'source-dev', 'target-dev', got 'test'/,
   ],
-  ['lambda mode', { teacher: { lambda: 'softmax' } }, /config teacher.lambda: expected 'learned', 'uniform' or a list/],
+  [
+    'lambda mode',
+    { teacher: { lambda: 'softmax' } },
+    /config: teacher.lambda: expected 'learned', 'uniform' or a list/,
+  ],
   ['lambda length', { teacher: { lambda: [1, 2] } }, /config teacher.lambda: expected 8 weights/],
   ['non-finite', { teacher: { lr: Number.NaN } }, /expected a finite number/],
   ['layer range', { model: { headLayers: [0, 12] } }, /model.headLayers: \[0, 12\] must start at layer 1/],

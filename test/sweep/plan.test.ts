@@ -112,26 +112,26 @@ test('plan: ids are stable (adding a value keeps the other ids and configs) and 
 
 test('plan: bad sweep files are clear errors', () => {
   const bad: [unknown, RegExp][] = [
-    [{ axes: { 'run.sed': [1] } }, /axes\.run\.sed: 'run\.sed' is not a config key/],
-    [{ axes: { 'run.seed': ['one'] } }, /axes\.run\.seed: value "one": config run\.seed: expected number, got string/],
+    [{ axes: { 'run.sed': [1] } }, /axes\.run\.sed: 'run\.sed' is not a config key \(did you mean 'run\.seed'\?\)/],
+    [{ axes: { 'run.seed': ['one'] } }, /axes\.run\.seed: value "one": run\.seed: expected a number, got a string/],
     [{ axes: { 'run.seed': 3 } }, /axes\.run\.seed: expected a non-empty list of values/],
     [{ axes: { 'run.seed': [] } }, /non-empty list/],
     [
       { axes: { variant: ['full', 'noMMD'] } },
       /axes\.variant: variant 'noMMD': expected one of full, noAux, noMmdL, noMmdM, noAll/,
     ],
-    [
-      { axes: { 'data.targets': ['nl'] } },
-      /data\.targets: value "nl": config data\.targets: expected array, got string/,
-    ],
+    [{ axes: { 'data.targets': ['nl'] } }, /data\.targets: value "nl": data\.targets: expected an array, got a string/],
     [{ axes: { lr: { low: 5 } } }, /axes\.lr\.low: expected an object of dotted config keys/],
-    [{ axes: { lr: { low: { 'student.lrr': 1 } } } }, /axes\.lr: value .*unknown key 'student\.lrr'/],
-    [{ set: { 'teacher.epochs': 'x' } }, /set: config teacher\.epochs: expected number/],
+    [
+      { axes: { lr: { low: { 'student.lrr': 1 } } } },
+      /axes\.lr\.low: unknown key 'student\.lrr'; did you mean 'student\.lr'\?/,
+    ],
+    [{ set: { 'teacher.epochs': 'x' } }, /set: teacher\.epochs: expected a number/],
     [{ set: { 'teacher.epochs': 1 }, sets: {} }, /unknown key 'sets'/],
     [{ preset: 'huge' }, /preset: expected one of paper, tiny/],
     [
       { axes: { 'run.evalLayers': [[0, 2]] } },
-      /axes\.run\.evalLayers: value \[0,2\]: config run\.evalLayers: \[0, 2\] must lie within model\.headLayers/,
+      /axes\.run\.evalLayers: value \[0,2\]: run\.evalLayers: \[0, 2\] must lie within model\.headLayers/,
     ],
     // Each value is valid alone, the combination is not: the error names the cell.
     [
@@ -139,9 +139,17 @@ test('plan: bad sweep files are clear errors', () => {
         set: { 'model.tiny.numLayers': 12, 'model.headLayers': [2, 4], 'run.evalLayers': [2, 4] },
         axes: { 'model.tiny.numLayers': [4], 'student.clsLayer': [8] },
       },
-      /f\.json: cell numLayers-4_clsLayer-8: config student\.clsLayer: 8 must be -1/,
+      /f\.json: cell numLayers-4_clsLayer-8: student\.clsLayer: 8 must be -1/,
     ],
     [{ name: 'a b' }, /name: expected letters, digits/],
+    // __proto__, constructor and prototype: never keys, wherever they stand (JSON.parse makes __proto__ an own key).
+    [JSON.parse('{"axes": {"__proto__": [1]}}'), /f\.json: key 'axes\.__proto__' is not allowed/],
+    [{ set: { 'constructor.x': 1 } }, /f\.json: set: key 'constructor' is not allowed/],
+    [{ set: ['prototype=1'] }, /key 'prototype' is not allowed/],
+    [
+      { axes: { named: { a: JSON.parse('{"__proto__": {"x": 1}}') } } },
+      /key 'axes\.named\.a\.__proto__' is not allowed/,
+    ],
   ];
   for (const [spec, re] of bad)
     assert.throws(
@@ -153,7 +161,10 @@ test('plan: bad sweep files are clear errors', () => {
   const dir = mkdtempSync(join(tmpdir(), 'msd-plan-'));
   try {
     writeFileSync(join(dir, 'bad.json'), '{\n  "axes": {\n    "run.seed": [1,,2]\n  }\n}\n');
-    assert.throws(() => readSweepSpec(join(dir, 'bad.json')), /bad\.json:3: not valid JSON/);
+    assert.throws(
+      () => readSweepSpec(join(dir, 'bad.json')),
+      /bad\.json:3:\d+: not valid JSON: Unexpected token ','\n  line 3: /,
+    );
     assert.throws(() => readSweepSpec(join(dir, 'missing.json')), /missing\.json: cannot read the sweep file/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
