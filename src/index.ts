@@ -78,7 +78,7 @@ export { evaluate, evaluateRows, type EvalSplit, type EvaluateOptions } from './
 export { predict, type Prediction } from './eval/predict.js';
 export { scoreEntities, type EntityScores } from './eval/metric.js';
 export { conllevalReport } from './eval/report.js';
-export { resultsFrame, type ResultRow } from './eval/table.js';
+export { resultsFrame, resultsTable, formatPercent, type ResultRow, type ResultTableRow } from './eval/table.js';
 
 // Losses: the paper's equations as pure functions of tensors
 export { tokenCrossEntropy, IGNORE_INDEX } from './losses/ce.js';

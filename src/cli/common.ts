@@ -116,7 +116,7 @@ export async function prepare(
 /** The main-head F1 of every model (at each model's own main head layer) and where the per-layer table is. */
 export function printSummary(s: RunSummary, cfg: MsdConfig, log: (line: string) => void = console.log): void {
   const protocol = s.zeroShot ? ' (zero-shot: selected on source dev)' : ' (NOT zero-shot: selected on target dev)';
-  log(`\nmain-head F1 on each language's test split${protocol}:`);
+  log(`\nmain-head F1 (%) on each language's test split${protocol}:`);
   for (const [model, byLang] of Object.entries(s.main)) {
     const scores = Object.entries(byLang).map(([l, f]) => `${l} ${(100 * f).toFixed(2)}`);
     log(`  ${`${model} (layer ${s.mainLayer[model]})`.padEnd(24)} ${scores.join('   ')}`);

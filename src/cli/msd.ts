@@ -30,6 +30,7 @@ import { registerDemoCommand } from './demo.js';
 import { registerPredictCommand } from './predict.js';
 import { registerReportCommand } from './report.js';
 import { registerSweepCommands } from './sweep.js';
+import { formatPercent } from '../eval/table.js';
 
 async function main(argv: string[]): Promise<void> {
   const program = new Command('msd')
@@ -50,7 +51,7 @@ async function main(argv: string[]): Promise<void> {
       if (!cfg) return;
       const r = await trainTeacher(cfg, train(o));
       console.log(
-        `teacher: best source-dev F1 ${(100 * r.state.bestScore).toFixed(2)} at step ${r.state.bestStep}; model in ${r.bestDir}`,
+        `teacher: best source-dev F1 ${formatPercent(r.state.bestScore)} at step ${r.state.bestStep}; model in ${r.bestDir}`,
       );
     },
   );
@@ -62,7 +63,7 @@ async function main(argv: string[]): Promise<void> {
       if (!cfg) return;
       const r = await distillStudent(cfg, o.lang, train(o));
       console.log(
-        `student:${o.lang}: best ${cfg.student.selectOn} F1 ${(100 * r.state.bestScore).toFixed(2)} at step ${r.state.bestStep}; model in ${r.bestDir}`,
+        `student:${o.lang}: best ${cfg.student.selectOn} F1 ${formatPercent(r.state.bestScore)} at step ${r.state.bestStep}; model in ${r.bestDir}`,
       );
     });
 

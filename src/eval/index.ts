@@ -10,7 +10,7 @@ export type { EntityScores, TypeScore, PRF, ScoreOptions, GoldInput } from './me
 export { conllevalReport, printfFixed2 } from './report.js';
 export { entitySpans } from './spans.js';
 export type { EntitySpan, SpanOptions } from './spans.js';
-export { layerRows, resultsFrame } from './table.js';
+export { layerRows, resultsFrame, resultsTable, formatPercent, type ResultTableRow } from './table.js';
 export type { ResultRow, LayerPredictions, LayerRowsInput } from './table.js';
 export { evaluate, evaluateRows, type EvalSplit, type EvaluateOptions } from './evaluate.js';
 export {

@@ -135,3 +135,41 @@ export function resultsFrame(rows: readonly ResultRow[]): DataFrame {
   });
   return new DataFrame(data, { columns });
 }
+
+/**
+ * F1 (or precision, recall) for a person to read: a fraction in [0, 1] as a percentage with its sign, `48.45%`, as
+ * conlleval and the paper print it. Results files (JSON) keep fractions; everything printed or tabulated uses this.
+ */
+export function formatPercent(fraction: number, digits = 2): string {
+  return Number.isFinite(fraction) ? `${(100 * fraction).toFixed(digits)}%` : 'n/a';
+}
+
+/** A results row as a person reads it: precision, recall and F1 in percent (column names say so), gold entities. */
+export type ResultTableRow = {
+  model?: string;
+  language: string;
+  split: string;
+  layer: number;
+  'precision (%)': number;
+  'recall (%)': number;
+  'F1 (%)': number;
+  'gold entities': number;
+};
+
+/**
+ * The rows for a table a person reads (notebooks, the report, CSV/LaTeX for a paper): scores in percent, the unit
+ * in each column's name. `resultsFrame` and the JSON files keep fractions.
+ */
+export function resultsTable(rows: readonly ResultRow[]): ResultTableRow[] {
+  const withModel = rows.some((r) => r.model !== undefined);
+  return rows.map((r) => ({
+    ...(withModel ? { model: r.model ?? '' } : {}),
+    language: r.language,
+    split: r.split,
+    layer: r.layer,
+    'precision (%)': 100 * r.precision,
+    'recall (%)': 100 * r.recall,
+    'F1 (%)': 100 * r.f1,
+    'gold entities': r.support,
+  }));
+}

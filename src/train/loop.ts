@@ -29,6 +29,7 @@ import { linearWarmupDecay } from './schedule.js';
 import { configToJson, type MsdConfig, type OptimConfig } from '../config.js';
 import { saveNerModel, type NerModel } from '../model/ner-model.js';
 import { streamSeed } from './seeds.js';
+import { formatPercent } from '../eval/table.js';
 import { interruptible, InterruptedError, stopRequested } from '../interrupt.js';
 
 /** How a training call runs: what the teacher, the students and `runMsd` take besides the config. */
@@ -266,7 +267,7 @@ async function trainSteps<B>(spec: LoopSpec<B>): Promise<LoopResult> {
         kind: 'eval',
         step: state.globalStep,
         totalSteps,
-        message: `step ${state.globalStep}: dev F1 ${(100 * score).toFixed(2)}${improved ? ' (best, saved)' : ` (best ${(100 * state.bestScore).toFixed(2)} at step ${state.bestStep})`}`,
+        message: `step ${state.globalStep}: dev F1 ${formatPercent(score)}${improved ? ' (best, saved)' : ` (best ${formatPercent(state.bestScore)} at step ${state.bestStep})`}`,
       });
     };
 
@@ -380,7 +381,7 @@ async function trainSteps<B>(spec: LoopSpec<B>): Promise<LoopResult> {
       kind: 'done',
       step: state.globalStep,
       totalSteps,
-      message: `done: ${state.globalStep} steps, best dev F1 ${(100 * state.bestScore).toFixed(2)} at step ${state.bestStep}`,
+      message: `done: ${state.globalStep} steps, best dev F1 ${formatPercent(state.bestScore)} at step ${state.bestStep}`,
     });
     return { state, steps, lastLoss };
   } finally {

@@ -29,7 +29,7 @@ import {
 import { publishedRows, publishedCorpus, type AblationRow } from './published.js';
 import { browserBundles, compileSpec, fontFiles, type VlSpec } from './render.js';
 import { ablationTable, escapeHtml, toHtml } from './tables.js';
-import type { ResultRow } from '../eval/table.js';
+import { resultsTable, type ResultRow } from '../eval/table.js';
 
 export interface RunChart {
   /** File-name friendly id, e.g. `per-layer-f1`, `training-student-nl`. */
@@ -253,18 +253,9 @@ export function reportHtml(runDir: string, opts: { title?: string } = {}): { htm
         `<h3>Published vs measured</h3>${toHtml(ablationTable([...published, ...measured]))}<p class="note">Published: Ma et al. (EMNLP 2022); cells marked – are not known here (see src/viz/published.json).</p>`,
       );
     }
-    const perLayer = summary.rows.map((r) => ({
-      model: r.model ?? '',
-      language: r.language,
-      split: r.split,
-      layer: r.layer,
-      precision: r.precision,
-      recall: r.recall,
-      f1: r.f1,
-      support: r.support,
-    }));
+    const perLayer = resultsTable(summary.rows);
     sections.push(
-      `<details><summary>Every layer (${perLayer.length} rows; fractions)</summary>${toHtml(perLayer, { digits: 4 })}</details>`,
+      `<details><summary>Every layer (${perLayer.length} rows; precision, recall, F1 in %)</summary>${toHtml(perLayer, { digits: 2 })}</details>`,
     );
   } else {
     sections.push('<h2>Results</h2><p class="note">No results/summary.json yet (run <code>msd eval</code>).</p>');

@@ -41,10 +41,21 @@ export interface FormatOptions {
   columns?: readonly string[];
   /** Decimals for non-integer numbers (default 2). */
   digits?: number;
-  /** Numeric columns whose largest value is emphasised (default: every numeric column except `layer`, `support`, `step`). */
+  /** Columns whose best value is emphasised (default: the score columns, see `isScoreColumn`). */
   bestColumns?: readonly string[];
   /** 'max' (default) or 'min' is best. */
   best?: 'max' | 'min';
+}
+
+/**
+ * Whether a column holds scores, the only columns where the best value is emphasised and decimals are always
+ * printed: by name, F1 / precision / recall / score / accuracy / MMD (not their std or a p-value), or a language
+ * code (`es`, `nl`) or `avg` as in the ablation tables. Counts (sentences, `maxLength`, `PER`, `seeds`), sizes (`kB`)
+ * and statistics are not scores.
+ */
+export function isScoreColumn(name: string): boolean {
+  if (/^([a-z]{2,3}|avg)$/.test(name)) return true;
+  return /f1|precision|recall|score|accuracy|mmd/i.test(name) && !/std|±|\bp\b|p-value/i.test(name);
 }
 
 function fmt(v: unknown, digits: number, integerColumn = false): string {
@@ -53,24 +64,16 @@ function fmt(v: unknown, digits: number, integerColumn = false): string {
   return String(v);
 }
 
-/**
- * Columns printed without decimals: all values integers, and either a count column (layer, support, step, n, epoch)
- * or holding a value above 100 (so not a score: an F1 of 74 in percent still prints as 74.00, like its neighbours).
- */
-function integerColumns(rows: readonly Row[], cols: readonly string[]): Set<string> {
+/** Columns printed without decimals: every value an integer, and not a score column (an F1 of 74 stays 74.00). */
+function integerColumns(rows: readonly Row[], cols: readonly string[], opts: FormatOptions): Set<string> {
   return new Set(
     cols.filter((c) => {
+      if (isScoreColumn(c) || opts.bestColumns?.includes(c)) return false;
       const nums = rows.map((r) => r[c]).filter((v): v is number => typeof v === 'number');
-      return (
-        nums.length > 0 &&
-        nums.every((v) => Number.isInteger(v)) &&
-        (NOT_SCORES.has(c) || nums.some((v) => Math.abs(v) > 100))
-      );
+      return nums.length > 0 && nums.every((v) => Number.isInteger(v));
     }),
   );
 }
-
-const NOT_SCORES = new Set(['layer', 'support', 'step', 'n', 'epoch']);
 
 /** For each column to emphasise, the rows holding its best value (ties all emphasised). */
 function bestCells(rows: readonly Row[], cols: readonly string[], opts: FormatOptions): Map<string, Set<number>> {
@@ -80,7 +83,7 @@ function bestCells(rows: readonly Row[], cols: readonly string[], opts: FormatOp
     opts.bestColumns ??
     cols.filter(
       (c) =>
-        !NOT_SCORES.has(c) &&
+        isScoreColumn(c) &&
         rows.some((r) => typeof r[c] === 'number') &&
         rows.every((r) => r[c] === null || r[c] === undefined || typeof r[c] === 'number'),
     );
@@ -95,13 +98,13 @@ function bestCells(rows: readonly Row[], cols: readonly string[], opts: FormatOp
   return out;
 }
 
-/** An HTML <table> (escaped); the best value of each score column in <strong>. */
+/** An HTML <table> (escaped); the best value of each score column in <strong>, integer columns without decimals. */
 export function toHtml(input: TableInput<Row>, opts: FormatOptions & { caption?: string } = {}): string {
   const rows = rowsOf(input, 'toHtml');
   const cols = columnsOf(rows, opts.columns);
   const digits = opts.digits ?? 2;
   const best = bestCells(rows, cols, opts);
-  const ints = integerColumns(rows, cols);
+  const ints = integerColumns(rows, cols, opts);
   const head = `<thead><tr>${cols.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr></thead>`;
   const body = rows
     .map((r, i) => {
@@ -142,7 +145,7 @@ export function toLatex(
   if (cols.length === 0) throw new Error('toLatex: no columns');
   const digits = opts.digits ?? 2;
   const best = bestCells(rows, cols, opts);
-  const ints = integerColumns(rows, cols);
+  const ints = integerColumns(rows, cols, opts);
   const numeric = cols.map(
     (c) => rows.length > 0 && rows.every((r) => r[c] === null || r[c] === undefined || typeof r[c] === 'number'),
   );

@@ -72,7 +72,9 @@ test('a shortened demo learns Spanish NER and prints a complete summary', (t) =>
 
     // What the terminal shows.
     assert.match(stdout, /What this is: /);
-    assert.match(stdout, /Teacher, es test F1 by head/);
+    assert.match(stdout, /Teacher, es test F1 \(%\) by head/);
+    assert.match(stdout, /nl test F1 \(%\), zero-shot/);
+    assert.match(stdout, /main-head F1 \(%\) on each language's test split/);
     assert.match(stdout, /teacher \(es only\)\s+\d/);
     assert.match(stdout, /student \(distilled on nl text\)\s+\d/);
     assert.match(stdout, /paper: .*mBERT/);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { layerRows, resultsFrame, scoreEntities } from '../../src/eval/index.js';
+import { layerRows, resultsFrame, resultsTable, formatPercent, scoreEntities } from '../../src/eval/index.js';
 import type { Sentence } from '../../src/data/types.js';
 
 const sent = (id: string, lang: string, tags: string[]): Sentence => ({
@@ -105,4 +105,25 @@ test('resultsFrame: a danfojs DataFrame with the tidy columns', () => {
   );
   const empty = resultsFrame([]);
   assert.deepEqual(empty.shape, [0, 7]);
+});
+
+test('formatPercent and resultsTable: F1 as a person reads it, in percent with the unit named', () => {
+  assert.equal(formatPercent(0.4845), '48.45%');
+  assert.equal(formatPercent(0.012, 1), '1.2%');
+  assert.equal(formatPercent(Number.NaN), 'n/a');
+  const table = resultsTable([
+    { model: 'teacher', language: 'nl', split: 'test', layer: 2, precision: 0.5, recall: 0.25, f1: 0.025, support: 7 },
+  ]);
+  assert.deepEqual(Object.keys(table[0]!), [
+    'model',
+    'language',
+    'split',
+    'layer',
+    'precision (%)',
+    'recall (%)',
+    'F1 (%)',
+    'gold entities',
+  ]);
+  assert.equal(table[0]!['F1 (%)'], 2.5);
+  assert.equal(table[0]!['gold entities'], 7);
 });

@@ -237,3 +237,22 @@ test('training decays exactly the variables defaultNoDecay says (one rule for Ad
   t.dispose();
   tf.dispose(vars.map((v) => v.variable));
 });
+
+test('progress lines give F1 in percent with its sign (fractions stay in metrics.jsonl)', async () => {
+  await initBackend({ prefer: 'cpu' });
+  const dir = mkdtempSync(join(tmpdir(), 'msd-loop-units-'));
+  const lines: string[] = [];
+  const t = toySpec(dir, {
+    optim: { ...optim, epochs: 1 },
+    evaluate: () => ({ score: 0.0117 }),
+    onProgress: (e) => e.kind !== 'step' && lines.push(e.message ?? ''),
+  });
+  await trainLoop(t.spec);
+  assert.ok(lines.includes('step 7: dev F1 1.17% (best, saved)'), lines.join('\n'));
+  assert.ok(lines.includes('done: 7 steps, best dev F1 1.17% at step 7'), lines.join('\n'));
+  const evals = readJsonl<{ kind: string; score?: number }>(join(dir, 'teacher', 'metrics.jsonl')).filter(
+    (r) => r.kind === 'eval',
+  );
+  assert.equal(evals[0]!.score, 0.0117);
+  t.dispose();
+});

@@ -54,9 +54,9 @@ test('toLatex: booktabs tabular, numbers right-aligned, best per column bold, sp
   // ties are all bold; a lower-is-better column
   const ties = toLatex(
     [
-      { m: 'a', x: 1.5 },
-      { m: 'b', x: 1.5 },
-      { m: 'c', x: 0.5 },
+      { m: 'a', mmd2: 1.5 },
+      { m: 'b', mmd2: 1.5 },
+      { m: 'c', mmd2: 0.5 },
     ],
     { best: 'min' },
   );
@@ -100,4 +100,45 @@ test('published numbers: source cited, every cell null or a percentage, unverifi
   assert.equal(publishedRows().length, known, 'publishedRows leaves null cells out');
   assert.equal(publishedRows(undefined, { includeNull: true }).length, 36);
   if (doc.status === 'unverified') assert.equal(publishedF1('conll2002', 'nl'), null);
+});
+
+test('integer columns print as integers; bold marks the best only in score columns', () => {
+  // A datasetStats-like table: counts of 100 or less were printed as 92.00 and 53.00 next to LOC 98.
+  const stats = toHtml(
+    [
+      { split: 'es train', sentences: 8323, meanLength: 31.8, maxLength: 92, PER: 53, LOC: 98 },
+      { split: 'es dev', sentences: 1915, meanLength: 28.2, maxLength: 88, PER: 40, LOC: 97 },
+    ],
+    { digits: 2 },
+  );
+  assert.match(stats, /<td class="num">92<\/td>/);
+  assert.match(stats, /<td class="num">53<\/td><td class="num">98<\/td>/);
+  assert.match(stats, /<td class="num">31\.80<\/td>/, 'non-integers keep their decimals');
+  assert.doesNotMatch(stats, /<strong>/, 'no score column, nothing bold');
+  // 04's seeds column (1.000 before) and a files table (report.html 1208.3 kB was bold).
+  const seeds = toHtml(
+    [
+      { variant: 'full', seeds: 1, 'F1 mean (%)': 6.5, 'F1 std (%)': 0.2 },
+      { variant: 'noAux', seeds: 1, 'F1 mean (%)': 5.25, 'F1 std (%)': 0.9 },
+    ],
+    { digits: 3 },
+  );
+  assert.match(seeds, /<td class="num">1<\/td>/);
+  assert.match(seeds, /<strong>6\.500<\/strong>/, 'the best F1 is bold');
+  assert.doesNotMatch(seeds, /<strong>0\.900<\/strong>/, 'not the largest std');
+  const files = toHtml(
+    [
+      { file: 'figures/a.png', kB: 40.2 },
+      { file: 'report.html', kB: 1208.3 },
+    ],
+    { digits: 1 },
+  );
+  assert.doesNotMatch(files, /<strong>/);
+  // Score columns keep decimals even when every value is an integer, and their best is bold.
+  const scores = toLatex([
+    { model: 'a', f1: 0, support: 12 },
+    { model: 'b', f1: 1, support: 7 },
+  ]);
+  assert.match(scores, /a & 0\.00 & 12 \\\\/);
+  assert.match(scores, /b & \\textbf\{1\.00\} & 7 \\\\/);
 });
