@@ -14,6 +14,7 @@
 import { FONT_FAMILY, VEGALITE_SCHEMA, type VlSpec } from './render.js';
 import { rowsOf, requireFields, type TableInput } from './table-input.js';
 import { canonicalRow, canonicalVariant, VARIANT_LABELS, type AblationRow } from './published.js';
+import { colorScale, DEV_F1_COLOR, SOURCE_COLORS, VARIANT_COLORS } from './style.js';
 
 /** Shared look: bundled font, readable sizes, unbolded axis titles, light panel borders. */
 export const CHART_CONFIG = {
@@ -62,16 +63,25 @@ export interface PerLayerF1Options {
   width?: number;
 }
 
-function layerAxis(layers: number[]): Record<string, unknown> {
+/** Pixels kept free at both ends of a continuous x axis, so that the first and last points are drawn whole. */
+const EDGE_PADDING = 10;
+
+/** The x axis of per-layer charts: one tick per layer; `title` says what sits on the layer (a head, a [CLS] vector). */
+function layerAxis(layers: number[], title = 'layer of the classifier head'): Record<string, unknown> {
   const lo = Math.min(...layers);
   const hi = Math.max(...layers);
   return {
     field: 'layer',
     type: 'quantitative',
-    title: 'layer (head on transformer layer)',
-    scale: { domain: [lo, hi], nice: false, zero: false },
+    title,
+    scale: { domain: [lo, hi], nice: false, zero: false, padding: EDGE_PADDING },
     axis: { values: Array.from({ length: hi - lo + 1 }, (_, i) => lo + i), format: 'd', grid: false },
   };
+}
+
+/** The y encoding of an F1 axis: percent, from 0 (a line near the axis is a low score, not the axis). */
+function f1Axis(field: string, title = 'entity F1 (%)'): Record<string, unknown> {
+  return { field, type: 'quantitative', title, scale: { zero: true, nice: true } };
 }
 
 /** Per-layer entity F1: x = layer, y = F1 (%), colour = model, one panel per language; dashed source-dev line. */
@@ -107,8 +117,14 @@ export function perLayerF1Chart(input: TableInput<F1Row>, opts: PerLayerF1Option
       mark: { type: 'line', point: { size: 36 }, strokeWidth: 2 },
       encoding: {
         x: layerAxis(layers),
-        y: { field: 'f1', type: 'quantitative', title: 'entity F1 (%)', scale: { zero: false, nice: true } },
-        color: { field: 'model', type: 'nominal', title: 'model', legend: { orient: 'bottom', columns: 4 } },
+        y: f1Axis('f1'),
+        color: {
+          field: 'model',
+          type: 'nominal',
+          title: 'model',
+          scale: colorScale(data.filter((d) => d.kind === 'score').map((d) => d.model as string)),
+          legend: { orient: 'bottom', columns: 4 },
+        },
         tooltip: [
           { field: 'model', type: 'nominal' },
           { field: 'layer', type: 'quantitative' },
@@ -170,8 +186,11 @@ export function perLayerF1ErrorBarChart(
     'perLayerF1ErrorBarChart',
   );
   const languages = [...new Set(rows.map((r) => r.language))];
+  // Variant names (full, noAux, ...) are shown under the paper's labels, in the variants' own colours.
+  const variants = rows.every((r) => canonicalVariant(r.model) in VARIANT_LABELS);
+  const name = (m: string) => (variants ? VARIANT_LABELS[canonicalVariant(m)]! : m);
   const data = rows.map((r) => ({
-    model: r.model,
+    model: name(r.model),
     language: r.language,
     layer: r.layer,
     mean: round(100 * r.mean, 2),
@@ -181,7 +200,12 @@ export function perLayerF1ErrorBarChart(
     n: r.n ?? null,
   }));
   const x = layerAxis(rows.map((r) => r.layer));
-  const color = { field: 'model', type: 'nominal', title: 'model', legend: { orient: 'bottom', columns: 4 } };
+  const models = [...new Set(rows.map((r) => canonicalVariant(r.model)))];
+  const scale = variants
+    ? { domain: models.map(name), range: models.map((m) => VARIANT_COLORS[m] ?? '#888') }
+    : colorScale(models);
+  const title = variants ? 'variant' : 'model';
+  const color = { field: 'model', type: 'nominal', title, scale, legend: { orient: 'bottom', columns: 5 } };
   return {
     ...base(
       opts.title ?? 'Entity F1 per layer (mean ± std over runs)',
@@ -199,7 +223,7 @@ export function perLayerF1ErrorBarChart(
           mark: { type: 'errorbar', ticks: { size: 5 } },
           encoding: {
             x,
-            y: { field: 'lo', type: 'quantitative', title: 'entity F1 (%)', scale: { zero: false } },
+            y: f1Axis('lo'),
             y2: { field: 'hi' },
             color,
           },
@@ -211,7 +235,7 @@ export function perLayerF1ErrorBarChart(
             y: { field: 'mean', type: 'quantitative' },
             color,
             tooltip: [
-              { field: 'model' },
+              { field: 'model', title },
               { field: 'layer', type: 'quantitative' },
               { field: 'mean', type: 'quantitative', title: 'mean F1 (%)', format: '.2f' },
               { field: 'std', type: 'quantitative', title: 'std (%)', format: '.2f' },
@@ -254,45 +278,84 @@ function termLabel(name: string, mainLayer: number): string {
   return name;
 }
 
-/** Legend order: total first, then the main term, the auxiliary sum, L_stu, MMD_M, MMD_L, anything else. */
+/** Legend order: total first, then the main term, the auxiliary sum, L_stu, anything else. */
 function termOrder(labels: readonly string[]): string[] {
   const rank = (t: string) =>
-    t === 'total loss'
-      ? 0
-      : t.startsWith('main ')
-        ? 1
-        : t.startsWith('auxiliary')
-          ? 2
-          : t.startsWith('L_stu')
-            ? 3
-            : t === 'MMD_M'
-              ? 4
-              : t === 'MMD_L'
-                ? 5
-                : 6;
+    t === 'total loss' ? 0 : t.startsWith('main ') ? 1 : t.startsWith('auxiliary') ? 2 : t.startsWith('L_stu') ? 3 : 4;
   return [...new Set(labels)].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
 /**
- * Training curves of one model from its metrics.jsonl records: (1) the loss and its main terms (total, main CE or
- * KD, auxiliary sum, MMD_M, MMD_L) on a log scale, (2) the per-layer terms (CE or KD of each auxiliary head), colour
- * by layer, (3) the learning rate, (4) dev F1 at each evaluation.
+ * TensorBoard's smoothing: an exponential moving average with weight `w` in [0, 1) (0 = none), debiased so that the
+ * first points are not pulled towards 0: s_t = (w s_{t-1} + (1 - w) x_t) / (1 - w^t), with s_0 = 0.
  */
-export function trainingCurvesChart(
-  input: TableInput<MetricRecord>,
-  opts: { title?: string; width?: number } = {},
-): VlSpec {
+export function emaSmooth(values: readonly number[], weight: number): number[] {
+  if (!(weight >= 0 && weight < 1)) throw new Error(`smoothing: expected a weight in [0, 1), got ${weight}`);
+  let acc = 0;
+  return values.map((v, i) => {
+    acc = weight * acc + (1 - weight) * v;
+    return weight === 0 ? v : acc / (1 - weight ** (i + 1));
+  });
+}
+
+/** Adds `smoothed` to each series' points (grouped by `key`, in step order). */
+function smoothSeries<T extends { step: number; value: number }>(points: T[], key: (p: T) => string, w: number) {
+  const groups = new Map<string, T[]>();
+  for (const p of points) {
+    const k = key(p);
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k)!.push(p);
+  }
+  const out: (T & { smoothed: number })[] = [];
+  for (const g of groups.values()) {
+    g.sort((a, b) => a.step - b.step);
+    const sm = emaSmooth(
+      g.map((p) => p.value),
+      w,
+    );
+    g.forEach((p, i) => out.push({ ...p, value: round(p.value, 6), smoothed: round(sm[i]!, 6) }));
+  }
+  return out;
+}
+
+/** A log-scale y axis that reads well whatever its range: nice decades, at most two significant digits. */
+function logY(title: string): Record<string, unknown> {
+  return {
+    field: 'smoothed',
+    type: 'quantitative',
+    title,
+    scale: { type: 'log', nice: true },
+    axis: { format: '.2~g', tickCount: 5 },
+  };
+}
+
+export interface TrainingCurvesOptions {
+  title?: string;
+  width?: number;
+  /** TensorBoard-style smoothing weight in [0, 1): 0 draws the raw values only (default 0.8). */
+  smoothing?: number;
+}
+
+/**
+ * Training curves of one model from its metrics.jsonl records, one panel per scale: (1) the loss and its terms
+ * (total, main CE or KD, auxiliary sum) in nats, (2) the MMD terms (MMD², unitless), (3) the per-layer CE or KD of
+ * each auxiliary head, colour by layer, (4) the learning rate, (5) dev F1 (%) at each evaluation. Loss and MMD
+ * panels draw the smoothed curve (TensorBoard's EMA, `smoothing`) over the faint raw one, on a log scale.
+ */
+export function trainingCurvesChart(input: TableInput<MetricRecord>, opts: TrainingCurvesOptions = {}): VlSpec {
   const records = rowsOf(input, 'trainingCurvesChart');
   const steps = records.filter((r) => r.kind === 'step');
   const evals = records.filter((r) => r.kind === 'eval');
   if (steps.length === 0 && evals.length === 0) throw new Error("trainingCurvesChart: no 'step' or 'eval' records");
   requireFields([...steps, ...evals], { step: 'number' }, 'trainingCurvesChart');
+  const smoothing = opts.smoothing ?? 0.8;
   const layerTerms = new Set<number>();
   for (const r of steps)
     for (const k of Object.keys(r.terms ?? {})) if (/^(ce|kd)_\d+$/.test(k)) layerTerms.add(Number(k.split('_')[1]));
   const mainLayer = layerTerms.size ? Math.max(...layerTerms) : 12;
-  const main: Record<string, unknown>[] = [];
-  const perLayer: Record<string, unknown>[] = [];
+  const loss: { step: number; term: string; value: number }[] = [];
+  const mmd: { step: number; term: string; value: number }[] = [];
+  const perLayer: { step: number; layer: number; kind: string; value: number }[] = [];
   const lr: Record<string, unknown>[] = [];
   for (const r of steps) {
     const terms = { ...(r.terms ?? {}) };
@@ -302,7 +365,8 @@ export function trainingCurvesChart(
       const m = /^(ce|kd)_(\d+)$/.exec(k);
       if (m && Number(m[2]) !== mainLayer)
         perLayer.push({ step: r.step, layer: Number(m[2]), kind: m[1] === 'ce' ? 'CE' : 'KD', value: v });
-      else main.push({ step: r.step, term: termLabel(k, mainLayer), value: v });
+      else if (/^mmd_/.test(k)) mmd.push({ step: r.step, term: termLabel(k, mainLayer), value: v });
+      else loss.push({ step: r.step, term: termLabel(k, mainLayer), value: v });
     }
     if (typeof r.lr === 'number') lr.push({ step: r.step, lr: r.lr });
   }
@@ -313,71 +377,98 @@ export function trainingCurvesChart(
   const width = opts.width ?? 560;
   // with few logged steps a line is hard to see (one step draws nothing): mark every point
   const few = new Set(steps.map((r) => r.step)).size <= 25;
-  const x = { field: 'step', type: 'quantitative', title: 'step (optimizer updates)', scale: { zero: false } };
+  const x = {
+    field: 'step',
+    type: 'quantitative',
+    title: 'step (optimizer updates)',
+    scale: { zero: false, nice: false, padding: EDGE_PADDING },
+  };
+  const smoothNote = smoothing > 0 ? `; smoothed (EMA ${smoothing}) over the raw values (faint)` : '';
   const panels: Record<string, unknown>[] = [];
-  const positive = main.every((d) => (d.value as number) > 0);
-  if (main.length) {
-    panels.push({
-      title: { text: 'loss terms', fontSize: 12, anchor: 'start' },
-      width,
-      height: 180,
-      data: { values: main },
-      mark: { type: 'line', strokeWidth: 1.6, clip: true, point: few },
+
+  /** A panel of one or more series: the raw values faint, the smoothed curve over them, one colour per series. */
+  const seriesPanel = (
+    title: string,
+    yTitle: string,
+    points: Record<string, unknown>[],
+    series: { field: string; title: string; type: 'nominal' | 'ordinal'; scale: Record<string, unknown> },
+    height: number,
+  ): Record<string, unknown> => {
+    const positive = points.every((d) => (d.value as number) > 0);
+    const y = positive
+      ? logY(`${yTitle}, log scale`)
+      : { field: 'smoothed', type: 'quantitative', title: yTitle, scale: { zero: false } };
+    const color = {
+      field: series.field,
+      type: series.type,
+      title: series.title,
+      scale: series.scale,
+      legend: { orient: 'right' },
+    };
+    const layer: Record<string, unknown>[] = [];
+    if (smoothing > 0)
+      layer.push({
+        mark: { type: 'line', strokeWidth: 1, opacity: 0.25 },
+        encoding: { x, y: { ...y, field: 'value' }, color },
+      });
+    layer.push({
+      mark: { type: 'line', strokeWidth: 1.8, point: few },
       encoding: {
         x,
-        y: {
-          field: 'value',
-          type: 'quantitative',
-          title: positive ? 'loss (log scale)' : 'loss',
-          scale: positive ? { type: 'log', nice: false } : { zero: false },
-          axis: { tickCount: 6 },
-        },
-        color: {
-          field: 'term',
-          type: 'nominal',
-          title: 'term',
-          sort: termOrder(main.map((d) => d.term as string)),
-          legend: { orient: 'right' },
-        },
+        y,
+        color,
         tooltip: [
-          { field: 'term' },
+          { field: series.field, title: series.title },
           { field: 'step', type: 'quantitative' },
-          { field: 'value', type: 'quantitative', format: '.4g' },
+          { field: 'value', type: 'quantitative', format: '.4g', title: 'raw' },
+          ...(smoothing > 0 ? [{ field: 'smoothed', type: 'quantitative', format: '.4g', title: 'smoothed' }] : []),
         ],
       },
     });
+    return {
+      title: { text: title, fontSize: 12, anchor: 'start' },
+      width,
+      height,
+      data: { values: points },
+      layer,
+    };
+  };
+
+  if (loss.length) {
+    const order = termOrder(loss.map((d) => d.term));
+    panels.push(
+      seriesPanel(
+        `loss and its terms${smoothNote}`,
+        'loss (nats)',
+        smoothSeries(loss, (p) => p.term, smoothing),
+        { field: 'term', title: 'term', type: 'nominal', scale: { domain: order, scheme: 'tableau10' } },
+        180,
+      ),
+    );
+  }
+  if (mmd.length) {
+    const order = [...new Set(mmd.map((d) => d.term))].sort();
+    panels.push(
+      seriesPanel(
+        'MMD terms (their own scale)',
+        'MMD² (unitless)',
+        smoothSeries(mmd, (p) => p.term, smoothing),
+        { field: 'term', title: 'MMD term', type: 'nominal', scale: { domain: order, range: ['#9467bd', '#8c564b'] } },
+        140,
+      ),
+    );
   }
   if (perLayer.length) {
     const kind = [...new Set(perLayer.map((d) => d.kind))].join('/');
-    panels.push({
-      title: { text: `per-layer ${kind} of the auxiliary heads`, fontSize: 12, anchor: 'start' },
-      width,
-      height: 150,
-      data: { values: perLayer },
-      mark: { type: 'line', strokeWidth: 1.2, point: few },
-      encoding: {
-        x,
-        y: {
-          field: 'value',
-          type: 'quantitative',
-          title: `${kind} (log scale)`,
-          scale: { type: 'log', nice: false },
-          axis: { tickCount: 5 },
-        },
-        color: {
-          field: 'layer',
-          type: 'ordinal',
-          title: 'layer',
-          scale: { scheme: 'viridis' },
-          legend: { orient: 'right' },
-        },
-        tooltip: [
-          { field: 'layer' },
-          { field: 'step', type: 'quantitative' },
-          { field: 'value', type: 'quantitative', format: '.4g' },
-        ],
-      },
-    });
+    panels.push(
+      seriesPanel(
+        `per-layer ${kind} of the auxiliary heads`,
+        `${kind} (nats)`,
+        smoothSeries(perLayer, (p) => `${p.kind}${p.layer}`, smoothing),
+        { field: 'layer', title: 'layer', type: 'ordinal', scale: { scheme: 'viridis' } },
+        150,
+      ),
+    );
   }
   if (lr.length) {
     panels.push({
@@ -388,7 +479,12 @@ export function trainingCurvesChart(
       mark: { type: 'line', color: '#555', strokeWidth: 1.5, point: few ? { color: '#555' } : false },
       encoding: {
         x,
-        y: { field: 'lr', type: 'quantitative', title: 'learning rate', axis: { format: '.1e', tickCount: 4 } },
+        y: {
+          field: 'lr',
+          type: 'quantitative',
+          title: 'learning rate (per update)',
+          axis: { format: '.1e', tickCount: 4 },
+        },
       },
     });
   }
@@ -398,10 +494,10 @@ export function trainingCurvesChart(
       width,
       height: 110,
       data: { values: dev },
-      mark: { type: 'line', point: { size: 40, color: '#d62728' }, color: '#d62728', strokeWidth: 1.8 },
+      mark: { type: 'line', point: { size: 40, color: DEV_F1_COLOR }, color: DEV_F1_COLOR, strokeWidth: 1.8 },
       encoding: {
         x,
-        y: { field: 'f1', type: 'quantitative', title: 'dev F1 (%)', scale: { zero: false } },
+        y: f1Axis('f1', 'dev F1 (%)'),
         tooltip: [
           { field: 'step', type: 'quantitative' },
           { field: 'f1', type: 'quantitative', title: 'F1 (%)' },
@@ -450,9 +546,18 @@ export function mmdByLayerChart(
       height: 200,
       mark: { type: 'line', point: { size: 36 }, strokeWidth: 2 },
       encoding: {
-        x: layerAxis(rows.map((r) => r.layer)),
+        x: layerAxis(
+          rows.map((r) => r.layer),
+          'transformer layer of the [CLS] vector (0 = embeddings)',
+        ),
         y: { field: 'mmd2', type: 'quantitative', title: 'MMD² (unitless)', scale: { zero: true } },
-        color: { field: 'model', type: 'nominal', title: 'model', legend: { orient: 'bottom', columns: 3 } },
+        color: {
+          field: 'model',
+          type: 'nominal',
+          title: 'model',
+          scale: colorScale(rows.map((r) => r.model)),
+          legend: { orient: 'bottom', columns: 3 },
+        },
         tooltip: [
           { field: 'model' },
           { field: 'pair' },

@@ -18,6 +18,7 @@ import {
   trainingCurvesChart,
   type VlSpec,
 } from '../../src/viz/index.js';
+import { VARIANT_LABELS } from '../../src/viz/published.js';
 import { resultsFrame, type ResultRow } from '../../src/eval/table.js';
 import { ablationRows, f1Rows, f1StatRows, metricRecords, mmdRows, projectionPoints } from './fixtures.js';
 import { decodePng, inkStats } from './png.js';
@@ -78,23 +79,94 @@ test('perLayerF1ErrorBarChart renders error bars', async () => {
   await checkRenders('perLayerF1ErrorBarChart', spec, 40);
 });
 
-test('trainingCurvesChart: teacher and student logs, every term in its panel', async () => {
+test('trainingCurvesChart: teacher and student logs, every term in its panel, terms of another scale apart', async () => {
   for (const student of [false, true]) {
     const spec = trainingCurvesChart(metricRecords(student), { title: student ? 'student' : 'teacher' });
-    const panels = spec.vconcat as { data: { values: Record<string, unknown>[] } }[];
-    assert.equal(panels.length, 4, 'loss terms, per-layer terms, learning rate, dev F1');
+    const panels = spec.vconcat as { data: { values: Record<string, unknown>[] }; title: { text: string } }[];
+    assert.deepEqual(
+      panels.map((p) => p.title.text.replace(/;.*/, '')),
+      [
+        'loss and its terms',
+        ...(student ? ['MMD terms (their own scale)'] : []),
+        `per-layer ${student ? 'KD' : 'CE'} of the auxiliary heads`,
+        'learning rate',
+        'dev F1 at each evaluation',
+      ],
+    );
     const terms = new Set(panels[0]!.data.values.map((v) => v.term));
     const expected = student
-      ? ['total loss', 'main KD (layer 12)', 'auxiliary (weighted sum)', 'MMD_M', 'MMD_L']
+      ? ['total loss', 'main KD (layer 12)', 'auxiliary (weighted sum)']
       : ['total loss', 'main CE (layer 12)', 'auxiliary (weighted sum)'];
     assert.deepEqual([...terms].sort(), expected.sort());
+    if (student) assert.deepEqual(new Set(panels[1]!.data.values.map((v) => v.term)), new Set(['MMD_M', 'MMD_L']));
     assert.deepEqual(
-      [...new Set(panels[1]!.data.values.map((v) => v.layer))].sort((a, b) => Number(a) - Number(b)),
+      [...new Set(panels[student ? 2 : 1]!.data.values.map((v) => v.layer))].sort((a, b) => Number(a) - Number(b)),
       [4, 5, 6, 7, 8, 9, 10, 11],
     );
     await checkRenders('trainingCurvesChart', spec, 10);
   }
   assert.throws(() => trainingCurvesChart([{ kind: 'other', step: 1 }]), /no 'step' or 'eval' records/);
+});
+
+test('trainingCurvesChart: smoothed curve over the faint raw one, every axis labelled with its unit, sane log labels', () => {
+  const spec = trainingCurvesChart(metricRecords(true), { smoothing: 0.5 });
+  const panels = spec.vconcat as Record<string, any>[];
+  const loss = panels[0]!;
+  assert.equal(loss.layer.length, 2, 'raw + smoothed');
+  assert.equal(loss.layer[0].mark.opacity, 0.25, 'the raw curve is faint');
+  assert.equal(loss.layer[0].encoding.y.field, 'value');
+  assert.equal(loss.layer[1].encoding.y.field, 'smoothed');
+  assert.match(loss.title.text, /smoothed \(EMA 0\.5\)/);
+  // TensorBoard's debiased EMA: the first point is the raw value, then w*s + (1-w)*x, debiased.
+  const total = loss.data.values.filter((v: any) => v.term === 'total loss');
+  assert.equal(total[0].smoothed, total[0].value);
+  const s2 = (0.5 * 0.5 * total[0].value + 0.5 * total[1].value) / (1 - 0.25);
+  assert.ok(Math.abs(total[1].smoothed - s2) < 1e-5);
+  for (const p of panels) {
+    const enc = p.encoding ?? p.layer.at(-1).encoding;
+    assert.match(enc.x.title, /step \(optimizer updates\)/);
+    assert.match(enc.y.title, /\((nats|unitless|%|per update)/, `y axis of '${p.title.text}' names its unit`);
+    assert.equal(enc.x.scale.padding, 10, 'edge points drawn whole');
+    if (enc.y.scale?.type === 'log') assert.equal(enc.y.axis.format, '.2~g', 'log axis labels: two significant digits');
+  }
+  assert.equal(panels.at(-1)!.encoding.y.scale.zero, true, 'dev F1 from 0');
+  // smoothing 0: only the raw curve
+  const raw = trainingCurvesChart(metricRecords(false), { smoothing: 0 }).vconcat as Record<string, any>[];
+  assert.equal(raw[0]!.layer.length, 1);
+  assert.throws(() => trainingCurvesChart(metricRecords(false), { smoothing: 1 }), /weight in \[0, 1\)/);
+});
+
+test('one colour per model in every chart (the teacher is blue whoever is beside it); F1 axes start at 0', () => {
+  const teacherOnly = perLayerF1Chart(f1Rows().filter((r) => r.model === 'teacher')) as Record<string, any>;
+  const both = perLayerF1Chart(f1Rows()) as Record<string, any>;
+  const scaleOf = (spec: Record<string, any>) => spec.spec.layer[0].encoding.color.scale;
+  const colourOf = (scale: { domain: string[]; range: string[] }, m: string) => scale.range[scale.domain.indexOf(m)];
+  assert.equal(colourOf(scaleOf(teacherOnly), 'teacher'), colourOf(scaleOf(both), 'teacher'));
+  assert.notEqual(colourOf(scaleOf(both), 'student:nl'), colourOf(scaleOf(both), 'teacher'));
+  const mmd = mmdByLayerChart(mmdRows()) as Record<string, any>;
+  assert.equal(colourOf(mmd.spec.encoding.color.scale, 'teacher'), colourOf(scaleOf(both), 'teacher'));
+  assert.equal(colourOf(mmd.spec.encoding.color.scale, 'student:nl'), colourOf(scaleOf(both), 'student:nl'));
+  assert.equal(both.spec.layer[0].encoding.y.scale.zero, true);
+  const bars = perLayerF1ErrorBarChart(f1StatRows()) as Record<string, any>;
+  assert.equal(bars.spec.layer[0].encoding.y.scale.zero, true);
+  assert.match(mmd.spec.encoding.x.title, /^transformer layer of the \[CLS\] vector/);
+});
+
+test("perLayerF1ErrorBarChart: variants under the paper's labels and their own colours", () => {
+  const rows = f1StatRows()
+    .filter((r) => r.model === 'teacher')
+    .flatMap((r) => ['full', 'noAux', 'noAll'].map((v) => ({ ...r, model: v })));
+  const spec = perLayerF1ErrorBarChart(rows) as Record<string, any>;
+  const color = spec.spec.layer[1].encoding.color;
+  assert.equal(color.title, 'variant');
+  assert.deepEqual(
+    color.scale.domain,
+    ['full', 'noAux', 'noAll'].map((v) => VARIANT_LABELS[v]),
+  );
+  assert.ok(
+    !spec.data.values.some((v: any) => ['full', 'noAux', 'noAll'].includes(v.model)),
+    'no internal names shown',
+  );
 });
 
 test('mmdByLayerChart renders one panel per pair', async () => {
