@@ -11,7 +11,10 @@ import { FORBIDDEN_KEYS, readJsonFile } from './json.js';
 import type { LambdaMode } from './losses/lambda.js';
 
 export interface ModelConfig {
-  /** A local Hugging Face model directory or a Hub id (e.g. `bert-base-multilingual-cased`). */
+  /**
+   * A local Hugging Face model directory or a Hub id (e.g. `bert-base-multilingual-cased`, downloaded once into the
+   * cache). The tiny preset takes only its tokenizer files (`$MSD_TOKENIZER_DIR`, a local folder, comes first).
+   */
   pretrained: string;
   /** Whether a Hub id may be downloaded; false: only a local directory or the cache is used. */
   allowRemote: boolean;
@@ -38,7 +41,10 @@ export interface ModelConfig {
 }
 
 export interface DataConfig {
-  /** Data root holding `conll2002/`, `wikiann/`, `multiconer/` ... (default `$MSD_DATA_ROOT` or `../shared/data`). */
+  /**
+   * A local data root holding `conll2002/`, `wikiann/`, `multiconer/` ..., looked at first; then `$MSD_DATA_ROOT`,
+   * the user cache (`$MSD_CACHE/data`, else `~/.cache/msd-ner/data`) and a download from the Hugging Face Hub.
+   */
   root: string;
   /** Corpus of the source and target languages (a name `loadDataset` knows). */
   corpus: string;
@@ -211,8 +217,7 @@ export const TINY: MsdConfig = {
   preset: 'tiny',
   model: {
     ...PAPER.model,
-    pretrained: '../shared/models/bert-base-multilingual-cased',
-    allowRemote: false,
+    pretrained: 'bert-base-multilingual-cased', // only its tokenizer files: from MSD_TOKENIZER_DIR, the cache or the Hub
     tiny: { enabled: true, hiddenSize: 64, numLayers: 2, numHeads: 2, intermediateSize: 256, dropout: 0 },
     pruneVocab: true,
     headLayers: [1, 2],

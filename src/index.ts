@@ -51,7 +51,8 @@ export {
 export { readConll, type ConllOptions } from './data/conll.js';
 export { readWikiann } from './data/wikiann.js';
 export { readMulticoner } from './data/multiconer.js';
-export { loadHubDataset, type HubOptions } from './data/hub.js';
+export { loadHubDataset, ensureDataset, ensureCorpus, type HubOptions } from './data/hub.js';
+export { HUB_CORPORA } from './data/hub-corpora.js';
 export { unlabelled } from './data/unlabelled.js';
 export { datasetStats, splitStats, type SplitStats } from './data/stats.js';
 export { labelSchema, STANDARD_TYPES } from './data/schema.js';
@@ -66,7 +67,7 @@ export { encodeDataset, type EncodedDataset } from './tokenizer/dataset.js';
 export { makeBatches, type Batch, type BatchOptions } from './tokenizer/batching.js';
 
 // Models
-export { fromPretrained, resolveModelDir, type FromPretrainedOptions } from './model/hub.js';
+export { fromPretrained, resolveModelDir, resolveTokenizerDir, type FromPretrainedOptions } from './model/hub.js';
 export { loadBert, type LoadedBert } from './model/checkpoint.js';
 export { loadNerModel, saveNerModel, disposeNerModel, type NerModel } from './model/ner-model.js';
 export { writeTinyCheckpoint, type TinyCheckpointOptions } from './model/tiny.js';
@@ -92,7 +93,7 @@ export { LossInputError } from './losses/check.js';
 
 // Training: the method's stages, one run directory each
 export { backendFor } from './train/backend.js';
-export { loadSplit, evalSplit } from './train/data.js';
+export { loadSplit, evalSplit, ensureRunData } from './train/data.js';
 export { pretrainedDir, newModel } from './train/models.js';
 export { trainTeacher, type TeacherResult } from './train/teacher.js';
 export { distillStudent, type StudentResult } from './train/student.js';

@@ -8,6 +8,7 @@
  *   msd run      [...]                      teacher + all students + evaluation
  *   msd demo     [...]                      `run` with the tiny preset (default) on real CoNLL-2002 es -> nl data
  *   msd predict  --model dir "text" ...     tags and entities for raw sentences
+ *   msd data     where | pull <corpus> [langs]   where corpora and the tokenizer resolve; prefetch them
  *
  * Config layers, later wins: the preset, then `--config FILE` (any subset of keys), then each `--set`, then `--out`.
  * Every training command checks the config before it starts (src/train/preflight.ts); `--print-config` runs the
@@ -26,6 +27,7 @@ import { distillStudent } from '../train/student.js';
 import { trainTeacher } from '../train/teacher.js';
 import { formatError } from '../errors.js';
 import { prepare, printSummary, withCommon, type CommonOptions } from './common.js';
+import { registerDataCommands } from './data.js';
 import { registerDemoCommand } from './demo.js';
 import { registerPredictCommand } from './predict.js';
 import { registerReportCommand } from './report.js';
@@ -88,6 +90,7 @@ async function main(argv: string[]): Promise<void> {
   registerPredictCommand(program);
   registerSweepCommands(program);
   registerReportCommand(program);
+  registerDataCommands(program);
 
   await program.parseAsync(argv);
 }

@@ -42,6 +42,8 @@ export {
   loadDataset,
   datasetPath,
   defaultDataRoot,
+  cacheDataRoot,
+  locateDataset,
   availableDatasets,
   DATASET_NAMES,
   SPLITS,
@@ -52,4 +54,14 @@ export {
 } from './registry.js';
 export { unlabelled } from './unlabelled.js';
 export { datasetStats, splitStats, type StatsInput, type SplitStats } from './stats.js';
-export { loadHubDataset, type HubOptions, type HubDataset } from './hub.js';
+export {
+  loadHubDataset,
+  ensureDataset,
+  ensureCorpus,
+  pullDataset,
+  readHubRows,
+  type HubOptions,
+  type HubDataset,
+  type HubPullOptions,
+} from './hub.js';
+export { HUB_CORPORA, hubCorpus, type HubCorpus } from './hub-corpora.js';

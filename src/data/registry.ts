@@ -7,14 +7,19 @@
  *   wikiann    <root>/wikiann/<lang>/{train,dev,test}-<lang>.tsv           (XTREME or raw layout)
  *   multiconer <root>/multiconer/<lang>/<lang>_{train,dev,test}.conll
  *
- * The root is `opts.root`, else the environment variable `MSD_DATA_ROOT`, else `../shared/data` relative to the
- * working directory (where the project's data sits beside the repository).
+ * Each file is looked for, in this order, under `opts.root` (a run's `data.root`), under `$MSD_DATA_ROOT`, and
+ * under the user cache `$MSD_CACHE/data` (else `~/.cache/msd-ner/data`), which `ensureDataset` / `msd data pull`
+ * fill from the Hugging Face Hub (src/data/hub.ts; the cache holds the same standard files, so they are read by the
+ * same readers with the same reports). `loadDataset` itself never downloads: a file found nowhere is an error that
+ * names every place tried and the remedies.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { didYouMean, UserError } from '../errors.js';
+import { msdCacheDir } from '../hub/client.js';
 import type { ReadOptions } from './collect.js';
 import { readConll } from './conll.js';
+import { hubCorpus } from './hub-corpora.js';
 import { readMulticoner } from './multiconer.js';
 import { labelSchema, STANDARD_TYPES } from './schema.js';
 import type { LabelSchema, LoadReport, Sentence } from './types.js';
@@ -36,7 +41,7 @@ export interface Dataset {
 }
 
 export interface LoadDatasetOptions extends Pick<ReadOptions, 'strict' | 'scheme' | 'encoding'> {
-  /** Data root; default `MSD_DATA_ROOT`, else `../shared/data` from the working directory. */
+  /** A local data root looked at first (a run's `data.root`); then `$MSD_DATA_ROOT`, then the user cache. */
   root?: string;
 }
 
@@ -78,12 +83,72 @@ export function checkCorpus(name: string, lang?: string, where = 'data'): assert
 }
 
 export function defaultDataRoot(): string {
+/** The cache's data root: `$MSD_CACHE/data`, else `~/.cache/msd-ner/data`. */
+export function cacheDataRoot(): string {
+  return resolve(msdCacheDir(), 'data');
+}
+
+/** The first local root of the resolution: `opts.root`, else `$MSD_DATA_ROOT`, else the cache's data root. */
+export function defaultDataRoot(root?: string): string {
   const env = process.env.MSD_DATA_ROOT?.trim();
-  return resolve(env ? env : join(process.cwd(), '..', 'shared', 'data'));
+  return resolve(root || env || cacheDataRoot());
+}
+
+export type DataSource = 'data.root' | 'MSD_DATA_ROOT' | 'cache';
+
+export interface Located {
+  /** The file to read, when found. */
+  path?: string;
+  source?: DataSource;
+  /** Every place looked at, in order, for messages (`data.root (unset)`, `MSD_DATA_ROOT: no /x/...`). */
+  tried: string[];
+}
+
+/** Where a corpus file resolves: the first of data.root, MSD_DATA_ROOT and the cache that holds it. */
+export function locateDataset(name: DatasetName, lang: string, split: Split, root?: string): Located {
+  const env = process.env.MSD_DATA_ROOT?.trim();
+  const roots: [DataSource, string | undefined][] = [
+    ['data.root', root || undefined],
+    ['MSD_DATA_ROOT', env || undefined],
+    ['cache', cacheDataRoot()],
+  ];
+  const tried: string[] = [];
+  for (const [source, r] of roots) {
+    if (!r) {
+      tried.push(`${source} (unset)`);
+      continue;
+    }
+    const path = datasetPath(name, lang, split, resolve(r));
+    if (existsSync(path)) return { path, source, tried };
+    tried.push(`${source === 'cache' ? 'the cache' : source}: no ${path}`);
+  }
+  return { tried };
+}
+
+/** The error for a corpus file found nowhere: what was tried, where the Hub has it (or why not), the remedies. */
+export function missingDatasetMessage(
+  name: DatasetName,
+  lang: string,
+  split: Split,
+  tried: readonly string[],
+  why?: string,
+): string {
+  const hub = hubCorpus(name, lang);
+  const where = hub?.repo
+    ? `It is on the Hugging Face Hub as ${hub.repo} (config ${hub.config!(lang)}, split ${hub.splits![split]})`
+    : `It is not on the Hugging Face Hub under terms that allow it${hub ? `: ${hub.terms}` : ''}`;
+  const pull = hub?.repo
+    ? ` or run \`msd data pull ${name} ${lang}\` on a connected machine (it fills the cache),`
+    : '';
+  return (
+    `${name} ${lang} ${split}: not found (tried ${tried.join('; ')})${why ? `; ${why}` : ''}. ${where}. ` +
+    `Point MSD_DATA_ROOT (or data.root in the config) at a local folder holding ${datasetPath(name, lang, split, '<root>')},` +
+    `${pull} and run again`
+  );
 }
 
 /** The path `loadDataset` reads for a corpus, language and split (whether or not it exists). */
-export function datasetPath(name: DatasetName, lang: string, split: Split, root: string = defaultDataRoot()): string {
+export function datasetPath(name: DatasetName, lang: string, split: Split, root: string): string {
   if (!SPLITS.includes(split)) throw new Error(`unknown split '${split}'; expected one of ${SPLITS.join(', ')}`);
   switch (name) {
     case 'conll2002':
@@ -115,15 +180,22 @@ function schemaFor(name: DatasetName): LabelSchema {
   );
 }
 
-/** Loads one split of a corpus; a missing file is an error naming the path and what the folder holds. */
+/**
+ * Loads one split of a corpus from the first local root that holds it (see the top of this file); a file found
+ * nowhere is an error naming each place tried, what the first folder holds and the remedies.
+ */
 export function loadDataset(name: DatasetName, lang: string, split: Split, opts: LoadDatasetOptions = {}): Dataset {
-  const root = opts.root ?? defaultDataRoot();
-  const path = datasetPath(name, lang, split, root);
-  if (!existsSync(path)) {
-    const dir = join(path, '..');
+  datasetPath(name, lang, split, '.'); // unknown corpus, language or split: its own error first
+  const found = locateDataset(name, lang, split, opts.root);
+  if (!found.path) {
+    const first = datasetPath(name, lang, split, defaultDataRoot(opts.root));
+    const dir = join(first, '..');
     const present = existsSync(dir) ? readdirSync(dir).sort().join(', ') || 'nothing' : 'does not exist';
-    throw new Error(`loadDataset(${name}, ${lang}, ${split}): no file ${path}; the folder ${dir} holds: ${present}`);
+    throw new Error(
+      `loadDataset: ${missingDatasetMessage(name, lang, split, found.tried, `the folder ${dir} holds: ${present}`)}`,
+    );
   }
+  const path = found.path;
   const schema = schemaFor(name);
   const read = {
     strict: opts.strict,

@@ -56,7 +56,8 @@ async function computeDiagnostics(runDir: string, opts: RunDiagnosticsOptions): 
     throw new Error(`runDiagnostics: ${cfgPath} not found; expected a run directory written by msd run / runMsd`);
   const cfg: MsdConfig = resolveConfig(readJson<MsdConfig>(cfgPath));
   // loaded here, not at module load: the figures half of the library does not pull in the training stack
-  const { backendFor, evalSplit, loadSplit } = await import('../train/index.js');
+  const { backendFor, ensureRunData, evalSplit, loadSplit } = await import('../train/index.js');
+  await ensureRunData(cfg);
   await backendFor(cfg);
   const log = opts.onProgress ?? (() => {});
   const seed = opts.seed ?? 1;

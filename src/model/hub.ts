@@ -1,35 +1,33 @@
 /**
  * `fromPretrained(idOrDir)`: a local directory is loaded as is; a Hugging Face Hub id (`bert-base-multilingual-cased`,
- * `org/name`) is downloaded once into a cache with plain `fetch` of `${endpoint}/${id}/resolve/${revision}/${file}`
- * and reused offline afterwards.
+ * `org/name`) is downloaded once into a cache from `${endpoint}/${id}/resolve/${revision}/${file}` through the
+ * library's one Hub client (src/hub/client.ts: atomic, resumable, verified) and reused offline afterwards.
+ * `resolveTokenizerDir` does the same for the tokenizer files alone (the tiny preset needs no weights).
  *
  * Cache layout: `<cacheDir>/models--<org>--<name>/<revision>/<file>`, complete once `.complete` (a JSON manifest of
- * file sizes) exists; a complete entry is used without any network access. Downloads stream into `<file>.part`; an
- * interrupted download resumes with an HTTP Range request (retried `retries` times in the same call, and resumed
- * by the next call after that), and the final size is checked against `X-Linked-Size` / `Content-Length` /
- * `Content-Range` before the rename. Only safetensors weights are fetched (`model.safetensors`, or the shards
+ * file sizes) exists; a complete entry is used without any network access. Only safetensors weights are fetched (`model.safetensors`, or the shards
  * of `model.safetensors.index.json`); pickled `pytorch_model.bin` is never downloaded or read.
  *
  * Settings: cacheDir (default `$MSD_HUB_CACHE`, else `$MSD_CACHE/hub`, else `~/.cache/msd-ner/hub`), endpoint
  * (default `$HF_ENDPOINT`, else https://huggingface.co), allowRemote (default true unless `HF_HUB_OFFLINE=1`),
- * token (default `$HF_TOKEN`, for gated or private models).
+ * token (default `$HF_TOKEN`, for gated or private models). The tokenizer alone: `MSD_TOKENIZER_DIR`, a local
+ * folder, comes before the cache and the Hub (this development setup points it at its local mirror).
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
+import {
+  HubNotFoundError,
+  HubUnavailableError,
+  hubDownload,
+  hubSettings,
+  msdCacheDir,
+  type DownloadProgress,
+} from '../hub/client.js';
 import { writeJsonAtomic } from './atomic.js';
 import { loadBert, type LoadBertOptions, type LoadedBert } from './checkpoint.js';
 import { TOKENIZER_FILES } from './save.js';
 
-export interface DownloadProgress {
-  file: string;
-  /** Bytes on disk so far (including a resumed part). */
-  loaded: number;
-  /** Expected size, when the server says. */
-  total?: number;
-  done: boolean;
-}
+export type { DownloadProgress };
 
 export interface FromPretrainedOptions extends LoadBertOptions {
   cacheDir?: string;
@@ -48,8 +46,7 @@ export interface FromPretrainedOptions extends LoadBertOptions {
 
 export function defaultCacheDir(): string {
   if (process.env.MSD_HUB_CACHE) return process.env.MSD_HUB_CACHE;
-  if (process.env.MSD_CACHE) return join(process.env.MSD_CACHE, 'hub');
-  return join(homedir(), '.cache', 'msd-ner', 'hub');
+  return join(msdCacheDir(), 'hub');
 }
 
 const HUB_ID = /^[A-Za-z0-9][\w.-]*(\/[A-Za-z0-9][\w.-]*)?$/;
@@ -58,8 +55,6 @@ const HUB_ID = /^[A-Za-z0-9][\w.-]*(\/[A-Za-z0-9][\w.-]*)?$/;
 export function cachePathFor(id: string, revision = 'main', cacheDir = defaultCacheDir()): string {
   return join(cacheDir, `models--${id.replace('/', '--')}`, encodeURIComponent(revision));
 }
-
-class NotFound extends Error {}
 
 /**
  * Where `resolveModelDir` would find a model without any network access: a local directory, or a complete cache
@@ -82,9 +77,9 @@ export function localModelDir(idOrDir: string, opts: FromPretrainedOptions = {})
   const revision = opts.revision ?? 'main';
   const dir = cachePathFor(idOrDir, revision, opts.cacheDir);
   if (existsSync(join(dir, '.complete'))) return dir;
-  const allowRemote = opts.allowRemote ?? process.env.HF_HUB_OFFLINE !== '1';
+  const allowRemote = opts.allowRemote ?? !hubSettings().offline;
   if (!allowRemote) {
-    const endpoint = (opts.endpoint ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/+$/, '');
+    const endpoint = hubSettings({ endpoint: opts.endpoint }).endpoint;
     throw new Error(
       `model "${idOrDir}" (revision ${revision}) is not in the cache at ${dir} and allowRemote is false; ` +
         `pass { allowRemote: true } (and unset HF_HUB_OFFLINE) to download it from ${endpoint}, or put a downloaded copy there`,
@@ -102,17 +97,23 @@ export async function resolveModelDir(idOrDir: string, opts: FromPretrainedOptio
   if (local !== undefined) return local;
   const revision = opts.revision ?? 'main';
   const dir = cachePathFor(idOrDir, revision, opts.cacheDir);
-  const endpoint = (opts.endpoint ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/+$/, '');
+  const endpoint = hubSettings({ endpoint: opts.endpoint }).endpoint;
   mkdirSync(dir, { recursive: true });
   const url = (file: string) => `${endpoint}/${idOrDir}/resolve/${encodeURIComponent(revision)}/${file}`;
-  const token = opts.token ?? process.env.HF_TOKEN;
-  const get = (file: string) => downloadFile(url(file), join(dir, file), file, { ...opts, token });
+  const settings = hubSettings({
+    endpoint,
+    token: opts.token,
+    offline: false,
+    onProgress: opts.onProgress,
+  });
+  const get = (file: string) =>
+    hubDownload(url(file), join(dir, file), settings, { retries: opts.retries, label: file });
   const sizes: Record<string, number> = {};
   const fetchRequired = async (file: string) => {
     try {
       sizes[file] = await get(file);
     } catch (err) {
-      if (err instanceof NotFound)
+      if (err instanceof HubNotFoundError)
         throw new Error(`${url(file)}: not found (404); is "${idOrDir}" at revision ${revision} a BERT model?`);
       throw err;
     }
@@ -121,11 +122,11 @@ export async function resolveModelDir(idOrDir: string, opts: FromPretrainedOptio
   try {
     sizes['model.safetensors'] = await get('model.safetensors');
   } catch (err) {
-    if (!(err instanceof NotFound)) throw err;
+    if (!(err instanceof HubNotFoundError)) throw err;
     try {
       sizes['model.safetensors.index.json'] = await get('model.safetensors.index.json');
     } catch (err2) {
-      if (!(err2 instanceof NotFound)) throw err2;
+      if (!(err2 instanceof HubNotFoundError)) throw err2;
       throw new Error(
         `${idOrDir} (revision ${revision}) has no model.safetensors or model.safetensors.index.json on ${endpoint}. ` +
           `Pickled pytorch_model.bin weights are not downloaded (unpickling runs code); convert them to safetensors ` +
@@ -147,7 +148,7 @@ export async function resolveModelDir(idOrDir: string, opts: FromPretrainedOptio
     try {
       sizes[file] = await get(file);
     } catch (err) {
-      if (!(err instanceof NotFound)) throw err; // optional: not every model has every tokenizer file
+      if (!(err instanceof HubNotFoundError)) throw err; // optional: not every model has every tokenizer file
     }
   }
   writeJsonAtomic(join(dir, '.complete'), {
@@ -165,97 +166,76 @@ export async function fromPretrained(idOrDir: string, opts: FromPretrainedOption
   return loadBert(await resolveModelDir(idOrDir, opts), opts);
 }
 
-/** Downloads `url` to `dest` via `dest.part`, resuming with Range requests; returns the size. Throws NotFound on 404. */
-async function downloadFile(
-  url: string,
-  dest: string,
-  file: string,
-  opts: { onProgress?: (p: DownloadProgress) => void; retries?: number; token?: string },
-): Promise<number> {
-  if (existsSync(dest)) return statSync(dest).size;
-  const part = `${dest}.part`;
-  const retries = opts.retries ?? 3;
-  let lastError: Error | undefined;
-  for (let attempt = 0; attempt <= retries; attempt++) {
-    const have = existsSync(part) ? statSync(part).size : 0;
-    const headers: Record<string, string> = {};
-    if (have > 0) headers.Range = `bytes=${have}-`;
-    if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
-    let res: Response;
-    try {
-      res = await fetch(url, { headers, redirect: 'follow' });
-    } catch (err) {
-      lastError = new Error(`${url}: request failed: ${(err as Error).message}`);
-      continue;
-    }
-    if (res.status === 404) {
-      await res.body?.cancel();
-      throw new NotFound(url);
-    }
-    if (res.status === 416 && have > 0) {
-      // The part is not a prefix the server accepts (file changed?): start over.
-      await res.body?.cancel();
-      rmSync(part, { force: true });
-      continue;
-    }
-    if (!res.ok) {
-      await res.body?.cancel();
-      const hint =
-        res.status === 401 || res.status === 403 ? ' (gated or private model? set HF_TOKEN or pass { token })' : '';
-      throw new Error(`${url}: HTTP ${res.status} ${res.statusText}${hint}`);
-    }
-    let start = 0;
-    let total: number | undefined;
-    const linked = Number(res.headers.get('x-linked-size') ?? NaN);
-    if (res.status === 206) {
-      const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
-      if (!m || Number(m[1]) !== have) {
-        await res.body?.cancel();
-        rmSync(part, { force: true });
-        lastError = new Error(
-          `${url}: server answered the Range request with Content-Range ${res.headers.get('content-range')}`,
-        );
-        continue;
-      }
-      start = have;
-      total = m[3] === '*' ? undefined : Number(m[3]);
-    } else {
-      const len = Number(res.headers.get('content-length') ?? NaN);
-      total = Number.isFinite(len) ? len : undefined;
-    }
-    if (Number.isFinite(linked)) total = linked;
-    let loaded = start;
-    const fh = await open(part, start > 0 ? 'a' : 'w');
-    try {
-      if (res.body) {
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          await fh.write(chunk);
-          loaded += chunk.length;
-          opts.onProgress?.({ file, loaded, total, done: false });
-        }
-      }
-    } catch (err) {
-      lastError = new Error(
-        `${url}: download interrupted after ${loaded} bytes (${(err as Error).message}); the next call resumes from ${part}`,
-      );
-      continue;
-    } finally {
-      await fh.close();
-    }
-    const size = statSync(part).size;
-    if (total !== undefined && size !== total) {
-      if (size > total) {
-        rmSync(part, { force: true });
-        throw new Error(
-          `${url}: received ${size} bytes but the server announced ${total}; the partial file was removed`,
-        );
-      }
-      lastError = new Error(`${url}: received ${size} of ${total} bytes; the next call resumes from ${part}`);
-      continue;
-    }
-    renameSync(part, dest);
-    opts.onProgress?.({ file, loaded: size, total: total ?? size, done: true });
-    return size;
+/** Where the tokenizer of `idOrDir` resolves without any network access (see `resolveTokenizerDir`). */
+export function locateTokenizer(
+  idOrDir: string,
+  opts: Pick<FromPretrainedOptions, 'cacheDir' | 'revision'> = {},
+): { dir?: string; source?: 'local directory' | 'MSD_TOKENIZER_DIR' | 'cache'; tried: string[] } {
+  const tried: string[] = [];
+  if (existsSync(idOrDir) && statSync(idOrDir).isDirectory()) return { dir: idOrDir, source: 'local directory', tried };
+  const env = process.env.MSD_TOKENIZER_DIR?.trim();
+  if (env) {
+    if (existsSync(join(env, 'vocab.txt')) || existsSync(join(env, 'tokenizer.json')))
+      return { dir: env, source: 'MSD_TOKENIZER_DIR', tried };
+    tried.push(`MSD_TOKENIZER_DIR=${env} (no vocab.txt or tokenizer.json there)`);
+  } else tried.push('MSD_TOKENIZER_DIR (unset)');
+  if (HUB_ID.test(idOrDir) && !idOrDir.includes('..')) {
+    const dir = cachePathFor(idOrDir, opts.revision ?? 'main', opts.cacheDir);
+    for (const marker of ['.complete', '.tokenizer-complete'])
+      if (existsSync(join(dir, marker))) return { dir, source: 'cache', tried };
+    tried.push(`the cache ${dir}`);
   }
-  throw lastError ?? new Error(`${url}: download failed`);
+  return { tried };
+}
+
+/**
+ * The folder holding the tokenizer files (`vocab.txt`, `tokenizer.json`, ...) of `idOrDir`, in this order: the
+ * folder itself when `idOrDir` is a local directory; `$MSD_TOKENIZER_DIR`; the cache entry of the Hub id (complete
+ * model or tokenizer-only); a download of the tokenizer files alone into that entry. Offline with nothing cached,
+ * the error names what was tried and both remedies.
+ */
+export async function resolveTokenizerDir(idOrDir: string, opts: FromPretrainedOptions = {}): Promise<string> {
+  const found = locateTokenizer(idOrDir, opts);
+  if (found.dir) return found.dir;
+  const { tried } = found;
+  if (!HUB_ID.test(idOrDir) || idOrDir.includes('..')) {
+    throw new Error(
+      `${idOrDir}: no such tokenizer directory (and not a Hugging Face Hub id); tried ${tried.join(', ')}`,
+    );
+  }
+  const revision = opts.revision ?? 'main';
+  const dir = cachePathFor(idOrDir, revision, opts.cacheDir);
+  const s = hubSettings({ endpoint: opts.endpoint, token: opts.token, onProgress: opts.onProgress });
+  const offline = opts.allowRemote === false || s.offline;
+  const remedies =
+    `Either set MSD_TOKENIZER_DIR to a local folder with the tokenizer files (vocab.txt, tokenizer.json), or run ` +
+    `\`msd data pull tokenizer\` on a connected machine (it fills ${msdCacheDir()}, which can be copied)`;
+  if (offline) {
+    throw new Error(
+      `tokenizer "${idOrDir}": not found locally (tried ${tried.join(', ')}) and downloads are off ` +
+        `(${opts.allowRemote === false ? 'allowRemote is false' : 'HF_HUB_OFFLINE is set'}). ${remedies}`,
+    );
+  }
+  const url = (file: string) => `${s.endpoint}/${idOrDir}/resolve/${encodeURIComponent(revision)}/${file}`;
+  const files: Record<string, number> = {};
+  try {
+    for (const file of TOKENIZER_FILES) {
+      try {
+        files[file] = await hubDownload(url(file), join(dir, file), s, { label: `${idOrDir}/${file}` });
+      } catch (err) {
+        if (!(err instanceof HubNotFoundError)) throw err; // optional: not every model has every tokenizer file
+      }
+    }
+  } catch (err) {
+    if (err instanceof HubUnavailableError)
+      throw new Error(
+        `tokenizer "${idOrDir}": not found locally (tried ${tried.join(', ')}) and the Hub did not answer ` +
+          `(${err.message}). ${remedies}`,
+      );
+    throw err;
+  }
+  if (!files['vocab.txt'] && !files['tokenizer.json'])
+    throw new Error(`${url('vocab.txt')}: "${idOrDir}" has neither vocab.txt nor tokenizer.json on ${s.endpoint}`);
+  writeJsonAtomic(join(dir, '.tokenizer-complete'), { id: idOrDir, revision, endpoint: s.endpoint, files });
+  return dir;
 }

@@ -22,7 +22,7 @@ export type {
   LoadReport as CheckpointLoadReport,
   CheckpointTensors,
 } from './checkpoint.js';
-export { fromPretrained, resolveModelDir, cachePathFor, defaultCacheDir } from './hub.js';
+export { fromPretrained, resolveModelDir, resolveTokenizerDir, cachePathFor, defaultCacheDir } from './hub.js';
 export type { FromPretrainedOptions, DownloadProgress } from './hub.js';
 export { saveModel, TOKENIZER_FILES } from './save.js';
 export type { SaveModelOptions } from './save.js';

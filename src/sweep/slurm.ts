@@ -35,7 +35,7 @@ export interface SlurmOptions {
   extra?: string[];
   /** The command that runs `msd` on the compute nodes (default: this Node and the built lib/cli/msd.js). */
   msd?: string[];
-  /** Working directory of the tasks (relative config paths such as `../shared/...` resolve from it); default cwd. */
+  /** Working directory of the tasks (relative config paths such as a local `data.root` resolve from it); default cwd. */
   workdir?: string;
   /** Only write the scripts. */
   dryRun?: boolean;

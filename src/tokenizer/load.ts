@@ -18,7 +18,7 @@ export interface LoadTokenizerOptions {
   prefer?: TokenizerFile;
 }
 
-/** Loads the tokenizer of a local Hugging Face model directory (e.g. `../shared/models/bert-base-multilingual-cased`). */
+/** Loads the tokenizer of a local Hugging Face model directory (e.g. the cache entry of `bert-base-multilingual-cased`, see `resolveTokenizerDir`). */
 export function loadTokenizer(dir: string, opts: LoadTokenizerOptions = {}): WordPieceTokenizer {
   const jsonPath = join(dir, 'tokenizer.json');
   const vocabPath = join(dir, 'vocab.txt');

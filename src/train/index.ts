@@ -1,6 +1,6 @@
 /** The training stages (what src/index.ts exports of src/train, for code that imports this folder lazily). */
 export { backendFor } from './backend.js';
-export { loadSplit, evalSplit } from './data.js';
+export { loadSplit, evalSplit, ensureRunData } from './data.js';
 export { pretrainedDir, newModel } from './models.js';
 export { trainTeacher, type TeacherResult } from './teacher.js';
 export { distillStudent, type StudentResult } from './student.js';

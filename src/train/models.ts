@@ -3,13 +3,13 @@
  * per-layer heads), and which of its variables train.
  */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { checkLayerCount, headLayerList, type MsdConfig } from '../config.js';
 import type { LabelSchema } from '../data/types.js';
 import type { NamedVariable } from '../model/bert.js';
 import { loadBert } from '../model/checkpoint.js';
 import { LayerHeads } from '../model/heads.js';
-import { resolveModelDir } from '../model/hub.js';
+import { resolveModelDir, resolveTokenizerDir } from '../model/hub.js';
 import type { NerModel } from '../model/ner-model.js';
 import { pruneVocabulary } from '../model/prune.js';
 import { writeTinyCheckpoint } from '../model/tiny.js';
@@ -42,10 +42,14 @@ async function unprunedDir(cfg: MsdConfig): Promise<string> {
   if (cfg.model.tiny.enabled) {
     const dir = join(cfg.run.teacherDir || cfg.run.outDir, 'pretrained'); // a shared teacher's run holds the same weights
     if (!existsSync(join(dir, 'model.safetensors'))) {
-      const vocab = join(resolve(cfg.model.pretrained), 'vocab.txt');
+      const tokDir = await resolveTokenizerDir(cfg.model.pretrained, {
+        cacheDir: cfg.model.cacheDir || undefined,
+        allowRemote: cfg.model.allowRemote,
+      });
+      const vocab = join(tokDir, 'vocab.txt');
       if (!existsSync(vocab))
         throw new Error(
-          `model.pretrained: ${vocab} not found; the tiny preset takes the vocabulary of a local model directory`,
+          `model.pretrained: ${vocab} not found; the tiny preset takes the vocabulary (vocab.txt) of ${tokDir}`,
         );
       const t = cfg.model.tiny;
       const seed = streamSeed(cfg.run.seed, 'pretrained');

@@ -14,7 +14,7 @@ import { writeJsonAtomic } from '../model/atomic.js';
 import { disposeNerModel, loadNerModel } from '../model/ner-model.js';
 import type { ProgressCallback } from './progress.js';
 import { backendFor } from './backend.js';
-import { evalSplit, loadSplit } from './data.js';
+import { ensureRunData, evalSplit, loadSplit } from './data.js';
 import { readJson, runDir } from './runs.js';
 import { distillStudent } from './student.js';
 import type { TrainOptions } from './loop.js';
@@ -47,6 +47,7 @@ export function evaluateRun(cfg: MsdConfig, opts: EvalRunOptions = {}): Promise<
 }
 
 async function evaluateModels(cfg: MsdConfig, opts: EvalRunOptions): Promise<RunSummary> {
+  await ensureRunData(cfg);
   await backendFor(cfg);
   const run = runDir(cfg);
   const [firstLayer, lastLayer] = cfg.run.evalLayers;

@@ -44,7 +44,7 @@ import { runDir, type RunDir } from './runs.js';
 import { streamSeed } from './seeds.js';
 import { devScore } from '../eval/evaluate.js';
 import { backendFor } from './backend.js';
-import { loadSplit } from './data.js';
+import { ensureRunData, loadSplit } from './data.js';
 import { lambdaName, newModel, pretrainedDir, trainableVars } from './models.js';
 
 export interface StudentBatch {
@@ -418,6 +418,7 @@ export async function distillStudent(
   lang: string,
   opts: TrainOptions & { target?: readonly UnlabelledSentence[] } = {},
 ): Promise<StudentResult> {
+  await ensureRunData(cfg, [cfg.data.source, lang]);
   await backendFor(cfg);
   const run = runDir(cfg);
   run.init(cfg, { resume: true });

@@ -19,7 +19,7 @@ import { batchToTensors } from '../tokenizer/tensors.js';
 import { runSettings, trainLoop, weighByCount, type LoopResult, type TrainOptions } from './loop.js';
 import { streamSeed } from './seeds.js';
 import { backendFor } from './backend.js';
-import { loadSplit } from './data.js';
+import { ensureRunData, loadSplit } from './data.js';
 import { lambdaName, newModel, pretrainedDir, trainableVars } from './models.js';
 import { runDir } from './runs.js';
 
@@ -37,6 +37,7 @@ function labelledTokens(batch: Batch): number {
 
 /** Trains the teacher of a run (or resumes it) and returns where the selected model is. */
 export async function trainTeacher(cfg: MsdConfig, opts: TrainOptions = {}): Promise<TeacherResult> {
+  await ensureRunData(cfg);
   await backendFor(cfg);
   const run = runDir(cfg);
   run.init(cfg, { resume: opts.resume, force: opts.force });

@@ -15,32 +15,50 @@ type ListColumn =
   { name: string; kind: 'string'; rows: string[][] } | { name: string; kind: 'int64'; rows: number[][] };
 
 class Bytes {
-  private parts: number[] = [];
+  private buf = new Uint8Array(1024);
+  private n = 0;
+  private room(k: number): void {
+    if (this.n + k <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.n + k) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.n));
+    this.buf = next;
+  }
   byte(b: number): this {
-    this.parts.push(b & 0xff);
+    this.room(1);
+    this.buf[this.n++] = b & 0xff;
     return this;
   }
   bytes(b: Uint8Array | number[]): this {
-    for (const x of b) this.parts.push(x);
+    this.room(b.length);
+    this.buf.set(b, this.n);
+    this.n += b.length;
     return this;
   }
   varint(n: number | bigint): this {
     let v = BigInt(n);
     while (v >= 0x80n) {
-      this.parts.push(Number((v & 0x7fn) | 0x80n));
+      this.byte(Number((v & 0x7fn) | 0x80n));
       v >>= 7n;
     }
-    this.parts.push(Number(v));
+    this.byte(Number(v));
     return this;
   }
   u32le(n: number): this {
     return this.bytes([n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff]);
   }
+  i64le(n: number): this {
+    this.room(8);
+    new DataView(this.buf.buffer).setBigInt64(this.n, BigInt(n), true);
+    this.n += 8;
+    return this;
+  }
   get length(): number {
-    return this.parts.length;
+    return this.n;
   }
   done(): Uint8Array {
-    return Uint8Array.from(this.parts);
+    return this.buf.slice(0, this.n);
   }
 }
 
@@ -128,8 +146,7 @@ export function writeListParquet(columns: ListColumn[], opts: WriteOptions = {})
           const b = new TextEncoder().encode(v as string);
           values.u32le(b.length).bytes(b);
         } else {
-          const big = BigInt.asUintN(64, BigInt(v as number));
-          for (let k = 0n; k < 8n; k++) values.byte(Number((big >> (8n * k)) & 0xffn));
+          values.i64le(v as number);
         }
       });
     }

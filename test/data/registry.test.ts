@@ -59,36 +59,55 @@ test('standard paths of every corpus', () => {
   assert.throws(() => datasetPath('ontonotes' as never, 'en', 'train', r), /unknown dataset 'ontonotes'/);
 });
 
-test('the data root defaults to ../shared/data from the working directory, MSD_DATA_ROOT overrides it', () => {
-  const saved = process.env.MSD_DATA_ROOT;
+test('resolution order: data.root, then MSD_DATA_ROOT, then the cache; missing everywhere names each place and the remedies', () => {
+  const saved = { root: process.env.MSD_DATA_ROOT, cache: process.env.MSD_CACHE };
   try {
+    const cache = mkdtempSync(join(tmpdir(), 'msd-cache-'));
+    process.env.MSD_CACHE = cache;
     delete process.env.MSD_DATA_ROOT;
-    assert.equal(defaultDataRoot(), resolve(process.cwd(), '..', 'shared', 'data'));
-    assert.equal(defaultDataRoot(), resolve(DATA_ROOT));
-    assert.equal(loadDataset('multiconer', 'tr', 'dev').sentences.length, 800);
-    const root = makeRoot({ 'wikiann/xx/train-xx.tsv': 'a\tB-PER\n\n' });
-    process.env.MSD_DATA_ROOT = root;
-    assert.equal(defaultDataRoot(), root);
+    assert.equal(defaultDataRoot(), resolve(cache, 'data'));
+    const tsv = (tag: string) => `a\t${tag}\n\n`;
+    const cached = makeRoot({});
+    mkdirSync(join(cache, 'data', 'wikiann', 'xx'), { recursive: true });
+    writeFileSync(join(cache, 'data', 'wikiann', 'xx', 'train-xx.tsv'), tsv('B-LOC'));
+    const tags = (root?: string) => loadDataset('wikiann', 'xx', 'train', { root }).sentences[0]!.tags[0];
+    assert.equal(tags(), 'B-LOC');
+    const envRoot = makeRoot({ 'wikiann/xx/train-xx.tsv': tsv('B-ORG') });
+    process.env.MSD_DATA_ROOT = envRoot;
+    assert.equal(defaultDataRoot(), envRoot);
+    assert.equal(tags(), 'B-ORG');
+    assert.equal(tags(makeRoot({ 'wikiann/xx/train-xx.tsv': tsv('B-PER') })), 'B-PER');
+    // A root without the file falls through to the next place.
+    assert.equal(tags(cached), 'B-ORG');
     const ds = loadDataset('wikiann', 'xx', 'train');
     assert.deepEqual(
       ds.sentences.map((s) => [s.id, s.lang, s.tags.join(' ')]),
-      [['wikiann/xx/train#0', 'xx', 'B-PER']],
+      [['wikiann/xx/train#0', 'xx', 'B-ORG']],
+    );
+    assert.throws(
+      () => loadDataset('conll2003', 'de', 'dev', { root: cached }),
+      (err: Error) =>
+        err.message.includes(`data.root: no ${join(cached, 'conll2003', 'de', 'deu.testa')}`) &&
+        err.message.includes(`MSD_DATA_ROOT: no ${join(envRoot, 'conll2003', 'de', 'deu.testa')}`) &&
+        err.message.includes(`the cache: no ${join(cache, 'data', 'conll2003', 'de', 'deu.testa')}`) &&
+        /not on the Hugging Face Hub under terms that allow it: German CoNLL-2003/.test(err.message) &&
+        /Point MSD_DATA_ROOT \(or data\.root in the config\) at a local folder/.test(err.message),
     );
   } finally {
-    if (saved === undefined) delete process.env.MSD_DATA_ROOT;
-    else process.env.MSD_DATA_ROOT = saved;
+    if (saved.root === undefined) delete process.env.MSD_DATA_ROOT;
+    else process.env.MSD_DATA_ROOT = saved.root;
+    if (saved.cache === undefined) delete process.env.MSD_CACHE;
+    else process.env.MSD_CACHE = saved.cache;
   }
 });
 
 test('a missing split names the path and what the folder holds', () => {
+  const root = makeRoot({ 'wikiann/en/dev-en.tsv': 'a\tO\n\n', 'wikiann/en/train-en.tsv': 'a\tO\n\n' });
   assert.throws(
-    () => loadDataset('wikiann', 'en', 'test', { root: DATA_ROOT }),
-    /no file .*wikiann\/en\/test-en\.tsv; the folder .*wikiann\/en holds: dev-en\.tsv, train-en\.tsv/,
+    () => loadDataset('wikiann', 'en', 'test', { root }),
+    /data\.root: no .*wikiann\/en\/test-en\.tsv.*the folder .*wikiann\/en holds: dev-en\.tsv, train-en\.tsv/,
   );
-  assert.throws(
-    () => loadDataset('multiconer', 'de', 'dev', { root: DATA_ROOT }),
-    /multiconer\/de holds: does not exist/,
-  );
+  assert.throws(() => loadDataset('multiconer', 'de', 'dev', { root }), /multiconer\/de holds: does not exist/);
 });
 
 test("a tag outside the corpus's standard types is an error (strict) or a reported problem", () => {
