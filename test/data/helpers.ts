@@ -2,8 +2,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { REAL_DATA } from '../real-data.js';
 
-export const DATA_ROOT = join(process.cwd(), '..', 'shared', 'data');
+/** The local data root with the real corpora (MSD_DATA_ROOT, set by .ci/run); tests that read it skip without it. */
+export const DATA_ROOT = REAL_DATA ?? '';
 
 let dir: string | undefined;
 /** Writes a file into this process's temp dir and returns its path. */

@@ -1,5 +1,6 @@
 /**
- * Every file under ../shared/data loads through the registry, and the counts agree with ../shared/data/README.md
+ * Every file under the local data root (MSD_DATA_ROOT, the mirror .ci/run points at) loads through the registry, and
+ * the counts agree with its README.md
  * and with an independent conlleval-style chunk count over the raw file.
  */
 import { test } from 'node:test';
@@ -27,7 +28,7 @@ function readmeConll(lang: string): Record<Split, { sentences: number; entities:
 
 const files = availableDatasets(DATA_ROOT);
 
-test('the registry finds every corpus file under ../shared/data', () => {
+test('the registry finds every corpus file under the local data root', () => {
   const listed = new Set(files.map((f) => f.path));
   const expectedCount = readme.match(/\| (conll2002|wikiann|multiconer)\//g)?.length;
   assert.ok(expectedCount && expectedCount >= 3);

@@ -2,19 +2,62 @@
  * A shortened demo (`msd demo` with fewer sentences and steps, through the real CLI) learns NER: the teacher's
  * Spanish dev F1 ends above a threshold measured on this machine with a wide margin (random guessing and the
  * all-O predictor score 0), and the printed and written summary has every field.
+ *
+ * It runs as a new user would: in a temporary `git clone` of this repository with nothing beside it (no local data
+ * mirror), an empty cache, and `HF_ENDPOINT` at a loopback fake Hub (test/hub/fake-hub.ts) that serves CoNLL-2002
+ * es/nl as parquet and mBERT's tokenizer files, made from the local mirror that `MSD_DATA_ROOT` /
+ * `MSD_TOKENIZER_DIR` name (set by .ci/run). node_modules is linked from this checkout. Without that mirror it runs
+ * here with the ordinary resolution (the real Hub on a connected machine, or the cache).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { DemoSummary } from '../../src/train/demo-summary.js';
+import { mirrorHubOptions, startFakeHub, type FakeHub } from '../hub/fake-hub.js';
 import { SHORT_DEMO_SETS, SHORT_DEMO_MIN_DEV_F1 } from './short-demo.js';
 
-test('a shortened demo learns Spanish NER and prints a complete summary', (t) => {
-  const out = mkdtempSync(join(tmpdir(), 'demo-'));
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const MIRROR = process.env.MSD_DATA_ROOT?.trim();
+const TOKENIZER = process.env.MSD_TOKENIZER_DIR?.trim();
+const inClone = !!MIRROR && !!TOKENIZER && existsSync(join(MIRROR, 'conll2002')) && existsSync(TOKENIZER);
+
+/** Runs a command without blocking this process (the fake Hub in it must keep answering). */
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((ok, fail) => {
+    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', fail);
+    child.on('exit', (code) =>
+      code === 0 ? ok(out) : fail(new Error(`${cmd} ${args.join(' ')} exited ${code}:\n${err.slice(-4000)}`)),
+    );
+  });
+}
+
+test('a shortened demo in a plain clone (data and tokenizer from the Hub) learns Spanish NER and prints a complete summary', async (t) => {
+  const tmp = mkdtempSync(join(tmpdir(), 'demo-'));
+  const out = join(tmp, 'run');
+  let hub: FakeHub | undefined;
   try {
+    let cwd = REPO;
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    if (inClone) {
+      hub = await startFakeHub(mirrorHubOptions(MIRROR!, TOKENIZER!));
+      cwd = join(tmp, 'msd-ner');
+      execFileSync('git', ['clone', '--quiet', REPO, cwd]);
+      symlinkSync(join(REPO, 'node_modules'), join(cwd, 'node_modules'), 'dir');
+      assert.equal(existsSync(join(cwd, '..', 'shared')), false, 'nothing beside the clone');
+      for (const k of ['MSD_DATA_ROOT', 'MSD_TOKENIZER_DIR', 'HF_HUB_OFFLINE', 'HF_TOKEN']) delete env[k];
+      env.HF_ENDPOINT = hub.endpoint;
+      env.MSD_CACHE = join(tmp, 'cache');
+      t.diagnostic(`clone ${cwd}, HF_ENDPOINT ${hub.endpoint}, MSD_CACHE ${env.MSD_CACHE}`);
+    }
     const args = [
       '--import',
       'tsx',
@@ -25,7 +68,14 @@ test('a shortened demo learns Spanish NER and prints a complete summary', (t) =>
       out,
       ...SHORT_DEMO_SETS.flatMap((s) => ['--set', s]),
     ];
-    const stdout = execFileSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const stdout = await run(process.execPath, args, cwd, env);
+    if (hub) {
+      // Everything came through the Hub client into the empty cache.
+      for (const f of ['es/esp.train', 'es/esp.testa', 'es/esp.testb', 'nl/ned.train', 'nl/ned.testa', 'nl/ned.testb'])
+        assert.ok(existsSync(join(env.MSD_CACHE!, 'data', 'conll2002', f)), `${f} in the cache`);
+      assert.ok(hub.log.some((l) => l.url.endsWith('/api/datasets/eriktks/conll2002/parquet/nl/train')));
+      assert.ok(hub.log.some((l) => l.url === '/bert-base-multilingual-cased/resolve/main/vocab.txt'));
+    }
 
     // Learning: the teacher's best Spanish dev F1 (its selection score).
     const report = JSON.parse(readFileSync(join(out, 'teacher', 'train-report.json'), 'utf8')) as {
@@ -80,6 +130,7 @@ test('a shortened demo learns Spanish NER and prints a complete summary', (t) =>
     assert.match(stdout, /paper: .*mBERT/);
     assert.match(stdout, /The paper's setting \(mBERT\): node lib\/cli\/msd\.js run --preset paper/);
   } finally {
-    rmSync(out, { recursive: true, force: true });
+    await hub?.stop();
+    rmSync(tmp, { recursive: true, force: true });
   }
 });

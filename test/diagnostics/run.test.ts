@@ -18,8 +18,9 @@ import { loadTokenizer } from '../../src/tokenizer/load.js';
 import { runDiagnostics, type ProjectionRow } from '../../src/diagnostics/index.js';
 import type { MmdRow } from '../../src/diagnostics/index.js';
 import { runCharts } from '../../src/viz/index.js';
+import { REAL_DATA } from '../real-data.js';
 
-const dataRoot = process.env.MSD_DATA_ROOT ?? join(import.meta.dirname, '..', '..', '..', 'shared', 'data');
+const dataRoot = REAL_DATA ?? '';
 
 const made: string[] = [];
 after(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));

@@ -16,6 +16,7 @@ import {
   type BertConfig,
   type TensorToWrite,
 } from '../../src/model/index.js';
+import { noRealTokenizer, REAL_TOKENIZER } from '../real-data.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'ckpt-'));
 const cfg = bertConfig({
@@ -26,7 +27,7 @@ const cfg = bertConfig({
   intermediateSize: 12,
   maxPositions: 32,
 });
-const MBERT_VOCAB = join(process.cwd(), '..', 'shared', 'models', 'bert-base-multilingual-cased', 'vocab.txt');
+const MBERT_VOCAB = join(REAL_TOKENIZER ?? '', 'vocab.txt');
 
 /** HF names written out by hand (independent of checkpoint.ts): [ours, HF, transposed]. */
 function hfTable(c: BertConfig, legacyLn = false): [string, string, boolean][] {
@@ -210,29 +211,25 @@ test('tiny checkpoint: deterministic from the seed, equal to BertEncoder.random,
   loaded.encoder.dispose();
 });
 
-test(
-  'tiny checkpoint with the real mBERT vocab copies the tokenizer files',
-  { skip: !existsSync(MBERT_VOCAB) && 'no ../shared mBERT vocab' },
-  () => {
-    const dir = tmp();
-    const config = writeTinyCheckpoint(dir, {
-      seed: 1,
-      vocab: MBERT_VOCAB,
-      hiddenSize: 8,
-      numLayers: 1,
-      numHeads: 2,
-      intermediateSize: 16,
-    });
-    assert.equal(config.vocabSize, 119547);
-    for (const f of ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
-      assert.ok(readFileSync(join(dir, f)).equals(readFileSync(join(MBERT_VOCAB, '..', f))), f);
-    }
-    const loaded = loadBert(dir);
-    assert.equal(loaded.tokenizer.vocab, join(dir, 'vocab.txt'));
-    assert.equal(loaded.tokenizer.tokenizerJson, join(dir, 'tokenizer.json'));
-    loaded.encoder.dispose();
-  },
-);
+test('tiny checkpoint with the real mBERT vocab copies the tokenizer files', { skip: noRealTokenizer() }, () => {
+  const dir = tmp();
+  const config = writeTinyCheckpoint(dir, {
+    seed: 1,
+    vocab: MBERT_VOCAB,
+    hiddenSize: 8,
+    numLayers: 1,
+    numHeads: 2,
+    intermediateSize: 16,
+  });
+  assert.equal(config.vocabSize, 119547);
+  for (const f of ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
+    assert.ok(readFileSync(join(dir, f)).equals(readFileSync(join(MBERT_VOCAB, '..', f))), f);
+  }
+  const loaded = loadBert(dir);
+  assert.equal(loaded.tokenizer.vocab, join(dir, 'vocab.txt'));
+  assert.equal(loaded.tokenizer.tokenizerJson, join(dir, 'tokenizer.json'));
+  loaded.encoder.dispose();
+});
 
 test('save + load round-trips encoder and heads bit-exactly, atomically, with configs and tokenizer files', () => {
   const src = tmp();

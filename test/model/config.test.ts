@@ -8,8 +8,9 @@ import {
   toHfConfig,
   encoderParamSpecs,
 } from '../../src/model/index.js';
+import { REAL_TOKENIZER } from '../real-data.js';
 
-const MBERT = join(process.cwd(), '..', 'shared', 'models', 'bert-base-multilingual-cased', 'config.json');
+const MBERT = join(REAL_TOKENIZER ?? '', 'config.json');
 
 test('mBERT config: parameter count from shapes (no allocation)', () => {
   const cfg = readBertConfig(MBERT);

@@ -10,9 +10,10 @@ import { pruneVocabulary } from '../../src/model/prune.js';
 import { writeTinyCheckpoint } from '../../src/model/tiny.js';
 import { tf } from '../../src/tf.js';
 import { loadTokenizer } from '../../src/tokenizer/load.js';
+import { REAL_DATA, REAL_TOKENIZER } from '../real-data.js';
 
-const MBERT = join(process.cwd(), '..', 'shared', 'models', 'bert-base-multilingual-cased');
-const DATA = join(process.cwd(), '..', 'shared', 'data');
+const MBERT = REAL_TOKENIZER ?? '';
+const DATA = REAL_DATA ?? '';
 
 /** A 2-layer, 8-wide random BERT with mBERT's real vocabulary, and a pruned copy on 300 Spanish sentences. */
 function setup() {

@@ -153,7 +153,7 @@ test('machinePaths finds absolute paths of a machine in sources and metadata, no
     cells: sources.map((source) => ({ cell_type: 'code', source })),
   });
   const clean = book([
-    "import { x } from '../lib/index.js';\nconst root = '../shared/data';",
+    "import { x } from '../lib/index.js';\nconst root = '../data';",
     "const runDir = 'runs/demo'; // $schema: 'https://vega.github.io/schema/vega-lite/v5.json'",
     'See `runs/<name>/figures/` and https://example.org/data/x.',
   ]);

@@ -8,14 +8,12 @@ import type { SweepSpec } from '../../src/sweep/plan.js';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const MSD = join(REPO, 'lib', 'cli', 'msd.js');
-export const SHARED = resolve(REPO, '..', 'shared');
 
 export const TINY_SWEEP: SweepSpec = {
   name: 'tiny-ab',
   preset: 'tiny',
   set: {
-    'data.root': join(SHARED, 'data'),
-    'model.pretrained': join(SHARED, 'models', 'bert-base-multilingual-cased'),
+    // The real corpora and tokenizer come from MSD_DATA_ROOT / MSD_TOKENIZER_DIR (set by .ci/run), as in any run.
     'data.limit.train': 200,
     'data.limit.dev': 40,
     'data.limit.test': 60,

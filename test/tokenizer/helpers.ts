@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import type { Sentence, UnlabelledSentence } from '../../src/data/types.js';
 import { unlabelled } from '../../src/data/index.js';
 import { loadTokenizer, type TokenizerFile, type WordPieceTokenizer } from '../../src/tokenizer/index.js';
+import { REAL_DATA, REAL_TOKENIZER } from '../real-data.js';
 
-export const SHARED = join(process.cwd(), '..', 'shared');
-export const DATA_ROOT = join(SHARED, 'data');
-export const MBERT_DIR = join(SHARED, 'models', 'bert-base-multilingual-cased');
+export const DATA_ROOT = REAL_DATA ?? '';
+export const MBERT_DIR = REAL_TOKENIZER ?? '';
 
 const loaded = new Map<TokenizerFile, WordPieceTokenizer>();
 /** The real mBERT tokenizer through one load path (cached per process). */

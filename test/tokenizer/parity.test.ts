@@ -3,7 +3,7 @@
  *
  * test/fixtures/tokenizer/wordpiece-cases.json holds, per word, the sub-tokens and ids that Hugging Face's Rust
  * tokenizer (npm `tokenizers` 0.23.2, a dev dependency) gives over the real mBERT tokenizer.json: sentences taken
- * deterministically from ../shared/data in en, es, nl, ar, hi, zh, ko, ru, tr, fa, plus hand-written German
+ * deterministically from the local mirror's data (MSD_DATA_ROOT) in en, es, nl, ar, hi, zh, ko, ru, tr, fa, plus hand-written German
  * umlauts, Turkish dotted/dotless i, punctuation, numbers, emoji, control characters, words over 100 characters
  * and special-token strings. It was produced by `node --import tsx test/fixtures/tokenizer/generate.ts` (rerun it
  * after changing the case list). Where Rust yields no sub-token for a word (only control characters) our
@@ -102,7 +102,7 @@ function evalWords(): string[] {
   return [...words];
 }
 
-test('every distinct dev/test word of ../shared/data matches the Rust tokenizer and @huggingface/tokenizers', async (t) => {
+test('every distinct dev/test word of the local data root matches the Rust tokenizer and @huggingface/tokenizers', async (t) => {
   const words = evalWords();
   assert.ok(words.length > 50_000, `expected many distinct words, got ${words.length}`);
   const ours = mbert('tokenizer.json');

@@ -15,8 +15,7 @@ import { tf } from '../../src/tf.js';
 import { runMsd } from '../../src/train/pipeline.js';
 import type { ProgressEvent } from '../../src/train/progress.js';
 import { readJsonl } from '../../src/train/runs.js';
-
-const sharedData = join(process.cwd(), '..', 'shared', 'data', 'conll2002');
+import { noData } from './helpers.js';
 
 function testConfig(outDir: string): MsdConfig {
   return resolveConfig('tiny', {
@@ -38,7 +37,7 @@ let fullDir = '';
 
 test(
   'teacher + student + evaluation on real es -> nl data: losses fall, every artefact is written',
-  { skip: !existsSync(sharedData) && 'no ../shared/data' },
+  { skip: noData },
   async () => {
     fullDir = mkdtempSync(join(tmpdir(), 'msd-e2e-full-'));
     const cfg = testConfig(fullDir);
@@ -127,66 +126,62 @@ test(
   },
 );
 
-test(
-  'a run killed mid-epoch resumes and ends with the same metrics and weights',
-  { skip: !existsSync(sharedData) && 'no ../shared/data' },
-  async () => {
-    assert.ok(fullDir, 'needs the uninterrupted run of the previous test');
-    const dir = mkdtempSync(join(tmpdir(), 'msd-e2e-kill-'));
-    const cfg = testConfig(dir);
-    const cfgPath = join(dir, 'test-config.json');
-    writeFileSync(cfgPath, configToJson(cfg));
-    // Kill the child at teacher step 8: mid epoch 1, three steps after the step-5 checkpoint.
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join('test', 'train', 'fixtures', 'run-child.ts'), cfgPath],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const killedAt = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (/step teacher 8\n/.test(out)) {
-          child.kill('SIGKILL');
-          resolve('teacher 8');
-        }
-      });
-      child.on('exit', (code, signal) =>
-        signal === 'SIGKILL'
-          ? undefined
-          : reject(new Error(`child ended (${code}) before the kill: ${stderr.slice(-2000)}`)),
-      );
+test('a run killed mid-epoch resumes and ends with the same metrics and weights', { skip: noData }, async () => {
+  assert.ok(fullDir, 'needs the uninterrupted run of the previous test');
+  const dir = mkdtempSync(join(tmpdir(), 'msd-e2e-kill-'));
+  const cfg = testConfig(dir);
+  const cfgPath = join(dir, 'test-config.json');
+  writeFileSync(cfgPath, configToJson(cfg));
+  // Kill the child at teacher step 8: mid epoch 1, three steps after the step-5 checkpoint.
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join('test', 'train', 'fixtures', 'run-child.ts'), cfgPath],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const killedAt = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (/step teacher 8\n/.test(out)) {
+        child.kill('SIGKILL');
+        resolve('teacher 8');
+      }
     });
-    assert.equal(killedAt, 'teacher 8');
-    await new Promise((r) => setTimeout(r, 200));
-    // Step 8 is before the first evaluation (evalEvery 0: at the end of epoch 1, step 20 or later), so no model was
-    // selected yet: the resumed run below must produce teacher/best itself.
-    assert.ok(!existsSync(join(dir, 'teacher', 'best')), 'teacher/best exists before the first evaluation');
-    assert.ok(
-      existsSync(join(dir, 'teacher', 'checkpoints', 'last.safetensors')),
-      'the step-5 checkpoint survived the kill',
+    child.on('exit', (code, signal) =>
+      signal === 'SIGKILL'
+        ? undefined
+        : reject(new Error(`child ended (${code}) before the kill: ${stderr.slice(-2000)}`)),
     );
+  });
+  assert.equal(killedAt, 'teacher 8');
+  await new Promise((r) => setTimeout(r, 200));
+  // Step 8 is before the first evaluation (evalEvery 0: at the end of epoch 1, step 20 or later), so no model was
+  // selected yet: the resumed run below must produce teacher/best itself.
+  assert.ok(!existsSync(join(dir, 'teacher', 'best')), 'teacher/best exists before the first evaluation');
+  assert.ok(
+    existsSync(join(dir, 'teacher', 'checkpoints', 'last.safetensors')),
+    'the step-5 checkpoint survived the kill',
+  );
 
-    const events: ProgressEvent[] = [];
-    const resumed = await runMsd(cfg, { resume: true, onProgress: (e) => events.push(e) });
+  const events: ProgressEvent[] = [];
+  const resumed = await runMsd(cfg, { resume: true, onProgress: (e) => events.push(e) });
+  assert.ok(
+    events.some((e) => e.kind === 'info' && /resumed from .* at step 5/.test(e.message ?? '')),
+    'resumed at step 5',
+  );
+  const full = JSON.parse(readFileSync(join(fullDir, 'results', 'summary.json'), 'utf8')) as { rows: unknown[] };
+  assert.deepEqual(resumed.rows, full.rows, 'same per-layer results as the uninterrupted run');
+  for (const f of ['teacher/best/model.safetensors', 'students/nl/best/model.safetensors']) {
     assert.ok(
-      events.some((e) => e.kind === 'info' && /resumed from .* at step 5/.test(e.message ?? '')),
-      'resumed at step 5',
+      readFileSync(join(dir, f)).equals(readFileSync(join(fullDir, f))),
+      `${f} differs from the uninterrupted run`,
     );
-    const full = JSON.parse(readFileSync(join(fullDir, 'results', 'summary.json'), 'utf8')) as { rows: unknown[] };
-    assert.deepEqual(resumed.rows, full.rows, 'same per-layer results as the uninterrupted run');
-    for (const f of ['teacher/best/model.safetensors', 'students/nl/best/model.safetensors']) {
-      assert.ok(
-        readFileSync(join(dir, f)).equals(readFileSync(join(fullDir, f))),
-        `${f} differs from the uninterrupted run`,
-      );
-    }
-    const losses = (d: string) =>
-      readJsonl<{ kind: string; step: number; loss?: number }>(join(d, 'teacher', 'metrics.jsonl')).map(
-        (r) => `${r.kind}:${r.step}:${r.loss}`,
-      );
-    assert.deepEqual(losses(dir), losses(fullDir));
-  },
-);
+  }
+  const losses = (d: string) =>
+    readJsonl<{ kind: string; step: number; loss?: number }>(join(d, 'teacher', 'metrics.jsonl')).map(
+      (r) => `${r.kind}:${r.step}:${r.loss}`,
+    );
+  assert.deepEqual(losses(dir), losses(fullDir));
+});

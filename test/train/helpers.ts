@@ -2,13 +2,15 @@
  * Shared pieces of the training tests: a very small random BERT (16 wide, 4 layers, heads on 2..4) on a few
  * sentences of the real CoNLL-2002 es -> nl data, so a run of a few steps takes seconds.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig, type DeepPartial, type MsdConfig } from '../../src/config.js';
+import { noRealData, noRealTokenizer, REAL_DATA } from '../real-data.js';
 
-export const sharedData = join(process.cwd(), '..', 'shared', 'data', 'conll2002');
-export const noData = !existsSync(sharedData) && 'no ../shared/data';
+/** The real CoNLL-2002 folder of the local data root (MSD_DATA_ROOT, set by .ci/run); the tests skip without it. */
+export const conllData = join(REAL_DATA ?? '', 'conll2002');
+export const noData = noRealData('conll2002') || noRealTokenizer();
 
 export function tmpRun(name: string): string {
   return mkdtempSync(join(tmpdir(), `msd-${name}-`));

@@ -15,8 +15,9 @@ import { readJsonl } from '../../src/train/runs.js';
 import { trainTeacher } from '../../src/train/teacher.js';
 import { distillStudent } from '../../src/train/student.js';
 import { noData, tinyConfig, tmpRun } from './helpers.js';
+import { REAL_TOKENIZER } from '../real-data.js';
 
-const mbert = join(process.cwd(), '..', 'shared', 'models', 'bert-base-multilingual-cased');
+const mbert = REAL_TOKENIZER ?? '';
 let pretrained = '';
 
 before(() => {

@@ -19,7 +19,7 @@ import { tf } from '../../src/tf.js';
 import { readJsonl } from '../../src/train/runs.js';
 import { distillStudent } from '../../src/train/student.js';
 import { trainTeacher } from '../../src/train/teacher.js';
-import { noData, sharedData, tinyConfig, tmpRun } from './helpers.js';
+import { noData, conllData, tinyConfig, tmpRun } from './helpers.js';
 
 let teacherRun = '';
 let relabelledRoot = '';
@@ -28,9 +28,9 @@ let relabelledRoot = '';
 function relabelledData(): string {
   const root = tmpRun('relabelled');
   mkdirSync(join(root, 'conll2002', 'nl'), { recursive: true });
-  symlinkSync(join(sharedData, 'es'), join(root, 'conll2002', 'es'));
+  symlinkSync(join(conllData, 'es'), join(root, 'conll2002', 'es'));
   for (const file of ['ned.train', 'ned.testa', 'ned.testb']) {
-    const lines = readFileSync(join(sharedData, 'nl', file), 'latin1')
+    const lines = readFileSync(join(conllData, 'nl', file), 'latin1')
       .split('\n')
       .slice(0, 1500);
     const changed = lines.map((l) => {
