@@ -315,6 +315,8 @@ async function main(): Promise<number> {
   if (!existsSync(join(root, 'lib', 'index.js'))) {
     throw new Error('lib/index.js is missing: notebooks import the built library; run `npm run build` first');
   }
+  // Notebooks import the package by name ('msd-ner'); tslab's type check finds it through node_modules/msd-ner.
+  execFileSync(process.execPath, [join(root, 'kernel-setup', 'self-link.mjs')], { stdio: 'inherit' });
   const python = findPython();
   ensureKernel(python);
 
