@@ -82,7 +82,6 @@ export function checkCorpus(name: string, lang?: string, where = 'data'): assert
     );
 }
 
-export function defaultDataRoot(): string {
 /** The cache's data root: `$MSD_CACHE/data`, else `~/.cache/msd-ner/data`. */
 export function cacheDataRoot(): string {
   return resolve(msdCacheDir(), 'data');

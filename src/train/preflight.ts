@@ -3,8 +3,9 @@
  * name or a missing file fails in a second, not after the backend has started or a teacher has trained:
  *
  *   - corpus and language names, against the data registry's list (data/registry.ts, checkCorpus);
- *   - the data files the stage reads (each language's splits under the data root);
- *   - the model: `model.pretrained` must be a local directory, a cached Hub id, or a Hub id that may be downloaded;
+ *   - the data files the stage reads (each language's splits, found locally or downloadable from the Hub);
+ *   - the model: `model.pretrained` must be a local directory, a cached Hub id, or a Hub id that may be downloaded
+ *     (the tiny preset: its tokenizer files, from a local folder, the cache or the Hub);
  *     a local or cached checkpoint's layer count is checked against model.headLayers, student.clsLayer and the
  *     frozen layers (the tiny preset's count is checked by resolveConfig);
  *   - what the stage continues from: the trained teacher for `distill`, the teacher and students for `eval`,
@@ -12,13 +13,15 @@
  *
  * `msd ... --print-config` and every training command run it first (src/cli/common.ts, prepare); notebooks may too.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { checkLayerCount, type MsdConfig } from '../config.js';
-import { checkCorpus, datasetPath, defaultDataRoot, type Split } from '../data/registry.js';
+import { hubCorpus } from '../data/hub-corpora.js';
+import { checkCorpus, locateDataset, missingDatasetMessage, type DatasetName, type Split } from '../data/registry.js';
 import { UserError } from '../errors.js';
+import { hubSettings } from '../hub/client.js';
 import { readBertConfig } from '../model/config.js';
-import { localModelDir } from '../model/hub.js';
+import { localModelDir, locateTokenizer } from '../model/hub.js';
 import { checkSharedTeacher } from './pipeline.js';
 import { runDir } from './runs.js';
 
@@ -84,33 +87,30 @@ function neededSplits(cfg: MsdConfig, opts: PreflightOptions): { lang: string; s
   }
 }
 
+/**
+ * Each split the stage reads must resolve locally (data.root, MSD_DATA_ROOT, the cache) or be downloadable: on the
+ * Hub (the corpus table) with downloads allowed. What is missing is fetched at the start of the run (ensureRunData).
+ */
 function checkDataFiles(cfg: MsdConfig, opts: PreflightOptions): void {
-  const corpus = cfg.data.corpus as Parameters<typeof datasetPath>[0];
-  const root = cfg.data.root || defaultDataRoot();
-  const hint = `set data.root (or MSD_DATA_ROOT) to the folder that holds ${corpus}/`;
-  if (!existsSync(root))
-    throw new UserError(
-      `data.root: the data folder ${resolve(root)} does not exist${cfg.data.root ? '' : ' (the default: $MSD_DATA_ROOT, else ../shared/data)'}`,
-      hint,
-    );
+  const corpus = cfg.data.corpus as DatasetName;
+  const root = cfg.data.root || undefined;
+  const offline = hubSettings().offline;
+  const hint = `set data.root (or MSD_DATA_ROOT) to a folder that holds ${corpus}/, or run msd data pull ${corpus} on a connected machine`;
   for (const { lang, splits } of neededSplits(cfg, opts)) {
     const evalPair = splits.length === 2 && splits[0] === 'test';
-    const paths = splits.map((s) => datasetPath(corpus, lang, s, root));
-    const missing = evalPair
-      ? paths.some((p) => existsSync(p))
-        ? []
-        : [paths[0]!]
-      : paths.filter((p) => !existsSync(p));
-    if (missing.length) {
-      const dir = join(missing[0]!, '..');
-      const holds = existsSync(dir) ? readdirSync(dir).sort().join(', ') || 'nothing' : 'does not exist';
-      const what = evalPair ? `no test or dev split of ${corpus} ${lang}` : `${corpus} ${lang}`;
-      throw new UserError(`data: ${what}: no file ${missing[0]}; the folder ${dir} holds: ${holds}`, hint);
-    }
+    const found = splits.map((s) => locateDataset(corpus, lang, s, root));
+    const missing = evalPair ? (found.some((f) => f.path) ? [] : [0]) : found.flatMap((f, i) => (f.path ? [] : [i]));
+    if (missing.length === 0) continue;
+    const i = missing[0]!;
+    const downloadable = !!hubCorpus(corpus, lang)?.repo && !offline;
+    if (downloadable) continue;
+    const why = offline && hubCorpus(corpus, lang)?.repo ? 'the Hub: HF_HUB_OFFLINE is set' : undefined;
+    throw new UserError(`data: ${missingDatasetMessage(corpus, lang, splits[i]!, found[i]!.tried, why)}`, hint);
   }
 }
 
 function checkModel(cfg: MsdConfig): void {
+  if (cfg.model.tiny.enabled) return checkTinyTokenizer(cfg);
   let dir: string | undefined;
   try {
     dir = localModelDir(cfg.model.pretrained, {
@@ -124,15 +124,6 @@ function checkModel(cfg: MsdConfig): void {
     );
   }
   if (dir === undefined) return; // downloaded at the start of the run; checked there
-  if (cfg.model.tiny.enabled) {
-    const vocab = join(resolve(dir), 'vocab.txt');
-    if (!existsSync(vocab))
-      throw new UserError(
-        `model.pretrained: ${vocab} not found; the tiny preset takes the vocabulary of a local model directory`,
-        'set model.pretrained to a BERT directory with vocab.txt (e.g. ../shared/models/bert-base-multilingual-cased)',
-      );
-    return;
-  }
   const path = join(dir, 'config.json');
   let layers: number;
   try {
@@ -141,6 +132,24 @@ function checkModel(cfg: MsdConfig): void {
     throw new UserError(`model.pretrained: ${(err as Error).message}`);
   }
   checkLayerCount(cfg, layers, path);
+}
+
+/** The tiny preset needs only `model.pretrained`'s tokenizer files: local, cached, or downloadable. */
+function checkTinyTokenizer(cfg: MsdConfig): void {
+  const found = locateTokenizer(cfg.model.pretrained, { cacheDir: cfg.model.cacheDir || undefined });
+  if (!found.dir) {
+    if (cfg.model.allowRemote && !hubSettings().offline) return; // downloaded at the start of the run
+    throw new UserError(
+      `model.pretrained: the tokenizer of ${cfg.model.pretrained} is not local (tried ${found.tried.join(', ')}) and downloads are off (${cfg.model.allowRemote ? 'HF_HUB_OFFLINE is set' : 'model.allowRemote is false'})`,
+      'set MSD_TOKENIZER_DIR to a folder with vocab.txt, or run msd data pull tokenizer on a connected machine',
+    );
+  }
+  const vocab = join(resolve(found.dir), 'vocab.txt');
+  if (!existsSync(vocab))
+    throw new UserError(
+      `model.pretrained: ${vocab} not found; the tiny preset takes the vocabulary (vocab.txt) of ${found.dir}`,
+      'set MSD_TOKENIZER_DIR (or model.pretrained) to a BERT tokenizer folder with vocab.txt',
+    );
 }
 
 function checkInputs(cfg: MsdConfig, opts: PreflightOptions): void {
