@@ -688,6 +688,8 @@ export function ablationChart(
   const languages = [...new Set(known.map((r) => r.language))];
   const variants = (opts.variants ?? [...new Set(raw.map((r) => r.variant))]).map(canonicalVariant);
   const hasPublished = known.some((r) => r.source === 'published');
+  // Only the sources that have a bar get a legend entry and a slot beside each variant.
+  const sources = (['published', 'measured'] as const).filter((s) => known.some((r) => r.source === s));
   const label = (v: string) => VARIANT_LABELS[v] ?? v;
   const data = rows.map((r) => ({ variant: label(r.variant), language: r.language, f1: r.f1, source: r.source }));
   return {
@@ -722,19 +724,14 @@ export function ablationChart(
               sort: variants.map(label),
               axis: { labelAngle: -35, labelLimit: 220 },
             },
-            xOffset: {
-              field: 'source',
-              type: 'nominal',
-              sort: ['published', 'measured'],
-              scale: { domain: ['published', 'measured'] },
-            },
+            xOffset: { field: 'source', type: 'nominal', sort: sources, scale: { domain: sources } },
             y: { field: 'f1', type: 'quantitative', title: 'entity F1 (%)', scale: { zero: true } },
             color: {
               field: 'source',
               type: 'nominal',
               title: null,
-              sort: ['published', 'measured'],
-              scale: { domain: ['published', 'measured'], range: ['#9ecae1', '#08519c'] },
+              sort: sources,
+              scale: { domain: sources, range: sources.map((s) => SOURCE_COLORS[s]) },
               legend: { orient: 'bottom' },
             },
             tooltip: [

@@ -265,7 +265,8 @@ export function reportHtml(runDir: string, opts: { title?: string } = {}): { htm
     sections.push('<p class="note">Nothing to draw yet: no results and no metrics logs in this run directory.</p>');
   charts.forEach((c, i) =>
     sections.push(
-      `<section class="chart-box"><h3>${escapeHtml(c.title)}</h3><div id="chart-${i}" class="chart" data-name="${escapeHtml(c.name)}"></div></section>`,
+      // The chart draws its own title: a heading above it would say the same twice.
+      `<section class="chart-box" aria-label="${escapeHtml(c.title)}"><div id="chart-${i}" class="chart" data-name="${escapeHtml(c.name)}"></div></section>`,
     ),
   );
   sections.push(`<h2>Config</h2><pre>${escapeHtml(JSON.stringify(files.config ?? null, null, 2))}</pre>`);

@@ -188,17 +188,18 @@ test('ablationChart: published vs measured, average only over complete rows, nul
   assert.equal(avg!.f1, 78, 'mean of 72, 80, 82');
   await checkRenders('ablationChart', spec, 30);
 
-  // with the published file's (null) cells: measured bars only, and the subtitle says why
+  // with unknown (null) published cells: measured bars only, no 'published' legend entry, and the subtitle says why
+  const unknown = publishedRows('conll', { includeNull: true }).map((r) => ({ ...r, f1: null }));
   const measured = rows.filter((r) => r.source === 'measured' && r.variant === 'full');
-  const spec2 = ablationChart([...publishedRows('conll', { includeNull: true }), ...measured]);
+  const spec2 = ablationChart([...unknown, ...measured]) as Record<string, any>;
   const values2 = (spec2.data as { values: Record<string, unknown>[] }).values;
   assert.ok(values2.every((v) => v.source === 'measured' && typeof v.f1 === 'number'));
   assert.match(JSON.stringify(spec2.title), /no published numbers available/);
+  const enc = spec2.spec.layer[0].encoding;
+  assert.deepEqual(enc.color.scale.domain, ['measured'], 'no legend entry for a source without bars');
+  assert.deepEqual(enc.xOffset.scale.domain, ['measured'], 'no empty slot beside each bar');
   await checkRenders('ablationChart (nulls)', spec2, 4);
-  assert.throws(
-    () => ablationChart(publishedRows('conll', { includeNull: true })),
-    /all 12 scores are null; nothing to draw/,
-  );
+  assert.throws(() => ablationChart(unknown), new RegExp(`all ${unknown.length} scores are null; nothing to draw`));
   assert.throws(
     () =>
       ablationChart([

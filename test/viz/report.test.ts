@@ -109,6 +109,14 @@ test('report.html is self-contained: libraries inlined, nothing loaded from the 
   );
   has(/<td>teacher<\/td><td class="num">74.00<\/td><td class="num">58.00<\/td>/, 'teacher row');
   assert.equal((html.match(/<div id="chart-\d+" class="chart"/g) ?? []).length, 6);
+  // Each chart draws its own title: no heading above it repeats it.
+  const headings = [...html.matchAll(/<h[1-6]>([^<]*)<\/h[1-6]>/g)].map((m) => m[1]);
+  for (const c of charts) {
+    const t = c.spec.title as string | { text: string };
+    const drawn = typeof t === 'string' ? t : t.text;
+    assert.ok(!headings.includes(drawn), `heading '${drawn}' repeated above its chart`);
+  }
+  has(/Every layer \(\d+ rows; precision, recall, F1 in %\)/, 'per-layer table in percent');
 });
 
 test('msd report <runDir> writes the page (CLI)', () => {
