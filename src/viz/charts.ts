@@ -28,7 +28,7 @@ export const CHART_CONFIG = {
   padding: 8,
 };
 
-function base(title: string | undefined, subtitle?: string): VlSpec {
+function base(title: string | undefined, subtitle?: string | string[]): VlSpec {
   const spec: VlSpec = { $schema: VEGALITE_SCHEMA, config: CHART_CONFIG };
   if (title !== undefined || subtitle !== undefined) spec.title = subtitle ? { text: title ?? '', subtitle } : title;
   return spec;
@@ -79,9 +79,17 @@ function layerAxis(layers: number[], title = 'layer of the classifier head'): Re
   };
 }
 
-/** The y encoding of an F1 axis: percent, from 0 (a line near the axis is a low score, not the axis). */
-function f1Axis(field: string, title = 'entity F1 (%)'): Record<string, unknown> {
-  return { field, type: 'quantitative', title, scale: { zero: true, nice: true } };
+/**
+ * The y encoding of an F1 axis: percent, from 0 (a line near the axis is a low score, not the axis). `max`, the
+ * largest value drawn: when it is 0 the axis still spans 0-10, so that a row of zeros reads as zero, not as a lone tick.
+ */
+function f1Axis(field: string, title = 'entity F1 (%)', max?: number): Record<string, unknown> {
+  return {
+    field,
+    type: 'quantitative',
+    title,
+    scale: { zero: true, nice: true, ...(max === 0 ? { domainMax: 10 } : {}) },
+  };
 }
 
 /** Per-layer entity F1: x = layer, y = F1 (%), colour = model, one panel per language; dashed source-dev line. */
@@ -117,7 +125,7 @@ export function perLayerF1Chart(input: TableInput<F1Row>, opts: PerLayerF1Option
       mark: { type: 'line', point: { size: 36 }, strokeWidth: 2 },
       encoding: {
         x: layerAxis(layers),
-        y: f1Axis('f1'),
+        y: f1Axis('f1', undefined, Math.max(...data.map((d) => d.f1 as number))),
         color: {
           field: 'model',
           type: 'nominal',
@@ -396,14 +404,15 @@ export function trainingCurvesChart(input: TableInput<MetricRecord>, opts: Train
   ): Record<string, unknown> => {
     const positive = points.every((d) => (d.value as number) > 0);
     const y = positive
-      ? logY(`${yTitle}, log scale`)
+      ? logY(`${yTitle.replace(/\)$/, ', log scale)')}`)
       : { field: 'smoothed', type: 'quantitative', title: yTitle, scale: { zero: false } };
     const color = {
       field: series.field,
       type: series.type,
       title: series.title,
       scale: series.scale,
-      legend: { orient: 'right' },
+      // the raw layer's 25% opacity must not fade the legend's symbols
+      legend: { orient: 'right', symbolOpacity: 1, symbolStrokeWidth: 2 },
     };
     const layer: Record<string, unknown>[] = [];
     if (smoothing > 0)
@@ -454,7 +463,7 @@ export function trainingCurvesChart(input: TableInput<MetricRecord>, opts: Train
         'MMD² (unitless)',
         smoothSeries(mmd, (p) => p.term, smoothing),
         { field: 'term', title: 'MMD term', type: 'nominal', scale: { domain: order, range: ['#9467bd', '#8c564b'] } },
-        140,
+        170,
       ),
     );
   }
@@ -482,8 +491,8 @@ export function trainingCurvesChart(input: TableInput<MetricRecord>, opts: Train
         y: {
           field: 'lr',
           type: 'quantitative',
-          title: 'learning rate (per update)',
-          axis: { format: '.1e', tickCount: 4 },
+          title: 'lr (per update)',
+          axis: { tickCount: 4, labelExpr: "datum.value === 0 ? '0' : format(datum.value, '.1~e')" },
         },
       },
     });
@@ -497,7 +506,7 @@ export function trainingCurvesChart(input: TableInput<MetricRecord>, opts: Train
       mark: { type: 'line', point: { size: 40, color: DEV_F1_COLOR }, color: DEV_F1_COLOR, strokeWidth: 1.8 },
       encoding: {
         x,
-        y: f1Axis('f1', 'dev F1 (%)'),
+        y: f1Axis('f1', 'dev F1 (%)', Math.max(...dev.map((d) => d.f1))),
         tooltip: [
           { field: 'step', type: 'quantitative' },
           { field: 'f1', type: 'quantitative', title: 'F1 (%)' },
@@ -505,6 +514,12 @@ export function trainingCurvesChart(input: TableInput<MetricRecord>, opts: Train
       },
     });
   }
+  // One x axis title, under the last panel: the panels share the step axis.
+  panels.slice(0, -1).forEach((p) => {
+    const layers = (p.layer as { encoding: Record<string, unknown> }[] | undefined) ?? [];
+    for (const enc of [p.encoding as Record<string, unknown> | undefined, ...layers.map((l) => l.encoding)])
+      if (enc?.x) enc.x = { ...x, title: null };
+  });
   return {
     ...base(opts.title ?? 'Training curves'),
     vconcat: panels,
@@ -548,7 +563,7 @@ export function mmdByLayerChart(
       encoding: {
         x: layerAxis(
           rows.map((r) => r.layer),
-          'transformer layer of the [CLS] vector (0 = embeddings)',
+          'transformer layer of the [CLS] vector',
         ),
         y: { field: 'mmd2', type: 'quantitative', title: 'MMD² (unitless)', scale: { zero: true } },
         color: {
@@ -698,7 +713,7 @@ export function ablationChart(
       opts.subtitle ??
         (hasPublished
           ? 'entity F1 (%), test split; avg over the languages shown'
-          : 'entity F1 (%), test split; no published numbers available (src/viz/published.json holds none verified)'),
+          : ['entity F1 (%), test split', 'no published numbers for these languages and variants']),
     ),
     data: { values: data },
     facet: {
@@ -711,21 +726,24 @@ export function ablationChart(
       },
     },
     spec: {
-      width: opts.width ?? Math.max(90, 34 * new Set(known.map((r) => r.variant)).size),
+      // wide enough for the value labels over the bars; a single bar is not a 90-pixel sliver
+      width: opts.width ?? Math.max(140, 30 * sources.length * new Set(known.map((r) => r.variant)).size),
       height: 200,
+      encoding: {
+        x: {
+          field: 'variant',
+          type: 'nominal',
+          title: null,
+          sort: variants.map(label),
+          axis: { labelAngle: new Set(known.map((r) => r.variant)).size > 2 ? -35 : 0, labelLimit: 220 },
+        },
+        xOffset: { field: 'source', type: 'nominal', sort: sources, scale: { domain: sources } },
+      },
       layer: [
         {
           mark: { type: 'bar' },
           encoding: {
-            x: {
-              field: 'variant',
-              type: 'nominal',
-              title: null,
-              sort: variants.map(label),
-              axis: { labelAngle: -35, labelLimit: 220 },
-            },
-            xOffset: { field: 'source', type: 'nominal', sort: sources, scale: { domain: sources } },
-            y: { field: 'f1', type: 'quantitative', title: 'entity F1 (%)', scale: { zero: true } },
+            y: f1Axis('f1', undefined, Math.max(...data.map((d) => d.f1 as number))),
             color: {
               field: 'source',
               type: 'nominal',
@@ -740,6 +758,14 @@ export function ablationChart(
               { field: 'source' },
               { field: 'f1', type: 'quantitative', title: 'F1 (%)', format: '.2f' },
             ],
+          },
+        },
+        {
+          // the value over each bar: a score of 0 has no bar to see
+          mark: { type: 'text', baseline: 'bottom', dy: -2, fontSize: 10, color: '#333' },
+          encoding: {
+            y: { field: 'f1', type: 'quantitative' },
+            text: { field: 'f1', type: 'quantitative', format: '.1f' },
           },
         },
       ],

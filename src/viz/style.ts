@@ -30,8 +30,12 @@ export const VARIANT_COLORS: Record<string, string> = {
 /** Dev F1 in the training curves, and reference lines. */
 export const DEV_F1_COLOR = '#d62728';
 
+/** A comparison of two models (`teacher vs student:nl`, the cross-model MMD): neither model's colour. */
+export const PAIR_COLOR = '#7f7f7f';
+
 /** The colour of a model name as the library writes it: `teacher`, `teacher (nl)`, `student:nl`, `student`. */
 export function modelColor(name: string, index = 0): string {
+  if (/ vs /.test(name)) return PAIR_COLOR;
   if (/^teacher\b/.test(name)) return TEACHER_COLOR;
   const lang = /^student:(\w+)/.exec(name)?.[1];
   if (lang !== undefined) {
@@ -51,5 +55,5 @@ export function colorScale(models: readonly string[]): { domain: string[]; range
 
 /** Teacher first, then students, then the rest, each group in its given order. */
 function modelRank(name: string): number {
-  return /^teacher\b/.test(name) ? 0 : /^student\b/.test(name) ? 1 : 2;
+  return / vs /.test(name) ? 3 : /^teacher\b/.test(name) ? 0 : /^student\b/.test(name) ? 1 : 2;
 }
