@@ -71,6 +71,8 @@ export { fromPretrained, resolveModelDir, resolveTokenizerDir, type FromPretrain
 export { loadBert, type LoadedBert } from './model/checkpoint.js';
 export { loadNerModel, saveNerModel, disposeNerModel, type NerModel } from './model/ner-model.js';
 export { writeTinyCheckpoint, type TinyCheckpointOptions } from './model/tiny.js';
+export { exportHf, type ExportHfOptions, type ExportHfResult } from './model/export-hf.js';
+export { exportWeb, type ExportWebResult } from './web/export-web.js';
 export { countParameters } from './model/params.js';
 export type { BertConfig } from './model/config.js';
 

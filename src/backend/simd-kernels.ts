@@ -43,7 +43,7 @@ const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 let compiled: object | undefined;
 /** The module, compiled once (a WebAssembly engine without SIMD throws here). */
 function compiledModule(): object {
-  compiled ??= new WA.Module(Buffer.from(SIMD_KERNELS_WASM_BASE64, 'base64'));
+  compiled ??= new WA.Module(Uint8Array.from(atob(SIMD_KERNELS_WASM_BASE64), (c) => c.charCodeAt(0)));
   return compiled;
 }
 /** One instance per backend instance (each has its own memory). */
@@ -125,7 +125,7 @@ let reason = '';
  */
 export function registerSimdKernels(): boolean {
   if (registered !== undefined) return registered;
-  if (process.env.MSD_SIMD === 'off') {
+  if ((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.MSD_SIMD === 'off') {
     reason = 'MSD_SIMD=off';
     return (registered = false);
   }

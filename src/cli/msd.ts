@@ -9,6 +9,7 @@
  *   msd demo     [...]                      `run` with the tiny preset (default) on real CoNLL-2002 es -> nl data
  *   msd predict  --model dir "text" ...     tags and entities for raw sentences
  *   msd data     where | pull <corpus> [langs]   where corpora and the tokenizer resolve; prefetch them
+ *   msd export   dir --format hf|web --out d   for transformers, or a tagger page for the browser (export.ts)
  *
  * Config layers, later wins: the preset, then `--config FILE` (any subset of keys), then each `--set`, then `--out`.
  * Every training command checks the config before it starts (src/train/preflight.ts); `--print-config` runs the
@@ -30,6 +31,7 @@ import { prepare, printSummary, withCommon, type CommonOptions } from './common.
 import { registerDataCommands } from './data.js';
 import { registerDemoCommand } from './demo.js';
 import { registerPredictCommand } from './predict.js';
+import { registerExportCommand } from './export.js';
 import { registerReportCommand } from './report.js';
 import { registerSweepCommands } from './sweep.js';
 import { formatPercent } from '../eval/table.js';
@@ -91,6 +93,7 @@ async function main(argv: string[]): Promise<void> {
   registerSweepCommands(program);
   registerReportCommand(program);
   registerDataCommands(program);
+  registerExportCommand(program);
 
   await program.parseAsync(argv);
 }

@@ -5,7 +5,7 @@
  */
 import type { AnySentence, UnlabelledSentence } from '../data/types.js';
 import { unlabelled } from '../data/unlabelled.js';
-import type { NerModel } from '../model/ner-model.js';
+import type { NerModel } from '../model/ner-model-type.js';
 import { tf } from '../tf.js';
 import { makeBatches } from '../tokenizer/batching.js';
 import { encodeDataset } from '../tokenizer/dataset.js';
@@ -148,6 +148,17 @@ export interface Prediction {
  */
 export function pretokenize(text: string): string[] {
   return text.match(/[\p{L}\p{M}\p{N}_]+|[^\s\p{L}\p{M}\p{N}_]/gu) ?? [];
+}
+
+/** Where each word of `tokens` (e.g. `pretokenize(text)`, in order) lies in `text`: [start, end) character offsets. */
+export function wordOffsets(text: string, tokens: readonly string[]): [number, number][] {
+  let at = 0;
+  return tokens.map((t) => {
+    const i = text.indexOf(t, at);
+    if (i < 0) throw new Error(`wordOffsets: word "${t}" not found in the text after offset ${at}`);
+    at = i + t.length;
+    return [i, at];
+  });
 }
 
 /**

@@ -24,7 +24,7 @@
  */
 import { tf } from '../tf.js';
 import type { Tensor2D, Tensor3D, Variable } from '../tf.js';
-import type { BertConfig } from './config.js';
+import type { BertConfig } from './bert-config.js';
 import { encoderParamSpecs, isFrozen, validateFreeze, type FreezeOptions, type ParamSpec, sizeOf } from './params.js';
 import { deriveSeed, truncatedNormal } from './random.js';
 import { dropout } from './dropout.js';

@@ -15,13 +15,27 @@ export {
   halfToFloat,
 } from './safetensors.js';
 export type { SafetensorsFile, TensorInfo, TensorToWrite } from './safetensors.js';
-export { loadBert, openCheckpointTensors, toHfName, canonicalHfName, toHfTensors, transpose2d } from './checkpoint.js';
+export {
+  loadBert,
+  openCheckpointTensors,
+  toHfName,
+  canonicalHfName,
+  toHfTensors,
+  transpose2d,
+  bertFromTensors,
+  checkpointTensors,
+  HEADS_FILE,
+} from './checkpoint.js';
 export type {
   LoadBertOptions,
   LoadedBert,
   LoadReport as CheckpointLoadReport,
   CheckpointTensors,
+  HfClassifier,
+  BertWeights,
 } from './checkpoint.js';
+export { exportHf, type ExportHfOptions, type ExportHfResult } from './export-hf.js';
+export { mapClassifier, labelsFromId2label, normalizeLabel, type MappedClassifier } from './classifier-labels.js';
 export { fromPretrained, resolveModelDir, resolveTokenizerDir, cachePathFor, defaultCacheDir } from './hub.js';
 export type { FromPretrainedOptions, DownloadProgress } from './hub.js';
 export { saveModel, TOKENIZER_FILES } from './save.js';

@@ -7,36 +7,19 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LabelSchema } from '../data/types.js';
-import { labelSchema } from '../data/schema.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import type { WordPieceTokenizer } from '../tokenizer/wordpiece.js';
 import type { BertEncoder } from './bert.js';
 import { loadBert } from './checkpoint.js';
 import type { LayerHeads } from './heads.js';
 import { saveModel } from './save.js';
+import type { NerModel } from './ner-model-type.js';
 
-export interface NerModel {
-  /** A label for tables and logs: `teacher`, `student:nl`, ... */
-  name: string;
-  encoder: BertEncoder;
-  heads: LayerHeads;
-  tokenizer: WordPieceTokenizer;
-  schema: LabelSchema;
-  /** Sub-tokens per window the model was trained with (longer sentences are windowed, never cut). */
-  maxLength: number;
-}
+export type { NerModel } from './ner-model-type.js';
+import { labelsFromId2label, schemaFromLabels } from './classifier-labels.js';
+import { LayerHeads as Heads } from './heads.js';
 
-/** The schema of a saved model from its `id2label`, checked to be a well-formed IOB2 schema. */
-export function schemaFromLabels(labels: readonly string[], where: string): LabelSchema {
-  const types = labels.filter((t) => t.startsWith('B-')).map((t) => t.slice(2));
-  const schema = labelSchema(types);
-  if (schema.tags.join(' ') !== labels.join(' ')) {
-    throw new Error(
-      `${where}: id2label [${labels.join(' ')}] is not the IOB2 schema this library writes (expected [${schema.tags.join(' ')}])`,
-    );
-  }
-  return schema;
-}
+export { schemaFromLabels } from './classifier-labels.js';
 
 /** Writes the model as a Hugging Face-style directory (atomic per file). */
 export function saveNerModel(
@@ -59,21 +42,41 @@ export function loadNerModel(dir: string, opts: { name?: string } = {}): NerMode
   const loaded = loadBert(dir);
   const configPath = join(dir, 'config.json');
   const raw = JSON.parse(readFileSync(configPath, 'utf8')) as { id2label?: Record<string, string> };
-  if (!loaded.heads) {
+  const fail = (msg: string): never => {
     loaded.encoder.dispose();
-    throw new Error(
-      `${dir}: no per-layer heads (classifier.layer_{m}.*) in the checkpoint; is this a trained msd-ner model?`,
+    loaded.heads?.dispose();
+    throw new Error(msg);
+  };
+  let heads = loaded.heads;
+  if (!heads && loaded.classifier) {
+    // A BertForTokenClassification (from transformers or the Hub): its classifier is the one head, on the last layer.
+    const L = loaded.config.numLayers;
+    heads = new Heads(
+      {
+        hiddenSize: loaded.config.hiddenSize,
+        numLabels: loaded.classifier.numLabels,
+        numLayers: L,
+        layers: [L],
+        dropout: loaded.config.hiddenDropout,
+      },
+      new Map([
+        [`classifier.layer_${L}.kernel`, loaded.classifier.kernel],
+        [`classifier.layer_${L}.bias`, loaded.classifier.bias],
+      ]),
     );
+    loaded.heads = heads;
   }
-  if (!raw.id2label) {
-    loaded.encoder.dispose();
-    loaded.heads.dispose();
-    throw new Error(`${configPath}: no id2label; expected the tag list of the heads`);
+  if (!heads)
+    return fail(
+      `${dir}: no heads (classifier.layer_{m}.* or a token-classification classifier.*) in the checkpoint; is this a trained NER model?`,
+    );
+  if (!raw.id2label) return fail(`${configPath}: no id2label; expected the tag list of the heads`);
+  let schema: LabelSchema;
+  try {
+    schema = schemaFromLabels(labelsFromId2label(raw.id2label, configPath), configPath);
+  } catch (err) {
+    return fail((err as Error).message);
   }
-  const labels = Object.keys(raw.id2label)
-    .sort((a, b) => Number(a) - Number(b))
-    .map((k) => raw.id2label![k]!);
-  const schema = schemaFromLabels(labels, configPath);
   const trainingPath = join(dir, 'training_config.json');
   const training = existsSync(trainingPath)
     ? (JSON.parse(readFileSync(trainingPath, 'utf8')) as { maxLength?: number })
@@ -81,7 +84,7 @@ export function loadNerModel(dir: string, opts: { name?: string } = {}): NerMode
   return {
     name: opts.name ?? dir,
     encoder: loaded.encoder,
-    heads: loaded.heads,
+    heads,
     tokenizer: loadTokenizer(dir),
     schema,
     maxLength: training.maxLength ?? 128,

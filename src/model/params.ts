@@ -6,7 +6,7 @@
  * Linear stores `weight` as [out, in]); checkpoint.ts maps between the two. Layers are 0-based in names (as in HF:
  * `layer.0` is the first transformer layer) and 1-based everywhere else (hidden[m] is the output of layer m).
  */
-import type { BertConfig } from './config.js';
+import type { BertConfig } from './bert-config.js';
 
 export interface ParamSpec {
   /** Our name, e.g. `layer.3.attention.query.kernel`. */

@@ -8,6 +8,7 @@ import { checkLayerCount, headLayerList, type MsdConfig } from '../config.js';
 import type { LabelSchema } from '../data/types.js';
 import type { NamedVariable } from '../model/bert.js';
 import { loadBert } from '../model/checkpoint.js';
+import { mapClassifier } from '../model/classifier-labels.js';
 import { LayerHeads } from '../model/heads.js';
 import { resolveModelDir, resolveTokenizerDir } from '../model/hub.js';
 import type { NerModel } from '../model/ner-model.js';
@@ -71,16 +72,36 @@ async function unprunedDir(cfg: MsdConfig): Promise<string> {
   });
 }
 
+export interface NewModelOptions {
+  /**
+   * Start the main head from the checkpoint's token classifier (a transformers `BertForTokenClassification`:
+   * `classifier.weight/bias` with `id2label`), its rows reordered into `schema` by label name; tags the checkpoint
+   * lacks and the auxiliary heads start fresh. Without a classifier in the checkpoint every head is fresh.
+   */
+  mainHeadFromCheckpoint?: boolean;
+  /** Told what was loaded (the label mapping). */
+  log?: (message: string) => void;
+}
+
 /** A fresh NER model: the pretrained encoder plus new heads on `model.headLayers` (seeded). */
-export function newModel(name: string, dir: string, schema: LabelSchema, cfg: MsdConfig, seed: number): NerModel {
-  const { encoder } = loadBert(dir, { seed });
+export function newModel(
+  name: string,
+  dir: string,
+  schema: LabelSchema,
+  cfg: MsdConfig,
+  seed: number,
+  opts: NewModelOptions = {},
+): NerModel {
+  const loaded = loadBert(dir, { seed });
+  const { encoder } = loaded;
+  loaded.heads?.dispose(); // a saved model's own heads: a new model of the run starts its heads anew
   try {
     checkLayerCount(cfg, encoder.config.numLayers, join(dir, 'config.json'));
   } catch (err) {
     encoder.dispose();
     throw err;
   }
-  const heads = new LayerHeads({
+  const headOpts = {
     hiddenSize: encoder.config.hiddenSize,
     numLabels: schema.tags.length,
     numLayers: encoder.config.numLayers,
@@ -88,7 +109,37 @@ export function newModel(name: string, dir: string, schema: LabelSchema, cfg: Ms
     dropout: cfg.model.classifierDropout,
     seed,
     initializerRange: encoder.config.initializerRange,
-  });
+  };
+  let heads = new LayerHeads(headOpts);
+  if (opts.mainHeadFromCheckpoint && loaded.classifier) {
+    const main = heads.mainLayer;
+    try {
+      if (main !== encoder.config.numLayers)
+        throw new Error(
+          `${dir}: its classifier reads layer ${encoder.config.numLayers}, but model.headLayers puts the main head on layer ${main}`,
+        );
+      const w = heads.getWeights();
+      const k = `classifier.layer_${main}.kernel`;
+      const b = `classifier.layer_${main}.bias`;
+      const mapped = mapClassifier(loaded.classifier, schema, join(dir, 'config.json'), {
+        kernel: w.get(k)!,
+        bias: w.get(b)!,
+      });
+      w.set(k, mapped.kernel);
+      w.set(b, mapped.bias);
+      heads.dispose();
+      heads = new LayerHeads(headOpts, new Map([...w].filter(([n]) => n === k || n === b)));
+      opts.log?.(
+        `main head (layer ${main}) from ${dir}'s classifier: ${[...mapped.from].map(([tag, l]) => (tag === l ? tag : `${l}->${tag}`)).join(' ')}` +
+          (mapped.fresh.length ? `; fresh: ${mapped.fresh.join(' ')}` : '') +
+          `; auxiliary heads fresh`,
+      );
+    } catch (err) {
+      heads.dispose();
+      encoder.dispose();
+      throw err;
+    }
+  }
   return { name, encoder, heads, tokenizer: loadTokenizer(dir), schema, maxLength: cfg.data.maxLength };
 }
 

@@ -45,7 +45,11 @@ export async function trainTeacher(cfg: MsdConfig, opts: TrainOptions = {}): Pro
   const dir = await pretrainedDir(cfg);
   const train = loadSplit(cfg, cfg.data.source, 'train');
   const dev = loadSplit(cfg, cfg.data.source, 'dev');
-  const model = newModel('teacher', dir, train.schema, cfg, streamSeed(cfg.run.seed, 'teacher/init'));
+  // A token-classification checkpoint (transformers, the Hub, `msd export --format hf`) gives the main head too.
+  const model = newModel('teacher', dir, train.schema, cfg, streamSeed(cfg.run.seed, 'teacher/init'), {
+    mainHeadFromCheckpoint: true,
+    log: (message) => opts.onProgress?.({ task: 'teacher', kind: 'info', step: 0, totalSteps: 0, message }),
+  });
   const t = cfg.teacher;
   const heads = model.heads.layers;
   const main = model.heads.mainLayer;
