@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { labelSchema } from '../../src/data/schema.js';
-import { datasetPath, loadDataset } from '../../src/data/registry.js';
+import { loadDataset } from '../../src/data/registry.js';
 import { predict, pretokenize, wordOffsets } from '../../src/eval/predict.js';
 import { HEADS_FILE, loadBert } from '../../src/model/checkpoint.js';
 import { exportHf } from '../../src/model/export-hf.js';
@@ -26,7 +26,7 @@ import { tf } from '../../src/tf.js';
 import { encodeDataset } from '../../src/tokenizer/dataset.js';
 import { newModel } from '../../src/train/models.js';
 import { resolveConfig } from '../../src/config.js';
-import { MBERT_DIR } from '../tokenizer/helpers.js';
+import { noRealData, noRealTokenizer, REAL_DATA } from '../real-data.js';
 import { MAX_LENGTH, SCHEMA, savedModel } from './saved-model.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'export-hf-'));
@@ -41,11 +41,11 @@ function tensorsOf(m: NerModel): Map<string, Float32Array> {
   );
 }
 
-const hasMbert = existsSync(join(MBERT_DIR, 'vocab.txt'));
+const noTokenizer = noRealTokenizer();
 
 test(
   'the export is a plain BertForTokenClassification checkpoint and re-imports without loss',
-  { skip: !hasMbert && `no ${MBERT_DIR}` },
+  { skip: noTokenizer },
   () => {
     const dir = tmp();
     try {
@@ -116,7 +116,7 @@ test(
 
 test(
   'a token-classification checkpoint starts a teacher: encoder and main head load, labels mapped by name, the rest fresh',
-  { skip: !hasMbert && `no ${MBERT_DIR}` },
+  { skip: noTokenizer },
   () => {
     const dir = tmp();
     try {
@@ -208,11 +208,7 @@ const VENV = resolve(process.env.MSD_HF_VENV ?? join('.venv', 'transformers'));
 const PY = join(VENV, 'bin', 'python');
 const whyNoPython = !existsSync(PY)
   ? `Python transformers is not installed: no ${PY}; create it with \`bash kernel-setup/hf-venv.sh\` (CI does)`
-  : !hasMbert
-    ? `no ${MBERT_DIR}`
-    : !existsSync(datasetPath('conll2002', 'nl', 'test'))
-      ? `no CoNLL-2002 data at ${datasetPath('conll2002', 'nl', 'test')}`
-      : false;
+  : noTokenizer || noRealData('conll2002');
 
 test(
   'real transformers loads the export: no missing keys, same logits (<= 1e-4) and same entities as predict',
@@ -228,7 +224,7 @@ test(
         // Real test sentences that fit one window (transformers reads a sentence in one pass; predict windows longer ones).
         const texts: string[] = [];
         for (const lang of ['nl', 'es']) {
-          const { sentences } = loadDataset('conll2002', lang, 'test');
+          const { sentences } = loadDataset('conll2002', lang, 'test', { root: REAL_DATA });
           let n = 0;
           for (const s of sentences) {
             const text = s.tokens.join(' ');

@@ -11,8 +11,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
-import { datasetPath, loadDataset } from '../../src/data/registry.js';
-import { MBERT_DIR } from '../tokenizer/helpers.js';
+import { loadDataset } from '../../src/data/registry.js';
+import { noRealData, noRealTokenizer, REAL_DATA } from '../real-data.js';
 import { savedModel } from '../model/saved-model.js';
 
 const repo = process.cwd();
@@ -36,11 +36,7 @@ const why = !chromium
   ? 'no chromium on PATH (apt-get install chromium, or set MSD_CHROMIUM)'
   : !existsSync(join(repo, 'lib', 'web', 'tagger.js'))
     ? 'the browser tagger is not built (npm run build writes lib/web/tagger.js)'
-    : !existsSync(join(MBERT_DIR, 'vocab.txt'))
-      ? `no ${MBERT_DIR}`
-      : !existsSync(datasetPath('conll2002', 'nl', 'test'))
-        ? `no CoNLL-2002 data at ${datasetPath('conll2002', 'nl', 'test')}`
-        : false;
+    : noRealTokenizer() || noRealData('conll2002');
 
 /** A static file server for `dir` on 127.0.0.1 (what any static host does). */
 async function serve(dir: string): Promise<{ server: Server; url: string }> {
@@ -93,7 +89,7 @@ test(
       const lines: string[] = [];
       let long: string | undefined;
       for (const lang of ['nl', 'es']) {
-        const { sentences } = loadDataset('conll2002', lang, 'test');
+        const { sentences } = loadDataset('conll2002', lang, 'test', { root: REAL_DATA });
         lines.push(
           ...sentences
             .filter((s) => s.tokens.length >= 8 && s.tokens.length <= 30)
