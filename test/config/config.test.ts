@@ -8,6 +8,9 @@ import {
   configToJson,
   checkLayerCount,
   headLayerList,
+  configKeyPath,
+  isConfigKey,
+  nestKeys,
   type MsdConfig,
 } from '../../src/config.js';
 
@@ -138,4 +141,47 @@ test('head layers are checked against the encoder actually used, not against 12 
     () => resolveConfig('tiny', { model: { ...twelve, headLayers: [1, 12] }, student: { freezeLayers: 13 } }),
     /student.freezeLayers: expected 0..12/,
   );
+});
+
+test('__proto__, constructor and prototype are refused in overrides, --set and key paths, and nothing is polluted', () => {
+  const cases: [() => unknown, RegExp][] = [
+    [() => resolveConfig('tiny', JSON.parse('{"__proto__": {"x": 1}}')), /config: key '__proto__' is not allowed/],
+    [
+      () => resolveConfig('tiny', JSON.parse('{"run": {"__proto__": {"x": 1}}}')),
+      /key 'run\.__proto__' is not allowed/,
+    ],
+    [() => resolveConfig('tiny', { constructor: {} } as never), /config: key 'constructor' is not allowed/],
+    [() => resolveConfig('tiny', { run: { prototype: 1 } } as never), /key 'run\.prototype' is not allowed/],
+    // An object literal's `__proto__:` sets its prototype instead of a key: refused as not a plain object.
+    [() => resolveConfig('tiny', { __proto__: { run: { seed: 1 } } } as never), /expected a plain object/],
+    [() => resolveConfig('tiny', { run: { __proto__: { seed: 1 } } } as never), /run: expected a plain object/],
+    [() => parseSets(['__proto__.x=1']), /--set '__proto__\.x=1': key '__proto__' is not allowed/],
+    [() => parseSets(['run.constructor=1']), /key 'run\.constructor' is not allowed/],
+    [() => parseSets(['constructor.prototype.x=1']), /key 'constructor' is not allowed/],
+    [() => configKeyPath('student.__proto__.x', 'nb'), /nb: key 'student\.__proto__' is not allowed/],
+  ];
+  for (const [f, re] of cases) assert.throws(f, re);
+  assert.equal(({} as Record<string, unknown>).x, undefined);
+  assert.equal(Object.prototype.hasOwnProperty.call(Object.prototype, 'seed'), false);
+});
+
+test('the key-path walk: sections and leaves, the type at the path, close matches', () => {
+  assert.deepEqual(configKeyPath('student.ablation.noAux'), { keys: ['student', 'ablation', 'noAux'], value: false });
+  assert.equal(isConfigKey('student.ablation'), true);
+  assert.equal(isConfigKey('run.seed.x'), false);
+  assert.equal(isConfigKey('preset'), false);
+  assert.throws(
+    () => configKeyPath('run.seed.x', 'f'),
+    /f: unknown key 'run\.seed\.x': 'run\.seed' is a number, not a section/,
+  );
+  assert.throws(() => configKeyPath('studnet.lr', 'f'), /unknown key 'studnet'; did you mean 'student'\?/);
+  assert.throws(() => configKeyPath('lr'), /unknown key 'lr'; did you mean 'teacher\.lr'\?/);
+  assert.throws(
+    () => configKeyPath('xyzzy'),
+    (e: Error) => !/did you mean/.test(e.message) && /unknown key 'xyzzy'/.test(e.message),
+  );
+  assert.deepEqual(nestKeys({ 'run.seed': 1, 'student.ablation.noAux': true }), {
+    run: { seed: 1 },
+    student: { ablation: { noAux: true } },
+  });
 });
