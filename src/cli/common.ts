@@ -17,7 +17,6 @@ import {
 } from '../config.js';
 import { UserError } from '../errors.js';
 import type { RunSummary } from '../train/pipeline.js';
-import { backendFor } from '../train/backend.js';
 import { preflight, type PreflightOptions } from '../train/preflight.js';
 
 export interface CommonOptions {
@@ -104,11 +103,12 @@ export async function prepare(
   lang?: string,
 ): Promise<MsdConfig | undefined> {
   const cfg = configFrom(opts);
-  preflight(cfg, { stage, lang });
+  await preflight(cfg, { stage, lang });
   if (opts.printConfig) {
     process.stdout.write(configToJson(cfg));
     return undefined;
   }
+  const { backendFor } = await import('../train/backend.js'); // tfjs loads here, after the checks
   console.log((await backendFor(cfg)).summary);
   return cfg;
 }

@@ -8,10 +8,7 @@ import type { Command } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../model/atomic.js';
-import { demoSummary, formatDemoSummary } from '../train/demo-summary.js';
-import { runMsd } from '../train/pipeline.js';
 import { consoleProgress } from '../train/progress.js';
-import { backendFor } from '../train/backend.js';
 import { prepare, printSummary, withCommon, type CommonOptions } from './common.js';
 
 /** vocab_size of the run's (possibly pruned) starting checkpoint, for the summary. */
@@ -38,6 +35,9 @@ export function registerDemoCommand(program: Command): void {
   ).action(async (o: CommonOptions) => {
     const cfg = await prepare(o, 'run');
     if (!cfg) return;
+    const { backendFor } = await import('../train/backend.js');
+    const { runMsd } = await import('../train/pipeline.js');
+    const { demoSummary, formatDemoSummary } = await import('../train/demo-summary.js');
     const backend = (await backendFor(cfg)).summary;
     console.log(
       `demo: ${cfg.preset} preset, ${cfg.data.corpus} ${cfg.data.source} -> ${cfg.data.targets.join(', ')}, run directory ${cfg.run.outDir}`,

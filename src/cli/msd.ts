@@ -20,12 +20,12 @@
  * 1), commander's usage errors too (exit 1), an interrupt as `msd: interrupted: ...` (exit 130), and a bug is
  * reported as an internal error with a hint to re-run with --debug for the stack (exit 70). A command needs nothing
  * of its own for this (src/errors.ts).
+ *
+ * The modules that load tfjs are imported inside the actions, after the config and its checks: `--help`, a bad
+ * option or a misspelt key answer in a tenth of a second instead of half a second.
  */
 import { Command } from 'commander';
-import { evaluateRun, runMsd } from '../train/pipeline.js';
 import { consoleProgress } from '../train/progress.js';
-import { distillStudent } from '../train/student.js';
-import { trainTeacher } from '../train/teacher.js';
 import { formatError } from '../errors.js';
 import { prepare, printSummary, withCommon, type CommonOptions } from './common.js';
 import { registerDataCommands } from './data.js';
@@ -53,6 +53,7 @@ async function main(argv: string[]): Promise<void> {
     async (o: CommonOptions) => {
       const cfg = await prepare(o, 'teacher');
       if (!cfg) return;
+      const { trainTeacher } = await import('../train/teacher.js');
       const r = await trainTeacher(cfg, train(o));
       console.log(
         `teacher: best source-dev F1 ${formatPercent(r.state.bestScore)} at step ${r.state.bestStep}; model in ${r.bestDir}`,
@@ -65,6 +66,7 @@ async function main(argv: string[]): Promise<void> {
     .action(async (o: CommonOptions & { lang: string }) => {
       const cfg = await prepare(o, 'distill', o.lang);
       if (!cfg) return;
+      const { distillStudent } = await import('../train/student.js');
       const r = await distillStudent(cfg, o.lang, train(o));
       console.log(
         `student:${o.lang}: best ${cfg.student.selectOn} F1 ${formatPercent(r.state.bestScore)} at step ${r.state.bestStep}; model in ${r.bestDir}`,
@@ -75,6 +77,7 @@ async function main(argv: string[]): Promise<void> {
     async (o: CommonOptions) => {
       const cfg = await prepare(o, 'eval');
       if (!cfg) return;
+      const { evaluateRun } = await import('../train/pipeline.js');
       printSummary(await evaluateRun(cfg, { onProgress: consoleProgress({ plain: o.plain }) }), cfg);
     },
   );
@@ -83,6 +86,7 @@ async function main(argv: string[]): Promise<void> {
     async (o: CommonOptions) => {
       const cfg = await prepare(o, 'run');
       if (!cfg) return;
+      const { runMsd } = await import('../train/pipeline.js');
       printSummary(await runMsd(cfg, train(o)), cfg);
     },
   );

@@ -6,10 +6,7 @@
 import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { initBackend } from '../backend/init.js';
 import { UserError } from '../errors.js';
-import { predict, pretokenize } from '../eval/predict.js';
-import { disposeNerModel, loadNerModel } from '../model/ner-model.js';
 
 /** Default of `--max-words`: far above any real sentence (CoNLL's longest has 124 words), far below a pasted book. */
 export const PREDICT_MAX_WORDS = 1000;
@@ -21,7 +18,11 @@ function positiveInt(name: string, v: string): number {
 }
 
 /** Every sentence must have at least one word and at most `maxWords`. */
-export function checkSentences(sentences: readonly string[], maxWords: number): void {
+export function checkSentences(
+  sentences: readonly string[],
+  maxWords: number,
+  pretokenize: (s: string) => string[],
+): void {
   sentences.forEach((s, i) => {
     const n = pretokenize(s).length;
     const which = sentences.length > 1 ? `sentence ${i + 1} of ${sentences.length}` : 'the sentence';
@@ -55,8 +56,13 @@ export function registerPredictCommand(program: Command): void {
     .option('--max-words <n>', 'refuse a sentence of more words than this', String(PREDICT_MAX_WORDS))
     .argument('<sentences...>', 'sentences, one argument each')
     .action(async (sentences: string[], o: { model: string; maxWords: string }) => {
-      checkSentences(sentences, positiveInt('--max-words', o.maxWords));
+      const maxWords = positiveInt('--max-words', o.maxWords);
       checkModelDir(o.model);
+      // The modules that load tfjs, after the directory check.
+      const { predict, pretokenize } = await import('../eval/predict.js');
+      checkSentences(sentences, maxWords, pretokenize);
+      const { initBackend } = await import('../backend/init.js');
+      const { disposeNerModel, loadNerModel } = await import('../model/ner-model.js');
       await initBackend();
       const model = loadNerModel(o.model);
       try {

@@ -8,9 +8,6 @@
  */
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { runDiagnostics } from '../diagnostics/run.js';
-import { exportFigure } from '../viz/render.js';
-import { writeReport } from '../viz/report.js';
 
 interface ReportOptions {
   diagnostics?: boolean;
@@ -39,7 +36,9 @@ export function registerReportCommand(program: Command): void {
     .option('--scale <x>', 'PNG scale for --figures', '2')
     .option('--out <file>', 'where to write the page (default <runDir>/report.html)')
     .action(async (runDir: string, o: ReportOptions) => {
+      const { writeReport } = await import('../viz/report.js'); // the modules that load tfjs, after the options
       if (o.diagnostics) {
+        const { runDiagnostics } = await import('../diagnostics/run.js');
         if (!['t-sne', 'umap', 'pca'].includes(o.method))
           throw new Error(`--method is '${o.method}'; expected t-sne, umap or pca`);
         const d = await runDiagnostics(runDir, {
@@ -54,6 +53,7 @@ export function registerReportCommand(program: Command): void {
       const { path, charts } = writeReport(runDir, { out: o.out });
       console.log(`report: ${charts.length} chart(s) -> ${path}`);
       if (o.figures) {
+        const { exportFigure } = await import('../viz/render.js');
         const scale = Number(o.scale);
         for (const c of charts) {
           await exportFigure(c.spec, join(runDir, 'figures', `${c.name}.svg`));

@@ -11,18 +11,34 @@
 import { Command, Option } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { collectSweep, formatCollect, writeCollect } from '../sweep/collect.js';
 import { writeSweepFigures } from '../sweep/figures.js';
 import { runLocal } from '../sweep/local.js';
 import { formatPlan, planSweep, readPlan, readSweepSpec, writePlan } from '../sweep/plan.js';
 import { formatStatus, submitSlurm, sweepStatus } from '../sweep/slurm.js';
+import { UserError } from '../errors.js';
+import { preflight } from '../train/preflight.js';
 
-/** A sweep file (planned now into --out or runs/sweeps/<name>) or an already planned sweep directory. */
-function planFrom(arg: string, o: { out?: string; force?: boolean }, print: boolean) {
+/**
+ * A sweep file (planned now into --out or runs/sweeps/<name>) or an already planned sweep directory. Every cell and
+ * shared teacher passes the pre-flight checks (src/train/preflight.ts) before anything is written.
+ */
+async function planFrom(arg: string, o: { out?: string; force?: boolean }, print: boolean) {
   if (existsSync(arg) && statSync(arg).isDirectory()) return readPlan(arg);
   const spec = readSweepSpec(arg);
   const out = o.out ?? join('runs', 'sweeps', spec.name ?? basename(arg).replace(/\.json$/, ''));
   const plan = planSweep(spec, out, arg);
+  const jobs = [
+    ...plan.teachers.map((t) => ({ id: `teacher ${t.id}`, config: t.config, stage: 'teacher' as const })),
+    ...plan.cells.map((c) => ({ id: `cell ${c.id}`, config: c.config, stage: 'run' as const })),
+  ];
+  for (const j of jobs) {
+    try {
+      await preflight(j.config, { stage: j.stage, teacherPending: true });
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      throw new UserError(`${arg}: ${j.id}: ${err.message}`, err.hint);
+    }
+  }
   writePlan(plan, { force: o.force });
   if (print) console.log(formatPlan(plan));
   return readPlan(out);
@@ -47,8 +63,8 @@ export function registerSweepCommands(program: Command): void {
     .argument('<sweep.json>', 'the sweep file')
     .option('--out <dir>', 'sweep directory (default runs/sweeps/<name>)')
     .option('--force', 'replan even where existing cells were planned with other configs')
-    .action((file: string, o: { out?: string; force?: boolean }) => {
-      planFrom(file, o, true);
+    .action(async (file: string, o: { out?: string; force?: boolean }) => {
+      await planFrom(file, o, true);
     });
 
   sweep
@@ -74,7 +90,7 @@ export function registerSweepCommands(program: Command): void {
     )
     .option('--dry-run', 'slurm: write the job scripts and print the sbatch commands without submitting')
     .action(async (arg: string, o: Record<string, unknown>) => {
-      const plan = planFrom(arg, o as { out?: string }, false);
+      const plan = await planFrom(arg, o as { out?: string }, false);
       if (o.executor === 'slurm') {
         const s = submitSlurm(plan, {
           partition: o.partition as string | undefined,
@@ -129,6 +145,7 @@ export function registerSweepCommands(program: Command): void {
     )
     .option('--no-figures', 'skip the ablation and per-layer charts (SVG + Vega-Lite JSON)')
     .action(async (dir: string, o: { variance: 'equal' | 'unequal'; figures: boolean }) => {
+      const { collectSweep, formatCollect, writeCollect } = await import('../sweep/collect.js'); // danfojs: when used
       const r = collectSweep(dir, { variance: o.variance });
       console.log(formatCollect(r));
       const root = readPlan(dir).root;

@@ -20,6 +20,9 @@ import { distillStudent } from './student.js';
 import type { TrainOptions } from './loop.js';
 import { trainTeacher } from './teacher.js';
 import { interruptible, throwIfInterrupted } from '../interrupt.js';
+import { checkSharedTeacher } from './preflight.js';
+
+export { checkSharedTeacher };
 
 export interface EvalRunOptions {
   onProgress?: ProgressCallback;
@@ -119,25 +122,4 @@ async function runStages(cfg: MsdConfig, opts: TrainOptions): Promise<RunSummary
     await distillStudent(cfg, lang, { ...opts, resume: opts.resume });
   }
   return evaluateRun(cfg, { onProgress: opts.onProgress });
-}
-
-/**
- * A run with `run.teacherDir` reuses that run's finished teacher: it must exist and have been trained under the same
- * teacher-relevant settings (teacherConfigView), else the error names the keys that differ.
- */
-export function checkSharedTeacher(cfg: MsdConfig): void {
-  const dir = cfg.run.teacherDir;
-  const paths = runDir(cfg).teacher();
-  if (!existsSync(join(paths.dir, 'train-report.json')) || !existsSync(paths.best)) {
-    throw new Error(
-      `run.teacherDir: ${dir} holds no finished teacher (${join(paths.dir, 'train-report.json')} missing); train it first (msd teacher --config ${join(dir, 'config.json')} --resume)`,
-    );
-  }
-  const mine = teacherConfigView(cfg);
-  const theirs = teacherConfigView(resolveConfig(readJson<MsdConfig>(join(dir, 'config.json'))));
-  const differ = Object.keys(mine).filter((k) => JSON.stringify(mine[k]) !== JSON.stringify(theirs[k]));
-  if (differ.length)
-    throw new Error(
-      `run.teacherDir: the teacher in ${dir} was trained with other settings (${differ.join(', ')} differ); it cannot be shared with this run`,
-    );
 }

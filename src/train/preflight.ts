@@ -15,15 +15,14 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { checkLayerCount, type MsdConfig } from '../config.js';
+import { checkLayerCount, resolveConfig, teacherConfigView, type MsdConfig } from '../config.js';
 import { hubCorpus } from '../data/hub-corpora.js';
 import { checkCorpus, locateDataset, missingDatasetMessage, type DatasetName, type Split } from '../data/registry.js';
 import { UserError } from '../errors.js';
 import { hubSettings } from '../hub/client.js';
 import { readBertConfig } from '../model/config.js';
-import { localModelDir, locateTokenizer } from '../model/hub.js';
-import { checkSharedTeacher } from './pipeline.js';
-import { runDir } from './runs.js';
+import { readJson, runDir } from './runs.js';
+import type { locateTokenizer as LocateTokenizer } from '../model/hub.js';
 
 export type Stage = 'teacher' | 'distill' | 'eval' | 'run';
 
@@ -36,12 +35,15 @@ export interface PreflightOptions {
   teacherPending?: boolean;
 }
 
-/** Runs every check; the first failure is thrown as a UserError naming the key or path and how to fix it. */
-export function preflight(cfg: MsdConfig, opts: PreflightOptions): void {
+/**
+ * Runs every check; the first failure is thrown as a UserError naming the key or path and how to fix it. Async only
+ * so that the model check loads the model modules (and tfjs) when it gets that far: a misspelt name fails at once.
+ */
+export async function preflight(cfg: MsdConfig, opts: PreflightOptions): Promise<void> {
   checkNames(cfg, opts);
   checkDataFiles(cfg, opts);
-  checkModel(cfg);
   checkInputs(cfg, opts);
+  if (opts.stage !== 'eval') await checkModel(cfg); // eval reads the trained models, not model.pretrained
 }
 
 function checkNames(cfg: MsdConfig, opts: PreflightOptions): void {
@@ -109,8 +111,10 @@ function checkDataFiles(cfg: MsdConfig, opts: PreflightOptions): void {
   }
 }
 
-function checkModel(cfg: MsdConfig): void {
-  if (cfg.model.tiny.enabled) return checkTinyTokenizer(cfg);
+async function checkModel(cfg: MsdConfig): Promise<void> {
+  // The model modules load tfjs: imported only when the cheaper checks have passed.
+  const { localModelDir, locateTokenizer } = await import('../model/hub.js');
+  if (cfg.model.tiny.enabled) return checkTinyTokenizer(cfg, locateTokenizer);
   let dir: string | undefined;
   try {
     dir = localModelDir(cfg.model.pretrained, {
@@ -135,7 +139,7 @@ function checkModel(cfg: MsdConfig): void {
 }
 
 /** The tiny preset needs only `model.pretrained`'s tokenizer files: local, cached, or downloadable. */
-function checkTinyTokenizer(cfg: MsdConfig): void {
+function checkTinyTokenizer(cfg: MsdConfig, locateTokenizer: typeof LocateTokenizer): void {
   const found = locateTokenizer(cfg.model.pretrained, { cacheDir: cfg.model.cacheDir || undefined });
   if (!found.dir) {
     if (cfg.model.allowRemote && !hubSettings().offline) return; // downloaded at the start of the run
@@ -171,4 +175,25 @@ function checkInputs(cfg: MsdConfig, opts: PreflightOptions): void {
           `distil it first (msd distill --lang ${lang} and the same options), or drop ${lang} from data.targets`,
         );
     }
+}
+
+/**
+ * A run with `run.teacherDir` reuses that run's finished teacher: it must exist and have been trained under the same
+ * teacher-relevant settings (teacherConfigView), else the error names the keys that differ.
+ */
+export function checkSharedTeacher(cfg: MsdConfig): void {
+  const dir = cfg.run.teacherDir;
+  const paths = runDir(cfg).teacher();
+  if (!existsSync(join(paths.dir, 'train-report.json')) || !existsSync(paths.best)) {
+    throw new Error(
+      `run.teacherDir: ${dir} holds no finished teacher (${join(paths.dir, 'train-report.json')} missing); train it first (msd teacher --config ${join(dir, 'config.json')} --resume)`,
+    );
+  }
+  const mine = teacherConfigView(cfg);
+  const theirs = teacherConfigView(resolveConfig(readJson<MsdConfig>(join(dir, 'config.json'))));
+  const differ = Object.keys(mine).filter((k) => JSON.stringify(mine[k]) !== JSON.stringify(theirs[k]));
+  if (differ.length)
+    throw new Error(
+      `run.teacherDir: the teacher in ${dir} was trained with other settings (${differ.join(', ')} differ); it cannot be shared with this run`,
+    );
 }
