@@ -7,11 +7,9 @@
  */
 import type { Command } from 'commander';
 import { TINY } from '../config.js';
-import { ensureCorpus } from '../data/hub.js';
 import { HUB_CORPORA, hubCorpus } from '../data/hub-corpora.js';
 import { DATASET_NAMES, locateDataset, SPLITS, type DatasetName } from '../data/registry.js';
 import { hubSettings, msdCacheDir } from '../hub/client.js';
-import { locateTokenizer, resolveTokenizerDir } from '../model/hub.js';
 
 function corpusName(name: string): DatasetName {
   if (!DATASET_NAMES.includes(name as DatasetName))
@@ -33,7 +31,8 @@ export function registerDataCommands(program: Command): void {
     .argument('[corpus]', `one of ${DATASET_NAMES.join(', ')} (default: all)`)
     .argument('[langs...]', 'languages (default: those the Hub table lists)')
     .option('--root <dir>', 'a data.root to look at first')
-    .action((corpus: string | undefined, langs: string[], o: { root?: string }) => {
+    .action(async (corpus: string | undefined, langs: string[], o: { root?: string }) => {
+      const { locateTokenizer } = await import('../model/hub.js'); // loads tfjs: imported when used
       const s = hubSettings();
       console.log(
         `resolution: data.root ${o.root ?? '(unset)'} > MSD_DATA_ROOT ${process.env.MSD_DATA_ROOT || '(unset)'} > ` +
@@ -65,6 +64,8 @@ export function registerDataCommands(program: Command): void {
     .argument('<corpus>', `one of ${DATASET_NAMES.join(', ')}, or 'tokenizer'`)
     .argument('[langs...]', 'languages (default: those the Hub table lists)')
     .action(async (corpus: string, langs: string[]) => {
+      const { ensureCorpus } = await import('../data/hub.js'); // loads tfjs: imported when used
+      const { resolveTokenizerDir } = await import('../model/hub.js');
       if (corpus === 'tokenizer') {
         const dir = await resolveTokenizerDir(langs[0] ?? TINY.model.pretrained);
         console.log(`tokenizer: ${dir}`);

@@ -14,7 +14,7 @@
  * `msd ... --print-config` and every training command run it first (src/cli/common.ts, prepare); notebooks may too.
  */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { checkLayerCount, resolveConfig, teacherConfigView, type MsdConfig } from '../config.js';
 import { hubCorpus } from '../data/hub-corpora.js';
 import { checkCorpus, locateDataset, missingDatasetMessage, type DatasetName, type Split } from '../data/registry.js';
@@ -96,6 +96,11 @@ function neededSplits(cfg: MsdConfig, opts: PreflightOptions): { lang: string; s
 function checkDataFiles(cfg: MsdConfig, opts: PreflightOptions): void {
   const corpus = cfg.data.corpus as DatasetName;
   const root = cfg.data.root || undefined;
+  if (root !== undefined && !existsSync(root))
+    throw new UserError(
+      `data.root: ${resolve(root)} does not exist`,
+      `set data.root to the folder that holds ${corpus}/, or leave it empty ('') for MSD_DATA_ROOT, the cache and the Hub`,
+    );
   const offline = hubSettings().offline;
   const hint = `set data.root (or MSD_DATA_ROOT) to a folder that holds ${corpus}/, or run msd data pull ${corpus} on a connected machine`;
   for (const { lang, splits } of neededSplits(cfg, opts)) {
@@ -114,6 +119,13 @@ function checkDataFiles(cfg: MsdConfig, opts: PreflightOptions): void {
 async function checkModel(cfg: MsdConfig): Promise<void> {
   // The model modules load tfjs: imported only when the cheaper checks have passed.
   const { localModelDir, locateTokenizer } = await import('../model/hub.js');
+  // A path (not a Hub id) must exist: no environment variable or cache stands in for a folder the user named.
+  const p = cfg.model.pretrained;
+  if ((isAbsolute(p) || /^[.~]/.test(p)) && !existsSync(p))
+    throw new UserError(
+      `model.pretrained: ${p} does not exist`,
+      'set model.pretrained to a model folder, or to a Hub id such as bert-base-multilingual-cased',
+    );
   if (cfg.model.tiny.enabled) return checkTinyTokenizer(cfg, locateTokenizer);
   let dir: string | undefined;
   try {

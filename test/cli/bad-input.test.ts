@@ -30,6 +30,35 @@ const word = (min = 3, max = 9) =>
 const tmp = mkdtempSync(join(tmpdir(), 'msd-bad-input-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
+/**
+ * The children's world: a data root with one sentence per CoNLL-2002 file and a tokenizer folder with a vocab.txt,
+ * so that a good config passes the data and model checks and each case fails on its own bad input only; offline and
+ * with an empty cache, so nothing is downloaded or found elsewhere.
+ */
+function world(): NodeJS.ProcessEnv {
+  const data = join(tmp, 'data');
+  for (const [lang, prefix] of [
+    ['es', 'esp'],
+    ['nl', 'ned'],
+  ] as const) {
+    mkdirSync(join(data, 'conll2002', lang), { recursive: true });
+    for (const split of ['train', 'testa', 'testb'])
+      writeFileSync(join(data, 'conll2002', lang, `${prefix}.${split}`), 'Jan B-PER\nwoont O\n\n');
+  }
+  const tokenizer = join(tmp, 'tokenizer');
+  mkdirSync(tokenizer);
+  writeFileSync(join(tokenizer, 'vocab.txt'), ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'Jan'].join('\n'));
+  return {
+    ...process.env,
+    MSD_DATA_ROOT: data,
+    MSD_TOKENIZER_DIR: tokenizer,
+    MSD_CACHE: join(tmp, 'cache'),
+    MSD_HUB_CACHE: join(tmp, 'cache', 'hub'),
+    HF_HUB_OFFLINE: '1',
+  };
+}
+const ENV = world();
+
 interface Case {
   kind: string;
   args: string[];
@@ -293,7 +322,7 @@ function cases(): Case[] {
 
 function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MSD, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MSD, ...args], { cwd: REPO, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -311,6 +340,9 @@ test(`bad inputs: one clear msd: message, non-zero exit, no stack, nothing writt
   requireBuild();
   // The generator itself: every config-file and --set case must be bad, or the CLI would start real work.
   assert.throws(() => resolveConfig('tiny', nested(misspell('run.seed'), 1)));
+  // The world: a good config passes every check there (so each case below fails on its own input).
+  const good = await runCli(['run', '--preset', 'tiny', '--print-config']);
+  assert.equal(good.code, 0, good.stderr);
   const all = cases();
   const failures: string[] = [];
   let next = 0;

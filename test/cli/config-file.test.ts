@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configFrom, type CommonOptions } from '../../src/cli/common.js';
 import { configToJson, parseSets, resolveConfig, resolveLayers, type MsdConfig } from '../../src/config.js';
+import { noRealData, noRealTokenizer } from '../real-data.js';
 import { MSD, REPO, requireBuild } from '../sweep/helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'msd-config-file-'));
@@ -109,36 +110,40 @@ test('--resume without --config continues with the run directory config.json', (
   assert.equal(c.run.seed, 9);
 });
 
-test("a finished run's config.json, given back with --config, trains the same model", () => {
-  requireBuild();
-  const sets = [
-    'data.limit.train=24',
-    'data.limit.dev=12',
-    'data.limit.test=12',
-    'data.maxLength=32',
-    'teacher.batchSize=8',
-    'student.batchSize=8',
-    'student.epochs=1',
-    'teacher.epochs=1',
-    'run.seed=11',
-  ];
-  const a = join(dir, 'repro-a');
-  const b = join(dir, 'repro-b');
-  const run = (...args: string[]) =>
-    execFileSync(process.execPath, [MSD, ...args], { cwd: REPO, encoding: 'utf8', stdio: 'pipe' });
-  run('run', '--preset', 'tiny', '--plain', '--out', a, ...sets.flatMap((s) => ['--set', s]));
-  const saved = join(a, 'config.json');
-  // Resolved again from the file (under the default preset 'paper' of `msd run`): the same config, byte for byte.
-  assert.equal(run('run', '--config', saved, '--print-config'), readFileSync(saved, 'utf8'));
-  run('run', '--config', saved, '--out', b, '--plain');
-  const cfgB = JSON.parse(readFileSync(join(b, 'config.json'), 'utf8')) as MsdConfig;
-  assert.deepEqual({ ...cfgB, run: { ...cfgB.run, outDir: a } }, JSON.parse(readFileSync(saved, 'utf8')));
-  for (const m of ['teacher/best', 'students/nl/best'])
-    assert.ok(
-      readFileSync(join(a, m, 'model.safetensors')).equals(readFileSync(join(b, m, 'model.safetensors'))),
-      `${m}: the same weights`,
-    );
-  const rows = (d: string) =>
-    (JSON.parse(readFileSync(join(d, 'results', 'summary.json'), 'utf8')) as { rows: unknown }).rows;
-  assert.deepEqual(rows(b), rows(a));
-});
+test(
+  "a finished run's config.json, given back with --config, trains the same model",
+  { skip: noRealData('conll2002') || noRealTokenizer() },
+  () => {
+    requireBuild();
+    const sets = [
+      'data.limit.train=24',
+      'data.limit.dev=12',
+      'data.limit.test=12',
+      'data.maxLength=32',
+      'teacher.batchSize=8',
+      'student.batchSize=8',
+      'student.epochs=1',
+      'teacher.epochs=1',
+      'run.seed=11',
+    ];
+    const a = join(dir, 'repro-a');
+    const b = join(dir, 'repro-b');
+    const run = (...args: string[]) =>
+      execFileSync(process.execPath, [MSD, ...args], { cwd: REPO, encoding: 'utf8', stdio: 'pipe' });
+    run('run', '--preset', 'tiny', '--plain', '--out', a, ...sets.flatMap((s) => ['--set', s]));
+    const saved = join(a, 'config.json');
+    // Resolved again from the file (under the default preset 'paper' of `msd run`): the same config, byte for byte.
+    assert.equal(run('run', '--config', saved, '--print-config'), readFileSync(saved, 'utf8'));
+    run('run', '--config', saved, '--out', b, '--plain');
+    const cfgB = JSON.parse(readFileSync(join(b, 'config.json'), 'utf8')) as MsdConfig;
+    assert.deepEqual({ ...cfgB, run: { ...cfgB.run, outDir: a } }, JSON.parse(readFileSync(saved, 'utf8')));
+    for (const m of ['teacher/best', 'students/nl/best'])
+      assert.ok(
+        readFileSync(join(a, m, 'model.safetensors')).equals(readFileSync(join(b, m, 'model.safetensors'))),
+        `${m}: the same weights`,
+      );
+    const rows = (d: string) =>
+      (JSON.parse(readFileSync(join(d, 'results', 'summary.json'), 'utf8')) as { rows: unknown }).rows;
+    assert.deepEqual(rows(b), rows(a));
+  },
+);
