@@ -7,10 +7,7 @@
  *   msd export runs/demo/students/nl/best --format web --out exports/nl-web    a static tagger page (any static host)
  */
 import type { Command } from 'commander';
-import { initBackend } from '../backend/init.js';
 import { UserError } from '../errors.js';
-import { exportHf } from '../model/export-hf.js';
-import { exportWeb } from '../web/export-web.js';
 import { checkModelDir } from './predict.js';
 
 interface ExportOptions {
@@ -36,6 +33,10 @@ export function registerExportCommand(program: Command): void {
           'msd export <modelDir> --format hf --out <dir>',
         );
       checkModelDir(modelDir);
+      // The modules that load tfjs, after the checks (as every msd command: --help and usage errors stay fast).
+      const { initBackend } = await import('../backend/init.js');
+      const { exportHf } = await import('../model/export-hf.js');
+      const { exportWeb } = await import('../web/export-web.js');
       await initBackend();
       if (o.format === 'hf') {
         let layer: number | undefined;
