@@ -145,7 +145,7 @@ test(
         };
         await tagged(lines.join('\n'));
         const got = await page.$$eval('#output p.line', (ps) =>
-          ps.map((p) => [...p.querySelectorAll('mark')].map((m) => `${m.dataset.type}:${m.dataset.words}`)),
+          ps.map((p) => Array.from(p.querySelectorAll('mark')).map((m) => `${m.dataset.type}:${m.dataset.words}`)),
         );
         assert.deepEqual(got, expected);
         // What a person sees: each highlighted span is the entity's text from the input, with its type.
