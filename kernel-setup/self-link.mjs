@@ -1,21 +1,39 @@
-// Makes `import ... from 'msd-ner'` resolve inside this checkout for tools that do not know Node's package
+// Makes `import ... from 'msd-ner'` type-check inside this checkout for tools that do not know Node's package
 // self-reference: tslab type-checks notebook cells with TypeScript's `node10` module resolution, which only looks in
-// node_modules. Creates node_modules/msd-ner -> .. (a relative link, so a moved or copied checkout keeps working).
+// node_modules. Writes node_modules/msd-ner/package.json, a stub whose `types`/`main` point at this checkout's lib/
+// (relative, so a moved or copied checkout keeps working). Not a symlink to the checkout: that would put the
+// checkout inside its own node_modules, a cycle for every tool that walks node_modules. At run time Node resolves
+// 'msd-ner' through the package's own "exports" (self-reference) before it looks in node_modules.
 // Run by `npm ci`/`npm install` (the `prepare` script) and by kernel-setup/run-notebooks.ts.
-import { lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const link = join(root, 'node_modules', 'msd-ner');
-let current;
+const stub = join(root, 'node_modules', 'msd-ner');
+const pkg = `${JSON.stringify(
+  {
+    name: 'msd-ner',
+    private: true,
+    description: 'stub written by kernel-setup/self-link.mjs: the checkout two levels up, for node10 module resolution',
+    main: '../../lib/index.js',
+    types: '../../lib/index.d.ts',
+  },
+  null,
+  2,
+)}\n`;
 try {
-  current = lstatSync(link).isSymbolicLink() ? readlinkSync(link) : 'not a link';
+  if (lstatSync(stub).isSymbolicLink()) rmSync(stub); // an older setup linked the checkout itself
 } catch {
-  current = undefined;
+  // not there yet
 }
-if (current !== '..') {
-  if (current !== undefined) rmSync(link, { recursive: true, force: true });
-  mkdirSync(dirname(link), { recursive: true });
-  symlinkSync('..', link, 'dir');
+let current = '';
+try {
+  current = readFileSync(join(stub, 'package.json'), 'utf8');
+} catch {
+  // not there yet
+}
+if (current !== pkg) {
+  mkdirSync(stub, { recursive: true });
+  writeFileSync(join(stub, 'package.json'), pkg);
 }
