@@ -38,7 +38,9 @@ function collect(value: string, previous: string[]): string[] {
 
 /** The layers of a command's config, in the order they apply (said in every command's --help and the README). */
 export const CONFIG_ORDER =
-  'config layers, later wins: the preset, then --config FILE (any subset of keys), then each --set in order, then --out';
+  'Config layers, a later one wins:\n  1. the preset (--preset, else the --config file\'s "preset", else the default)\n' +
+  '  2. --config FILE (any subset of keys)\n  3. each --set, in order\n  4. --out\n' +
+  'Checked before anything runs (also by --print-config); errors name the file or --set and the key.';
 
 /** Adds the config options to a command; `defaultPreset` is what `--preset` means when neither it nor the file names one. */
 export function withCommon(cmd: Command, defaultPreset = 'paper'): Command {
@@ -63,7 +65,7 @@ export function withCommon(cmd: Command, defaultPreset = 'paper'): Command {
     .option('--force', 'delete an existing run directory first and start clean')
     .option('--plain', 'plain progress lines even on a terminal')
     .option('--print-config', 'check and print the resolved config as JSON, and exit without running anything')
-    .addHelpText('after', `\n${CONFIG_ORDER}.`)
+    .addHelpText('after', `\n${CONFIG_ORDER}`)
     .hook('preAction', (c) => {
       c.setOptionValue('defaultPreset', defaultPreset);
     });
