@@ -171,3 +171,10 @@ export {
 } from './sweep/collect.js';
 export { mean, std, tTest, describe as describeSample, type TTestResult, type GroupStats } from './sweep/stats.js';
 // --- end experiment grids ---
+
+// --- config files and checks (issue 24: src/config.ts, src/errors.ts, src/train/preflight.ts) ---
+export { resolveLayers, readConfigFile, parseSet, configKeyPath, type ConfigLayer } from './config.js';
+export { UserError } from './errors.js';
+export { preflight, type PreflightOptions, type Stage } from './train/preflight.js';
+export { checkCorpus, CORPUS_LANGUAGES } from './data/registry.js';
+// --- end config files and checks ---
