@@ -325,6 +325,7 @@ export function formatCollect(r: CollectResult): string {
   const lines: string[] = [];
   const fmt = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(2) : '-');
   lines.push(
+    `main-head F1 (%) over seeds:`,
     `${'setting'.padEnd(12)} ${'variant'.padEnd(8)} ${'lang'.padEnd(5)} ${'n'.padStart(2)} ${'mean'.padStart(6)} ${'std'.padStart(6)} ${'p vs full'.padStart(9)}  missing seeds`,
   );
   for (const s of r.main) {

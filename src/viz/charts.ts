@@ -326,14 +326,31 @@ function smoothSeries<T extends { step: number; value: number }>(points: T[], ke
   return out;
 }
 
-/** A log-scale y axis that reads well whatever its range: nice decades, at most two significant digits. */
-function logY(title: string): Record<string, unknown> {
+/**
+ * Ticks (and grid lines) of a log axis over [lo, hi]: 1, 2, 5 times each power of ten, or the powers alone when that
+ * would be more than 8; Vega's own put a grid line at every minor tick and labelled a one-value axis 0.0229597277939.
+ */
+export function logTicks(lo: number, hi: number): number[] {
+  const from = Math.floor(Math.log10(lo));
+  const to = Math.ceil(Math.log10(hi));
+  const at = (mults: number[]) =>
+    Array.from({ length: to - from + 1 }, (_, i) => mults.map((m) => Number((m * 10 ** (from + i)).toPrecision(2))))
+      .flat()
+      .filter((v) => v >= 10 ** from && v <= 10 ** to);
+  const fine = at([1, 2, 5]);
+  return fine.filter((v) => v >= lo / 2.5 && v <= hi * 2.5).length <= 8 ? fine : at([1]);
+}
+
+/** A log-scale y axis that reads well whatever its range: nice decades, ticks from `logTicks`, two digits at most. */
+function logY(title: string, values: readonly number[]): Record<string, unknown> {
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
   return {
     field: 'smoothed',
     type: 'quantitative',
     title,
     scale: { type: 'log', nice: true },
-    axis: { format: '.2~g', tickCount: 5 },
+    axis: { format: '.2~g', values: logTicks(lo, hi) },
   };
 }
 
@@ -404,7 +421,10 @@ export function trainingCurvesChart(input: TableInput<MetricRecord>, opts: Train
   ): Record<string, unknown> => {
     const positive = points.every((d) => (d.value as number) > 0);
     const y = positive
-      ? logY(`${yTitle.replace(/\)$/, ', log scale)')}`)
+      ? logY(
+          `${yTitle.replace(/\)$/, ', log scale)')}`,
+          points.flatMap((d) => [d.value as number, d.smoothed as number]),
+        )
       : { field: 'smoothed', type: 'quantitative', title: yTitle, scale: { zero: false } };
     const color = {
       field: series.field,

@@ -18,6 +18,7 @@ import {
   trainingCurvesChart,
   type VlSpec,
 } from '../../src/viz/index.js';
+import { logTicks } from '../../src/viz/charts.js';
 import { VARIANT_LABELS } from '../../src/viz/published.js';
 import { resultsFrame, type ResultRow } from '../../src/eval/table.js';
 import { ablationRows, f1Rows, f1StatRows, metricRecords, mmdRows, projectionPoints } from './fixtures.js';
@@ -128,7 +129,10 @@ test('trainingCurvesChart: smoothed curve over the faint raw one, every axis lab
     else assert.equal(enc.x.title, null, 'one x title, under the last panel');
     assert.match(enc.y.title, /\((nats|unitless|%|per update)/, `y axis of '${p.title.text}' names its unit`);
     assert.equal(enc.x.scale.padding, 10, 'edge points drawn whole');
-    if (enc.y.scale?.type === 'log') assert.equal(enc.y.axis.format, '.2~g', 'log axis labels: two significant digits');
+    if (enc.y.scale?.type === 'log') {
+      assert.equal(enc.y.axis.format, '.2~g', 'log axis labels: two significant digits');
+      assert.ok(enc.y.axis.values.length <= 12, 'ticks and grid lines from logTicks, not every minor tick');
+    }
   }
   assert.equal(panels.at(-1)!.encoding.y.scale.zero, true, 'dev F1 from 0');
   // smoothing 0: only the raw curve
@@ -209,4 +213,10 @@ test('ablationChart: published vs measured, average only over complete rows, nul
       ]),
     /not a percentage/,
   );
+});
+
+test('logTicks: 1-2-5 per decade over a short range, decades over a long one', () => {
+  assert.deepEqual(logTicks(0.02, 0.3), [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1]);
+  assert.deepEqual(logTicks(0.0008, 9), [0.0001, 0.001, 0.01, 0.1, 1, 10]);
+  assert.deepEqual(logTicks(0.0229597277939, 0.0229597277939), [0.01, 0.02, 0.05, 0.1]);
 });
