@@ -559,6 +559,72 @@ function validate(c: MsdConfig): void {
   }
   if (c.data.maxLength < 8) throw new Error(`config data.maxLength: expected >= 8, got ${c.data.maxLength}`);
   if (c.data.targets.length === 0) throw new Error('config data.targets: expected at least one target language');
+  checkRanges(c);
+}
+
+/** Numbers whose range is known: a negative learning rate or a zero batch would otherwise train silently wrong. */
+const RANGES: [path: string, rule: 'int>=0' | 'int>=1' | '>0' | '>=0' | '[0,1]' | '[0,1)'][] = [
+  ['model.tiny.hiddenSize', 'int>=1'],
+  ['model.tiny.numLayers', 'int>=1'],
+  ['model.tiny.numHeads', 'int>=1'],
+  ['model.tiny.intermediateSize', 'int>=1'],
+  ['model.tiny.dropout', '[0,1)'],
+  ['model.classifierDropout', '[0,1)'],
+  ['data.maxLength', 'int>=1'],
+  ['data.limit.train', 'int>=0'],
+  ['data.limit.dev', 'int>=0'],
+  ['data.limit.test', 'int>=0'],
+  ...(['teacher', 'student'] as const).flatMap(
+    (m) =>
+      [
+        [`${m}.lr`, '>0'],
+        [`${m}.weightDecay`, '>=0'],
+        [`${m}.eps`, '>0'],
+        [`${m}.warmupRatio`, '[0,1]'],
+        [`${m}.maxGradNorm`, '>0'],
+      ] as [string, '>0' | '>=0' | '[0,1]'][],
+  ),
+  ['teacher.alpha', '>=0'],
+  ['student.beta', '>=0'],
+  ['student.alphaPrime', '>=0'],
+  ['student.betaPrime', '>=0'],
+  ['run.seed', 'int>=0'],
+  ['run.evalEvery', 'int>=0'],
+  ['run.checkpointEvery', 'int>=0'],
+  ['run.logEvery', 'int>=1'],
+];
+
+const RANGE_TEXT = {
+  'int>=0': 'an integer >= 0',
+  'int>=1': 'an integer >= 1',
+  '>0': 'a number > 0',
+  '>=0': 'a number >= 0',
+  '[0,1]': 'a number from 0 to 1',
+  '[0,1)': 'a number from 0 to below 1',
+};
+
+function checkRanges(c: MsdConfig): void {
+  for (const [path, rule] of RANGES) {
+    const v = path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], c) as number;
+    const ok =
+      rule === 'int>=0'
+        ? Number.isInteger(v) && v >= 0
+        : rule === 'int>=1'
+          ? Number.isInteger(v) && v >= 1
+          : rule === '>0'
+            ? v > 0
+            : rule === '>=0'
+              ? v >= 0
+              : rule === '[0,1]'
+                ? v >= 0 && v <= 1
+                : v >= 0 && v < 1;
+    if (!ok) throw new UserError(`config ${path}: expected ${RANGE_TEXT[rule]}, got ${v}`);
+  }
+  const t = c.model.tiny;
+  if (t.enabled && t.hiddenSize % t.numHeads !== 0)
+    throw new UserError(
+      `config model.tiny.hiddenSize: ${t.hiddenSize} is not a multiple of model.tiny.numHeads (${t.numHeads})`,
+    );
 }
 
 /** Parses a `--set` value: JSON when it parses (numbers, booleans, arrays), else a comma list or a plain string. */

@@ -104,6 +104,11 @@ export async function prepare(
   stage: PreflightOptions['stage'],
   lang?: string,
 ): Promise<MsdConfig | undefined> {
+  if (opts.resume && opts.force)
+    throw new UserError(
+      '--resume and --force both given: --resume continues the run, --force deletes it',
+      'choose one',
+    );
   const cfg = configFrom(opts);
   await preflight(cfg, { stage, lang });
   if (opts.printConfig) {

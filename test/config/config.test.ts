@@ -72,6 +72,11 @@ const bad: [string, unknown, RegExp][] = [
   ['non-finite', { teacher: { lr: Number.NaN } }, /expected a finite number/],
   ['layer range', { model: { headLayers: [0, 12] } }, /model.headLayers: \[0, 12\] must start at layer 1/],
   ['batch size', { student: { batchSize: 0 } }, /student.batchSize: expected a positive integer/],
+  ['negative learning rate', { teacher: { lr: -1e-4 } }, /config teacher\.lr: expected a number > 0, got -0\.0001/],
+  ['warmup ratio', { student: { warmupRatio: 1.5 } }, /student\.warmupRatio: expected a number from 0 to 1/],
+  ['log every', { run: { logEvery: 0 } }, /run\.logEvery: expected an integer >= 1/],
+  ['negative limit', { data: { limit: { dev: -1 } } }, /data\.limit\.dev: expected an integer >= 0/],
+  ['dropout', { model: { classifierDropout: 1 } }, /model\.classifierDropout: expected a number from 0 to below 1/],
 ];
 for (const [name, override, message] of bad) {
   test(`override rejected: ${name}`, () => {
