@@ -747,7 +747,7 @@ export function ablationChart(
     },
     spec: {
       // wide enough for the value labels over the bars; a single bar is not a 90-pixel sliver
-      width: opts.width ?? Math.max(140, 30 * sources.length * new Set(known.map((r) => r.variant)).size),
+      width: opts.width ?? Math.max(140, 40 * sources.length * new Set(known.map((r) => r.variant)).size),
       height: 200,
       encoding: {
         x: {

@@ -105,13 +105,20 @@ export function toHtml(input: TableInput<Row>, opts: FormatOptions & { caption?:
   const digits = opts.digits ?? 2;
   const best = bestCells(rows, cols, opts);
   const ints = integerColumns(rows, cols, opts);
-  const head = `<thead><tr>${cols.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr></thead>`;
+  // Text columns left-aligned, numbers right-aligned (JupyterLab's table style aligns every cell right), inline so
+  // that it holds in a notebook as in the report.
+  const isText = new Set(
+    cols.filter((c) => rows.some((r) => r[c] !== null && r[c] !== undefined && typeof r[c] !== 'number')),
+  );
+  const align = (c: string) => (isText.has(c) ? ' style="text-align:left"' : '');
+  const head = `<thead><tr>${cols.map((c) => `<th${align(c)}>${escapeHtml(c)}</th>`).join('')}</tr></thead>`;
   const body = rows
     .map((r, i) => {
       const cells = cols.map((c) => {
         const text = escapeHtml(fmt(r[c], digits, ints.has(c)));
         const numeric = typeof r[c] === 'number';
-        return `<td${numeric ? ' class="num"' : ''}>${best.get(c)?.has(i) ? `<strong>${text}</strong>` : text}</td>`;
+        const bold = best.get(c)?.has(i);
+        return `<td${numeric ? ' class="num"' : align(c)}>${bold ? `<strong>${text}</strong>` : text}</td>`;
       });
       return `<tr>${cells.join('')}</tr>`;
     })

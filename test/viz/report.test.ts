@@ -104,10 +104,10 @@ test('report.html is self-contained: libraries inlined, nothing loaded from the 
   has(/\/\* vega-embed 6\.\d+\.\d+ \*\//, 'vega-embed 6 inlined');
   has(/@font-face\{font-family:'Liberation Sans'/, 'font inlined');
   has(
-    /<td>student:nl<\/td><td>–<\/td><td class="num"><strong>64.00<\/strong><\/td>/,
+    /<td style="text-align:left">student:nl<\/td><td>–<\/td><td class="num"><strong>64.00<\/strong><\/td>/,
     'main-head table in percent, best in bold',
   );
-  has(/<td>teacher<\/td><td class="num">74.00<\/td><td class="num">58.00<\/td>/, 'teacher row');
+  has(/<td style="text-align:left">teacher<\/td><td class="num">74.00<\/td><td class="num">58.00<\/td>/, 'teacher row');
   assert.equal((html.match(/<div id="chart-\d+" class="chart"/g) ?? []).length, 6);
   // Each chart draws its own title: no heading above it repeats it.
   const headings = [...html.matchAll(/<h[1-6]>([^<]*)<\/h[1-6]>/g)].map((m) => m[1]);
