@@ -296,3 +296,28 @@ test(
     );
   },
 );
+
+test('msd data where: each split and the tokenizer with where it resolves and why', { skip }, async () => {
+  const cache = fresh();
+  await ensureDataset('conll2002', 'es', 'dev');
+  const { execFileSync } = await import('node:child_process');
+  const out = execFileSync(
+    process.execPath,
+    ['--import', 'tsx', join('src', 'cli', 'msd.ts'), 'data', 'where', 'conll2002', 'es', 'nl'],
+    { encoding: 'utf8', env: { ...process.env, MSD_DATA_ROOT: join(MIRROR!) } },
+  );
+  const line = (lang: string, split: string) =>
+    out.split('\n').find((l) => new RegExp(`^conll2002\\s+${lang}\\s+${split}\\s`).test(l)) ?? '';
+  assert.match(line('es', 'train'), new RegExp(`MSD_DATA_ROOT\\s+${join(MIRROR!, 'conll2002', 'es', 'esp.train')}`));
+  assert.match(out, new RegExp(`MSD_DATA_ROOT ${MIRROR} > cache ${cache}`));
+  const noRoot = execFileSync(
+    process.execPath,
+    ['--import', 'tsx', join('src', 'cli', 'msd.ts'), 'data', 'where', 'conll2002', 'es'],
+    { encoding: 'utf8', env: process.env },
+  );
+  const l2 = (split: string) =>
+    noRoot.split('\n').find((l) => new RegExp(`^conll2002\\s+es\\s+${split}\\s`).test(l)) ?? '';
+  assert.match(l2('dev'), new RegExp(`cache\\s+${join(cache, 'data', 'conll2002', 'es', 'esp.testa')}`));
+  assert.match(l2('train'), /Hub\s+not local; downloads from eriktks\/conll2002 \(es\/train\) on first use/);
+  assert.match(noRoot, /^tokenizer\s+bert-base-multilingual-cased: not local \(tried MSD_TOKENIZER_DIR \(unset\)/m);
+});
