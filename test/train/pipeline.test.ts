@@ -8,6 +8,7 @@ import { RunDir } from '../../src/train/runs.js';
 import { loadSplit } from '../../src/train/data.js';
 import { newModel, pretrainedDir } from '../../src/train/models.js';
 import { noData, tinyConfig, tmpRun } from './helpers.js';
+import { InterruptedError } from '../../src/interrupt.js';
 
 test('main head F1 comes from the main head layer even when evalLayers stops below it', { skip: noData }, async () => {
   const cfg = tinyConfig(tmpRun('pipeline'), { run: { evalLayers: [2, 3] } });
@@ -41,4 +42,25 @@ test('main head F1 comes from the main head layer even when evalLayers stops bel
   }
   const onDisk = JSON.parse(readFileSync(run.summaryPath, 'utf8')) as { mainLayer: Record<string, number> };
   assert.deepEqual(onDisk.mainLayer, summary.mainLayer);
+
+  // Interrupted (SIGINT, as Kernel > Interrupt sends) while the teacher's first split is scored: it stops before the
+  // next split, saying so; the split it was scoring is written.
+  let sent = false;
+  await assert.rejects(
+    () =>
+      evaluateRun(cfg, {
+        onProgress: (e) => {
+          if (!sent && e.kind === 'info') {
+            sent = true;
+            process.kill(process.pid, 'SIGINT');
+          }
+        },
+      }),
+    (err: Error) => {
+      assert.ok(err instanceof InterruptedError, String(err));
+      assert.match(err.message, /^evaluation stopped before teacher on nl test/);
+      return true;
+    },
+  );
+  assert.deepEqual(process.listeners('SIGINT'), []);
 });
