@@ -20,7 +20,7 @@ import { predict, pretokenize, wordOffsets } from '../../src/eval/predict.js';
 import { HEADS_FILE, loadBert } from '../../src/model/checkpoint.js';
 import { exportHf } from '../../src/model/export-hf.js';
 import { disposeNerModel, loadNerModel, type NerModel } from '../../src/model/ner-model.js';
-import { mapClassifier } from '../../src/model/classifier-labels.js';
+import { mapClassifier, normalizeLabel } from '../../src/model/classifier-labels.js';
 import { readSafetensors, writeSafetensors } from '../../src/model/safetensors.js';
 import { tf } from '../../src/tf.js';
 import { encodeDataset } from '../../src/tokenizer/dataset.js';
@@ -238,7 +238,8 @@ test(
           }
         }
         const request = join(dir, 'request.json');
-        writeFileSync(request, JSON.stringify({ sentences: texts }));
+        const resaved = join(dir, 'resaved');
+        writeFileSync(request, JSON.stringify({ sentences: texts, resave: resaved }));
         const py = JSON.parse(
           execFileSync(PY, [join('test', 'model', 'transformers_check.py'), out, request], {
             encoding: 'utf8',
@@ -252,6 +253,8 @@ test(
           logits: number[][][];
           simple: { type: string; start: number; end: number }[][];
           first: { type: string; start: number; end: number }[][];
+          resaved_logits: number[][][];
+          resaved_labels: string[];
         };
         assert.equal(py.class, 'BertForTokenClassification');
         for (const [k, v] of Object.entries(py.loading_info)) assert.deepEqual(v, [], `transformers ${k}`);
@@ -281,6 +284,47 @@ test(
         });
         t.diagnostic(`${texts.length} sentences (nl + es test): max |logit difference| ${maxDiff.toExponential(2)}`);
         assert.ok(maxDiff <= 1e-4, `max abs logit difference ${maxDiff}`);
+
+        // In from transformers: the checkpoint save_pretrained wrote (labels reversed and renamed) starts a teacher
+        // whose main head computes transformers' logits, column for column under the label mapping.
+        const run = resolveConfig('tiny', {
+          model: { pretrained: resaved, tiny: { enabled: false }, headLayers: [1, 3] },
+          run: { evalLayers: [1, 3] },
+        });
+        const logs: string[] = [];
+        const teacher = newModel('teacher', resaved, SCHEMA, run, 5, {
+          mainHeadFromCheckpoint: true,
+          log: (m) => logs.push(m),
+        });
+        try {
+          t.diagnostic(logs.join('; '));
+          const column = SCHEMA.tags.map((tag) => py.resaved_labels.findIndex((l) => normalizeLabel(l) === tag));
+          assert.ok(
+            column.every((c) => c >= 0),
+            `every tag maps: ${py.resaved_labels.join(' ')}`,
+          );
+          let diff = 0;
+          texts.forEach((text, i) => {
+            const ids = py.input_ids[i]!;
+            const logits = tf.tidy(() => {
+              const input = {
+                inputIds: tf.tensor2d([ids], [1, ids.length], 'int32'),
+                attentionMask: tf.ones([1, ids.length], 'int32') as tf.Tensor2D,
+              };
+              const { hidden } = teacher.encoder.forward(input, { training: false });
+              return teacher.heads.logits(hidden, { training: false }).get(3)!.arraySync()[0]!;
+            });
+            logits.forEach((row, p) =>
+              row.forEach((x, c) => (diff = Math.max(diff, Math.abs(x - py.resaved_logits[i]![p]![column[c]!]!)))),
+            );
+          });
+          t.diagnostic(
+            `teacher started from transformers' save_pretrained: max |logit difference| ${diff.toExponential(2)}`,
+          );
+          assert.ok(diff <= 1e-4, `max abs logit difference of the imported main head ${diff}`);
+        } finally {
+          disposeNerModel(teacher);
+        }
 
         // Entities: ours (what `msd predict` prints) as character spans of the text, against the pipeline's.
         const ours = predict(model, texts).map((p, i) => {
