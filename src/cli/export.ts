@@ -50,7 +50,7 @@ export function registerExportCommand(program: Command): void {
           `export: ${modelDir} -> ${r.outDir} (transformers BertForTokenClassification, head of layer ${r.layer} as the classifier, labels ${r.labels.join(' ')}; every head also in msd_heads.safetensors)`,
         );
         console.log(
-          `  python: AutoModelForTokenClassification.from_pretrained('${r.outDir}'); pipeline('token-classification', model='${r.outDir}', aggregation_strategy='simple')`,
+          `  python: AutoModelForTokenClassification.from_pretrained('${r.outDir}'); pipeline('token-classification', model='${r.outDir}', aggregation_strategy='first')  # 'first' = a word's tag is its first sub-token's, as msd predict decodes`,
         );
       } else {
         if (o.layer !== undefined)

@@ -12,6 +12,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { MsdConfig } from '../config.js';
 import type { RunSummary } from './pipeline.js';
+import { runDir } from './runs.js';
 
 export interface PublishedFigure {
   /** F1 in [0, 1], or null where the data file has no verified number yet. */
@@ -42,6 +43,8 @@ export interface DemoSummary {
   zeroShot: boolean;
   /** The command for the paper's setting (mBERT). */
   paperCommand: string;
+  /** The commands that take the student out of the library: for transformers (hf) and as a browser page (web). */
+  exportCommands: { hf: string; web: string };
   /**
    * Wall time and the process's CPU time (user + system, all threads): on a shared machine the wall time is
    * inflated by the other jobs, and the CPU time is close to what the run takes on the machine alone.
@@ -179,6 +182,7 @@ export function demoSummary(cfg: MsdConfig, s: RunSummary, opts: DemoSummaryOpti
         : `The student copies the teacher's ${tgt} predictions, and a teacher with no cross-lingual knowledge has little ` +
           `${tgt} to pass on; MSD's gain over direct transfer (the paper's, with mBERT) needs a shared multilingual encoder.`),
     zeroShot: s.zeroShot,
+    exportCommands: exportCommands(runDir(cfg).student(tgt).best, tgt),
     paperCommand:
       'node lib/cli/msd.js run --preset paper --set data.corpus=conll2002 --set data.source=es --set data.targets=nl --out runs/es-nl   # mBERT weights; a GPU is advised',
     timing: {
@@ -190,6 +194,13 @@ export function demoSummary(cfg: MsdConfig, s: RunSummary, opts: DemoSummaryOpti
     },
     measuredAt: (opts.now ?? new Date()).toISOString(),
   };
+}
+
+/** `msd export` for a model directory, into exports/<lang>-hf and exports/<lang>-web. */
+function exportCommands(best: string, lang: string): { hf: string; web: string } {
+  const cmd = (format: string) =>
+    `node lib/cli/msd.js export ${best} --format ${format} --out exports/${lang}-${format}`;
+  return { hf: cmd('hf'), web: cmd('web') };
 }
 
 const pct = (x: number) => (100 * x).toFixed(1).padStart(5);
@@ -229,6 +240,8 @@ export function formatDemoSummary(d: DemoSummary): string {
     '',
     wrap(`Why so far below the paper: ${d.why}`),
     `The paper's setting (mBERT): ${d.paperCommand}`,
+    `Use the student elsewhere: ${d.exportCommands.hf}   # transformers' BertForTokenClassification`,
+    `${' '.repeat('Use the student elsewhere: '.length)}${d.exportCommands.web}   # a tagger page for any static host`,
   ];
   if (d.timing.wallSec !== null) {
     const cpu = d.timing.cpuSec === null ? '' : `, CPU time ${d.timing.cpuSec.toFixed(0)} s`;

@@ -79,11 +79,10 @@ export function exportWeb(modelDir: string, outDir: string, opts: { title?: stri
   const languages = languagesOf(training);
   const role = /students[/\\]([^/\\]+)[/\\]/.exec(modelDir)?.[1];
   const meta: WebMeta = {
-    title:
-      opts.title ??
-      (role
-        ? `${languageName(role)} named entities: a student distilled from a ${languageName(languages[0] ?? 'und')} teacher`
-        : `Named entities${languages.length ? ` (${languages.map(languageName).join(', ')})` : ''}`),
+    title: opts.title ?? `${role ? `${languageName(role)} named entities` : 'Named entities'}`,
+    description: role
+      ? `A student distilled on unlabelled ${languageName(role)} text from a ${languageName(languages[0] ?? 'und')} teacher (msd-ner)`
+      : `An msd-ner model${languages.length ? ` (${languages.map(languageName).join(', ')})` : ''}`,
     source: modelDir,
     languages,
     tokenizer,

@@ -117,10 +117,12 @@ async function main(): Promise<void> {
   const legend = $('legend');
   for (const t of model.schema.types)
     legend.append(el('span', { class: `chip ${typeClass(model.schema.types, t)}` }, t));
+  $('description').textContent = meta.description;
   $('model-info').textContent =
     `${model.encoder.config.numLayers} layers, ${model.encoder.config.hiddenSize} wide, ` +
     `${model.tokenizer.config.vocab.size.toLocaleString('en')} word pieces, window ${model.maxLength} sub-tokens; ` +
     `exported from ${meta.source}`;
+  document.title = meta.title;
   status.textContent = 'Ready. The model runs in this page: nothing you type leaves your browser.';
   let pending: ReturnType<typeof setTimeout> | undefined;
   let runs = 0;

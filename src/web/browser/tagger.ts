@@ -20,6 +20,8 @@ import { WordPieceTokenizer } from '../../tokenizer/wordpiece.js';
 /** What `msd export --format web` writes next to the page as `meta.json`. */
 export interface WebMeta {
   title: string;
+  /** One line under the title: what the model is. */
+  description: string;
   /** The model directory it was exported from. */
   source: string;
   /** Languages named by the training config (source, targets), for the page's heading. */
