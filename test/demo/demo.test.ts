@@ -130,7 +130,10 @@ test('a shortened demo in a plain clone (data and tokenizer from the Hub) learns
     assert.match(stdout, /student \(distilled on nl text\)\s+\d/);
     assert.match(stdout, /paper: .*mBERT/);
     assert.match(stdout, /The paper's setting \(mBERT\): node lib\/cli\/msd\.js run --preset paper/);
-    assert.match(stdout, /Use the student elsewhere: node lib\/cli\/msd\.js export \S+students\/nl\/best --format hf --out exports\/nl-hf/);
+    assert.match(
+      stdout,
+      /Use the student elsewhere: node lib\/cli\/msd\.js export \S+students\/nl\/best --format hf --out exports\/nl-hf/,
+    );
     assert.match(stdout, /msd\.js export \S+students\/nl\/best --format web --out exports\/nl-web/);
   } finally {
     await hub?.stop();
