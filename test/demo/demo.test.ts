@@ -5,9 +5,9 @@
  *
  * It runs as a new user would: in a temporary `git clone` of this repository with nothing beside it (no local data
  * mirror), an empty cache, and `HF_ENDPOINT` at a loopback fake Hub (test/hub/fake-hub.ts) that serves CoNLL-2002
- * es/nl as parquet and mBERT's tokenizer files, made from the local mirror that `MSD_DATA_ROOT` /
- * `MSD_TOKENIZER_DIR` name (set by .ci/run). node_modules is linked from this checkout. Without that mirror it runs
- * here with the ordinary resolution (the real Hub on a connected machine, or the cache).
+ * es/nl as parquet and mBERT's tokenizer files, made from the real files that `MSD_DATA_ROOT` / `MSD_TOKENIZER_DIR`
+ * name (set by .ci/run), else from the user cache (filled by setup's demo). node_modules is linked from this
+ * checkout. With neither it runs here with the ordinary resolution (the real Hub on a connected machine).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,10 +19,11 @@ import { fileURLToPath } from 'node:url';
 import type { DemoSummary } from '../../src/train/demo-summary.js';
 import { mirrorHubOptions, startFakeHub, type FakeHub } from '../hub/fake-hub.js';
 import { SHORT_DEMO_SETS, SHORT_DEMO_MIN_DEV_F1 } from './short-demo.js';
+import { REAL_DATA, REAL_TOKENIZER } from '../real-data.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const MIRROR = process.env.MSD_DATA_ROOT?.trim();
-const TOKENIZER = process.env.MSD_TOKENIZER_DIR?.trim();
+const MIRROR = REAL_DATA; // MSD_DATA_ROOT, else the cache
+const TOKENIZER = REAL_TOKENIZER; // MSD_TOKENIZER_DIR, else the cache
 const inClone = !!MIRROR && !!TOKENIZER && existsSync(join(MIRROR, 'conll2002')) && existsSync(TOKENIZER);
 
 /** Runs a command without blocking this process (the fake Hub in it must keep answering). */

@@ -20,12 +20,14 @@ import {
   type FakeHub,
   type FakeHubOptions,
 } from './fake-hub.js';
+import { REAL_DATA, REAL_TOKENIZER } from '../real-data.js';
 
-const MIRROR = process.env.MSD_DATA_ROOT;
-const TOKENIZER = process.env.MSD_TOKENIZER_DIR;
+// The real corpora and tokenizer the fake Hub's files are made from: MSD_DATA_ROOT / MSD_TOKENIZER_DIR, else the cache.
+const MIRROR = REAL_DATA;
+const TOKENIZER = REAL_TOKENIZER;
 const skip =
   (!MIRROR || !existsSync(join(MIRROR, 'conll2002', 'es'))) &&
-  'needs the real corpora: MSD_DATA_ROOT (bash .ci/run sets it to the local mirror)';
+  'needs the real corpora: MSD_DATA_ROOT (bash .ci/run sets it to the local mirror) or a cache filled by the demo';
 const skipTok =
   (!TOKENIZER || !existsSync(join(TOKENIZER, 'vocab.txt'))) &&
   'needs MSD_TOKENIZER_DIR (bash .ci/run sets it to the local mBERT tokenizer)';
