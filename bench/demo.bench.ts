@@ -21,7 +21,7 @@ import type { MsdConfig } from '../src/config.js';
 import { loadDataset } from '../src/data/registry.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
 import { encodeDataset } from '../src/tokenizer/dataset.js';
-import { readJsonl } from '../src/train/runs.js';
+import { readJsonl } from '../src/run/io.js';
 
 const PY = '/usr/bin/python3';
 

@@ -101,7 +101,29 @@ export { trainTeacher, type TeacherResult } from './train/teacher.js';
 export { distillStudent, type StudentResult } from './train/student.js';
 export { runMsd, evaluateRun, type RunSummary, type EvalRunOptions } from './train/pipeline.js';
 export type { TrainOptions } from './train/loop.js';
-export { RunDir, runDir, readJson, readJsonl, type ModelPaths } from './train/runs.js';
+// The run directory on disk, atomic/JSON I/O, the method's variants, the paper's published numbers (src/run)
+export { runDir, type RunDir, type ModelPaths } from './run/dir.js';
+export { readJson, readJsonl } from './run/io.js';
+export {
+  ABLATION_VARIANTS,
+  VARIANT_NAMES,
+  VARIANT_LABELS,
+  variantAblation,
+  variantOf,
+  runVariant,
+  type VariantName,
+  type Variant,
+  type Ablation,
+} from './run/variants.js';
+export {
+  loadPublished,
+  publishedRows,
+  publishedF1,
+  publishedCorpus,
+  type AblationRow,
+  type PublishedRow,
+  type PublishedNumbers,
+} from './run/published.js';
 export {
   consoleProgress,
   formatProgress,
@@ -138,14 +160,6 @@ export {
   type TeacherJob,
   type PlanFile,
 } from './sweep/plan.js';
-export {
-  ABLATION_VARIANTS,
-  VARIANT_NAMES,
-  variantAblation,
-  variantOf,
-  type VariantName,
-  type Ablation,
-} from './sweep/variants.js';
 export { runLocal, formatJobs, type LocalOptions, type LocalResult, type LiveJob } from './sweep/local.js';
 export {
   submitSlurm,

@@ -5,7 +5,6 @@
  */
 import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   configToJson,
   parseSet,
@@ -17,6 +16,7 @@ import {
 } from '../config.js';
 import { UserError } from '../errors.js';
 import type { RunSummary } from '../train/pipeline.js';
+import { runDir } from '../run/dir.js';
 import { preflight, type PreflightOptions } from '../train/preflight.js';
 
 export interface CommonOptions {
@@ -82,7 +82,7 @@ export function configFrom(opts: CommonOptions): MsdConfig {
   if (opts.out) layers.push({ from: '--out', values: { run: { outDir: opts.out } } });
   if (!file && opts.resume) {
     const outDir = resolveLayers(opts.preset ?? opts.defaultPreset ?? 'paper', layers).run.outDir;
-    const saved = join(outDir, 'config.json');
+    const saved = runDir(outDir).configPath;
     if (existsSync(saved)) file = readConfigFile(saved);
   }
   if (file?.preset && opts.preset && file.preset !== opts.preset)
@@ -128,5 +128,5 @@ export function printSummary(s: RunSummary, cfg: MsdConfig, log: (line: string) 
     const scores = Object.entries(byLang).map(([l, f]) => `${l} ${(100 * f).toFixed(2)}`);
     log(`  ${`${model} (layer ${s.mainLayer[model]})`.padEnd(24)} ${scores.join('   ')}`);
   }
-  log(`per-layer table: ${join(cfg.run.outDir, 'results', 'summary.json')}`);
+  log(`per-layer table: ${runDir(cfg).summaryPath}`);
 }

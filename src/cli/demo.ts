@@ -5,17 +5,18 @@
  * --preset paper` is `msd run` plus the summary).
  */
 import type { Command } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeJsonAtomic } from '../model/atomic.js';
+import { existsSync } from 'node:fs';
+import { modelConfigPath } from '../model/config.js';
+import { runDir, type RunDir } from '../run/dir.js';
+import { readJson, writeJsonAtomic } from '../run/io.js';
 import { consoleProgress } from '../train/progress.js';
 import { prepare, printSummary, withCommon, type CommonOptions } from './common.js';
 
 /** vocab_size of the run's (possibly pruned) starting checkpoint, for the summary. */
-function vocabSizeOf(outDir: string): number | undefined {
-  for (const d of ['pretrained-pruned', 'pretrained']) {
-    const p = join(outDir, d, 'config.json');
-    if (existsSync(p)) return (JSON.parse(readFileSync(p, 'utf8')) as { vocab_size?: number }).vocab_size;
+function vocabSizeOf(run: RunDir): number | undefined {
+  for (const d of [run.prunedPretrained, run.pretrained]) {
+    const p = modelConfigPath(d);
+    if (existsSync(p)) return readJson<{ vocab_size?: number }>(p).vocab_size;
   }
   return undefined;
 }
@@ -52,9 +53,9 @@ export function registerDemoCommand(program: Command): void {
       wallSec: process.uptime() /* since the process started */,
       cpuSec: cpuSeconds(),
       backend,
-      vocabSize: vocabSizeOf(cfg.run.teacherDir || cfg.run.outDir),
+      vocabSize: vocabSizeOf(runDir(cfg)),
     });
-    writeJsonAtomic(join(cfg.run.outDir, 'results', 'demo-summary.json'), summary);
+    writeJsonAtomic(runDir(cfg).demoSummaryPath, summary);
     console.log(formatDemoSummary(summary));
   });
 }

@@ -7,7 +7,7 @@
  *   msd report runs/demo --figures            also each chart as SVG and PNG in <runDir>/figures/
  */
 import type { Command } from 'commander';
-import { join } from 'node:path';
+import { runDir } from '../run/dir.js';
 
 interface ReportOptions {
   diagnostics?: boolean;
@@ -35,13 +35,14 @@ export function registerReportCommand(program: Command): void {
     .option('--figures', 'also write every chart as SVG and PNG into <runDir>/figures/')
     .option('--scale <x>', 'PNG scale for --figures', '2')
     .option('--out <file>', 'where to write the page (default <runDir>/report.html)')
-    .action(async (runDir: string, o: ReportOptions) => {
+    .action(async (dir: string, o: ReportOptions) => {
       const { writeReport } = await import('../viz/report.js'); // the modules that load tfjs, after the options
+      const run = runDir(dir);
       if (o.diagnostics) {
         const { runDiagnostics } = await import('../diagnostics/run.js');
         if (!['t-sne', 'umap', 'pca'].includes(o.method))
           throw new Error(`--method is '${o.method}'; expected t-sne, umap or pca`);
-        const d = await runDiagnostics(runDir, {
+        const d = await runDiagnostics(run.root, {
           sample: positiveInt('sample', o.sample),
           method: o.method as 't-sne' | 'umap' | 'pca',
           onProgress: (m) => console.log(`diagnostics: ${m}`),
@@ -50,16 +51,16 @@ export function registerReportCommand(program: Command): void {
           `diagnostics: ${d.mmd.length} MMD rows, ${d.projection.length} projected points -> ${d.paths.join(', ')}`,
         );
       }
-      const { path, charts } = writeReport(runDir, { out: o.out });
+      const { path, charts } = writeReport(run.root, { out: o.out });
       console.log(`report: ${charts.length} chart(s) -> ${path}`);
       if (o.figures) {
         const { exportFigure } = await import('../viz/render.js');
         const scale = Number(o.scale);
         for (const c of charts) {
-          await exportFigure(c.spec, join(runDir, 'figures', `${c.name}.svg`));
-          await exportFigure(c.spec, join(runDir, 'figures', `${c.name}.png`), { scale });
+          await exportFigure(c.spec, run.figure(c.name, 'svg'));
+          await exportFigure(c.spec, run.figure(c.name, 'png'), { scale });
         }
-        console.log(`figures: ${charts.length} x (svg, png) -> ${join(runDir, 'figures')}`);
+        console.log(`figures: ${charts.length} x (svg, png) -> ${run.figuresDir}`);
       }
     });
 }

@@ -11,7 +11,6 @@
 import { Command, Option } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { writeSweepFigures } from '../sweep/figures.js';
 import { runLocal } from '../sweep/local.js';
 import { formatPlan, planSweep, readPlan, readSweepSpec, writePlan } from '../sweep/plan.js';
 import { formatStatus, submitSlurm, sweepStatus } from '../sweep/slurm.js';
@@ -145,11 +144,25 @@ export function registerSweepCommands(program: Command): void {
     )
     .option('--no-figures', 'skip the ablation and per-layer charts (SVG + Vega-Lite JSON)')
     .action(async (dir: string, o: { variance: 'equal' | 'unequal'; figures: boolean }) => {
-      const { collectSweep, formatCollect, writeCollect } = await import('../sweep/collect.js'); // danfojs: when used
+      const { collectFigurePath, collectSweep, formatCollect, writeCollect } = await import('../sweep/collect.js'); // danfojs: when used
       const r = collectSweep(dir, { variance: o.variance });
       console.log(formatCollect(r));
       const root = readPlan(dir).root;
-      const paths = [...Object.values(writeCollect(root, r)), ...(o.figures ? await writeSweepFigures(root, r) : [])];
+      const paths = Object.values(writeCollect(root, r));
+      if (o.figures) {
+        const { sweepFigures } = await import('../viz/sweep-figures.js');
+        const { exportFigure } = await import('../viz/render.js');
+        const figs = sweepFigures(r);
+        for (const [name, spec] of [
+          ['ablation', figs.ablation],
+          ['per-layer', figs.perLayer],
+        ] as const) {
+          if (!spec) continue;
+          const json = collectFigurePath(root, name, 'vl.json');
+          const svg = collectFigurePath(root, name, 'svg');
+          paths.push(await exportFigure(spec, json, { format: 'json' }), await exportFigure(spec, svg));
+        }
+      }
       console.log(`\nwritten: ${paths.join(', ')}`);
     });
 }

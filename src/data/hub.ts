@@ -24,7 +24,7 @@ import {
   msdCacheDir,
   type HubSettings,
 } from '../hub/client.js';
-import { writeFileAtomic } from '../model/atomic.js';
+import { writeFileAtomic } from '../run/io.js';
 import { hubCorpus } from './hub-corpora.js';
 import { hubLabelNames, readParquet, type ParquetOptions } from './parquet.js';
 import {

@@ -7,14 +7,14 @@
  *                                       [CLS] vectors (the [CLS] layer the MMD terms use), teacher and student
  *
  * Sentences come from each language's evaluation split (test where the corpus has one), read with the run's own
- * config; the models are the selected ones (`teacher/best`, `students/<lang>/best`).
+ * config; the models are the selected ones (`teacher/best`, `students/<lang>/best`; the teacher is the shared
+ * teacher's when the run reuses one, as a sweep cell does).
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { resolveConfig, type MsdConfig } from '../config.js';
 import { disposeNerModel, loadNerModel, type NerModel } from '../model/ner-model.js';
-import { writeJsonAtomic } from '../model/atomic.js';
-import { readJson } from '../train/runs.js';
+import { runDir } from '../run/dir.js';
+import { readJson, writeJsonAtomic } from '../run/io.js';
 import { clsByLayer, matrixRows } from './cls.js';
 import { crossModelMmdRows, mmdByLayerRows, sampleSentences, type MmdRow } from './mmd.js';
 import { project2d, type ProjectionMethod } from './project.js';
@@ -46,24 +46,26 @@ type Diagnostics = { mmd: MmdRow[]; projection: ProjectionRow[]; paths: string[]
  * Computes and writes the run's diagnostics; returns what it wrote. An interrupt stops it between its parts (each
  * target language's MMD, the projection), before anything is written.
  */
-export function runDiagnostics(runDir: string, opts: RunDiagnosticsOptions = {}): Promise<Diagnostics> {
-  return interruptible('diagnostics', () => computeDiagnostics(runDir, opts));
+export function runDiagnostics(dir: string, opts: RunDiagnosticsOptions = {}): Promise<Diagnostics> {
+  return interruptible('diagnostics', () => computeDiagnostics(dir, opts));
 }
 
-async function computeDiagnostics(runDir: string, opts: RunDiagnosticsOptions): Promise<Diagnostics> {
-  const cfgPath = join(runDir, 'config.json');
-  if (!existsSync(cfgPath))
-    throw new Error(`runDiagnostics: ${cfgPath} not found; expected a run directory written by msd run / runMsd`);
-  const cfg: MsdConfig = resolveConfig(readJson<MsdConfig>(cfgPath));
+async function computeDiagnostics(dir: string, opts: RunDiagnosticsOptions): Promise<Diagnostics> {
+  const run = runDir(dir);
+  if (!existsSync(run.configPath))
+    throw new Error(
+      `runDiagnostics: ${run.configPath} not found; expected a run directory written by msd run / runMsd`,
+    );
+  const cfg: MsdConfig = resolveConfig(readJson<MsdConfig>(run.configPath));
   // loaded here, not at module load: the figures half of the library does not pull in the training stack
   const { backendFor, ensureRunData, evalSplit, loadSplit } = await import('../train/index.js');
   await ensureRunData(cfg);
   await backendFor(cfg);
   const log = opts.onProgress ?? (() => {});
   const seed = opts.seed ?? 1;
-  const teacherDir = join(runDir, 'teacher', 'best');
+  const teacherDir = run.teacher().best;
   if (!existsSync(teacherDir)) throw new Error(`runDiagnostics: ${teacherDir} not found; train the teacher first`);
-  const langs = (opts.languages ?? cfg.data.targets).filter((l) => existsSync(join(runDir, 'students', l, 'best')));
+  const langs = (opts.languages ?? cfg.data.targets).filter((l) => existsSync(run.student(l).best));
   const source = loadSplit(cfg, cfg.data.source, evalSplit(cfg, cfg.data.source)).sentences;
   const teacher = loadNerModel(teacherDir, { name: 'teacher' });
   const mmd: MmdRow[] = [];
@@ -77,7 +79,7 @@ async function computeDiagnostics(runDir: string, opts: RunDiagnosticsOptions): 
       const target = loadSplit(cfg, lang, evalSplit(cfg, lang)).sentences;
       let student: NerModel | undefined;
       try {
-        student = loadNerModel(join(runDir, 'students', lang, 'best'), { name: `student:${lang}` });
+        student = loadNerModel(run.student(lang).best, { name: `student:${lang}` });
         log(`MMD per layer: teacher and student:${lang}, ${cfg.data.source} vs ${lang}`);
         const rows = mmdByLayerRows([teacher, student], source, target, { sample: opts.sample, seed });
         // the teacher's rows are per target language too: name them so two targets do not collide
@@ -110,7 +112,7 @@ async function computeDiagnostics(runDir: string, opts: RunDiagnosticsOptions): 
   } finally {
     disposeNerModel(teacher);
   }
-  const paths = [join(runDir, 'diagnostics', 'mmd.json'), join(runDir, 'diagnostics', 'projection.json')];
+  const paths = [run.mmdPath, run.projectionPath];
   writeJsonAtomic(paths[0]!, mmd);
   writeJsonAtomic(paths[1]!, projection);
   return { mmd, projection, paths };

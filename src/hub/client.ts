@@ -26,7 +26,7 @@ import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSy
 import { open } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { writeJsonAtomic } from '../model/atomic.js';
+import { writeJsonAtomic } from '../run/io.js';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 

@@ -17,7 +17,7 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import { writeFileAtomic, writeJsonAtomic } from '../run/io.js';
 import { toHfConfig } from './bert-config.js';
 import { HEADS_FILE, toHfTensors } from './hf-tensors.js';
 import { loadNerModel, disposeNerModel } from './ner-model.js';

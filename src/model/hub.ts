@@ -23,7 +23,7 @@ import {
   msdCacheDir,
   type DownloadProgress,
 } from '../hub/client.js';
-import { writeJsonAtomic } from './atomic.js';
+import { writeJsonAtomic } from '../run/io.js';
 import { loadBert, type LoadBertOptions, type LoadedBert } from './checkpoint.js';
 import { TOKENIZER_FILES } from './save.js';
 

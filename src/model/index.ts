@@ -42,5 +42,4 @@ export { saveModel, TOKENIZER_FILES } from './save.js';
 export type { SaveModelOptions } from './save.js';
 export { writeTinyCheckpoint, defaultTinyVocab } from './tiny.js';
 export type { TinyCheckpointOptions } from './tiny.js';
-export { writeFileAtomic, writeJsonAtomic } from './atomic.js';
 export { saveNerModel, loadNerModel, disposeNerModel, schemaFromLabels, type NerModel } from './ner-model.js';

@@ -22,7 +22,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSyn
 import { join, resolve } from 'node:path';
 import type { AnySentence } from '../data/types.js';
 import { loadTokenizer } from '../tokenizer/load.js';
-import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import { writeFileAtomic, writeJsonAtomic } from '../run/io.js';
 import { DTYPE_SIZES, parseSafetensors } from './safetensors.js';
 
 /** Sentences whose pieces are kept: any list of `{ tokens }` (Sentence[], UnlabelledSentence[]). */

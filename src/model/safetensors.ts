@@ -3,7 +3,7 @@
  * re-exported here, which the browser bundle uses without Node's file system.
  */
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../run/io.js';
 import {
   parseSafetensors,
   serializeSafetensors,

@@ -12,7 +12,7 @@
  */
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeJsonAtomic, writeFileAtomic } from './atomic.js';
+import { writeJsonAtomic, writeFileAtomic } from '../run/io.js';
 import type { BertEncoder } from './bert.js';
 import { toHfConfig } from './config.js';
 import { toHfTensors } from './checkpoint.js';

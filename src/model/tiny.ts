@@ -9,7 +9,7 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import { writeFileAtomic, writeJsonAtomic } from '../run/io.js';
 import { toHfTensors } from './checkpoint.js';
 import { bertConfig, toHfConfig, type BertConfig } from './config.js';
 import { encoderParamSpecs, sizeOf } from './params.js';

@@ -20,11 +20,12 @@ import { join } from 'node:path';
 import type { DataFrame } from 'danfojs-node';
 import { teacherConfigView, type MsdConfig } from '../config.js';
 import type { ResultRow } from '../eval/table.js';
-import { writeFileAtomic, writeJsonAtomic } from '../model/atomic.js';
+import { runDir } from '../run/dir.js';
+import { readJson, writeFileAtomic, writeJsonAtomic } from '../run/io.js';
 import { readPlan } from './plan.js';
 import { sweepFileStatus, type Plan } from './state.js';
 import { describe, tTest } from './stats.js';
-import { VARIANT_NAMES, variantOf } from './variants.js';
+import { VARIANT_NAMES, variantOf } from '../run/variants.js';
 
 export interface TidyRow {
   cell: string;
@@ -161,8 +162,7 @@ export function collectSweep(root: string, opts: CollectOptions = {}): CollectRe
       incomplete.push({ cell: cell.id, state: st.state, detail });
       return;
     }
-    const summaryPath = join(cell.dir, 'results', 'summary.json');
-    const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as SummaryFile;
+    const summary = readJson<SummaryFile>(runDir(cell.dir).summaryPath);
     const setting = other.map((a) => `${a.short}=${cell.labels[a.short]}`).join(',');
     const variant = cell.labels.variant ?? variantOf(cfg.student.ablation) ?? 'custom';
     const teacherKey = createHash('sha256')
@@ -294,6 +294,11 @@ export function latexTable(main: readonly StatRow[], opts: { alpha?: number; cap
     opts.caption ??
     `Entity F1 (\\%) of the main head, test split: mean $\\pm$ std over ${n} seeds; best per column in bold; $^{*}$: p $<$ ${alpha} (two-sided t-test against full MSD).`;
   return ['\\begin{table}[t]', '\\centering', ...lines, `\\caption{${caption}}`, '\\end{table}', ''].join('\n');
+}
+
+/** Where `msd collect` writes a figure of the sweep: `collect/<name>.<ext>` (ext without the dot: svg, vl.json). */
+export function collectFigurePath(root: string, name: string, ext: string): string {
+  return join(root, 'collect', `${name}.${ext}`);
 }
 
 /** Writes collect/*.csv, table.tex and collect.json into the sweep directory; returns the paths. */

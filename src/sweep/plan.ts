@@ -49,8 +49,8 @@ import {
 } from '../config.js';
 import { closestMatch, UserError } from '../errors.js';
 import { readJsonFile, rejectForbiddenKeys } from '../json.js';
-import { writeFileAtomic, writeJsonAtomic } from '../model/atomic.js';
-import { variantAblation, VARIANT_NAMES } from './variants.js';
+import { writeFileAtomic, writeJsonAtomic } from '../run/io.js';
+import { variantAblation, VARIANT_NAMES } from '../run/variants.js';
 
 export interface SweepSpec {
   name?: string;

@@ -15,7 +15,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic, writeJsonAtomic } from '../model/atomic.js';
+import { writeFileAtomic, writeJsonAtomic } from '../run/io.js';
 import { defaultMsdCommand } from './local.js';
 import { cellDone, logPath, sweepFileStatus, teacherDone, type JobStatus, type Plan } from './state.js';
 

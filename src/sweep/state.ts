@@ -8,8 +8,9 @@
  *   failed    the last attempt exited non-zero (`state/<id>.exit`, written by both executors) and it is not done
  *   queued    nothing yet
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { runDir } from '../run/dir.js';
 import type { PlanFile } from './plan.js';
 
 export type FileState = 'done' | 'running' | 'partial' | 'failed' | 'queued';
@@ -40,11 +41,11 @@ export function exitPath(root: string, id: string): string {
 }
 
 export function teacherDone(dir: string): boolean {
-  return existsSync(join(dir, 'teacher', 'train-report.json'));
+  return existsSync(runDir(dir).teacher().trainReport);
 }
 
 export function cellDone(dir: string): boolean {
-  return existsSync(join(dir, 'results', 'summary.json'));
+  return existsSync(runDir(dir).summaryPath);
 }
 
 /** The last `n` non-empty lines of a file ('' lines dropped); [] when it does not exist. */
@@ -57,15 +58,6 @@ export function tailLines(path: string, n = 5): string[] {
     .map((l) => l.replace(/\r/g, '').trimEnd())
     .filter((l) => l.trim() !== '')
     .slice(-n);
-}
-
-/** The model directories of a run that may hold a checkpoint: `teacher/`, `students/<lang>/`. */
-function modelDirs(runDir: string): { task: string; dir: string }[] {
-  const out = [{ task: 'teacher', dir: join(runDir, 'teacher') }];
-  const students = join(runDir, 'students');
-  if (existsSync(students))
-    for (const l of readdirSync(students).sort()) out.push({ task: `student:${l}`, dir: join(students, l) });
-  return out;
 }
 
 /** The last `step` logged in a metrics.jsonl (0 when none). */
@@ -81,13 +73,13 @@ function lastStep(metrics: string): number {
   return 0;
 }
 
-function partialOf(runDir: string): { task: string; step: number } | undefined {
+/** The model of a run (its own teacher, its students) with the newest resumable checkpoint, and its last step. */
+function partialOf(dir: string): { task: string; step: number } | undefined {
   let found: { task: string; step: number; mtime: number } | undefined;
-  for (const m of modelDirs(runDir)) {
-    const ck = join(m.dir, 'checkpoints', 'last.safetensors');
-    if (!existsSync(ck)) continue;
-    const mtime = statSync(ck).mtimeMs;
-    if (!found || mtime >= found.mtime) found = { task: m.task, step: lastStep(join(m.dir, 'metrics.jsonl')), mtime };
+  for (const m of runDir(dir).ownModels()) {
+    if (!existsSync(m.paths.last)) continue;
+    const mtime = statSync(m.paths.last).mtimeMs;
+    if (!found || mtime >= found.mtime) found = { task: m.task, step: lastStep(m.paths.metrics), mtime };
   }
   return found && { task: found.task, step: found.step };
 }

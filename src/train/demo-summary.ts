@@ -1,18 +1,18 @@
 /**
  * What the demo (`msd demo`, the tiny preset) shows, as one typed object and the text the CLI prints: what the
  * model is, the teacher's source test F1 at every head, Dutch zero-shot for the teacher and the student side by
- * side with the paper's mBERT figures (read from src/viz/published.json, labelled as published; never typed in
+ * side with the paper's mBERT figures (read from src/run/published.json, labelled as published; never typed in
  * here), what the difference between the two means, and the one command for the paper's setting.
  *
  *   const s = demoSummary(cfg, await runMsd(cfg), { wallSec, backend: info.summary });
  *   console.log(formatDemoSummary(s));
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import type { MsdConfig } from '../config.js';
+import { defaultPublishedPath, loadPublished, publishedRow } from '../run/published.js';
 import type { RunSummary } from './pipeline.js';
-import { runDir } from './runs.js';
+import { runDir } from '../run/dir.js';
 
 export interface PublishedFigure {
   /** F1 in [0, 1], or null where the data file has no verified number yet. */
@@ -59,49 +59,24 @@ export interface DemoSummaryOptions {
   backend?: string;
   /** Size of the (pruned) vocabulary, if known. */
   vocabSize?: number;
-  /** Where to read the published figures (default: src/viz/published.json of this package). */
+  /** Where to read the published figures (default: src/run/published.json of this package). */
   publishedPath?: string;
   now?: Date;
 }
 
-/** The package's src/viz/published.json: two levels up from both src/train and lib/train. */
-export function defaultPublishedPath(): string {
-  return fileURLToPath(new URL('../../src/viz/published.json', import.meta.url));
-}
-
-interface PublishedFile {
-  rows?: {
-    table?: number;
-    corpus?: string;
-    backbone?: string;
-    variant?: string;
-    label?: string;
-    f1?: Record<string, number | null>;
-    verified?: boolean;
-  }[];
-  status?: string;
-}
-
 /** The paper's MSD (full) mBERT figure for `lang` on CoNLL, in [0, 1], or null with the reason in the label. */
 export function publishedFigure(lang: string, path = defaultPublishedPath()): PublishedFigure {
-  const shown = path === defaultPublishedPath() ? 'src/viz/published.json' : path;
+  const shown = path === defaultPublishedPath() ? 'src/run/published.json' : path;
   if (!existsSync(path))
     return { f1: null, label: `published figure not available (${path} not found)`, verified: false };
-  let file: PublishedFile;
-  try {
-    file = JSON.parse(readFileSync(path, 'utf8')) as PublishedFile;
-  } catch (err) {
-    throw new Error(`${path}: not readable JSON (${(err as Error).message})`);
-  }
-  const row = (file.rows ?? []).find(
-    (r) => r.corpus === 'conll' && r.backbone === 'mBERT' && (r.variant === 'full' || r.variant === 'msd'),
-  );
-  const value = row?.f1?.[lang];
+  const doc = loadPublished(path);
+  const row = publishedRow('conll', 'full', path);
+  const value = row?.backbone === 'mBERT' ? row.f1[lang] : undefined;
   const where = `Ma et al. 2022${row?.table ? `, Table ${row.table}` : ''}, MSD with mBERT on a GPU (source en)`;
   if (value === undefined || value === null) {
     return {
       f1: null,
-      label: `${where}: not filled in yet (${shown}${file.status ? `, status ${file.status}` : ''})`,
+      label: `${where}: not filled in yet (${shown}${doc.status ? `, status ${doc.status}` : ''})`,
       verified: false,
     };
   }

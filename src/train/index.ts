@@ -6,5 +6,4 @@ export { trainTeacher, type TeacherResult } from './teacher.js';
 export { distillStudent, type StudentResult } from './student.js';
 export { runMsd, evaluateRun, type RunSummary, type EvalRunOptions } from './pipeline.js';
 export type { TrainOptions } from './loop.js';
-export { RunDir, runDir, readJson, readJsonl, type ModelPaths } from './runs.js';
 export { consoleProgress, formatProgress, type ProgressEvent, type ProgressCallback } from './progress.js';

@@ -9,12 +9,14 @@ import type { LabelSchema } from '../data/types.js';
 import type { NamedVariable } from '../model/bert.js';
 import { loadBert } from '../model/checkpoint.js';
 import { mapClassifier } from '../model/classifier-labels.js';
+import { modelConfigPath } from '../model/config.js';
 import { LayerHeads } from '../model/heads.js';
 import { resolveModelDir, resolveTokenizerDir } from '../model/hub.js';
 import type { NerModel } from '../model/ner-model.js';
 import { pruneVocabulary } from '../model/prune.js';
 import { writeTinyCheckpoint } from '../model/tiny.js';
 import { loadTokenizer } from '../tokenizer/load.js';
+import { runDir } from '../run/dir.js';
 import { loadSplit } from './data.js';
 import { streamSeed } from './seeds.js';
 
@@ -28,8 +30,8 @@ export async function pretrainedDir(cfg: MsdConfig): Promise<string> {
   const dir = await unprunedDir(cfg);
   if (!cfg.model.pruneVocab) return dir;
   // model.pruneVocab: the vocabulary of the run's training text only (src/model/prune.ts), written once.
-  const pruned = join(cfg.run.teacherDir || cfg.run.outDir, 'pretrained-pruned'); // a shared teacher's vocabulary
-  if (!existsSync(join(pruned, 'config.json'))) {
+  const pruned = runDir(cfg).prunedPretrained; // a shared teacher's vocabulary
+  if (!existsSync(modelConfigPath(pruned))) {
     const text = [
       loadSplit(cfg, cfg.data.source, 'train').sentences,
       ...cfg.data.targets.map((l) => loadSplit(cfg, l, 'train').sentences),
@@ -41,7 +43,7 @@ export async function pretrainedDir(cfg: MsdConfig): Promise<string> {
 
 async function unprunedDir(cfg: MsdConfig): Promise<string> {
   if (cfg.model.tiny.enabled) {
-    const dir = join(cfg.run.teacherDir || cfg.run.outDir, 'pretrained'); // a shared teacher's run holds the same weights
+    const dir = runDir(cfg).pretrained; // a shared teacher's run holds the same weights
     if (!existsSync(join(dir, 'model.safetensors'))) {
       const tokDir = await resolveTokenizerDir(cfg.model.pretrained, {
         cacheDir: cfg.model.cacheDir || undefined,
@@ -96,7 +98,7 @@ export function newModel(
   const { encoder } = loaded;
   loaded.heads?.dispose(); // a saved model's own heads: a new model of the run starts its heads anew
   try {
-    checkLayerCount(cfg, encoder.config.numLayers, join(dir, 'config.json'));
+    checkLayerCount(cfg, encoder.config.numLayers, modelConfigPath(dir));
   } catch (err) {
     encoder.dispose();
     throw err;
@@ -121,7 +123,7 @@ export function newModel(
       const w = heads.getWeights();
       const k = `classifier.layer_${main}.kernel`;
       const b = `classifier.layer_${main}.bias`;
-      const mapped = mapClassifier(loaded.classifier, schema, join(dir, 'config.json'), {
+      const mapped = mapClassifier(loaded.classifier, schema, modelConfigPath(dir), {
         kernel: w.get(k)!,
         bias: w.get(b)!,
       });

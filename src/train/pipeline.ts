@@ -6,16 +6,16 @@
  *   <run>/results/summary.json                  all rows (model, language, split, layer, P, R, F1, support)
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { resolveConfig, teacherConfigView, type MsdConfig } from '../config.js';
 import { evaluateRows } from '../eval/evaluate.js';
 import type { ResultRow } from '../eval/table.js';
-import { writeJsonAtomic } from '../model/atomic.js';
+import { writeJsonAtomic } from '../run/io.js';
 import { disposeNerModel, loadNerModel } from '../model/ner-model.js';
 import type { ProgressCallback } from './progress.js';
 import { backendFor } from './backend.js';
 import { ensureRunData, evalSplit, loadSplit } from './data.js';
-import { readJson, runDir } from './runs.js';
+import { runDir } from '../run/dir.js';
+import { readJson } from '../run/io.js';
 import { distillStudent } from './student.js';
 import type { TrainOptions } from './loop.js';
 import { trainTeacher } from './teacher.js';
@@ -82,7 +82,7 @@ async function evaluateModels(cfg: MsdConfig, opts: EvalRunOptions): Promise<Run
           message: `${l} ${split}: ${ds.sentences.length} sentences, layers ${layers.join(',')}`,
         });
         const r = evaluateRows(model, { sentences: ds.sentences, split, lang: l }, { layers, model: name });
-        writeJsonAtomic(join(paths.results, `${l}-${split}.json`), r);
+        writeJsonAtomic(paths.resultFile(l, split), r);
         rows.push(...r);
         const m = r.find((x) => x.layer === model.heads.mainLayer);
         if (m) (main[name] ??= {})[l] = m.f1;

@@ -20,8 +20,9 @@ import { hubCorpus } from '../data/hub-corpora.js';
 import { checkCorpus, locateDataset, missingDatasetMessage, type DatasetName, type Split } from '../data/registry.js';
 import { UserError } from '../errors.js';
 import { hubSettings } from '../hub/client.js';
-import { readBertConfig } from '../model/config.js';
-import { readJson, runDir } from './runs.js';
+import { modelConfigPath, readBertConfig } from '../model/config.js';
+import { runDir } from '../run/dir.js';
+import { readJson } from '../run/io.js';
 import type { locateTokenizer as LocateTokenizer } from '../model/hub.js';
 
 export type Stage = 'teacher' | 'distill' | 'eval' | 'run';
@@ -140,7 +141,7 @@ async function checkModel(cfg: MsdConfig): Promise<void> {
     );
   }
   if (dir === undefined) return; // downloaded at the start of the run; checked there
-  const path = join(dir, 'config.json');
+  const path = modelConfigPath(dir);
   let layers: number;
   try {
     layers = readBertConfig(path).numLayers;
@@ -173,7 +174,7 @@ function checkInputs(cfg: MsdConfig, opts: PreflightOptions): void {
   if (cfg.run.teacherDir && !opts.teacherPending) checkSharedTeacher(cfg);
   const needTeacher = opts.stage === 'distill' || opts.stage === 'eval';
   const teacher = run.teacher().best;
-  if (needTeacher && !existsSync(join(teacher, 'config.json')))
+  if (needTeacher && !existsSync(modelConfigPath(teacher)))
     throw new UserError(
       `${teacher}: no trained teacher in the run directory ${cfg.run.outDir}`,
       `train it first with msd teacher and the same options, or point --out at a run that has one`,
@@ -181,7 +182,7 @@ function checkInputs(cfg: MsdConfig, opts: PreflightOptions): void {
   if (opts.stage === 'eval')
     for (const lang of cfg.data.targets) {
       const best = run.student(lang).best;
-      if (!existsSync(join(best, 'config.json')))
+      if (!existsSync(modelConfigPath(best)))
         throw new UserError(
           `${best}: no trained student for ${lang} in the run directory ${cfg.run.outDir}`,
           `distil it first (msd distill --lang ${lang} and the same options), or drop ${lang} from data.targets`,
@@ -196,13 +197,14 @@ function checkInputs(cfg: MsdConfig, opts: PreflightOptions): void {
 export function checkSharedTeacher(cfg: MsdConfig): void {
   const dir = cfg.run.teacherDir;
   const paths = runDir(cfg).teacher();
-  if (!existsSync(join(paths.dir, 'train-report.json')) || !existsSync(paths.best)) {
+  const shared = runDir(dir);
+  if (!existsSync(paths.trainReport) || !existsSync(paths.best)) {
     throw new Error(
-      `run.teacherDir: ${dir} holds no finished teacher (${join(paths.dir, 'train-report.json')} missing); train it first (msd teacher --config ${join(dir, 'config.json')} --resume)`,
+      `run.teacherDir: ${dir} holds no finished teacher (${paths.trainReport} missing); train it first (msd teacher --config ${shared.configPath} --resume)`,
     );
   }
   const mine = teacherConfigView(cfg);
-  const theirs = teacherConfigView(resolveConfig(readJson<MsdConfig>(join(dir, 'config.json'))));
+  const theirs = teacherConfigView(resolveConfig(readJson<MsdConfig>(shared.configPath)));
   const differ = Object.keys(mine).filter((k) => JSON.stringify(mine[k]) !== JSON.stringify(theirs[k]));
   if (differ.length)
     throw new Error(

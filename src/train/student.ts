@@ -12,7 +12,6 @@
  * (cache.ts); the teacher itself is released before the student trains.
  */
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import type { MsdConfig } from '../config.js';
 import { unlabelled } from '../data/unlabelled.js';
 import type { AnySentence, LabelSchema, UnlabelledSentence } from '../data/types.js';
@@ -20,7 +19,7 @@ import { finalLoss } from '../losses/final.js';
 import { studentLoss } from '../losses/kd.js';
 import { layerWeights, type LayerWeights } from '../losses/lambda.js';
 import type { LossResult } from '../losses/terms.js';
-import { writeJsonAtomic } from '../model/atomic.js';
+import { writeJsonAtomic } from '../run/io.js';
 import { disposeNerModel, loadNerModel, type NerModel } from '../model/ner-model.js';
 import { tf } from '../tf.js';
 import { firstPieceMask, type Encoded } from '../tokenizer/align.js';
@@ -40,7 +39,7 @@ import {
 } from './cache.js';
 import { runSettings, trainLoop, type LoopResult, type MicroBatch, type TrainOptions } from './loop.js';
 import type { ProgressCallback } from './progress.js';
-import { runDir, type RunDir } from './runs.js';
+import { runDir, type RunDir } from '../run/dir.js';
 import { streamSeed } from './seeds.js';
 import { devScore } from '../eval/evaluate.js';
 import { backendFor } from './backend.js';
@@ -163,12 +162,15 @@ export function teacherOutputs(
     const sourceWindows = encodeDataset(teacher.tokenizer, source, encodeOpts).encoded;
     const clsLayer = s.clsLayer < 0 ? teacher.encoder.config.numLayers : s.clsLayer;
     // The directory changes with the teacher's weights and these settings; each file also checks its windows.
-    const cacheDir = run.cacheDir(
-      teacherCacheKey(teacherDir, { maxLength: cfg.data.maxLength, clsLayer, heads: teacher.heads.layers }),
-    );
+    const cacheKey = teacherCacheKey(teacherDir, {
+      maxLength: cfg.data.maxLength,
+      clsLayer,
+      heads: teacher.heads.layers,
+    });
+    const cacheDir = run.cacheDir(cacheKey);
     const hiddenSize = teacher.encoder.config.hiddenSize;
-    const probsPath = join(cacheDir, `target-${lang}-train.safetensors`);
-    const clsPath = join(cacheDir, `source-${cfg.data.source}-train-cls${clsLayer}.safetensors`);
+    const probsPath = run.cachedTargetProbs(cacheKey, lang);
+    const clsPath = run.cachedSourceCls(cacheKey, cfg.data.source, clsLayer);
     const tFp = windowsFingerprint(targetWindows);
     const sFp = windowsFingerprint(sourceWindows);
     let probs = loadTargetProbs(probsPath, tFp);
@@ -479,7 +481,7 @@ export async function distillStudent(
       },
       ...runSettings(cfg, task, paths, student, dir, opts),
     });
-    writeJsonAtomic(join(paths.dir, 'train-report.json'), {
+    writeJsonAtomic(paths.trainReport, {
       lang,
       targetSentences: target.length,
       targetWindows: outputs.targetWindows.length,

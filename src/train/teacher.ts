@@ -5,9 +5,8 @@
  *
  * selected on the SOURCE dev set (zero-shot: no target label is read).
  */
-import { join } from 'node:path';
 import type { MsdConfig } from '../config.js';
-import { writeJsonAtomic } from '../model/atomic.js';
+import { writeJsonAtomic } from '../run/io.js';
 import { layerWeights } from '../losses/lambda.js';
 import { teacherLoss } from '../losses/teacher.js';
 import { disposeNerModel } from '../model/ner-model.js';
@@ -21,7 +20,7 @@ import { streamSeed } from './seeds.js';
 import { backendFor } from './backend.js';
 import { ensureRunData, loadSplit } from './data.js';
 import { lambdaName, newModel, pretrainedDir, trainableVars } from './models.js';
-import { runDir } from './runs.js';
+import { runDir } from '../run/dir.js';
 
 export interface TeacherResult extends LoopResult {
   /** Directory of the selected teacher (loadNerModel). */
@@ -96,7 +95,7 @@ export async function trainTeacher(cfg: MsdConfig, opts: TrainOptions = {}): Pro
       },
       ...runSettings(cfg, 'teacher', paths, model, dir, opts),
     });
-    writeJsonAtomic(join(paths.dir, 'train-report.json'), {
+    writeJsonAtomic(paths.trainReport, {
       sentences: train.sentences.length,
       windows: encoded.length,
       steps: result.state.globalStep,

@@ -13,7 +13,8 @@
  */
 import { FONT_FAMILY, VEGALITE_SCHEMA, type VlSpec } from './render.js';
 import { rowsOf, requireFields, type TableInput } from './table-input.js';
-import { canonicalRow, canonicalVariant, VARIANT_LABELS, type AblationRow } from './published.js';
+import type { AblationRow } from '../run/published.js';
+import { VARIANT_LABELS } from '../run/variants.js';
 import { colorScale, DEV_F1_COLOR, SOURCE_COLORS, VARIANT_COLORS } from './style.js';
 
 /** Shared look: bundled font, readable sizes, unbolded axis titles, light panel borders. */
@@ -195,8 +196,8 @@ export function perLayerF1ErrorBarChart(
   );
   const languages = [...new Set(rows.map((r) => r.language))];
   // Variant names (full, noAux, ...) are shown under the paper's labels, in the variants' own colours.
-  const variants = rows.every((r) => canonicalVariant(r.model) in VARIANT_LABELS);
-  const name = (m: string) => (variants ? VARIANT_LABELS[canonicalVariant(m)]! : m);
+  const variants = rows.every((r) => r.model in VARIANT_LABELS);
+  const name = (m: string) => (variants ? VARIANT_LABELS[m]! : m);
   const data = rows.map((r) => ({
     model: name(r.model),
     language: r.language,
@@ -208,7 +209,7 @@ export function perLayerF1ErrorBarChart(
     n: r.n ?? null,
   }));
   const x = layerAxis(rows.map((r) => r.layer));
-  const models = [...new Set(rows.map((r) => canonicalVariant(r.model)))];
+  const models = [...new Set(rows.map((r) => r.model))];
   const scale = variants
     ? { domain: models.map(name), range: models.map((m) => VARIANT_COLORS[m] ?? '#888') }
     : colorScale(models);
@@ -705,7 +706,7 @@ export function ablationChart(
   input: TableInput<AblationRow>,
   opts: { title?: string; subtitle?: string; variants?: readonly string[]; width?: number } = {},
 ): VlSpec {
-  const raw = rowsOf(input, 'ablationChart').map(canonicalRow);
+  const raw = rowsOf(input, 'ablationChart');
   if (raw.length === 0) throw new Error('ablationChart: no rows');
   requireFields(raw, { variant: 'string', language: 'string', f1: 'number|null', source: 'string' }, 'ablationChart');
   for (const r of raw) {
@@ -721,7 +722,7 @@ export function ablationChart(
     );
   const rows = withAverage(known);
   const languages = [...new Set(known.map((r) => r.language))];
-  const variants = (opts.variants ?? [...new Set(raw.map((r) => r.variant))]).map(canonicalVariant);
+  const variants = opts.variants ?? [...new Set(raw.map((r) => r.variant))];
   const hasPublished = known.some((r) => r.source === 'published');
   // Only the sources that have a bar get a legend entry and a slot beside each variant.
   const sources = (['published', 'measured'] as const).filter((s) => known.some((r) => r.source === s));

@@ -27,16 +27,7 @@ export { toCsv, toHtml, toLatex, ablationTable, escapeHtml, escapeLatex } from '
 export type { FormatOptions } from './tables.js';
 export { show, showTable, figureBundle, VEGALITE_MIME } from './show.js';
 export type { ShowOptions, MimeBundle } from './show.js';
-export {
-  loadPublished,
-  publishedRows,
-  publishedF1,
-  publishedCorpus,
-  VARIANT_LABELS,
-  CORPUS_LANGUAGES,
-} from './published.js';
-export type { AblationRow, PublishedFile, Variant } from './published.js';
-export { runCharts, reportHtml, writeReport, runVariant } from './report.js';
+export { runCharts, reportHtml, writeReport } from './report.js';
 export type { RunChart } from './report.js';
 export { rowsOf } from './table-input.js';
 export type { TableInput, DataFrameLike } from './table-input.js';

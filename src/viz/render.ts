@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic } from '../model/atomic.js';
+import { writeFileAtomic } from '../run/io.js';
 
 /** A Vega-Lite v5 specification as a plain JSON object. */
 export type VlSpec = Record<string, unknown>;

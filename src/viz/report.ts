@@ -3,7 +3,7 @@
  * nothing is fetched from the network) with the run's config, its results table and every chart the run's files
  * allow. `msd report <runDir>` writes it; `runCharts(runDir)` gives the same charts as specs (for exportFigure).
  *
- * Read from the run directory (src/train/runs.ts):
+ * Read from the run directory (src/run/dir.ts; a shared teacher's log from the shared teacher's run):
  *   config.json                       shown as is; corpus, source, targets, ablation flags
  *   results/summary.json              per-layer F1 of every model -> results table, per-layer F1 chart, ablation chart
  *   teacher/metrics.jsonl             training curves; the best source-dev F1 is the per-layer chart's reference line
@@ -11,11 +11,11 @@
  *   diagnostics/mmd.json              MmdRow[] (optional; `msd report --diagnostics` computes it) -> MMD chart
  *   diagnostics/projection.json       ProjectionPoint[] (optional, same) -> Figure-2 scatter
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { writeFileAtomic } from '../model/atomic.js';
-import { readJsonl } from '../train/runs.js';
-import { variantOf } from '../sweep/variants.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { runDir, type RunDir } from '../run/dir.js';
+import { readJson, readJsonl, writeFileAtomic } from '../run/io.js';
+import { runVariant } from '../run/variants.js';
 import {
   ablationChart,
   mmdByLayerChart,
@@ -26,7 +26,7 @@ import {
   type MmdChartRow,
   type ProjectionPoint,
 } from './charts.js';
-import { publishedRows, publishedCorpus, type AblationRow } from './published.js';
+import { publishedRows, publishedCorpus, type AblationRow } from '../run/published.js';
 import { browserBundles, compileSpec, fontFiles, type VlSpec } from './render.js';
 import { ablationTable, escapeHtml, toHtml } from './tables.js';
 import { resultsTable, type ResultRow } from '../eval/table.js';
@@ -45,16 +45,8 @@ interface Summary {
   rows: ResultRow[];
 }
 
-function readJsonFile<T>(path: string): T {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as T;
-  } catch (err) {
-    throw new Error(`${path}: could not read JSON: ${(err as Error).message}`);
-  }
-}
-
 interface RunFiles {
-  root: string;
+  run: RunDir;
   config: Record<string, unknown> | undefined;
   summary: Summary | undefined;
   metrics: { model: string; path: string; records: MetricRecord[] }[];
@@ -62,34 +54,24 @@ interface RunFiles {
   projection: ProjectionPoint[] | undefined;
 }
 
-function readRun(runDir: string): RunFiles {
-  if (!existsSync(runDir)) throw new Error(`report: run directory ${runDir} does not exist`);
-  const cfgPath = join(runDir, 'config.json');
-  const sumPath = join(runDir, 'results', 'summary.json');
-  const config = existsSync(cfgPath) ? readJsonFile<Record<string, unknown>>(cfgPath) : undefined;
-  const summary = existsSync(sumPath) ? readJsonFile<Summary>(sumPath) : undefined;
+function readRun(path: string): RunFiles {
+  if (!existsSync(path)) throw new Error(`report: run directory ${path} does not exist`);
+  const run = runDir(path);
+  const optional = <T>(file: string): T | undefined => (existsSync(file) ? readJson<T>(file) : undefined);
+  const summary = optional<Summary>(run.summaryPath);
   if (summary && !Array.isArray(summary.rows))
-    throw new Error(`${sumPath}: expected a 'rows' array (per-layer results)`);
-  const metrics: RunFiles['metrics'] = [];
-  const teacherLog = join(runDir, 'teacher', 'metrics.jsonl');
-  if (existsSync(teacherLog))
-    metrics.push({ model: 'teacher', path: teacherLog, records: readJsonl<MetricRecord>(teacherLog) });
-  const studentsDir = join(runDir, 'students');
-  if (existsSync(studentsDir)) {
-    for (const lang of readdirSync(studentsDir).sort()) {
-      const log = join(studentsDir, lang, 'metrics.jsonl');
-      if (existsSync(log)) metrics.push({ model: `student:${lang}`, path: log, records: readJsonl<MetricRecord>(log) });
-    }
-  }
-  const mmdPath = join(runDir, 'diagnostics', 'mmd.json');
-  const projPath = join(runDir, 'diagnostics', 'projection.json');
+    throw new Error(`${run.summaryPath}: expected a 'rows' array (per-layer results)`);
+  const logs = [
+    { model: 'teacher', path: run.teacher().metrics },
+    ...run.studentLanguages().map((lang) => ({ model: `student:${lang}`, path: run.student(lang).metrics })),
+  ];
   return {
-    root: runDir,
-    config,
+    run,
+    config: optional<Record<string, unknown>>(run.configPath),
     summary,
-    metrics,
-    mmd: existsSync(mmdPath) ? readJsonFile<MmdChartRow[]>(mmdPath) : undefined,
-    projection: existsSync(projPath) ? readJsonFile<ProjectionPoint[]>(projPath) : undefined,
+    metrics: logs.filter((l) => existsSync(l.path)).map((l) => ({ ...l, records: readJsonl<MetricRecord>(l.path) })),
+    mmd: optional<MmdChartRow[]>(run.mmdPath),
+    projection: optional<ProjectionPoint[]>(run.projectionPath),
   };
 }
 
@@ -98,18 +80,6 @@ function teacherDevF1(files: RunFiles): number | undefined {
   const t = files.metrics.find((m) => m.model === 'teacher');
   const evals = t?.records.filter((r) => r.kind === 'eval' && typeof r.score === 'number') ?? [];
   return evals.length ? Math.max(...evals.map((r) => r.score!)) : undefined;
-}
-
-/** The variant a run's config describes (src/sweep/variants.ts: 'full', 'noMmdL', ...), or its flags joined. */
-export function runVariant(config: Record<string, unknown> | undefined): string {
-  const a = ((config?.student as Record<string, unknown> | undefined)?.ablation ?? {}) as Record<string, unknown>;
-  const named = variantOf({ noAux: a.noAux === true, noMmdM: a.noMmdM === true, noMmdL: a.noMmdL === true });
-  return (
-    named ??
-    Object.keys(a)
-      .filter((k) => a[k] === true)
-      .join('+')
-  );
 }
 
 /** Measured ablation rows of one run: each student's main-head F1 (percent) on its own language. */
@@ -130,8 +100,8 @@ function corpusOf(config: Record<string, unknown> | undefined): string | undefin
 }
 
 /** Every chart the run directory's files allow, in report order. */
-export function runCharts(runDir: string): RunChart[] {
-  return chartsOf(readRun(runDir));
+export function runCharts(dir: string): RunChart[] {
+  return chartsOf(readRun(dir));
 }
 
 /** Builds one chart; a bad input file is named in the error (the builders name the row and field). */
@@ -145,14 +115,13 @@ function build(file: string, f: () => VlSpec): VlSpec {
 
 function chartsOf(files: RunFiles): RunChart[] {
   const charts: RunChart[] = [];
-  const at = (...p: string[]) => join(files.root, ...p);
   if (files.summary && files.summary.rows.length) {
     const ref = teacherDevF1(files);
     const rows = files.summary.rows;
     charts.push({
       name: 'per-layer-f1',
       title: 'Per-layer F1',
-      spec: build(at('results', 'summary.json'), () =>
+      spec: build(files.run.summaryPath, () =>
         perLayerF1Chart(rows, { reference: ref, referenceLabel: 'teacher source dev' }),
       ),
     });
@@ -166,7 +135,7 @@ function chartsOf(files: RunFiles): RunChart[] {
       charts.push({
         name: 'ablation',
         title: 'Published vs measured',
-        spec: build(at('results', 'summary.json'), () => ablationChart([...published, ...measured])),
+        spec: build(files.run.summaryPath, () => ablationChart([...published, ...measured])),
       });
     }
   }
@@ -184,14 +153,14 @@ function chartsOf(files: RunFiles): RunChart[] {
     charts.push({
       name: 'mmd-by-layer',
       title: 'MMD per layer',
-      spec: build(at('diagnostics', 'mmd.json'), () => mmdByLayerChart(mmd)),
+      spec: build(files.run.mmdPath, () => mmdByLayerChart(mmd)),
     });
   const proj = files.projection;
   if (proj?.length)
     charts.push({
       name: 'projection',
       title: 'Figure 2: [CLS] projection',
-      spec: build(at('diagnostics', 'projection.json'), () => projectionChart(proj)),
+      spec: build(files.run.projectionPath, () => projectionChart(proj)),
     });
   return charts;
 }
@@ -218,11 +187,11 @@ function scriptSafe(code: string): string {
 }
 
 /** The report page's HTML for a run directory. */
-export function reportHtml(runDir: string, opts: { title?: string } = {}): { html: string; charts: RunChart[] } {
-  const files = readRun(runDir);
+export function reportHtml(dir: string, opts: { title?: string } = {}): { html: string; charts: RunChart[] } {
+  const files = readRun(dir);
   const charts = chartsOf(files);
   for (const c of charts) compileSpec(c.spec);
-  const title = opts.title ?? `MSD run report: ${basename(runDir.replace(/\/+$/, ''))}`;
+  const title = opts.title ?? `MSD run report: ${basename(dir.replace(/\/+$/, ''))}`;
   const bundles = browserBundles();
   const fonts = fontFiles()
     .map(
@@ -233,7 +202,7 @@ export function reportHtml(runDir: string, opts: { title?: string } = {}): { htm
   const summary = files.summary;
   const sections: string[] = [];
   sections.push(
-    `<p class="meta">run directory <code>${escapeHtml(runDir)}</code>; preset <code>${escapeHtml(String(summary?.preset ?? (files.config?.preset as string | undefined) ?? '?'))}</code>; ` +
+    `<p class="meta">run directory <code>${escapeHtml(dir)}</code>; preset <code>${escapeHtml(String(summary?.preset ?? (files.config?.preset as string | undefined) ?? '?'))}</code>; ` +
       `student selection ${escapeHtml(String(summary?.selectOn ?? '?'))} (${summary?.zeroShot === false ? '<strong>not zero-shot</strong>' : 'zero-shot'}); ` +
       `variant <code>${escapeHtml(runVariant(files.config))}</code>; written ${new Date().toISOString()}</p>`,
   );
@@ -250,7 +219,7 @@ export function reportHtml(runDir: string, opts: { title?: string } = {}): { htm
         (r) => langs.has(r.language) && r.variant === runVariant(files.config),
       );
       sections.push(
-        `<h3>Published vs measured</h3>${toHtml(ablationTable([...published, ...measured]))}<p class="note">Published: Ma et al. (EMNLP 2022); cells marked – are not known here (see src/viz/published.json).</p>`,
+        `<h3>Published vs measured</h3>${toHtml(ablationTable([...published, ...measured]))}<p class="note">Published: Ma et al. (EMNLP 2022); cells marked – are not known here (see src/run/published.json).</p>`,
       );
     }
     const perLayer = resultsTable(summary.rows);
@@ -310,11 +279,11 @@ ${sections.join('\n')}
 
 /** Writes `<runDir>/report.html` (atomically) and returns its path and the charts it holds. */
 export function writeReport(
-  runDir: string,
+  dir: string,
   opts: { title?: string; out?: string } = {},
 ): { path: string; charts: RunChart[] } {
-  const { html, charts } = reportHtml(runDir, opts);
-  const path = opts.out ?? join(runDir, 'report.html');
+  const { html, charts } = reportHtml(dir, opts);
+  const path = opts.out ?? runDir(dir).reportPath;
   writeFileAtomic(path, html);
   return { path, charts };
 }

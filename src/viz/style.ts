@@ -18,7 +18,7 @@ const LANGUAGE_ORDER = ['nl', 'de', 'es', 'ar', 'hi', 'zh', 'ko', 'ru', 'tr', 'e
 /** Published (the paper) against measured (this run): light and dark of one hue, published always the lighter. */
 export const SOURCE_COLORS = { published: '#9ecae1', measured: '#08519c' } as const;
 
-/** Variants of the method (src/sweep/variants.ts names): full MSD strong, each ablation its own hue. */
+/** Variants of the method (src/run/variants.ts names): full MSD strong, each ablation its own hue. */
 export const VARIANT_COLORS: Record<string, string> = {
   full: '#08519c',
   noAux: '#e6550d',

@@ -8,7 +8,8 @@
  */
 import { rowsOf, type TableInput } from './table-input.js';
 import { AVERAGE, withAverage } from './charts.js';
-import { canonicalRow, canonicalVariant, VARIANT_LABELS, type AblationRow } from './published.js';
+import type { AblationRow } from '../run/published.js';
+import { VARIANT_LABELS } from '../run/variants.js';
 
 type Row = Record<string, unknown>;
 
@@ -195,11 +196,9 @@ export function ablationTable(
   input: TableInput<AblationRow>,
   opts: { languages?: readonly string[]; variants?: readonly string[] } = {},
 ): Row[] {
-  const rows = rowsOf(input, 'ablationTable')
-    .map(canonicalRow)
-    .filter((r) => r.language !== AVERAGE);
+  const rows = rowsOf(input, 'ablationTable').filter((r) => r.language !== AVERAGE);
   const languages = opts.languages ?? [...new Set(rows.map((r) => r.language))];
-  const variants = (opts.variants ?? [...new Set(rows.map((r) => r.variant))]).map(canonicalVariant);
+  const variants = opts.variants ?? [...new Set(rows.map((r) => r.variant))];
   const withAvg = withAverage(
     rows.filter((r) => r.f1 !== null),
     languages,

@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic, writeJsonAtomic } from '../model/atomic.js';
+import { writeFileAtomic, writeJsonAtomic } from '../run/io.js';
 import { disposeNerModel, loadNerModel } from '../model/ner-model.js';
 import type { WebMeta } from './browser/tagger.js';
 

@@ -80,3 +80,31 @@ test(
     await assert.rejects(runDiagnostics(join(run, 'nope')), /config.json not found/);
   },
 );
+
+test(
+  'runDiagnostics on a sweep cell that reuses a shared teacher reads the teacher from the shared run',
+  { skip: existsSync(join(dataRoot, 'conll2002')) ? undefined : `no CoNLL-2002 data under ${dataRoot}` },
+  async () => {
+    const shared = mkdtempSync(join(tmpdir(), 'msd-diag-teacher-'));
+    const cell = mkdtempSync(join(tmpdir(), 'msd-diag-cell-'));
+    made.push(shared, cell);
+    const cfg = resolveConfig('tiny', {
+      data: {
+        root: dataRoot,
+        corpus: 'conll2002',
+        source: 'es',
+        targets: ['nl'],
+        limit: { train: 0, dev: 0, test: 30 },
+      },
+      run: { outDir: cell, teacherDir: shared, backend: 'cpu' },
+    });
+    writeFileSync(join(cell, 'config.json'), JSON.stringify(cfg, null, 2));
+    saveTiny(shared, 'teacher', 3); // the cell has no teacher/ of its own
+    saveTiny(cell, join('students', 'nl'), 4);
+    const out = await runDiagnostics(cell, { sample: 12, projectSample: 8 });
+    assert.deepEqual([...new Set(out.mmd.map((r) => r.model))], ['teacher', 'student:nl', 'teacher vs student:nl']);
+    assert.deepEqual(out.paths, [join(cell, 'diagnostics', 'mmd.json'), join(cell, 'diagnostics', 'projection.json')]);
+    assert.ok(!existsSync(join(shared, 'diagnostics')), 'written into the cell, not the shared run');
+    assert.deepEqual([...new Set(out.projection.map((p) => p.model))], ['teacher', 'student:nl']);
+  },
+);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { collectSweep, latexTable, tidyFrame, writeCollect } from '../../src/sweep/collect.js';
 import { planSweep, writePlan, type SweepPlan } from '../../src/sweep/plan.js';
 import { processAlive, sweepFileStatus } from '../../src/sweep/state.js';
-import { sweepFigures } from '../../src/sweep/figures.js';
+import { sweepFigures } from '../../src/viz/sweep-figures.js';
 import { tTest } from '../../src/sweep/stats.js';
 
 const close = (a: number, b: number, tol = 1e-12) => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);

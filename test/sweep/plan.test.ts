@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig } from '../../src/config.js';
 import { planSweep, readPlan, readSweepSpec, writePlan, type SweepSpec } from '../../src/sweep/plan.js';
-import { ABLATION_VARIANTS, variantOf } from '../../src/sweep/variants.js';
+import { ABLATION_VARIANTS, variantOf } from '../../src/run/variants.js';
 
 const grid: SweepSpec = {
   name: 'g',

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { configToJson, resolveConfig, teacherConfigView } from '../../src/config.js';
 import { checkSharedTeacher } from '../../src/train/pipeline.js';
 import { pretrainedDir } from '../../src/train/models.js';
-import { runDir } from '../../src/train/runs.js';
+import { runDir } from '../../src/run/dir.js';
 
 test('run.teacherDir: teacher paths point into the shared run, results stay in the cell', () => {
   const cfg = resolveConfig('tiny', { run: { outDir: '/x/cell', teacherDir: '/x/teachers/t1' } });

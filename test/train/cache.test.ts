@@ -28,7 +28,7 @@ import { backendFor } from '../../src/train/backend.js';
 import { loadSplit } from '../../src/train/data.js';
 import type { ProgressEvent } from '../../src/train/progress.js';
 import { newModel, pretrainedDir } from '../../src/train/models.js';
-import { RunDir } from '../../src/train/runs.js';
+import { runDir } from '../../src/run/dir.js';
 import { distillStudent } from '../../src/train/student.js';
 import { noData, tinyConfig, tmpRun } from './helpers.js';
 
@@ -137,7 +137,7 @@ test(
   { skip: noData },
   async () => {
     const studentCfg = tinyConfig(cfg.run.outDir, { student: { epochs: 0 } }); // no step: only the cache matters here
-    const run = new RunDir(cfg.run.outDir);
+    const run = runDir(cfg.run.outDir);
     run.init(studentCfg);
     saveNerModel(run.teacher().best, model, { tokenizerFrom: dir });
     const computed = async (over: Parameters<typeof distillStudent>[2] = {}) => {

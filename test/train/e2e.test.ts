@@ -14,7 +14,7 @@ import { configToJson, resolveConfig, type MsdConfig } from '../../src/config.js
 import { tf } from '../../src/tf.js';
 import { runMsd } from '../../src/train/pipeline.js';
 import type { ProgressEvent } from '../../src/train/progress.js';
-import { readJsonl } from '../../src/train/runs.js';
+import { readJsonl } from '../../src/run/io.js';
 import { noData } from './helpers.js';
 
 function testConfig(outDir: string): MsdConfig {

@@ -12,7 +12,8 @@ import { initBackend } from '../../src/backend/init.js';
 import type { OptimConfig } from '../../src/config.js';
 import { tf } from '../../src/tf.js';
 import { trainLoop, NonFiniteLossError, type LoopSpec } from '../../src/train/loop.js';
-import { RunDir, readJsonl } from '../../src/train/runs.js';
+import { runDir } from '../../src/run/dir.js';
+import { readJsonl } from '../../src/run/io.js';
 import type { LossResult } from '../../src/losses/terms.js';
 import { defaultNoDecay } from '../../src/train/adamw.js';
 import { InterruptedError } from '../../src/interrupt.js';
@@ -59,7 +60,7 @@ function toySpec(
       return { score };
     },
     saveBest: () => undefined,
-    paths: new RunDir(dir).teacher(),
+    paths: runDir(dir).teacher(),
     resume: false,
     evalEvery: 0,
     checkpointEvery: 4,

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { MsdConfig } from '../../src/config.js';
 import { writeTinyCheckpoint } from '../../src/model/tiny.js';
 import { readSafetensors } from '../../src/model/safetensors.js';
-import { readJsonl } from '../../src/train/runs.js';
+import { readJsonl } from '../../src/run/io.js';
 import { trainTeacher } from '../../src/train/teacher.js';
 import { distillStudent } from '../../src/train/student.js';
 import { noData, tinyConfig, tmpRun } from './helpers.js';

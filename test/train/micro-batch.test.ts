@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '../../src/tf.js';
 import { initBackend } from '../../src/backend/init.js';
-import { RunDir, readJsonl } from '../../src/train/runs.js';
+import { runDir } from '../../src/run/dir.js';
+import { readJsonl } from '../../src/run/io.js';
 import { microBatchSeed, trainLoop, type LoopSpec, type MicroBatch } from '../../src/train/loop.js';
 import type { OptimConfig } from '../../src/config.js';
 import type { LossResult } from '../../src/losses/terms.js';
@@ -72,7 +73,7 @@ async function run(
       : {}),
     evaluate: () => ({ score: 0 }),
     saveBest: () => undefined,
-    paths: new RunDir(dir).teacher(),
+    paths: runDir(dir).teacher(),
     resume: false,
     evalEvery: 0,
     checkpointEvery: 0,

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { saveNerModel, disposeNerModel } from '../../src/model/ner-model.js';
 import { evaluateRun } from '../../src/train/pipeline.js';
-import { RunDir } from '../../src/train/runs.js';
+import { runDir } from '../../src/run/dir.js';
 import { loadSplit } from '../../src/train/data.js';
 import { newModel, pretrainedDir } from '../../src/train/models.js';
 import { noData, tinyConfig, tmpRun } from './helpers.js';
@@ -12,7 +12,7 @@ import { InterruptedError } from '../../src/interrupt.js';
 
 test('main head F1 comes from the main head layer even when evalLayers stops below it', { skip: noData }, async () => {
   const cfg = tinyConfig(tmpRun('pipeline'), { run: { evalLayers: [2, 3] } });
-  const run = new RunDir(cfg.run.outDir);
+  const run = runDir(cfg.run.outDir);
   run.init(cfg);
   const dir = await pretrainedDir(cfg);
   const schema = loadSplit(cfg, 'es', 'dev').schema;

@@ -73,7 +73,7 @@ test('the public API has what users call and leaves internals out', () => {
     'distillStudent',
     'runMsd',
     'evaluateRun',
-    'RunDir',
+    'runDir',
     'readJsonl',
     'consoleProgress',
     'formatProgress',
@@ -99,6 +99,9 @@ test('the public API has what users call and leaves internals out', () => {
     'trainableVars',
     'lambdaName',
     'DEFAULT_AUX_LAYERS',
+    'RunDir',
+    'writeFileAtomic',
+    'canonicalVariant',
   ];
   for (const n of internal) assert.ok(!exported.has(n), `internal ${n} is exported`);
 });

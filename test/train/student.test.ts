@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type { DeepPartial, MsdConfig, StudentConfig } from '../../src/config.js';
 import { readSafetensors } from '../../src/model/safetensors.js';
 import { tf } from '../../src/tf.js';
-import { readJsonl } from '../../src/train/runs.js';
+import { readJsonl } from '../../src/run/io.js';
 import { distillStudent } from '../../src/train/student.js';
 import { trainTeacher } from '../../src/train/teacher.js';
 import { noData, conllData, tinyConfig, tmpRun } from './helpers.js';

@@ -12,14 +12,14 @@ import {
   perLayerF1Chart,
   perLayerF1ErrorBarChart,
   projectionChart,
-  publishedRows,
   renderSvg,
   svgToPng,
   trainingCurvesChart,
   type VlSpec,
 } from '../../src/viz/index.js';
 import { logTicks } from '../../src/viz/charts.js';
-import { VARIANT_LABELS } from '../../src/viz/published.js';
+import { publishedRows } from '../../src/run/published.js';
+import { VARIANT_LABELS } from '../../src/run/variants.js';
 import { resultsFrame, type ResultRow } from '../../src/eval/table.js';
 import { ablationRows, f1Rows, f1StatRows, metricRecords, mmdRows, projectionPoints } from './fixtures.js';
 import { decodePng, inkStats } from './png.js';
@@ -195,6 +195,7 @@ test('ablationChart: published vs measured, average only over complete rows, nul
 
   // with unknown (null) published cells: measured bars only, no 'published' legend entry, and the subtitle says why
   const unknown = publishedRows('conll', { includeNull: true }).map((r) => ({ ...r, f1: null }));
+  assert.equal(unknown.length, 15, 'five variants on three languages');
   const measured = rows.filter((r) => r.source === 'measured' && r.variant === 'full');
   const spec2 = ablationChart([...unknown, ...measured]) as Record<string, any>;
   const values2 = (spec2.data as { values: Record<string, unknown>[] }).values;

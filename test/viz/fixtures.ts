@@ -1,5 +1,6 @@
 /** Small tables every chart test builds from (shapes as the library produces them). */
-import type { AblationRow, F1Row, F1StatRow, MetricRecord, MmdChartRow, ProjectionPoint } from '../../src/viz/index.js';
+import type { F1Row, F1StatRow, MetricRecord, MmdChartRow, ProjectionPoint } from '../../src/viz/index.js';
+import type { AblationRow } from '../../src/run/published.js';
 import { createRng } from '../../src/rng.js';
 
 export function f1Rows(): F1Row[] {

@@ -1,19 +1,10 @@
 /**
  * Tables: CSV quoting, HTML escaping, LaTeX tabular with the best number per column in bold, the ablation table's
- * averages, DataFrame input, and the published-numbers file (source cited; nothing unverified drawn as known).
+ * averages, DataFrame input (the published-numbers file: test/run/published.test.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  ablationTable,
-  loadPublished,
-  publishedF1,
-  publishedRows,
-  toCsv,
-  toHtml,
-  toLatex,
-  CORPUS_LANGUAGES,
-} from '../../src/viz/index.js';
+import { ablationTable, toCsv, toHtml, toLatex } from '../../src/viz/index.js';
 import { resultsFrame } from '../../src/eval/table.js';
 import { ablationRows } from './fixtures.js';
 
@@ -73,33 +64,9 @@ test('ablationTable: one row per variant and source, average only where every la
   const noAux = table.find((r) => r.source === 'measured' && r.method === 'w/o aux. heads')!;
   assert.equal(noAux.nl, null);
   assert.equal(noAux.avg, null, 'no average over an incomplete row');
-  // 'msd' (the earlier name of the full method) is the same variant as 'full'
-  assert.deepEqual(ablationTable(rows.map((r) => (r.variant === 'full' ? { ...r, variant: 'msd' } : r))), table);
   const tex = toLatex(table);
   assert.match(tex, /MSD & published & \\textbf\{72.00\} & \\textbf\{80.00\} & \\textbf\{82.00\} & \\textbf\{78.00\}/);
   assert.match(tex, /-- &/, 'unknown cells as --');
-});
-
-test('published numbers: source cited, every cell null or a percentage, unverified cells never reported as known', () => {
-  const doc = loadPublished();
-  assert.match(doc.source.doi!, /^10\.18653\/v1\/2022\.emnlp-main\.345$/);
-  assert.match(doc.source.citation!, /Wider & Closer/);
-  for (const corpus of Object.keys(CORPUS_LANGUAGES)) {
-    for (const v of ['full', 'noAux', 'noMmdM', 'noMmdL']) {
-      const row = doc.rows.find((r) => r.corpus === corpus && r.variant === v);
-      assert.ok(row, `${corpus} ${v} row`);
-      assert.deepEqual(Object.keys(row!.f1), [...CORPUS_LANGUAGES[corpus]!]);
-      if (!row!.verified)
-        assert.ok(
-          Object.values(row!.f1).every((x) => x === null) && row!.avg === null,
-          `${corpus} ${v}: unverified rows hold no numbers`,
-        );
-    }
-  }
-  const known = doc.rows.flatMap((r) => Object.values(r.f1)).filter((x) => x !== null).length;
-  assert.equal(publishedRows().length, known, 'publishedRows leaves null cells out');
-  assert.equal(publishedRows(undefined, { includeNull: true }).length, 36);
-  if (doc.status === 'unverified') assert.equal(publishedF1('conll2002', 'nl'), null);
 });
 
 test('integer columns print as integers; bold marks the best only in score columns', () => {

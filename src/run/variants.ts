@@ -1,6 +1,7 @@
 /**
- * The paper's ablation variants (Table 3) as named bundles of the student's ablation flags, defined once here and
- * used by sweeps (`variant` axis), `msd collect` and the notebooks:
+ * The method's variants: the paper's ablations (Tables 1-3) as named bundles of the student's ablation flags
+ * (`student.ablation`), with their labels, defined once here and used by sweeps (`variant` axis), `msd collect`,
+ * the report, the published numbers and the notebooks:
  *
  *   full    L_final = L_stu + alpha' MMD_M + beta' MMD_L        (full MSD)
  *   noAux   only the main layer is distilled (no short channels: L_stu = L_12^KD)
@@ -36,4 +37,34 @@ export function variantOf(ablation: Ablation): VariantName | undefined {
     const v = ABLATION_VARIANTS[n];
     return v.noAux === ablation.noAux && v.noMmdM === ablation.noMmdM && v.noMmdL === ablation.noMmdL;
   });
+}
+
+/**
+ * A variant of the method, named as above (full, noAux, noMmdL, noMmdM, noAll); other strings are allowed for
+ * variants a study adds.
+ */
+export type Variant = VariantName | (string & {});
+
+/** Short labels for charts and tables. */
+export const VARIANT_LABELS: Record<string, string> = {
+  full: 'MSD',
+  noAux: 'w/o aux. heads',
+  noMmdM: 'w/o MMD_M',
+  noMmdL: 'w/o MMD_L',
+  noAll: 'plain KD',
+};
+
+/**
+ * The variant a run's config (as read from its config.json) describes: 'full', 'noMmdL', ..., or for a combination
+ * without a name its flags joined ('noMmdM+noMmdL').
+ */
+export function runVariant(config: Record<string, unknown> | undefined): string {
+  const a = ((config?.student as Record<string, unknown> | undefined)?.ablation ?? {}) as Record<string, unknown>;
+  const named = variantOf({ noAux: a.noAux === true, noMmdM: a.noMmdM === true, noMmdL: a.noMmdL === true });
+  return (
+    named ??
+    Object.keys(a)
+      .filter((k) => a[k] === true)
+      .join('+')
+  );
 }
