@@ -101,6 +101,24 @@ export class HubAccessError extends Error {
 
 const OFFLINE_REASON = 'not downloaded: HF_HUB_OFFLINE is set (no network access allowed)';
 
+/**
+ * A GET, tried again (twice, 200 ms apart) when the connection is reset before an answer: a kept-alive socket that
+ * the server closed just as it was reused fails that way, and a GET is safe to repeat. A refused connection or a
+ * name that does not resolve fails at once (offline: the error must come within seconds).
+ */
+async function fetchOnce(url: string, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fetch(url, { headers, redirect: 'manual', signal });
+    } catch (err) {
+      const code = (err as { cause?: { code?: string } }).cause?.code ?? '';
+      const reset = code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE';
+      if (!reset || attempt >= 2 || signal.aborted) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
 /** One request, redirects followed by hand (keeping the first answer's X-Linked-* headers), with a timeout. */
 async function request(
   url: string,
@@ -120,7 +138,7 @@ async function request(
     const h: Record<string, string> = { ...headers };
     if (s.token && sameHost) h.Authorization = `Bearer ${s.token}`;
     try {
-      res = await fetch(at, { headers: h, redirect: 'manual', signal: abort.signal });
+      res = await fetchOnce(at, h, abort.signal);
     } catch (err) {
       const e = err as Error & { cause?: { code?: string; message?: string } };
       const why = abort.signal.aborted
