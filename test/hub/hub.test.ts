@@ -135,10 +135,10 @@ test('a transfer cut in the middle is resumed with a Range request in the same c
   const before = hub.log.length;
   await ensureDataset('conll2002', 'es', 'dev');
   const ranges = hub.log.slice(before).filter((l) => l.range && l.url.startsWith('/cdn/'));
-  assert.deepEqual(
-    ranges.map((l) => l.range),
-    ['bytes=300000-'],
-  );
+  // One resume, from what had arrived: at most the 300000 bytes sent before the cut (a reset socket may drop a few).
+  assert.equal(ranges.length, 1, JSON.stringify(ranges));
+  const from = Number(/^bytes=(\d+)-$/.exec(ranges[0]!.range!)?.[1]);
+  assert.ok(from > 0 && from <= 300_000, ranges[0]!.range);
   const size = statSync(join(parquetDir(cache, 'validation'), '0000.parquet')).size;
   assert.equal(size, opts.datasets!.get('eriktks/conll2002')!.get('es/validation')![0]!.length);
 });
