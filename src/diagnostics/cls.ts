@@ -11,10 +11,9 @@
  */
 import type { AnySentence } from '../data/types.js';
 import type { NerModel } from '../model/ner-model.js';
-import { tf } from '../tf.js';
-import { makeBatches } from '../tokenizer/batching.js';
+import { clsSlice, resolveLayer } from '../model/cls.js';
+import { checkUniqueIds, inferBatches } from '../model/inference.js';
 import { encodeDataset } from '../tokenizer/dataset.js';
-import { batchToTensors, disposeBatchTensors } from '../tokenizer/tensors.js';
 
 /** Row-major [rows, dim] float matrix with the sentence id of each row. */
 export interface ClsMatrix {
@@ -52,14 +51,7 @@ export function clsByLayer(
 ): Map<number, ClsMatrix> {
   const wanted = resolveLayers(model, layers, 'clsByLayer');
   if (sentences.length === 0) throw new Error('clsByLayer: no sentences given; expected at least one');
-  const seen = new Set<string>();
-  for (const s of sentences) {
-    if (seen.has(s.id))
-      throw new Error(
-        `clsByLayer: sentence id '${s.id}' appears twice (${s.source.file}:${s.source.line}); ids must be unique`,
-      );
-    seen.add(s.id);
-  }
+  checkUniqueIds(sentences, 'clsByLayer');
   const H = model.encoder.config.hiddenSize;
   const { encoded } = encodeDataset(model.tokenizer, sentences, { maxLength: model.maxLength });
   const first = encoded.filter((e) => e.window.index === 0);
@@ -76,27 +68,18 @@ export function clsByLayer(
       },
     ]),
   );
-  const batches = makeBatches(first, {
-    batchSize: opts.batchSize ?? 32,
-    shuffle: false,
-    bucket: true,
-    padId: model.tokenizer.padId,
-  });
-  for (const batch of batches) {
-    const t = batchToTensors(batch);
-    const [b] = batch.shape;
-    const cls = tf.tidy(() => {
-      const { hidden } = model.encoder.forward(t, { training: false });
-      return wanted.map((m) => tf.reshape(tf.slice(hidden[m]!, [0, 0, 0], [b, 1, H]), [b, H]));
-    });
-    disposeBatchTensors(t);
-    cls.forEach((x, k) => {
-      const data = x.dataSync() as Float32Array;
-      const target = out.get(wanted[k]!)!.data;
-      batch.items.forEach((item, r) => target.set(data.subarray(r * H, (r + 1) * H), rowOf.get(item.sentenceId)! * H));
-    });
-    tf.dispose(cls);
-  }
+  inferBatches(
+    model,
+    first,
+    ({ hidden, items }) => {
+      wanted.forEach((m) => {
+        const data = clsSlice(hidden[m]!).dataSync() as Float32Array;
+        const target = out.get(m)!.data;
+        items.forEach((item, r) => target.set(data.subarray(r * H, (r + 1) * H), rowOf.get(item.sentenceId)! * H));
+      });
+    },
+    { batchSize: opts.batchSize },
+  );
   return out;
 }
 
@@ -107,7 +90,7 @@ export function clsEmbeddings(
   layer = -1,
   opts: ClsOptions = {},
 ): { layer: number; ids: string[]; vectors: number[][] } {
-  const m = layer < 0 ? model.encoder.config.numLayers + 1 + layer : layer;
+  const m = resolveLayer(layer, model.encoder.config.numLayers);
   const mat = clsByLayer(model, sentences, [m], opts).get(m)!;
   return { layer: m, ids: mat.ids, vectors: matrixRows(mat) };
 }

@@ -12,6 +12,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolveConfig, type MsdConfig } from '../config.js';
+import { resolveLayer } from '../model/cls.js';
 import { disposeNerModel, loadNerModel, type NerModel } from '../model/ner-model.js';
 import { runDir } from '../run/dir.js';
 import { readJson, writeJsonAtomic } from '../run/io.js';
@@ -71,7 +72,7 @@ async function computeDiagnostics(dir: string, opts: RunDiagnosticsOptions): Pro
   const mmd: MmdRow[] = [];
   const projection: ProjectionRow[] = [];
   try {
-    const clsLayer = cfg.student.clsLayer < 0 ? teacher.encoder.config.numLayers : cfg.student.clsLayer;
+    const clsLayer = resolveLayer(cfg.student.clsLayer, teacher.encoder.config.numLayers);
     const stop = (before: string) =>
       throwIfInterrupted(() => `diagnostics stopped before ${before}; nothing written; run them again`);
     for (const lang of langs) {

@@ -6,12 +6,11 @@
 import type { AnySentence, UnlabelledSentence } from '../data/types.js';
 import { unlabelled } from '../data/unlabelled.js';
 import type { NerModel } from '../model/ner-model-type.js';
+import { checkUniqueIds, inferBatches } from '../model/inference.js';
 import { tf } from '../tf.js';
-import { makeBatches } from '../tokenizer/batching.js';
 import { encodeDataset } from '../tokenizer/dataset.js';
 import type { Encoded } from '../tokenizer/align.js';
 import { decodeWordLabels } from '../tokenizer/decode.js';
-import { batchToTensors, disposeBatchTensors } from '../tokenizer/tensors.js';
 import { entitySpans, type EntitySpan } from './spans.js';
 
 export interface RunHeadsOptions {
@@ -43,49 +42,29 @@ export function runHeads(model: NerModel, sentences: readonly AnySentence[], opt
     if (!model.heads.layers.includes(m))
       throw new Error(`runHeads: the model has no head on layer ${m} (heads: ${model.heads.layers.join(', ')})`);
   }
-  const seen = new Set<string>();
-  for (const s of sentences) {
-    if (seen.has(s.id))
-      throw new Error(
-        `runHeads: sentence id '${s.id}' appears twice (${s.source.file}:${s.source.line}); ids must be unique`,
-      );
-    seen.add(s.id);
-  }
+  checkUniqueIds(sentences, 'runHeads');
   const main = model.heads.mainLayer;
   const { encoded } = encodeDataset(model.tokenizer, sentences, { maxLength: model.maxLength });
-  const batches = makeBatches(encoded, {
-    batchSize: opts.batchSize ?? 32,
-    shuffle: false,
-    bucket: true,
-    padId: model.tokenizer.padId,
-  });
   // Per window: predicted ids per layer, and the main head's max probability.
   const preds = new Map<Encoded, { ids: Map<number, Int32Array>; prob?: Float32Array }>();
-  let done = 0;
-  for (const batch of batches) {
-    const t = batchToTensors(batch);
-    const [b, len] = batch.shape;
-    const out = tf.tidy(() => {
-      const { hidden } = model.encoder.forward(t, { training: false });
-      const logits = model.heads.logits(hidden, { training: false });
-      const ids = layers.map((m) => tf.argMax(logits.get(m)!, -1));
-      const prob = opts.probs ? tf.max(tf.softmax(logits.get(main)!), -1) : undefined;
-      return { ids, prob };
-    });
-    const idData = out.ids.map((x) => x.dataSync() as Int32Array);
-    const probData = out.prob?.dataSync() as Float32Array | undefined;
-    tf.dispose([...out.ids, ...(out.prob ? [out.prob] : [])]);
-    disposeBatchTensors(t);
-    batch.items.forEach((item, r) => {
-      const n = item.inputIds.length;
-      preds.set(item, {
-        ids: new Map(layers.map((m, k) => [m, idData[k]!.slice(r * len, r * len + n)])),
-        prob: probData?.slice(r * len, r * len + n),
+  inferBatches(
+    model,
+    encoded,
+    ({ logits, items, length: len }) => {
+      const idData = layers.map((m) => tf.argMax(logits().get(m)!, -1).dataSync() as Int32Array);
+      const probData = opts.probs
+        ? (tf.max(tf.softmax(logits().get(main)!), -1).dataSync() as Float32Array)
+        : undefined;
+      items.forEach((item, r) => {
+        const n = item.inputIds.length;
+        preds.set(item, {
+          ids: new Map(layers.map((m, k) => [m, idData[k]!.slice(r * len, r * len + n)])),
+          prob: probData?.slice(r * len, r * len + n),
+        });
       });
-    });
-    done += b;
-    opts.onProgress?.(done, encoded.length);
-  }
+    },
+    { batchSize: opts.batchSize, onProgress: opts.onProgress },
+  );
   // The windows of a sentence are consecutive in `encoded`.
   const labels = new Map<number, Int32Array[]>(layers.map((m) => [m, []]));
   const probs: Float32Array[] | undefined = opts.probs ? [] : undefined;

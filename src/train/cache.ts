@@ -15,12 +15,12 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { clsSlice } from '../model/cls.js';
+import { inferBatches } from '../model/inference.js';
 import type { NerModel } from '../model/ner-model.js';
 import { readSafetensors, writeSafetensors } from '../model/safetensors.js';
 import { tf } from '../tf.js';
 import { firstPieceMask, type Encoded } from '../tokenizer/align.js';
-import { makeBatches } from '../tokenizer/batching.js';
-import { batchToTensors, disposeBatchTensors } from '../tokenizer/tensors.js';
 
 export interface TargetProbs {
   layers: number[];
@@ -49,23 +49,6 @@ export function teacherCacheKey(teacherDir: string, settings: Record<string, unk
   return `teacher-${h.digest('hex').slice(0, 12)}`;
 }
 
-function forEachBatch(
-  model: NerModel,
-  windows: readonly Encoded[],
-  batchSize: number,
-  fn: (hidden: tf.Tensor3D[], items: readonly Encoded[], len: number) => void,
-): void {
-  const batches = makeBatches(windows, { batchSize, shuffle: false, bucket: true, padId: model.tokenizer.padId });
-  for (const batch of batches) {
-    const x = batchToTensors(batch);
-    tf.tidy(() => {
-      const { hidden } = model.encoder.forward(x, { training: false });
-      fn(hidden, batch.items, batch.shape[1]);
-    });
-    disposeBatchTensors(x);
-  }
-}
-
 /** Teacher probabilities at first sub-tokens of `windows` for each head layer (evaluation mode). */
 export function computeTargetProbs(teacher: NerModel, windows: readonly Encoded[], batchSize = 32): TargetProbs {
   const layers = teacher.heads.layers;
@@ -75,23 +58,27 @@ export function computeTargetProbs(teacher: NerModel, windows: readonly Encoded[
   const masks = windows.map((w) => firstPieceMask(w.wordIndex));
   masks.forEach((m, k) => (offsets[k + 1] = offsets[k]! + m.reduce((a, b) => a + b, 0)));
   const probs = new Map(layers.map((m) => [m, new Float32Array(offsets[windows.length]! * C)]));
-  forEachBatch(teacher, windows, batchSize, (hidden, items, len) => {
-    const logits = teacher.heads.logits(hidden, { training: false });
-    for (const m of layers) {
-      const p = tf.softmax(logits.get(m)!).dataSync() as Float32Array;
-      const out = probs.get(m)!;
-      items.forEach((w, r) => {
-        const k = index.get(w)!;
-        let row = offsets[k]!;
-        const mask = masks[k]!;
-        for (let t = 0; t < mask.length; t++) {
-          if (!mask[t]) continue;
-          out.set(p.subarray((r * len + t) * C, (r * len + t + 1) * C), row * C);
-          row++;
-        }
-      });
-    }
-  });
+  inferBatches(
+    teacher,
+    windows,
+    ({ logits, items, length: len }) => {
+      for (const m of layers) {
+        const p = tf.softmax(logits().get(m)!).dataSync() as Float32Array;
+        const out = probs.get(m)!;
+        items.forEach((w, r) => {
+          const k = index.get(w)!;
+          let row = offsets[k]!;
+          const mask = masks[k]!;
+          for (let t = 0; t < mask.length; t++) {
+            if (!mask[t]) continue;
+            out.set(p.subarray((r * len + t) * C, (r * len + t + 1) * C), row * C);
+            row++;
+          }
+        });
+      }
+    },
+    { batchSize },
+  );
   return { layers, numLabels: C, probs, offsets };
 }
 
@@ -100,10 +87,15 @@ export function computeCls(model: NerModel, windows: readonly Encoded[], layer: 
   const H = model.encoder.config.hiddenSize;
   const index = new Map(windows.map((w, k) => [w, k]));
   const out = new Float32Array(windows.length * H);
-  forEachBatch(model, windows, batchSize, (hidden, items, len) => {
-    const cls = hidden[layer]!.dataSync() as Float32Array;
-    items.forEach((w, r) => out.set(cls.subarray(r * len * H, r * len * H + H), index.get(w)! * H));
-  });
+  inferBatches(
+    model,
+    windows,
+    ({ hidden, items }) => {
+      const cls = clsSlice(hidden[layer]!).dataSync() as Float32Array;
+      items.forEach((w, r) => out.set(cls.subarray(r * H, (r + 1) * H), index.get(w)! * H));
+    },
+    { batchSize },
+  );
   return out;
 }
 

@@ -20,6 +20,7 @@ import { studentLoss } from '../losses/kd.js';
 import { layerWeights, type LayerWeights } from '../losses/lambda.js';
 import type { LossResult } from '../losses/terms.js';
 import { writeJsonAtomic } from '../run/io.js';
+import { clsSlice, resolveLayer } from '../model/cls.js';
 import { disposeNerModel, loadNerModel, type NerModel } from '../model/ner-model.js';
 import { tf } from '../tf.js';
 import { firstPieceMask, type Encoded } from '../tokenizer/align.js';
@@ -119,11 +120,6 @@ function batchCls(cls: Float32Array, H: number, batch: Batch, index: Map<Encoded
 }
 
 /** [CLS] of a hidden state [b, t, H] -> [b, H]. */
-function clsOf(hidden: tf.Tensor3D): tf.Tensor2D {
-  const [b, , H] = hidden.shape;
-  return tf.reshape(tf.slice(hidden, [0, 0, 0], [b, 1, H]), [b, H]);
-}
-
 /** What the student trains on, from the teacher: its outputs on the run's windows (cached on disk). */
 export interface TeacherOutputs {
   targetWindows: Encoded[];
@@ -160,7 +156,7 @@ export function teacherOutputs(
     const encodeOpts = { maxLength: cfg.data.maxLength };
     const targetWindows = encodeDataset(teacher.tokenizer, target, encodeOpts).encoded;
     const sourceWindows = encodeDataset(teacher.tokenizer, source, encodeOpts).encoded;
-    const clsLayer = s.clsLayer < 0 ? teacher.encoder.config.numLayers : s.clsLayer;
+    const clsLayer = resolveLayer(s.clsLayer, teacher.encoder.config.numLayers);
     // The directory changes with the teacher's weights and these settings; each file also checks its windows.
     const cacheKey = teacherCacheKey(teacherDir, {
       maxLength: cfg.data.maxLength,
@@ -259,13 +255,14 @@ export function studentStepLoss(
     });
     let studentClsSource: tf.Tensor2D | undefined;
     if (source && !s.ablation.noMmdM) studentClsSource = studentCls(student, source, stepSeed, clsLayer, s);
-    if (micro) return microLoss(micro, stu, micro.gradTarget ? clsOf(hidden[clsLayer]!) : undefined, studentClsSource);
+    if (micro)
+      return microLoss(micro, stu, micro.gradTarget ? clsSlice(hidden[clsLayer]!) : undefined, studentClsSource);
     return finalLoss({
       student: stu,
       // No source batch when both MMD terms are ablated: L_final is then L_stu (logged the same way, as `stu`).
       teacherClsSource: source ? batchCls(outputs.cls!, H, source, sIndex) : undefined,
       studentClsSource,
-      studentClsTarget: s.ablation.noMmdL ? undefined : clsOf(hidden[clsLayer]!),
+      studentClsTarget: s.ablation.noMmdL ? undefined : clsSlice(hidden[clsLayer]!),
       alphaPrime: s.alphaPrime,
       betaPrime: s.betaPrime,
       ablate: { mmdM: s.ablation.noMmdM, mmdL: s.ablation.noMmdL },
@@ -282,7 +279,7 @@ function studentCls(
   frozen: MsdConfig['student'],
 ): tf.Tensor2D {
   const xs = batchToTensors(source);
-  return clsOf(
+  return clsSlice(
     student.encoder.forward(xs, { training: true, dropoutSeed: streamSeed(stepSeed, 'mmd-source'), frozen }).hidden[
       clsLayer
     ]!,
@@ -343,7 +340,7 @@ export function studentMicroBatches(cfg: MsdConfig, student: NerModel, outputs: 
       const { clsLayer, hiddenSize: H } = outputs;
       const [yt, ys] = tf.tidy(() => {
         const cls = (k: number) =>
-          clsOf(
+          clsSlice(
             student.encoder.forward(batchToTensors(targets[k]!), {
               training: true,
               dropoutSeed: seedOf(k, n),
