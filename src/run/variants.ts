@@ -45,13 +45,16 @@ export function variantOf(ablation: Ablation): VariantName | undefined {
  */
 export type Variant = VariantName | (string & {});
 
-/** Short labels for charts and tables. */
+/**
+ * The label of each variant in every chart, table, notebook and the report: the paper's own name of the row (Tables
+ * 1-3), so a measured bar and the published one read the same.
+ */
 export const VARIANT_LABELS: Record<string, string> = {
   full: 'MSD',
-  noAux: 'w/o aux. heads',
-  noMmdM: 'w/o MMD_M',
-  noMmdL: 'w/o MMD_L',
-  noAll: 'plain KD',
+  noAux: 'MSD w/o. distillers',
+  noMmdL: 'MSD w/o. L_MMD^L',
+  noMmdM: 'MSD w/o. L_MMD^M',
+  noAll: 'MSD w/o. all',
 };
 
 /**

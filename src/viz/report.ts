@@ -219,7 +219,7 @@ export function reportHtml(dir: string, opts: { title?: string } = {}): { html: 
         (r) => langs.has(r.language) && r.variant === runVariant(files.config),
       );
       sections.push(
-        `<h3>Published vs measured</h3>${toHtml(ablationTable([...published, ...measured]))}<p class="note">Published: Ma et al. (EMNLP 2022); cells marked – are not known here (see src/run/published.json).</p>`,
+        `<h3>Published vs measured</h3>${toHtml(ablationTable([...published, ...measured]))}<p class="note">Published: Ma et al. (EMNLP 2022), Tables 1-3, mBERT with English as the source language (src/run/published.json); – : the paper has no number for that language.</p>`,
       );
     }
     const perLayer = resultsTable(summary.rows);

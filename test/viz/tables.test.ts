@@ -61,7 +61,7 @@ test('ablationTable: one row per variant and source, average only where every la
   assert.equal(table.length, 8);
   const msdPub = table.find((r) => r.method === 'MSD' && r.source === 'published')!;
   assert.deepEqual(msdPub, { method: 'MSD', source: 'published', de: 72, es: 80, nl: 82, avg: 78 });
-  const noAux = table.find((r) => r.source === 'measured' && r.method === 'w/o aux. heads')!;
+  const noAux = table.find((r) => r.source === 'measured' && r.method === 'MSD w/o. distillers')!;
   assert.equal(noAux.nl, null);
   assert.equal(noAux.avg, null, 'no average over an incomplete row');
   const tex = toLatex(table);
