@@ -76,10 +76,10 @@ export function withCommon(cmd: Command, defaultPreset = 'paper'): Command {
  * default), then the --config file, then each --set, then --out. Errors name the layer (the file, the --set).
  */
 export function configFrom(opts: CommonOptions): MsdConfig {
-  // Resuming without --config: the run's saved config is the one to continue with.
   let file = opts.config ? readConfigFile(opts.config) : undefined;
   const layers: ConfigLayer[] = opts.set.map(parseSet);
   if (opts.out) layers.push({ from: '--out', values: { run: { outDir: opts.out } } });
+  // Resuming without --config: the run's saved config is the file layer (the one to continue with).
   if (!file && opts.resume) {
     const outDir = resolveLayers(opts.preset ?? opts.defaultPreset ?? 'paper', layers).run.outDir;
     const saved = runDir(outDir).configPath;
