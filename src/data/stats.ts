@@ -7,7 +7,7 @@
  * need it), and it shares the library's tfjs-core: the package's overrides make danfojs-node's
  * `@tensorflow/tfjs-node` an alias of `@tensorflow/tfjs` (test/backend/single-core.test.ts checks the tree).
  */
-import { createRequire } from 'node:module';
+import { loadDanfo } from '../danfo.js';
 import type { DataFrame } from 'danfojs-node';
 import { countEntities } from './schemes.js';
 import type { Sentence } from './types.js';
@@ -55,12 +55,6 @@ export function splitStats(input: StatsInput): SplitStats {
     maxLength,
     byType,
   };
-}
-
-let danfo: typeof import('danfojs-node') | undefined;
-function loadDanfo(): typeof import('danfojs-node') {
-  danfo ??= createRequire(import.meta.url)('danfojs-node') as typeof import('danfojs-node');
-  return danfo;
 }
 
 /**

@@ -6,7 +6,7 @@
  * danfojs-node takes about two seconds to load, so it is required lazily, on the first `resultsFrame()` call,
  * rather than whenever the library is imported.
  */
-import { createRequire } from 'node:module';
+import { loadDanfo } from '../danfo.js';
 import type { DataFrame } from 'danfojs-node';
 import type { Sentence } from '../data/types.js';
 import { scoreEntities, type GoldInput } from './metric.js';
@@ -112,13 +112,6 @@ export function layerRows(input: LayerRowsInput): ResultRow[] {
 }
 
 const COLUMNS = ['language', 'split', 'layer', 'precision', 'recall', 'f1', 'support'] as const;
-
-let danfo: typeof import('danfojs-node') | undefined;
-function loadDanfo(): typeof import('danfojs-node') {
-  // createRequire rather than a static import: danfojs-node is CommonJS and slow to load (see top of file)
-  danfo ??= createRequire(import.meta.url)('danfojs-node') as typeof import('danfojs-node');
-  return danfo;
-}
 
 /**
  * The rows as a danfojs DataFrame with columns language, split, layer, precision, recall, f1, support (and

@@ -24,6 +24,7 @@ import type { AnySentence } from '../data/types.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import { writeFileAtomic, writeJsonAtomic } from '../run/io.js';
 import { DTYPE_SIZES, parseSafetensors } from './safetensors.js';
+import { serializeRawSafetensors, type RawTensorToWrite } from './safetensors-format.js';
 
 /** Sentences whose pieces are kept: any list of `{ tokens }` (Sentence[], UnlabelledSentence[]). */
 export type PruneCorpus = readonly Pick<AnySentence, 'tokens'>[];
@@ -137,11 +138,8 @@ export function pruneVocabulary(
   // 2. Weights: vocabulary rows gathered, everything else copied as raw bytes in its own dtype.
   const buf = readFileSync(weightsPath);
   const st = parseSafetensors(buf, weightsPath);
-  const header: Record<string, unknown> = {};
-  if (Object.keys(st.metadata).length) header.__metadata__ = st.metadata;
-  const chunks: Uint8Array[] = [];
+  const tensors: [string, RawTensorToWrite][] = [];
   const remapped: PruneReport['remapped'] = [];
-  let offset = 0;
   let before = 0;
   let after = 0;
   for (const name of st.names) {
@@ -161,24 +159,12 @@ export function pruneVocabulary(
     after += shape.reduce((a, b) => a * b, 1);
     if (!(info.dtype in DTYPE_SIZES))
       throw new Error(`pruneVocabulary: ${weightsPath}: tensor "${name}" has unsupported dtype ${info.dtype}`);
-    header[name] = { dtype: info.dtype, shape, data_offsets: [offset, offset + data.length] };
-    chunks.push(data);
-    offset += data.length;
+    tensors.push([name, { dtype: info.dtype, shape, bytes: data }]);
   }
   if (!remapped.some((r) => r.name.includes('word_embeddings'))) {
     throw new Error(`pruneVocabulary: ${weightsPath} has no word_embeddings tensor with ${vocab.length} rows`);
   }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8); // data 8-byte aligned, as the reference writer
-  const headerBytes = Buffer.from(json, 'utf8');
-  const file = new Uint8Array(8 + headerBytes.length + offset);
-  new DataView(file.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
-  file.set(headerBytes, 8);
-  let at = 8 + headerBytes.length;
-  for (const c of chunks) {
-    file.set(c, at);
-    at += c.length;
-  }
+  const file = serializeRawSafetensors(tensors, st.metadata);
 
   mkdirSync(to, { recursive: true });
   // Files we do not rewrite (special_tokens_map.json, training_config.json, ...) are copied as they are.

@@ -202,9 +202,19 @@ export function halfToFloat(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
-/** Serialises float32 tensors (in the given order) with optional string metadata. */
-export function serializeSafetensors(
-  tensors: Iterable<[string, TensorToWrite]>,
+/** A tensor already in its file bytes (little-endian), in any dtype of DTYPE_SIZES. */
+export interface RawTensorToWrite {
+  dtype: string;
+  shape: readonly number[];
+  bytes: Uint8Array;
+}
+
+/**
+ * Serialises tensors given as raw bytes (in the given order) with optional string metadata: the one writer of the
+ * format's header, its 8-byte alignment padding and its length prefix.
+ */
+export function serializeRawSafetensors(
+  tensors: Iterable<[string, RawTensorToWrite]>,
   metadata?: Record<string, string>,
 ): Uint8Array {
   const header: Record<string, unknown> = {};
@@ -212,30 +222,54 @@ export function serializeSafetensors(
   const list = [...tensors];
   let offset = 0;
   for (const [name, t] of list) {
-    const expected = t.shape.reduce((a, b) => a * b, 1);
-    if (t.data.length !== expected)
-      throw new Error(`serializeSafetensors: "${name}" has ${t.data.length} values for shape [${t.shape}]`);
+    if (!(t.dtype in DTYPE_SIZES)) throw new Error(`serializeSafetensors: "${name}" has unsupported dtype ${t.dtype}`);
+    const expected = t.shape.reduce((a, b) => a * b, 1) * DTYPE_SIZES[t.dtype]!;
+    if (t.bytes.length !== expected)
+      throw new Error(
+        `serializeSafetensors: "${name}" has ${t.bytes.length} bytes for ${t.dtype} shape [${t.shape}] (${expected} expected)`,
+      );
     if (name === '__metadata__' || name in header)
       throw new Error(`serializeSafetensors: duplicate or reserved name "${name}"`);
-    header[name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + t.data.length * 4] };
-    offset += t.data.length * 4;
+    header[name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + t.bytes.length] };
+    offset += t.bytes.length;
   }
   let json = JSON.stringify(header);
   // Pad with spaces so the data starts 8-byte aligned (as the reference writer does).
   json += ' '.repeat((8 - ((8 + new TextEncoder().encode(json).length) % 8)) % 8);
   const headerBytes = new TextEncoder().encode(json);
   const out = new Uint8Array(8 + headerBytes.length + offset);
-  const view = new DataView(out.buffer);
-  view.setBigUint64(0, BigInt(headerBytes.length), true);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
   out.set(headerBytes, 8);
   let at = 8 + headerBytes.length;
   for (const [, t] of list) {
-    if (LITTLE_ENDIAN) {
-      out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
-    } else {
-      for (let i = 0; i < t.data.length; i++) view.setFloat32(at + i * 4, t.data[i], true);
-    }
-    at += t.data.byteLength;
+    out.set(t.bytes, at);
+    at += t.bytes.length;
   }
   return out;
+}
+
+/** Float32 values as little-endian bytes (a view when the machine is little-endian). */
+function float32Bytes(data: Float32Array): Uint8Array {
+  if (LITTLE_ENDIAN) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const out = new Uint8Array(data.length * 4);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < data.length; i++) view.setFloat32(i * 4, data[i]!, true);
+  return out;
+}
+
+/** Serialises float32 tensors (in the given order) with optional string metadata. */
+export function serializeSafetensors(
+  tensors: Iterable<[string, TensorToWrite]>,
+  metadata?: Record<string, string>,
+): Uint8Array {
+  const list = [...tensors];
+  for (const [name, t] of list) {
+    const expected = t.shape.reduce((a, b) => a * b, 1);
+    if (t.data.length !== expected)
+      throw new Error(`serializeSafetensors: "${name}" has ${t.data.length} values for shape [${t.shape}]`);
+  }
+  return serializeRawSafetensors(
+    list.map(([name, t]) => [name, { dtype: 'F32', shape: t.shape, bytes: float32Bytes(t.data) }]),
+    metadata,
+  );
 }

@@ -14,7 +14,7 @@
  *   collect/incomplete.csv  cells left out and why
  */
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
+import { loadDanfo } from '../danfo.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DataFrame } from 'danfojs-node';
@@ -214,7 +214,7 @@ export function collectSweep(root: string, opts: CollectOptions = {}): CollectRe
 
 /** The tidy table as a danfojs DataFrame (danfojs is loaded on first use: it takes seconds). */
 export function tidyFrame(rows: readonly TidyRow[]): DataFrame {
-  const { DataFrame: DF } = createRequire(import.meta.url)('danfojs-node') as typeof import('danfojs-node');
+  const { DataFrame: DF } = loadDanfo();
   const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   return new DF(
     rows.map((r) => columns.map((c) => r[c] ?? '')),

@@ -206,3 +206,34 @@ test('fuzz: random byte corruptions never crash or read out of bounds', () => {
   }
   assert.ok(outcomes.rejected > 1000, JSON.stringify(outcomes));
 });
+
+test('serializeRawSafetensors: tensors of any dtype as bytes, 8-byte aligned data; the float32 writer is the same file', async () => {
+  const { serializeRawSafetensors } = await import('../../src/model/safetensors-format.js');
+  const half = new Uint8Array(new Uint16Array([0x3c00, 0xc000, 0x0000]).buffer); // 1, -2, 0 as F16
+  const f32 = new Float32Array([0.5, -1.25]);
+  const buf = serializeRawSafetensors(
+    [
+      ['h', { dtype: 'F16', shape: [3], bytes: half }],
+      ['f', { dtype: 'F32', shape: [2], bytes: new Uint8Array(f32.buffer) }],
+    ],
+    { note: 'x' },
+  );
+  const headerLength = Number(new DataView(buf.buffer).getBigUint64(0, true));
+  assert.equal((8 + headerLength) % 8, 0, 'data starts 8-byte aligned');
+  const st = parseSafetensors(buf);
+  assert.deepEqual(st.metadata, { note: 'x' });
+  assert.deepEqual(Array.from(st.getFloat32('h')), [1, -2, 0]);
+  assert.deepEqual(Array.from(st.getFloat32('f')), [0.5, -1.25]);
+  assert.deepEqual(
+    serializeSafetensors([['f', { shape: [2], data: f32 }]], { note: 'x' }),
+    serializeRawSafetensors([['f', { dtype: 'F32', shape: [2], bytes: new Uint8Array(f32.buffer) }]], { note: 'x' }),
+  );
+  assert.throws(
+    () => serializeRawSafetensors([['h', { dtype: 'F16', shape: [4], bytes: half }]]),
+    /"h" has 6 bytes for F16 shape \[4\] \(8 expected\)/,
+  );
+  assert.throws(
+    () => serializeRawSafetensors([['q', { dtype: 'Q4', shape: [1], bytes: half }]]),
+    /unsupported dtype Q4/,
+  );
+});
