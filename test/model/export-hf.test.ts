@@ -10,7 +10,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -206,9 +206,28 @@ test(
 
 const VENV = resolve(process.env.MSD_HF_VENV ?? join('.venv', 'transformers'));
 const PY = join(VENV, 'bin', 'python');
-const whyNoPython = !existsSync(PY)
-  ? `Python transformers is not installed: no ${PY}; create it with \`bash kernel-setup/hf-venv.sh\` (CI does)`
-  : noTokenizer || noRealData('conll2002');
+/** Why the venv cannot run the check (no venv, or transformers without PyTorch in it), or false. */
+function pythonProblem(): string | false {
+  const create = 'create it with `bash kernel-setup/hf-venv.sh` (CI does)';
+  if (!existsSync(PY)) return `Python transformers is not installed: no ${PY}; ${create}`;
+  const r = spawnSync(
+    PY,
+    [
+      '-c',
+      'import torch, transformers.utils as u; assert u.is_torch_available(), "transformers cannot use torch " + torch.__version__',
+    ],
+    {
+      encoding: 'utf8',
+      timeout: 120_000,
+    },
+  );
+  const last = (r.stderr ?? '').trim().split('\n').pop();
+  return r.status === 0
+    ? false
+    : `Python transformers does not work in ${VENV} (${last || r.error?.message}); ${create}`;
+}
+
+const whyNoPython = noTokenizer || noRealData('conll2002') || pythonProblem();
 
 test(
   'real transformers loads the export: no missing keys, same logits (<= 1e-4) and same entities as predict',
