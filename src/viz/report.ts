@@ -12,7 +12,7 @@
  *   diagnostics/projection.json       ProjectionPoint[] (optional, same) -> Figure-2 scatter
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { runDir, type RunDir } from '../run/dir.js';
 import { readJson, readJsonl, writeFileAtomic } from '../run/io.js';
 import { runVariant } from '../run/variants.js';
@@ -186,6 +186,16 @@ function scriptSafe(code: string): string {
   return code.replace(/<\/script/gi, '<\\/script');
 }
 
+/** The selected models of a run (teacher/best, students/<lang>/best) that exist, for the export commands. */
+function modelDirs(dir: string): { name: string; dir: string }[] {
+  const run = runDir(dir);
+  const models = [
+    { name: 'teacher', dir: run.teacher().best },
+    ...run.studentLanguages().map((l) => ({ name: l, dir: run.student(l).best })),
+  ];
+  return models.filter((m) => existsSync(join(m.dir, 'config.json')));
+}
+
 /** The report page's HTML for a run directory. */
 export function reportHtml(dir: string, opts: { title?: string } = {}): { html: string; charts: RunChart[] } {
   const files = readRun(dir);
@@ -238,6 +248,19 @@ export function reportHtml(dir: string, opts: { title?: string } = {}): { html: 
       `<section class="chart-box" aria-label="${escapeHtml(c.title)}"><div id="chart-${i}" class="chart" data-name="${escapeHtml(c.name)}"></div></section>`,
     ),
   );
+  const models = modelDirs(dir);
+  if (models.length)
+    sections.push(
+      '<h2>Use the models elsewhere</h2><p>Each selected model as a transformers <code>BertForTokenClassification</code> ' +
+        '(<code>--format hf</code>) or as a tagger page for any static host (<code>--format web</code>):</p><pre>' +
+        models
+          .flatMap(({ name, dir }) =>
+            ['hf', 'web'].map((f) => `node lib/cli/msd.js export ${dir} --format ${f} --out exports/${name}-${f}`),
+          )
+          .map(escapeHtml)
+          .join('\n') +
+        '</pre>',
+    );
   sections.push(`<h2>Config</h2><pre>${escapeHtml(JSON.stringify(files.config ?? null, null, 2))}</pre>`);
   const specs = JSON.stringify(charts.map((c) => c.spec)).replace(/</g, '\\u003c');
   const html = `<!DOCTYPE html>

@@ -119,6 +119,25 @@ test('report.html is self-contained: libraries inlined, nothing loaded from the 
   has(/Every layer \(\d+ rows; precision, recall, F1 in %\)/, 'per-layer table in percent');
 });
 
+test("report.html names the export commands of the run's selected models", () => {
+  const dir = fakeRun();
+  assert.ok(!readFileSync(writeReport(dir).path, 'utf8').includes('msd.js export'), 'no model, no commands');
+  for (const d of [join(dir, 'teacher', 'best'), join(dir, 'students', 'nl', 'best')]) {
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, 'config.json'), '{}');
+  }
+  const html = readFileSync(writeReport(dir).path, 'utf8');
+  for (const [name, model] of [
+    ['teacher', join(dir, 'teacher', 'best')],
+    ['nl', join(dir, 'students', 'nl', 'best')],
+  ])
+    for (const f of ['hf', 'web'])
+      assert.ok(
+        html.includes(`node lib/cli/msd.js export ${model} --format ${f} --out exports/${name}-${f}`),
+        `${name} ${f}`,
+      );
+});
+
 test('msd report <runDir> writes the page (CLI)', () => {
   const dir = fakeRun();
   const out = execFileSync(
