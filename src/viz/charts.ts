@@ -89,7 +89,12 @@ function f1Axis(field: string, title = 'entity F1 (%)', max?: number): Record<st
     field,
     type: 'quantitative',
     title,
-    scale: { zero: true, nice: true, ...(max === 0 ? { domainMax: 10 } : {}) },
+    // above 60 the whole 0-100 range, with room for a value label over the highest bar
+    scale: {
+      zero: true,
+      nice: true,
+      ...(max === 0 ? { domainMax: 10 } : max !== undefined && max > 60 ? { domainMax: 100 } : {}),
+    },
   };
 }
 
@@ -733,7 +738,7 @@ export function ablationChart(
       opts.title ?? 'MSD and its ablations: published vs measured',
       opts.subtitle ??
         (hasPublished
-          ? 'entity F1 (%), test split; avg over the languages shown'
+          ? `entity F1 (%), test split${languages.length > 1 ? '; avg over the languages shown' : ''}`
           : ['entity F1 (%), test split', 'no published numbers for these languages and variants']),
     ),
     data: { values: data },

@@ -130,7 +130,10 @@ function chartsOf(files: RunFiles): RunChart[] {
       const corpus = corpusOf(files.config);
       const langs = new Set(measured.map((r) => r.language));
       const published = corpus
-        ? publishedRows(publishedCorpus(corpus), { includeNull: true }).filter((r) => langs.has(r.language))
+        ? publishedRows(publishedCorpus(corpus), { includeNull: true }).filter(
+            // one run is one variant: the paper's row of that variant beside it, not every ablation's
+            (r) => langs.has(r.language) && r.variant === runVariant(files.config),
+          )
         : [];
       charts.push({
         name: 'ablation',

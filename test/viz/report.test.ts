@@ -71,6 +71,11 @@ test('runCharts: every chart the run files allow', () => {
     'mmd-by-layer',
     'projection',
   ]);
+  // One run is one variant: its ablation chart holds that variant only, published beside measured.
+  const ablation = runCharts(dir).find((c) => c.name === 'ablation')!.spec as {
+    data: { values: Record<string, unknown>[] };
+  };
+  assert.deepEqual([...new Set(ablation.data.values.map((v) => v.variant))], ['MSD']);
   rmSync(join(dir, 'diagnostics'), { recursive: true });
   rmSync(join(dir, 'results'), { recursive: true });
   assert.deepEqual(
