@@ -13,12 +13,17 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 venv=$PWD/.venv
 
+# The checkout's package.json says "type": "module", which makes Node read the JavaScript that JupyterLab ships inside
+# .venv (jupyter_builder's yarn.js, run at start-up) as ES modules, and it fails ("Dynamic require of util"); a
+# package.json in .venv marks that tree as CommonJS.
+mark_commonjs() { [[ -f $venv/package.json ]] || echo '{ "type": "commonjs" }' >"$venv/package.json"; }
 is_lab4() { "$1" --version 2>/dev/null | grep -q '^4\.'; }
 if command -v jupyter-lab >/dev/null 2>&1 && is_lab4 "$(command -v jupyter-lab)"; then
   echo "jupyterlab: JupyterLab $(jupyter-lab --version) on PATH ($(command -v jupyter-lab))"
   exit 0
 fi
 if [[ -x $venv/bin/jupyter-lab ]] && is_lab4 "$venv/bin/jupyter-lab"; then
+  mark_commonjs
   echo "jupyterlab: JupyterLab $("$venv/bin/jupyter-lab" --version) in $venv"
   exit 0
 fi
@@ -32,6 +37,7 @@ fi
 started=$SECONDS
 echo "jupyterlab: installing JupyterLab 4 into $venv (pip)"
 [[ -x $venv/bin/pip ]] || python3 -m venv "$venv"
+mark_commonjs
 "$venv/bin/pip" install --disable-pip-version-check --timeout "${MSD_PIP_TIMEOUT:-5}" --retries "${MSD_PIP_RETRIES:-1}" \
   'jupyterlab>=4,<5' >"$venv/pip-install.log" 2>&1 || {
   tail -20 "$venv/pip-install.log" >&2

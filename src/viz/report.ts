@@ -12,7 +12,8 @@
  *   diagnostics/projection.json       ProjectionPoint[] (optional, same) -> Figure-2 scatter
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
+import { modelConfigPath } from '../model/config.js';
 import { runDir, type RunDir } from '../run/dir.js';
 import { readJson, readJsonl, writeFileAtomic } from '../run/io.js';
 import { runVariant } from '../run/variants.js';
@@ -196,7 +197,7 @@ function modelDirs(dir: string): { name: string; dir: string }[] {
     { name: 'teacher', dir: run.teacher().best },
     ...run.studentLanguages().map((l) => ({ name: l, dir: run.student(l).best })),
   ];
-  return models.filter((m) => existsSync(join(m.dir, 'config.json')));
+  return models.filter((m) => existsSync(modelConfigPath(m.dir)));
 }
 
 /** The report page's HTML for a run directory. */

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ensureDataset, loadDataset, locateDataset } from '../../src/data/index.js';
 import { resolveTokenizerDir } from '../../src/model/hub.js';
 import { loadTokenizer } from '../../src/tokenizer/load.js';
@@ -310,8 +310,8 @@ test('msd data where: each split and the tokenizer with where it resolves and wh
   );
   const line = (lang: string, split: string) =>
     out.split('\n').find((l) => new RegExp(`^conll2002\\s+${lang}\\s+${split}\\s`).test(l)) ?? '';
-  assert.match(line('es', 'train'), new RegExp(`MSD_DATA_ROOT\\s+${join(MIRROR!, 'conll2002', 'es', 'esp.train')}`));
-  assert.match(out, new RegExp(`MSD_DATA_ROOT ${MIRROR} > cache ${cache}`));
+  assert.match(line('es', 'train'), new RegExp(`MSD_DATA_ROOT\\s+${resolve(MIRROR!, 'conll2002', 'es', 'esp.train')}`));
+  assert.match(out, new RegExp(`MSD_DATA_ROOT ${resolve(MIRROR!)} > cache ${cache}`));
   const noRoot = execFileSync(
     process.execPath,
     ['--import', 'tsx', join('src', 'cli', 'msd.ts'), 'data', 'where', 'conll2002', 'es'],
