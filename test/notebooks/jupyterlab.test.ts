@@ -18,6 +18,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findChromium, launchChromium } from '../browser.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const VEGA_LITE = 'application/vnd.vegalite.v5+json';
@@ -30,16 +31,6 @@ function findLab(): { path?: string; reason?: string } {
   const onPath = r.stdout?.trim();
   if (r.status === 0 && onPath && isLab4(onPath)) return { path: onPath };
   return { reason: 'no JupyterLab 4 (run bash kernel-setup/jupyterlab.sh; .ci/run does)' };
-}
-
-function findChromium(): { path?: string; reason?: string } {
-  const env = process.env.MSD_CHROMIUM;
-  if (env) return existsSync(env) ? { path: env } : { reason: `MSD_CHROMIUM=${env} does not exist` };
-  for (const c of ['chromium', 'chromium-browser', 'google-chrome']) {
-    const r = spawnSync('sh', ['-c', `command -v ${c}`], { encoding: 'utf8' });
-    if (r.status === 0 && r.stdout.trim()) return { path: r.stdout.trim() };
-  }
-  return { reason: 'no chromium on PATH (apt-get install chromium, or set MSD_CHROMIUM)' };
 }
 
 const lab = findLab();
@@ -121,19 +112,7 @@ test(
       }
       t.diagnostic(`JupyterLab up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
-      const { chromium: pw } = await import('playwright-core');
-      const browser = await pw.launch({
-        executablePath: chromium.path,
-        headless: true,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      });
+      const browser = await launchChromium();
       try {
         const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
         const pageErrors: string[] = [];

@@ -18,6 +18,7 @@ import type { ResultRow } from '../../src/eval/table.js';
 import { runCharts, writeReport } from '../../src/viz/index.js';
 import { f1Rows, metricRecords, mmdRows, projectionPoints } from './fixtures.js';
 import { decodePng, inkStats } from './png.js';
+import { findChromium, launchChromiumContext } from '../browser.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..');
@@ -166,26 +167,6 @@ test('msd report <runDir> writes the page (CLI)', () => {
   assert.match(bad.stderr, /run directory .*missing does not exist/);
 });
 
-function findChromium(): { path?: string; reason?: string } {
-  if (process.env.MSD_CHROMIUM)
-    return existsSync(process.env.MSD_CHROMIUM)
-      ? { path: process.env.MSD_CHROMIUM }
-      : { reason: `MSD_CHROMIUM=${process.env.MSD_CHROMIUM} does not exist` };
-  for (const c of ['chromium', 'chromium-browser', 'google-chrome']) {
-    const r = spawnSync('sh', ['-c', `command -v ${c}`], { encoding: 'utf8' });
-    if (r.status === 0 && r.stdout.trim()) return { path: r.stdout.trim() };
-  }
-  if (!process.env.CI)
-    return {
-      reason:
-        'no chromium on PATH (apt-get install chromium, or set MSD_CHROMIUM); CI installs it with test/viz/install-chromium.sh',
-    };
-  const r = spawnSync('bash', [join(here, 'install-chromium.sh')], { encoding: 'utf8' });
-  return r.status === 0 && r.stdout.trim()
-    ? { path: r.stdout.trim().split('\n').pop() }
-    : { reason: `install-chromium.sh failed: ${r.stderr.trim().split('\n').pop()}` };
-}
-
 const chromium = findChromium();
 
 test(
@@ -194,22 +175,8 @@ test(
   async () => {
     const dir = fakeRun();
     const { path } = writeReport(dir);
-    const { chromium: pw } = await import('playwright-core');
     const profile = mkdtempSync(join(tmpdir(), 'msd-chromium-profile-'));
-    const context = await pw.launchPersistentContext(profile, {
-      executablePath: chromium.path,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
+    const context = await launchChromiumContext(profile, { width: 1280, height: 900 });
     try {
       const page = await context.newPage();
       const problems: string[] = [];

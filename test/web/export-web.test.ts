@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { extname, join, normalize } from 'node:path';
 import { loadDataset } from '../../src/data/registry.js';
 import { noRealData, noRealTokenizer, REAL_DATA } from '../real-data.js';
 import { savedModel } from '../model/saved-model.js';
+import { findChromium, launchChromium } from '../browser.js';
 
 const repo = process.cwd();
 const msd = (...args: string[]) =>
@@ -22,18 +23,9 @@ const msd = (...args: string[]) =>
     maxBuffer: 64 << 20,
   });
 
-function findChromium(): string | undefined {
-  if (process.env.MSD_CHROMIUM) return existsSync(process.env.MSD_CHROMIUM) ? process.env.MSD_CHROMIUM : undefined;
-  for (const c of ['chromium', 'chromium-browser', 'google-chrome']) {
-    const r = spawnSync('sh', ['-c', `command -v ${c}`], { encoding: 'utf8' });
-    if (r.status === 0 && r.stdout.trim()) return r.stdout.trim();
-  }
-  return undefined;
-}
-
 const chromium = findChromium();
-const why = !chromium
-  ? 'no chromium on PATH (apt-get install chromium, or set MSD_CHROMIUM)'
+const why = chromium.reason
+  ? chromium.reason
   : !existsSync(join(repo, 'lib', 'web', 'tagger.js'))
     ? 'the browser tagger is not built (npm run build writes lib/web/tagger.js)'
     : noRealTokenizer() || noRealData('conll2002');
@@ -105,19 +97,7 @@ test(
 
       ({ server } = await serve(out));
       const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
-      const { chromium: pw } = await import('playwright-core');
-      const browser = await pw.launch({
-        executablePath: chromium,
-        headless: true,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      });
+      const browser = await launchChromium();
       try {
         const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
         const problems: string[] = [];
