@@ -9,7 +9,8 @@
  *
  * The target side enters only as `UnlabelledSentence[]` (no tags, at run time and in the types): unlike the public
  * reference code, no target label reaches the loss. The teacher's outputs come from the on-disk cache
- * (cache.ts); the teacher itself is released before the student trains.
+ * (cache.ts); the teacher itself is released before the student trains. A batch larger than `run.microBatchTokens` is
+ * cut into micro-batches with the same gradient (student-micro-batches.ts; `studentStepLoss` then takes its share).
  */
 import { rmSync } from 'node:fs';
 import type { MsdConfig } from '../config.js';
@@ -24,7 +25,7 @@ import { clsSlice, resolveLayer } from '../model/cls.js';
 import { disposeNerModel, loadNerModel, type NerModel } from '../model/ner-model.js';
 import { tf } from '../tf.js';
 import { firstPieceMask, type Encoded } from '../tokenizer/align.js';
-import { chunkBatch, makeBatches, realTokens, splitBatch, type Batch } from '../tokenizer/batching.js';
+import { makeBatches, realTokens, type Batch } from '../tokenizer/batching.js';
 import { encodeDataset } from '../tokenizer/dataset.js';
 import { batchToTensors } from '../tokenizer/tensors.js';
 import {
@@ -38,10 +39,17 @@ import {
   windowsFingerprint,
   type TargetProbs,
 } from './cache.js';
-import { runSettings, trainLoop, type LoopResult, type MicroBatch, type TrainOptions } from './loop.js';
+import { runSettings, trainLoop, type LoopResult, type TrainOptions } from './loop.js';
 import type { ProgressCallback } from './progress.js';
 import { runDir, type RunDir } from '../run/dir.js';
 import { streamSeed } from './seeds.js';
+import { studentCls, teacherCls } from './student-cls.js';
+import {
+  microBatchLoss,
+  releaseMicroBatchShares,
+  studentMicroBatches,
+  type MicroBatchShare,
+} from './student-micro-batches.js';
 import { devScore } from '../eval/evaluate.js';
 import { backendFor } from './backend.js';
 import { ensureRunData, loadSplit } from './data.js';
@@ -51,24 +59,8 @@ export interface StudentBatch {
   target: Batch;
   /** Source batch for the MMD terms (absent when both MMD terms are ablated). */
   source?: Batch;
-  /** Set on the micro-batches of a batch cut by `run.microBatchTokens` (see studentMicroBatches). */
-  micro?: MicroPart;
-}
-
-/**
- * What one micro-batch of a student step needs from the whole batch. The KD terms are means over the batch's first
- * sub-tokens, so a part carries its share of them (`kdWeight`). MMD^2 is not a sum over rows: it is computed on the
- * whole batch's [CLS] vectors, and each part contributes <dF/dY_part, Y_part(theta)>, F = alpha' MMD_M + beta' MMD_L,
- * whose gradient is exactly the part's share of dF/dtheta by the chain rule (the parts' [CLS] rows are recomputed
- * with the same dropout seeds, so Y_part(theta) is the Y the gradient was taken at).
- */
-interface MicroPart {
-  kdWeight: number;
-  /** dF/dY for this part's student [CLS] rows on target (MMD_L) and on source (MMD_M): constants. */
-  gradTarget?: tf.Tensor2D;
-  gradSource?: tf.Tensor2D;
-  /** Part 0 only: the whole batch's MMD values, and F - sum_parts <dF/dY, Y> so that the parts' losses add up to L_final. */
-  whole?: { perTerm: Record<string, number>; offset: number };
+  /** Set on the micro-batches of a batch cut by `run.microBatchTokens` (student-micro-batches.ts). */
+  micro?: MicroBatchShare;
 }
 
 export interface StudentResult extends LoopResult {
@@ -109,17 +101,6 @@ function batchKdMask(batch: Batch): tf.Tensor2D {
   return tf.tensor2d(mask, [b, len]);
 }
 
-/** Teacher [CLS] vectors of a source batch's windows, [b, H]. */
-function batchCls(cls: Float32Array, H: number, batch: Batch, index: Map<Encoded, number>): tf.Tensor2D {
-  const out = new Float32Array(batch.items.length * H);
-  batch.items.forEach((w, r) => {
-    const k = index.get(w)!;
-    out.set(cls.subarray(k * H, (k + 1) * H), r * H);
-  });
-  return tf.tensor2d(out, [batch.items.length, H]);
-}
-
-/** [CLS] of a hidden state [b, t, H] -> [b, H]. */
 /** What the student trains on, from the teacher: its outputs on the run's windows (cached on disk). */
 export interface TeacherOutputs {
   targetWindows: Encoded[];
@@ -256,11 +237,16 @@ export function studentStepLoss(
     let studentClsSource: tf.Tensor2D | undefined;
     if (source && !s.ablation.noMmdM) studentClsSource = studentCls(student, source, stepSeed, clsLayer, s);
     if (micro)
-      return microLoss(micro, stu, micro.gradTarget ? clsSlice(hidden[clsLayer]!) : undefined, studentClsSource);
+      return microBatchLoss(
+        micro,
+        stu,
+        micro.mmdGradTarget ? clsSlice(hidden[clsLayer]!) : undefined,
+        studentClsSource,
+      );
     return finalLoss({
       student: stu,
       // No source batch when both MMD terms are ablated: L_final is then L_stu (logged the same way, as `stu`).
-      teacherClsSource: source ? batchCls(outputs.cls!, H, source, sIndex) : undefined,
+      teacherClsSource: source ? teacherCls(outputs.cls!, H, source, sIndex) : undefined,
       studentClsSource,
       studentClsTarget: s.ablation.noMmdL ? undefined : clsSlice(hidden[clsLayer]!),
       alphaPrime: s.alphaPrime,
@@ -268,144 +254,6 @@ export function studentStepLoss(
       ablate: { mmdM: s.ablation.noMmdM, mmdL: s.ablation.noMmdL },
     });
   };
-}
-
-/** The student's [CLS] on a source batch (the MMD_M input), dropout seeded from the step seed. */
-function studentCls(
-  student: NerModel,
-  source: Batch,
-  stepSeed: number,
-  clsLayer: number,
-  frozen: MsdConfig['student'],
-): tf.Tensor2D {
-  const xs = batchToTensors(source);
-  return clsSlice(
-    student.encoder.forward(xs, { training: true, dropoutSeed: streamSeed(stepSeed, 'mmd-source'), frozen }).hidden[
-      clsLayer
-    ]!,
-  );
-}
-
-/** The loss of one micro-batch: its share of L_stu plus its linearised share of the MMD terms (see MicroPart). */
-function microLoss(
-  micro: MicroPart,
-  stu: LossResult,
-  clsTarget: tf.Tensor2D | undefined,
-  clsSource: tf.Tensor2D | undefined,
-): LossResult {
-  const w = micro.kdWeight;
-  const perTerm: Record<string, tf.Scalar> = {};
-  for (const [name, t] of Object.entries(stu.perTerm)) perTerm[name] = tf.mul(t, w) as tf.Scalar;
-  perTerm.stu = tf.mul(stu.total, w) as tf.Scalar;
-  const parts: tf.Scalar[] = [perTerm.stu];
-  if (micro.gradTarget && clsTarget) parts.push(tf.sum(tf.mul(micro.gradTarget, clsTarget)) as tf.Scalar);
-  if (micro.gradSource && clsSource) parts.push(tf.sum(tf.mul(micro.gradSource, clsSource)) as tf.Scalar);
-  if (micro.whole) {
-    parts.push(tf.scalar(micro.whole.offset));
-    for (const [name, v] of Object.entries(micro.whole.perTerm)) perTerm[name] = tf.scalar(v);
-  }
-  return { total: tf.addN(parts) as tf.Scalar, perTerm };
-}
-
-/**
- * Cuts a student batch whose target or source part exceeds `run.microBatchTokens` into n micro-batches (target and
- * source rows each in n consecutive groups), and, when an MMD term is on, computes the whole batch's MMD gradient
- * w.r.t. the student's [CLS] rows first: one forward of every part off the tape, with the dropout seeds the loop
- * will give them (`seedOf`). One part: the batch as it is.
- */
-export function studentMicroBatches(cfg: MsdConfig, student: NerModel, outputs: TeacherOutputs) {
-  const s = cfg.student;
-  const budget = cfg.run.microBatchTokens;
-  const pad = student.tokenizer.padId;
-  const sIndex = new Map(outputs.sourceWindows.map((w, k) => [w, k]));
-  return (batch: StudentBatch, seedOf: (k: number, n: number) => number): MicroBatch<StudentBatch>[] => {
-    // The target and (for MMD_M) the source forward share one tape: each gets half of the bound.
-    const share = batch.source && !s.ablation.noMmdM && budget > 0 ? Math.max(1, Math.floor(budget / 2)) : budget;
-    const wanted = Math.max(
-      splitBatch(batch.target, share, pad).length,
-      batch.source ? splitBatch(batch.source, share, pad).length : 1,
-    );
-    const n = Math.min(wanted, batch.target.items.length, batch.source?.items.length ?? Infinity);
-    if (n === 1) return [{ part: batch, weight: 1 }];
-    const targets = chunkBatch(batch.target, n, pad);
-    const sources = batch.source ? chunkBatch(batch.source, n, pad) : [];
-    const kd = targets.map((t) =>
-      t.items.reduce((c, w) => c + firstPieceMask(w.wordIndex).reduce((a, b) => a + b, 0), 0),
-    );
-    const kdTotal = kd.reduce((a, b) => a + b, 0);
-    const parts: MicroPart[] = targets.map((_, k) => ({ kdWeight: kdTotal > 0 ? kd[k]! / kdTotal : 1 / n }));
-    const useM = batch.source !== undefined && !s.ablation.noMmdM;
-    const useL = batch.source !== undefined && !s.ablation.noMmdL;
-    if (useM || useL) {
-      const { clsLayer, hiddenSize: H } = outputs;
-      const [yt, ys] = tf.tidy(() => {
-        const cls = (k: number) =>
-          clsSlice(
-            student.encoder.forward(batchToTensors(targets[k]!), {
-              training: true,
-              dropoutSeed: seedOf(k, n),
-              frozen: s,
-            }).hidden[clsLayer]!,
-          );
-        return [
-          useL ? tf.keep(tf.concat(targets.map((_, k) => cls(k)))) : undefined,
-          useM
-            ? tf.keep(tf.concat(sources.map((src, k) => studentCls(student, src, seedOf(k, n), clsLayer, s))))
-            : undefined,
-        ];
-      });
-      const teacherCls = batchCls(outputs.cls!, H, batch.source!, sIndex);
-      try {
-        const F = (t: tf.Tensor | undefined, u: tf.Tensor | undefined) =>
-          finalLoss({
-            student: { total: tf.scalar(0), perTerm: {} },
-            teacherClsSource: teacherCls,
-            studentClsSource: u,
-            studentClsTarget: t,
-            alphaPrime: s.alphaPrime,
-            betaPrime: s.betaPrime,
-            ablate: { mmdM: !useM, mmdL: !useL },
-          });
-        const values = tf.tidy(() => {
-          const r = F(yt, ys);
-          return {
-            total: r.total.dataSync()[0]!,
-            perTerm: Object.fromEntries(
-              ['mmd_M', 'mmd_L'].filter((k) => r.perTerm[k]).map((k) => [k, r.perTerm[k]!.dataSync()[0]!]),
-            ),
-          };
-        });
-        const inputs = [yt, ys].filter((t): t is tf.Tensor2D => t !== undefined);
-        const grads = tf.grads(
-          (...ys2: tf.Tensor[]) => F(useL ? ys2[0] : undefined, useM ? ys2[useL ? 1 : 0] : undefined).total,
-        )(inputs);
-        const [gt, gs] = useL ? [grads[0], useM ? grads[1] : undefined] : [undefined, grads[0]];
-        const linear = tf.tidy(() =>
-          inputs.reduce<number>((acc, y, i) => acc + tf.sum(tf.mul(grads[i]!, y)).dataSync()[0]!, 0),
-        );
-        const rowsOf = (batches: Batch[]) => batches.map((b) => b.items.length);
-        const slices = (g: tf.Tensor | undefined, rows: number[]) => (g ? tf.split(g, rows) : undefined);
-        const gtParts = slices(gt, rowsOf(targets));
-        const gsParts = slices(gs, rowsOf(sources));
-        tf.dispose(grads);
-        parts.forEach((p, k) => {
-          p.gradTarget = gtParts?.[k] as tf.Tensor2D | undefined;
-          p.gradSource = gsParts?.[k] as tf.Tensor2D | undefined;
-        });
-        parts[0]!.whole = { perTerm: values.perTerm, offset: values.total - linear };
-      } finally {
-        tf.dispose([teacherCls, ...(yt ? [yt] : []), ...(ys ? [ys] : [])]);
-      }
-    }
-    // Every part has weight 1 in the loop's sum: its loss already carries its share (kdWeight, the MMD linearisation).
-    return parts.map((micro, k) => ({ part: { target: targets[k]!, source: sources[k], micro }, weight: 1 }));
-  };
-}
-
-/** Frees the MMD gradients attached by studentMicroBatches. */
-function releaseStudentParts(parts: MicroBatch<StudentBatch>[]): void {
-  for (const { part } of parts)
-    tf.dispose([part.micro?.gradTarget, part.micro?.gradSource].filter((t): t is tf.Tensor2D => t !== undefined));
 }
 
 /**
@@ -471,7 +319,7 @@ export async function distillStudent(
       tokens: (b) => realTokens(b.target) + (b.source ? realTokens(b.source) : 0),
       loss: studentStepLoss(cfg, student, outputs, lambda),
       microBatches: studentMicroBatches(cfg, student, outputs),
-      releaseMicroBatches: releaseStudentParts,
+      releaseMicroBatches: releaseMicroBatchShares,
       evaluate: () => {
         const r = devScore(student, { sentences: selectOn.sentences, split: 'dev', lang: selectOn.lang });
         return { score: r.score, log: { ...r.log, selectOn: s.selectOn, lambda: lambda.values() } };

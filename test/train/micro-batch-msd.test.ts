@@ -2,7 +2,7 @@
  * Gradient accumulation in the real teacher and student steps: with `run.microBatchTokens` small enough to cut every
  * batch into several micro-batches, a run logs the same losses and terms and ends with the same weights as the run
  * that takes each batch in one pass (dropout off, so both see the same function; float tolerance). The student
- * case covers the MMD terms, which are not sums over rows (see MicroPart in src/train/student.ts).
+ * case covers the MMD terms, which are not sums over rows (see src/train/student-micro-batches.ts).
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,0 +1,38 @@
+/**
+ * The [CLS] vectors the MMD terms compare (paper, section 3): the teacher's, read from the run's cache, and the
+ * student's, from a forward pass on the step's source batch.
+ */
+import type { MsdConfig } from '../config.js';
+import { clsSlice } from '../model/cls.js';
+import type { NerModel } from '../model/ner-model.js';
+import { tf } from '../tf.js';
+import type { Encoded } from '../tokenizer/align.js';
+import type { Batch } from '../tokenizer/batching.js';
+import { batchToTensors } from '../tokenizer/tensors.js';
+import { streamSeed } from './seeds.js';
+
+/** Teacher [CLS] vectors of a source batch's windows, [b, H], from the cached [windows, H] array. */
+export function teacherCls(cls: Float32Array, H: number, batch: Batch, index: Map<Encoded, number>): tf.Tensor2D {
+  const out = new Float32Array(batch.items.length * H);
+  batch.items.forEach((w, r) => {
+    const k = index.get(w)!;
+    out.set(cls.subarray(k * H, (k + 1) * H), r * H);
+  });
+  return tf.tensor2d(out, [batch.items.length, H]);
+}
+
+/** The student's [CLS] on a source batch (the MMD_M input), dropout seeded from the step seed. */
+export function studentCls(
+  student: NerModel,
+  source: Batch,
+  stepSeed: number,
+  clsLayer: number,
+  frozen: MsdConfig['student'],
+): tf.Tensor2D {
+  const xs = batchToTensors(source);
+  return clsSlice(
+    student.encoder.forward(xs, { training: true, dropoutSeed: streamSeed(stepSeed, 'mmd-source'), frozen }).hidden[
+      clsLayer
+    ]!,
+  );
+}
