@@ -10,6 +10,7 @@ import { modelConfigPath } from '../model/config.js';
 import { runDir, type RunDir } from '../run/dir.js';
 import { readJson, writeJsonAtomic } from '../run/io.js';
 import { consoleProgress } from '../train/progress.js';
+import { withJsonProgress } from '../train/progress-json.js';
 import { prepare, printSummary, withCommon, type CommonOptions } from './common.js';
 
 /** vocab_size of the run's (possibly pruned) starting checkpoint, for the summary. */
@@ -46,7 +47,7 @@ export function registerDemoCommand(program: Command): void {
     const result = await runMsd(cfg, {
       resume: o.resume,
       force: o.force,
-      onProgress: consoleProgress({ plain: o.plain }),
+      onProgress: withJsonProgress(consoleProgress({ plain: o.plain })),
     });
     printSummary(result, cfg);
     const summary = demoSummary(cfg, result, {

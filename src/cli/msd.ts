@@ -26,6 +26,7 @@
  */
 import { Command } from 'commander';
 import { consoleProgress } from '../train/progress.js';
+import { withJsonProgress } from '../train/progress-json.js';
 import { formatError } from '../errors.js';
 import { prepare, printSummary, withCommon, type CommonOptions } from './common.js';
 import { registerDataCommands } from './data.js';
@@ -46,7 +47,7 @@ async function main(argv: string[]): Promise<void> {
   const train = (o: CommonOptions) => ({
     resume: o.resume,
     force: o.force,
-    onProgress: consoleProgress({ plain: o.plain }),
+    onProgress: withJsonProgress(consoleProgress({ plain: o.plain })),
   });
 
   withCommon(program.command('teacher').description('train the teacher on the source language')).action(
@@ -78,7 +79,7 @@ async function main(argv: string[]): Promise<void> {
       const cfg = await prepare(o, 'eval');
       if (!cfg) return;
       const { evaluateRun } = await import('../train/pipeline.js');
-      printSummary(await evaluateRun(cfg, { onProgress: consoleProgress({ plain: o.plain }) }), cfg);
+      printSummary(await evaluateRun(cfg, { onProgress: withJsonProgress(consoleProgress({ plain: o.plain })) }), cfg);
     },
   );
 

@@ -12,6 +12,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatDuration } from '../train/progress.js';
+import { progressOfMessage, PROGRESS_JSON_ENV } from '../train/progress-json.js';
 import { interruptible, InterruptedError, onInterrupt } from '../interrupt.js';
 import { cellDone, exitPath, logPath, processAlive, tailLines, teacherDone, type Plan } from './state.js';
 
@@ -22,11 +23,11 @@ export interface LiveJob {
   key: string;
   kind: 'teacher' | 'cell';
   state: LiveState;
-  /** Model in progress, its step, total steps and ETA, parsed from the child's progress lines. */
+  /** Model in progress, its step, total steps and seconds left, from the child's JSON progress messages. */
   task?: string;
   step?: number;
   total?: number;
-  eta?: string;
+  etaSec?: number;
   startedAt?: number;
   endedAt?: number;
   exitCode?: number;
@@ -104,8 +105,6 @@ export function localJobs(plan: Plan): LiveJob[] {
   return jobs;
 }
 
-const PROGRESS = /^\[([^\]]+)\]\s+\S+%\s+step (\d+)\/(\d+).*ETA (\S+)/;
-
 /** One row per job for the live table. */
 export function formatJobs(jobs: readonly LiveJob[], now = Date.now()): string[] {
   const w = Math.max(4, ...jobs.map((j) => j.key.length));
@@ -115,7 +114,7 @@ export function formatJobs(jobs: readonly LiveJob[], now = Date.now()): string[]
     if (j.state === 'running') {
       const took = formatDuration(((now - (j.startedAt ?? now)) / 1000) | 0);
       detail = j.task
-        ? `${j.task} step ${j.step}/${j.total}, ETA ${j.eta} (running ${took})`
+        ? `${j.task} step ${j.step}/${j.total}, ETA ${formatDuration(j.etaSec)} (running ${took})`
         : `starting (running ${took})`;
     } else if (j.state === 'done' && j.startedAt)
       detail = `in ${formatDuration(((j.endedAt ?? now) - j.startedAt) / 1000)}`;
@@ -225,7 +224,16 @@ async function runPool(
         '--resume',
         '--plain',
       ];
-      const child = spawn(msd[0]!, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+      // The child's progress comes as JSON messages on an IPC channel (src/train/progress-json.ts); its stdout and
+      // stderr go to the log as they are.
+      const child = spawn(msd[0]!, args, {
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+        env: { ...process.env, ...opts.env, [PROGRESS_JSON_ENV]: '1' },
+      });
+      child.on('message', (m) => {
+        const e = progressOfMessage(m);
+        if (e?.kind === 'step') Object.assign(j, { task: e.task, step: e.step, total: e.totalSteps, etaSec: e.etaSec });
+      });
       children.set(j.key, child);
       writeFileSync(join(root, 'state', `${j.key}.pid`), `${child.pid}\n`);
       rmSync(exitPath(root, j.key), { force: true });
@@ -235,22 +243,12 @@ async function runPool(
         task: undefined,
         step: undefined,
         total: undefined,
-        eta: undefined,
+        etaSec: undefined,
       });
       say(`[sweep] start ${j.key} (pid ${child.pid})`);
-      let partial = '';
-      const onData = (chunk: Buffer) => {
-        writeFileSync(fd, chunk);
-        partial += chunk.toString('utf8');
-        const lines = partial.split(/\r?\n|\r/);
-        partial = lines.pop() ?? '';
-        for (const line of lines) {
-          const m = PROGRESS.exec(line.trim());
-          if (m) Object.assign(j, { task: m[1], step: Number(m[2]), total: Number(m[3]), eta: m[4] });
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
+      const onOutput = (chunk: Buffer) => writeFileSync(fd, chunk);
+      child.stdout!.on('data', onOutput);
+      child.stderr!.on('data', onOutput);
       child.on('close', (code, signal) => {
         closeSync(fd);
         children.delete(j.key);
