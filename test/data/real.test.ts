@@ -5,12 +5,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableDatasets, loadDataset, type Split } from '../../src/data/index.js';
 import { conllevalChunks, DATA_ROOT, rawTagSequences, sum } from './helpers.js';
 
-const readme = readFileSync(join(DATA_ROOT, 'README.md'), 'utf8');
+/** These tests check a local data root against the counts in its README.md (this setup's mirror has one). */
+const skip =
+  !existsSync(join(DATA_ROOT, 'README.md')) &&
+  `needs a local data root with its README.md (counts to check against): set MSD_DATA_ROOT to one (bash .ci/run does)`;
+const readme = skip ? '' : readFileSync(join(DATA_ROOT, 'README.md'), 'utf8');
 
 /** `| conll2002/es | ... | CoNLL-2002 Spanish, 8323 / 1915 / 1517 sentences, 18798 / 4352 / 3559 entities |` */
 function readmeConll(lang: string): Record<Split, { sentences: number; entities: number }> {
@@ -28,7 +32,7 @@ function readmeConll(lang: string): Record<Split, { sentences: number; entities:
 
 const files = availableDatasets(DATA_ROOT);
 
-test('the registry finds every corpus file under the local data root', () => {
+test('the registry finds every corpus file under the local data root', { skip }, () => {
   const listed = new Set(files.map((f) => f.path));
   const expectedCount = readme.match(/\| (conll2002|wikiann|multiconer)\//g)?.length;
   assert.ok(expectedCount && expectedCount >= 3);
@@ -40,7 +44,7 @@ test('the registry finds every corpus file under the local data root', () => {
 });
 
 for (const f of files) {
-  test(`${f.name}/${f.lang}/${f.split} loads strictly and matches conlleval chunking of the raw file`, () => {
+  test(`${f.name}/${f.lang}/${f.split} loads strictly and matches conlleval chunking of the raw file`, { skip }, () => {
     const ds = loadDataset(f.name, f.lang, f.split, { root: DATA_ROOT });
     const { report, sentences } = ds;
     assert.equal(report.problems.length, 0);
@@ -84,7 +88,7 @@ for (const f of files) {
 }
 
 for (const lang of ['es', 'nl']) {
-  test(`conll2002/${lang} sentence and entity counts equal the README`, () => {
+  test(`conll2002/${lang} sentence and entity counts equal the README`, { skip }, () => {
     const expected = readmeConll(lang);
     for (const split of ['train', 'dev', 'test'] as const) {
       const { report } = loadDataset('conll2002', lang, split, { root: DATA_ROOT });
@@ -97,7 +101,7 @@ for (const lang of ['es', 'nl']) {
   });
 }
 
-test('the lead-listed figures: es test 1517/3559, nl test 5195/3941 with 119 documents', () => {
+test('the lead-listed figures: es test 1517/3559, nl test 5195/3941 with 119 documents', { skip }, () => {
   const es = loadDataset('conll2002', 'es', 'test', { root: DATA_ROOT }).report;
   const nl = loadDataset('conll2002', 'nl', 'test', { root: DATA_ROOT }).report;
   assert.deepEqual([es.sentences, es.entityTotal, nl.sentences, nl.entityTotal], [1517, 3559, 5195, 3941]);
@@ -105,34 +109,42 @@ test('the lead-listed figures: es test 1517/3559, nl test 5195/3941 with 119 doc
   assert.equal(es.documents, 0);
 });
 
-test('Spanish files have exactly one repaired stray I- each, WikiAnn zh hundreds, and the repair is reported', () => {
-  for (const split of ['train', 'dev', 'test'] as const) {
-    const r = loadDataset('conll2002', 'es', split, { root: DATA_ROOT }).report;
-    assert.equal(r.repaired.count, 1, split);
-    const loc = r.repaired.first[0]!;
-    const line = readFileSync(loc.file, 'utf8').split('\n')[loc.line - 1]!;
-    assert.match(line, / I-\w+$/, `the reported line is the stray I-: ${line}`);
-  }
-  const zh = loadDataset('wikiann', 'zh', 'dev', { root: DATA_ROOT }).report;
-  assert.ok(zh.repaired.count >= 100, `zh repairs ${zh.repaired.count}`);
-  assert.equal(zh.repaired.first.length, 20);
-});
+test(
+  'Spanish files have exactly one repaired stray I- each, WikiAnn zh hundreds, and the repair is reported',
+  { skip },
+  () => {
+    for (const split of ['train', 'dev', 'test'] as const) {
+      const r = loadDataset('conll2002', 'es', split, { root: DATA_ROOT }).report;
+      assert.equal(r.repaired.count, 1, split);
+      const loc = r.repaired.first[0]!;
+      const line = readFileSync(loc.file, 'utf8').split('\n')[loc.line - 1]!;
+      assert.match(line, / I-\w+$/, `the reported line is the stray I-: ${line}`);
+    }
+    const zh = loadDataset('wikiann', 'zh', 'dev', { root: DATA_ROOT }).report;
+    assert.ok(zh.repaired.count >= 100, `zh repairs ${zh.repaired.count}`);
+    assert.equal(zh.repaired.first.length, 20);
+  },
+);
 
-test('MultiCoNER: 800 dev sentences per language, 15300 en train, uuids as ids, literal # tokens kept', () => {
-  const m = /(\d+) dev sentences each, (\d+) en train/.exec(readme);
-  assert.ok(m);
-  for (const lang of ['en', 'ko', 'ru', 'tr', 'fa']) {
-    const ds = loadDataset('multiconer', lang, 'dev', { root: DATA_ROOT });
-    assert.equal(ds.sentences.length, Number(m[1]), lang);
-    assert.match(ds.sentences[0]!.id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
-  }
-  const train = loadDataset('multiconer', 'en', 'train', { root: DATA_ROOT });
-  assert.equal(train.sentences.length, Number(m[2]));
-  const dev = loadDataset('multiconer', 'en', 'dev', { root: DATA_ROOT });
-  const hashes = dev.sentences.flatMap((s) => s.tokens.filter((t) => t === '#'));
-  const rawHashes = readFileSync(join(DATA_ROOT, 'multiconer/en/en_dev.conll'), 'utf8')
-    .split('\n')
-    .filter((l) => l.startsWith('# _ _ ')).length;
-  assert.ok(rawHashes > 0);
-  assert.equal(hashes.length, rawHashes);
-});
+test(
+  'MultiCoNER: 800 dev sentences per language, 15300 en train, uuids as ids, literal # tokens kept',
+  { skip },
+  () => {
+    const m = /(\d+) dev sentences each, (\d+) en train/.exec(readme);
+    assert.ok(m);
+    for (const lang of ['en', 'ko', 'ru', 'tr', 'fa']) {
+      const ds = loadDataset('multiconer', lang, 'dev', { root: DATA_ROOT });
+      assert.equal(ds.sentences.length, Number(m[1]), lang);
+      assert.match(ds.sentences[0]!.id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    }
+    const train = loadDataset('multiconer', 'en', 'train', { root: DATA_ROOT });
+    assert.equal(train.sentences.length, Number(m[2]));
+    const dev = loadDataset('multiconer', 'en', 'dev', { root: DATA_ROOT });
+    const hashes = dev.sentences.flatMap((s) => s.tokens.filter((t) => t === '#'));
+    const rawHashes = readFileSync(join(DATA_ROOT, 'multiconer/en/en_dev.conll'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('# _ _ ')).length;
+    assert.ok(rawHashes > 0);
+    assert.equal(hashes.length, rawHashes);
+  },
+);

@@ -104,7 +104,8 @@ function evalWords(): string[] {
 
 test('every distinct dev/test word of the local data root matches the Rust tokenizer and @huggingface/tokenizers', async (t) => {
   const words = evalWords();
-  assert.ok(words.length > 50_000, `expected many distinct words, got ${words.length}`);
+  // 30,625 with CoNLL-2002 es/nl alone (a cache filled by the demo), over 50,000 with this setup's whole mirror.
+  assert.ok(words.length > 20_000, `expected many distinct words, got ${words.length}`);
   const ours = mbert('tokenizer.json');
   const rust = rustTokenizers();
   if (!rust) {
