@@ -219,7 +219,10 @@ export async function checkCached(dest: string, full = false): Promise<string | 
   return undefined;
 }
 
-/** The default progress line: rewritten in place on a terminal, one line per ~10% otherwise (logs stay short). */
+/**
+ * The default progress line: rewritten in place on a terminal; otherwise (logs) one line per ~10% for a file over
+ * 5 MB and a single line when a smaller file is done, so every download leaves a trace but logs stay short.
+ */
 export function progressLine(label = 'download'): (p: DownloadProgress) => void {
   const tty = process.stderr.isTTY;
   let lastDecile = -1;
@@ -235,10 +238,11 @@ export function progressLine(label = 'download'): (p: DownloadProgress) => void 
       lastAt = now;
       process.stderr.write(`\r${text}${p.done ? '\n' : ''}`);
     } else {
+      const large = (p.total ?? p.loaded) > 5e6;
       const decile = pct === undefined ? -1 : Math.floor(pct / 10);
-      if (p.done || decile > lastDecile) {
+      if (p.done || (large && decile > lastDecile)) {
         lastDecile = decile;
-        if ((p.total ?? p.loaded) > 5e6) process.stderr.write(`${text}${p.done ? ' done' : ''}\n`);
+        process.stderr.write(`${text}${p.done ? ' done' : ''}\n`);
       }
     }
   };
