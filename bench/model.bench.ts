@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import type { Bench, BenchRow } from './run.js';
 import { initBackend } from '../src/backend/init.js';
 import { tf } from '../src/tf.js';
+import { withKeyTranspose } from '../src/model/bert.js';
 import {
   BertEncoder,
   bertConfig,
@@ -182,7 +183,7 @@ const bench: Bench = async (ctx) => {
 
   for (const keyTranspose of ['explicit', 'fused'] as const) {
     const s = await time(reps, () => {
-      const { hidden } = enc.forward(batch, { training: false, keyTranspose });
+      const { hidden } = withKeyTranspose(keyTranspose, () => enc.forward(batch, { training: false }));
       hidden[cfg.numLayers].dataSync();
       tf.dispose(hidden);
     });

@@ -12,7 +12,8 @@
  * a plain one (bench: 475 vs 47 ms for [1024,768]@[768,768]): dense kernels are stored [in, out] so every
  * projection is a plain `[b*t, in] @ [in, out]`. For the batched Q K^T the two ways measure the same (wasm's
  * batched matmul is slow either way: 96 ms with transposeB vs 114 ms for an explicit K^T + plain matmul at
- * 8x12 heads x 128 tokens), so the default is `matMul(q, k, false, true)` (`keyTranspose: 'fused'`).
+ * 8x12 heads x 128 tokens), so forward() uses `matMul(q, k, false, true)`; bench/ compares the other way through
+ * `withKeyTranspose('explicit', ...)`, which is not part of the public forward options.
  *
  * Training memory (tfjs keeps every op's inputs for the backward pass): GELU has a custom gradient that keeps
  * only its input, dropout keeps only its mask (src/model/dropout.ts), and with `frozen` the frozen prefix
@@ -44,8 +45,6 @@ export interface ForwardOptions {
   training: boolean;
   /** Seed for the dropout masks: the same seed gives the same masks. Unseeded when absent. */
   dropoutSeed?: number;
-  /** How Q K^T is computed (see the file comment); default 'fused'. */
-  keyTranspose?: 'explicit' | 'fused';
   /**
    * The parts the caller does not train (the same options as `trainableVariables`). When the embeddings are
    * frozen, the embeddings and frozen layers 1..k run off the gradient tape: the outputs are identical, but none
@@ -69,6 +68,20 @@ export interface NamedVariable {
 export const MASK_BIAS = -1e4;
 
 let instances = 0;
+
+/** How Q K^T is computed (see the file comment): 'fused' everywhere but in the bench's comparison. */
+let keyTranspose: 'explicit' | 'fused' = 'fused';
+
+/** Runs `fn` with Q K^T computed as `mode` (bench/ and the equality test only; not exported by the package). */
+export function withKeyTranspose<T>(mode: 'explicit' | 'fused', fn: () => T): T {
+  const before = keyTranspose;
+  keyTranspose = mode;
+  try {
+    return fn();
+  } finally {
+    keyTranspose = before;
+  }
+}
 
 /** The building blocks forward() hands to each layer (they close over the weights, options and dropout seed). */
 interface LayerOps {
@@ -237,7 +250,7 @@ export class BertEncoder {
     const q = split(ops.dense(h, `${p}.attention.query`), [0, 2, 1, 3], [b * nh, t, dh]);
     const v = split(ops.dense(h, `${p}.attention.value`), [0, 2, 1, 3], [b * nh, t, dh]);
     let scores: tf.Tensor;
-    if (opts.keyTranspose === 'explicit') {
+    if (keyTranspose === 'explicit') {
       // K^T directly: [b, t, nh, dh] -> [b, nh, dh, t], one transpose, then a plain matmul.
       scores = tf.matMul(q, split(ops.dense(h, `${p}.attention.key`), [0, 2, 3, 1], [b * nh, dh, t]));
     } else {

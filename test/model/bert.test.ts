@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/tf.js';
 import { BertEncoder, bertConfig, gelu, type BertInput } from '../../src/model/index.js';
+import { withKeyTranspose } from '../../src/model/bert.js';
 import { mulberry32 } from '../../src/model/random.js';
 
 const cfg = bertConfig({
@@ -126,7 +127,7 @@ test('determinism: same seeds give the same weights and dropout; training=false 
   [a, b, c].forEach((e) => e.dispose());
 });
 
-test("keyTranspose 'explicit' (K^T then matMul) equals 'fused' (matMul transposeB)", () => {
+test("withKeyTranspose: 'explicit' (K^T then matMul) equals 'fused' (matMul transposeB, forward's way)", () => {
   const enc = BertEncoder.random(cfg, 9);
   const batch = input(
     [
@@ -139,8 +140,8 @@ test("keyTranspose 'explicit' (K^T then matMul) equals 'fused' (matMul transpose
       [0, 1, 1],
     ],
   );
-  const x = enc.forward(batch, { training: false, keyTranspose: 'explicit' });
-  const y = enc.forward(batch, { training: false, keyTranspose: 'fused' });
+  const x = withKeyTranspose('explicit', () => enc.forward(batch, { training: false }));
+  const y = enc.forward(batch, { training: false });
   for (let m = 0; m <= cfg.numLayers; m++) assert.ok(maxAbsDiff(x.hidden[m].dataSync(), y.hidden[m].dataSync()) < 1e-5);
   tf.dispose([...x.hidden, ...y.hidden]);
   disposeInput(batch);
