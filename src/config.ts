@@ -9,6 +9,7 @@
 import { closestMatch, didYouMean, UserError } from './errors.js';
 import { FORBIDDEN_KEYS, readJsonFile } from './json.js';
 import type { LambdaMode } from './losses/lambda.js';
+import { BACKEND_NAMES, type BackendName } from './backend/names.js';
 
 export interface ModelConfig {
   /**
@@ -110,7 +111,7 @@ export interface RunConfig {
   /** Log a metrics line every N steps. */
   logEvery: number;
   /** Backend request (`''` = automatic, see initBackend). */
-  backend: '' | 'gpu' | 'native' | 'blas' | 'wasm' | 'cpu';
+  backend: '' | BackendName;
   /** Heads evaluated per layer (F1 per layer); [first, last]. */
   evalLayers: [number, number];
   /**
@@ -242,7 +243,7 @@ export const PRESETS: Record<string, MsdConfig> = { paper: PAPER, tiny: TINY };
 const ENUMS: Record<string, readonly string[]> = {
   'student.initFrom': ['pretrained', 'teacher'],
   'student.selectOn': ['source-dev', 'target-dev'],
-  'run.backend': ['', 'gpu', 'native', 'blas', 'wasm', 'cpu'],
+  'run.backend': ['', ...BACKEND_NAMES],
 };
 const LAMBDA_KEYS = new Set(['teacher.lambda', 'student.lambda']);
 

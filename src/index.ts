@@ -11,7 +11,7 @@ export {
   initBackend,
   activeBackend,
   parseBackendName,
-  BACKEND_ORDER,
+  BACKEND_NAMES,
   type BackendInfo,
   type BackendName,
   type InitBackendOptions,

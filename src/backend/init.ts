@@ -21,8 +21,9 @@ import { registerSimdKernels, simdKernelsUnavailable } from './simd-kernels.js';
 import { loadBlas } from './blas.js';
 import { useBlasMatMul, useStockMatMul } from './blas-kernels.js';
 
-export type BackendName = 'gpu' | 'native' | 'blas' | 'wasm' | 'cpu';
-export const BACKEND_ORDER: readonly BackendName[] = ['gpu', 'native', 'blas', 'wasm', 'cpu'];
+import { BACKEND_NAMES, type BackendName } from './names.js';
+
+export { BACKEND_NAMES, type BackendName };
 
 export interface BackendInfo {
   /** Our name for the backend in use. */
@@ -151,8 +152,8 @@ function attempt(name: BackendName): Promise<Attempt> {
 }
 
 export function parseBackendName(value: string, from: string): BackendName {
-  if ((BACKEND_ORDER as readonly string[]).includes(value)) return value as BackendName;
-  throw new Error(`${from}: unknown backend '${value}'; expected one of ${BACKEND_ORDER.join(', ')}`);
+  if ((BACKEND_NAMES as readonly string[]).includes(value)) return value as BackendName;
+  throw new Error(`${from}: unknown backend '${value}'; expected one of ${BACKEND_NAMES.join(', ')}`);
 }
 
 let current: BackendInfo | undefined;
@@ -167,7 +168,7 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
   if (current && (prefer === undefined || prefer === current.name)) return current;
 
   const skipped: { name: BackendName; reason: string }[] = [];
-  const order = prefer ? [prefer] : BACKEND_ORDER;
+  const order = prefer ? [prefer] : BACKEND_NAMES;
   for (const name of order) {
     const result = await attempt(name);
     if (!result.ok) {

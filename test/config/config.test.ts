@@ -13,6 +13,7 @@ import {
   nestKeys,
   type MsdConfig,
 } from '../../src/config.js';
+import { BACKEND_NAMES } from '../../src/backend/names.js';
 
 test('presets carry the paper settings', () => {
   const c = resolveConfig('paper');
@@ -189,4 +190,13 @@ test('the key-path walk: sections and leaves, the type at the path, close matche
     run: { seed: 1 },
     student: { ablation: { noAux: true } },
   });
+});
+
+test('run.backend: the backend names come from one list (src/backend/names.ts), which initBackend also orders by', () => {
+  for (const name of ['', ...BACKEND_NAMES])
+    assert.equal(resolveConfig('tiny', parseSets([`run.backend=${name}`])).run.backend, name);
+  assert.throws(
+    () => resolveConfig('tiny', { run: { backend: 'tpu' as never } }),
+    new RegExp(`run\\.backend: expected one of ${['', ...BACKEND_NAMES].map((n) => `'${n}'`).join(', ')}, got 'tpu'`),
+  );
 });
