@@ -1,6 +1,19 @@
 /**
- * The library's one seeded random number generator (mulberry32): same seed, same sequence, on every platform and
- * backend. Batch shuffling, weight initialisation, tests and benches all draw from it.
+ * The library's one seeded random number generator (mulberry32) and the one home of seed hashing: same seed, same
+ * sequence, on every platform and backend. Batch shuffling, weight initialisation, dropout masks, diagnostics'
+ * samples, tests and benches all draw from it.
+ *
+ * Every random choice of a run comes from the run seed through one named stream per use, so adding or reordering a
+ * use never shifts another one's numbers (nanoGPT keeps one seed; with several models and data streams per run,
+ * naming them is what keeps "same seed, same numbers" true):
+ *
+ *   streamSeed(seed, 'teacher/init')              weights of the teacher's new heads
+ *   streamSeed(seed, 'student:nl/batches')        batch order (makeBatches mixes in the epoch)
+ *   streamSeed(seed, 'teacher/dropout', step)     dropout masks of one optimizer step; each dropout site of the
+ *                                                 model then derives its own mask seed from its name
+ *                                                 (deriveSeed(stepSeed, 'layer.3.attention.probs')), so the order
+ *                                                 in which sites run does not matter
+ *   streamSeed(seed, 'diagnostics/target')        the sentences a diagnostic samples from the target language
  */
 
 export interface Rng {
@@ -22,6 +35,24 @@ export function mixSeed(seed: number, ...salts: number[]): number {
     h = (h ^ (h >>> 16)) >>> 0;
   }
   return h;
+}
+
+/** Mixes a seed with a string (a tensor or stream name), so every name gets its own stream independent of order. */
+export function deriveSeed(seed: number, label: string): number {
+  let h = (seed ^ 0x9e3779b9) >>> 0;
+  for (let i = 0; i < label.length; i++) {
+    h = Math.imul(h ^ label.charCodeAt(i), 0x01000193) >>> 0;
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b) >>> 0;
+  h ^= h >>> 13;
+  return h >>> 0;
+}
+
+/** The seed of the stream `name` of a run seeded with `seed`, optionally mixed with counters (step, epoch). */
+export function streamSeed(seed: number, name: string, ...counters: number[]): number {
+  const base = deriveSeed(seed, name);
+  return counters.length ? mixSeed(base, ...counters) : base;
 }
 
 /** A mulberry32 generator. The seed must be a finite number; it is taken modulo 2^32. */

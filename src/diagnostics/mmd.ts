@@ -20,7 +20,7 @@ import type { DataFrame } from 'danfojs-node';
 import type { AnySentence } from '../data/types.js';
 import { mmd, type MmdOptions } from '../losses/mmd.js';
 import type { NerModel } from '../model/ner-model.js';
-import { createRng } from '../rng.js';
+import { createRng, streamSeed } from '../rng.js';
 import { tf } from '../tf.js';
 import { clsByLayer, resolveLayers, type ClsMatrix } from './cls.js';
 
@@ -60,6 +60,15 @@ export function sampleSentences<T>(sentences: readonly T[], n: number, seed: num
   return idx.map((i) => sentences[i]!);
 }
 
+/**
+ * The seeded sample of one side of a comparison: at most `n` sentences drawn from the stream
+ * `diagnostics/source` or `diagnostics/target` of `seed` (src/rng.ts), so the source sample is the same in every
+ * diagnostic of a run and the target's never follows from the source's.
+ */
+export function sampleSide<T>(sentences: readonly T[], n: number, seed: number, side: 'source' | 'target'): T[] {
+  return sampleSentences(sentences, n, streamSeed(seed, `diagnostics/${side}`));
+}
+
 function mmd2(a: ClsMatrix, b: ClsMatrix, opts: MmdOptions | undefined): number {
   const t = tf.tidy(() => mmd(tf.tensor2d(a.data, [a.rows, a.dim]), tf.tensor2d(b.data, [b.rows, b.dim]), opts));
   const v = t.dataSync()[0]!;
@@ -85,8 +94,8 @@ export function mmdByLayerRows(
   checkSets('mmdByLayer', { source, target });
   const seed = opts.seed ?? 1;
   const n = opts.sample ?? 200;
-  const src = sampleSentences(source, n, seed);
-  const tgt = sampleSentences(target, n, seed + 1);
+  const src = sampleSide(source, n, seed, 'source');
+  const tgt = sampleSide(target, n, seed, 'target');
   const rows: MmdRow[] = [];
   for (const model of list) {
     const layers = resolveLayers(model, opts.layers, 'mmdByLayer');
@@ -115,7 +124,7 @@ export function crossModelMmdRows(
       `crossModelMmd: ${teacher.name} has width ${teacher.encoder.config.hiddenSize} and ${student.name} ${student.encoder.config.hiddenSize}; expected the same`,
     );
   }
-  const src = sampleSentences(source, opts.sample ?? 200, opts.seed ?? 1);
+  const src = sampleSide(source, opts.sample ?? 200, opts.seed ?? 1, 'source');
   const a = clsByLayer(teacher, src, layers, opts);
   const b = clsByLayer(student, src, layers, opts);
   return layers.map((m) => ({

@@ -17,7 +17,7 @@ import { disposeNerModel, loadNerModel, type NerModel } from '../model/ner-model
 import { runDir } from '../run/dir.js';
 import { readJson, writeJsonAtomic } from '../run/io.js';
 import { clsByLayer, matrixRows } from './cls.js';
-import { crossModelMmdRows, mmdByLayerRows, sampleSentences, type MmdRow } from './mmd.js';
+import { crossModelMmdRows, mmdByLayerRows, sampleSide, type MmdRow } from './mmd.js';
 import { project2d, type ProjectionMethod } from './project.js';
 import { interruptible, throwIfInterrupted } from '../interrupt.js';
 
@@ -91,8 +91,8 @@ async function computeDiagnostics(dir: string, opts: RunDiagnosticsOptions): Pro
           await stop('the projection');
           log(`projection (${opts.method ?? 't-sne'}): ${cfg.data.source} + ${lang}, layer ${clsLayer}`);
           const n = opts.projectSample ?? 100;
-          const src = sampleSentences(source, n, seed);
-          const tgt = sampleSentences(target, n, seed + 1);
+          const src = sampleSide(source, n, seed, 'source');
+          const tgt = sampleSide(target, n, seed, 'target');
           for (const model of [teacher, student]) {
             await stop(`the projection of ${model.name}`);
             const vectors = [

@@ -27,8 +27,9 @@ import { tf } from '../tf.js';
 import type { Tensor2D, Tensor3D, Variable } from '../tf.js';
 import type { BertConfig } from './bert-config.js';
 import { encoderParamSpecs, isFrozen, validateFreeze, type FreezeOptions, type ParamSpec, sizeOf } from './params.js';
-import { deriveSeed, truncatedNormal } from './random.js';
-import { dropout } from './dropout.js';
+import { truncatedNormal } from './random.js';
+import { deriveSeed } from '../rng.js';
+import { siteDropout } from './dropout.js';
 import { GELU, hasKernel } from '../backend/simd-kernels.js';
 
 /** Model input: int32 tensors of shape [batch, seqLen], as the tokenizer's batching produces them. */
@@ -86,7 +87,8 @@ export function withKeyTranspose<T>(mode: 'explicit' | 'fused', fn: () => T): T 
 /** The building blocks forward() hands to each layer (they close over the weights, options and dropout seed). */
 interface LayerOps {
   w(name: string): Variable;
-  dropout(x: tf.Tensor, rate: number): tf.Tensor;
+  /** Dropout at the site `site` (its mask seed is derived from the name, see siteDropout). */
+  dropout(x: tf.Tensor, rate: number, site: string): tf.Tensor;
   layerNorm(x: tf.Tensor, prefix: string): tf.Tensor;
   dense(x: tf.Tensor, prefix: string): tf.Tensor2D;
 }
@@ -187,16 +189,10 @@ export class BertEncoder {
     // Leading blocks (embeddings = block 0, layer m = block m) that need no gradient: only a frozen prefix.
     if (opts.frozen) validateFreeze(opts.frozen, cfg.numLayers);
     const untapedBlocks = opts.frozen?.freezeEmbeddings ? 1 + (opts.frozen.freezeLayers ?? 0) : 0;
-    // Dropout sites are numbered in call order, so a seed gives every site its own, reproducible mask.
-    let site = 0;
     const ops: LayerOps = {
       w: (name) => this.vars.get(name)!,
-      dropout: (x, rate) => {
-        site++;
-        if (!opts.training || rate === 0) return x;
-        const seed = opts.dropoutSeed === undefined ? undefined : deriveSeed(opts.dropoutSeed, `dropout${site}`);
-        return dropout(x, rate, seed);
-      },
+      // Each dropout site's mask seed comes from its name, not from the order the sites run in.
+      dropout: siteDropout(opts.training, opts.dropoutSeed),
       layerNorm: (x, prefix) => layerNorm(x, ops.w(`${prefix}.gamma`), ops.w(`${prefix}.beta`), cfg.layerNormEps),
       // [rows, in] @ [in, out] + bias: a plain matmul, no transposed operand.
       dense: (x, prefix) =>
@@ -210,7 +206,8 @@ export class BertEncoder {
         const types = batch.tokenTypeIds
           ? tf.gather(ops.w('embeddings.token_type_embeddings'), batch.tokenTypeIds)
           : tf.slice(ops.w('embeddings.token_type_embeddings'), [0, 0], [1, H]);
-        return ops.dropout(ops.layerNorm(tf.add(tf.add(word, pos), types), 'embeddings.layer_norm'), cfg.hiddenDropout);
+        const e = ops.layerNorm(tf.add(tf.add(word, pos), types), 'embeddings.layer_norm');
+        return ops.dropout(e, cfg.hiddenDropout, 'embeddings');
       };
       const emb = (untapedBlocks > 0 ? offTape(embed, [inputIds]) : embed()) as Tensor3D;
       const hidden: Tensor3D[] = [emb];
@@ -257,15 +254,16 @@ export class BertEncoder {
       scores = tf.matMul(q, split(ops.dense(h, `${p}.attention.key`), [0, 2, 1, 3], [b * nh, t, dh]), false, true);
     }
     scores = tf.add(tf.reshape(tf.mul(scores, 1 / Math.sqrt(dh)), [b, nh, t, t]), maskBias);
-    const probs = tf.reshape(ops.dropout(tf.softmax(scores, -1), cfg.attentionDropout), [b * nh, t, t]) as tf.Tensor3D;
+    const dropped = ops.dropout(tf.softmax(scores, -1), cfg.attentionDropout, `${p}.attention.probs`);
+    const probs = tf.reshape(dropped, [b * nh, t, t]) as tf.Tensor3D;
     const ctx = tf.reshape(tf.transpose(tf.reshape(tf.matMul(probs, v), [b, nh, t, dh]), [0, 2, 1, 3]), [b * t, H]);
     const attn = ops.layerNorm(
-      tf.add(h, ops.dropout(ops.dense(ctx, `${p}.attention.output`), cfg.hiddenDropout)),
+      tf.add(h, ops.dropout(ops.dense(ctx, `${p}.attention.output`), cfg.hiddenDropout, `${p}.attention.output`)),
       `${p}.attention.layer_norm`,
     );
     const inter = gelu(ops.dense(attn, `${p}.intermediate`));
     return ops.layerNorm(
-      tf.add(attn, ops.dropout(ops.dense(inter, `${p}.output`), cfg.hiddenDropout)),
+      tf.add(attn, ops.dropout(ops.dense(inter, `${p}.output`), cfg.hiddenDropout, `${p}.output`)),
       `${p}.output.layer_norm`,
     ) as tf.Tensor2D;
   }

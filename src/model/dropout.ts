@@ -11,6 +11,7 @@
  */
 import { tf } from '../tf.js';
 import { floatTensorFromHost } from '../backend/host-memory.js';
+import { deriveSeed } from '../rng.js';
 
 /** A float32 tensor of `shape` holding 1/(1 - rate) where kept and 0 where dropped. Not recorded on the tape. */
 export function dropoutMask(shape: number[], rate: number, seed?: number): tf.Tensor {
@@ -56,4 +57,24 @@ export function dropout<T extends tf.Tensor>(x: T, rate: number, seed?: number):
   const y = f(x) as T;
   mask.dispose();
   return y;
+}
+
+/**
+ * Dropout for one forward pass, one mask per named site: site `name` draws its mask from deriveSeed(seed, name), so
+ * the masks do not depend on the order in which the sites run (adding, removing or reordering one leaves the others'
+ * masks as they were). A name used twice in one pass is an error: the two sites would share a mask. The identity when
+ * not training; unseeded masks (Math.random) when `seed` is undefined.
+ */
+export function siteDropout(
+  training: boolean,
+  seed: number | undefined,
+): <T extends tf.Tensor>(x: T, rate: number, site: string) => T {
+  const used = new Set<string>();
+  return (x, rate, site) => {
+    if (used.has(site))
+      throw new Error(`dropout: site '${site}' used twice in one pass; every site needs its own name`);
+    used.add(site);
+    if (!training || rate === 0) return x;
+    return dropout(x, rate, seed === undefined ? undefined : deriveSeed(seed, site));
+  };
 }

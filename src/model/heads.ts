@@ -12,7 +12,8 @@ import { tf } from '../tf.js';
 import type { Tensor3D, Variable } from '../tf.js';
 import type { NamedVariable } from './bert.js';
 import { PAPER } from '../config.js';
-import { deriveSeed, truncatedNormal } from './random.js';
+import { truncatedNormal } from './random.js';
+import { deriveSeed } from '../rng.js';
 import { dropout } from './dropout.js';
 
 export interface LayerHeadsOptions {

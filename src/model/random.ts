@@ -6,18 +6,6 @@
 export { mulberry32 } from '../rng.js';
 import { mulberry32 } from '../rng.js';
 
-/** Mixes a seed with a string (a tensor name), so every tensor gets its own stream independent of order. */
-export function deriveSeed(seed: number, label: string): number {
-  let h = (seed ^ 0x9e3779b9) >>> 0;
-  for (let i = 0; i < label.length; i++) {
-    h = Math.imul(h ^ label.charCodeAt(i), 0x01000193) >>> 0;
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b) >>> 0;
-  h ^= h >>> 13;
-  return h >>> 0;
-}
-
 /**
  * Normal(0, std) values truncated to two standard deviations (resampled), as BERT's TruncatedNormal(0.02)
  * initialiser. Box-Muller on the seeded uniform stream.

@@ -13,7 +13,8 @@ import { writeFileAtomic, writeJsonAtomic } from '../run/io.js';
 import { toHfTensors } from './checkpoint.js';
 import { bertConfig, toHfConfig, type BertConfig } from './config.js';
 import { encoderParamSpecs, sizeOf } from './params.js';
-import { deriveSeed, truncatedNormal } from './random.js';
+import { truncatedNormal } from './random.js';
+import { deriveSeed } from '../rng.js';
 import { serializeSafetensors } from './safetensors.js';
 
 export interface TinyCheckpointOptions {

@@ -9,7 +9,7 @@
  *     log / evaluate on dev and keep the best / write a resumable checkpoint
  *     on an interrupt (Ctrl-C, Kernel > Interrupt): write a checkpoint and throw InterruptedError
  *
- * Everything random is derived from the run seed and the global step (batch order, dropout masks: seeds.ts), and the
+ * Everything random is derived from the run seed and the global step (batch order, dropout masks: streamSeed in src/rng.ts), and the
  * checkpoint holds the weights, the AdamW state and the position in the data, so a killed run resumed with
  * `resume: true` ends with exactly the metrics of an uninterrupted one.
  */
@@ -28,7 +28,7 @@ import { appendJsonl, readJsonl, writeFileAtomic } from '../run/io.js';
 import { linearWarmupDecay } from './schedule.js';
 import { configToJson, type MsdConfig, type OptimConfig } from '../config.js';
 import { saveNerModel, type NerModel } from '../model/ner-model.js';
-import { streamSeed } from './seeds.js';
+import { streamSeed } from '../rng.js';
 import { formatPercent } from '../eval/table.js';
 import { interruptible, InterruptedError, stopRequested } from '../interrupt.js';
 

@@ -18,7 +18,7 @@ import { writeTinyCheckpoint } from '../model/tiny.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import { runDir } from '../run/dir.js';
 import { loadSplit } from './data.js';
-import { streamSeed } from './seeds.js';
+import { streamSeed } from '../rng.js';
 
 /**
  * The directory of the encoder every model of the run starts from. `paper`: mBERT from a local directory or the

@@ -9,7 +9,7 @@ import { tf } from '../tf.js';
 import type { Encoded } from '../tokenizer/align.js';
 import type { Batch } from '../tokenizer/batching.js';
 import { batchToTensors } from '../tokenizer/tensors.js';
-import { streamSeed } from './seeds.js';
+import { streamSeed } from '../rng.js';
 
 /** Teacher [CLS] vectors of a source batch's windows, [b, H], from the cached [windows, H] array. */
 export function teacherCls(cls: Float32Array, H: number, batch: Batch, index: Map<Encoded, number>): tf.Tensor2D {

@@ -42,7 +42,7 @@ import {
 import { runSettings, trainLoop, type LoopResult, type TrainOptions } from './loop.js';
 import type { ProgressCallback } from './progress.js';
 import { runDir, type RunDir } from '../run/dir.js';
-import { streamSeed } from './seeds.js';
+import { streamSeed } from '../rng.js';
 import { studentCls, teacherCls } from './student-cls.js';
 import {
   microBatchLoss,

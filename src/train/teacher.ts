@@ -16,7 +16,7 @@ import { makeBatches, realTokens, splitBatch, type Batch } from '../tokenizer/ba
 import { IGNORE_INDEX } from '../losses/ce.js';
 import { batchToTensors } from '../tokenizer/tensors.js';
 import { runSettings, trainLoop, weighByCount, type LoopResult, type TrainOptions } from './loop.js';
-import { streamSeed } from './seeds.js';
+import { streamSeed } from '../rng.js';
 import { backendFor } from './backend.js';
 import { ensureRunData, loadSplit } from './data.js';
 import { lambdaName, newModel, pretrainedDir, trainableVars } from './models.js';

@@ -30,10 +30,10 @@ import {
   mmdByLayer,
   mmdByLayerRows,
   project2d,
-  sampleSentences,
   SOURCE_TARGET,
   TEACHER_STUDENT,
 } from '../../src/diagnostics/index.js';
+import { sampleSide } from '../../src/diagnostics/mmd.js';
 
 const schema = labelSchema(['PER', 'LOC', 'ORG']);
 
@@ -112,8 +112,8 @@ test("mmdByLayer: the loss's mmd on the [CLS] vectors, zero for identical sets, 
   for (const r of rows) assert.ok(r.mmd2 > 1e-4, `${r.model} layer ${r.layer}: ${r.mmd2} > 0 for different languages`);
 
   // the same number as the loss's mmd on the same seeded samples
-  const src = sampleSentences(source, 10, 7);
-  const tgt = sampleSentences(target, 10, 8);
+  const src = sampleSide(source, 10, 7, 'source');
+  const tgt = sampleSide(target, 10, 7, 'target');
   const a = clsByLayer(teacher, src, [2]).get(2)!;
   const b = clsByLayer(teacher, tgt, [2]).get(2)!;
   const direct = tf.tidy(

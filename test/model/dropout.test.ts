@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { tf } from '../../src/tf.js';
 import { initBackend } from '../../src/backend/init.js';
 import { loadBlas } from '../../src/backend/blas.js';
-import { dropout, dropoutMask } from '../../src/model/dropout.js';
+import { dropout, dropoutMask, siteDropout } from '../../src/model/dropout.js';
 
 const backends = ['cpu', 'wasm', ...(loadBlas().ok ? ['blas' as const] : [])] as const;
 
@@ -98,3 +98,36 @@ for (const backend of backends) {
     assert.equal(tf.memory().numTensors, before, 'tensors leaked');
   });
 }
+
+test('siteDropout: a mask per site name, whatever the order the sites ask in; a name twice is refused', async () => {
+  await initBackend({ prefer: 'cpu' });
+  const before = tf.memory().numTensors;
+  const sites = ['embeddings', 'layer.0.attention.probs', 'layer.0.attention.output', 'layer.0.output'];
+  const masksInOrder = (order: readonly string[], seed: number) => {
+    const drop = siteDropout(true, seed);
+    const masks = new Map<string, number[]>();
+    for (const site of order) {
+      const ones = tf.ones([8, 16]);
+      const y = drop(ones, 0.5, site);
+      masks.set(site, Array.from(y.dataSync()));
+      tf.dispose([ones, y]);
+    }
+    return masks;
+  };
+  const forward = masksInOrder(sites, 11);
+  const permuted = masksInOrder([sites[2]!, sites[0]!, sites[3]!, sites[1]!], 11);
+  for (const site of sites) assert.deepEqual(permuted.get(site), forward.get(site), site);
+  // Each site its own mask; another seed, other masks.
+  assert.equal(new Set(sites.map((s) => forward.get(s)!.join())).size, sites.length);
+  assert.notDeepEqual(masksInOrder(sites, 12).get(sites[0]!), forward.get(sites[0]!));
+  const drop = siteDropout(true, 11);
+  const x = tf.ones([2, 2]);
+  drop(x, 0.5, 'layer.0.output').dispose();
+  assert.throws(() => drop(x, 0.5, 'layer.0.output'), /site 'layer.0.output' used twice in one pass/);
+  // Not training: the identity, and still one name per site.
+  const off = siteDropout(false, 11);
+  assert.equal(off(x, 0.5, 'a'), x);
+  assert.throws(() => off(x, 0.5, 'a'), /used twice/);
+  x.dispose();
+  assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+});

@@ -1,7 +1,7 @@
-/** streamSeed: one named stream per use, stable, and independent of other streams. */
+/** streamSeed and deriveSeed (src/rng.ts): one named stream per use, stable, and independent of other streams. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { streamSeed } from '../../src/train/seeds.js';
+import { deriveSeed, streamSeed } from '../src/rng.js';
 
 test('streamSeed is deterministic, differs per name and counter, and is a 32-bit integer', () => {
   assert.equal(streamSeed(42, 'teacher/init'), streamSeed(42, 'teacher/init'));
