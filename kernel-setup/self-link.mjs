@@ -11,6 +11,14 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const stub = join(root, 'node_modules', 'msd-ner');
+// The subpath exports (msd-ner/viz, ...): node10 resolution ignores "exports", but reads "typesVersions", so each
+// subpath's types are mapped there, derived from package.json so that the list has one home.
+const { exports } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const typesVersions = {};
+for (const [sub, target] of Object.entries(exports)) {
+  if (sub === '.' || typeof target !== 'object') continue;
+  typesVersions[sub.slice(2)] = [join('..', '..', target.types)];
+}
 const pkg = `${JSON.stringify(
   {
     name: 'msd-ner',
@@ -18,6 +26,7 @@ const pkg = `${JSON.stringify(
     description: 'stub written by kernel-setup/self-link.mjs: the checkout two levels up, for node10 module resolution',
     main: '../../lib/index.js',
     types: '../../lib/index.d.ts',
+    typesVersions: { '*': typesVersions },
   },
   null,
   2,
@@ -35,5 +44,6 @@ try {
 }
 if (current !== pkg) {
   mkdirSync(stub, { recursive: true });
+  rmSync(join(stub, 'package.json'), { force: true }); // a new file, not one hard-linked into another checkout
   writeFileSync(join(stub, 'package.json'), pkg);
 }

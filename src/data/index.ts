@@ -1,4 +1,8 @@
-/** src/data: corpus readers, tag schemes, label schemas, the unlabelled view and statistics. */
+/**
+ * `msd-ner/data`: every corpus reader, tag schemes, label schemas, the dataset registry and the Hugging Face Hub
+ * corpora, the unlabelled view and statistics. (The root export has the few a notebook needs: loadDataset,
+ * readConll, unlabelled, datasetStats, labelSchema.)
+ */
 export type {
   Sentence,
   UnlabelledSentence,
@@ -11,8 +15,7 @@ export type {
   ReadResult,
 } from './types.js';
 export type { ReadOptions } from './collect.js';
-export { DataError, formatProblem } from './errors.js';
-export { decodeLines, readLines, type Encoding, type DecodedText } from './text.js';
+export { DataError } from './errors.js';
 export {
   parseTag,
   detectScheme,
@@ -23,29 +26,25 @@ export {
   type ParsedTag,
   type SchemeEvidence,
 } from './schemes.js';
-export { readConll, guessConllLang, type ConllOptions } from './conll.js';
+export { readConll, type ConllOptions } from './conll.js';
 export { readWikiann, type WikiannOptions } from './wikiann.js';
 export { readMulticoner, type MulticonerOptions } from './multiconer.js';
-export { readParquet, hubLabelNames, type ParquetOptions } from './parquet.js';
+export { readParquet, type ParquetOptions } from './parquet.js';
 export {
   labelSchema,
   STANDARD_TYPES,
-  typesOf,
   schemaFromSentences,
   checkSchema,
-  tagIds,
   mapSchema,
   type TypeMapping,
   type MapSchemaOptions,
 } from './schema.js';
 export {
   loadDataset,
-  datasetPath,
-  defaultDataRoot,
-  cacheDataRoot,
-  locateDataset,
   availableDatasets,
+  checkCorpus,
   DATASET_NAMES,
+  CORPUS_LANGUAGES,
   SPLITS,
   type Dataset,
   type DatasetName,
@@ -54,14 +53,5 @@ export {
 } from './registry.js';
 export { unlabelled } from './unlabelled.js';
 export { datasetStats, splitStats, type StatsInput, type SplitStats } from './stats.js';
-export {
-  loadHubDataset,
-  ensureDataset,
-  ensureCorpus,
-  pullDataset,
-  readHubRows,
-  type HubOptions,
-  type HubDataset,
-  type HubPullOptions,
-} from './hub.js';
+export { loadHubDataset, ensureDataset, ensureCorpus, type HubOptions, type HubDataset } from './hub.js';
 export { HUB_CORPORA, hubCorpus, type HubCorpus } from './hub-corpora.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initBackend, activeBackend, parseBackendName } from '../../src/index.js';
+import { initBackend, activeBackend, parseBackendName } from '../../src/backend/init.js';
 
 test('auto selection reports the active backend and why the others were skipped', async () => {
   const saved = process.env.MSD_BACKEND;

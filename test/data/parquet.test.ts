@@ -1,7 +1,8 @@
 /** Hugging Face-style parquet files written by the tests (see parquet-writer.ts), read with hyparquet. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DataError, hubLabelNames, readParquet } from '../../src/data/index.js';
+import { DataError, readParquet } from '../../src/data/index.js';
+import { hubLabelNames } from '../../src/data/parquet.js';
 import { writeTemp } from './helpers.js';
 import { writeListParquet } from './parquet-writer.js';
 

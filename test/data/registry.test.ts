@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { availableDatasets, datasetPath, defaultDataRoot, loadDataset, STANDARD_TYPES } from '../../src/data/index.js';
+import { availableDatasets, loadDataset, STANDARD_TYPES } from '../../src/data/index.js';
+import { datasetPath, defaultDataRoot } from '../../src/data/registry.js';
 import { DATA_ROOT } from './helpers.js';
 
 function makeRoot(files: Record<string, string | Buffer>): string {

@@ -11,11 +11,11 @@ import {
   parseTag,
   schemaFromSentences,
   STANDARD_TYPES,
-  tagIds,
   toIob2,
   type Sentence,
   type TagScheme,
 } from '../../src/data/index.js';
+import { tagIds } from '../../src/data/schema.js';
 import { conllevalChunks } from './helpers.js';
 
 const sentence = (tags: string[], id = 's#0'): Sentence => ({

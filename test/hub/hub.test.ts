@@ -9,7 +9,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ensureDataset, loadDataset, locateDataset } from '../../src/data/index.js';
+import { ensureDataset, loadDataset } from '../../src/data/index.js';
+import { locateDataset } from '../../src/data/registry.js';
 import { resolveTokenizerDir } from '../../src/model/hub.js';
 import { loadTokenizer } from '../../src/tokenizer/load.js';
 import {

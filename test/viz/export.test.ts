@@ -11,8 +11,6 @@ import { join } from 'node:path';
 import {
   compileSpec,
   exportFigure,
-  figureBundle,
-  fontFiles,
   perLayerF1Chart,
   renderPng,
   show,
@@ -21,6 +19,8 @@ import {
   VEGALITE_MIME,
   type MimeBundle,
 } from '../../src/viz/index.js';
+import { fontFiles } from '../../src/viz/render.js';
+import { figureBundle } from '../../src/viz/show.js';
 import { f1Rows } from './fixtures.js';
 import { decodePng, inkStats } from './png.js';
 
