@@ -26,6 +26,7 @@ import type { UnlabelledSentence } from '../src/data/types.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
 import { encodeDataset } from '../src/tokenizer/dataset.js';
 import { makeBatches } from '../src/tokenizer/batching.js';
+import { profileReport, startProfile } from './profile.js';
 
 const [task, size, workDirArg, stepsArg, batchesFile] = process.argv.slice(2);
 if ((task !== 'teacher' && task !== 'student') || (size !== 'paper' && size !== 'tiny') || !workDirArg || !stepsArg) {
@@ -110,6 +111,9 @@ function dumpBatches(cfg: MsdConfig, file: string, modelDir: string): void {
 async function main(): Promise<void> {
   mkdirSync(workDir, { recursive: true });
   const backend = await initBackend();
+  // MSD_PROFILE=1: time every kernel and phase, printed after the JSON line (bench/profile.ts).
+  const profiling = process.env.MSD_PROFILE === '1';
+  if (profiling) startProfile();
   const cfg = config();
   // One extra step: the first one pays for kernel set-up and heap growth and is left out of the timing.
   if (task === 'teacher') await trainTeacher(cfg, { maxSteps: steps + 1, force: true });
@@ -157,6 +161,13 @@ async function main(): Promise<void> {
       backend: backend.summary,
     }),
   );
+  if (profiling)
+    console.error(
+      profileReport(
+        rows.reduce((s, r) => s + r.ms, 0),
+        rows.length,
+      ),
+    );
 }
 
 await main();

@@ -110,7 +110,7 @@ async function tryWasm(): Promise<Attempt> {
   }
   useStockMatMul(tf.backend() as BackendWasm);
   // Never silently without the SIMD kernels: the summary says why.
-  const pkg = `@tensorflow/tfjs-backend-wasm${simd ? '' : ` (SIMD GELU off: ${simdKernelsUnavailable()})`}`;
+  const pkg = `@tensorflow/tfjs-backend-wasm${simd ? '' : ` (SIMD kernels off: ${simdKernelsUnavailable()})`}`;
   return { ok: true, tfBackend: 'wasm', pkg };
 }
 

@@ -6,10 +6,20 @@
  *
  *   MsdGelu       {x}      -> x Phi(x)                                  (exact GELU, erf-based, as HF's "gelu")
  *   MsdGeluGrad   {x, dy}  -> dy (Phi(x) + x phi(x))                   (its gradient; the tape keeps only x)
+ *   MsdLayerNorm  {x, residual?, gamma, beta} (eps) -> [y, xhat, rstd]   LayerNorm of x + residual over the last
+ *                 axis, with what its gradient needs (xhat, 1/sigma per row)
+ *   MsdLayerNormGrad {dy, xhat, rstd, gamma} -> [dx, dgamma, dbeta]   (dx is also the residual's gradient)
+ *   MsdAttentionSoftmax {scores, mask?} (scale) -> softmax(scores scale + mask) over the last axis, the mask
+ *                 [batch, cols] added to every row of its batch entry (the attention mask bias)
+ *   MsdAttentionSoftmaxGrad {probs, dprobs} (scale) -> scale probs (dprobs - sum(dprobs probs))
  *
  * The composite of tfjs ops is five passes forward and eleven backward, with tfjs-wasm's scalar Erf (15 ns per
  * value here) and Exp (9 ns) done twice; these are one pass each at about 3.5 ns per value. `gelu` in
- * src/model/bert.ts uses them where the current backend has them and the composite elsewhere (cpu, webgl, node).
+ * src/model/bert-ops.ts uses them where the current backend has them and the composite elsewhere (cpu, webgl,
+ * node). LayerNorm as tfjs ops is nine kernels forward and eleven backward (plus the residual add), the attention
+ * softmax with its scale and mask four forward and five backward; here one pass each way (the LayerNorm kernels have
+ * several outputs, so src/model/bert-ops.ts wraps them in `customGrad` instead of `registerGradient`: a
+ * registered gradient would get, and the engine would allocate, zero gradients for the saved outputs).
  * `MSD_SIMD=off` leaves them unregistered (to compare, or to rule them out).
  */
 import {
@@ -30,6 +40,39 @@ import { SIMD_KERNELS_WASM_BASE64 } from './simd-kernels.wasm.js';
 interface SimdExports {
   gelu_forward(x: number, out: number, n: number): void;
   gelu_backward(x: number, dy: number, dx: number, n: number): void;
+  layer_norm_forward(
+    x: number,
+    res: number,
+    gamma: number,
+    beta: number,
+    y: number,
+    xhat: number,
+    rstd: number,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void;
+  layer_norm_backward(
+    dy: number,
+    xhat: number,
+    rstd: number,
+    gamma: number,
+    dx: number,
+    dgamma: number,
+    dbeta: number,
+    rows: number,
+    cols: number,
+  ): void;
+  softmax_forward(
+    s: number,
+    mask: number,
+    p: number,
+    batch: number,
+    rowsPer: number,
+    cols: number,
+    scale: number,
+  ): void;
+  softmax_backward(p: number, dp: number, ds: number, rows: number, cols: number, scale: number): void;
 }
 
 /** The slice of the WebAssembly JS API used here (the project compiles without the DOM type library). */
@@ -98,12 +141,116 @@ const geluGradWasm: KernelFunc = ({ inputs, backend }) => {
   return out;
 };
 
+/** The size of the last axis and the number of rows before it. */
+function rowsCols(shape: number[]): [number, number] {
+  const cols = shape.length === 0 ? 1 : shape[shape.length - 1]!;
+  return [cols === 0 ? 0 : util.sizeFromShape(shape) / cols, cols];
+}
+
+function expectShape(t: TensorInfo, shape: number[], what: string): void {
+  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    throw new Error(`${what}: expected shape [${shape}], got [${t.shape}]`);
+  }
+}
+
+const layerNormWasm: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, residual, gamma, beta } = inputs as {
+    x: TensorInfo;
+    residual?: TensorInfo;
+    gamma: TensorInfo;
+    beta: TensorInfo;
+  };
+  const { eps } = attrs as unknown as { eps: number };
+  const [rows, cols] = rowsCols(x.shape);
+  if (residual) util.assertShapesMatch(x.shape, residual.shape, 'MsdLayerNorm: x and residual');
+  expectShape(gamma, [cols], 'MsdLayerNorm: gamma');
+  expectShape(beta, [cols], 'MsdLayerNorm: beta');
+  const b = backend as BackendWasm;
+  const y = b.makeOutput(x.shape, 'float32');
+  const xhat = b.makeOutput(x.shape, 'float32');
+  const rstd = b.makeOutput([...x.shape.slice(0, -1), 1], 'float32');
+  if (rows > 0 && cols > 0) {
+    const at = (t: TensorInfo) => offset(b, t, 'MsdLayerNorm');
+    kernelsFor(b).layer_norm_forward(
+      at(x),
+      residual ? at(residual) : 0,
+      at(gamma),
+      at(beta),
+      at(y),
+      at(xhat),
+      at(rstd),
+      rows,
+      cols,
+      eps,
+    );
+  }
+  return [y, xhat, rstd];
+};
+
+const layerNormGradWasm: KernelFunc = ({ inputs, backend }) => {
+  const { dy, xhat, rstd, gamma } = inputs as { dy: TensorInfo; xhat: TensorInfo; rstd: TensorInfo; gamma: TensorInfo };
+  const [rows, cols] = rowsCols(xhat.shape);
+  util.assertShapesMatch(dy.shape, xhat.shape, 'MsdLayerNormGrad: dy and xhat');
+  expectShape(gamma, [cols], 'MsdLayerNormGrad: gamma');
+  if (util.sizeFromShape(rstd.shape) !== rows) throw new Error(`MsdLayerNormGrad: rstd must hold ${rows} values`);
+  const b = backend as BackendWasm;
+  const dx = b.makeOutput(xhat.shape, 'float32');
+  const dgamma = b.makeOutput([cols], 'float32');
+  const dbeta = b.makeOutput([cols], 'float32');
+  if (cols > 0) {
+    const at = (t: TensorInfo) => offset(b, t, 'MsdLayerNormGrad');
+    kernelsFor(b).layer_norm_backward(at(dy), at(xhat), at(rstd), at(gamma), at(dx), at(dgamma), at(dbeta), rows, cols);
+  }
+  return [dx, dgamma, dbeta];
+};
+
+const softmaxWasm: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { scores, mask } = inputs as { scores: TensorInfo; mask?: TensorInfo };
+  const { scale } = attrs as unknown as { scale: number };
+  const [rows, cols] = rowsCols(scores.shape);
+  const batch = mask ? mask.shape[0]! : 1;
+  if (mask && (util.sizeFromShape(mask.shape) !== batch * cols || rows % batch !== 0)) {
+    throw new Error(
+      `MsdAttentionSoftmax: mask [${mask.shape}] must hold one row of ${cols} values per leading entry of scores [${scores.shape}]`,
+    );
+  }
+  const b = backend as BackendWasm;
+  const p = b.makeOutput(scores.shape, 'float32');
+  if (rows > 0 && cols > 0) {
+    const at = (t: TensorInfo) => offset(b, t, 'MsdAttentionSoftmax');
+    kernelsFor(b).softmax_forward(at(scores), mask ? at(mask) : 0, at(p), batch, rows / batch, cols, scale);
+  }
+  return p;
+};
+
+const softmaxGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { probs, dprobs } = inputs as { probs: TensorInfo; dprobs: TensorInfo };
+  const { scale } = attrs as unknown as { scale: number };
+  util.assertShapesMatch(probs.shape, dprobs.shape, 'MsdAttentionSoftmaxGrad: probs and dprobs');
+  const [rows, cols] = rowsCols(probs.shape);
+  const b = backend as BackendWasm;
+  const ds = b.makeOutput(probs.shape, 'float32');
+  if (rows > 0 && cols > 0) {
+    const at = (t: TensorInfo) => offset(b, t, 'MsdAttentionSoftmaxGrad');
+    kernelsFor(b).softmax_backward(at(probs), at(dprobs), at(ds), rows, cols, scale);
+  }
+  return ds;
+};
+
 export const GELU = 'MsdGelu';
 export const GELU_GRAD = 'MsdGeluGrad';
+export const LAYER_NORM = 'MsdLayerNorm';
+export const LAYER_NORM_GRAD = 'MsdLayerNormGrad';
+export const ATTENTION_SOFTMAX = 'MsdAttentionSoftmax';
+export const ATTENTION_SOFTMAX_GRAD = 'MsdAttentionSoftmaxGrad';
 
 const kernels: KernelConfig[] = [
   { kernelName: GELU, backendName: 'wasm', kernelFunc: geluWasm },
   { kernelName: GELU_GRAD, backendName: 'wasm', kernelFunc: geluGradWasm },
+  { kernelName: LAYER_NORM, backendName: 'wasm', kernelFunc: layerNormWasm },
+  { kernelName: LAYER_NORM_GRAD, backendName: 'wasm', kernelFunc: layerNormGradWasm },
+  { kernelName: ATTENTION_SOFTMAX, backendName: 'wasm', kernelFunc: softmaxWasm },
+  { kernelName: ATTENTION_SOFTMAX_GRAD, backendName: 'wasm', kernelFunc: softmaxGradWasm },
 ];
 
 const geluGradient: GradConfig = {
@@ -145,7 +292,7 @@ export function simdKernelsUnavailable(): string {
   return reason;
 }
 
-/** Whether the current backend runs `name` as a kernel of ours (MsdGelu, MsdGeluGrad). */
+/** Whether the current backend runs `name` as a kernel of ours (MsdGelu, MsdLayerNorm, ...). */
 export function hasKernel(name: string): boolean {
   return getKernel(name, tf.getBackend()) !== undefined;
 }

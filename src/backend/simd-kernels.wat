@@ -17,6 +17,19 @@
 ;;   gelu_backward(x, dy, dx, n)    dx[i] = dy[i] (Phi(x[i]) + x[i] phi(x[i])),  phi(x) = exp(-x^2/2) / sqrt(2 pi)
 ;; Pointers are byte offsets of float32 arrays of n values; any n, any 4-byte alignment (the last n mod 4 values
 ;; go through the same vector code one lane at a time, so every value gets identical arithmetic).
+;;
+;;   layer_norm_forward(x, res, gamma, beta, y, xhat, rstd, rows, cols, eps)
+;;       per row of x (+ res when res != 0): s = x + res, mean, var (biased), rstd = 1/sqrt(var + eps),
+;;       xhat = (s - mean) rstd, y = xhat gamma + beta; xhat [rows, cols] and rstd [rows] are kept for backward
+;;   layer_norm_backward(dy, xhat, rstd, gamma, dx, dgamma, dbeta, rows, cols)
+;;       g = dy gamma; dx = rstd (g - mean(g) - xhat mean(g xhat)) per row; dgamma = sum_rows dy xhat,
+;;       dbeta = sum_rows dy (both written, not accumulated into)
+;;   softmax_forward(s, mask, p, batch, rowsPerBatch, cols, scale)
+;;       per row: z = s scale + mask[batch entry] (mask [batch, cols], none when mask = 0), p = exp(z - max z) / sum
+;;   softmax_backward(p, dp, ds, rows, cols, scale)
+;;       ds = scale p (dp - sum(dp p)) per row (the gradient of the scores before the scale)
+;; Row sums and maxima run in four lanes, then (l0 + l1) + (l2 + l3); a row's last cols mod 4 values are added
+;; one by one after that. The order is fixed, so the same input gives the same bits every run.
 (module
   (import "env" "memory" (memory 1))
 
@@ -145,4 +158,307 @@
         (local.set $dx (i32.add (local.get $dx) (i32.const 4)))
         (local.set $tail (i32.sub (local.get $tail) (i32.const 1)))
         (br $t))))
+
+  ;; (l0 + l1) + (l2 + l3)
+  (func $hsum (param $v v128) (result f32)
+    (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
+
+  (func $hmax (param $v v128) (result f32)
+    (f32.max
+      (f32.max (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
+      (f32.max (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
+
+  (func (export "layer_norm_forward")
+    (param $x i32) (param $res i32) (param $gamma i32) (param $beta i32) (param $y i32) (param $xhat i32)
+    (param $rstd i32) (param $rows i32) (param $cols i32) (param $eps f32)
+    (local $r i32) (local $i i32) (local $vec i32) (local $acc v128) (local $v v128) (local $sum f32)
+    (local $mean f32) (local $rs f32) (local $s f32) (local $meanv v128) (local $rsv v128) (local $rowBytes i32)
+    (local.set $vec (i32.shl (i32.and (local.get $cols) (i32.const -4)) (i32.const 2)))
+    (local.set $rowBytes (i32.shl (local.get $cols) (i32.const 2)))
+    (block $rdone
+      (loop $row
+        (br_if $rdone (i32.ge_u (local.get $r) (local.get $rows)))
+        ;; pass 1: s = x + res into xhat, and its sum
+        (local.set $acc (v128.const f32x4 0 0 0 0))
+        (local.set $i (i32.const 0))
+        (block $d1 (loop $l1
+          (br_if $d1 (i32.ge_u (local.get $i) (local.get $vec)))
+          (local.set $v (v128.load align=4 (i32.add (local.get $x) (local.get $i))))
+          (if (local.get $res) (then
+            (local.set $v (f32x4.add (local.get $v) (v128.load align=4 (i32.add (local.get $res) (local.get $i)))))))
+          (v128.store align=4 (i32.add (local.get $xhat) (local.get $i)) (local.get $v))
+          (local.set $acc (f32x4.add (local.get $acc) (local.get $v)))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br $l1)))
+        (local.set $sum (call $hsum (local.get $acc)))
+        (block $t1d (loop $t1
+          (br_if $t1d (i32.ge_u (local.get $i) (local.get $rowBytes)))
+          (local.set $s (f32.load (i32.add (local.get $x) (local.get $i))))
+          (if (local.get $res) (then
+            (local.set $s (f32.add (local.get $s) (f32.load (i32.add (local.get $res) (local.get $i)))))))
+          (f32.store (i32.add (local.get $xhat) (local.get $i)) (local.get $s))
+          (local.set $sum (f32.add (local.get $sum) (local.get $s)))
+          (local.set $i (i32.add (local.get $i) (i32.const 4)))
+          (br $t1)))
+        (local.set $mean (f32.div (local.get $sum) (f32.convert_i32_u (local.get $cols))))
+        (local.set $meanv (f32x4.splat (local.get $mean)))
+        ;; pass 2: the biased variance
+        (local.set $acc (v128.const f32x4 0 0 0 0))
+        (local.set $i (i32.const 0))
+        (block $d2 (loop $l2
+          (br_if $d2 (i32.ge_u (local.get $i) (local.get $vec)))
+          (local.set $v (f32x4.sub (v128.load align=4 (i32.add (local.get $xhat) (local.get $i))) (local.get $meanv)))
+          (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $v) (local.get $v))))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br $l2)))
+        (local.set $sum (call $hsum (local.get $acc)))
+        (block $t2d (loop $t2
+          (br_if $t2d (i32.ge_u (local.get $i) (local.get $rowBytes)))
+          (local.set $s (f32.sub (f32.load (i32.add (local.get $xhat) (local.get $i))) (local.get $mean)))
+          (local.set $sum (f32.add (local.get $sum) (f32.mul (local.get $s) (local.get $s))))
+          (local.set $i (i32.add (local.get $i) (i32.const 4)))
+          (br $t2)))
+        (local.set $rs (f32.div (f32.const 1) (f32.sqrt (f32.add
+          (f32.div (local.get $sum) (f32.convert_i32_u (local.get $cols))) (local.get $eps)))))
+        (f32.store (i32.add (local.get $rstd) (i32.shl (local.get $r) (i32.const 2))) (local.get $rs))
+        (local.set $rsv (f32x4.splat (local.get $rs)))
+        ;; pass 3: xhat and y
+        (local.set $i (i32.const 0))
+        (block $d3 (loop $l3
+          (br_if $d3 (i32.ge_u (local.get $i) (local.get $vec)))
+          (local.set $v (f32x4.mul (f32x4.sub (v128.load align=4 (i32.add (local.get $xhat) (local.get $i)))
+            (local.get $meanv)) (local.get $rsv)))
+          (v128.store align=4 (i32.add (local.get $xhat) (local.get $i)) (local.get $v))
+          (v128.store align=4 (i32.add (local.get $y) (local.get $i))
+            (f32x4.add (f32x4.mul (local.get $v) (v128.load align=4 (i32.add (local.get $gamma) (local.get $i))))
+              (v128.load align=4 (i32.add (local.get $beta) (local.get $i)))))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br $l3)))
+        (block $t3d (loop $t3
+          (br_if $t3d (i32.ge_u (local.get $i) (local.get $rowBytes)))
+          (local.set $s (f32.mul (f32.sub (f32.load (i32.add (local.get $xhat) (local.get $i))) (local.get $mean))
+            (local.get $rs)))
+          (f32.store (i32.add (local.get $xhat) (local.get $i)) (local.get $s))
+          (f32.store (i32.add (local.get $y) (local.get $i))
+            (f32.add (f32.mul (local.get $s) (f32.load (i32.add (local.get $gamma) (local.get $i))))
+              (f32.load (i32.add (local.get $beta) (local.get $i)))))
+          (local.set $i (i32.add (local.get $i) (i32.const 4)))
+          (br $t3)))
+        (local.set $x (i32.add (local.get $x) (local.get $rowBytes)))
+        (if (local.get $res) (then (local.set $res (i32.add (local.get $res) (local.get $rowBytes)))))
+        (local.set $y (i32.add (local.get $y) (local.get $rowBytes)))
+        (local.set $xhat (i32.add (local.get $xhat) (local.get $rowBytes)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $row))))
+
+  (func (export "layer_norm_backward")
+    (param $dy i32) (param $xhat i32) (param $rstd i32) (param $gamma i32) (param $dx i32) (param $dgamma i32)
+    (param $dbeta i32) (param $rows i32) (param $cols i32)
+    (local $r i32) (local $i i32) (local $vec i32) (local $rowBytes i32) (local $d v128) (local $xh v128)
+    (local $g v128) (local $sg v128) (local $sgx v128) (local $mg f32) (local $mgx f32) (local $rs f32)
+    (local $ds f32) (local $xs f32) (local $gs f32) (local $sgs f32) (local $sgxs f32)
+    (local $mgv v128) (local $mgxv v128) (local $rsv v128)
+    (local.set $vec (i32.shl (i32.and (local.get $cols) (i32.const -4)) (i32.const 2)))
+    (local.set $rowBytes (i32.shl (local.get $cols) (i32.const 2)))
+    (memory.fill (local.get $dgamma) (i32.const 0) (local.get $rowBytes))
+    (memory.fill (local.get $dbeta) (i32.const 0) (local.get $rowBytes))
+    (block $rdone
+      (loop $row
+        (br_if $rdone (i32.ge_u (local.get $r) (local.get $rows)))
+        ;; pass 1: sums of g and g xhat; dgamma and dbeta
+        (local.set $sg (v128.const f32x4 0 0 0 0))
+        (local.set $sgx (v128.const f32x4 0 0 0 0))
+        (local.set $i (i32.const 0))
+        (block $d1 (loop $l1
+          (br_if $d1 (i32.ge_u (local.get $i) (local.get $vec)))
+          (local.set $d (v128.load align=4 (i32.add (local.get $dy) (local.get $i))))
+          (local.set $xh (v128.load align=4 (i32.add (local.get $xhat) (local.get $i))))
+          (local.set $g (f32x4.mul (local.get $d) (v128.load align=4 (i32.add (local.get $gamma) (local.get $i)))))
+          (local.set $sg (f32x4.add (local.get $sg) (local.get $g)))
+          (local.set $sgx (f32x4.add (local.get $sgx) (f32x4.mul (local.get $g) (local.get $xh))))
+          (v128.store align=4 (i32.add (local.get $dgamma) (local.get $i)) (f32x4.add
+            (v128.load align=4 (i32.add (local.get $dgamma) (local.get $i))) (f32x4.mul (local.get $d) (local.get $xh))))
+          (v128.store align=4 (i32.add (local.get $dbeta) (local.get $i)) (f32x4.add
+            (v128.load align=4 (i32.add (local.get $dbeta) (local.get $i))) (local.get $d)))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br $l1)))
+        (local.set $sgs (call $hsum (local.get $sg)))
+        (local.set $sgxs (call $hsum (local.get $sgx)))
+        (block $t1d (loop $t1
+          (br_if $t1d (i32.ge_u (local.get $i) (local.get $rowBytes)))
+          (local.set $ds (f32.load (i32.add (local.get $dy) (local.get $i))))
+          (local.set $xs (f32.load (i32.add (local.get $xhat) (local.get $i))))
+          (local.set $gs (f32.mul (local.get $ds) (f32.load (i32.add (local.get $gamma) (local.get $i)))))
+          (local.set $sgs (f32.add (local.get $sgs) (local.get $gs)))
+          (local.set $sgxs (f32.add (local.get $sgxs) (f32.mul (local.get $gs) (local.get $xs))))
+          (f32.store (i32.add (local.get $dgamma) (local.get $i)) (f32.add
+            (f32.load (i32.add (local.get $dgamma) (local.get $i))) (f32.mul (local.get $ds) (local.get $xs))))
+          (f32.store (i32.add (local.get $dbeta) (local.get $i)) (f32.add
+            (f32.load (i32.add (local.get $dbeta) (local.get $i))) (local.get $ds)))
+          (local.set $i (i32.add (local.get $i) (i32.const 4)))
+          (br $t1)))
+        (local.set $mg (f32.div (local.get $sgs) (f32.convert_i32_u (local.get $cols))))
+        (local.set $mgx (f32.div (local.get $sgxs) (f32.convert_i32_u (local.get $cols))))
+        (local.set $rs (f32.load (i32.add (local.get $rstd) (i32.shl (local.get $r) (i32.const 2)))))
+        (local.set $mgv (f32x4.splat (local.get $mg)))
+        (local.set $mgxv (f32x4.splat (local.get $mgx)))
+        (local.set $rsv (f32x4.splat (local.get $rs)))
+        ;; pass 2: dx = rstd (g - mean(g) - xhat mean(g xhat))
+        (local.set $i (i32.const 0))
+        (block $d2 (loop $l2
+          (br_if $d2 (i32.ge_u (local.get $i) (local.get $vec)))
+          (local.set $g (f32x4.mul (v128.load align=4 (i32.add (local.get $dy) (local.get $i)))
+            (v128.load align=4 (i32.add (local.get $gamma) (local.get $i)))))
+          (v128.store align=4 (i32.add (local.get $dx) (local.get $i)) (f32x4.mul (local.get $rsv)
+            (f32x4.sub (f32x4.sub (local.get $g) (local.get $mgv))
+              (f32x4.mul (v128.load align=4 (i32.add (local.get $xhat) (local.get $i))) (local.get $mgxv)))))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br $l2)))
+        (block $t2d (loop $t2
+          (br_if $t2d (i32.ge_u (local.get $i) (local.get $rowBytes)))
+          (local.set $gs (f32.mul (f32.load (i32.add (local.get $dy) (local.get $i)))
+            (f32.load (i32.add (local.get $gamma) (local.get $i)))))
+          (f32.store (i32.add (local.get $dx) (local.get $i)) (f32.mul (local.get $rs)
+            (f32.sub (f32.sub (local.get $gs) (local.get $mg))
+              (f32.mul (f32.load (i32.add (local.get $xhat) (local.get $i))) (local.get $mgx)))))
+          (local.set $i (i32.add (local.get $i) (i32.const 4)))
+          (br $t2)))
+        (local.set $dy (i32.add (local.get $dy) (local.get $rowBytes)))
+        (local.set $xhat (i32.add (local.get $xhat) (local.get $rowBytes)))
+        (local.set $dx (i32.add (local.get $dx) (local.get $rowBytes)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $row))))
+
+  ;; exp(z) for z <= 0 on one value (the vector code in lane 0).
+  (func $exp1 (param $z f32) (result f32)
+    (f32x4.extract_lane 0 (call $exp_nonpos (f32x4.splat (local.get $z)))))
+
+  (func (export "softmax_forward")
+    (param $s i32) (param $mask i32) (param $p i32) (param $batch i32) (param $rowsPer i32) (param $cols i32)
+    (param $scale f32)
+    (local $b i32) (local $r i32) (local $i i32) (local $vec i32) (local $rowBytes i32) (local $m i32)
+    (local $v v128) (local $acc v128) (local $scalev v128) (local $mx f32) (local $sum f32) (local $z f32)
+    (local $mxv v128) (local $inv v128)
+    (local.set $vec (i32.shl (i32.and (local.get $cols) (i32.const -4)) (i32.const 2)))
+    (local.set $rowBytes (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $scalev (f32x4.splat (local.get $scale)))
+    (block $bdone (loop $bl
+      (br_if $bdone (i32.ge_u (local.get $b) (local.get $batch)))
+      (local.set $m (if (result i32) (local.get $mask)
+        (then (i32.add (local.get $mask) (i32.mul (local.get $b) (local.get $rowBytes)))) (else (i32.const 0))))
+      (local.set $r (i32.const 0))
+      (block $rdone (loop $row
+        (br_if $rdone (i32.ge_u (local.get $r) (local.get $rowsPer)))
+        ;; pass 1: z = s scale + mask into p, and its maximum
+        (local.set $acc (v128.const f32x4 -inf -inf -inf -inf))
+        (local.set $i (i32.const 0))
+        (block $d1 (loop $l1
+          (br_if $d1 (i32.ge_u (local.get $i) (local.get $vec)))
+          (local.set $v (f32x4.mul (v128.load align=4 (i32.add (local.get $s) (local.get $i))) (local.get $scalev)))
+          (if (local.get $m) (then
+            (local.set $v (f32x4.add (local.get $v) (v128.load align=4 (i32.add (local.get $m) (local.get $i)))))))
+          (v128.store align=4 (i32.add (local.get $p) (local.get $i)) (local.get $v))
+          (local.set $acc (f32x4.max (local.get $acc) (local.get $v)))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br $l1)))
+        (local.set $mx (call $hmax (local.get $acc)))
+        (block $t1d (loop $t1
+          (br_if $t1d (i32.ge_u (local.get $i) (local.get $rowBytes)))
+          (local.set $z (f32.mul (f32.load (i32.add (local.get $s) (local.get $i))) (local.get $scale)))
+          (if (local.get $m) (then
+            (local.set $z (f32.add (local.get $z) (f32.load (i32.add (local.get $m) (local.get $i)))))))
+          (f32.store (i32.add (local.get $p) (local.get $i)) (local.get $z))
+          (local.set $mx (f32.max (local.get $mx) (local.get $z)))
+          (local.set $i (i32.add (local.get $i) (i32.const 4)))
+          (br $t1)))
+        ;; pass 2: e = exp(z - max), and its sum
+        (local.set $mxv (f32x4.splat (local.get $mx)))
+        (local.set $acc (v128.const f32x4 0 0 0 0))
+        (local.set $i (i32.const 0))
+        (block $d2 (loop $l2
+          (br_if $d2 (i32.ge_u (local.get $i) (local.get $vec)))
+          (local.set $v (call $exp_nonpos
+            (f32x4.sub (v128.load align=4 (i32.add (local.get $p) (local.get $i))) (local.get $mxv))))
+          (v128.store align=4 (i32.add (local.get $p) (local.get $i)) (local.get $v))
+          (local.set $acc (f32x4.add (local.get $acc) (local.get $v)))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br $l2)))
+        (local.set $sum (call $hsum (local.get $acc)))
+        (block $t2d (loop $t2
+          (br_if $t2d (i32.ge_u (local.get $i) (local.get $rowBytes)))
+          (local.set $z (call $exp1 (f32.sub (f32.load (i32.add (local.get $p) (local.get $i))) (local.get $mx))))
+          (f32.store (i32.add (local.get $p) (local.get $i)) (local.get $z))
+          (local.set $sum (f32.add (local.get $sum) (local.get $z)))
+          (local.set $i (i32.add (local.get $i) (i32.const 4)))
+          (br $t2)))
+        ;; pass 3: p = e / sum
+        (local.set $inv (f32x4.splat (local.get $sum)))
+        (local.set $i (i32.const 0))
+        (block $d3 (loop $l3
+          (br_if $d3 (i32.ge_u (local.get $i) (local.get $vec)))
+          (v128.store align=4 (i32.add (local.get $p) (local.get $i))
+            (f32x4.div (v128.load align=4 (i32.add (local.get $p) (local.get $i))) (local.get $inv)))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br $l3)))
+        (block $t3d (loop $t3
+          (br_if $t3d (i32.ge_u (local.get $i) (local.get $rowBytes)))
+          (f32.store (i32.add (local.get $p) (local.get $i))
+            (f32.div (f32.load (i32.add (local.get $p) (local.get $i))) (local.get $sum)))
+          (local.set $i (i32.add (local.get $i) (i32.const 4)))
+          (br $t3)))
+        (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
+        (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $row)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bl))))
+
+  (func (export "softmax_backward")
+    (param $p i32) (param $dp i32) (param $ds i32) (param $rows i32) (param $cols i32) (param $scale f32)
+    (local $r i32) (local $i i32) (local $vec i32) (local $rowBytes i32) (local $acc v128) (local $dot f32)
+    (local $dotv v128) (local $scalev v128) (local $pv f32)
+    (local.set $vec (i32.shl (i32.and (local.get $cols) (i32.const -4)) (i32.const 2)))
+    (local.set $rowBytes (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $scalev (f32x4.splat (local.get $scale)))
+    (block $rdone (loop $row
+      (br_if $rdone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $acc (v128.const f32x4 0 0 0 0))
+      (local.set $i (i32.const 0))
+      (block $d1 (loop $l1
+        (br_if $d1 (i32.ge_u (local.get $i) (local.get $vec)))
+        (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul
+          (v128.load align=4 (i32.add (local.get $p) (local.get $i)))
+          (v128.load align=4 (i32.add (local.get $dp) (local.get $i))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $l1)))
+      (local.set $dot (call $hsum (local.get $acc)))
+      (block $t1d (loop $t1
+        (br_if $t1d (i32.ge_u (local.get $i) (local.get $rowBytes)))
+        (local.set $dot (f32.add (local.get $dot) (f32.mul
+          (f32.load (i32.add (local.get $p) (local.get $i))) (f32.load (i32.add (local.get $dp) (local.get $i))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $t1)))
+      (local.set $dotv (f32x4.splat (local.get $dot)))
+      (local.set $i (i32.const 0))
+      (block $d2 (loop $l2
+        (br_if $d2 (i32.ge_u (local.get $i) (local.get $vec)))
+        (v128.store align=4 (i32.add (local.get $ds) (local.get $i)) (f32x4.mul (local.get $scalev) (f32x4.mul
+          (v128.load align=4 (i32.add (local.get $p) (local.get $i)))
+          (f32x4.sub (v128.load align=4 (i32.add (local.get $dp) (local.get $i))) (local.get $dotv)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $l2)))
+      (block $t2d (loop $t2
+        (br_if $t2d (i32.ge_u (local.get $i) (local.get $rowBytes)))
+        (f32.store (i32.add (local.get $ds) (local.get $i)) (f32.mul (local.get $scale) (f32.mul
+          (f32.load (i32.add (local.get $p) (local.get $i)))
+          (f32.sub (f32.load (i32.add (local.get $dp) (local.get $i))) (local.get $dot)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $t2)))
+      (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+      (local.set $dp (i32.add (local.get $dp) (local.get $rowBytes)))
+      (local.set $ds (i32.add (local.get $ds) (local.get $rowBytes)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $row))))
 )

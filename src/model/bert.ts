@@ -30,7 +30,9 @@ import { encoderParamSpecs, isFrozen, validateFreeze, type FreezeOptions, type P
 import { truncatedNormal } from './random.js';
 import { deriveSeed } from '../rng.js';
 import { siteDropout } from './dropout.js';
-import { GELU, hasKernel } from '../backend/simd-kernels.js';
+import { attentionSoftmax, gelu, layerNorm } from './bert-ops.js';
+
+export { gelu, layerNorm } from './bert-ops.js';
 
 /** Model input: int32 tensors of shape [batch, seqLen], as the tokenizer's batching produces them. */
 export interface BertInput {
@@ -89,7 +91,8 @@ interface LayerOps {
   w(name: string): Variable;
   /** Dropout at the site `site` (its mask seed is derived from the name, see siteDropout). */
   dropout(x: tf.Tensor, rate: number, site: string): tf.Tensor;
-  layerNorm(x: tf.Tensor, prefix: string): tf.Tensor;
+  /** LayerNorm of x + residual (x alone without one). */
+  layerNorm(x: tf.Tensor, prefix: string, residual?: tf.Tensor): tf.Tensor;
   dense(x: tf.Tensor, prefix: string): tf.Tensor2D;
 }
 
@@ -193,7 +196,8 @@ export class BertEncoder {
       w: (name) => this.vars.get(name)!,
       // Each dropout site's mask seed comes from its name, not from the order the sites run in.
       dropout: siteDropout(opts.training, opts.dropoutSeed),
-      layerNorm: (x, prefix) => layerNorm(x, ops.w(`${prefix}.gamma`), ops.w(`${prefix}.beta`), cfg.layerNormEps),
+      layerNorm: (x, prefix, residual) =>
+        layerNorm(x, ops.w(`${prefix}.gamma`), ops.w(`${prefix}.beta`), cfg.layerNormEps, residual),
       // [rows, in] @ [in, out] + bias: a plain matmul, no transposed operand.
       dense: (x, prefix) =>
         tf.add(tf.matMul(x as tf.Tensor2D, ops.w(`${prefix}.kernel`) as tf.Tensor2D), ops.w(`${prefix}.bias`)),
@@ -253,18 +257,20 @@ export class BertEncoder {
     } else {
       scores = tf.matMul(q, split(ops.dense(h, `${p}.attention.key`), [0, 2, 1, 3], [b * nh, t, dh]), false, true);
     }
-    scores = tf.add(tf.reshape(tf.mul(scores, 1 / Math.sqrt(dh)), [b, nh, t, t]), maskBias);
-    const dropped = ops.dropout(tf.softmax(scores, -1), cfg.attentionDropout, `${p}.attention.probs`);
+    const weights = attentionSoftmax(tf.reshape(scores, [b, nh, t, t]), maskBias, 1 / Math.sqrt(dh));
+    const dropped = ops.dropout(weights, cfg.attentionDropout, `${p}.attention.probs`);
     const probs = tf.reshape(dropped, [b * nh, t, t]) as tf.Tensor3D;
     const ctx = tf.reshape(tf.transpose(tf.reshape(tf.matMul(probs, v), [b, nh, t, dh]), [0, 2, 1, 3]), [b * t, H]);
     const attn = ops.layerNorm(
-      tf.add(h, ops.dropout(ops.dense(ctx, `${p}.attention.output`), cfg.hiddenDropout, `${p}.attention.output`)),
+      ops.dropout(ops.dense(ctx, `${p}.attention.output`), cfg.hiddenDropout, `${p}.attention.output`),
       `${p}.attention.layer_norm`,
+      h,
     );
     const inter = gelu(ops.dense(attn, `${p}.intermediate`));
     return ops.layerNorm(
-      tf.add(attn, ops.dropout(ops.dense(inter, `${p}.output`), cfg.hiddenDropout, `${p}.output`)),
+      ops.dropout(ops.dense(inter, `${p}.output`), cfg.hiddenDropout, `${p}.output`),
       `${p}.output.layer_norm`,
+      attn,
     ) as tf.Tensor2D;
   }
 
@@ -293,74 +299,6 @@ function offTape(fn: () => tf.Tensor, inputs: tf.Tensor[]): tf.Tensor {
     gradFunc: () => args.slice(0, inputs.length).map((x) => tf.zerosLike(x as tf.Tensor)),
   }));
   return f(...inputs);
-}
-
-/**
- * LayerNorm over the last axis, y = gamma * xhat + beta, xhat = (x - mean) / sqrt(var + eps) (biased variance, as
- * BERT), with its gradient written out so that the backward pass keeps xhat and 1/sigma only (autodiff keeps the
- * centred input, 1/sigma, xhat and the input of the square; two LayerNorms per layer):
- *
- *   dbeta = sum_rows dy      dgamma = sum_rows dy * xhat      g = dy * gamma
- *   dx    = (1/sigma) * (g - mean(g) - xhat * mean(g * xhat))                        (means over the last axis)
- */
-export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
-  const f = tf.customGrad((...args: (tf.Tensor | ((s: tf.Tensor[]) => void))[]) => {
-    const [xi, g, b] = args as tf.Tensor[];
-    const save = args[3] as (s: tf.Tensor[]) => void;
-    const [xhat, rstd] = tf.tidy(() => {
-      const xc = tf.sub(xi!, tf.mean(xi!, -1, true));
-      const r = tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), eps));
-      return [tf.mul(xc, r), r];
-    });
-    save([xhat!, rstd!, g!]);
-    return {
-      value: tf.add(tf.mul(xhat!, g!), b!),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
-        tf.tidy(() => {
-          const d = dy as tf.Tensor;
-          const [xh, r, gam] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
-          const rows = Array.from({ length: d.rank - 1 }, (_, i) => i);
-          const gx = tf.mul(d, gam);
-          const dx = tf.mul(
-            r,
-            tf.sub(tf.sub(gx, tf.mean(gx, -1, true)), tf.mul(xh, tf.mean(tf.mul(gx, xh), -1, true))),
-          );
-          return [dx, tf.sum(tf.mul(d, xh), rows), tf.sum(d, rows)];
-        }),
-    };
-  });
-  return f(x, gamma, beta);
-}
-
-/**
- * Exact GELU, x Phi(x) = x/2 (1 + erf(x / sqrt 2)), as HF's "gelu" (not the tanh approximation), with a custom
- * gradient d/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi): the backward pass keeps only x instead
- * of the five intermediates autodiff would keep on the [tokens, intermediate_size] tensor.
- */
-export function gelu<T extends tf.Tensor>(x: T): T {
-  // On wasm: one fused SIMD pass each way, with the same formula (src/backend/simd-kernels.ts).
-  if (hasKernel(GELU)) return tf.engine().runKernel(GELU, { x }) as T;
-  const f = tf.customGrad(
-    (input: tf.Tensor | ((s: tf.Tensor[]) => void), save: tf.Tensor | ((s: tf.Tensor[]) => void)) => {
-      const xi = input as tf.Tensor;
-      (save as (s: tf.Tensor[]) => void)([xi]);
-      return {
-        value: geluValue(xi),
-        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
-          tf.tidy(() => {
-            const [xs] = saved;
-            const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(xs, Math.SQRT1_2))));
-            const pdf = tf.mul(tf.exp(tf.mul(tf.square(xs), -0.5)), 1 / Math.sqrt(2 * Math.PI));
-            return tf.mul(dy as tf.Tensor, tf.add(cdf, tf.mul(xs, pdf)));
-          }),
-      };
-    },
-  );
-  return f(x) as T;
-}
-
-function geluValue(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))));
 }
 
 function initialValues(spec: ParamSpec, std: number, seed: number): Float32Array {

@@ -1,0 +1,94 @@
+// A/B of the fused kernels on one BERT-base layer fwd+bwd at 8x128 (as the speed bench's layer row), interleaved.
+import {
+  getKernel,
+  registerKernel,
+  unregisterKernel,
+  type KernelConfig,
+  type KernelFunc,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { initBackend } from '../src/backend/init.js';
+import { tf } from '../src/tf.js';
+import { BertEncoder, bertConfig } from '../src/model/index.js';
+
+const names = (process.env.AB_KERNELS ?? 'MsdLayerNorm,MsdLayerNormGrad,MsdAttentionSoftmax,MsdAttentionSoftmaxGrad')
+  .split(',')
+  .filter(Boolean);
+await initBackend({ prefer: 'blas' });
+const saved = new Map<string, KernelConfig>(names.map((n) => [n, getKernel(n, 'wasm')!]));
+// '_FusedMatMul' in AB_KERNELS: "old" runs the bias as before, a product then the wasm Add kernel.
+const fused = saved.get('_FusedMatMul');
+saved.delete('_FusedMatMul');
+const batchMatMul = getKernel('BatchMatMul', 'wasm')!;
+const add = getKernel('Add', 'wasm')!;
+const unfused: KernelConfig = {
+  kernelName: '_FusedMatMul',
+  backendName: 'wasm',
+  kernelFunc: ((args: Parameters<KernelFunc>[0]) => {
+    const { a, b, bias } = args.inputs as { a: TensorInfo; b: TensorInfo; bias?: TensorInfo };
+    const prod = batchMatMul.kernelFunc({ ...args, inputs: { a, b } }) as TensorInfo;
+    if (!bias) return prod;
+    const out = add.kernelFunc({ inputs: { a: prod, b: bias }, backend: args.backend, attrs: {} }) as TensorInfo;
+    (args.backend as BackendWasm).disposeData(prod.dataId);
+    return out;
+  }) as unknown as KernelFunc,
+};
+const setOn = (on: boolean) => {
+  if (fused) {
+    unregisterKernel('_FusedMatMul', 'wasm');
+    registerKernel(on ? fused : unfused);
+  }
+  for (const [n, c] of saved) {
+    const has = getKernel(n, 'wasm') !== undefined;
+    if (on && !has) registerKernel(c);
+    if (!on && has) unregisterKernel(n, 'wasm');
+  }
+};
+const cfg = bertConfig({ vocabSize: 1000, hiddenSize: 768, numLayers: 1, numHeads: 12, intermediateSize: 3072 });
+const enc = BertEncoder.random(cfg, 1);
+const [b, t] = [Number(process.env.AB_B ?? 8), Number(process.env.AB_T ?? 128)];
+const x = tf.randomUniform([b, t], 0, 1000, 'int32') as tf.Tensor2D;
+const maskValues = new Int32Array(b * t).fill(1);
+maskValues.fill(0, t / 2, t);
+const mask = tf.tensor2d(maskValues, [b, t], 'int32');
+const frozen = { freezeEmbeddings: true, freezeLayers: 0 };
+const vars = enc.trainableVariables(frozen).map((v) => v.variable);
+const step = () => {
+  const { value, grads } = tf.variableGrads(() => {
+    const { hidden } = enc.forward({ inputIds: x, attentionMask: mask }, { training: true, dropoutSeed: 3, frozen });
+    return tf.mean(tf.square(hidden[1]!)) as tf.Scalar;
+  }, vars);
+  const v = value.dataSync()[0];
+  tf.dispose([value, ...Object.values(grads)]);
+  return v;
+};
+const reps = Number(process.env.AB_REPS ?? 5);
+const times: Record<string, number[]> = { old: [], new: [] };
+const losses: Record<string, number> = {};
+for (const on of [false, true]) {
+  setOn(on);
+  losses[on ? 'new' : 'old'] = step();
+}
+for (let r = 0; r < reps; r++) {
+  for (const on of r % 2 ? [true, false] : [false, true]) {
+    setOn(on);
+    const t0 = performance.now();
+    step();
+    times[on ? 'new' : 'old']!.push(performance.now() - t0);
+  }
+}
+const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+console.log(
+  JSON.stringify({
+    kernels: names,
+    b,
+    t,
+    reps,
+    oldMs: med(times.old!),
+    newMs: med(times.new!),
+    ratio: med(times.new!) / med(times.old!),
+    losses,
+    all: times,
+  }),
+);

@@ -1,0 +1,154 @@
+/**
+ * The element-wise building blocks of a BERT layer with hand-written gradients: LayerNorm (with the residual add
+ * before it), the attention softmax (with the score scale and the mask bias) and exact GELU. On the wasm backend each
+ * is one fused WebAssembly SIMD pass forward and one backward (src/backend/simd-kernels.ts); on every other backend
+ * (cpu, tfjs-node, webgl), and under `MSD_SIMD=off`, the same formulas as tfjs ops.
+ */
+import { tf } from '../tf.js';
+import {
+  ATTENTION_SOFTMAX,
+  ATTENTION_SOFTMAX_GRAD,
+  GELU,
+  LAYER_NORM,
+  LAYER_NORM_GRAD,
+  hasKernel,
+} from '../backend/simd-kernels.js';
+
+type CustomArg = tf.Tensor | ((s: tf.Tensor[]) => void);
+
+/**
+ * LayerNorm over the last axis of x + residual (x alone without a residual), y = gamma * xhat + beta,
+ * xhat = (s - mean) / sqrt(var + eps) with s = x + residual (biased variance, as BERT), with its gradient written out
+ * so that the backward pass keeps xhat and 1/sigma only (autodiff keeps the centred input, 1/sigma, xhat and the
+ * input of the square; two LayerNorms per layer):
+ *
+ *   dbeta = sum_rows dy      dgamma = sum_rows dy * xhat      g = dy * gamma
+ *   dx    = (1/sigma) * (g - mean(g) - xhat * mean(g * xhat))   (means over the last axis; also dresidual)
+ */
+export function layerNorm(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  eps: number,
+  residual?: tf.Tensor,
+): tf.Tensor {
+  if (hasKernel(LAYER_NORM)) return layerNormFused(x, gamma, beta, eps, residual);
+  const f = tf.customGrad((...args: CustomArg[]) => {
+    const [xi, g, b] = args as tf.Tensor[];
+    const save = args[3] as (s: tf.Tensor[]) => void;
+    const [xhat, rstd] = tf.tidy(() => {
+      const xc = tf.sub(xi!, tf.mean(xi!, -1, true));
+      const r = tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), eps));
+      return [tf.mul(xc, r), r];
+    });
+    save([xhat!, rstd!, g!]);
+    return {
+      value: tf.add(tf.mul(xhat!, g!), b!),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const d = dy as tf.Tensor;
+          const [xh, r, gam] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+          const rows = Array.from({ length: d.rank - 1 }, (_, i) => i);
+          const gx = tf.mul(d, gam);
+          const dx = tf.mul(
+            r,
+            tf.sub(tf.sub(gx, tf.mean(gx, -1, true)), tf.mul(xh, tf.mean(tf.mul(gx, xh), -1, true))),
+          );
+          return [dx, tf.sum(tf.mul(d, xh), rows), tf.sum(d, rows)];
+        }),
+    };
+  });
+  if (!residual) return f(x, gamma, beta);
+  return tf.tidy(() => f(tf.add(x, residual), gamma, beta));
+}
+
+/** layerNorm as the MsdLayerNorm kernels: one pass forward (residual add included), one backward. */
+function layerNormFused(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number, residual?: tf.Tensor): tf.Tensor {
+  const f = tf.customGrad((...args: CustomArg[]) => {
+    const save = args[args.length - 1] as (s: tf.Tensor[]) => void;
+    const [xi, ri, g, b] = (residual ? args : [args[0], undefined, args[1], args[2]]) as tf.Tensor[];
+    const inputs: Record<string, tf.Tensor> = { x: xi!, gamma: g!, beta: b! };
+    if (ri) inputs.residual = ri;
+    const [y, xhat, rstd] = tf.engine().runKernel(LAYER_NORM, inputs, { eps }) as tf.Tensor[];
+    save([xhat!, rstd!, g!]);
+    return {
+      value: y!,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [xh, r, gam] = saved;
+        const [dx, dgamma, dbeta] = tf.engine().runKernel(LAYER_NORM_GRAD, {
+          dy: dy as tf.Tensor,
+          xhat: xh!,
+          rstd: r!,
+          gamma: gam!,
+        }) as tf.Tensor[];
+        // The residual's gradient is dx too: a second reference (a free Identity on wasm), so that each input's
+        // accumulated gradient can be disposed on its own.
+        return residual ? [dx!, tf.clone(dx!), dgamma!, dbeta!] : [dx!, dgamma!, dbeta!];
+      },
+    };
+  });
+  return residual ? f(x, residual, gamma, beta) : f(x, gamma, beta);
+}
+
+/**
+ * Attention weights softmax(scores * scale + maskBias) over the last axis, for scores [b, heads, tq, tk] and the
+ * mask bias [b, 1, 1, tk] (0 at real keys, MASK_BIAS at padding). The mask is a constant here: no gradient flows to
+ * it (it comes from the attention mask, never from a trained tensor). The backward pass keeps only the weights:
+ * dscores = scale * p * (dp - sum(dp * p)).
+ */
+export function attentionSoftmax(scores: tf.Tensor4D, maskBias: tf.Tensor, scale: number): tf.Tensor4D {
+  if (!hasKernel(ATTENTION_SOFTMAX)) {
+    return tf.tidy(() => tf.softmax(tf.add(tf.mul(scores, scale), maskBias), -1)) as tf.Tensor4D;
+  }
+  const f = tf.customGrad((s: CustomArg, save: CustomArg) => {
+    const probs = tf.engine().runKernel(
+      ATTENTION_SOFTMAX,
+      { scores: s as tf.Tensor, mask: maskBias },
+      {
+        scale,
+      },
+    ) as tf.Tensor;
+    (save as (t: tf.Tensor[]) => void)([probs]);
+    return {
+      value: probs,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+        tf.engine().runKernel(
+          ATTENTION_SOFTMAX_GRAD,
+          { probs: saved[0]!, dprobs: dy as tf.Tensor },
+          {
+            scale,
+          },
+        ) as tf.Tensor,
+    };
+  });
+  return f(scores) as tf.Tensor4D;
+}
+
+/**
+ * Exact GELU, x Phi(x) = x/2 (1 + erf(x / sqrt 2)), as HF's "gelu" (not the tanh approximation), with a custom
+ * gradient d/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi): the backward pass keeps only x instead
+ * of the five intermediates autodiff would keep on the [tokens, intermediate_size] tensor.
+ */
+export function gelu<T extends tf.Tensor>(x: T): T {
+  // On wasm: one fused SIMD pass each way, with the same formula (src/backend/simd-kernels.ts).
+  if (hasKernel(GELU)) return tf.engine().runKernel(GELU, { x }) as T;
+  const f = tf.customGrad((input: CustomArg, save: CustomArg) => {
+    const xi = input as tf.Tensor;
+    (save as (s: tf.Tensor[]) => void)([xi]);
+    return {
+      value: geluValue(xi),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [xs] = saved;
+          const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(xs!, Math.SQRT1_2))));
+          const pdf = tf.mul(tf.exp(tf.mul(tf.square(xs!), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+          return tf.mul(dy as tf.Tensor, tf.add(cdf, tf.mul(xs!, pdf)));
+        }),
+    };
+  });
+  return f(x) as T;
+}
+
+function geluValue(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))));
+}

@@ -1,0 +1,103 @@
+/**
+ * The fused LayerNorm (with its residual add) and attention-softmax kernels (MsdLayerNorm, MsdAttentionSoftmax and
+ * their gradients, src/backend/simd-kernels.wat) against the composite of tfjs ops on the cpu backend: values and
+ * the gradient of every input, for widths that exercise the vector loop and the one-by-one tail, with and without a
+ * residual or a mask; a fully masked row and large scores; same input, same bits; nothing leaks.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf } from '../../src/tf.js';
+import { initBackend } from '../../src/backend/init.js';
+import { attentionSoftmax, layerNorm } from '../../src/model/bert-ops.js';
+import { ATTENTION_SOFTMAX, LAYER_NORM, hasKernel } from '../../src/backend/simd-kernels.js';
+import { MASK_BIAS } from '../../src/model/bert.js';
+import { createRng } from '../../src/rng.js';
+
+function values(n: number, seed: number, scale = 2, offset = 0): Float32Array {
+  const r = createRng(seed);
+  return Float32Array.from({ length: n }, () => offset + (r.next() - 0.5) * scale);
+}
+
+function assertClose(got: number[], want: number[], tol: number, what: string): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < got.length; i++) {
+    const err = Math.abs(got[i]! - want[i]!);
+    assert.ok(err <= tol * (1 + Math.abs(want[i]!)), `${what}[${i}]: ${got[i]} vs ${want[i]} (error ${err})`);
+  }
+}
+
+/** Value and gradients of sum(w * f(...)) on `backend`, as plain arrays. */
+async function grads(
+  backend: 'cpu' | 'wasm',
+  inputs: { data: Float32Array; shape: number[] }[],
+  f: (...xs: tf.Tensor[]) => tf.Tensor,
+): Promise<number[][]> {
+  await initBackend({ prefer: backend });
+  const before = tf.memory().numTensors;
+  const xs = inputs.map(({ data, shape }) => tf.tensor(data, shape));
+  const y = f(...xs);
+  const w = tf.tensor(values(y.size, 99, 2, 0.5), y.shape);
+  const gs = tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(f(...a), w)))(xs);
+  const out = [Array.from(y.dataSync()), ...gs.map((g) => Array.from(g.dataSync()))];
+  tf.dispose([...xs, y, w, ...gs]);
+  assert.equal(tf.memory().numTensors, before, `${backend}: tensors leaked`);
+  return out;
+}
+
+test('MsdLayerNorm (with and without a residual) and its gradient equal the composite on cpu', async () => {
+  await initBackend({ prefer: 'wasm' });
+  assert.ok(hasKernel(LAYER_NORM), 'the wasm backend should run MsdLayerNorm');
+  for (const [rows, cols] of [
+    [1, 1],
+    [3, 3],
+    [2, 4],
+    [5, 7],
+    [4, 768],
+    [3, 771],
+  ] as const) {
+    for (const withResidual of [false, true]) {
+      const inputs = [
+        { data: values(rows * cols, cols, 6, 1), shape: [rows, cols] },
+        { data: values(cols, 7 * cols, 1, 1), shape: [cols] },
+        { data: values(cols, 11 * cols, 1), shape: [cols] },
+        ...(withResidual ? [{ data: values(rows * cols, 13 * cols, 4), shape: [rows, cols] }] : []),
+      ];
+      const f = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, r?: tf.Tensor) => layerNorm(x, g, b, 1e-12, r);
+      const simd = await grads('wasm', inputs, f);
+      const cpu = await grads('cpu', inputs, f);
+      const names = ['y', 'dx', 'dgamma', 'dbeta', 'dresidual'];
+      // Float32 sums over a row (and dgamma over rows) in another order: a few ulps of the row's scale.
+      simd.forEach((v, i) => assertClose(v, cpu[i]!, 2e-5, `${names[i]} ${rows}x${cols} residual=${withResidual}`));
+      if (withResidual) assert.deepEqual(simd[4], simd[1], 'the residual gets dx');
+    }
+  }
+});
+
+test('MsdAttentionSoftmax (scale, mask bias) and its gradient equal the composite on cpu', async () => {
+  await initBackend({ prefer: 'wasm' });
+  assert.ok(hasKernel(ATTENTION_SOFTMAX), 'the wasm backend should run MsdAttentionSoftmax');
+  for (const [b, heads, tq, tk] of [
+    [1, 1, 1, 1],
+    [2, 3, 5, 5],
+    [2, 2, 4, 8],
+    [3, 2, 6, 13],
+  ] as const) {
+    const maskValues = new Float32Array(b * tk);
+    // Entry 0 keeps every key; entry 1 masks the last third; entry 2 masks all keys (a uniform row, as the composite).
+    for (let j = 0; j < tk; j++) {
+      if (b > 1 && j >= tk - Math.floor(tk / 3)) maskValues[tk + j] = MASK_BIAS;
+      if (b > 2) maskValues[2 * tk + j] = MASK_BIAS;
+    }
+    const scores = values(b * heads * tq * tk, tk, 40);
+    scores[0] = 300; // large scores: the max subtraction keeps exp finite
+    const inputs = [{ data: scores, shape: [b, heads, tq, tk] }];
+    const f = (s: tf.Tensor) =>
+      tf.tidy(() => attentionSoftmax(s as tf.Tensor4D, tf.tensor(maskValues, [b, 1, 1, tk]), 0.125));
+    const simd = await grads('wasm', inputs, f);
+    const cpu = await grads('cpu', inputs, f);
+    assertClose(simd[0]!, cpu[0]!, 3e-6, `probs ${[b, heads, tq, tk]}`);
+    assertClose(simd[1]!, cpu[1]!, 3e-6, `dscores ${[b, heads, tq, tk]}`);
+    const again = await grads('wasm', inputs, f);
+    assert.deepEqual(again, simd, 'same input, same bits');
+  }
+});
