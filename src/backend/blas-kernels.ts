@@ -86,7 +86,10 @@ function plan(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boo
   return { m, n, k, outShape: [...outer, m, n], aIndex, bIndex, aBatch, bBatch };
 }
 
-/** Writes `op(a) x op(b)` into `c` (row-major, batch entries consecutive). */
+/**
+ * Writes `op(a) x op(b)` into `c` (row-major, batch entries consecutive), or adds it to what `c` holds when `beta`
+ * is 1 (a bias written there first).
+ */
 function gemm(
   blas: Blas,
   p: Product,
@@ -95,19 +98,20 @@ function gemm(
   A: Float32Array,
   B: Float32Array,
   C: Float32Array,
+  beta: 0 | 1 = 0,
 ): void {
   const { m, n, k } = p;
   const batch = p.aIndex.length;
   if (C.length === 0) return;
   if (k === 0) {
-    C.fill(0);
+    if (beta === 0) C.fill(0);
     return;
   }
   const lda = transposeA ? m : k;
   const ldb = transposeB ? k : n;
   if (p.bBatch === 1 && p.aBatch === batch && !transposeA) {
     // One shared B (a weight matrix): A's entries stack into one [batch*m, k] matrix.
-    blas.sgemm(false, transposeB, batch * m, n, k, 1, A, k, B, ldb, 0, C, n);
+    blas.sgemm(false, transposeB, batch * m, n, k, 1, A, k, B, ldb, beta, C, n);
     return;
   }
   const aSize = m * k;
@@ -127,7 +131,7 @@ function gemm(
       lda,
       B.subarray(ib, ib + bSize),
       ldb,
-      0,
+      beta,
       C.subarray(i * cSize, (i + 1) * cSize),
       n,
     );
@@ -184,11 +188,20 @@ function fusedMatMulBlas({ inputs, backend, attrs }: Parameters<KernelFunc>[0]):
   if (bias) broadcast_util.assertAndGetBroadcastShape(bias.shape, p.outShape);
   const out = wasm.makeOutput(p.outShape, 'float32');
   const C = heapView(wasm, out);
-  gemm(blasInUse!, p, transposeA, transposeB, heapView(wasm, a), heapView(wasm, b), C);
-  if (bias) {
-    const at = broadcastIndex(bias.shape, p.outShape);
+  const n = p.outShape[p.outShape.length - 1]!;
+  if (bias && util.sizeFromShape(bias.shape) === n && bias.shape[bias.shape.length - 1] === n) {
+    // A bias row (every dense layer's): copied into each row of C, then the product added to it (beta = 1), so
+    // the bias costs a row copy instead of a pass over C.
     const v = heapView(wasm, bias);
-    for (let i = 0; i < C.length; i++) C[i]! += v[at(i)]!;
+    for (let i = 0; i < C.length; i += n) C.set(v, i);
+    gemm(blasInUse!, p, transposeA, transposeB, heapView(wasm, a), heapView(wasm, b), C, 1);
+  } else {
+    gemm(blasInUse!, p, transposeA, transposeB, heapView(wasm, a), heapView(wasm, b), C);
+    if (bias) {
+      const at = broadcastIndex(bias.shape, p.outShape);
+      const v = heapView(wasm, bias);
+      for (let i = 0; i < C.length; i++) C[i]! += v[at(i)]!;
+    }
   }
   switch (activation) {
     case 'linear':

@@ -198,9 +198,14 @@ export class BertEncoder {
       dropout: siteDropout(opts.training, opts.dropoutSeed),
       layerNorm: (x, prefix, residual) =>
         layerNorm(x, ops.w(`${prefix}.gamma`), ops.w(`${prefix}.beta`), cfg.layerNormEps, residual),
-      // [rows, in] @ [in, out] + bias: a plain matmul, no transposed operand.
+      // [rows, in] @ [in, out] + bias: a plain matmul, no transposed operand; the bias fused into it (on the blas
+      // backend the product is added to the bias rows, src/backend/blas-kernels.ts).
       dense: (x, prefix) =>
-        tf.add(tf.matMul(x as tf.Tensor2D, ops.w(`${prefix}.kernel`) as tf.Tensor2D), ops.w(`${prefix}.bias`)),
+        tf.fused.matMul({
+          a: x as tf.Tensor2D,
+          b: ops.w(`${prefix}.kernel`) as tf.Tensor2D,
+          bias: ops.w(`${prefix}.bias`),
+        }) as tf.Tensor2D,
     };
 
     return tf.tidy(() => {
