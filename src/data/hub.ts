@@ -11,10 +11,7 @@
  * file. Rows that cannot be converted stop the pull with the parquet file and row: nothing is dropped silently.
  */
 import { mkdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
-import { compressors } from 'hyparquet-compressors';
 import {
   HubNotFoundError,
   HubUnavailableError,
@@ -26,7 +23,7 @@ import {
 } from '../hub/client.js';
 import { writeFileAtomic } from '../run/io.js';
 import { hubCorpus } from './hub-corpora.js';
-import { hubLabelNames, readParquet, type ParquetOptions } from './parquet.js';
+import { asArray, readParquet, readTagColumns, type ParquetOptions } from './parquet.js';
 import {
   cacheDataRoot,
   datasetPath,
@@ -61,35 +58,12 @@ export async function readHubRows(
   path: string,
   tokensColumn = 'tokens',
   tagsColumn = 'ner_tags',
-): Promise<{ tokens: string[]; tags: string[]; labels: string[] }[]> {
-  const bytes = await readFile(path);
-  const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-  let metadata: ReturnType<typeof parquetMetadata>;
-  try {
-    metadata = parquetMetadata(file);
-  } catch (err) {
-    throw new Error(`${path}: not a readable parquet file (${(err as Error).message})`);
-  }
-  const columns = parquetSchema(metadata).children.map((c) => c.element.name);
-  for (const col of [tokensColumn, tagsColumn]) {
-    if (!columns.includes(col))
-      throw new Error(
-        `${path}: no column '${col}' (found ${columns.join(', ')}); expected ${tokensColumn} and ${tagsColumn}`,
-      );
-  }
-  const labels = hubLabelNames(metadata.key_value_metadata, tagsColumn);
-  const rows = (await parquetReadObjects({
-    file,
-    metadata,
-    columns: [tokensColumn, tagsColumn],
-    compressors,
-  })) as Record<string, unknown>[];
-  const list = (v: unknown): unknown[] | undefined =>
-    Array.isArray(v) ? v : ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<unknown>) : undefined;
+): Promise<{ tokens: string[]; tags: string[]; labels: readonly string[] }[]> {
+  const { rows, labels } = await readTagColumns(path, tokensColumn, tagsColumn);
   return rows.map((row, r) => {
     const where = `${path}, row ${r + 1}`;
-    const tokens = list(row[tokensColumn]);
-    const ids = list(row[tagsColumn]);
+    const tokens = asArray(row[tokensColumn]);
+    const ids = asArray(row[tagsColumn]);
     if (!tokens || !ids || tokens.length !== ids.length)
       throw new Error(`${where}: expected equal-length lists ${tokensColumn} and ${tagsColumn}`);
     const tags = ids.map((t, i) => {

@@ -51,7 +51,7 @@ export function hubLabelNames(
 }
 
 /** Lists in rows can arrive as arrays or typed arrays; int64 values as bigint. */
-function asArray(v: unknown): unknown[] | undefined {
+export function asArray(v: unknown): unknown[] | undefined {
   if (Array.isArray(v)) return v;
   if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<unknown>);
   return undefined;
@@ -62,9 +62,22 @@ function rowText(row: Record<string, unknown>): string {
   return json.length > 300 ? `${json.slice(0, 297)}...` : json;
 }
 
-export async function readParquet(path: string, opts: ParquetOptions = {}): Promise<ReadResult> {
-  const tokensColumn = opts.tokensColumn ?? 'tokens';
-  const tagsColumn = opts.tagsColumn ?? 'ner_tags';
+/** A parquet file's rows with the two list columns read, and the tag names by id (given, or from its metadata). */
+export interface TagColumns {
+  rows: Record<string, unknown>[];
+  labels: readonly string[] | undefined;
+}
+
+/**
+ * The one parquet reader of the library (local files and the Hub's): reads `path`, checks that it is parquet and has
+ * both columns, takes the label list from `labels` or the file's Hugging Face features, and reads the two columns.
+ */
+export async function readTagColumns(
+  path: string,
+  tokensColumn: string,
+  tagsColumn: string,
+  labels?: readonly string[],
+): Promise<TagColumns> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
@@ -88,13 +101,19 @@ export async function readParquet(path: string, opts: ParquetOptions = {}): Prom
       );
     }
   }
-  const labels = opts.labels ?? hubLabelNames(metadata.key_value_metadata, tagsColumn);
   const rows = (await parquetReadObjects({
     file,
     metadata,
     columns: [tokensColumn, tagsColumn],
     compressors,
   })) as Record<string, unknown>[];
+  return { rows, labels: labels ?? hubLabelNames(metadata.key_value_metadata, tagsColumn) };
+}
+
+export async function readParquet(path: string, opts: ParquetOptions = {}): Promise<ReadResult> {
+  const tokensColumn = opts.tokensColumn ?? 'tokens';
+  const tagsColumn = opts.tagsColumn ?? 'ner_tags';
+  const { rows, labels } = await readTagColumns(path, tokensColumn, tagsColumn, opts.labels);
 
   const firstTag = rows.map((r) => asArray(r[tagsColumn])?.[0]).find((t) => t !== undefined);
   if (!labels && (typeof firstTag === 'bigint' || typeof firstTag === 'number')) {

@@ -15,7 +15,7 @@
  * same sentences, same numbers). Memory of one MMD^2 is O((n + m)^2 d) floats (the loss keeps the explicit pairwise
  * differences): 200 + 200 vectors of width 768 take about 0.5 GB on the backend for a moment, width 32 about 20 MB.
  */
-import { createRequire } from 'node:module';
+import { loadDanfo } from '../danfo.js';
 import type { DataFrame } from 'danfojs-node';
 import type { AnySentence } from '../data/types.js';
 import { mmd, type MmdOptions } from '../losses/mmd.js';
@@ -133,13 +133,6 @@ export function crossModelMmdRows(
     pair: TEACHER_STUDENT,
     mmd2: mmd2(a.get(m)!, b.get(m)!, opts.mmd),
   }));
-}
-
-let danfo: typeof import('danfojs-node') | undefined;
-function loadDanfo(): typeof import('danfojs-node') {
-  // lazily: danfojs-node is CommonJS and takes seconds to load (as in src/eval/table.ts)
-  danfo ??= createRequire(import.meta.url)('danfojs-node') as typeof import('danfojs-node');
-  return danfo;
 }
 
 /** MMD rows as a danfojs DataFrame with columns model, layer, pair, mmd2. */

@@ -27,3 +27,4 @@ export {
   type PublishedRow,
   type PublishedNumbers,
 } from './published.js';
+export type { SeedStatRow } from './seed-stats.js';

@@ -26,6 +26,7 @@ import { readPlan } from './plan.js';
 import { sweepFileStatus, type Plan } from './state.js';
 import { describe, tTest } from './stats.js';
 import { VARIANT_NAMES, variantOf } from '../run/variants.js';
+import type { SeedStatRow } from '../run/seed-stats.js';
 
 export interface TidyRow {
   cell: string;
@@ -46,14 +47,8 @@ export interface TidyRow {
   [axis: string]: string | number | boolean;
 }
 
-export interface StatRow {
-  setting: string;
-  variant: string;
-  language: string;
-  layer: number;
-  n: number;
-  mean: number;
-  std: number;
+/** A statistic over seeds (src/run/seed-stats.ts) with the t-test against full MSD and the seeds behind it. */
+export interface StatRow extends SeedStatRow {
   /** Two-sided p of this variant against `full` on the same setting, language and layer (NaN: undefined or none). */
   p: number;
   pNote: string;

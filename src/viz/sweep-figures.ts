@@ -1,23 +1,13 @@
 /**
  * The figures of a collected sweep: the ablation chart (main-head F1 of each variant per language, measured) and
  * per-layer F1 with error bars (mean ± std over seeds). `msd collect` writes them as SVG and as the Vega-Lite JSON
- * a notebook can display. The input is the shape of `collectSweep`'s statistics rows (src/sweep/collect.ts), taken
- * structurally so that viz and sweep do not depend on each other.
+ * a notebook can display. The input is `collectSweep`'s statistics rows (src/sweep/collect.ts), whose type lives in
+ * src/run/seed-stats.ts so that viz and sweep do not depend on each other.
  */
 import type { AblationRow } from '../run/published.js';
+import type { SeedStatRow } from '../run/seed-stats.js';
 import { ablationChart, perLayerF1ErrorBarChart } from './charts.js';
 import type { VlSpec } from './render.js';
-
-/** One statistic over seeds: a variant (in a setting) on a language at a layer. F1 as a fraction. */
-export interface SeedStatRow {
-  setting: string;
-  variant: string;
-  language: string;
-  layer: number;
-  n: number;
-  mean: number;
-  std: number;
-}
 
 /** A row's series name: the variant (labelled as in src/run/variants.ts), prefixed by its setting if any. */
 function figureVariant(r: SeedStatRow): string {

@@ -53,8 +53,12 @@ export interface FakeHub {
   cutAfter: Map<string, number>;
   /** Send this many bytes of the next transfer of an object (sha256 or '*'), then hang (a stalled connection). */
   stallAfter: Map<string, number>;
+  /** Cut each of the next N transfers of an object (sha256 or '*') after half of the bytes it was to send. */
+  cutHalf: Map<string, number>;
   /** Serve these CDN objects (by sha256, or '*') with one byte flipped. */
   corrupt: Set<string>;
+  /** Announce this size in X-Linked-Size for an object (by sha256) instead of its own: a Hub that lies. */
+  linkedSize: Map<string, number>;
   /** The sha256 of every served object, by a readable name (`<repo>/<config>/<split>/<i>` or `<model>/<file>`). */
   shaOf: Map<string, string>;
   stop(): Promise<void>;
@@ -135,6 +139,8 @@ export async function startFakeHub(opts: FakeHubOptions, port = 0): Promise<Fake
 
   const log: FakeHub['log'] = [];
   const cutAfter = new Map<string, number>();
+  const cutHalf = new Map<string, number>();
+  const linkedSize = new Map<string, number>();
   const corrupt = new Set<string>();
   const stallAfter = new Map<string, number>();
   let endpoint = '';
@@ -156,7 +162,7 @@ export async function startFakeHub(opts: FakeHubOptions, port = 0): Promise<Fake
       .writeHead(302, {
         Location: `/cdn/${h}`,
         'X-Linked-Etag': `"${h}"`,
-        'X-Linked-Size': cdn.get(h)!.length,
+        'X-Linked-Size': linkedSize.get(h) ?? cdn.get(h)!.length,
         ETag: `"${h.slice(0, 40)}"`,
       })
       .end();
@@ -250,6 +256,14 @@ export async function startFakeHub(opts: FakeHubOptions, port = 0): Promise<Fake
       }
     }
     for (const key of [h, '*']) {
+      const left = cutHalf.get(key) ?? 0;
+      if (left > 0) {
+        cutHalf.set(key, left - 1);
+        res.write(out.subarray(0, Math.floor(out.length / 2)), () => setTimeout(() => res.socket?.destroy(), 20));
+        return;
+      }
+    }
+    for (const key of [h, '*']) {
       const stall = stallAfter.get(key);
       if (stall !== undefined) {
         stallAfter.delete(key);
@@ -267,7 +281,7 @@ export async function startFakeHub(opts: FakeHubOptions, port = 0): Promise<Fake
       server.closeAllConnections();
       server.close(() => resolve());
     });
-  return { endpoint, log, cutAfter, corrupt, stallAfter, shaOf, stop };
+  return { endpoint, log, cutAfter, cutHalf, corrupt, linkedSize, stallAfter, shaOf, stop };
 }
 
 /** The fake Hub of the end-to-end tests: CoNLL-2002 es/nl and mBERT's tokenizer files from the local mirror. */

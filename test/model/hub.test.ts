@@ -1,10 +1,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import {
   cachePathFor,
   fromPretrained,
@@ -13,72 +11,21 @@ import {
   writeTinyCheckpoint,
   type DownloadProgress,
 } from '../../src/model/index.js';
+import { modelFromDir, startFakeHub, type FakeHub } from '../hub/fake-hub.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'hub-'));
 
-interface Repo {
-  files: Map<string, Buffer>;
-}
-interface Behaviour {
-  /** Cut the connection after half the body, this many times per file. */
-  interrupt?: Map<string, number>;
-  /** Announce a wrong size. */
-  linkedSize?: Map<string, number>;
-}
+type Repo = Map<string, Uint8Array>;
 
-/** A tiny Hub: GET /<id>/resolve/<rev>/<file>, Range requests answered with 206, 404 otherwise. */
-async function startHub(repos: Map<string, Repo>, behaviour: Behaviour = {}) {
-  const log: { path: string; range?: string }[] = [];
-  const server: Server = createServer((req, res) => {
-    log.push({ path: req.url ?? '', range: req.headers.range });
-    const m = /^\/(.+)\/resolve\/([^/]+)\/([^/]+)$/.exec(req.url ?? '');
-    const body = m ? repos.get(m[1])?.files.get(m[3]) : undefined;
-    if (!m || m[2] !== 'main' || !body) {
-      res.writeHead(404).end('not found');
-      return;
-    }
-    const file = m[3];
-    const headers: Record<string, string | number> = {};
-    const linked = behaviour.linkedSize?.get(file);
-    if (linked !== undefined) headers['X-Linked-Size'] = linked;
-    let start = 0;
-    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-    if (range) {
-      start = Number(range[1]);
-      if (start >= body.length) {
-        res.writeHead(416, { 'Content-Range': `bytes */${body.length}` }).end();
-        return;
-      }
-      res.writeHead(206, {
-        ...headers,
-        'Content-Length': body.length - start,
-        'Content-Range': `bytes ${start}-${body.length - 1}/${body.length}`,
-      });
-    } else {
-      res.writeHead(200, { ...headers, 'Content-Length': body.length });
-    }
-    const left = behaviour.interrupt?.get(file) ?? 0;
-    if (left > 0) {
-      behaviour.interrupt!.set(file, left - 1);
-      const half = start + Math.floor((body.length - start) / 2);
-      res.write(body.subarray(start, half), () => setTimeout(() => res.socket?.destroy(), 30));
-      return;
-    }
-    res.end(body.subarray(start));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
-  return { endpoint, log, stop };
-}
+/** The loopback Hub of test/hub/fake-hub.ts serving these model repositories (every file through its CDN). */
+const startHub = (repos: Map<string, Repo>) => startFakeHub({ models: repos });
 
-function repoFromDir(dir: string): Repo {
-  return { files: new Map(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f))])) };
-}
+/** The sha256 the fake Hub serves a repository's file under (its CDN object). */
+const objectOf = (hub: FakeHub, id: string, file: string) => hub.shaOf.get(`${id}/${file}`)!;
+
+/** The requests for a repository file's bytes that asked for a range (the CDN object's). */
+const rangedOf = (hub: FakeHub, id: string, file: string) =>
+  hub.log.filter((r) => r.url === `/cdn/${objectOf(hub, id, file)}` && r.range);
 
 const tinyDir = tmp();
 writeTinyCheckpoint(tinyDir, { seed: 5, hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32 });
@@ -86,9 +33,8 @@ const tinyWeights = loadBert(tinyDir);
 after(() => tinyWeights.encoder.dispose());
 
 test('downloads a Hub model, resumes an interrupted transfer with a Range request, then works offline', async () => {
-  const hub = await startHub(new Map([['org/tiny-bert', repoFromDir(tinyDir)]]), {
-    interrupt: new Map([['model.safetensors', 1]]),
-  });
+  const hub = await startHub(new Map([['org/tiny-bert', modelFromDir(tinyDir)]]));
+  hub.cutHalf.set(objectOf(hub, 'org/tiny-bert', 'model.safetensors'), 1);
   const cacheDir = tmp();
   const expectedDir = cachePathFor('org/tiny-bert', 'main', cacheDir);
   const part = join(expectedDir, 'model.safetensors.part');
@@ -110,9 +56,8 @@ test('downloads a Hub model, resumes an interrupted transfer with a Range reques
       retries: 0,
       onProgress: (p) => progress.push(p),
     });
-    const ranged = hub.log.filter((r) => r.path.endsWith('/model.safetensors') && r.range);
     assert.deepEqual(
-      ranged.map((r) => r.range),
+      rangedOf(hub, 'org/tiny-bert', 'model.safetensors').map((r) => r.range),
       [`bytes=${partial}-`],
     );
     assert.equal(model.dir, expectedDir);
@@ -138,15 +83,12 @@ test('downloads a Hub model, resumes an interrupted transfer with a Range reques
 });
 
 test('an interruption is resumed within the same call by default', async () => {
-  const hub = await startHub(new Map([['tiny', repoFromDir(tinyDir)]]), {
-    interrupt: new Map([
-      ['model.safetensors', 2],
-      ['config.json', 1],
-    ]),
-  });
+  const hub = await startHub(new Map([['tiny', modelFromDir(tinyDir)]]));
+  hub.cutHalf.set(objectOf(hub, 'tiny', 'model.safetensors'), 2);
+  hub.cutHalf.set(objectOf(hub, 'tiny', 'config.json'), 1);
   try {
     const model = await fromPretrained('tiny', { cacheDir: tmp(), endpoint: hub.endpoint });
-    assert.equal(hub.log.filter((r) => r.path.endsWith('/model.safetensors') && r.range).length, 2);
+    assert.equal(rangedOf(hub, 'tiny', 'model.safetensors').length, 2);
     assert.deepEqual(model.encoder.getWeights(), tinyWeights.encoder.getWeights());
     model.encoder.dispose();
   } finally {
@@ -166,9 +108,8 @@ test('allowRemote: false with nothing cached names the flag and the expected pat
 
 test('size check: a file shorter than the announced size is not accepted', async () => {
   const size = statSync(join(tinyDir, 'model.safetensors')).size;
-  const hub = await startHub(new Map([['tiny', repoFromDir(tinyDir)]]), {
-    linkedSize: new Map([['model.safetensors', size + 10]]),
-  });
+  const hub = await startHub(new Map([['tiny', modelFromDir(tinyDir)]]));
+  hub.linkedSize.set(objectOf(hub, 'tiny', 'model.safetensors'), size + 10);
   const cacheDir = tmp();
   try {
     await assert.rejects(
@@ -182,9 +123,9 @@ test('size check: a file shorter than the announced size is not accepted', async
 });
 
 test('sharded weights are fetched from the index; pickle-only repos and unknown ids get clear errors', async () => {
-  const sharded = repoFromDir(tinyDir);
-  const whole = sharded.files.get('model.safetensors')!;
-  sharded.files.delete('model.safetensors');
+  const sharded = modelFromDir(tinyDir);
+  const whole = sharded.get('model.safetensors')!;
+  sharded.delete('model.safetensors');
   // Re-split the tiny checkpoint into two shards.
   const { parseSafetensors } = await import('../../src/model/index.js');
   const f = parseSafetensors(whole);
@@ -192,19 +133,17 @@ test('sharded weights are fetched from the index; pickle-only repos and unknown 
   const weightMap: Record<string, string> = {};
   [names.slice(0, 10), names.slice(10)].forEach((part, i) => {
     const file = `model-0000${i + 1}-of-00002.safetensors`;
-    sharded.files.set(
+    sharded.set(
       file,
-      Buffer.from(serializeSafetensors(part.map((n) => [n, { shape: f.info(n).shape, data: f.getFloat32(n) }]))),
+      new Uint8Array(serializeSafetensors(part.map((n) => [n, { shape: f.info(n).shape, data: f.getFloat32(n) }]))),
     );
     for (const n of part) weightMap[n] = file;
   });
-  sharded.files.set('model.safetensors.index.json', Buffer.from(JSON.stringify({ weight_map: weightMap })));
-  const pickle: Repo = {
-    files: new Map([
-      ['config.json', readFileSync(join(tinyDir, 'config.json'))],
-      ['pytorch_model.bin', Buffer.from('x')],
-    ]),
-  };
+  sharded.set('model.safetensors.index.json', new TextEncoder().encode(JSON.stringify({ weight_map: weightMap })));
+  const pickle: Repo = new Map([
+    ['config.json', new Uint8Array(readFileSync(join(tinyDir, 'config.json')))],
+    ['pytorch_model.bin', new TextEncoder().encode('x')],
+  ]);
   const hub = await startHub(
     new Map([
       ['sharded', sharded],
@@ -220,7 +159,7 @@ test('sharded weights are fetched from the index; pickle-only repos and unknown 
       fromPretrained('pickle', { cacheDir: tmp(), endpoint: hub.endpoint }),
       /has no model\.safetensors .*Pickled pytorch_model\.bin weights are not downloaded/,
     );
-    assert.ok(!hub.log.some((r) => r.path.endsWith('pytorch_model.bin')));
+    assert.ok(!hub.log.some((r) => r.url.endsWith('pytorch_model.bin')));
     await assert.rejects(
       fromPretrained('nobody/nothing', { cacheDir: tmp(), endpoint: hub.endpoint }),
       /config\.json: not found \(404\)/,
