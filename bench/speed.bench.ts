@@ -11,7 +11,8 @@
  *   teacher run live, the teacher's extra target forward; bench/reference/torch_msd.py) on the same sentences, and
  *   against PyTorch doing the same work as we do (dynamic padding, cached teacher outputs): the engine ratio;
  * - peak RSS of the student step at batch 32: <= 6 GiB;
- * - the tiny preset's teacher tokens/s against the same tiny model in PyTorch.
+ * - the tiny preset's teacher and student steps against the same tiny model in PyTorch: the one measure of
+ *   bench/tiny-speed.ts, which the demo bench uses too (>= 1.5x).
  *
  * The bench installs nothing. Without torch (`apt-get install python3-torch`) the PyTorch columns are skipped with
  * that note. PyTorch runs with all cores (`torch.set_num_threads(os.cpu_count())`; it starts with one here) and the
@@ -27,7 +28,7 @@ import type { Bench, BenchRow } from './run.js';
 import { initBackend } from '../src/backend/init.js';
 import { tf } from '../src/tf.js';
 import { BertEncoder, bertConfig } from '../src/model/index.js';
-import { resolveConfig } from '../src/config.js';
+import { tinySpeed, tinySpeedRows } from './tiny-speed.js';
 
 const PY = '/usr/bin/python3';
 const REPS = Number(process.env.MSD_BENCH_REPS ?? 3);
@@ -86,16 +87,10 @@ interface MsdRun {
   backend: string;
 }
 
-function ours(
-  root: string,
-  task: 'teacher' | 'student',
-  size: 'paper' | 'tiny',
-  work: string,
-  batches: string,
-): MsdRun {
+function ours(root: string, task: 'teacher' | 'student', work: string, batches: string): MsdRun {
   const out = execFileSync(
     process.execPath,
-    ['--import', 'tsx', join(root, 'bench', 'speed-msd.ts'), task, size, work, String(STEPS), batches],
+    ['--import', 'tsx', join(root, 'bench', 'speed-msd.ts'), task, 'paper', work, String(STEPS), batches],
     {
       cwd: root,
       encoding: 'utf8',
@@ -195,88 +190,70 @@ const bench: Bench = async ({ log, root }) => {
   // Whole MSD steps, in child processes (each one's peak RSS is its own).
   const work = mkdtempSync(join(tmpdir(), 'msd-speed-'));
   try {
-    if (!PARTS.has('msd') && !PARTS.has('tiny')) return rows;
-    for (const size of (['paper', 'tiny'] as const).filter((s) => PARTS.has(s === 'paper' ? 'msd' : 'tiny'))) {
-      for (const task of ['teacher', 'student'] as const) {
-        if (size === 'tiny' && task === 'student') continue;
-        const batches = join(work, `batches-${size}-${task}.json`);
-        log(`${size} ${task}: ${STEPS} timed steps through the library...`);
-        const r = ours(root, task, size, work, batches);
-        const label = size === 'paper' ? `mBERT-size MSD ${task} step, batch 32` : 'tiny preset teacher step';
-        const sizeArgs = size === 'tiny' ? [...tinyArgs(), '--vocab', String(r.vocabSize)] : [];
-        const msd = (padding: string, teacher: string, extra: boolean) =>
-          missing
-            ? undefined
-            : torch<{ tokensPerSec: number }>(root, [
-                'msd',
-                '--task',
-                task,
-                '--batches',
-                batches,
-                '--padding',
-                padding,
-                '--teacher',
-                teacher,
-                '--size',
-                size,
-                ...sizeArgs,
-                ...(extra ? ['--extra-forward'] : []),
-              ]).tokensPerSec;
-        if (size === 'paper') {
-          const pipeline = msd('128', 'live', task === 'teacher');
-          add({
-            what: `${label}: real tokens/s vs the reference pipeline`,
-            value: r.tokensPerSec,
-            unit: 'tokens/s',
-            better: 'higher',
-            reference: ref(
-              'PyTorch reference pipeline (padded to 128' +
-                (task === 'teacher' ? ', extra target forward' : ', live teacher') +
-                ')',
-              pipeline,
-            ),
-            target: { on: 'ratio', op: '>=', value: 1.5 },
-            note: 'moonshot 3x',
-          });
-        }
+    for (const task of PARTS.has('msd') ? (['teacher', 'student'] as const) : []) {
+      const batches = join(work, `batches-paper-${task}.json`);
+      log(`paper ${task}: ${STEPS} timed steps through the library...`);
+      const r = ours(root, task, work, batches);
+      const label = `mBERT-size MSD ${task} step, batch 32`;
+      const msd = (padding: string, teacher: string, extra: boolean) =>
+        missing
+          ? undefined
+          : torch<{ tokensPerSec: number }>(root, [
+              'msd',
+              '--task',
+              task,
+              '--batches',
+              batches,
+              '--padding',
+              padding,
+              '--teacher',
+              teacher,
+              ...(extra ? ['--extra-forward'] : []),
+            ]).tokensPerSec;
+      const pipeline = msd('128', 'live', task === 'teacher');
+      add({
+        what: `${label}: real tokens/s vs the reference pipeline`,
+        value: r.tokensPerSec,
+        unit: 'tokens/s',
+        better: 'higher',
+        reference: ref(
+          'PyTorch reference pipeline (padded to 128' +
+            (task === 'teacher' ? ', extra target forward' : ', live teacher') +
+            ')',
+          pipeline,
+        ),
+        target: { on: 'ratio', op: '>=', value: 1.5 },
+        note: 'moonshot 3x',
+      });
+      add({
+        what: `${label}: real tokens/s vs PyTorch doing the same work`,
+        value: r.tokensPerSec,
+        unit: 'tokens/s',
+        better: 'higher',
+        reference: ref(
+          'PyTorch (dynamic padding' + (task === 'student' ? ', cached teacher' : '') + ')',
+          msd('dynamic', 'cached', false),
+        ),
+      });
+      if (task === 'student') {
         add({
-          what: `${label}: real tokens/s vs PyTorch doing the same work`,
-          value: r.tokensPerSec,
-          unit: 'tokens/s',
-          better: 'higher',
-          reference: ref(
-            'PyTorch (dynamic padding' + (task === 'student' ? ', cached teacher' : '') + ')',
-            msd('dynamic', 'cached', false),
-          ),
+          what: 'peak RSS of the mBERT-size student step, batch 32',
+          value: r.peakRssBytes / GiB,
+          unit: 'GiB',
+          better: 'lower',
+          target: { on: 'value', op: '<=', value: 6 },
         });
-        if (size === 'paper' && task === 'student') {
-          add({
-            what: 'peak RSS of the mBERT-size student step, batch 32',
-            value: r.peakRssBytes / GiB,
-            unit: 'GiB',
-            better: 'lower',
-            target: { on: 'value', op: '<=', value: 6 },
-          });
-        }
-        log(
-          `${size} ${task}: ${r.steps} steps, peak RSS ${(r.peakRssBytes / GiB).toFixed(2)} GiB, wasm heap ${r.wasmHeapBytes ? (r.wasmHeapBytes / GiB).toFixed(2) : '-'} GiB`,
-        );
       }
+      log(
+        `paper ${task}: ${r.steps} steps, peak RSS ${(r.peakRssBytes / GiB).toFixed(2)} GiB, wasm heap ${r.wasmHeapBytes ? (r.wasmHeapBytes / GiB).toFixed(2) : '-'} GiB`,
+      );
     }
+    // The tiny preset's steps: the one measure the demo bench uses too (bench/tiny-speed.ts).
+    if (PARTS.has('tiny')) for (const row of tinySpeedRows(tinySpeed(root, work, !missing, log))) add(row);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
   return rows;
 };
-
-/** The tiny preset's architecture for the PyTorch script (read from the preset, so both sides stay the same). */
-function tinyArgs(): string[] {
-  const m = resolveConfig('tiny').model;
-  const t = m.tiny;
-  return [
-    ...['--hidden', String(t.hiddenSize), '--layers', String(t.numLayers), '--heads-n', String(t.numHeads)],
-    ...['--inter', String(t.intermediateSize), '--head-first', String(m.headLayers[0]), '--dropout', String(t.dropout)],
-  ];
-}
 
 export default bench;

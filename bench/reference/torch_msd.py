@@ -185,9 +185,10 @@ def cmd_msd(a):
         opt.zero_grad(set_to_none=True)
         times.append(time.perf_counter() - t0)
         tokens.append(n_tokens)
-    # The first step pays for allocation: left out, as on the TypeScript side.
-    t, n = sum(times[1:]), sum(tokens[1:])
-    return {'tokensPerSec': n / t, 'stepSec': t / max(1, len(times) - 1), 'steps': len(times) - 1, 'threads': torch.get_num_threads()}
+    # The first steps pay for allocation (the batches file says how many): left out, as on the TypeScript side.
+    w = data.get('warmup', 1)
+    t, n = sum(times[w:]), sum(tokens[w:])
+    return {'tokensPerSec': n / t, 'stepSec': t / max(1, len(times) - w), 'steps': len(times) - w, 'threads': torch.get_num_threads()}
 
 
 def timed(fn, reps):
