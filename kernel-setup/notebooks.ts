@@ -31,10 +31,10 @@ export interface Output {
 export const VEGA_LITE_MIME = 'application/vnd.vegalite.v5+json';
 
 /**
- * Where the training notebooks' config cell trains when MSD_NOTEBOOK_QUICK=1 (run-notebooks.ts sets it and empties
- * this directory first); relative to the repository root. test/notebooks checks the notebooks say the same.
+ * Where the training notebooks train when MSD_NOTEBOOK_QUICK=1 (notebookRun's quick setting; run-notebooks.ts
+ * empties it first); relative to the repository root.
  */
-export const QUICK_RUN_DIR = 'runs/notebooks-quick';
+export { QUICK_RUN_DIR } from '../src/notebook.js';
 
 /**
  * Notebooks that the quick run executes a second time with `runDir` set to QUICK_RUN_DIR, after the first pass has
@@ -42,25 +42,19 @@ export const QUICK_RUN_DIR = 'runs/notebooks-quick';
  */
 export const OPEN_RUN_NOTEBOOKS = ['02_students.ipynb', '05_figures.ipynb'];
 
-const RUN_DIR_LINE = /^const runDir: string = '';/m;
+/** The choices cell's `runDir` line, as committed (train here). */
+export const RUN_DIR_CHOICE = /^(\s*)runDir: '',/m;
 
-/**
- * A copy of a notebook whose config cell opens `dir` instead of training (`const runDir: string = '';` rewritten; the
- * type annotation keeps TypeScript from reading `runDir === ''` as a comparison of two unrelated literals).
- */
+/** A copy of a notebook whose choices cell opens `dir` instead of training (`runDir: '',` rewritten). */
 export function withRunDir(nb: Notebook, dir: string): Notebook {
   let found = 0;
   const cells = nb.cells.map((cell) => {
     const text = sourceText(cell.source);
-    if (cell.cell_type !== 'code' || !RUN_DIR_LINE.test(text)) return cell;
+    if (cell.cell_type !== 'code' || !RUN_DIR_CHOICE.test(text)) return cell;
     found++;
-    return {
-      ...cell,
-      source: text.replace(RUN_DIR_LINE, `const runDir: string = ${JSON.stringify(dir).replace(/^"|"$/g, "'")};`),
-    };
+    return { ...cell, source: text.replace(RUN_DIR_CHOICE, (_, indent: string) => `${indent}runDir: '${dir}',`) };
   });
-  if (found !== 1)
-    throw new Error(`withRunDir: expected one config cell with "const runDir: string = '';", found ${found}`);
+  if (found !== 1) throw new Error(`withRunDir: expected one choices cell with "runDir: '',", found ${found}`);
   return { ...nb, cells };
 }
 

@@ -106,3 +106,14 @@ export { runDir, type RunDir, type ModelPaths } from './run/dir.js';
 export { readJson, readJsonl } from './run/io.js';
 export { VARIANT_NAMES, VARIANT_LABELS, variantOf, type VariantName, type Ablation } from './run/variants.js';
 export { publishedRows, publishedF1, publishedCorpus, type AblationRow, type PublishedRow } from './run/published.js';
+
+// Notebooks: from a notebook's choices to its config and run directory (src/notebook.ts)
+export {
+  notebookRun,
+  notebookSweep,
+  type NotebookChoices,
+  type NotebookOptions,
+  type NotebookRun,
+  type SweepChoices,
+  type NotebookSweep,
+} from './notebook.js';

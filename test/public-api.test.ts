@@ -56,6 +56,8 @@ const PUBLIC: Record<string, readonly string[]> = {
     'makeBatches',
     'mmdByLayer',
     'mmdFrame',
+    'notebookRun',
+    'notebookSweep',
     'parseSets',
     'predict',
     'pretrainedDir',

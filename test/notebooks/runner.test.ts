@@ -22,7 +22,6 @@ import {
   expectText,
   chartLabel,
   EXPECTATIONS,
-  QUICK_RUN_DIR,
   OPEN_RUN_NOTEBOOKS,
   withRunDir,
   sourceText,
@@ -209,19 +208,19 @@ test('expectText finds printed text in streams and text/plain outputs', () => {
   assert.match(check(nb([[{ output_type: 'stream', name: 'stdout', text: 'nothing\n' }]]))[0]!, /^exported files: no output matches/);
 });
 
-test('withRunDir rewrites the config cell to open a run, and refuses a notebook without exactly one', () => {
+test('withRunDir rewrites the choices cell to open a run, and refuses a notebook without exactly one', () => {
   const book: Notebook = {
     nbformat: 4,
     cells: [
-      { cell_type: 'markdown', source: "const runDir: string = ''; (in prose)" },
-      { cell_type: 'code', source: ["// choices\n", "const runDir: string = '';\n", "const preset = 'tiny';"] },
-      { cell_type: 'code', source: 'console.log(runDir);' },
+      { cell_type: 'markdown', source: "runDir: '', (in prose)" },
+      { cell_type: 'code', source: ["// choices\n", 'const choices = {\n', "  runDir: '',   // '' = train\n", "  preset: 'tiny',\n};"] },
+      { cell_type: 'code', source: 'console.log(choices.runDir);' },
     ],
   };
   const opened = withRunDir(book, 'runs/notebooks-quick');
-  assert.equal(sourceText(opened.cells[1]!.source), "// choices\nconst runDir: string = 'runs/notebooks-quick';\nconst preset = 'tiny';");
+  assert.equal(sourceText(opened.cells[1]!.source), "// choices\nconst choices = {\n  runDir: 'runs/notebooks-quick',   // '' = train\n  preset: 'tiny',\n};");
   assert.equal(opened.cells[0], book.cells[0]);
-  assert.equal(sourceText(book.cells[1]!.source), "// choices\nconst runDir: string = '';\nconst preset = 'tiny';", 'the original is unchanged');
+  assert.equal(sourceText(book.cells[1]!.source), "// choices\nconst choices = {\n  runDir: '',   // '' = train\n  preset: 'tiny',\n};", 'the original is unchanged');
   assert.throws(() => withRunDir({ nbformat: 4, cells: [book.cells[2]!] }, 'x'), /found 0/);
   assert.throws(() => withRunDir({ nbformat: 4, cells: [book.cells[1]!, book.cells[1]!] }, 'x'), /found 2/);
 });
@@ -239,13 +238,13 @@ test('committed notebooks: stored without outputs or machine paths, tslab kernel
     const name = relative(join(process.cwd(), 'notebooks'), file);
     assert.ok((EXPECTATIONS[name] ?? []).length > 0, `${name}: no checks in kernel-setup/notebooks.ts EXPECTATIONS`);
     if (name === '00_setup.ipynb') continue;
-    // The training notebooks: a config cell with runDir (open a finished run) and the quick setting the runner uses.
-    const config = book.cells.find((c) => c.cell_type === 'code' && /const runDir: string = /.test(sourceText(c.source)));
-    assert.ok(config, `${name}: no config cell with 'const runDir: string = '`);
-    const text = sourceText(config.source);
-    assert.match(text, /const runDir: string = '';/, `${name}: runDir must be '' (train) as committed`);
-    assert.match(text, /process\.env\.MSD_NOTEBOOK_QUICK === '1'/, `${name}: quick setting`);
-    assert.ok(text.includes(`'${QUICK_RUN_DIR}'`), `${name}: the quick run directory must be '${QUICK_RUN_DIR}' (run-notebooks.ts empties it)`);
+    // The training notebooks: the first code cell holds the choices only (runDir '' as committed: train), and the
+    // next hands them to notebookRun / notebookSweep (which own the quick setting and QUICK_RUN_DIR).
+    const code = book.cells.filter((c) => c.cell_type === 'code').map((c) => sourceText(c.source));
+    assert.match(code[0]!, /^\/\/ Choices[^\n]*\nconst choices = \{\n( [^\n]*\n)+\};$/, `${name}: the first code cell is \`const choices = { ... };\` only`);
+    assert.match(code[0]!, /^ {2}runDir: '',/m, `${name}: runDir must be '' (train) as committed`);
+    assert.match(code[1]!, /= await notebook(Run|Sweep)\(choices\);/, `${name}: the second code cell calls notebookRun(choices)`);
+    assert.doesNotMatch(code.join('\n'), /process\.chdir|MSD_NOTEBOOK_QUICK|resolveConfig\(/, `${name}: the helper's work done by hand`);
   }
   for (const name of OPEN_RUN_NOTEBOOKS) assert.ok(files.some((f) => f.endsWith(`/${name}`)), `OPEN_RUN_NOTEBOOKS: notebooks/${name} exists`);
 });
