@@ -23,17 +23,16 @@ import { encodeDataset } from '../../src/tokenizer/dataset.js';
 import { loadTokenizer } from '../../src/tokenizer/load.js';
 import { batchToTensors, disposeBatchTensors } from '../../src/tokenizer/tensors.js';
 import { padBatch } from '../../src/tokenizer/batching.js';
+import { clsByLayer, clsEmbeddings } from '../../src/diagnostics/cls.js';
 import {
-  clsByLayer,
-  clsEmbeddings,
   crossModelMmdRows,
   mmdByLayer,
   mmdByLayerRows,
-  project2d,
+  sampleSide,
   SOURCE_TARGET,
   TEACHER_STUDENT,
-} from '../../src/diagnostics/index.js';
-import { sampleSide } from '../../src/diagnostics/mmd.js';
+} from '../../src/diagnostics/mmd.js';
+import { project2d } from '../../src/diagnostics/project.js';
 
 const schema = labelSchema(['PER', 'LOC', 'ORG']);
 

@@ -15,8 +15,8 @@ import { LayerHeads } from '../../src/model/heads.js';
 import { disposeNerModel, saveNerModel, type NerModel } from '../../src/model/ner-model.js';
 import { writeTinyCheckpoint } from '../../src/model/tiny.js';
 import { loadTokenizer } from '../../src/tokenizer/load.js';
-import { runDiagnostics, type ProjectionRow } from '../../src/diagnostics/index.js';
-import type { MmdRow } from '../../src/diagnostics/index.js';
+import { runDiagnostics, type ProjectionRow } from '../../src/diagnostics/run.js';
+import type { MmdRow } from '../../src/diagnostics/mmd.js';
 import { runCharts } from '../../src/viz/index.js';
 import { REAL_DATA } from '../real-data.js';
 
