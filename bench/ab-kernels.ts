@@ -1,4 +1,13 @@
-// A/B of the fused kernels on one BERT-base layer fwd+bwd at 8x128 (as the speed bench's layer row), interleaved.
+/**
+ * A/B of kernels in one process, for a loaded machine: one BERT-base layer forward+backward at 8x128 (the speed
+ * bench's layer row), with the kernels named in AB_KERNELS registered ("new") and not ("old", where the model falls
+ * back to tfjs ops), interleaved, AB_REPS (5) each; prints the median and minimum of each side and their ratios.
+ *
+ *   AB_KERNELS=MsdLayerNorm,MsdLayerNormGrad,MsdAttentionSoftmaxGrad,_FusedMatMul node --import tsx bench/ab-kernels.ts
+ *
+ * `_FusedMatMul`: "old" runs the dense layers' bias as before, the product then the wasm Add kernel. AB_B and AB_T
+ * change the batch shape.
+ */
 import {
   getKernel,
   registerKernel,
@@ -12,7 +21,7 @@ import { initBackend } from '../src/backend/init.js';
 import { tf } from '../src/tf.js';
 import { BertEncoder, bertConfig } from '../src/model/index.js';
 
-const names = (process.env.AB_KERNELS ?? 'MsdLayerNorm,MsdLayerNormGrad,MsdAttentionSoftmax,MsdAttentionSoftmaxGrad')
+const names = (process.env.AB_KERNELS ?? 'MsdLayerNorm,MsdLayerNormGrad,MsdAttentionSoftmaxGrad,_FusedMatMul')
   .split(',')
   .filter(Boolean);
 await initBackend({ prefer: 'blas' });
@@ -79,8 +88,10 @@ for (let r = 0; r < reps; r++) {
   }
 }
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const min = (xs: number[]) => Math.min(...xs);
 console.log(
   JSON.stringify({
+    minRatio: min(times.new!) / min(times.old!),
     kernels: names,
     b,
     t,

@@ -9,15 +9,15 @@
  *   MsdLayerNorm  {x, residual?, gamma, beta} (eps) -> [y, xhat, rstd]   LayerNorm of x + residual over the last
  *                 axis, with what its gradient needs (xhat, 1/sigma per row)
  *   MsdLayerNormGrad {dy, xhat, rstd, gamma} -> [dx, dgamma, dbeta]   (dx is also the residual's gradient)
- *   MsdAttentionSoftmax {scores, mask?} (scale) -> softmax(scores scale + mask) over the last axis, the mask
- *                 [batch, cols] added to every row of its batch entry (the attention mask bias)
- *   MsdAttentionSoftmaxGrad {probs, dprobs} (scale) -> scale probs (dprobs - sum(dprobs probs))
+ *   MsdAttentionSoftmaxGrad {probs, dprobs} (scale) -> scale probs (dprobs - sum(dprobs probs)): the gradient
+ *                 of the attention scores through softmax(scores scale + mask) (the forward stays on tfjs-wasm's
+ *                 kernels: XNNPACK's softmax is faster than a pass with this module's exp)
  *
  * The composite of tfjs ops is five passes forward and eleven backward, with tfjs-wasm's scalar Erf (15 ns per
  * value here) and Exp (9 ns) done twice; these are one pass each at about 3.5 ns per value. `gelu` in
  * src/model/bert-ops.ts uses them where the current backend has them and the composite elsewhere (cpu, webgl,
  * node). LayerNorm as tfjs ops is nine kernels forward and eleven backward (plus the residual add), the attention
- * softmax with its scale and mask four forward and five backward; here one pass each way (the LayerNorm kernels have
+ * softmax's gradient with its scale five; here one pass each (the LayerNorm kernels have
  * several outputs, so src/model/bert-ops.ts wraps them in `customGrad` instead of `registerGradient`: a
  * registered gradient would get, and the engine would allocate, zero gradients for the saved outputs).
  * `MSD_SIMD=off` leaves them unregistered (to compare, or to rule them out).
@@ -62,15 +62,6 @@ interface SimdExports {
     dbeta: number,
     rows: number,
     cols: number,
-  ): void;
-  softmax_forward(
-    s: number,
-    mask: number,
-    p: number,
-    batch: number,
-    rowsPer: number,
-    cols: number,
-    scale: number,
   ): void;
   softmax_backward(p: number, dp: number, ds: number, rows: number, cols: number, scale: number): void;
 }
@@ -204,25 +195,6 @@ const layerNormGradWasm: KernelFunc = ({ inputs, backend }) => {
   return [dx, dgamma, dbeta];
 };
 
-const softmaxWasm: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { scores, mask } = inputs as { scores: TensorInfo; mask?: TensorInfo };
-  const { scale } = attrs as unknown as { scale: number };
-  const [rows, cols] = rowsCols(scores.shape);
-  const batch = mask ? mask.shape[0]! : 1;
-  if (mask && (util.sizeFromShape(mask.shape) !== batch * cols || rows % batch !== 0)) {
-    throw new Error(
-      `MsdAttentionSoftmax: mask [${mask.shape}] must hold one row of ${cols} values per leading entry of scores [${scores.shape}]`,
-    );
-  }
-  const b = backend as BackendWasm;
-  const p = b.makeOutput(scores.shape, 'float32');
-  if (rows > 0 && cols > 0) {
-    const at = (t: TensorInfo) => offset(b, t, 'MsdAttentionSoftmax');
-    kernelsFor(b).softmax_forward(at(scores), mask ? at(mask) : 0, at(p), batch, rows / batch, cols, scale);
-  }
-  return p;
-};
-
 const softmaxGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const { probs, dprobs } = inputs as { probs: TensorInfo; dprobs: TensorInfo };
   const { scale } = attrs as unknown as { scale: number };
@@ -241,7 +213,6 @@ export const GELU = 'MsdGelu';
 export const GELU_GRAD = 'MsdGeluGrad';
 export const LAYER_NORM = 'MsdLayerNorm';
 export const LAYER_NORM_GRAD = 'MsdLayerNormGrad';
-export const ATTENTION_SOFTMAX = 'MsdAttentionSoftmax';
 export const ATTENTION_SOFTMAX_GRAD = 'MsdAttentionSoftmaxGrad';
 
 const kernels: KernelConfig[] = [
@@ -249,7 +220,6 @@ const kernels: KernelConfig[] = [
   { kernelName: GELU_GRAD, backendName: 'wasm', kernelFunc: geluGradWasm },
   { kernelName: LAYER_NORM, backendName: 'wasm', kernelFunc: layerNormWasm },
   { kernelName: LAYER_NORM_GRAD, backendName: 'wasm', kernelFunc: layerNormGradWasm },
-  { kernelName: ATTENTION_SOFTMAX, backendName: 'wasm', kernelFunc: softmaxWasm },
   { kernelName: ATTENTION_SOFTMAX_GRAD, backendName: 'wasm', kernelFunc: softmaxGradWasm },
 ];
 

@@ -1,18 +1,12 @@
 /**
  * The element-wise building blocks of a BERT layer with hand-written gradients: LayerNorm (with the residual add
- * before it), the attention softmax (with the score scale and the mask bias) and exact GELU. On the wasm backend each
- * is one fused WebAssembly SIMD pass forward and one backward (src/backend/simd-kernels.ts); on every other backend
+ * before it), the attention softmax (with the score scale and the mask bias) and exact GELU. On the wasm backend
+ * they are fused WebAssembly SIMD passes (src/backend/simd-kernels.ts: LayerNorm and GELU one pass each way, the
+ * softmax's backward one pass); on every other backend
  * (cpu, tfjs-node, webgl), and under `MSD_SIMD=off`, the same formulas as tfjs ops.
  */
 import { tf } from '../tf.js';
-import {
-  ATTENTION_SOFTMAX,
-  ATTENTION_SOFTMAX_GRAD,
-  GELU,
-  LAYER_NORM,
-  LAYER_NORM_GRAD,
-  hasKernel,
-} from '../backend/simd-kernels.js';
+import { ATTENTION_SOFTMAX_GRAD, GELU, LAYER_NORM, LAYER_NORM_GRAD, hasKernel } from '../backend/simd-kernels.js';
 
 type CustomArg = tf.Tensor | ((s: tf.Tensor[]) => void);
 
@@ -94,20 +88,14 @@ function layerNormFused(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: nu
  * Attention weights softmax(scores * scale + maskBias) over the last axis, for scores [b, heads, tq, tk] and the
  * mask bias [b, 1, 1, tk] (0 at real keys, MASK_BIAS at padding). The mask is a constant here: no gradient flows to
  * it (it comes from the attention mask, never from a trained tensor). The backward pass keeps only the weights:
- * dscores = scale * p * (dp - sum(dp * p)).
+ * dscores = scale * p * (dp - sum(dp * p)), one MsdAttentionSoftmaxGrad pass on wasm (five kernels as tfjs ops).
+ * The forward is tfjs's kernels everywhere (on wasm XNNPACK's softmax, faster than a fused pass of ours).
  */
 export function attentionSoftmax(scores: tf.Tensor4D, maskBias: tf.Tensor, scale: number): tf.Tensor4D {
-  if (!hasKernel(ATTENTION_SOFTMAX)) {
-    return tf.tidy(() => tf.softmax(tf.add(tf.mul(scores, scale), maskBias), -1)) as tf.Tensor4D;
-  }
+  const forward = (s: tf.Tensor) => tf.tidy(() => tf.softmax(tf.add(tf.mul(s, scale), maskBias), -1));
+  if (!hasKernel(ATTENTION_SOFTMAX_GRAD)) return forward(scores) as tf.Tensor4D;
   const f = tf.customGrad((s: CustomArg, save: CustomArg) => {
-    const probs = tf.engine().runKernel(
-      ATTENTION_SOFTMAX,
-      { scores: s as tf.Tensor, mask: maskBias },
-      {
-        scale,
-      },
-    ) as tf.Tensor;
+    const probs = forward(s as tf.Tensor);
     (save as (t: tf.Tensor[]) => void)([probs]);
     return {
       value: probs,
