@@ -82,22 +82,27 @@ function readVocabTxt(path: string): string[] {
   return lines.map((l) => l.replace(/\r$/, ''));
 }
 
-/**
- * Writes a pruned copy of the Hugging Face BERT directory `checkpointDir` into `outDir` (see the file comment):
- * model.safetensors, config.json (vocab_size, pad_token_id), vocab.txt, tokenizer.json and tokenizer_config.json
- * renumbered, every other file copied, plus `prune.json` (the report, returned too). Each file is written
- * atomically; config.json last.
- */
-export function pruneVocabulary(
-  checkpointDir: string,
-  corpora: readonly PruneCorpus[],
-  outDir: string,
-  opts: PruneOptions = {},
-): PruneReport {
-  const from = resolve(checkpointDir);
-  const to = resolve(outDir);
-  if (from === to)
-    throw new Error(`pruneVocabulary: outDir ${outDir} is the checkpoint itself; write the pruned copy elsewhere`);
+/** The renumbering of the kept ids: old ids in order, old -> new, and a lookup that names what it maps on failure. */
+interface Renumbering {
+  kept: number[];
+  newId: Map<number, number>;
+  remap(old: number, what: string): number;
+}
+
+function renumbering(ids: Iterable<number>): Renumbering {
+  const kept = [...ids].sort((a, b) => a - b);
+  const newId = new Map(kept.map((old, i) => [old, i]));
+  const remap = (old: number, what: string): number => {
+    const id = newId.get(old);
+    if (id === undefined)
+      throw new Error(`pruneVocabulary: ${what} (id ${old}) is not kept; it must be a special token`);
+    return id;
+  };
+  return { kept, newId, remap };
+}
+
+/** The checkpoint's three files that pruning needs, checked for presence and for agreeing on the vocabulary size. */
+function readCheckpointFiles(from: string) {
   const weightsPath = join(from, 'model.safetensors');
   const configPath = join(from, 'config.json');
   const vocabPath = join(from, 'vocab.txt');
@@ -116,26 +121,14 @@ export function pruneVocabulary(
       `pruneVocabulary: ${configPath} has vocab_size ${String(config.vocab_size)} but ${vocabPath} lists ${vocab.length} tokens`,
     );
   }
+  return { weightsPath, configPath, vocabPath, vocab, config };
+}
 
-  // 1. The ids to keep, in their original order (so [PAD] stays 0 and the specials keep their relative order).
-  const { ids, sentences, words } = usedIds(from, corpora);
-  const tokConfig = loadTokenizer(from).config;
-  const specials = [...new Set([...tokConfig.specialTokens, ...(opts.keep ?? [])])];
-  for (const t of specials) {
-    const id = tokConfig.vocab.get(t);
-    if (id === undefined) throw new Error(`pruneVocabulary: token '${t}' to keep is not in ${vocabPath}`);
-    ids.add(id);
-  }
-  const kept = [...ids].sort((a, b) => a - b);
-  const newId = new Map(kept.map((old, i) => [old, i]));
-  const remap = (old: number, what: string): number => {
-    const id = newId.get(old);
-    if (id === undefined)
-      throw new Error(`pruneVocabulary: ${what} (id ${old}) is not kept; it must be a special token`);
-    return id;
-  };
-
-  // 2. Weights: vocabulary rows gathered, everything else copied as raw bytes in its own dtype.
+/**
+ * The weights with the vocabulary rows gathered (`kept`, in order) and every other tensor copied as raw bytes in its
+ * own dtype, serialized; with the tensors remapped and the parameter counts before and after.
+ */
+function prunedWeights(weightsPath: string, vocabSize: number, kept: readonly number[]) {
   const buf = readFileSync(weightsPath);
   const st = parseSafetensors(buf, weightsPath);
   const tensors: [string, RawTensorToWrite][] = [];
@@ -148,8 +141,8 @@ export function pruneVocabulary(
     before += elems;
     let data: Uint8Array = buf.subarray(info.begin, info.end);
     let shape = info.shape;
-    if (isVocabTensor(name, info.shape, vocab.length)) {
-      const rowBytes = (info.end - info.begin) / vocab.length;
+    if (isVocabTensor(name, info.shape, vocabSize)) {
+      const rowBytes = (info.end - info.begin) / vocabSize;
       const out = new Uint8Array(rowBytes * kept.length);
       kept.forEach((old, i) => out.set(data.subarray(old * rowBytes, (old + 1) * rowBytes), i * rowBytes));
       data = out;
@@ -162,27 +155,32 @@ export function pruneVocabulary(
     tensors.push([name, { dtype: info.dtype, shape, bytes: data }]);
   }
   if (!remapped.some((r) => r.name.includes('word_embeddings'))) {
-    throw new Error(`pruneVocabulary: ${weightsPath} has no word_embeddings tensor with ${vocab.length} rows`);
+    throw new Error(`pruneVocabulary: ${weightsPath} has no word_embeddings tensor with ${vocabSize} rows`);
   }
-  const file = serializeRawSafetensors(tensors, st.metadata);
+  return { file: serializeRawSafetensors(tensors, st.metadata), remapped, parameters: { before, after } };
+}
 
-  mkdirSync(to, { recursive: true });
-  // Files we do not rewrite (special_tokens_map.json, training_config.json, ...) are copied as they are.
-  const rewritten = new Set([
-    'model.safetensors',
-    'config.json',
-    'vocab.txt',
-    'tokenizer.json',
-    'tokenizer_config.json',
-    'prune.json',
-  ]);
+/** The files pruning rewrites; every other file of the checkpoint is copied as it is. */
+const REWRITTEN = new Set([
+  'model.safetensors',
+  'config.json',
+  'vocab.txt',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'prune.json',
+]);
+
+/** Copies the files pruning does not rewrite (special_tokens_map.json, training_config.json, ...). */
+function copyOtherFiles(from: string, to: string): void {
   for (const f of readdirSync(from)) {
-    if (!rewritten.has(f) && !f.startsWith('.') && statSync(join(from, f)).isFile())
+    if (!REWRITTEN.has(f) && !f.startsWith('.') && statSync(join(from, f)).isFile())
       copyFileSync(join(from, f), join(to, f));
   }
-  writeFileAtomic(join(to, 'model.safetensors'), file);
+}
 
-  // 3. Tokenizer files, renumbered.
+/** vocab.txt, tokenizer.json and tokenizer_config.json (the last two where present), renumbered. */
+function writeTokenizerFiles(from: string, to: string, vocab: readonly string[], ids: Renumbering): void {
+  const { kept, newId, remap } = ids;
   writeFileAtomic(join(to, 'vocab.txt'), `${kept.map((id) => vocab[id]).join('\n')}\n`);
   const tjPath = join(from, 'tokenizer.json');
   if (existsSync(tjPath)) {
@@ -215,6 +213,46 @@ export function pruneVocabulary(
     }
     writeJsonAtomic(join(to, 'tokenizer_config.json'), tc);
   }
+}
+
+/**
+ * Writes a pruned copy of the Hugging Face BERT directory `checkpointDir` into `outDir` (see the file comment):
+ * model.safetensors, config.json (vocab_size, pad_token_id), vocab.txt, tokenizer.json and tokenizer_config.json
+ * renumbered, every other file copied, plus `prune.json` (the report, returned too). Each file is written
+ * atomically; config.json last.
+ */
+export function pruneVocabulary(
+  checkpointDir: string,
+  corpora: readonly PruneCorpus[],
+  outDir: string,
+  opts: PruneOptions = {},
+): PruneReport {
+  const from = resolve(checkpointDir);
+  const to = resolve(outDir);
+  if (from === to)
+    throw new Error(`pruneVocabulary: outDir ${outDir} is the checkpoint itself; write the pruned copy elsewhere`);
+  const { weightsPath, configPath, vocabPath, vocab, config } = readCheckpointFiles(from);
+
+  // 1. The ids to keep, in their original order (so [PAD] stays 0 and the specials keep their relative order).
+  const { ids, sentences, words } = usedIds(from, corpora);
+  const tokConfig = loadTokenizer(from).config;
+  const specials = [...new Set([...tokConfig.specialTokens, ...(opts.keep ?? [])])];
+  for (const t of specials) {
+    const id = tokConfig.vocab.get(t);
+    if (id === undefined) throw new Error(`pruneVocabulary: token '${t}' to keep is not in ${vocabPath}`);
+    ids.add(id);
+  }
+  const renumbered = renumbering(ids);
+  const { kept, remap } = renumbered;
+
+  // 2. Weights: vocabulary rows gathered, everything else copied as raw bytes in its own dtype.
+  const { file, remapped, parameters } = prunedWeights(weightsPath, vocab.length, kept);
+  mkdirSync(to, { recursive: true });
+  copyOtherFiles(from, to);
+  writeFileAtomic(join(to, 'model.safetensors'), file);
+
+  // 3. Tokenizer files, renumbered.
+  writeTokenizerFiles(from, to, vocab, renumbered);
 
   const report: PruneReport = {
     from,
@@ -225,7 +263,7 @@ export function pruneVocabulary(
     words,
     specials,
     remapped,
-    parameters: { before, after },
+    parameters,
   };
   writeJsonAtomic(join(to, 'prune.json'), report);
   // 4. config.json last: a directory with a config.json is complete (as save.ts).

@@ -16,7 +16,9 @@ export {
   type Axis,
   type TeacherJob,
 } from './plan.js';
-export { runLocal, formatJobs, type LocalOptions, type LocalResult, type LiveJob } from './local.js';
+export { runLocal, type LocalOptions, type LocalResult } from './local.js';
+export { formatJobs } from './local-display.js';
+export type { LiveJob } from './local-jobs.js';
 export {
   submitSlurm,
   sweepStatus,

@@ -268,6 +268,42 @@ function configIdentity(c: MsdConfig): string {
 }
 
 /**
+ * One teacher per distinct teacher-relevant config (teacherConfigView) of the cells, which then point at it
+ * (`cell.teacher`, `run.teacherDir`); each teacher's config lists every target of its cells.
+ */
+function shareTeachers(cells: Cell[], abs: string): TeacherJob[] {
+  const teachers: TeacherJob[] = [];
+  const byView = new Map<string, TeacherJob>();
+  for (const cell of cells) {
+    const tid = `t-${hash(JSON.stringify(teacherConfigView(cell.config))).slice(0, 10)}`;
+    let t = byView.get(tid);
+    if (!t) {
+      const dir = join(abs, 'teachers', tid);
+      // The teacher's config is that of the first cell using it; only its teacher-relevant part matters.
+      t = {
+        id: tid,
+        dir,
+        configPath: join(abs, 'configs', `teacher-${tid}.json`),
+        config: resolveConfig(cell.config, { run: { outDir: dir } }),
+        cells: [],
+      };
+      byView.set(tid, t);
+      teachers.push(t);
+    }
+    t.cells.push(cell.id);
+    cell.teacher = tid;
+    cell.config = resolveConfig(cell.config, { run: { teacherDir: t.dir } });
+  }
+  // A teacher's run lists every target of its cells: its vocabulary (model.pruneVocab keeps only the pieces of the
+  // source and target training text) must cover each cell's target text.
+  for (const t of teachers) {
+    const targets = [...new Set(t.cells.flatMap((id) => cells.find((c) => c.id === id)!.config.data.targets))].sort();
+    t.config = resolveConfig(t.config, { data: { targets } });
+  }
+  return teachers;
+}
+
+/**
  * Expands a sweep into its plan (nothing is written). `root` is the sweep directory; every path in the plan, and in
  * the cells' configs, is absolute, so that cells run the same from any working directory (local or Slurm).
  */
@@ -326,36 +362,7 @@ export function planSweep(spec: SweepSpec, root: string, where = 'sweep'): Sweep
     });
   }
 
-  const teachers: TeacherJob[] = [];
-  if (spec.shareTeacher !== false) {
-    const byView = new Map<string, TeacherJob>();
-    for (const cell of cells) {
-      const tid = `t-${hash(JSON.stringify(teacherConfigView(cell.config))).slice(0, 10)}`;
-      let t = byView.get(tid);
-      if (!t) {
-        const dir = join(abs, 'teachers', tid);
-        // The teacher's config is that of the first cell using it; only its teacher-relevant part matters.
-        t = {
-          id: tid,
-          dir,
-          configPath: join(abs, 'configs', `teacher-${tid}.json`),
-          config: resolveConfig(cell.config, { run: { outDir: dir } }),
-          cells: [],
-        };
-        byView.set(tid, t);
-        teachers.push(t);
-      }
-      t.cells.push(cell.id);
-      cell.teacher = tid;
-      cell.config = resolveConfig(cell.config, { run: { teacherDir: t.dir } });
-    }
-    // A teacher's run lists every target of its cells: its vocabulary (model.pruneVocab keeps only the pieces of the
-    // source and target training text) must cover each cell's target text.
-    for (const t of teachers) {
-      const targets = [...new Set(t.cells.flatMap((id) => cells.find((c) => c.id === id)!.config.data.targets))].sort();
-      t.config = resolveConfig(t.config, { data: { targets } });
-    }
-  }
+  const teachers = spec.shareTeacher !== false ? shareTeachers(cells, abs) : [];
   const name = spec.name ?? basename(abs);
   return { name, root: abs, spec, axes, cells, teachers, duplicates };
 }

@@ -22,7 +22,7 @@ import type { Scalar, Tensor, Variable } from '../tf.js';
 import { AdamW, defaultNoDecay } from './adamw.js';
 import { freshState, loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainerState } from './checkpoint.js';
 import { clipScale } from './clip.js';
-import type { ProgressCallback } from './progress.js';
+import type { ProgressCallback, ProgressEvent } from './progress.js';
 import type { ModelPaths } from '../run/dir.js';
 import { appendJsonl, readJsonl, writeFileAtomic } from '../run/io.js';
 import { linearWarmupDecay } from './schedule.js';
@@ -220,171 +220,202 @@ async function trainSteps<B>(spec: LoopSpec<B>): Promise<LoopResult> {
     noDecay: (tfName) => defaultNoDecay(nameOf.get(tfName) ?? tfName),
   });
   try {
-    let state = freshState();
-    if (spec.resume && existsSync(spec.paths.last)) {
-      state = loadTrainingCheckpoint(spec.paths.last, spec.vars, optimizer).state;
-      truncateLog(spec.paths.metrics, state.globalStep);
-      spec.onProgress?.({
-        task: spec.task,
-        kind: 'info',
-        step: state.globalStep,
-        totalSteps: 0,
-        message: `resumed from ${spec.paths.last} at step ${state.globalStep}`,
-      });
-    } else if (existsSync(spec.paths.metrics)) {
-      writeFileAtomic(spec.paths.metrics, ''); // a fresh run starts a fresh log
-    }
-    // Every epoch's batches, built once: their counts give the schedule's length, and the loop walks them.
-    const epochBatches = Array.from({ length: spec.optim.epochs }, (_, e) => spec.batches(e));
-    const totalSteps = epochBatches.reduce((n, b) => n + b.length, 0);
-    const schedule = linearWarmupDecay({ totalSteps: Math.max(1, totalSteps), warmupRatio: spec.optim.warmupRatio });
-    const started = Date.now();
-    let steps = 0;
-    let lastLoss = Number.NaN;
-    let windowTokens = 0;
-    let windowStart = Date.now();
-
-    const checkpoint = () => saveTrainingCheckpoint(spec.paths.last, spec.vars, optimizer, state, spec.meta);
-    const evaluate = () => {
-      const { score, log } = spec.evaluate();
-      const improved = state.bestStep < 0 || score > state.bestScore;
-      if (improved) {
-        state.bestScore = score;
-        state.bestStep = state.globalStep;
-        spec.saveBest();
-      }
-      appendJsonl(spec.paths.metrics, {
-        kind: 'eval',
-        step: state.globalStep,
-        epoch: state.epoch,
-        score,
-        best: state.bestScore,
-        improved,
-        ...log,
-      });
-      spec.onProgress?.({
-        task: spec.task,
-        kind: 'eval',
-        step: state.globalStep,
-        totalSteps,
-        message: `step ${state.globalStep}: dev F1 ${formatPercent(score)}${improved ? ' (best, saved)' : ` (best ${formatPercent(state.bestScore)} at step ${state.bestStep})`}`,
-      });
-    };
-
+    const run = new LoopRun(spec, variables, optimizer, startState(spec, optimizer));
+    const { state } = run;
     while (!state.finished && state.epoch < spec.optim.epochs) {
-      const batches = epochBatches[state.epoch]!;
+      const batches = run.epochBatches[state.epoch]!;
       while (state.stepInEpoch < batches.length) {
-        if (spec.maxSteps !== undefined && steps >= spec.maxSteps) return { state, steps, lastLoss };
-        if (await stopRequested()) {
-          checkpoint();
-          const message = `${spec.task} stopped at step ${state.globalStep} of ${totalSteps}; checkpoint ${spec.paths.last} written: run again with resume to continue`;
-          spec.onProgress?.({
-            task: spec.task,
-            kind: 'info',
-            step: state.globalStep,
-            totalSteps,
-            message: `interrupted: ${message}`,
-          });
-          throw new InterruptedError(message);
-        }
-        const batch = batches[state.stepInEpoch]!;
-        const lr = spec.optim.lr * schedule(state.globalStep + 1);
-        const { loss, terms, grads } = stepGradients(
-          spec,
-          batch,
-          streamSeed(spec.seed, `${spec.task}/dropout`, state.globalStep),
-          variables,
-        );
-        if (!Number.isFinite(loss)) {
-          tf.dispose(Object.values(grads));
-          throw new NonFiniteLossError(
-            `${spec.task}: loss is ${loss} at step ${state.globalStep + 1} (epoch ${state.epoch + 1}, batch ${state.stepInEpoch + 1}); ` +
-              `training stopped; the last good checkpoint is ${existsSync(spec.paths.last) ? spec.paths.last : '(none written yet)'}. Terms: ${JSON.stringify(terms)}`,
-          );
-        }
-        // Clipping as a factor that AdamW applies in its fused pass (no scaled copy of the gradients).
-        const clipped = clipScale(grads, spec.optim.maxGradNorm);
-        optimizer.step(grads, lr, clipped.scale);
-        tf.dispose(Object.values(grads));
-        lastLoss = loss;
-        steps++;
-        state.globalStep++;
-        state.stepInEpoch++;
-        windowTokens += spec.tokens(batch);
-
-        const now = Date.now();
-        const tokensPerSec = (1000 * windowTokens) / Math.max(1, now - windowStart);
-        const elapsedSec = (now - started) / 1000;
-        const etaSec = (elapsedSec / steps) * (totalSteps - state.globalStep);
-        if (state.globalStep % spec.logEvery === 0 || state.globalStep === totalSteps) {
-          appendJsonl(spec.paths.metrics, {
-            kind: 'step',
-            step: state.globalStep,
-            epoch: state.epoch,
-            loss,
-            terms,
-            lr,
-            gradNorm: clipped.norm,
-            tokensPerSec: Math.round(tokensPerSec),
-            // What the rate is made of, so rates over several log windows can be combined exactly (sum / sum).
-            tokens: windowTokens,
-            ms: now - windowStart,
-          });
-          windowTokens = 0;
-          windowStart = now;
-        }
-        spec.onProgress?.({
-          task: spec.task,
-          kind: 'step',
-          step: state.globalStep,
-          totalSteps,
-          epoch: state.epoch + 1,
-          epochs: spec.optim.epochs,
-          loss,
-          terms,
-          lr,
-          tokensPerSec,
-          elapsedSec,
-          etaSec,
-        });
-        const endOfEpoch = state.stepInEpoch === batches.length;
-        if (endOfEpoch) {
-          state.epoch++;
-          state.stepInEpoch = 0;
-          state.finished = state.epoch >= spec.optim.epochs;
-        }
-        if ((spec.evalEvery > 0 && state.globalStep % spec.evalEvery === 0) || (endOfEpoch && spec.evalEvery === 0))
-          evaluate();
-        if ((spec.checkpointEvery > 0 && state.globalStep % spec.checkpointEvery === 0) || endOfEpoch) checkpoint();
-        if (endOfEpoch) {
-          spec.onProgress?.({
-            task: spec.task,
-            kind: 'epoch',
-            step: state.globalStep,
-            totalSteps,
-            epoch: state.epoch,
-            epochs: spec.optim.epochs,
-            message: `epoch ${state.epoch}/${spec.optim.epochs} done, loss ${loss.toFixed(4)}`,
-          });
-          break;
-        }
+        if (spec.maxSteps !== undefined && run.steps >= spec.maxSteps) return run.result();
+        await run.stopIfRequested();
+        const loss = run.step(batches[state.stepInEpoch]!);
+        if (run.afterStep(batches.length, loss)) break;
       }
     }
     if (state.bestStep < 0) {
       // No evaluation happened (no training step at all): the model as it is is the best there is.
-      evaluate();
+      run.evaluate();
       state.finished = true;
-      checkpoint();
+      run.checkpoint();
     }
-    spec.onProgress?.({
-      task: spec.task,
+    run.progress({
       kind: 'done',
-      step: state.globalStep,
-      totalSteps,
       message: `done: ${state.globalStep} steps, best dev F1 ${formatPercent(state.bestScore)} at step ${state.bestStep}`,
     });
-    return { state, steps, lastLoss };
+    return run.result();
   } finally {
     optimizer.dispose();
+  }
+}
+
+/** The trainer state to start from: the last checkpoint's when resuming (its log cut to its step), else a fresh one. */
+function startState<B>(spec: LoopSpec<B>, optimizer: AdamW): TrainerState {
+  if (spec.resume && existsSync(spec.paths.last)) {
+    const { state } = loadTrainingCheckpoint(spec.paths.last, spec.vars, optimizer);
+    truncateLog(spec.paths.metrics, state.globalStep);
+    spec.onProgress?.({
+      task: spec.task,
+      kind: 'info',
+      step: state.globalStep,
+      totalSteps: 0,
+      message: `resumed from ${spec.paths.last} at step ${state.globalStep}`,
+    });
+    return state;
+  }
+  if (existsSync(spec.paths.metrics)) writeFileAtomic(spec.paths.metrics, ''); // a fresh run starts a fresh log
+  return freshState();
+}
+
+/** One call of the loop: the state it advances, the schedule, and what each step does (update, log, evaluate, save). */
+class LoopRun<B> {
+  /** Every epoch's batches, built once: their counts give the schedule's length, and the loop walks them. */
+  readonly epochBatches: B[][];
+  readonly totalSteps: number;
+  private readonly schedule: (step: number) => number;
+  private readonly started = Date.now();
+  /** Optimizer steps taken in this call. */
+  steps = 0;
+  private lastLoss = Number.NaN;
+  /** Tokens and start time of the current log window (for tokens/s). */
+  private windowTokens = 0;
+  private windowStart = Date.now();
+
+  constructor(
+    private readonly spec: LoopSpec<B>,
+    private readonly variables: Variable[],
+    private readonly optimizer: AdamW,
+    readonly state: TrainerState,
+  ) {
+    this.epochBatches = Array.from({ length: spec.optim.epochs }, (_, e) => spec.batches(e));
+    this.totalSteps = this.epochBatches.reduce((n, b) => n + b.length, 0);
+    this.schedule = linearWarmupDecay({
+      totalSteps: Math.max(1, this.totalSteps),
+      warmupRatio: spec.optim.warmupRatio,
+    });
+  }
+
+  result(): LoopResult {
+    return { state: this.state, steps: this.steps, lastLoss: this.lastLoss };
+  }
+
+  /** A progress event of this task at the current step. */
+  progress(event: Omit<ProgressEvent, 'task' | 'step' | 'totalSteps'>): void {
+    this.spec.onProgress?.({
+      task: this.spec.task,
+      step: this.state.globalStep,
+      totalSteps: this.totalSteps,
+      ...event,
+    });
+  }
+
+  checkpoint(): void {
+    saveTrainingCheckpoint(this.spec.paths.last, this.spec.vars, this.optimizer, this.state, this.spec.meta);
+  }
+
+  /** Dev score now; the best so far is saved. */
+  evaluate(): void {
+    const { spec, state } = this;
+    const { score, log } = spec.evaluate();
+    const improved = state.bestStep < 0 || score > state.bestScore;
+    if (improved) {
+      state.bestScore = score;
+      state.bestStep = state.globalStep;
+      spec.saveBest();
+    }
+    appendJsonl(spec.paths.metrics, {
+      kind: 'eval',
+      step: state.globalStep,
+      epoch: state.epoch,
+      score,
+      best: state.bestScore,
+      improved,
+      ...log,
+    });
+    const best = improved ? ' (best, saved)' : ` (best ${formatPercent(state.bestScore)} at step ${state.bestStep})`;
+    this.progress({ kind: 'eval', message: `step ${state.globalStep}: dev F1 ${formatPercent(score)}${best}` });
+  }
+
+  /** On an interrupt: a checkpoint at this step, then InterruptedError. */
+  async stopIfRequested(): Promise<void> {
+    if (!(await stopRequested())) return;
+    this.checkpoint();
+    const message = `${this.spec.task} stopped at step ${this.state.globalStep} of ${this.totalSteps}; checkpoint ${this.spec.paths.last} written: run again with resume to continue`;
+    this.progress({ kind: 'info', message: `interrupted: ${message}` });
+    throw new InterruptedError(message);
+  }
+
+  /** One optimizer step on `batch` (gradients, the NaN check, clipping, AdamW), logged; returns the loss. */
+  step(batch: B): number {
+    const { spec, state } = this;
+    const lr = spec.optim.lr * this.schedule(state.globalStep + 1);
+    const stepSeed = streamSeed(spec.seed, `${spec.task}/dropout`, state.globalStep);
+    const { loss, terms, grads } = stepGradients(spec, batch, stepSeed, this.variables);
+    if (!Number.isFinite(loss)) {
+      tf.dispose(Object.values(grads));
+      throw new NonFiniteLossError(
+        `${spec.task}: loss is ${loss} at step ${state.globalStep + 1} (epoch ${state.epoch + 1}, batch ${state.stepInEpoch + 1}); ` +
+          `training stopped; the last good checkpoint is ${existsSync(spec.paths.last) ? spec.paths.last : '(none written yet)'}. Terms: ${JSON.stringify(terms)}`,
+      );
+    }
+    // Clipping as a factor that AdamW applies in its fused pass (no scaled copy of the gradients).
+    const clipped = clipScale(grads, spec.optim.maxGradNorm);
+    this.optimizer.step(grads, lr, clipped.scale);
+    tf.dispose(Object.values(grads));
+    this.lastLoss = loss;
+    this.steps++;
+    state.globalStep++;
+    state.stepInEpoch++;
+    this.windowTokens += spec.tokens(batch);
+    this.logStep(loss, terms, lr, clipped.norm);
+    return loss;
+  }
+
+  /** The step's metrics line (every `logEvery` steps and at the last) and its progress event. */
+  private logStep(loss: number, terms: Record<string, number>, lr: number, gradNorm: number): void {
+    const { spec, state } = this;
+    const now = Date.now();
+    const tokensPerSec = (1000 * this.windowTokens) / Math.max(1, now - this.windowStart);
+    const elapsedSec = (now - this.started) / 1000;
+    const etaSec = (elapsedSec / this.steps) * (this.totalSteps - state.globalStep);
+    if (state.globalStep % spec.logEvery === 0 || state.globalStep === this.totalSteps) {
+      appendJsonl(spec.paths.metrics, {
+        kind: 'step',
+        step: state.globalStep,
+        epoch: state.epoch,
+        loss,
+        terms,
+        lr,
+        gradNorm,
+        tokensPerSec: Math.round(tokensPerSec),
+        // What the rate is made of, so rates over several log windows can be combined exactly (sum / sum).
+        tokens: this.windowTokens,
+        ms: now - this.windowStart,
+      });
+      this.windowTokens = 0;
+      this.windowStart = now;
+    }
+    const epochs = spec.optim.epochs;
+    this.progress({ kind: 'step', epoch: state.epoch + 1, epochs, loss, terms, lr, tokensPerSec, elapsedSec, etaSec });
+  }
+
+  /**
+   * What follows a step: the epoch's end, evaluation and checkpoint when due. Returns whether the epoch (of
+   * `epochLength` batches) ended.
+   */
+  afterStep(epochLength: number, loss: number): boolean {
+    const { spec, state } = this;
+    const endOfEpoch = state.stepInEpoch === epochLength;
+    if (endOfEpoch) {
+      state.epoch++;
+      state.stepInEpoch = 0;
+      state.finished = state.epoch >= spec.optim.epochs;
+    }
+    if ((spec.evalEvery > 0 && state.globalStep % spec.evalEvery === 0) || (endOfEpoch && spec.evalEvery === 0))
+      this.evaluate();
+    if ((spec.checkpointEvery > 0 && state.globalStep % spec.checkpointEvery === 0) || endOfEpoch) this.checkpoint();
+    if (endOfEpoch) {
+      const message = `epoch ${state.epoch}/${spec.optim.epochs} done, loss ${loss.toFixed(4)}`;
+      this.progress({ kind: 'epoch', epoch: state.epoch, epochs: spec.optim.epochs, message });
+    }
+    return endOfEpoch;
   }
 }

@@ -257,6 +257,34 @@ export function studentStepLoss(
 }
 
 /**
+ * The student batches of an epoch: target windows in a seeded order, each paired (when an MMD term needs the
+ * teacher's [CLS] vectors) with a source batch of its own seeded order, the source cycled if it has fewer batches.
+ */
+function studentBatches(
+  cfg: MsdConfig,
+  task: string,
+  outputs: TeacherOutputs,
+  padId: number,
+  epoch: number,
+): StudentBatch[] {
+  const batchSize = cfg.student.batchSize;
+  const tb = makeBatches(outputs.targetWindows, {
+    batchSize,
+    seed: streamSeed(cfg.run.seed, `${task}/target-batches`),
+    epoch,
+    padId,
+  });
+  if (outputs.cls === undefined) return tb.map((target) => ({ target }));
+  const sb = makeBatches(outputs.sourceWindows, {
+    batchSize,
+    seed: streamSeed(cfg.run.seed, `${task}/source-batches`),
+    epoch,
+    padId,
+  });
+  return tb.map((target, i) => ({ target, source: sb[i % sb.length]! }));
+}
+
+/**
  * Distils the student of one target language (or resumes it). Needs the teacher's selected model in the run
  * directory (trainTeacher). `target` defaults to the target language's training split made unlabelled.
  */
@@ -293,29 +321,13 @@ export async function distillStudent(
     ...trainableVars(student, s),
     ...(lambda.variable ? [{ name: 'lambda', variable: lambda.variable }] : []),
   ];
-  const needMmd = outputs.cls !== undefined;
   try {
     const result = await trainLoop<StudentBatch>({
       task,
       vars,
       optim: s,
       seed: cfg.run.seed,
-      batches: (epoch) => {
-        const tb = makeBatches(outputs.targetWindows, {
-          batchSize: s.batchSize,
-          seed: streamSeed(cfg.run.seed, `${task}/target-batches`),
-          epoch,
-          padId: student.tokenizer.padId,
-        });
-        if (!needMmd) return tb.map((target) => ({ target }));
-        const sb = makeBatches(outputs.sourceWindows, {
-          batchSize: s.batchSize,
-          seed: streamSeed(cfg.run.seed, `${task}/source-batches`),
-          epoch,
-          padId: student.tokenizer.padId,
-        });
-        return tb.map((target, i) => ({ target, source: sb[i % sb.length]! }));
-      },
+      batches: (epoch) => studentBatches(cfg, task, outputs, student.tokenizer.padId, epoch),
       tokens: (b) => realTokens(b.target) + (b.source ? realTokens(b.source) : 0),
       loss: studentStepLoss(cfg, student, outputs, lambda),
       microBatches: studentMicroBatches(cfg, student, outputs),

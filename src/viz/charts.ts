@@ -292,10 +292,15 @@ function termLabel(name: string, mainLayer: number): string {
   return name;
 }
 
-/** Legend order: total first, then the main term, the auxiliary sum, L_stu, anything else. */
+/** Legend order of the loss panel: a term ranks by the first of these its label starts with; anything else last. */
+const TERM_ORDER = ['total loss', 'main ', 'auxiliary', 'L_stu'];
+
+/** Legend order: total first, then the main term, the auxiliary sum, L_stu, anything else (alphabetical within). */
 function termOrder(labels: readonly string[]): string[] {
-  const rank = (t: string) =>
-    t === 'total loss' ? 0 : t.startsWith('main ') ? 1 : t.startsWith('auxiliary') ? 2 : t.startsWith('L_stu') ? 3 : 4;
+  const rank = (t: string) => {
+    const i = TERM_ORDER.findIndex((prefix) => t.startsWith(prefix));
+    return i < 0 ? TERM_ORDER.length : i;
+  };
   return [...new Set(labels)].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
@@ -367,23 +372,8 @@ export interface TrainingCurvesOptions {
   smoothing?: number;
 }
 
-/**
- * Training curves of one model from its metrics.jsonl records, one panel per scale: (1) the loss and its terms
- * (total, main CE or KD, auxiliary sum) in nats, (2) the MMD terms (MMD², unitless), (3) the per-layer CE or KD of
- * each auxiliary head, colour by layer, (4) the learning rate, (5) dev F1 (%) at each evaluation. Loss and MMD
- * panels draw the smoothed curve (TensorBoard's EMA, `smoothing`) over the faint raw one, on a log scale.
- */
-export function trainingCurvesChart(input: TableInput<MetricRecord>, opts: TrainingCurvesOptions = {}): VlSpec {
-  const records = rowsOf(input, 'trainingCurvesChart');
-  const steps = records.filter((r) => r.kind === 'step');
-  const evals = records.filter((r) => r.kind === 'eval');
-  if (steps.length === 0 && evals.length === 0) throw new Error("trainingCurvesChart: no 'step' or 'eval' records");
-  requireFields([...steps, ...evals], { step: 'number' }, 'trainingCurvesChart');
-  const smoothing = opts.smoothing ?? 0.8;
-  const layerTerms = new Set<number>();
-  for (const r of steps)
-    for (const k of Object.keys(r.terms ?? {})) if (/^(ce|kd)_\d+$/.test(k)) layerTerms.add(Number(k.split('_')[1]));
-  const mainLayer = layerTerms.size ? Math.max(...layerTerms) : 12;
+/** The step records' numbers by panel: loss terms, MMD terms, the auxiliary heads' per-layer terms, the lr. */
+function curveSeries(steps: readonly MetricRecord[], mainLayer: number) {
   const loss: { step: number; term: string; value: number }[] = [];
   const mmd: { step: number; term: string; value: number }[] = [];
   const perLayer: { step: number; layer: number; kind: string; value: number }[] = [];
@@ -401,145 +391,169 @@ export function trainingCurvesChart(input: TableInput<MetricRecord>, opts: Train
     }
     if (typeof r.lr === 'number') lr.push({ step: r.step, lr: r.lr });
   }
+  return { loss, mmd, perLayer, lr };
+}
+
+/** What every panel of the training curves shares: the step axis, the width, the smoothing, points on few steps. */
+interface CurvePanels {
+  x: Record<string, unknown>;
+  width: number;
+  smoothing: number;
+  few: boolean;
+}
+
+interface SeriesSpec {
+  field: string;
+  title: string;
+  type: 'nominal' | 'ordinal';
+  scale: Record<string, unknown>;
+}
+
+/** A panel of one or more series: the raw values faint, the smoothed curve over them, one colour per series. */
+function seriesPanel(
+  c: CurvePanels,
+  title: string,
+  yTitle: string,
+  points: Record<string, unknown>[],
+  series: SeriesSpec,
+  height: number,
+): Record<string, unknown> {
+  const positive = points.every((d) => (d.value as number) > 0);
+  const y = positive
+    ? logY(
+        `${yTitle.replace(/\)$/, ', log scale)')}`,
+        points.flatMap((d) => [d.value as number, d.smoothed as number]),
+      )
+    : { field: 'smoothed', type: 'quantitative', title: yTitle, scale: { zero: false } };
+  const color = {
+    field: series.field,
+    type: series.type,
+    title: series.title,
+    scale: series.scale,
+    // the raw layer's 25% opacity must not fade the legend's symbols
+    legend: { orient: 'right', symbolOpacity: 1, symbolStrokeWidth: 2 },
+  };
+  const { x, smoothing } = c;
+  const layer: Record<string, unknown>[] = [];
+  if (smoothing > 0)
+    layer.push({
+      mark: { type: 'line', strokeWidth: 1, opacity: 0.25 },
+      encoding: { x, y: { ...y, field: 'value' }, color },
+    });
+  layer.push({
+    mark: { type: 'line', strokeWidth: 1.8, point: c.few },
+    encoding: {
+      x,
+      y,
+      color,
+      tooltip: [
+        { field: series.field, title: series.title },
+        { field: 'step', type: 'quantitative' },
+        { field: 'value', type: 'quantitative', format: '.4g', title: 'raw' },
+        ...(smoothing > 0 ? [{ field: 'smoothed', type: 'quantitative', format: '.4g', title: 'smoothed' }] : []),
+      ],
+    },
+  });
+  return {
+    title: { text: title, fontSize: 12, anchor: 'start' },
+    width: c.width,
+    height,
+    data: { values: points },
+    layer,
+  };
+}
+
+/** The learning-rate panel. */
+function lrPanel(c: CurvePanels, lr: Record<string, unknown>[]): Record<string, unknown> {
+  return {
+    title: { text: 'learning rate', fontSize: 12, anchor: 'start' },
+    width: c.width,
+    height: 90,
+    data: { values: lr },
+    mark: { type: 'line', color: '#555', strokeWidth: 1.5, point: c.few ? { color: '#555' } : false },
+    encoding: {
+      x: c.x,
+      y: {
+        field: 'lr',
+        type: 'quantitative',
+        title: 'lr (per update)',
+        axis: { tickCount: 4, labelExpr: "datum.value === 0 ? '0' : format(datum.value, '.1~e')" },
+      },
+    },
+  };
+}
+
+/** The dev F1 panel (%), a point at each evaluation. */
+function devPanel(c: CurvePanels, dev: { step: number; f1: number }[]): Record<string, unknown> {
+  return {
+    title: { text: 'dev F1 at each evaluation', fontSize: 12, anchor: 'start' },
+    width: c.width,
+    height: 110,
+    data: { values: dev },
+    mark: { type: 'line', point: { size: 40, color: DEV_F1_COLOR }, color: DEV_F1_COLOR, strokeWidth: 1.8 },
+    encoding: {
+      x: c.x,
+      y: f1Axis('f1', 'dev F1 (%)', Math.max(...dev.map((d) => d.f1))),
+      tooltip: [
+        { field: 'step', type: 'quantitative' },
+        { field: 'f1', type: 'quantitative', title: 'F1 (%)' },
+      ],
+    },
+  };
+}
+
+/**
+ * Training curves of one model from its metrics.jsonl records, one panel per scale: (1) the loss and its terms
+ * (total, main CE or KD, auxiliary sum) in nats, (2) the MMD terms (MMD², unitless), (3) the per-layer CE or KD of
+ * each auxiliary head, colour by layer, (4) the learning rate, (5) dev F1 (%) at each evaluation. Loss and MMD
+ * panels draw the smoothed curve (TensorBoard's EMA, `smoothing`) over the faint raw one, on a log scale.
+ */
+export function trainingCurvesChart(input: TableInput<MetricRecord>, opts: TrainingCurvesOptions = {}): VlSpec {
+  const records = rowsOf(input, 'trainingCurvesChart');
+  const steps = records.filter((r) => r.kind === 'step');
+  const evals = records.filter((r) => r.kind === 'eval');
+  if (steps.length === 0 && evals.length === 0) throw new Error("trainingCurvesChart: no 'step' or 'eval' records");
+  requireFields([...steps, ...evals], { step: 'number' }, 'trainingCurvesChart');
+  const smoothing = opts.smoothing ?? 0.8;
+  const layerTerms = new Set<number>();
+  for (const r of steps)
+    for (const k of Object.keys(r.terms ?? {})) if (/^(ce|kd)_\d+$/.test(k)) layerTerms.add(Number(k.split('_')[1]));
+  const mainLayer = layerTerms.size ? Math.max(...layerTerms) : 12;
+  const { loss, mmd, perLayer, lr } = curveSeries(steps, mainLayer);
   const dev = evals
     .map((r) => ({ step: r.step, f1: typeof r.devF1 === 'number' ? r.devF1 : r.score }))
     .filter((r): r is { step: number; f1: number } => typeof r.f1 === 'number')
     .map((r) => ({ step: r.step, f1: round(100 * r.f1, 2) }));
-  const width = opts.width ?? 560;
-  // with few logged steps a line is hard to see (one step draws nothing): mark every point
-  const few = new Set(steps.map((r) => r.step)).size <= 25;
   const x = {
     field: 'step',
     type: 'quantitative',
     title: 'step (optimizer updates)',
     scale: { zero: false, nice: false, padding: EDGE_PADDING },
   };
+  // with few logged steps a line is hard to see (one step draws nothing): mark every point
+  const c: CurvePanels = { x, width: opts.width ?? 560, smoothing, few: new Set(steps.map((r) => r.step)).size <= 25 };
   const smoothNote = smoothing > 0 ? `; smoothed (EMA ${smoothing}) over the raw values (faint)` : '';
   const panels: Record<string, unknown>[] = [];
-
-  /** A panel of one or more series: the raw values faint, the smoothed curve over them, one colour per series. */
-  const seriesPanel = (
-    title: string,
-    yTitle: string,
-    points: Record<string, unknown>[],
-    series: { field: string; title: string; type: 'nominal' | 'ordinal'; scale: Record<string, unknown> },
-    height: number,
-  ): Record<string, unknown> => {
-    const positive = points.every((d) => (d.value as number) > 0);
-    const y = positive
-      ? logY(
-          `${yTitle.replace(/\)$/, ', log scale)')}`,
-          points.flatMap((d) => [d.value as number, d.smoothed as number]),
-        )
-      : { field: 'smoothed', type: 'quantitative', title: yTitle, scale: { zero: false } };
-    const color = {
-      field: series.field,
-      type: series.type,
-      title: series.title,
-      scale: series.scale,
-      // the raw layer's 25% opacity must not fade the legend's symbols
-      legend: { orient: 'right', symbolOpacity: 1, symbolStrokeWidth: 2 },
-    };
-    const layer: Record<string, unknown>[] = [];
-    if (smoothing > 0)
-      layer.push({
-        mark: { type: 'line', strokeWidth: 1, opacity: 0.25 },
-        encoding: { x, y: { ...y, field: 'value' }, color },
-      });
-    layer.push({
-      mark: { type: 'line', strokeWidth: 1.8, point: few },
-      encoding: {
-        x,
-        y,
-        color,
-        tooltip: [
-          { field: series.field, title: series.title },
-          { field: 'step', type: 'quantitative' },
-          { field: 'value', type: 'quantitative', format: '.4g', title: 'raw' },
-          ...(smoothing > 0 ? [{ field: 'smoothed', type: 'quantitative', format: '.4g', title: 'smoothed' }] : []),
-        ],
-      },
-    });
-    return {
-      title: { text: title, fontSize: 12, anchor: 'start' },
-      width,
-      height,
-      data: { values: points },
-      layer,
-    };
-  };
-
   if (loss.length) {
-    const order = termOrder(loss.map((d) => d.term));
-    panels.push(
-      seriesPanel(
-        `loss and its terms${smoothNote}`,
-        'loss (nats)',
-        smoothSeries(loss, (p) => p.term, smoothing),
-        { field: 'term', title: 'term', type: 'nominal', scale: { domain: order, scheme: 'tableau10' } },
-        180,
-      ),
-    );
+    const scale = { domain: termOrder(loss.map((d) => d.term)), scheme: 'tableau10' };
+    const points = smoothSeries(loss, (p) => p.term, smoothing);
+    const series: SeriesSpec = { field: 'term', title: 'term', type: 'nominal', scale };
+    panels.push(seriesPanel(c, `loss and its terms${smoothNote}`, 'loss (nats)', points, series, 180));
   }
   if (mmd.length) {
-    const order = [...new Set(mmd.map((d) => d.term))].sort();
-    panels.push(
-      seriesPanel(
-        'MMD terms (their own scale)',
-        'MMD² (unitless)',
-        smoothSeries(mmd, (p) => p.term, smoothing),
-        { field: 'term', title: 'MMD term', type: 'nominal', scale: { domain: order, range: ['#9467bd', '#8c564b'] } },
-        170,
-      ),
-    );
+    const scale = { domain: [...new Set(mmd.map((d) => d.term))].sort(), range: ['#9467bd', '#8c564b'] };
+    const points = smoothSeries(mmd, (p) => p.term, smoothing);
+    const series: SeriesSpec = { field: 'term', title: 'MMD term', type: 'nominal', scale };
+    panels.push(seriesPanel(c, 'MMD terms (their own scale)', 'MMD² (unitless)', points, series, 170));
   }
   if (perLayer.length) {
     const kind = [...new Set(perLayer.map((d) => d.kind))].join('/');
-    panels.push(
-      seriesPanel(
-        `per-layer ${kind} of the auxiliary heads`,
-        `${kind} (nats)`,
-        smoothSeries(perLayer, (p) => `${p.kind}${p.layer}`, smoothing),
-        { field: 'layer', title: 'layer', type: 'ordinal', scale: { scheme: 'viridis' } },
-        150,
-      ),
-    );
+    const points = smoothSeries(perLayer, (p) => `${p.kind}${p.layer}`, smoothing);
+    const series: SeriesSpec = { field: 'layer', title: 'layer', type: 'ordinal', scale: { scheme: 'viridis' } };
+    panels.push(seriesPanel(c, `per-layer ${kind} of the auxiliary heads`, `${kind} (nats)`, points, series, 150));
   }
-  if (lr.length) {
-    panels.push({
-      title: { text: 'learning rate', fontSize: 12, anchor: 'start' },
-      width,
-      height: 90,
-      data: { values: lr },
-      mark: { type: 'line', color: '#555', strokeWidth: 1.5, point: few ? { color: '#555' } : false },
-      encoding: {
-        x,
-        y: {
-          field: 'lr',
-          type: 'quantitative',
-          title: 'lr (per update)',
-          axis: { tickCount: 4, labelExpr: "datum.value === 0 ? '0' : format(datum.value, '.1~e')" },
-        },
-      },
-    });
-  }
-  if (dev.length) {
-    panels.push({
-      title: { text: 'dev F1 at each evaluation', fontSize: 12, anchor: 'start' },
-      width,
-      height: 110,
-      data: { values: dev },
-      mark: { type: 'line', point: { size: 40, color: DEV_F1_COLOR }, color: DEV_F1_COLOR, strokeWidth: 1.8 },
-      encoding: {
-        x,
-        y: f1Axis('f1', 'dev F1 (%)', Math.max(...dev.map((d) => d.f1))),
-        tooltip: [
-          { field: 'step', type: 'quantitative' },
-          { field: 'f1', type: 'quantitative', title: 'F1 (%)' },
-        ],
-      },
-    });
-  }
+  if (lr.length) panels.push(lrPanel(c, lr));
+  if (dev.length) panels.push(devPanel(c, dev));
   // One x axis title, under the last panel: the panels share the step axis.
   panels.slice(0, -1).forEach((p) => {
     const layers = (p.layer as { encoding: Record<string, unknown> }[] | undefined) ?? [];
@@ -702,16 +716,8 @@ export function withAverage(rows: readonly AblationRow[], languages?: readonly s
   return out;
 }
 
-/**
- * Full MSD and each ablation per language with the average: x = variant, bars side by side for the paper's
- * published number and this run's measured one. `rows` hold F1 in percent (`publishedRows()` plus measured rows);
- * null scores are not drawn, and the subtitle says when no published number is available.
- */
-export function ablationChart(
-  input: TableInput<AblationRow>,
-  opts: { title?: string; subtitle?: string; variants?: readonly string[]; width?: number } = {},
-): VlSpec {
-  const raw = rowsOf(input, 'ablationChart');
+/** The rows of the ablation chart that have a score, after checking every row (fields, source, F1 in percent). */
+function knownAblationRows(raw: AblationRow[]): AblationRow[] {
   if (raw.length === 0) throw new Error('ablationChart: no rows');
   requireFields(raw, { variant: 'string', language: 'string', f1: 'number|null', source: 'string' }, 'ablationChart');
   for (const r of raw) {
@@ -725,6 +731,20 @@ export function ablationChart(
     throw new Error(
       `ablationChart: all ${raw.length} scores are null; nothing to draw (published numbers not filled in and no measured rows?)`,
     );
+  return known;
+}
+
+/**
+ * Full MSD and each ablation per language with the average: x = variant, bars side by side for the paper's
+ * published number and this run's measured one. `rows` hold F1 in percent (`publishedRows()` plus measured rows);
+ * null scores are not drawn, and the subtitle says when no published number is available.
+ */
+export function ablationChart(
+  input: TableInput<AblationRow>,
+  opts: { title?: string; subtitle?: string; variants?: readonly string[]; width?: number } = {},
+): VlSpec {
+  const raw = rowsOf(input, 'ablationChart');
+  const known = knownAblationRows(raw);
   const rows = withAverage(known);
   const languages = [...new Set(known.map((r) => r.language))];
   const variants = opts.variants ?? [...new Set(raw.map((r) => r.variant))];

@@ -200,6 +200,55 @@ function modelDirs(dir: string): { name: string; dir: string }[] {
   return models.filter((m) => existsSync(modelConfigPath(m.dir)));
 }
 
+/** The Results section: the main head's table, published vs measured where the paper has numbers, every layer. */
+function resultSections(files: RunFiles): string[] {
+  const out: string[] = [];
+  const summary = files.summary;
+  if (summary?.rows.length) {
+    const main = Math.max(...summary.rows.map((r) => r.layer));
+    out.push(
+      `<h2>Results</h2><p>Entity F1 (%) of the main head (layer ${main}) on each language's evaluation split.</p>${toHtml(mainTable(summary.rows))}`,
+    );
+    const measured = measuredRows(files);
+    const corpus = corpusOf(files.config);
+    if (measured.length && corpus) {
+      const langs = new Set(measured.map((r) => r.language));
+      const published = publishedRows(publishedCorpus(corpus), { includeNull: true }).filter(
+        (r) => langs.has(r.language) && r.variant === runVariant(files.config),
+      );
+      out.push(
+        `<h3>Published vs measured</h3>${toHtml(ablationTable([...published, ...measured]))}<p class="note">Published: Ma et al. (EMNLP 2022), Tables 1-3, mBERT with English as the source language (src/run/published.json); – : the paper has no number for that language.</p>`,
+      );
+    }
+    const perLayer = resultsTable(summary.rows);
+    out.push(
+      `<details><summary>Every layer (${perLayer.length} rows; precision, recall, F1 in %)</summary>${toHtml(perLayer, { digits: 2 })}</details>`,
+    );
+  } else {
+    out.push('<h2>Results</h2><p class="note">No results/summary.json yet (run <code>msd eval</code>).</p>');
+  }
+  return out;
+}
+
+/** The export commands of every selected model of the run (none when no model is there yet). */
+function exportSection(dir: string): string[] {
+  const out: string[] = [];
+  const models = modelDirs(dir);
+  if (models.length)
+    out.push(
+      '<h2>Use the models elsewhere</h2><p>Each selected model as a transformers <code>BertForTokenClassification</code> ' +
+        '(<code>--format hf</code>) or as a tagger page for any static host (<code>--format web</code>):</p><pre>' +
+        models
+          .flatMap(({ name, dir }) =>
+            ['hf', 'web'].map((f) => `node lib/cli/msd.js export ${dir} --format ${f} --out exports/${name}-${f}`),
+          )
+          .map(escapeHtml)
+          .join('\n') +
+        '</pre>',
+    );
+  return out;
+}
+
 /** The report page's HTML for a run directory. */
 export function reportHtml(dir: string, opts: { title?: string } = {}): { html: string; charts: RunChart[] } {
   const files = readRun(dir);
@@ -220,29 +269,7 @@ export function reportHtml(dir: string, opts: { title?: string } = {}): { html: 
       `student selection ${escapeHtml(String(summary?.selectOn ?? '?'))} (${summary?.zeroShot === false ? '<strong>not zero-shot</strong>' : 'zero-shot'}); ` +
       `variant <code>${escapeHtml(runVariant(files.config))}</code>; written ${new Date().toISOString()}</p>`,
   );
-  if (summary?.rows.length) {
-    const main = Math.max(...summary.rows.map((r) => r.layer));
-    sections.push(
-      `<h2>Results</h2><p>Entity F1 (%) of the main head (layer ${main}) on each language's evaluation split.</p>${toHtml(mainTable(summary.rows))}`,
-    );
-    const measured = measuredRows(files);
-    const corpus = corpusOf(files.config);
-    if (measured.length && corpus) {
-      const langs = new Set(measured.map((r) => r.language));
-      const published = publishedRows(publishedCorpus(corpus), { includeNull: true }).filter(
-        (r) => langs.has(r.language) && r.variant === runVariant(files.config),
-      );
-      sections.push(
-        `<h3>Published vs measured</h3>${toHtml(ablationTable([...published, ...measured]))}<p class="note">Published: Ma et al. (EMNLP 2022), Tables 1-3, mBERT with English as the source language (src/run/published.json); – : the paper has no number for that language.</p>`,
-      );
-    }
-    const perLayer = resultsTable(summary.rows);
-    sections.push(
-      `<details><summary>Every layer (${perLayer.length} rows; precision, recall, F1 in %)</summary>${toHtml(perLayer, { digits: 2 })}</details>`,
-    );
-  } else {
-    sections.push('<h2>Results</h2><p class="note">No results/summary.json yet (run <code>msd eval</code>).</p>');
-  }
+  sections.push(...resultSections(files));
   sections.push('<h2>Charts</h2>');
   if (charts.length === 0)
     sections.push('<p class="note">Nothing to draw yet: no results and no metrics logs in this run directory.</p>');
@@ -252,19 +279,7 @@ export function reportHtml(dir: string, opts: { title?: string } = {}): { html: 
       `<section class="chart-box" aria-label="${escapeHtml(c.title)}"><div id="chart-${i}" class="chart" data-name="${escapeHtml(c.name)}"></div></section>`,
     ),
   );
-  const models = modelDirs(dir);
-  if (models.length)
-    sections.push(
-      '<h2>Use the models elsewhere</h2><p>Each selected model as a transformers <code>BertForTokenClassification</code> ' +
-        '(<code>--format hf</code>) or as a tagger page for any static host (<code>--format web</code>):</p><pre>' +
-        models
-          .flatMap(({ name, dir }) =>
-            ['hf', 'web'].map((f) => `node lib/cli/msd.js export ${dir} --format ${f} --out exports/${name}-${f}`),
-          )
-          .map(escapeHtml)
-          .join('\n') +
-        '</pre>',
-    );
+  sections.push(...exportSection(dir));
   sections.push(`<h2>Config</h2><pre>${escapeHtml(JSON.stringify(files.config ?? null, null, 2))}</pre>`);
   const specs = JSON.stringify(charts.map((c) => c.spec)).replace(/</g, '\\u003c');
   const html = `<!DOCTYPE html>

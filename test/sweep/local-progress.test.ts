@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { planSweep, readPlan, writePlan } from '../../src/sweep/plan.js';
-import { formatJobs, runLocal } from '../../src/sweep/local.js';
+import { runLocal } from '../../src/sweep/local.js';
+import { formatJobs } from '../../src/sweep/local-display.js';
 
 // A stand-in for `msd`: when asked for JSON progress, one progress message and one other message on its IPC channel,
 // a human line with other numbers on stderr, then a failure (so the run ends at once, its cell blocked).
