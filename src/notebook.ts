@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { resolveConfig, type DeepPartial, type MsdConfig } from './config.js';
 import { readJson } from './run/io.js';
-import { runDir as openRunDir, type RunDir } from './run/dir.js';
+import { runDir, type RunDir } from './run/dir.js';
 import { VARIANT_NAMES } from './run/variants.js';
 import { backendFor } from './train/backend.js';
 import { ensureRunData } from './train/data.js';
@@ -121,7 +121,7 @@ export async function notebookRun(choices: NotebookChoices, opts: NotebookOption
   const s = setting(choices, opts);
   let cfg: MsdConfig;
   if (s.opening) {
-    const opened = openRunDir(s.opening);
+    const opened = runDir(s.opening);
     if (!existsSync(opened.configPath))
       throw new Error(`runDir '${s.opening}': ${resolve(opened.configPath)} not found (not a finished run directory)`);
     cfg = resolveConfig(readJson<MsdConfig>(opened.configPath), { run: { outDir: s.opening } });
@@ -138,7 +138,7 @@ export async function notebookRun(choices: NotebookChoices, opts: NotebookOption
   s.log(`${cfg.data.corpus}: ${cfg.data.source} -> ${cfg.data.targets.join(', ')}, seed ${cfg.run.seed}`);
   s.log((await backendFor(cfg)).summary);
   if (opts.ensureData ?? true) await ensureRunData(cfg);
-  return { cfg, run: openRunDir(cfg), training: !s.opening, quick: s.quick, root: s.root };
+  return { cfg, run: runDir(cfg), training: !s.opening, quick: s.quick, root: s.root };
 }
 
 /** 04_ablations' choices: those of notebookRun plus the seeds of the grid. */
