@@ -205,14 +205,23 @@ test('file state: a cell whose local child is alive is running; a dead pid file 
 
 test('processAlive: a zombie (killed, not yet reaped) counts as dead', async () => {
   const { spawn } = await import('node:child_process');
-  // `sleep 0` exits at once; its parent becomes `sleep 2` (exec), which never reaps it: a zombie for two seconds.
-  const child = spawn('bash', ['-c', 'sleep 0 & echo $!; exec sleep 2'], { stdio: ['ignore', 'pipe', 'ignore'] });
-  const pid = Number(await new Promise<string>((res) => child.stdout!.once('data', (d: Buffer) => res(d.toString()))));
-  await new Promise((r) => setTimeout(r, 300));
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  assert.match(stat, /\) Z /, 'the test made a zombie');
-  assert.equal(processAlive(pid), false);
-  assert.equal(processAlive(process.pid), true);
-  assert.equal(processAlive(999999999), false);
-  child.kill();
+  // `sleep 0` exits at once; its parent becomes `sleep 60` (exec), which never reaps it: a zombie until the parent is
+  // killed below. Its state is polled (up to 20 s) rather than read after a fixed delay, which failed under load.
+  const child = spawn('bash', ['-c', 'sleep 0 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    const pid = Number(
+      await new Promise<string>((res) => child.stdout!.once('data', (d: Buffer) => res(d.toString()))),
+    );
+    const state = () => {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    };
+    for (let t = Date.now(); state() !== 'Z' && Date.now() - t < 20_000;) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(state(), 'Z', 'the test made a zombie');
+    assert.equal(processAlive(pid), false);
+    assert.equal(processAlive(process.pid), true);
+    assert.equal(processAlive(999999999), false);
+  } finally {
+    child.kill();
+  }
 });
