@@ -12,6 +12,8 @@
  *   MsdAttentionSoftmaxGrad {probs, dprobs} (scale) -> scale probs (dprobs - sum(dprobs probs)): the gradient
  *                 of the attention scores through softmax(scores scale + mask) (the forward stays on tfjs-wasm's
  *                 kernels: XNNPACK's softmax is faster than a pass with this module's exp)
+ *   MsdDropoutMask {} (shape, base, threshold, scale) -> the dropout mask of src/model/dropout.ts, the same bits
+ *                 as its JavaScript loop, four positions at a time
  *
  * The composite of tfjs ops is five passes forward and eleven backward, with tfjs-wasm's scalar Erf (15 ns per
  * value here) and Exp (9 ns) done twice; these are one pass each at about 3.5 ns per value. `gelu` in
@@ -64,6 +66,7 @@ interface SimdExports {
     cols: number,
   ): void;
   softmax_backward(p: number, dp: number, ds: number, rows: number, cols: number, scale: number): void;
+  dropout_mask(out: number, n: number, base: number, threshold: number, scale: number): void;
 }
 
 /** The slice of the WebAssembly JS API used here (the project compiles without the DOM type library). */
@@ -209,11 +212,30 @@ const softmaxGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   return ds;
 };
 
+/** attrs of MsdDropoutMask: the hashed seed, the keep threshold (unsigned 32-bit) and the kept value. */
+export interface DropoutMaskAttrs {
+  shape: number[];
+  base: number;
+  threshold: number;
+  scale: number;
+}
+
+const dropoutMaskWasm: KernelFunc = ({ backend, attrs }) => {
+  const { shape, base, threshold, scale } = attrs as unknown as DropoutMaskAttrs;
+  const b = backend as BackendWasm;
+  const out = b.makeOutput(shape, 'float32');
+  const n = util.sizeFromShape(shape);
+  // i32 parameters take the low 32 bits: base and threshold pass as they are (threshold up to 2^32 - 1).
+  if (n > 0) kernelsFor(b).dropout_mask(offset(b, out, 'MsdDropoutMask'), n, base | 0, threshold | 0, scale);
+  return out;
+};
+
 export const GELU = 'MsdGelu';
 export const GELU_GRAD = 'MsdGeluGrad';
 export const LAYER_NORM = 'MsdLayerNorm';
 export const LAYER_NORM_GRAD = 'MsdLayerNormGrad';
 export const ATTENTION_SOFTMAX_GRAD = 'MsdAttentionSoftmaxGrad';
+export const DROPOUT_MASK = 'MsdDropoutMask';
 
 const kernels: KernelConfig[] = [
   { kernelName: GELU, backendName: 'wasm', kernelFunc: geluWasm },
@@ -221,6 +243,7 @@ const kernels: KernelConfig[] = [
   { kernelName: LAYER_NORM, backendName: 'wasm', kernelFunc: layerNormWasm },
   { kernelName: LAYER_NORM_GRAD, backendName: 'wasm', kernelFunc: layerNormGradWasm },
   { kernelName: ATTENTION_SOFTMAX_GRAD, backendName: 'wasm', kernelFunc: softmaxGradWasm },
+  { kernelName: DROPOUT_MASK, backendName: 'wasm', kernelFunc: dropoutMaskWasm },
 ];
 
 const geluGradient: GradConfig = {

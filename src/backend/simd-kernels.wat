@@ -28,6 +28,9 @@
 ;;       ds = scale p (dp - sum(dp p)) per row (the gradient of the scores before the scale). No forward: a fused
 ;;       scale + mask + softmax pass with this file's exp measured 1.8-2x slower than tfjs-wasm's three kernels
 ;;       (XNNPACK's softmax), so the forward stays on those.
+;;   dropout_mask(out, n, base, threshold, scale)
+;;       out[i] = scale where lowbias32(i * 0x9e3779b9 xor base) >= threshold (unsigned), else 0: the mask of
+;;       src/model/dropout.ts (its JavaScript loop gives the same bits), four positions per step
 ;; Row sums run in four lanes, then (l0 + l1) + (l2 + l3); a row's last cols mod 4 values are added
 ;; one by one after that. The order is fixed, so the same input gives the same bits every run.
 (module
@@ -375,4 +378,44 @@
       (local.set $ds (i32.add (local.get $ds) (local.get $rowBytes)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $row))))
+
+  (func (export "dropout_mask") (param $out i32) (param $n i32) (param $base i32) (param $threshold i32) (param $scale f32)
+    (local $end i32) (local $i v128) (local $x v128) (local $basev v128) (local $thr v128) (local $scalev v128)
+    (local $tail i32) (local $keep v128)
+    (local.set $basev (i32x4.splat (local.get $base)))
+    (local.set $thr (i32x4.splat (local.get $threshold)))
+    (local.set $scalev (f32x4.splat (local.get $scale)))
+    (local.set $i (v128.const i32x4 0 1 2 3))
+    (local.set $end (i32.add (local.get $out) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $done
+      (loop $vec
+        (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+        (v128.store align=4 (local.get $out) (v128.and (local.get $scalev) (call $keep4 (local.get $i)
+          (local.get $basev) (local.get $thr))))
+        (local.set $i (i32x4.add (local.get $i) (v128.const i32x4 4 4 4 4)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (br $vec)))
+    ;; the last n mod 4 positions: lane 0 of the same vector code
+    (local.set $tail (i32.and (local.get $n) (i32.const 3)))
+    (block $tdone
+      (loop $t
+        (br_if $tdone (i32.eqz (local.get $tail)))
+        (f32.store (local.get $out) (f32x4.extract_lane 0 (v128.and (local.get $scalev)
+          (call $keep4 (local.get $i) (local.get $basev) (local.get $thr)))))
+        (local.set $i (i32x4.add (local.get $i) (v128.const i32x4 1 1 1 1)))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (local.set $tail (i32.sub (local.get $tail) (i32.const 1)))
+        (br $t))))
+
+  ;; all ones in the lanes whose position is kept: lowbias32(i * golden xor base) >= threshold, unsigned
+  (func $keep4 (param $i v128) (param $base v128) (param $thr v128) (result v128)
+    (local $x v128)
+    (local.set $x (v128.xor (i32x4.mul (local.get $i) (v128.const i32x4 0x9e3779b9 0x9e3779b9 0x9e3779b9 0x9e3779b9))
+      (local.get $base)))
+    (local.set $x (v128.xor (local.get $x) (i32x4.shr_u (local.get $x) (i32.const 16))))
+    (local.set $x (i32x4.mul (local.get $x) (v128.const i32x4 0x7feb352d 0x7feb352d 0x7feb352d 0x7feb352d)))
+    (local.set $x (v128.xor (local.get $x) (i32x4.shr_u (local.get $x) (i32.const 15))))
+    (local.set $x (i32x4.mul (local.get $x) (v128.const i32x4 0x846ca68b 0x846ca68b 0x846ca68b 0x846ca68b)))
+    (local.set $x (v128.xor (local.get $x) (i32x4.shr_u (local.get $x) (i32.const 16))))
+    (i32x4.ge_u (local.get $x) (local.get $thr)))
 )

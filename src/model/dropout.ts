@@ -10,7 +10,9 @@
  * Same seed, same shape: the same mask on every backend. Without a seed, the mask is seeded from Math.random.
  */
 import { tf } from '../tf.js';
+import type { NamedAttrMap } from '@tensorflow/tfjs-core';
 import { floatTensorFromHost } from '../backend/host-memory.js';
+import { DROPOUT_MASK, hasKernel, type DropoutMaskAttrs } from '../backend/simd-kernels.js';
 import { deriveSeed } from '../rng.js';
 
 /** A float32 tensor of `shape` holding 1/(1 - rate) where kept and 0 where dropped. Not recorded on the tape. */
@@ -23,6 +25,11 @@ export function dropoutMask(shape: number[], rate: number, seed?: number): tf.Te
   const scale = Math.fround(1 / Math.fround(1 - rate));
   // The seed is hashed before it meets the positions: seed s + 1 must not give seed s's stream shifted by one.
   const base = lowbias32(s ^ 0x85ebca6b);
+  // On wasm the same hash in SIMD, four positions at a time (src/backend/simd-kernels.wat: the same bits).
+  if (hasKernel(DROPOUT_MASK)) {
+    const attrs: DropoutMaskAttrs = { shape, base, threshold, scale };
+    return tf.engine().runKernel(DROPOUT_MASK, {}, attrs as unknown as NamedAttrMap) as tf.Tensor;
+  }
   return floatTensorFromHost(shape, (out) => {
     // lowbias32 of (position * golden ratio) xor the hashed seed (V8 inlines the call: 2.6 ns per value either way).
     for (let i = 0; i < out.length; i++)

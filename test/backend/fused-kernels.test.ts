@@ -1,6 +1,6 @@
 /**
  * The fused LayerNorm (with its residual add) and attention-softmax gradient kernels (MsdLayerNorm,
- * MsdLayerNormGrad, MsdAttentionSoftmaxGrad, src/backend/simd-kernels.wat) against the composite of tfjs ops on the cpu backend: values and
+ * MsdLayerNormGrad, MsdAttentionSoftmaxGrad, src/backend/simd-kernels.wat) and the SIMD dropout mask (MsdDropoutMask) against the composite of tfjs ops on the cpu backend: values and
  * the gradient of every input, for widths that exercise the vector loop and the one-by-one tail, with and without a
  * residual or a mask; a fully masked row and large scores; same input, same bits; nothing leaks.
  */
@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { tf } from '../../src/tf.js';
 import { initBackend } from '../../src/backend/init.js';
 import { attentionSoftmax, layerNorm } from '../../src/model/bert-ops.js';
-import { ATTENTION_SOFTMAX_GRAD, LAYER_NORM, hasKernel } from '../../src/backend/simd-kernels.js';
+import { ATTENTION_SOFTMAX_GRAD, DROPOUT_MASK, LAYER_NORM, hasKernel } from '../../src/backend/simd-kernels.js';
+import { dropoutMask } from '../../src/model/dropout.js';
 import { MASK_BIAS } from '../../src/model/bert.js';
 import { createRng } from '../../src/rng.js';
 
@@ -100,4 +101,35 @@ test('the attention softmax (scale, mask bias) and its gradient by MsdAttentionS
     const again = await grads('wasm', inputs, f);
     assert.deepEqual(again, simd, 'same input, same bits');
   }
+});
+
+test('MsdDropoutMask gives the bits of the JavaScript mask (cpu) for any size, seed and rate', async () => {
+  const cases: [number[], number, number][] = [
+    [[0], 0.1, 1],
+    [[1], 0.1, 2],
+    [[3], 0.5, 3],
+    [[2, 2], 0.1, 4],
+    [[5], 0.25, 2 ** 32 - 1],
+    [[7, 147], 0.1, 123456789],
+    [[3, 4099], 0.9, 42],
+    [[64], 0.999999, 7],
+    [[9], 0, 8],
+  ];
+  const masks = async (backend: 'cpu' | 'wasm') => {
+    await initBackend({ prefer: backend });
+    assert.equal(hasKernel(DROPOUT_MASK), backend === 'wasm', `${backend}: MsdDropoutMask registered`);
+    return cases.map(([shape, rate, seed]) => {
+      const m = dropoutMask(shape, rate, seed);
+      const v = Float32Array.from(m.dataSync());
+      assert.deepEqual(m.shape, shape);
+      m.dispose();
+      return v;
+    });
+  };
+  const simd = await masks('wasm');
+  const js = await masks('cpu');
+  cases.forEach(([shape, rate, seed], i) =>
+    assert.deepEqual(simd[i], js[i], `mask [${shape}] rate ${rate} seed ${seed}: the same bits`),
+  );
+  assert.ok(js[5]!.some((v) => v === 0) && js[5]!.some((v) => v > 1), 'a mask with kept and dropped positions');
 });
