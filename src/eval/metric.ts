@@ -111,6 +111,21 @@ function countMatches(gold: Chunk[], pred: Chunk[], perType: Map<string, Counts>
   return correct;
 }
 
+/** Precision, recall and F1 of each entity type, types in conlleval's order. */
+function typeScores(perTypeCounts: Map<string, Counts>): TypeScore[] {
+  const types = [...perTypeCounts.keys()].sort(codeUnitOrder);
+  return types.map((type) => {
+    const c = perTypeCounts.get(type)!;
+    return {
+      type,
+      ...prf(c.correct, c.predicted, c.gold),
+      support: c.gold,
+      predicted: c.predicted,
+      correct: c.correct,
+    };
+  });
+}
+
 /**
  * Scores predicted tags against gold tags, sentence by sentence. Throws, naming the sentence (index and id), when
  * the sentence counts or a sentence's lengths differ, or when a tag is not O / B-T / I-T (/ E-T in conlleval mode).
@@ -172,17 +187,7 @@ export function scoreEntities(
     for (let t = 0; t < g.length; t++) if (g[t] === p[t]) correctTags++;
   }
 
-  const types = [...perTypeCounts.keys()].sort(codeUnitOrder);
-  const perType: TypeScore[] = types.map((type) => {
-    const c = perTypeCounts.get(type)!;
-    return {
-      type,
-      ...prf(c.correct, c.predicted, c.gold),
-      support: c.gold,
-      predicted: c.predicted,
-      correct: c.correct,
-    };
-  });
+  const perType = typeScores(perTypeCounts);
   const micro = prf(correct, predCount, goldCount);
   const mean = (k: keyof PRF): number => (perType.length ? perType.reduce((a, t) => a + t[k], 0) / perType.length : 0);
   const macro: PRF = { precision: mean('precision'), recall: mean('recall'), f1: mean('f1') };

@@ -258,6 +258,59 @@ export interface DownloadOptions {
 }
 
 /**
+ * Where the body starts in the file and the file's size (the Hub's X-Linked-Size first): a 206 must continue at
+ * `have` (else undefined: the part is not a prefix of what is sent); a 200 starts at 0.
+ */
+function bodyExtent(res: Response, have: number, linkedSize?: number): { start: number; total?: number } | undefined {
+  let total = linkedSize;
+  if (res.status === 206) {
+    const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
+    if (!m || Number(m[1]) !== have) return undefined;
+    if (m[3] !== '*') total ??= Number(m[3]);
+    return { start: have, total };
+  }
+  const len = res.headers.get('content-length');
+  if (len !== null && Number.isFinite(Number(len))) total ??= Number(len);
+  return { start: 0, total };
+}
+
+/**
+ * Writes the response body into `part` from byte `start` (appending to what is there), reporting the bytes held
+ * after each chunk. A transfer that stalls for `timeoutMs` is aborted like an unanswered request. Returns what
+ * interrupted it (received bytes and why), or undefined when the body arrived whole.
+ */
+async function writeBody(
+  res: Response,
+  part: string,
+  start: number,
+  abort: AbortController,
+  timeoutMs: number,
+  onChunk: (loaded: number) => void,
+): Promise<string | undefined> {
+  let loaded = start;
+  const fh = await open(part, start > 0 ? 'a' : 'w');
+  let stall = setTimeout(() => abort.abort(), timeoutMs);
+  try {
+    if (res.body) {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        clearTimeout(stall);
+        stall = setTimeout(() => abort.abort(), timeoutMs);
+        await fh.write(chunk);
+        loaded += chunk.length;
+        onChunk(loaded);
+      }
+    }
+    return undefined;
+  } catch (err) {
+    const why = abort.signal.aborted ? `no data for ${timeoutMs / 1000} s` : (err as Error).message;
+    return `download interrupted after ${loaded} bytes (${why})`;
+  } finally {
+    clearTimeout(stall);
+    await fh.close();
+  }
+}
+
+/**
  * Downloads `url` to `dest` once: returns at once when `dest` is there and matches its sidecar; otherwise streams
  * into `dest.part` (resuming a part left by an earlier call with `Range`), verifies it (sha256 from `X-Linked-Etag`
  * when given, else the announced size) and renames it into place. Returns the size.
@@ -301,44 +354,20 @@ export async function hubDownload(
     }
     const etag = (linkedEtag ?? res.headers.get('etag') ?? '').replace(/^W\//, '').replace(/"/g, '');
     const sha256 = /^[0-9a-f]{64}$/.test(etag) ? etag : undefined;
-    let start = 0;
-    let total: number | undefined = linkedSize;
-    if (res.status === 206) {
-      const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
-      if (!m || Number(m[1]) !== have) {
-        await res.body?.cancel();
-        rmSync(part, { force: true });
-        lastError = new Error(`${url}: the Range answer had Content-Range ${res.headers.get('content-range')}`);
-        continue;
-      }
-      start = have;
-      if (m[3] !== '*') total ??= Number(m[3]);
-    } else {
-      const len = res.headers.get('content-length');
-      if (len !== null && Number.isFinite(Number(len))) total ??= Number(len);
-    }
-    let loaded = start;
-    const fh = await open(part, start > 0 ? 'a' : 'w');
-    // A transfer that stalls for timeoutMs is aborted like an unanswered request.
-    let stall = setTimeout(() => abort.abort(), s.timeoutMs);
-    try {
-      if (res.body) {
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          clearTimeout(stall);
-          stall = setTimeout(() => abort.abort(), s.timeoutMs);
-          await fh.write(chunk);
-          loaded += chunk.length;
-          onProgress({ file, loaded, total, done: false });
-        }
-      }
-    } catch (err) {
-      lastError = new Error(
-        `${url}: download interrupted after ${loaded} bytes (${abort.signal.aborted ? `no data for ${s.timeoutMs / 1000} s` : (err as Error).message}); the next call resumes from ${part}`,
-      );
+    const extent = bodyExtent(res, have, linkedSize);
+    if (!extent) {
+      await res.body?.cancel();
+      rmSync(part, { force: true });
+      lastError = new Error(`${url}: the Range answer had Content-Range ${res.headers.get('content-range')}`);
       continue;
-    } finally {
-      clearTimeout(stall);
-      await fh.close();
+    }
+    const { start, total } = extent;
+    const interrupted = await writeBody(res, part, start, abort, s.timeoutMs, (loaded) =>
+      onProgress({ file, loaded, total, done: false }),
+    );
+    if (interrupted) {
+      lastError = new Error(`${url}: ${interrupted}; the next call resumes from ${part}`);
+      continue;
     }
     const size = statSync(part).size;
     if (total !== undefined && size < total) {

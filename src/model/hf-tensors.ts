@@ -159,6 +159,51 @@ export interface LoadedBert {
   tokenizer: { vocab?: string; tokenizerJson?: string; tokenizerConfig?: string; specialTokensMap?: string };
 }
 
+/** The per-layer heads (`classifier.layer_{m}.weight` [labels, hidden] and its bias), if the checkpoint has any. */
+function readLayerHeads(
+  config: BertConfig,
+  ckpt: CheckpointTensors,
+  byHf: Map<string, string>,
+  read: (ours: string, shape: number[]) => Float32Array | undefined,
+  where: string,
+  seed: number | undefined,
+): LayerHeads | undefined {
+  const headLayers = [...byHf.keys()]
+    .map((n) => /^classifier\.layer_(\d+)\.weight$/.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
+  if (!headLayers.length) return undefined;
+  const numLabels = ckpt.shape(byHf.get(`classifier.layer_${headLayers[0]}.weight`)!)[0];
+  const hw = new Map<string, Float32Array>();
+  for (const m of headLayers) {
+    for (const [kind, shape] of [
+      ['kernel', [config.hiddenSize, numLabels]],
+      ['bias', [numLabels]],
+    ] as const) {
+      const name = `classifier.layer_${m}.${kind}`;
+      const data = read(name, [...shape]);
+      if (!data)
+        throw new Error(
+          `${where}: head tensor ${toHfName(name).hf} is missing while classifier.layer_${m}.weight exists`,
+        );
+      hw.set(name, data);
+    }
+  }
+  const headsCfg = (config.raw.msd_heads ?? {}) as { dropout?: number };
+  return new LayerHeads(
+    {
+      hiddenSize: config.hiddenSize,
+      numLabels,
+      numLayers: config.numLayers,
+      layers: headLayers,
+      dropout: headsCfg.dropout ?? config.hiddenDropout,
+      seed,
+    },
+    hw,
+  );
+}
+
 /**
  * Our encoder (and heads, and a transformers classifier) from a checkpoint's tensors; `where` names the checkpoint
  * in errors. Throws on missing encoder tensors unless `strict: false`.
@@ -206,43 +251,7 @@ export function bertFromTensors(
     );
   }
 
-  // Per-layer heads: classifier.layer_{m}.weight [labels, hidden].
-  const headLayers = [...byHf.keys()]
-    .map((n) => /^classifier\.layer_(\d+)\.weight$/.exec(n))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => Number(m[1]))
-    .sort((a, b) => a - b);
-  let heads: LayerHeads | undefined;
-  if (headLayers.length) {
-    const numLabels = ckpt.shape(byHf.get(`classifier.layer_${headLayers[0]}.weight`)!)[0];
-    const hw = new Map<string, Float32Array>();
-    for (const m of headLayers) {
-      for (const [kind, shape] of [
-        ['kernel', [config.hiddenSize, numLabels]],
-        ['bias', [numLabels]],
-      ] as const) {
-        const name = `classifier.layer_${m}.${kind}`;
-        const data = read(name, [...shape]);
-        if (!data)
-          throw new Error(
-            `${where}: head tensor ${toHfName(name).hf} is missing while classifier.layer_${m}.weight exists`,
-          );
-        hw.set(name, data);
-      }
-    }
-    const headsCfg = (config.raw.msd_heads ?? {}) as { dropout?: number };
-    heads = new LayerHeads(
-      {
-        hiddenSize: config.hiddenSize,
-        numLabels,
-        numLayers: config.numLayers,
-        layers: headLayers,
-        dropout: headsCfg.dropout ?? config.hiddenDropout,
-        seed: opts.seed,
-      },
-      hw,
-    );
-  }
+  let heads = readLayerHeads(config, ckpt, byHf, read, where, opts.seed);
 
   const classifier = readClassifier(config, ckpt, byHf, consumed, where);
   const overrideLayer = (config.raw.msd_heads as { classifier_layer?: unknown } | undefined)?.classifier_layer;

@@ -63,6 +63,39 @@ function fail(source: string, msg: string): never {
   throw new Error(`${source}: invalid safetensors file: ${msg}`);
 }
 
+/** One tensor's header entry, checked: dtype, shape, offsets inside the data and matching the shape's size. */
+function tensorEntry(source: string, name: string, entry: unknown, dataStart: number, dataLen: number): TensorInfo {
+  if (typeof entry !== 'object' || entry === null) fail(source, `tensor "${name}": entry is not an object`);
+  const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
+  if (typeof dtype !== 'string' || !(dtype in DTYPE_SIZES))
+    fail(source, `tensor "${name}": unknown dtype ${JSON.stringify(dtype)}`);
+  if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || (d as number) < 0)) {
+    fail(source, `tensor "${name}": shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+  }
+  if (
+    !Array.isArray(offsets) ||
+    offsets.length !== 2 ||
+    offsets.some((o) => !Number.isSafeInteger(o) || (o as number) < 0)
+  ) {
+    fail(source, `tensor "${name}": data_offsets must be two non-negative integers, got ${JSON.stringify(offsets)}`);
+  }
+  const [b, e] = offsets as number[];
+  if (b > e || e > dataLen)
+    fail(source, `tensor "${name}": data_offsets [${b}, ${e}] outside the ${dataLen} data bytes`);
+  let elems = 1;
+  for (const d of shape as number[]) {
+    elems *= d;
+    if (!Number.isSafeInteger(elems)) fail(source, `tensor "${name}": shape ${JSON.stringify(shape)} is too large`);
+  }
+  if (elems * DTYPE_SIZES[dtype] !== e - b) {
+    fail(
+      source,
+      `tensor "${name}": shape [${shape}] of ${dtype} needs ${elems * DTYPE_SIZES[dtype]} bytes but data_offsets span ${e - b}`,
+    );
+  }
+  return { dtype, shape: [...(shape as number[])], begin: dataStart + b, end: dataStart + e };
+}
+
 /** Parses and validates a safetensors buffer; `source` (the file path) names it in errors. */
 export function parseSafetensors(buf: Uint8Array, source = '<buffer>'): SafetensorsFile {
   if (buf.length < 8) fail(source, `${buf.length} bytes is shorter than the 8-byte header length`);
@@ -97,35 +130,7 @@ export function parseSafetensors(buf: Uint8Array, source = '<buffer>'): Safetens
       metadata = { ...(entry as Record<string, string>) };
       continue;
     }
-    if (typeof entry !== 'object' || entry === null) fail(source, `tensor "${name}": entry is not an object`);
-    const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
-    if (typeof dtype !== 'string' || !(dtype in DTYPE_SIZES))
-      fail(source, `tensor "${name}": unknown dtype ${JSON.stringify(dtype)}`);
-    if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || (d as number) < 0)) {
-      fail(source, `tensor "${name}": shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
-    }
-    if (
-      !Array.isArray(offsets) ||
-      offsets.length !== 2 ||
-      offsets.some((o) => !Number.isSafeInteger(o) || (o as number) < 0)
-    ) {
-      fail(source, `tensor "${name}": data_offsets must be two non-negative integers, got ${JSON.stringify(offsets)}`);
-    }
-    const [b, e] = offsets as number[];
-    if (b > e || e > dataLen)
-      fail(source, `tensor "${name}": data_offsets [${b}, ${e}] outside the ${dataLen} data bytes`);
-    let elems = 1;
-    for (const d of shape as number[]) {
-      elems *= d;
-      if (!Number.isSafeInteger(elems)) fail(source, `tensor "${name}": shape ${JSON.stringify(shape)} is too large`);
-    }
-    if (elems * DTYPE_SIZES[dtype] !== e - b) {
-      fail(
-        source,
-        `tensor "${name}": shape [${shape}] of ${dtype} needs ${elems * DTYPE_SIZES[dtype]} bytes but data_offsets span ${e - b}`,
-      );
-    }
-    tensors.set(name, { dtype, shape: [...(shape as number[])], begin: dataStart + b, end: dataStart + e });
+    tensors.set(name, tensorEntry(source, name, entry, dataStart, dataLen));
   }
   // Offsets must tile the data exactly: sorted, no overlap, no hole, nothing after the last tensor.
   const ordered = [...tensors.entries()].sort((x, y) => x[1].begin - y[1].begin || x[1].end - y[1].end);

@@ -259,7 +259,8 @@ export async function startFakeHub(opts: FakeHubOptions, port = 0): Promise<Fake
       const left = cutHalf.get(key) ?? 0;
       if (left > 0) {
         cutHalf.set(key, left - 1);
-        res.write(out.subarray(0, Math.floor(out.length / 2)), () => setTimeout(() => res.socket?.destroy(), 20));
+        // Time for the half to reach the client's file before the cut, even on a loaded machine (20 ms was not).
+        res.write(out.subarray(0, Math.floor(out.length / 2)), () => setTimeout(() => res.socket?.destroy(), 250));
         return;
       }
     }
