@@ -12,6 +12,7 @@ import { Command, Option } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { runLocal } from '../sweep/local.js';
+import type { Plan } from '../sweep/state.js';
 import { formatPlan, planSweep, readPlan, readSweepSpec, writePlan } from '../sweep/plan.js';
 import { formatStatus, submitSlurm, sweepStatus } from '../sweep/slurm.js';
 import { UserError } from '../errors.js';
@@ -53,6 +54,43 @@ function collectList(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/** `msd sweep run --executor slurm`: submits the unfinished cells as job arrays and prints what it did. */
+function runOnSlurm(plan: Plan, o: Record<string, unknown>): void {
+  const s = submitSlurm(plan, {
+    partition: o.partition as string | undefined,
+    time: o.time as string,
+    gpus: o.gpus as number,
+    cpus: o.cpus as number,
+    mem: o.mem as string,
+    maxParallel: o.maxParallel as number,
+    account: o.account as string | undefined,
+    extra: o.sbatchOpt as string[],
+    dryRun: Boolean(o.dryRun),
+  });
+  for (const [k, p] of Object.entries(s.scripts)) console.log(`${k} script: ${p}`);
+  if (o.dryRun) for (const c of s.commands) console.log(`would run: ${c.join(' ')}`);
+  for (const j of s.jobs)
+    console.log(
+      `submitted ${j.kind}: job ${j.jobId}, array ${j.indices.length} task(s)${j.dependency ? ` after ${j.dependency}` : ''}`,
+    );
+  if (!s.commands.length) console.log('nothing to submit: every cell is done');
+  else if (!o.dryRun) console.log(`follow it with: msd sweep status ${plan.root}`);
+}
+
+/** `msd sweep run` on the local pool: runs the unfinished cells and sets the exit code from how it ended. */
+async function runOnPool(plan: Plan, o: Record<string, unknown>): Promise<void> {
+  const r = await runLocal(plan, { jobs: o.jobs as number, display: o.plain ? 'plain' : undefined });
+  if (r.interrupted) {
+    console.error(`interrupted: re-run \`msd sweep run ${plan.root}\` to continue`);
+    process.exitCode = 130;
+  } else if (r.failed.length || r.blocked.length) {
+    console.error(
+      `${r.failed.length} failed (${r.failed.join(', ')}), ${r.blocked.length} blocked; logs in ${join(plan.root, 'logs')}`,
+    );
+    process.exitCode = 1;
+  } else console.log(`all ${plan.cells.length} cells done; collect them with: msd collect ${plan.root}`);
+}
+
 export function registerSweepCommands(program: Command): void {
   const sweep = program.command('sweep').description('experiment grids: plan, run (local pool or Slurm), status');
 
@@ -90,38 +128,8 @@ export function registerSweepCommands(program: Command): void {
     .option('--dry-run', 'slurm: write the job scripts and print the sbatch commands without submitting')
     .action(async (arg: string, o: Record<string, unknown>) => {
       const plan = await planFrom(arg, o as { out?: string }, false);
-      if (o.executor === 'slurm') {
-        const s = submitSlurm(plan, {
-          partition: o.partition as string | undefined,
-          time: o.time as string,
-          gpus: o.gpus as number,
-          cpus: o.cpus as number,
-          mem: o.mem as string,
-          maxParallel: o.maxParallel as number,
-          account: o.account as string | undefined,
-          extra: o.sbatchOpt as string[],
-          dryRun: Boolean(o.dryRun),
-        });
-        for (const [k, p] of Object.entries(s.scripts)) console.log(`${k} script: ${p}`);
-        if (o.dryRun) for (const c of s.commands) console.log(`would run: ${c.join(' ')}`);
-        for (const j of s.jobs)
-          console.log(
-            `submitted ${j.kind}: job ${j.jobId}, array ${j.indices.length} task(s)${j.dependency ? ` after ${j.dependency}` : ''}`,
-          );
-        if (!s.commands.length) console.log('nothing to submit: every cell is done');
-        else if (!o.dryRun) console.log(`follow it with: msd sweep status ${plan.root}`);
-        return;
-      }
-      const r = await runLocal(plan, { jobs: o.jobs as number, display: o.plain ? 'plain' : undefined });
-      if (r.interrupted) {
-        console.error(`interrupted: re-run \`msd sweep run ${plan.root}\` to continue`);
-        process.exitCode = 130;
-      } else if (r.failed.length || r.blocked.length) {
-        console.error(
-          `${r.failed.length} failed (${r.failed.join(', ')}), ${r.blocked.length} blocked; logs in ${join(plan.root, 'logs')}`,
-        );
-        process.exitCode = 1;
-      } else console.log(`all ${plan.cells.length} cells done; collect them with: msd collect ${plan.root}`);
+      if (o.executor === 'slurm') runOnSlurm(plan, o);
+      else await runOnPool(plan, o);
     });
 
   sweep
@@ -143,26 +151,29 @@ export function registerSweepCommands(program: Command): void {
         .default('unequal'),
     )
     .option('--no-figures', 'skip the ablation and per-layer charts (SVG + Vega-Lite JSON)')
-    .action(async (dir: string, o: { variance: 'equal' | 'unequal'; figures: boolean }) => {
-      const { collectFigurePath, collectSweep, formatCollect, writeCollect } = await import('../sweep/collect.js'); // danfojs: when used
-      const r = collectSweep(dir, { variance: o.variance });
-      console.log(formatCollect(r));
-      const root = readPlan(dir).root;
-      const paths = Object.values(writeCollect(root, r));
-      if (o.figures) {
-        const { sweepFigures } = await import('../viz/sweep-figures.js');
-        const { exportFigure } = await import('../viz/render.js');
-        const figs = sweepFigures(r);
-        for (const [name, spec] of [
-          ['ablation', figs.ablation],
-          ['per-layer', figs.perLayer],
-        ] as const) {
-          if (!spec) continue;
-          const json = collectFigurePath(root, name, 'vl.json');
-          const svg = collectFigurePath(root, name, 'svg');
-          paths.push(await exportFigure(spec, json, { format: 'json' }), await exportFigure(spec, svg));
-        }
-      }
-      console.log(`\nwritten: ${paths.join(', ')}`);
-    });
+    .action(collectAction);
+}
+
+/** `msd collect <dir>`: the table, mean/std over seeds and t-tests, written as CSV + LaTeX, and the sweep's figures. */
+async function collectAction(dir: string, o: { variance: 'equal' | 'unequal'; figures: boolean }): Promise<void> {
+  const { collectFigurePath, collectSweep, formatCollect, writeCollect } = await import('../sweep/collect.js'); // danfojs: when used
+  const r = collectSweep(dir, { variance: o.variance });
+  console.log(formatCollect(r));
+  const root = readPlan(dir).root;
+  const paths = Object.values(writeCollect(root, r));
+  if (o.figures) {
+    const { sweepFigures } = await import('../viz/sweep-figures.js');
+    const { exportFigure } = await import('../viz/render.js');
+    const figs = sweepFigures(r);
+    for (const [name, spec] of [
+      ['ablation', figs.ablation],
+      ['per-layer', figs.perLayer],
+    ] as const) {
+      if (!spec) continue;
+      const json = collectFigurePath(root, name, 'vl.json');
+      const svg = collectFigurePath(root, name, 'svg');
+      paths.push(await exportFigure(spec, json, { format: 'json' }), await exportFigure(spec, svg));
+    }
+  }
+  console.log(`\nwritten: ${paths.join(', ')}`);
 }

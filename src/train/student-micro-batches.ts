@@ -61,6 +61,14 @@ export function microBatchLoss(
   return { total: tf.addN(parts) as tf.Scalar, perTerm };
 }
 
+/** A student batch cut into n micro-batches: target and source rows each in n consecutive groups. */
+interface StudentCut {
+  targets: Batch[];
+  sources: Batch[];
+  /** Each micro-batch's share of the KD terms (its first sub-tokens over the batch's); MMD parts added later. */
+  shares: MicroBatchShare[];
+}
+
 /**
  * Cuts a student batch whose target or source part exceeds `run.microBatchTokens` into n micro-batches (target and
  * source rows each in n consecutive groups), and, when an MMD term is on, runs step 1 of the header: one forward of
@@ -69,101 +77,131 @@ export function microBatchLoss(
  */
 export function studentMicroBatches(cfg: MsdConfig, student: NerModel, outputs: TeacherOutputs) {
   const s = cfg.student;
-  const budget = cfg.run.microBatchTokens;
-  const pad = student.tokenizer.padId;
   const sIndex = new Map(outputs.sourceWindows.map((w, k) => [w, k]));
   return (batch: StudentBatch, seedOf: (k: number, n: number) => number): MicroBatch<StudentBatch>[] => {
-    // The target and (for MMD_M) the source forward share one tape: each gets half of the bound.
-    const share = batch.source && !s.ablation.noMmdM && budget > 0 ? Math.max(1, Math.floor(budget / 2)) : budget;
-    const wanted = Math.max(
-      splitBatch(batch.target, share, pad).length,
-      batch.source ? splitBatch(batch.source, share, pad).length : 1,
-    );
-    const n = Math.min(wanted, batch.target.items.length, batch.source?.items.length ?? Infinity);
-    if (n === 1) return [{ part: batch, weight: 1 }];
-    const targets = chunkBatch(batch.target, n, pad);
-    const sources = batch.source ? chunkBatch(batch.source, n, pad) : [];
-    const kdTokens = targets.map((t) =>
-      t.items.reduce((c, w) => c + firstPieceMask(w.wordIndex).reduce((a, b) => a + b, 0), 0),
-    );
-    const kdTotal = kdTokens.reduce((a, b) => a + b, 0);
-    const shares: MicroBatchShare[] = targets.map((_, k) => ({
-      kdWeight: kdTotal > 0 ? kdTokens[k]! / kdTotal : 1 / n,
-    }));
+    const cut = cutStudentBatch(cfg, student, batch);
+    if (!cut) return [{ part: batch, weight: 1 }];
+    const { targets, sources, shares } = cut;
     const useM = batch.source !== undefined && !s.ablation.noMmdM;
     const useL = batch.source !== undefined && !s.ablation.noMmdL;
     if (useM || useL) {
-      const { clsLayer, hiddenSize: H } = outputs;
-      // Step 1: the whole batch's student [CLS] rows, micro-batch by micro-batch, off the tape.
-      const [wholeClsTarget, wholeClsSource] = tf.tidy(() => {
-        const targetCls = (k: number) =>
-          clsSlice(
-            student.encoder.forward(batchToTensors(targets[k]!), {
-              training: true,
-              dropoutSeed: seedOf(k, n),
-              frozen: s,
-            }).hidden[clsLayer]!,
-          );
-        return [
-          useL ? tf.keep(tf.concat(targets.map((_, k) => targetCls(k)))) : undefined,
-          useM
-            ? tf.keep(tf.concat(sources.map((src, k) => studentCls(student, src, seedOf(k, n), clsLayer, s))))
-            : undefined,
-        ];
-      });
-      const teacherClsSource = teacherCls(outputs.cls!, H, batch.source!, sIndex);
+      const seeds = targets.map((_, k) => seedOf(k, targets.length));
+      const [clsTarget, clsSource] = wholeBatchCls(cfg, student, outputs.clsLayer, cut, seeds, useL, useM);
+      const teacherClsSource = teacherCls(outputs.cls!, outputs.hiddenSize, batch.source!, sIndex);
       try {
-        /** G(Y) = alpha' MMD_M + beta' MMD_L of the whole batch, as a function of the student's [CLS] rows. */
-        const mmdLoss = (clsTarget: tf.Tensor | undefined, clsSource: tf.Tensor | undefined) =>
-          finalLoss({
-            student: { total: tf.scalar(0), perTerm: {} },
-            teacherClsSource,
-            studentClsSource: clsSource,
-            studentClsTarget: clsTarget,
-            alphaPrime: s.alphaPrime,
-            betaPrime: s.betaPrime,
-            ablate: { mmdM: !useM, mmdL: !useL },
-          });
-        const wholeMmd = tf.tidy(() => {
-          const r = mmdLoss(wholeClsTarget, wholeClsSource);
-          return {
-            total: r.total.dataSync()[0]!,
-            perTerm: Object.fromEntries(
-              ['mmd_M', 'mmd_L'].filter((k) => r.perTerm[k]).map((k) => [k, r.perTerm[k]!.dataSync()[0]!]),
-            ),
-          };
-        });
-        const clsRows = [wholeClsTarget, wholeClsSource].filter((t): t is tf.Tensor2D => t !== undefined);
-        const grads = tf.grads(
-          (...rows: tf.Tensor[]) => mmdLoss(useL ? rows[0] : undefined, useM ? rows[useL ? 1 : 0] : undefined).total,
-        )(clsRows);
-        const [gradTarget, gradSource] = useL ? [grads[0], useM ? grads[1] : undefined] : [undefined, grads[0]];
-        // sum_parts <dG/dY_part, Y_part> over the whole batch: G minus this is the constant of step 3.
-        const linearPart = tf.tidy(() =>
-          clsRows.reduce<number>((acc, y, i) => acc + tf.sum(tf.mul(grads[i]!, y)).dataSync()[0]!, 0),
-        );
-        const rowCounts = (batches: Batch[]) => batches.map((b) => b.items.length);
-        const splitRows = (g: tf.Tensor | undefined, rows: number[]) => (g ? tf.split(g, rows) : undefined);
-        const gradTargetParts = splitRows(gradTarget, rowCounts(targets));
-        const gradSourceParts = splitRows(gradSource, rowCounts(sources));
-        tf.dispose(grads);
-        shares.forEach((p, k) => {
-          p.mmdGradTarget = gradTargetParts?.[k] as tf.Tensor2D | undefined;
-          p.mmdGradSource = gradSourceParts?.[k] as tf.Tensor2D | undefined;
-        });
-        shares[0]!.wholeBatch = { perTerm: wholeMmd.perTerm, offset: wholeMmd.total - linearPart };
+        addMmdShares(cfg, cut, teacherClsSource, clsTarget, clsSource);
       } finally {
-        tf.dispose([
-          teacherClsSource,
-          ...(wholeClsTarget ? [wholeClsTarget] : []),
-          ...(wholeClsSource ? [wholeClsSource] : []),
-        ]);
+        tf.dispose([teacherClsSource, ...[clsTarget, clsSource].filter((t) => t !== undefined)]);
       }
     }
     // Every micro-batch has weight 1 in the loop's sum: its loss already carries its share (kdWeight, the MMD
     // linearisation).
     return shares.map((micro, k) => ({ part: { target: targets[k]!, source: sources[k], micro }, weight: 1 }));
   };
+}
+
+/** The cut of `batch` under `run.microBatchTokens`, or undefined when it fits in one pass. */
+function cutStudentBatch(cfg: MsdConfig, student: NerModel, batch: StudentBatch): StudentCut | undefined {
+  const budget = cfg.run.microBatchTokens;
+  const pad = student.tokenizer.padId;
+  // The target and (for MMD_M) the source forward share one tape: each gets half of the bound.
+  const bound =
+    batch.source && !cfg.student.ablation.noMmdM && budget > 0 ? Math.max(1, Math.floor(budget / 2)) : budget;
+  const wanted = Math.max(
+    splitBatch(batch.target, bound, pad).length,
+    batch.source ? splitBatch(batch.source, bound, pad).length : 1,
+  );
+  const n = Math.min(wanted, batch.target.items.length, batch.source?.items.length ?? Infinity);
+  if (n === 1) return undefined;
+  const targets = chunkBatch(batch.target, n, pad);
+  const sources = batch.source ? chunkBatch(batch.source, n, pad) : [];
+  const kdTokens = targets.map((t) =>
+    t.items.reduce((c, w) => c + firstPieceMask(w.wordIndex).reduce((a, b) => a + b, 0), 0),
+  );
+  const kdTotal = kdTokens.reduce((a, b) => a + b, 0);
+  const shares = targets.map((_, k) => ({ kdWeight: kdTotal > 0 ? kdTokens[k]! / kdTotal : 1 / n }));
+  return { targets, sources, shares };
+}
+
+/** Step 1: the whole batch's student [CLS] rows on target (for MMD_L) and source (MMD_M), micro-batch by micro-batch, off the tape. */
+function wholeBatchCls(
+  cfg: MsdConfig,
+  student: NerModel,
+  clsLayer: number,
+  { targets, sources }: StudentCut,
+  seeds: number[],
+  useL: boolean,
+  useM: boolean,
+): [tf.Tensor2D | undefined, tf.Tensor2D | undefined] {
+  const s = cfg.student;
+  return tf.tidy(() => {
+    const targetCls = (k: number) =>
+      clsSlice(
+        student.encoder.forward(batchToTensors(targets[k]!), { training: true, dropoutSeed: seeds[k]!, frozen: s })
+          .hidden[clsLayer]!,
+      );
+    return [
+      useL ? tf.keep(tf.concat(targets.map((_, k) => targetCls(k))) as tf.Tensor2D) : undefined,
+      useM
+        ? tf.keep(tf.concat(sources.map((src, k) => studentCls(student, src, seeds[k]!, clsLayer, s))) as tf.Tensor2D)
+        : undefined,
+    ];
+  });
+}
+
+/**
+ * Steps 2 and 3's constants: G and dG/dY at the whole batch's [CLS] rows, dG/dY split into each micro-batch's rows
+ * (`mmdGradTarget`, `mmdGradSource`), and on the first share the batch's MMD values and G - sum_parts <dG/dY, Y>.
+ */
+function addMmdShares(
+  cfg: MsdConfig,
+  { targets, sources, shares }: StudentCut,
+  teacherClsSource: tf.Tensor2D,
+  clsTarget: tf.Tensor2D | undefined,
+  clsSource: tf.Tensor2D | undefined,
+): void {
+  const s = cfg.student;
+  const useL = clsTarget !== undefined;
+  const useM = clsSource !== undefined;
+  /** G(Y) = alpha' MMD_M + beta' MMD_L of the whole batch, as a function of the student's [CLS] rows. */
+  const mmdLoss = (target: tf.Tensor | undefined, source: tf.Tensor | undefined) =>
+    finalLoss({
+      student: { total: tf.scalar(0), perTerm: {} },
+      teacherClsSource,
+      studentClsSource: source,
+      studentClsTarget: target,
+      alphaPrime: s.alphaPrime,
+      betaPrime: s.betaPrime,
+      ablate: { mmdM: !useM, mmdL: !useL },
+    });
+  const whole = tf.tidy(() => {
+    const r = mmdLoss(clsTarget, clsSource);
+    return {
+      total: r.total.dataSync()[0]!,
+      perTerm: Object.fromEntries(
+        ['mmd_M', 'mmd_L'].filter((k) => r.perTerm[k]).map((k) => [k, r.perTerm[k]!.dataSync()[0]!]),
+      ),
+    };
+  });
+  const clsRows = [clsTarget, clsSource].filter((t): t is tf.Tensor2D => t !== undefined);
+  const grads = tf.grads(
+    (...rows: tf.Tensor[]) => mmdLoss(useL ? rows[0] : undefined, useM ? rows[useL ? 1 : 0] : undefined).total,
+  )(clsRows);
+  const [gradTarget, gradSource] = useL ? [grads[0], useM ? grads[1] : undefined] : [undefined, grads[0]];
+  // sum_parts <dG/dY_part, Y_part> over the whole batch: G minus this is the constant of step 3.
+  const linearPart = tf.tidy(() =>
+    clsRows.reduce<number>((acc, y, i) => acc + tf.sum(tf.mul(grads[i]!, y)).dataSync()[0]!, 0),
+  );
+  const rowCounts = (batches: Batch[]) => batches.map((b) => b.items.length);
+  const splitRows = (g: tf.Tensor | undefined, rows: number[]) => (g ? tf.split(g, rows) : undefined);
+  const gradTargetParts = splitRows(gradTarget, rowCounts(targets));
+  const gradSourceParts = splitRows(gradSource, rowCounts(sources));
+  tf.dispose(grads);
+  shares.forEach((p, k) => {
+    p.mmdGradTarget = gradTargetParts?.[k] as tf.Tensor2D | undefined;
+    p.mmdGradSource = gradSourceParts?.[k] as tf.Tensor2D | undefined;
+  });
+  shares[0]!.wholeBatch = { perTerm: whole.perTerm, offset: whole.total - linearPart };
 }
 
 /** Frees the MMD gradients attached by studentMicroBatches. */
