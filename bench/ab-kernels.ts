@@ -19,7 +19,8 @@ import {
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { initBackend } from '../src/backend/init.js';
 import { tf } from '../src/tf.js';
-import { BertEncoder, bertConfig } from '../src/model/index.js';
+import { BertEncoder } from '../src/model/bert.js';
+import { bertConfig } from '../src/model/config.js';
 
 const names = (process.env.AB_KERNELS ?? 'MsdLayerNorm,MsdLayerNormGrad,MsdAttentionSoftmaxGrad,_FusedMatMul')
   .split(',')

@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Bench, BenchRow } from './run.js';
 import { loadDataset } from '../src/data/index.js';
-import { scoreEntities, conllevalReport } from '../src/eval/index.js';
+import { scoreEntities } from '../src/eval/metric.js';
+import { conllevalReport } from '../src/eval/report.js';
 /** mulberry32 from the library: the same seed gives the same cases. */
 const rng = mulberry32;
 

@@ -18,14 +18,9 @@ import type { Bench, BenchRow } from './run.js';
 import { initBackend } from '../src/backend/init.js';
 import { tf } from '../src/tf.js';
 import { withKeyTranspose } from '../src/model/bert.js';
-import {
-  BertEncoder,
-  bertConfig,
-  countParameters,
-  readBertConfig,
-  type BertInput,
-  type FreezeOptions,
-} from '../src/model/index.js';
+import { BertEncoder, type BertInput } from '../src/model/bert.js';
+import { bertConfig, readBertConfig } from '../src/model/config.js';
+import { countParameters, type FreezeOptions } from '../src/model/params.js';
 
 const B = 8;
 const T = 128;
@@ -113,10 +108,11 @@ function trainStepInChild(root: string, cfgPath: string, b: number, t: number): 
   const code = `
 const { initBackend } = await import(${JSON.stringify(join(root, 'src/backend/init.ts'))});
 const { tf } = await import(${JSON.stringify(join(root, 'src/tf.ts'))});
-const m = await import(${JSON.stringify(join(root, 'src/model/index.ts'))});
+const { readBertConfig } = await import(${JSON.stringify(join(root, 'src/model/config.ts'))});
+const { BertEncoder } = await import(${JSON.stringify(join(root, 'src/model/bert.ts'))});
 await initBackend();
-const cfg = m.readBertConfig(${JSON.stringify(cfgPath)});
-const enc = m.BertEncoder.random(cfg, 0);
+const cfg = readBertConfig(${JSON.stringify(cfgPath)});
+const enc = BertEncoder.random(cfg, 0);
 const freeze = ${JSON.stringify(PAPER_FREEZE)};
 const vars = enc.trainableVariables(freeze).map((v) => v.variable);
 const ids = tf.tidy(() => tf.cast(tf.floor(tf.randomUniform([${b}, ${t}], 1000, cfg.vocabSize, 'float32', 1)), 'int32'));

@@ -29,7 +29,8 @@ import { join } from 'node:path';
 import type { Bench, BenchRow } from './run.js';
 import { initBackend } from '../src/backend/init.js';
 import { tf } from '../src/tf.js';
-import { BertEncoder, bertConfig } from '../src/model/index.js';
+import { BertEncoder } from '../src/model/bert.js';
+import { bertConfig } from '../src/model/config.js';
 import { tinySpeed, tinySpeedRows } from './tiny-speed.js';
 import { resolveConfig } from '../src/config.js';
 

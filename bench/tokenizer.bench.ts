@@ -13,13 +13,9 @@ import { join } from 'node:path';
 import type { Bench, BenchRow } from './run.js';
 import { availableDatasets, loadDataset } from '../src/data/index.js';
 import type { LabelSchema, Sentence } from '../src/data/types.js';
-import {
-  encodeDataset,
-  fixedPaddingEfficiency,
-  loadTokenizer,
-  makeBatches,
-  paddingEfficiency,
-} from '../src/tokenizer/index.js';
+import { encodeDataset } from '../src/tokenizer/dataset.js';
+import { fixedPaddingEfficiency, makeBatches, paddingEfficiency } from '../src/tokenizer/batching.js';
+import { loadTokenizer } from '../src/tokenizer/load.js';
 
 interface RefTokenizer {
   encode(text: string, opts: { add_special_tokens: boolean }): number[];

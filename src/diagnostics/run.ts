@@ -59,7 +59,8 @@ async function computeDiagnostics(dir: string, opts: RunDiagnosticsOptions): Pro
     );
   const cfg: MsdConfig = resolveConfig(readJson<MsdConfig>(run.configPath));
   // loaded here, not at module load: the figures half of the library does not pull in the training stack
-  const { backendFor, ensureRunData, evalSplit, loadSplit } = await import('../train/index.js');
+  const { backendFor } = await import('../train/backend.js');
+  const { ensureRunData, evalSplit, loadSplit } = await import('../train/data.js');
   await ensureRunData(cfg);
   await backendFor(cfg);
   const log = opts.onProgress ?? (() => {});

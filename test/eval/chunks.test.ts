@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chunks, type ChunkMode } from '../../src/eval/index.js';
+import { chunks, type ChunkMode } from '../../src/eval/chunks.js';
 import { parseTag, endOfChunk, startOfChunk, type Prefix } from '../../src/eval/chunks.js';
 
 const show = (tags: string[], mode: ChunkMode): string[] =>

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { scoreEntities, type ChunkMode } from '../../src/eval/index.js';
+import { scoreEntities } from '../../src/eval/metric.js';
+import { type ChunkMode } from '../../src/eval/chunks.js';
 import type { Sentence } from '../../src/data/types.js';
 import { rng, randomSentence, perturb } from './random-tags.js';
 

@@ -9,7 +9,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { scoreEntities, conllevalReport, printfFixed2, type ChunkMode } from '../../src/eval/index.js';
+import { scoreEntities } from '../../src/eval/metric.js';
+import { conllevalReport, printfFixed2 } from '../../src/eval/report.js';
+import { type ChunkMode } from '../../src/eval/chunks.js';
 import { rng, randomSentence, perturb } from './random-tags.js';
 import { REAL_DATA } from '../real-data.js';
 

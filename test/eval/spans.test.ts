@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { entitySpans } from '../../src/eval/index.js';
+import { entitySpans } from '../../src/eval/spans.js';
 
 const words = ['Jan', 'Peeters', 'woont', 'in', 'Den', 'Haag'];
 

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { layerRows, resultsFrame, resultsTable, formatPercent, scoreEntities } from '../../src/eval/index.js';
+import { layerRows, resultsFrame, resultsTable, formatPercent } from '../../src/eval/table.js';
+import { scoreEntities } from '../../src/eval/metric.js';
 import type { Sentence } from '../../src/data/types.js';
 
 const sent = (id: string, lang: string, tags: string[]): Sentence => ({

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/tf.js';
-import { BertEncoder, bertConfig, gelu, type BertInput } from '../../src/model/index.js';
+import { BertEncoder, gelu, type BertInput } from '../../src/model/bert.js';
+import { bertConfig } from '../../src/model/config.js';
 import { withKeyTranspose } from '../../src/model/bert.js';
 import { mulberry32 } from '../../src/model/random.js';
 

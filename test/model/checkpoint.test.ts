@@ -4,18 +4,13 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '../../src/tf.js';
-import {
-  BertEncoder,
-  LayerHeads,
-  bertConfig,
-  loadBert,
-  saveModel,
-  serializeSafetensors,
-  toHfConfig,
-  writeTinyCheckpoint,
-  type BertConfig,
-  type TensorToWrite,
-} from '../../src/model/index.js';
+import { BertEncoder } from '../../src/model/bert.js';
+import { LayerHeads } from '../../src/model/heads.js';
+import { bertConfig, toHfConfig, type BertConfig } from '../../src/model/config.js';
+import { loadBert } from '../../src/model/checkpoint.js';
+import { saveModel } from '../../src/model/save.js';
+import { serializeSafetensors, type TensorToWrite } from '../../src/model/safetensors.js';
+import { writeTinyCheckpoint } from '../../src/model/tiny.js';
 import { noRealTokenizer, REAL_TOKENIZER } from '../real-data.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'ckpt-'));

@@ -1,13 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import {
-  countParameters,
-  parseBertConfig,
-  readBertConfig,
-  toHfConfig,
-  encoderParamSpecs,
-} from '../../src/model/index.js';
+import { countParameters, encoderParamSpecs } from '../../src/model/params.js';
+import { parseBertConfig, readBertConfig, toHfConfig } from '../../src/model/config.js';
 import { noRealTokenizer, REAL_TOKENIZER } from '../real-data.js';
 
 const MBERT = join(REAL_TOKENIZER ?? '', 'config.json');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/tf.js';
-import { LayerHeads, resolveHeadLayers } from '../../src/model/index.js';
+import { LayerHeads, resolveHeadLayers } from '../../src/model/heads.js';
 
 const layerCases: [string, Parameters<typeof resolveHeadLayers>[0], number, number[] | RegExp][] = [
   ['default on 12 layers = 4..12', undefined, 12, [4, 5, 6, 7, 8, 9, 10, 11, 12]],

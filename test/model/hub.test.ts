@@ -3,14 +3,10 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  cachePathFor,
-  fromPretrained,
-  loadBert,
-  serializeSafetensors,
-  writeTinyCheckpoint,
-  type DownloadProgress,
-} from '../../src/model/index.js';
+import { cachePathFor, fromPretrained, type DownloadProgress } from '../../src/model/hub.js';
+import { loadBert } from '../../src/model/checkpoint.js';
+import { serializeSafetensors } from '../../src/model/safetensors.js';
+import { writeTinyCheckpoint } from '../../src/model/tiny.js';
 import { modelFromDir, startFakeHub, type FakeHub } from '../hub/fake-hub.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'hub-'));
@@ -127,7 +123,7 @@ test('sharded weights are fetched from the index; pickle-only repos and unknown 
   const whole = sharded.get('model.safetensors')!;
   sharded.delete('model.safetensors');
   // Re-split the tiny checkpoint into two shards.
-  const { parseSafetensors } = await import('../../src/model/index.js');
+  const { parseSafetensors } = await import('../../src/model/safetensors.js');
   const f = parseSafetensors(whole);
   const names = f.names;
   const weightMap: Record<string, string> = {};

@@ -9,7 +9,7 @@ import {
   readSafetensors,
   serializeSafetensors,
   writeSafetensors,
-} from '../../src/model/index.js';
+} from '../../src/model/safetensors.js';
 import { mulberry32 } from '../../src/model/random.js';
 
 /** Builds a safetensors buffer by hand from a header object and raw data bytes. */

@@ -2,20 +2,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { labelSchema, loadDataset } from '../../src/data/index.js';
+import { createRng } from '../../src/rng.js';
+import { decodeSentences, decodeWordLabels, decodeWordTags } from '../../src/tokenizer/decode.js';
+import { encodeDataset } from '../../src/tokenizer/dataset.js';
 import {
-  createRng,
-  decodeSentences,
-  decodeWordLabels,
-  decodeWordTags,
-  encodeDataset,
   encodeSentence,
   firstPieceMask,
   IGNORE_LABEL,
-  planWindows,
   predictionMask,
-  tokenizerFromVocab,
   type Encoded,
-} from '../../src/tokenizer/index.js';
+} from '../../src/tokenizer/align.js';
+import { planWindows } from '../../src/tokenizer/windows.js';
+import { tokenizerFromVocab } from '../../src/tokenizer/load.js';
 import { DATA_ROOT, mbert, sentence, unlabelledOf } from './helpers.js';
 
 const tiny = tokenizerFromVocab([

@@ -5,19 +5,16 @@ import { tf } from '../../src/tf.js';
 import { loadDataset, unlabelled } from '../../src/data/index.js';
 import {
   batchRows,
-  batchToTensors,
-  createRng,
-  mixSeed,
-  disposeBatchTensors,
-  encodeDataset,
   fixedPaddingEfficiency,
   makeBatches,
   padBatch,
   paddingEfficiency,
-  IGNORE_LABEL,
   type Batch,
-  type Encoded,
-} from '../../src/tokenizer/index.js';
+} from '../../src/tokenizer/batching.js';
+import { batchToTensors, disposeBatchTensors } from '../../src/tokenizer/tensors.js';
+import { createRng, mixSeed } from '../../src/rng.js';
+import { encodeDataset } from '../../src/tokenizer/dataset.js';
+import { IGNORE_LABEL, type Encoded } from '../../src/tokenizer/align.js';
 import { DATA_ROOT, mbert } from './helpers.js';
 
 const es = loadDataset('conll2002', 'es', 'train', { root: DATA_ROOT });

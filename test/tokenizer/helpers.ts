@@ -3,7 +3,8 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Sentence, UnlabelledSentence } from '../../src/data/types.js';
 import { unlabelled } from '../../src/data/index.js';
-import { loadTokenizer, type TokenizerFile, type WordPieceTokenizer } from '../../src/tokenizer/index.js';
+import { loadTokenizer, type TokenizerFile } from '../../src/tokenizer/load.js';
+import { type WordPieceTokenizer } from '../../src/tokenizer/wordpiece.js';
 import { REAL_DATA, REAL_TOKENIZER } from '../real-data.js';
 
 export const DATA_ROOT = REAL_DATA ?? '';

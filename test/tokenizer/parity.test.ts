@@ -19,7 +19,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { availableDatasets, loadDataset } from '../../src/data/index.js';
-import type { TokenizerFile } from '../../src/tokenizer/index.js';
+import { type TokenizerFile } from '../../src/tokenizer/load.js';
 import { DATA_ROOT, MBERT_DIR, mbert, rustTokenizers } from './helpers.js';
 
 interface FixtureCase {

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadTokenizer, tokenizerFromVocab, preTokenizeWord, WordPieceTokenizer } from '../../src/tokenizer/index.js';
+import { loadTokenizer, tokenizerFromVocab } from '../../src/tokenizer/load.js';
+import { preTokenizeWord } from '../../src/tokenizer/normalize.js';
+import { WordPieceTokenizer } from '../../src/tokenizer/wordpiece.js';
 import { MBERT_DIR } from './helpers.js';
 
 const VOCAB = [
