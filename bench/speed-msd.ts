@@ -23,7 +23,6 @@ import { tf } from '../src/tf.js';
 import { trainTeacher } from '../src/train/teacher.js';
 import { distillStudent } from '../src/train/student.js';
 import { pretrainedDir } from '../src/train/models.js';
-import { writeTinyCheckpoint } from '../src/model/tiny.js';
 import { loadDataset } from '../src/data/registry.js';
 import { unlabelled } from '../src/data/unlabelled.js';
 import type { UnlabelledSentence } from '../src/data/types.js';
@@ -31,6 +30,7 @@ import { loadTokenizer } from '../src/tokenizer/load.js';
 import { encodeDataset } from '../src/tokenizer/dataset.js';
 import { makeBatches } from '../src/tokenizer/batching.js';
 import { profileReport, startProfile } from './profile.js';
+import { mbertRandom } from './mbert-random.js';
 import { streamSeed } from '../src/rng.js';
 
 const [task, size, workDirArg, stepsArg, batchesFile, warmupArg] = process.argv.slice(2);
@@ -69,19 +69,7 @@ function config(): MsdConfig {
   };
   if (size === 'tiny') return resolveConfig('tiny', { ...common, model: { pretrained: mbert } });
   // mBERT's architecture with random weights, written once.
-  const pretrained = join(workDir, 'mbert-random');
-  if (!existsSync(join(pretrained, 'model.safetensors'))) {
-    const mb = JSON.parse(readFileSync(join(mbert, 'config.json'), 'utf8')) as Record<string, number>;
-    writeTinyCheckpoint(pretrained, {
-      seed: 1,
-      vocab: join(mbert, 'vocab.txt'),
-      hiddenSize: mb.hidden_size,
-      numLayers: mb.num_hidden_layers,
-      numHeads: mb.num_attention_heads,
-      intermediateSize: mb.intermediate_size,
-    });
-  }
-  return resolveConfig('paper', { ...common, model: { pretrained } });
+  return resolveConfig('paper', { ...common, model: { pretrained: mbertRandom(workDir, mbert) } });
 }
 
 /** The target text of the student bench: the first `sentences` Dutch training sentences, without their tags. */

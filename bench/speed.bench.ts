@@ -15,12 +15,16 @@
  * - peak RSS of the student step at batch 32: <= 6 GiB;
  * - the tiny preset's teacher and student steps against the same tiny model in PyTorch: the one measure of
  *   bench/tiny-speed.ts, which the demo bench uses too (>= 1.5x).
+ * - evaluation at mBERT size (random weights, fresh heads): sentences/s of `runHeads` (every head, the default batch
+ *   size 32, the one inference loop) over the first EVAL_SENTENCES sentences of CoNLL-2002 nl test, in a child
+ *   process (bench/speed-eval.ts), against PyTorch running the same batches (eval mode, no_grad, dynamic padding,
+ *   every head's argmax): >= 1.0x.
  *
  * The bench installs nothing. Without torch (`apt-get install python3-torch`) the PyTorch columns are skipped with
  * that note. PyTorch runs with all cores (`torch.set_num_threads(os.cpu_count())`; it starts with one here) and the
  * environment that makes its timings steady (OMP_WAIT_POLICY=PASSIVE, glibc malloc without mmap/trim).
  * MSD_BENCH_STEPS (default 4) sets the timed MSD steps; MSD_BENCH_REPS (default 3) the matmul/layer repetitions;
- * MSD_BENCH_PARTS (default `matmul,layer,msd,tiny`) which groups of rows to measure.
+ * MSD_BENCH_PARTS (default `matmul,layer,msd,tiny,eval`) which groups of rows to measure.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -38,7 +42,9 @@ const PY = '/usr/bin/python3';
 const REPS = Number(process.env.MSD_BENCH_REPS ?? 3);
 const STEPS = Number(process.env.MSD_BENCH_STEPS ?? 4);
 const GiB = 1024 ** 3;
-const PARTS = new Set((process.env.MSD_BENCH_PARTS ?? 'matmul,layer,msd,tiny').split(',').map((p) => p.trim()));
+const PARTS = new Set((process.env.MSD_BENCH_PARTS ?? 'matmul,layer,msd,tiny,eval').split(',').map((p) => p.trim()));
+/** Sentences of CoNLL-2002 nl test (the first ones) the eval rows time: enough for ~15 batches, short enough to be quick. */
+const EVAL_SENTENCES = 400;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -270,11 +276,55 @@ const bench: Bench = async ({ log, root }) => {
     }
     // The tiny preset's steps: the one measure the demo bench uses too (bench/tiny-speed.ts).
     if (PARTS.has('tiny')) for (const row of tinySpeedRows(tinySpeed(root, work, !missing, log))) add(row);
+    if (PARTS.has('eval')) evalRows(root, work, missing, log).forEach(add);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
   return rows;
 };
+
+/** Evaluation at mBERT size: runHeads in a child process (bench/speed-eval.ts), then PyTorch on its batches. */
+function evalRows(root: string, work: string, missing: string | undefined, log: (m: string) => void): BenchRow[] {
+  const windows = join(work, 'eval-windows.json');
+  log(`mBERT-size evaluation: the first ${EVAL_SENTENCES} sentences of nl test through runHeads...`);
+  const out = execFileSync(
+    process.execPath,
+    ['--import', 'tsx', join(root, 'bench', 'speed-eval.ts'), work, String(EVAL_SENTENCES), windows],
+    { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const r = JSON.parse(out.trim().split('\n').pop()!) as {
+    sentencesPerSec: number;
+    tokensPerSec: number;
+    windows: number;
+    realTokens: number;
+    batches: number;
+  };
+  log(`mBERT-size evaluation: ${r.windows} windows, ${r.realTokens} real tokens, ${r.batches} batches`);
+  const pt = missing
+    ? undefined
+    : torch<{ sentencesPerSec: number; tokensPerSec: number }>(root, ['eval', '--batches', windows]);
+  const note = `first ${EVAL_SENTENCES} sentences of nl test, batch 32, every head (4-12), after a warm-up on the longest batch`;
+  const label = 'mBERT-size evaluation (every head), nl test';
+  return [
+    {
+      what: `${label}: sentences/s`,
+      value: r.sentencesPerSec,
+      unit: 'sentences/s',
+      better: 'higher',
+      reference: pt && { name: 'PyTorch (eval, no_grad, dynamic padding, same batches)', value: pt.sentencesPerSec },
+      target: { on: 'ratio', op: '>=', value: 1 },
+      note,
+    },
+    {
+      what: `${label}: real tokens/s`,
+      value: r.tokensPerSec,
+      unit: 'tokens/s',
+      better: 'higher',
+      reference: pt && { name: 'PyTorch (eval, no_grad, dynamic padding, same batches)', value: pt.tokensPerSec },
+      note,
+    },
+  ];
+}
 
 /**
  * Matmul FLOPs per real token of a paper-preset step at mBERT size: every layer's forward (Q, K, V, attention

@@ -7,6 +7,8 @@ Subcommands print one JSON object on stdout:
   layer   --batch 8 --seq 128                 one BERT-base layer forward+backward (exact GELU, padding mask)
   msd     --task teacher|student --batches F  MSD training steps on the token ids the TypeScript run used
           --padding 128|dynamic --teacher live|cached [--extra-forward] [--size paper|tiny ...]
+  eval    --batches F                         evaluation: forward + every head's argmax on the batches the
+                                              TypeScript run evaluated (eval mode, no_grad, dynamic padding)
 
 The model is BERT as HF's BertModel computes it (post-LN, exact erf GELU, -1e4 mask bias, dropout 0.1), with a
 linear classifier on layers 4..12, the paper's freezing (embeddings + layers 1-3), torch.optim.AdamW (decay 0.01
@@ -191,6 +193,32 @@ def cmd_msd(a):
     return {'tokensPerSec': n / t, 'stepSec': t / max(1, len(times) - w), 'steps': len(times) - w, 'threads': torch.get_num_threads()}
 
 
+def cmd_eval(a):
+    """Evaluation as the library runs it: every batch (its composition from the batches file, the first `warmup`
+    ones a warm-up left out of the timing) padded to its own longest row, the encoder and every head in eval mode
+    under no_grad, each head's argmax over the labels. Sentences/s counts the file's sentences (their windows are
+    the timed batches); tokens/s the real (unpadded) tokens."""
+    data = json.load(open(a.batches))
+    torch.manual_seed(1)
+    model = Bert(labels=data['numLabels'], **sizes(a))
+    model.eval()
+    w = data.get('warmup', 1)
+    batches = [pad(b, None)[:2] for b in data['batches']]
+    with torch.no_grad():
+        for ids, mask in batches[:w]:
+            _, logits = model(ids, mask)
+            [v.argmax(-1) for v in logits.values()]
+        t0 = time.perf_counter()
+        n_tokens = 0
+        for ids, mask in batches[w:]:
+            _, logits = model(ids, mask)
+            preds = [v.argmax(-1) for v in logits.values()]
+            n_tokens += int(mask.sum())
+        t = time.perf_counter() - t0
+    assert len(preds) == len(model.head_layers)
+    return {'sentencesPerSec': data['sentences'] / t, 'tokensPerSec': n_tokens / t, 'sec': t, 'batches': len(batches) - w, 'threads': torch.get_num_threads()}
+
+
 def timed(fn, reps):
     fn()
     ts = []
@@ -233,7 +261,7 @@ def cmd_layer(a):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument('cmd', choices=['matmul', 'layer', 'msd'])
+    p.add_argument('cmd', choices=['matmul', 'layer', 'msd', 'eval'])
     p.add_argument('--threads', type=int, default=os.cpu_count())
     p.add_argument('--reps', type=int, default=3)
     p.add_argument('--shapes', default='4096x768x768,4096x768x3072')
@@ -254,7 +282,7 @@ def main():
     p.add_argument('--dropout', type=float, default=0.1)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    res = {'matmul': cmd_matmul, 'layer': cmd_layer, 'msd': cmd_msd}[a.cmd](a)
+    res = {'matmul': cmd_matmul, 'layer': cmd_layer, 'msd': cmd_msd, 'eval': cmd_eval}[a.cmd](a)
     res['torch'] = torch.__version__
     print(json.dumps(res))
 

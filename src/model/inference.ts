@@ -11,7 +11,7 @@
 import type { AnySentence } from '../data/types.js';
 import { tf } from '../tf.js';
 import type { Encoded } from '../tokenizer/align.js';
-import { makeBatches } from '../tokenizer/batching.js';
+import { makeBatches, type Batch } from '../tokenizer/batching.js';
 import { batchToTensors, disposeBatchTensors } from '../tokenizer/tensors.js';
 import type { NerModel } from './ner-model.js';
 
@@ -33,6 +33,11 @@ export interface InferenceOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** The batches `inferBatches` runs, in its order: the windows sorted by length, cut every `batchSize` (default 32). */
+export function inferenceBatches(windows: readonly Encoded[], padId: number, batchSize = 32): Batch[] {
+  return makeBatches(windows, { batchSize, shuffle: false, bucket: true, padId });
+}
+
 /** Every window through the model, batch by batch, in evaluation mode; `read` copies out what it needs. */
 export function inferBatches(
   model: NerModel,
@@ -40,12 +45,7 @@ export function inferBatches(
   read: (batch: InferenceBatch) => void,
   opts: InferenceOptions = {},
 ): void {
-  const batches = makeBatches(windows, {
-    batchSize: opts.batchSize ?? 32,
-    shuffle: false,
-    bucket: true,
-    padId: model.tokenizer.padId,
-  });
+  const batches = inferenceBatches(windows, model.tokenizer.padId, opts.batchSize);
   let done = 0;
   for (const batch of batches) {
     const x = batchToTensors(batch);
