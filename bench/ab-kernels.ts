@@ -18,9 +18,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { initBackend } from '../src/backend/init.js';
-import { tf } from '../src/tf.js';
-import { BertEncoder } from '../src/model/bert.js';
-import { bertConfig } from '../src/model/config.js';
+import { layerStep } from './layer-step.js';
 
 const names = (process.env.AB_KERNELS ?? 'MsdLayerNorm,MsdLayerNormGrad,MsdAttentionSoftmaxGrad,_FusedMatMul')
   .split(',')
@@ -55,24 +53,9 @@ const setOn = (on: boolean) => {
     if (!on && has) unregisterKernel(n, 'wasm');
   }
 };
-const cfg = bertConfig({ vocabSize: 1000, hiddenSize: 768, numLayers: 1, numHeads: 12, intermediateSize: 3072 });
-const enc = BertEncoder.random(cfg, 1);
 const [b, t] = [Number(process.env.AB_B ?? 8), Number(process.env.AB_T ?? 128)];
-const x = tf.randomUniform([b, t], 0, 1000, 'int32') as tf.Tensor2D;
-const maskValues = new Int32Array(b * t).fill(1);
-maskValues.fill(0, t / 2, t);
-const mask = tf.tensor2d(maskValues, [b, t], 'int32');
-const frozen = { freezeEmbeddings: true, freezeLayers: 0 };
-const vars = enc.trainableVariables(frozen).map((v) => v.variable);
-const step = () => {
-  const { value, grads } = tf.variableGrads(() => {
-    const { hidden } = enc.forward({ inputIds: x, attentionMask: mask }, { training: true, dropoutSeed: 3, frozen });
-    return tf.mean(tf.square(hidden[1]!)) as tf.Scalar;
-  }, vars);
-  const v = value.dataSync()[0];
-  tf.dispose([value, ...Object.values(grads)]);
-  return v;
-};
+const layer = layerStep(b, t);
+const step = () => layer.step();
 const reps = Number(process.env.AB_REPS ?? 5);
 const times: Record<string, number[]> = { old: [], new: [] };
 const losses: Record<string, number> = {};
