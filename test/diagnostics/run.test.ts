@@ -37,22 +37,21 @@ function saveTiny(run: string, sub: string, seed: number): void {
   disposeNerModel(model);
 }
 
+/** The tiny preset on CoNLL-2002 es -> nl with `test` test sentences, on the cpu backend. */
+function tinyEsNl(test: number, run: { outDir: string; teacherDir?: string }) {
+  return resolveConfig('tiny', {
+    data: { root: dataRoot, corpus: 'conll2002', source: 'es', targets: ['nl'], limit: { train: 0, dev: 0, test } },
+    run: { ...run, backend: 'cpu' },
+  });
+}
+
 test(
   'runDiagnostics writes MMD per layer and the projection; the report draws them',
   { skip: existsSync(join(dataRoot, 'conll2002')) ? undefined : `no CoNLL-2002 data under ${dataRoot}` },
   async () => {
     const run = mkdtempSync(join(tmpdir(), 'msd-diag-run-'));
     made.push(run);
-    const cfg = resolveConfig('tiny', {
-      data: {
-        root: dataRoot,
-        corpus: 'conll2002',
-        source: 'es',
-        targets: ['nl'],
-        limit: { train: 0, dev: 0, test: 40 },
-      },
-      run: { outDir: run, backend: 'cpu' },
-    });
+    const cfg = tinyEsNl(40, { outDir: run });
     writeFileSync(join(run, 'config.json'), JSON.stringify(cfg, null, 2));
     saveTiny(run, 'teacher', 3);
     mkdirSync(join(run, 'students'));
@@ -88,16 +87,7 @@ test(
     const shared = mkdtempSync(join(tmpdir(), 'msd-diag-teacher-'));
     const cell = mkdtempSync(join(tmpdir(), 'msd-diag-cell-'));
     made.push(shared, cell);
-    const cfg = resolveConfig('tiny', {
-      data: {
-        root: dataRoot,
-        corpus: 'conll2002',
-        source: 'es',
-        targets: ['nl'],
-        limit: { train: 0, dev: 0, test: 30 },
-      },
-      run: { outDir: cell, teacherDir: shared, backend: 'cpu' },
-    });
+    const cfg = tinyEsNl(30, { outDir: cell, teacherDir: shared });
     writeFileSync(join(cell, 'config.json'), JSON.stringify(cfg, null, 2));
     saveTiny(shared, 'teacher', 3); // the cell has no teacher/ of its own
     saveTiny(cell, join('students', 'nl'), 4);
