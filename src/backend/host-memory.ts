@@ -13,6 +13,7 @@
  */
 import { tf } from '../tf.js';
 import type { Tensor, Variable } from '../tf.js';
+import { heapKernels } from './simd-kernels.js';
 
 interface WasmLike {
   typedArrayFromHeap(t: { dataId: object; shape: number[]; dtype: string }): Float32Array | Int32Array | Uint8Array;
@@ -79,8 +80,47 @@ export function updateVariable(
   value.dispose();
 }
 
-/** Sum of squares of the values of `t` (float64 accumulation), read without a copy where possible. */
+/**
+ * `updateVariable` with byte offsets in the wasm heap instead of arrays, for a kernel of
+ * src/backend/simd-kernels.wat: `write(out, current, grad)` gets the offsets of the new values, the current values
+ * and the gradient (`out === current` when the update can be in place, under the same rule). Returns false, having
+ * done nothing, when the variable or the gradient is not in the active wasm backend's heap.
+ */
+export function updateVariableInHeap(
+  variable: Variable,
+  grad: Tensor,
+  write: (out: number, current: number, grad: number) => void,
+): boolean {
+  expectFloat32(variable, `updateVariableInHeap: variable '${variable.name}'`);
+  expectFloat32(grad, `updateVariableInHeap: the gradient of '${variable.name}'`);
+  const wasm = wasmBackendOf(variable);
+  if (!wasm || wasmBackendOf(grad) !== wasm) return false;
+  const at = (t: { dataId: object; shape: number[]; dtype: string }) => wasm.typedArrayFromHeap(t).byteOffset;
+  if (wasm.refCount(variable.dataId) === 1) {
+    write(at(variable), at(variable), at(grad));
+    return true;
+  }
+  const info = wasm.makeOutput(variable.shape, 'float32');
+  write(at(info), at(variable), at(grad));
+  const value = tf
+    .engine()
+    .makeTensorFromTensorInfo(info as Parameters<ReturnType<typeof tf.engine>['makeTensorFromTensorInfo']>[0]);
+  variable.assign(value);
+  value.dispose();
+  return true;
+}
+
+/**
+ * Sum of squares of the values of `t` (float64 accumulation, even and odd positions in two sums), read without a
+ * copy where possible; on wasm with the SIMD kernels, `sum_squares` does the same arithmetic (the same bits).
+ */
 export function sumOfSquares(t: Tensor): number {
+  expectFloat32(t, 'sumOfSquares: the tensor');
+  const kernels = heapKernels();
+  if (kernels && t.size > 0 && wasmBackendOf(t)) {
+    const view = wasmBackendOf(t)!.typedArrayFromHeap(t);
+    return kernels.sum_squares(view.byteOffset, t.size);
+  }
   const v = readFloats(t);
   let s0 = 0;
   let s1 = 0;

@@ -67,6 +67,36 @@ interface SimdExports {
   ): void;
   softmax_backward(p: number, dp: number, ds: number, rows: number, cols: number, scale: number): void;
   dropout_mask(out: number, n: number, base: number, threshold: number, scale: number): void;
+  adamw_hf(
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    out: number,
+    n: number,
+    b1: number,
+    b2: number,
+    eps: number,
+    stepSize: number,
+    decay: number,
+    gradScale: number,
+  ): void;
+  adamw_torch(
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    out: number,
+    n: number,
+    b1: number,
+    b2: number,
+    eps: number,
+    stepSize: number,
+    sqrtBc2: number,
+    decay: number,
+    gradScale: number,
+  ): void;
+  sum_squares(x: number, n: number): number;
 }
 
 /** The slice of the WebAssembly JS API used here (the project compiles without the DOM type library). */
@@ -283,6 +313,20 @@ export function registerSimdKernels(): boolean {
 /** Why the SIMD kernels are not registered ('' when they are, or before `registerSimdKernels`). */
 export function simdKernelsUnavailable(): string {
   return reason;
+}
+
+/** The update kernels that are not tfjs kernels (they write in place): AdamW's step and the sum of squares. */
+export type HeapKernels = Pick<SimdExports, 'adamw_hf' | 'adamw_torch' | 'sum_squares'>;
+
+/**
+ * The module's in-place kernels for the active backend's heap (AdamW's update and the gradient norm's sum of
+ * squares, called with byte offsets by src/train/adamw.ts and src/backend/host-memory.ts), or undefined when the
+ * active backend is not wasm or the SIMD kernels are off (`MSD_SIMD=off`, no SIMD): callers then run their
+ * JavaScript loops, which give the same bits.
+ */
+export function heapKernels(): HeapKernels | undefined {
+  if (!registered || tf.getBackend() !== 'wasm') return undefined;
+  return kernelsFor(tf.engine().findBackend('wasm') as BackendWasm);
 }
 
 /** Whether the current backend runs `name` as a kernel of ours (MsdGelu, MsdLayerNorm, ...). */

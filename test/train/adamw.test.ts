@@ -4,6 +4,8 @@ import { tf } from '../../src/tf.js';
 import { initBackend } from '../../src/backend/init.js';
 import { loadBlas } from '../../src/backend/blas.js';
 import { AdamW, defaultNoDecay, linearWarmupDecay } from '../../src/train/optim.js';
+import { sumOfSquares } from '../../src/backend/host-memory.js';
+import { heapKernels } from '../../src/backend/simd-kernels.js';
 
 /** Seeded float32-representable numbers in [-1, 1). */
 function data(n: number, seed: number): number[] {
@@ -282,6 +284,65 @@ check("a tensor sharing the parameter's bytes keeps its values; a sole owner is 
   const id = w.dataId;
   opt.step({ [w.name]: tf.tensor(data(8, 10)) }, 0.1);
   if (tf.getBackend() !== 'cpu') assert.equal(w.dataId, id, 'sole owner on wasm: expected an in-place update');
+  opt.dispose();
+  w.dispose();
+});
+
+/** Three steps of both variants on the active backend: the final parameters, moments and the gradients' norm. */
+function threeSteps(n: number): { params: Float32Array[]; state: Record<string, Float32Array>; sumSq: number } {
+  const w = fresh(data(n, 31), [n], 'bits/kernel');
+  const b = fresh(data(7, 32), [7], 'bits/bias');
+  const out: { params: Float32Array[]; state: Record<string, Float32Array>; sumSq: number } = {
+    params: [],
+    state: {},
+    sumSq: 0,
+  };
+  for (const variant of ['hf', 'torch'] as const) {
+    const opt = new AdamW([w, b], { variant, weightDecay: 0.01 });
+    for (let step = 0; step < 3; step++) {
+      const grads = { [w.name]: tf.tensor(data(n, 40 + step)), [b.name]: tf.tensor(data(7, 50 + step)) };
+      out.sumSq += sumOfSquares(grads[w.name]!) + sumOfSquares(grads[b.name]!);
+      // a clipping factor < 1 on the middle step
+      opt.step(grads, 1e-3 * (step + 1), step === 1 ? 0.37 : 1);
+      tf.dispose(Object.values(grads));
+    }
+    out.params.push(w.dataSync().slice() as Float32Array, b.dataSync().slice() as Float32Array);
+    Object.assign(
+      out.state,
+      Object.fromEntries(Object.entries(opt.exportState()).map(([k, v]) => [`${variant}/${k.replace(/#\d+/, '')}`, v])),
+    );
+    opt.dispose();
+  }
+  w.dispose();
+  b.dispose();
+  return out;
+}
+
+test("wasm's SIMD update and sum of squares give the same bits as the JavaScript loops (cpu), across chunks", async () => {
+  // 2 x 16384 + 3: two whole chunks of the heap scratch, a short one, an odd last value; 7: shorter than a chunk.
+  const n = 2 * 16384 + 3;
+  await initBackend({ prefer: 'cpu' });
+  const onCpu = threeSteps(n);
+  await initBackend({ prefer: 'wasm' });
+  assert.ok(heapKernels(), 'expected the SIMD kernels on wasm (is MSD_SIMD=off set?)');
+  const onWasm = threeSteps(n);
+  assert.equal(onWasm.sumSq, onCpu.sumSq, 'sum of squares');
+  onCpu.params.forEach((want, i) => assert.deepEqual(onWasm.params[i], want, `parameters ${i}`));
+  assert.deepEqual(Object.keys(onWasm.state), Object.keys(onCpu.state));
+  for (const [key, want] of Object.entries(onCpu.state)) assert.deepEqual(onWasm.state[key], want, key);
+});
+
+test('the SIMD update gives its heap scratch back', async () => {
+  await initBackend({ prefer: 'wasm' });
+  const w = fresh(data(64, 5), [64], 'scratch/kernel');
+  const opt = new AdamW([w]);
+  const grads = { [w.name]: tf.tensor(data(64, 6)) };
+  opt.step(grads, 0.1); // the heap may grow on the first allocation
+  const heap = (tf.engine().findBackend('wasm') as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm;
+  const size = heap.HEAPU8.buffer.byteLength;
+  for (let i = 0; i < 2000; i++) opt.step(grads, 0.1); // 2000 x 128 KiB of scratch would grow it if kept
+  assert.equal(heap.HEAPU8.buffer.byteLength, size, 'the heap grew: scratch not freed');
+  tf.dispose(Object.values(grads));
   opt.dispose();
   w.dispose();
 });
