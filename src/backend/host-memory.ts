@@ -111,6 +111,37 @@ export function updateVariableInHeap(
 }
 
 /**
+ * `acc + g` as tf.add computes it (float32, the same bits), written into `acc`'s bytes when they are in the wasm heap,
+ * the SIMD kernels are there and `acc` alone holds them (reference count 1); else a new tensor. Either way `acc` and
+ * `g` must not be used afterwards: both are disposed (the result may be `acc` itself). Gradient accumulation over
+ * micro-batches (src/train/loop.ts) thus allocates nothing per micro-batch.
+ */
+export function addInto(acc: Tensor, g: Tensor): Tensor {
+  const kernels = heapKernels();
+  const wasm = kernels ? wasmBackendOf(acc) : undefined;
+  if (
+    kernels &&
+    wasm &&
+    acc.dtype === 'float32' &&
+    g.dtype === 'float32' &&
+    wasmBackendOf(g) === wasm &&
+    acc.shape.length === g.shape.length &&
+    acc.shape.every((d, i) => d === g.shape[i]) &&
+    wasm.refCount(acc.dataId) === 1 &&
+    acc.dataId !== g.dataId
+  ) {
+    if (acc.size > 0)
+      kernels.add_into(wasm.typedArrayFromHeap(acc).byteOffset, wasm.typedArrayFromHeap(g).byteOffset, acc.size);
+    g.dispose();
+    return acc;
+  }
+  const sum = tf.add(acc, g);
+  acc.dispose();
+  g.dispose();
+  return sum;
+}
+
+/**
  * Sum of squares of the values of `t` (float64 accumulation, even and odd positions in two sums), read without a
  * copy where possible; on wasm with the SIMD kernels, `sum_squares` does the same arithmetic (the same bits).
  */

@@ -97,6 +97,7 @@ interface SimdExports {
     gradScale: number,
   ): void;
   sum_squares(x: number, n: number): number;
+  add_into(dst: number, src: number, n: number): void;
 }
 
 /** The slice of the WebAssembly JS API used here (the project compiles without the DOM type library). */
@@ -315,12 +316,13 @@ export function simdKernelsUnavailable(): string {
   return reason;
 }
 
-/** The update kernels that are not tfjs kernels (they write in place): AdamW's step and the sum of squares. */
-export type HeapKernels = Pick<SimdExports, 'adamw_hf' | 'adamw_torch' | 'sum_squares'>;
+/** The kernels that are not tfjs kernels (they write in place): AdamW's step, the sum of squares, `+=`. */
+export type HeapKernels = Pick<SimdExports, 'adamw_hf' | 'adamw_torch' | 'sum_squares' | 'add_into'>;
 
 /**
- * The module's in-place kernels for the active backend's heap (AdamW's update and the gradient norm's sum of
- * squares, called with byte offsets by src/train/adamw.ts and src/backend/host-memory.ts), or undefined when the
+ * The module's in-place kernels for the active backend's heap (AdamW's update, the gradient norm's sum of squares,
+ * the micro-batch gradient sum; called with byte offsets by src/train/adamw.ts and src/backend/host-memory.ts), or
+ * undefined when the
  * active backend is not wasm or the SIMD kernels are off (`MSD_SIMD=off`, no SIMD): callers then run their
  * JavaScript loops, which give the same bits.
  */

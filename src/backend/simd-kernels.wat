@@ -36,6 +36,8 @@
 ;;       the fused AdamW updates of src/train/adamw.ts (its formulas there), two parameters per step in float64
 ;;       lanes: every operation is the one its JavaScript loop does on doubles, in the same order (m and v are used
 ;;       unrounded after being stored as float32, as in JavaScript), so both give the same bits. out may be p.
+;;   add_into(dst, src, n)
+;;       dst[i] += src[i] (float32, the bits of tfjs's Add): gradient accumulation over micro-batches in place
 ;;   sum_squares(x, n) -> f64
 ;;       sum of x[i]^2 in float64 with two accumulators (even and odd positions), as src/backend/host-memory.ts's
 ;;       loop: the same bits
@@ -541,4 +543,25 @@
         (local.set $lo (f64x2.promote_low_f32x4 (v128.load32_zero align=4 (local.get $x))))
         (local.set $acc (f64x2.add (local.get $acc) (f64x2.mul (local.get $lo) (local.get $lo))))))
     (f64.add (f64x2.extract_lane 0 (local.get $acc)) (f64x2.extract_lane 1 (local.get $acc))))
+
+  (func (export "add_into") (param $dst i32) (param $src i32) (param $n i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $dst) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $done
+      (loop $vec
+        (br_if $done (i32.ge_u (local.get $dst) (local.get $end)))
+        (v128.store align=4 (local.get $dst)
+          (f32x4.add (v128.load align=4 (local.get $dst)) (v128.load align=4 (local.get $src))))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+        (local.set $src (i32.add (local.get $src) (i32.const 16)))
+        (br $vec)))
+    (local.set $n (i32.and (local.get $n) (i32.const 3)))
+    (block $tdone
+      (loop $t
+        (br_if $tdone (i32.eqz (local.get $n)))
+        (f32.store (local.get $dst) (f32.add (f32.load (local.get $dst)) (f32.load (local.get $src))))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+        (local.set $src (i32.add (local.get $src) (i32.const 4)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $t))))
 )

@@ -22,6 +22,7 @@ import type { Scalar, Tensor, Variable } from '../tf.js';
 import { AdamW, defaultNoDecay } from './adamw.js';
 import { freshState, loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainerState } from './checkpoint.js';
 import { clipScale } from './clip.js';
+import { addInto } from '../backend/host-memory.js';
 import type { ProgressCallback, ProgressEvent } from './progress.js';
 import type { ModelPaths } from '../run/dir.js';
 import { appendJsonl, readJsonl, writeFileAtomic } from '../run/io.js';
@@ -149,9 +150,9 @@ function stepGradients<B>(
       for (const [name, v] of Object.entries(partTerms)) terms[name] = (terms[name] ?? 0) + weight * v;
       if (!acc) acc = grads;
       else {
+        // In place in the heap where possible (addInto): no new buffer per parameter per micro-batch.
         const prev: Record<string, Tensor> = acc;
-        acc = Object.fromEntries(Object.entries(prev).map(([name, g]) => [name, tf.add(g, grads[name]!)]));
-        tf.dispose([...Object.values(prev), ...Object.values(grads)]);
+        acc = Object.fromEntries(Object.entries(prev).map(([name, g]) => [name, addInto(g, grads[name]!)]));
       }
     });
     return { loss, terms, grads: acc! };

@@ -1,0 +1,62 @@
+/**
+ * src/backend/host-memory.ts: `addInto` (the micro-batch gradient sum) gives tf.add's bits on every backend, in
+ * place in the heap when the accumulator alone holds its bytes and into a new tensor when something shares them;
+ * `sumOfSquares` gives the same float64 sum on every backend (the SIMD kernel on wasm, the loop elsewhere).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf } from '../../src/tf.js';
+import { initBackend } from '../../src/backend/init.js';
+import { loadBlas } from '../../src/backend/blas.js';
+import { addInto, sumOfSquares } from '../../src/backend/host-memory.js';
+import { createRng } from '../../src/rng.js';
+
+function values(n: number, seed: number): Float32Array {
+  const rng = createRng(seed);
+  return Float32Array.from({ length: n }, () => (rng.next() - 0.5) * 10 ** Math.floor(rng.next() * 6 - 3));
+}
+
+const backends = ['cpu', 'wasm', ...(loadBlas().ok ? ['blas' as const] : [])] as const;
+for (const backend of backends) {
+  test(`addInto equals tf.add bit for bit, in place only for a sole owner [${backend}]`, async () => {
+    await initBackend({ prefer: backend });
+    const before = tf.memory().numTensors;
+    // 4k + 3 values: the vector loop and the one-value tail; 0 values: nothing to add
+    for (const n of [0, 1, 7, 4099]) {
+      const a = values(n, n + 1);
+      const b = values(n, n + 2);
+      const want = tf.tidy(() => tf.add(tf.tensor(a), tf.tensor(b)));
+      const acc = tf.tensor(a, [n]);
+      const id = acc.dataId;
+      const sum = addInto(acc, tf.tensor(b, [n]));
+      assert.deepEqual(sum.dataSync(), want.dataSync(), `n = ${n}`);
+      if (backend !== 'cpu') assert.equal(sum.dataId, id, "expected the sum in the accumulator's bytes");
+      tf.dispose([sum, want]);
+    }
+    const acc = tf.tensor(values(9, 3));
+    const shared = tf.clone(acc); // shares the bytes on wasm (copy-free Identity)
+    const kept = Array.from(shared.dataSync());
+    const sum = addInto(acc, tf.tensor(values(9, 4)));
+    assert.deepEqual(Array.from(shared.dataSync()), kept, "a tensor sharing the accumulator's bytes was changed");
+    assert.ok(acc.isDisposed, 'the accumulator is disposed');
+    tf.dispose([sum, shared]);
+    assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+  });
+
+  test(`sumOfSquares: the same float64 sum on every backend [${backend}]`, async () => {
+    await initBackend({ prefer: 'cpu' });
+    for (const n of [0, 1, 2, 3, 5, 4099]) {
+      const v = values(n, 10 + n);
+      let s0 = 0;
+      let s1 = 0;
+      for (let i = 0; i < n; i++) {
+        if (i % 2 === 0) s0 += v[i]! * v[i]!;
+        else s1 += v[i]! * v[i]!;
+      }
+      await initBackend({ prefer: backend });
+      const t = tf.tensor(v, [n]);
+      assert.equal(sumOfSquares(t), s0 + s1, `n = ${n}`);
+      t.dispose();
+    }
+  });
+}
