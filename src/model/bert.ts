@@ -55,6 +55,14 @@ export interface ForwardOptions {
    * paper's freezing). Gradients for those parts are then unavailable.
    */
   frozen?: FreezeOptions;
+  /**
+   * The frozen prefix's states (`hidden[0..k]`, the embeddings and frozen layers 1..k) from an earlier forward of the
+   * same batch with the same `training`, `dropoutSeed` and `frozen`: the forward continues from them instead of
+   * recomputing them. The values are the ones it would compute (that prefix runs off the tape, with the same
+   * dropout masks); the student's micro-batches reuse them from the pass that computes the whole batch's [CLS] rows
+   * (src/train/student-micro-batches.ts). The caller keeps ownership: `hidden` holds clones.
+   */
+  frozenPrefix?: Tensor3D[];
 }
 
 export interface BertOutput {
@@ -218,12 +226,12 @@ export class BertEncoder {
         const e = ops.layerNorm(tf.add(tf.add(word, pos), types), 'embeddings.layer_norm');
         return ops.dropout(e, cfg.hiddenDropout, 'embeddings');
       };
-      const emb = (untapedBlocks > 0 ? offTape(embed, [inputIds]) : embed()) as Tensor3D;
-      const hidden: Tensor3D[] = [emb];
-      let h = tf.reshape(emb, [b * t, H]) as tf.Tensor2D;
+      const prefix = opts.frozenPrefix ? checkedPrefix(opts.frozenPrefix, untapedBlocks, [b, t, H]) : undefined;
+      const hidden: Tensor3D[] = prefix ?? [(untapedBlocks > 0 ? offTape(embed, [inputIds]) : embed()) as Tensor3D];
+      let h = tf.reshape(hidden[hidden.length - 1]!, [b * t, H]) as tf.Tensor2D;
       // [b, t] -> [b, 1, 1, t]: the same bias for every head and query position.
       const maskBias = tf.reshape(tf.mul(tf.sub(1, tf.cast(attentionMask, 'float32')), MASK_BIAS), [b, 1, 1, t]);
-      for (let i = 0; i < cfg.numLayers; i++) {
+      for (let i = hidden.length - 1; i < cfg.numLayers; i++) {
         // One tidy per layer frees its intermediates as soon as the layer is done (in training the tape keeps
         // its own references to what the backward pass needs), so evaluation holds one layer's activations.
         const hIn = h;
@@ -298,6 +306,21 @@ export class BertEncoder {
  * inputs passed are never on a path from a trained variable (token ids or the frozen prefix's states), so
  * backprop prunes the node.
  */
+/** Clones of a `frozenPrefix` after checking it has the frozen prefix's length and every state the batch's shape. */
+function checkedPrefix(prefix: Tensor3D[], blocks: number, shape: number[]): Tensor3D[] {
+  if (blocks === 0) throw new Error('forward: frozenPrefix needs frozen embeddings (frozen.freezeEmbeddings)');
+  if (prefix.length !== blocks) {
+    throw new Error(
+      `forward: frozenPrefix has ${prefix.length} states; expected ${blocks} (the frozen prefix's blocks)`,
+    );
+  }
+  prefix.forEach((x, m) => {
+    if (x.shape.join() !== shape.join())
+      throw new Error(`forward: frozenPrefix[${m}] is [${x.shape}]; expected [${shape}] like the batch`);
+  });
+  return prefix.map((x) => tf.clone(x));
+}
+
 function offTape(fn: () => tf.Tensor, inputs: tf.Tensor[]): tf.Tensor {
   const f = tf.customGrad((...args: (tf.Tensor | ((saved: tf.Tensor[]) => void))[]) => ({
     value: fn(),

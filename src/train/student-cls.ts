@@ -5,6 +5,7 @@
 import type { MsdConfig } from '../config.js';
 import { clsSlice } from '../model/cls.js';
 import type { NerModel } from '../model/ner-model.js';
+import type { BertOutput } from '../model/bert.js';
 import { tf } from '../tf.js';
 import type { Encoded } from '../tokenizer/align.js';
 import type { Batch } from '../tokenizer/batching.js';
@@ -21,6 +22,26 @@ export function teacherCls(cls: Float32Array, H: number, batch: Batch, index: Ma
   return tf.tensor2d(out, [batch.items.length, H]);
 }
 
+/**
+ * The student's forward on a source batch (the MMD_M input), dropout seeded from the step seed; `frozenPrefix`
+ * continues from the frozen prefix's states of an earlier identical forward (see `ForwardOptions`).
+ */
+export function studentSourceForward(
+  student: NerModel,
+  source: Batch,
+  stepSeed: number,
+  frozen: MsdConfig['student'],
+  frozenPrefix?: tf.Tensor3D[],
+): BertOutput {
+  const xs = batchToTensors(source);
+  return student.encoder.forward(xs, {
+    training: true,
+    dropoutSeed: streamSeed(stepSeed, 'mmd-source'),
+    frozen,
+    frozenPrefix,
+  });
+}
+
 /** The student's [CLS] on a source batch (the MMD_M input), dropout seeded from the step seed. */
 export function studentCls(
   student: NerModel,
@@ -28,11 +49,7 @@ export function studentCls(
   stepSeed: number,
   clsLayer: number,
   frozen: MsdConfig['student'],
+  frozenPrefix?: tf.Tensor3D[],
 ): tf.Tensor2D {
-  const xs = batchToTensors(source);
-  return clsSlice(
-    student.encoder.forward(xs, { training: true, dropoutSeed: streamSeed(stepSeed, 'mmd-source'), frozen }).hidden[
-      clsLayer
-    ]!,
-  );
+  return clsSlice(studentSourceForward(student, source, stepSeed, frozen, frozenPrefix).hidden[clsLayer]!);
 }

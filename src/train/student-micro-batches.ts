@@ -7,7 +7,8 @@
  * MMD_M) of the WHOLE batch. Then dG/dtheta = sum_parts <dG/dY_part, dY_part/dtheta>, so:
  *
  *   1. a first pass off the tape computes the whole batch's student [CLS] rows (every micro-batch with the dropout
- *      seed the loop will give it), G's value and its gradient dG/dY with respect to them (a constant);
+ *      seed the loop will give it), G's value and its gradient dG/dY with respect to them (a constant); it keeps
+ *      each micro-batch's frozen-prefix states, which step 2 would compute again identically;
  *   2. each micro-batch then adds <dG/dY_part, Y_part(theta)> to its loss, whose gradient is exactly its rows'
  *      share of dG/dtheta (Y_part(theta) is recomputed with the same dropout seeds, so it is the Y the gradient
  *      was taken at);
@@ -24,7 +25,8 @@ import { firstPieceMask } from '../tokenizer/align.js';
 import { chunkBatch, splitBatch, type Batch } from '../tokenizer/batching.js';
 import { batchToTensors } from '../tokenizer/tensors.js';
 import type { MicroBatch } from './loop.js';
-import { studentCls, teacherCls } from './student-cls.js';
+import { studentSourceForward, teacherCls } from './student-cls.js';
+import type { BertOutput } from '../model/bert.js';
 import type { StudentBatch, TeacherOutputs } from './student.js';
 
 /** What one micro-batch of a student step needs from the whole batch (see the header). */
@@ -36,6 +38,13 @@ export interface MicroBatchShare {
   mmdGradSource?: tf.Tensor2D;
   /** First micro-batch only: the whole batch's MMD values, and G - sum_parts <dG/dY, Y> (the constant of step 3). */
   wholeBatch?: { perTerm: Record<string, number>; offset: number };
+  /**
+   * The frozen prefix's states (embeddings and frozen layers) of this micro-batch's target and source rows, kept from
+   * step 1's pass, which ran them with the same dropout seeds: step 2 continues from them instead of recomputing
+   * them (`ForwardOptions.frozenPrefix`; with the paper's freezing, 4 of 13 blocks of every micro-batch's forward).
+   */
+  targetPrefix?: tf.Tensor3D[];
+  sourcePrefix?: tf.Tensor3D[];
 }
 
 /** The loss of one micro-batch: its share of L_stu plus its linearised share of the MMD terms. */
@@ -123,28 +132,40 @@ function cutStudentBatch(cfg: MsdConfig, student: NerModel, batch: StudentBatch)
   return { targets, sources, shares };
 }
 
-/** Step 1: the whole batch's student [CLS] rows on target (for MMD_L) and source (MMD_M), micro-batch by micro-batch, off the tape. */
+/**
+ * Step 1: the whole batch's student [CLS] rows on target (for MMD_L) and source (MMD_M), micro-batch by micro-batch,
+ * off the tape; each micro-batch's frozen-prefix states are kept on its share (`targetPrefix`, `sourcePrefix`).
+ */
 function wholeBatchCls(
   cfg: MsdConfig,
   student: NerModel,
   clsLayer: number,
-  { targets, sources }: StudentCut,
+  { targets, sources, shares }: StudentCut,
   seeds: number[],
   useL: boolean,
   useM: boolean,
 ): [tf.Tensor2D | undefined, tf.Tensor2D | undefined] {
   const s = cfg.student;
+  const blocks = s.freezeEmbeddings ? 1 + s.freezeLayers : 0;
+  const keepPrefix = (out: BertOutput) => out.hidden.slice(0, blocks).map((h) => tf.keep(h));
   return tf.tidy(() => {
-    const targetCls = (k: number) =>
-      clsSlice(
-        student.encoder.forward(batchToTensors(targets[k]!), { training: true, dropoutSeed: seeds[k]!, frozen: s })
-          .hidden[clsLayer]!,
-      );
+    const targetCls = (target: Batch, k: number) => {
+      const out = student.encoder.forward(batchToTensors(target), {
+        training: true,
+        dropoutSeed: seeds[k]!,
+        frozen: s,
+      });
+      shares[k]!.targetPrefix = keepPrefix(out);
+      return clsSlice(out.hidden[clsLayer]!);
+    };
+    const sourceCls = (src: Batch, k: number) => {
+      const out = studentSourceForward(student, src, seeds[k]!, s);
+      shares[k]!.sourcePrefix = keepPrefix(out);
+      return clsSlice(out.hidden[clsLayer]!);
+    };
     return [
-      useL ? tf.keep(tf.concat(targets.map((_, k) => targetCls(k))) as tf.Tensor2D) : undefined,
-      useM
-        ? tf.keep(tf.concat(sources.map((src, k) => studentCls(student, src, seeds[k]!, clsLayer, s))) as tf.Tensor2D)
-        : undefined,
+      useL ? tf.keep(tf.concat(targets.map(targetCls)) as tf.Tensor2D) : undefined,
+      useM ? tf.keep(tf.concat(sources.map(sourceCls)) as tf.Tensor2D) : undefined,
     ];
   });
 }
@@ -204,8 +225,12 @@ function addMmdShares(
   shares[0]!.wholeBatch = { perTerm: whole.perTerm, offset: whole.total - linearPart };
 }
 
-/** Frees the MMD gradients attached by studentMicroBatches. */
+/** Frees the MMD gradients and frozen-prefix states attached by studentMicroBatches. */
 export function releaseMicroBatchShares(parts: MicroBatch<StudentBatch>[]): void {
-  for (const { part } of parts)
-    tf.dispose([part.micro?.mmdGradTarget, part.micro?.mmdGradSource].filter((t): t is tf.Tensor2D => t !== undefined));
+  for (const { part } of parts) {
+    const m = part.micro;
+    if (!m) continue;
+    tf.dispose([m.mmdGradTarget, m.mmdGradSource].filter((t): t is tf.Tensor2D => t !== undefined));
+    tf.dispose([...(m.targetPrefix ?? []), ...(m.sourcePrefix ?? [])]);
+  }
 }

@@ -223,7 +223,9 @@ export function studentStepLoss(
   const { clsLayer, hiddenSize: H } = outputs;
   return ({ target, source, micro }, stepSeed) => {
     const x = batchToTensors(target); // created inside variableGrads: freed with the step's intermediates
-    const { hidden } = student.encoder.forward(x, { training: true, dropoutSeed: stepSeed, frozen: s });
+    // A micro-batch continues from the frozen-prefix states its whole-batch [CLS] pass kept (same seed: same values).
+    const frozenPrefix = micro?.targetPrefix;
+    const { hidden } = student.encoder.forward(x, { training: true, dropoutSeed: stepSeed, frozen: s, frozenPrefix });
     const studentLogits = student.heads.logits(hidden, { training: true, dropoutSeed: stepSeed });
     const stu = studentLoss({
       teacherProbs: batchTeacherProbs(kdLayers, target, tIndex),
@@ -235,7 +237,8 @@ export function studentStepLoss(
       auxLayers: aux,
     });
     let studentClsSource: tf.Tensor2D | undefined;
-    if (source && !s.ablation.noMmdM) studentClsSource = studentCls(student, source, stepSeed, clsLayer, s);
+    if (source && !s.ablation.noMmdM)
+      studentClsSource = studentCls(student, source, stepSeed, clsLayer, s, micro?.sourcePrefix);
     if (micro)
       return microBatchLoss(
         micro,

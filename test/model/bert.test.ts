@@ -460,3 +460,57 @@ test('layerNorm: value and hand-written gradient equal autodiff of the plain for
   );
   tf.dispose([x, gamma, beta, w]);
 });
+
+test("frozenPrefix: continuing from an earlier forward's frozen-prefix states gives the same states and gradients", () => {
+  const enc = BertEncoder.random(cfg, 11);
+  const batch = input(
+    [
+      [2, 8, 9, 10, 3],
+      [2, 7, 3],
+    ],
+    5,
+  );
+  const frozen = { freezeEmbeddings: true, freezeLayers: 1 };
+  const opts = { training: true, dropoutSeed: 4, frozen };
+  const vars = enc.trainableVariables(frozen).map((v) => v.variable);
+  const before = tf.memory().numTensors;
+  const run = (frozenPrefix?: tf.Tensor3D[]) => {
+    let states: Float32Array[] = [];
+    const { value, grads } = tf.variableGrads(() => {
+      const { hidden } = enc.forward(batch, { ...opts, frozenPrefix });
+      states = hidden.map((h) => h.dataSync() as Float32Array);
+      return tf.sum(tf.square(hidden[cfg.numLayers]!)) as tf.Scalar;
+    }, vars);
+    const g = Object.values(grads).map((t) => t.dataSync().slice());
+    tf.dispose([value, ...Object.values(grads)]);
+    return { states, g };
+  };
+  const { hidden } = enc.forward(batch, opts);
+  const prefix = hidden.slice(0, 2); // embeddings and the frozen layer 1
+  tf.dispose(hidden.slice(2));
+  const full = run();
+  const resumed = run(prefix);
+  assert.deepEqual(resumed.states, full.states, 'hidden states');
+  assert.deepEqual(resumed.g, full.g, 'gradients');
+  assert.ok(
+    prefix.every((t) => !t.isDisposed),
+    "the caller's prefix is still the caller's",
+  );
+  // A prefix from another dropout seed is taken as given: the layers after it differ (so the test above can fail).
+  const other = enc.forward(batch, { ...opts, dropoutSeed: 5 });
+  const mixed = enc.forward(batch, { ...opts, frozenPrefix: other.hidden.slice(0, 2) });
+  assert.notDeepEqual(mixed.hidden[cfg.numLayers]!.dataSync(), full.states[cfg.numLayers]);
+  tf.dispose([...other.hidden, ...mixed.hidden]);
+  assert.throws(
+    () => enc.forward(batch, { ...opts, frozenPrefix: prefix.slice(0, 1) }),
+    /frozenPrefix has 1 states; expected 2/,
+  );
+  assert.throws(
+    () => enc.forward(batch, { training: true, frozenPrefix: prefix }),
+    /frozenPrefix needs frozen embeddings/,
+  );
+  tf.dispose(prefix);
+  assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+  disposeInput(batch);
+  enc.dispose();
+});
