@@ -147,7 +147,8 @@ function wholeBatchCls(
 ): [tf.Tensor2D | undefined, tf.Tensor2D | undefined] {
   const s = cfg.student;
   const blocks = s.freezeEmbeddings ? 1 + s.freezeLayers : 0;
-  const keepPrefix = (out: BertOutput) => out.hidden.slice(0, blocks).map((h) => tf.keep(h));
+  // Nothing to keep when the embeddings train (the whole forward is then on the tape).
+  const keepPrefix = (out: BertOutput) => (blocks > 0 ? out.hidden.slice(0, blocks).map((h) => tf.keep(h)) : undefined);
   return tf.tidy(() => {
     const targetCls = (target: Batch, k: number) => {
       const out = student.encoder.forward(batchToTensors(target), {

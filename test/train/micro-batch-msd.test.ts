@@ -91,18 +91,22 @@ test('teacher: micro-batches of 64 tokens train like whole batches', { skip: noD
   assertSameRun(join(whole.run.outDir, 'teacher'), join(cut.run.outDir, 'teacher'), 'teacher');
 });
 
-test(
-  'student (KD + MMD_M + MMD_L): micro-batches of 64 tokens train like whole batches',
-  { skip: noData },
-  async () => {
-    const teacher = config('student-teacher', 0);
-    await trainTeacher(teacher);
-    const whole = config('student-whole', 0, teacher.run.outDir);
-    const cut = config('student-cut', 64, teacher.run.outDir);
-    await distillStudent(whole, 'nl');
-    await distillStudent(cut, 'nl');
-    const s = steps(join(cut.run.outDir, 'students', 'nl'));
-    assert.ok(s[0]!.terms.mmd_M! > 0 && s[0]!.terms.mmd_L! > 0, 'both MMD terms are on and non-zero');
-    assertSameRun(join(whole.run.outDir, 'students', 'nl'), join(cut.run.outDir, 'students', 'nl'), 'student');
-  },
-);
+for (const freeze of [undefined, { freezeEmbeddings: true, freezeLayers: 1 }]) {
+  const frozen = freeze ? ', embeddings and layer 1 frozen (micro-batches reuse the frozen-prefix states)' : '';
+  test(
+    `student (KD + MMD_M + MMD_L${frozen}): micro-batches of 64 tokens train like whole batches`,
+    { skip: noData },
+    async () => {
+      const student = (c: MsdConfig): MsdConfig => (freeze ? { ...c, student: { ...c.student, ...freeze } } : c);
+      const teacher = config(`student-teacher${freeze ? '-frozen' : ''}`, 0);
+      await trainTeacher(teacher);
+      const whole = student(config(`student-whole${freeze ? '-frozen' : ''}`, 0, teacher.run.outDir));
+      const cut = student(config(`student-cut${freeze ? '-frozen' : ''}`, 64, teacher.run.outDir));
+      await distillStudent(whole, 'nl');
+      await distillStudent(cut, 'nl');
+      const s = steps(join(cut.run.outDir, 'students', 'nl'));
+      assert.ok(s[0]!.terms.mmd_M! > 0 && s[0]!.terms.mmd_L! > 0, 'both MMD terms are on and non-zero');
+      assertSameRun(join(whole.run.outDir, 'students', 'nl'), join(cut.run.outDir, 'students', 'nl'), 'student');
+    },
+  );
+}
