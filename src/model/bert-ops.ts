@@ -140,3 +140,68 @@ export function gelu<T extends tf.Tensor>(x: T): T {
 function geluValue(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))));
 }
+
+/**
+ * A dense layer, x W + b ([rows, in] x [in, out] + [out]): tfjs's `_FusedMatMul` kernel with the bias inside (on
+ * the blas backend sgemm adds the product to the bias rows), differentiated by the gradient registered below, which
+ * computes only the gradients backprop asks for. `tf.fused.matMul` differentiates through a `customGrad` that
+ * always computes all three: for a layer whose input comes off the tape (layer 4's Q, K and V projections after
+ * the paper's frozen prefix, or the bench's one layer), dx = dy W^T is a [rows, out] x [out, in] product thrown
+ * away. The gradients are the products tf.fused.matMul's are (the same kernels, the same bits).
+ */
+export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
+  registerDenseGradient();
+  const [rows, inSize] = x.shape;
+  const outSize = kernel.shape[1];
+  const attrs = { transposeA: false, transposeB: false, activation: 'linear', leakyreluAlpha: 0.2 };
+  // Batch-of-one 3D operands, as tf.fused.matMul passes them (every backend's kernel takes that form).
+  return tf.tidy(() => {
+    const a = tf.reshape(x, [1, rows, inSize]);
+    const b = tf.reshape(kernel, [1, inSize, outSize]);
+    const y = tf.engine().runKernel(tf._FusedMatMul, { a, b, bias }, attrs as never) as tf.Tensor;
+    return tf.reshape(y, [rows, outSize]);
+  });
+}
+
+let denseGradient = false;
+
+/** The gradient of `_FusedMatMul` with a linear activation (tfjs registers none: its op uses customGrad). */
+function registerDenseGradient(): void {
+  if (denseGradient) return;
+  denseGradient = true;
+  tf.registerGradient({
+    kernelName: tf._FusedMatMul,
+    inputsToSave: ['a', 'b', 'bias'],
+    gradFunc: (dy, saved, attrs) => {
+      const [a, b, bias] = saved as [tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+      const { transposeA, transposeB, activation } = attrs as unknown as tf._FusedMatMulAttrs;
+      if (activation && activation !== 'linear')
+        throw new Error(`bert-ops dense: no gradient for _FusedMatMul with activation '${activation}'`);
+      const g = dy as tf.Tensor;
+      // The four cases of tfjs's BatchMatMul gradient.
+      const grads: Record<string, () => tf.Tensor> = {
+        a: () =>
+          transposeA
+            ? tf.matMul(b!, g, transposeB, true)
+            : transposeB
+              ? tf.matMul(g, b!, false, false)
+              : tf.matMul(g, b!, false, true),
+        b: () =>
+          transposeB
+            ? transposeA
+              ? tf.matMul(g, a!, true, true)
+              : tf.matMul(g, a!, true, false)
+            : transposeA
+              ? tf.matMul(a!, g, false, false)
+              : tf.matMul(a!, g, true, false),
+      };
+      if (bias) {
+        grads.bias = () => {
+          const axes = tf.backend_util.getReductionAxes(bias.shape, g.shape);
+          return tf.reshape(axes.length > 0 ? tf.sum(g, axes) : g, bias.shape);
+        };
+      }
+      return grads;
+    },
+  });
+}

@@ -30,7 +30,7 @@ import { encoderParamSpecs, isFrozen, validateFreeze, type FreezeOptions, type P
 import { truncatedNormal } from './random.js';
 import { deriveSeed } from '../rng.js';
 import { siteDropout } from './dropout.js';
-import { attentionSoftmax, gelu, layerNorm } from './bert-ops.js';
+import { attentionSoftmax, dense, gelu, layerNorm } from './bert-ops.js';
 
 export { gelu, layerNorm } from './bert-ops.js';
 
@@ -207,13 +207,10 @@ export class BertEncoder {
       layerNorm: (x, prefix, residual) =>
         layerNorm(x, ops.w(`${prefix}.gamma`), ops.w(`${prefix}.beta`), cfg.layerNormEps, residual),
       // [rows, in] @ [in, out] + bias: a plain matmul, no transposed operand; the bias fused into it (on the blas
-      // backend the product is added to the bias rows, src/backend/blas-kernels.ts).
+      // backend the product is added to the bias rows, src/backend/blas-kernels.ts), and only the gradients
+      // backprop needs computed (bert-ops.ts).
       dense: (x, prefix) =>
-        tf.fused.matMul({
-          a: x as tf.Tensor2D,
-          b: ops.w(`${prefix}.kernel`) as tf.Tensor2D,
-          bias: ops.w(`${prefix}.bias`),
-        }) as tf.Tensor2D,
+        dense(x as tf.Tensor2D, ops.w(`${prefix}.kernel`) as tf.Tensor2D, ops.w(`${prefix}.bias`) as tf.Tensor1D),
     };
 
     return tf.tidy(() => {
