@@ -16,7 +16,7 @@
  *                 as its JavaScript loop, four positions at a time
  *
  * The composite of tfjs ops is five passes forward and eleven backward, with tfjs-wasm's scalar Erf (15 ns per
- * value here) and Exp (9 ns) done twice; these are one pass each at about 3.5 ns per value. `gelu` in
+ * value here) and Exp (9 ns) done twice; these are one pass each at about 3.3 ns per value. `gelu` in
  * src/model/bert-ops.ts uses them where the current backend has them and the composite elsewhere (cpu, webgl,
  * node). LayerNorm as tfjs ops is nine kernels forward and eleven backward (plus the residual add), the attention
  * softmax's gradient with its scale five; here one pass each (the LayerNorm kernels have
