@@ -4,16 +4,20 @@
  * The KD terms are means over the batch's first sub-tokens: each micro-batch takes its share of them (`kdWeight`).
  * The MMD terms are not sums over rows, so they are linearised by the chain rule. Write
  * G(Y) = alpha' MMD_M + beta' MMD_L as a function of the student's [CLS] rows Y (on target for MMD_L, on source for
- * MMD_M) of the WHOLE batch. Then dG/dtheta = sum_parts <dG/dY_part, dY_part/dtheta>, so:
+ * MMD_M) of the WHOLE batch, Y = (Y_0, ..., Y_{n-1}) by micro-batch. Then dG/dtheta = sum_k <dG/dY_k, dY_k/dtheta>,
+ * so:
  *
- *   1. a first pass off the tape computes the whole batch's student [CLS] rows (every micro-batch with the dropout
- *      seed the loop will give it), G's value and its gradient dG/dY with respect to them (a constant); it keeps
- *      each micro-batch's frozen-prefix states, which step 2 would compute again identically;
- *   2. each micro-batch then adds <dG/dY_part, Y_part(theta)> to its loss, whose gradient is exactly its rows'
- *      share of dG/dtheta (Y_part(theta) is recomputed with the same dropout seeds, so it is the Y the gradient
- *      was taken at);
- *   3. the first micro-batch also adds the constant G - sum_parts <dG/dY_part, Y_part>, so the parts' losses add up
- *      to L_final, and reports the whole batch's MMD values.
+ *   1. a first pass off the tape computes the [CLS] rows Y_1..Y_{n-1} of every micro-batch but the first, each with
+ *      the dropout seed the loop will give it, and keeps their frozen-prefix states, which step 3 would compute
+ *      again identically;
+ *   2. micro-batch 0 runs first: its loss takes G itself, on the tape, with its own rows Y_0(theta) and the others
+ *      as constants, so its backward pass carries <dG/dY_0, dY_0/dtheta>, and it reports the whole batch's MMD
+ *      values; from the same point it computes dG/dY_k for k >= 1 (constants, handed to those micro-batches);
+ *   3. each micro-batch k >= 1 adds <dG/dY_k, Y_k(theta)> - <dG/dY_k, Y_k> to its loss: 0 in value (Y_k(theta) is
+ *      recomputed with the same seed and prefix, so it is the Y_k of step 1), exactly its rows' share of dG/dtheta
+ *      in gradient. The parts' losses add up to L_final.
+ *
+ * Micro-batch 0 needs no pass off the tape: n - 1 extra forwards per step, not n.
  */
 import type { MsdConfig } from '../config.js';
 import { finalLoss } from '../losses/final.js';
@@ -33,41 +37,118 @@ import type { StudentBatch, TeacherOutputs } from './student.js';
 export interface MicroBatchShare {
   /** This micro-batch's share of the batch's first sub-tokens (the KD terms' weight). */
   kdWeight: number;
-  /** dG/dY for this micro-batch's student [CLS] rows on target (MMD_L) and on source (MMD_M): constants. */
+  /**
+   * Micro-batches k >= 1: dG/dY_k for their student [CLS] rows on target (MMD_L) and on source (MMD_M), and
+   * -<dG/dY_k, Y_k>: constants, set by micro-batch 0's loss (step 2), which runs first.
+   */
   mmdGradTarget?: tf.Tensor2D;
   mmdGradSource?: tf.Tensor2D;
-  /** First micro-batch only: the whole batch's MMD values, and G - sum_parts <dG/dY, Y> (the constant of step 3). */
-  wholeBatch?: { perTerm: Record<string, number>; offset: number };
+  offset?: number;
+  /** Micro-batch 0 only: what G needs besides its own rows (step 2). */
+  wholeBatch?: WholeBatchMmd;
   /**
    * The frozen prefix's states (embeddings and frozen layers) of this micro-batch's target and source rows, kept from
-   * step 1's pass, which ran them with the same dropout seeds: step 2 continues from them instead of recomputing
-   * them (`ForwardOptions.frozenPrefix`; with the paper's freezing, 4 of 13 blocks of every micro-batch's forward).
+   * step 1's pass, which ran them with the same dropout seeds: step 3 continues from them instead of recomputing
+   * them (`ForwardOptions.frozenPrefix`; with the paper's freezing, 4 of 13 blocks of the forward).
    */
   targetPrefix?: tf.Tensor3D[];
   sourcePrefix?: tf.Tensor3D[];
 }
 
-/** The loss of one micro-batch: its share of L_stu plus its linearised share of the MMD terms. */
+/** Micro-batch 0's view of the whole batch: the other rows (constants) and where their gradients go. */
+export interface WholeBatchMmd {
+  /** G of the whole batch's rows (alpha' MMD_M + beta' MMD_L; its perTerm has mmd_M and mmd_L). */
+  loss: (clsTarget: tf.Tensor | undefined, clsSource: tf.Tensor | undefined) => LossResult;
+  useL: boolean;
+  useM: boolean;
+  /** The [CLS] rows of micro-batches 1..n-1 from step 1 (target when MMD_L is on, source when MMD_M is). */
+  restTarget?: tf.Tensor2D;
+  restSource?: tf.Tensor2D;
+  /** The teacher's [CLS] rows of the whole source batch (a constant G holds). */
+  teacherClsSource: tf.Tensor2D;
+  /** The shares of micro-batches 1..n-1, which receive their dG/dY and offsets; their row counts. */
+  rest: MicroBatchShare[];
+  rowsTarget: number[];
+  rowsSource: number[];
+}
+
+/**
+ * The loss of one micro-batch: its share of L_stu plus, for micro-batch 0, G on the tape (step 2), and for the
+ * others their linearised share of it (step 3). `clsTarget`/`clsSource` are this micro-batch's student [CLS] rows
+ * on the tape (when MMD_L / MMD_M is on).
+ */
 export function microBatchLoss(
   share: MicroBatchShare,
   stu: LossResult,
-  studentClsTarget: tf.Tensor2D | undefined,
-  studentClsSource: tf.Tensor2D | undefined,
+  clsTarget: tf.Tensor2D | undefined,
+  clsSource: tf.Tensor2D | undefined,
 ): LossResult {
   const w = share.kdWeight;
   const perTerm: Record<string, tf.Scalar> = {};
   for (const [name, t] of Object.entries(stu.perTerm)) perTerm[name] = tf.mul(t, w) as tf.Scalar;
   perTerm.stu = tf.mul(stu.total, w) as tf.Scalar;
   const parts: tf.Scalar[] = [perTerm.stu];
-  if (share.mmdGradTarget && studentClsTarget)
-    parts.push(tf.sum(tf.mul(share.mmdGradTarget, studentClsTarget)) as tf.Scalar);
-  if (share.mmdGradSource && studentClsSource)
-    parts.push(tf.sum(tf.mul(share.mmdGradSource, studentClsSource)) as tf.Scalar);
-  if (share.wholeBatch) {
-    parts.push(tf.scalar(share.wholeBatch.offset));
-    for (const [name, v] of Object.entries(share.wholeBatch.perTerm)) perTerm[name] = tf.scalar(v);
+  const whole = share.wholeBatch;
+  if (whole) {
+    const mmd = whole.loss(
+      whole.useL ? tf.concat([clsTarget!, whole.restTarget!]) : undefined,
+      whole.useM ? tf.concat([clsSource!, whole.restSource!]) : undefined,
+    );
+    parts.push(mmd.total);
+    for (const name of ['mmd_M', 'mmd_L']) if (mmd.perTerm[name]) perTerm[name] = mmd.perTerm[name]!;
+    handOutRestGradients(whole, clsTarget, clsSource);
+  } else {
+    if (share.mmdGradTarget && clsTarget) parts.push(tf.sum(tf.mul(share.mmdGradTarget, clsTarget)) as tf.Scalar);
+    if (share.mmdGradSource && clsSource) parts.push(tf.sum(tf.mul(share.mmdGradSource, clsSource)) as tf.Scalar);
+    if (share.offset) parts.push(tf.scalar(share.offset));
   }
   return { total: tf.addN(parts) as tf.Scalar, perTerm };
+}
+
+/** Whether a micro-batch's loss needs its student [CLS] rows on target (MMD_L's). */
+export function needsTargetCls(share: MicroBatchShare): boolean {
+  return share.wholeBatch ? share.wholeBatch.useL : share.mmdGradTarget !== undefined;
+}
+
+/**
+ * Step 2's second half: dG/dY_k for k >= 1 at the whole batch's rows, with micro-batch 0's rows read back as
+ * constants (so nothing here is on a path from the parameters: the tape prunes it), handed to each share with its
+ * offset -<dG/dY_k, Y_k>.
+ */
+function handOutRestGradients(
+  whole: WholeBatchMmd,
+  clsTarget: tf.Tensor2D | undefined,
+  clsSource: tf.Tensor2D | undefined,
+): void {
+  tf.tidy(() => {
+    const constant = (t: tf.Tensor2D) => tf.tensor2d(t.dataSync() as Float32Array, t.shape);
+    const y0Target = whole.useL ? constant(clsTarget!) : undefined;
+    const y0Source = whole.useM ? constant(clsSource!) : undefined;
+    const rest = [whole.useL ? whole.restTarget : undefined, whole.useM ? whole.restSource : undefined].filter(
+      (t): t is tf.Tensor2D => t !== undefined,
+    );
+    const grads = tf.grads((...rows: tf.Tensor[]) => {
+      const target = whole.useL ? tf.concat([y0Target!, rows[0]!]) : undefined;
+      const source = whole.useM ? tf.concat([y0Source!, rows[whole.useL ? 1 : 0]!]) : undefined;
+      return whole.loss(target, source).total;
+    })(rest);
+    const gradTarget = whole.useL ? tf.split(grads[0]!, whole.rowsTarget) : undefined;
+    const gradSource = whole.useM ? tf.split(grads[whole.useL ? 1 : 0]!, whole.rowsSource) : undefined;
+    const restTarget = whole.useL ? tf.split(whole.restTarget!, whole.rowsTarget) : undefined;
+    const restSource = whole.useM ? tf.split(whole.restSource!, whole.rowsSource) : undefined;
+    whole.rest.forEach((share, k) => {
+      let dot = 0;
+      if (gradTarget) {
+        share.mmdGradTarget = tf.keep(gradTarget[k]!) as tf.Tensor2D;
+        dot += tf.sum(tf.mul(gradTarget[k]!, restTarget![k]!)).dataSync()[0]!;
+      }
+      if (gradSource) {
+        share.mmdGradSource = tf.keep(gradSource[k]!) as tf.Tensor2D;
+        dot += tf.sum(tf.mul(gradSource[k]!, restSource![k]!)).dataSync()[0]!;
+      }
+      share.offset = -dot;
+    });
+  });
 }
 
 /** A student batch cut into n micro-batches: target and source rows each in n consecutive groups. */
@@ -81,8 +162,8 @@ interface StudentCut {
 /**
  * Cuts a student batch whose target or source part exceeds `run.microBatchTokens` into n micro-batches (target and
  * source rows each in n consecutive groups), and, when an MMD term is on, runs step 1 of the header: one forward of
- * every micro-batch off the tape, with the dropout seeds the loop will give them (`seedOf`). One micro-batch: the
- * batch as it is.
+ * micro-batches 1..n-1 off the tape, with the dropout seeds the loop will give them (`seedOf`). One micro-batch:
+ * the batch as it is.
  */
 export function studentMicroBatches(cfg: MsdConfig, student: NerModel, outputs: TeacherOutputs) {
   const s = cfg.student;
@@ -95,15 +176,31 @@ export function studentMicroBatches(cfg: MsdConfig, student: NerModel, outputs: 
     const useL = batch.source !== undefined && !s.ablation.noMmdL;
     if (useM || useL) {
       const seeds = targets.map((_, k) => seedOf(k, targets.length));
-      const [clsTarget, clsSource] = wholeBatchCls(cfg, student, outputs.clsLayer, cut, seeds, useL, useM);
-      const teacherClsSource = teacherCls(outputs.cls!, outputs.hiddenSize, batch.source!, sIndex);
-      try {
-        addMmdShares(cfg, cut, teacherClsSource, clsTarget, clsSource);
-      } finally {
-        tf.dispose([teacherClsSource, ...[clsTarget, clsSource].filter((t) => t !== undefined)]);
-      }
+      const [restTarget, restSource] = restCls(cfg, student, outputs.clsLayer, cut, seeds, useL, useM);
+      const teacherClsSource = tf.keep(teacherCls(outputs.cls!, outputs.hiddenSize, batch.source!, sIndex));
+      const rows = (batches: Batch[]) => batches.slice(1).map((b) => b.items.length);
+      shares[0]!.wholeBatch = {
+        loss: (clsTarget, clsSource) =>
+          finalLoss({
+            student: { total: tf.scalar(0), perTerm: {} },
+            teacherClsSource,
+            studentClsSource: clsSource,
+            studentClsTarget: clsTarget,
+            alphaPrime: s.alphaPrime,
+            betaPrime: s.betaPrime,
+            ablate: { mmdM: !useM, mmdL: !useL },
+          }),
+        useL,
+        useM,
+        restTarget,
+        restSource,
+        teacherClsSource,
+        rest: shares.slice(1),
+        rowsTarget: rows(targets),
+        rowsSource: rows(sources),
+      };
     }
-    // Every micro-batch has weight 1 in the loop's sum: its loss already carries its share (kdWeight, the MMD
+    // Every micro-batch has weight 1 in the loop's sum: its loss already carries its share (kdWeight, G or its
     // linearisation).
     return shares.map((micro, k) => ({ part: { target: targets[k]!, source: sources[k], micro }, weight: 1 }));
   };
@@ -133,10 +230,10 @@ function cutStudentBatch(cfg: MsdConfig, student: NerModel, batch: StudentBatch)
 }
 
 /**
- * Step 1: the whole batch's student [CLS] rows on target (for MMD_L) and source (MMD_M), micro-batch by micro-batch,
- * off the tape; each micro-batch's frozen-prefix states are kept on its share (`targetPrefix`, `sourcePrefix`).
+ * Step 1: the student [CLS] rows of micro-batches 1..n-1 on target (for MMD_L) and source (MMD_M), off the tape;
+ * each one's frozen-prefix states are kept on its share (`targetPrefix`, `sourcePrefix`).
  */
-function wholeBatchCls(
+function restCls(
   cfg: MsdConfig,
   student: NerModel,
   clsLayer: number,
@@ -164,74 +261,23 @@ function wholeBatchCls(
       shares[k]!.sourcePrefix = keepPrefix(out);
       return clsSlice(out.hidden[clsLayer]!);
     };
-    return [
-      useL ? tf.keep(tf.concat(targets.map(targetCls)) as tf.Tensor2D) : undefined,
-      useM ? tf.keep(tf.concat(sources.map(sourceCls)) as tf.Tensor2D) : undefined,
-    ];
+    const rest = <T>(xs: T[], f: (x: T, k: number) => tf.Tensor2D) =>
+      tf.keep(tf.concat(xs.slice(1).map((x, i) => f(x, i + 1))) as tf.Tensor2D);
+    return [useL ? rest(targets, targetCls) : undefined, useM ? rest(sources, sourceCls) : undefined];
   });
 }
 
-/**
- * Steps 2 and 3's constants: G and dG/dY at the whole batch's [CLS] rows, dG/dY split into each micro-batch's rows
- * (`mmdGradTarget`, `mmdGradSource`), and on the first share the batch's MMD values and G - sum_parts <dG/dY, Y>.
- */
-function addMmdShares(
-  cfg: MsdConfig,
-  { targets, sources, shares }: StudentCut,
-  teacherClsSource: tf.Tensor2D,
-  clsTarget: tf.Tensor2D | undefined,
-  clsSource: tf.Tensor2D | undefined,
-): void {
-  const s = cfg.student;
-  const useL = clsTarget !== undefined;
-  const useM = clsSource !== undefined;
-  /** G(Y) = alpha' MMD_M + beta' MMD_L of the whole batch, as a function of the student's [CLS] rows. */
-  const mmdLoss = (target: tf.Tensor | undefined, source: tf.Tensor | undefined) =>
-    finalLoss({
-      student: { total: tf.scalar(0), perTerm: {} },
-      teacherClsSource,
-      studentClsSource: source,
-      studentClsTarget: target,
-      alphaPrime: s.alphaPrime,
-      betaPrime: s.betaPrime,
-      ablate: { mmdM: !useM, mmdL: !useL },
-    });
-  const whole = tf.tidy(() => {
-    const r = mmdLoss(clsTarget, clsSource);
-    return {
-      total: r.total.dataSync()[0]!,
-      perTerm: Object.fromEntries(
-        ['mmd_M', 'mmd_L'].filter((k) => r.perTerm[k]).map((k) => [k, r.perTerm[k]!.dataSync()[0]!]),
-      ),
-    };
-  });
-  const clsRows = [clsTarget, clsSource].filter((t): t is tf.Tensor2D => t !== undefined);
-  const grads = tf.grads(
-    (...rows: tf.Tensor[]) => mmdLoss(useL ? rows[0] : undefined, useM ? rows[useL ? 1 : 0] : undefined).total,
-  )(clsRows);
-  const [gradTarget, gradSource] = useL ? [grads[0], useM ? grads[1] : undefined] : [undefined, grads[0]];
-  // sum_parts <dG/dY_part, Y_part> over the whole batch: G minus this is the constant of step 3.
-  const linearPart = tf.tidy(() =>
-    clsRows.reduce<number>((acc, y, i) => acc + tf.sum(tf.mul(grads[i]!, y)).dataSync()[0]!, 0),
-  );
-  const rowCounts = (batches: Batch[]) => batches.map((b) => b.items.length);
-  const splitRows = (g: tf.Tensor | undefined, rows: number[]) => (g ? tf.split(g, rows) : undefined);
-  const gradTargetParts = splitRows(gradTarget, rowCounts(targets));
-  const gradSourceParts = splitRows(gradSource, rowCounts(sources));
-  tf.dispose(grads);
-  shares.forEach((p, k) => {
-    p.mmdGradTarget = gradTargetParts?.[k] as tf.Tensor2D | undefined;
-    p.mmdGradSource = gradSourceParts?.[k] as tf.Tensor2D | undefined;
-  });
-  shares[0]!.wholeBatch = { perTerm: whole.perTerm, offset: whole.total - linearPart };
-}
-
-/** Frees the MMD gradients and frozen-prefix states attached by studentMicroBatches. */
+/** Frees the MMD gradients, [CLS] rows and frozen-prefix states attached by studentMicroBatches. */
 export function releaseMicroBatchShares(parts: MicroBatch<StudentBatch>[]): void {
   for (const { part } of parts) {
     const m = part.micro;
     if (!m) continue;
-    tf.dispose([m.mmdGradTarget, m.mmdGradSource].filter((t): t is tf.Tensor2D => t !== undefined));
+    const w = m.wholeBatch;
+    tf.dispose(
+      [m.mmdGradTarget, m.mmdGradSource, w?.restTarget, w?.restSource, w?.teacherClsSource].filter(
+        (t): t is tf.Tensor2D => t !== undefined,
+      ),
+    );
     tf.dispose([...(m.targetPrefix ?? []), ...(m.sourcePrefix ?? [])]);
   }
 }

@@ -46,6 +46,7 @@ import { streamSeed } from '../rng.js';
 import { studentCls, teacherCls } from './student-cls.js';
 import {
   microBatchLoss,
+  needsTargetCls,
   releaseMicroBatchShares,
   studentMicroBatches,
   type MicroBatchShare,
@@ -243,7 +244,7 @@ export function studentStepLoss(
       return microBatchLoss(
         micro,
         stu,
-        micro.mmdGradTarget ? clsSlice(hidden[clsLayer]!) : undefined,
+        needsTargetCls(micro) ? clsSlice(hidden[clsLayer]!) : undefined,
         studentClsSource,
       );
     return finalLoss({
