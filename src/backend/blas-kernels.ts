@@ -114,27 +114,15 @@ function gemm(
     blas.sgemm(false, transposeB, batch * m, n, k, 1, A, k, B, ldb, beta, C, n);
     return;
   }
-  const aSize = m * k;
-  const bSize = k * n;
-  const cSize = m * n;
+  // One call per entry (the per-head products: many small ones), by address: no view per operand and call.
+  const [a0, b0, c0] = [blas.address(A), blas.address(B), blas.address(C)];
+  const aBytes = 4 * m * k;
+  const bBytes = 4 * k * n;
+  const cBytes = 4 * m * n;
   for (let i = 0; i < batch; i++) {
-    const ia = p.aIndex[i]! * aSize;
-    const ib = p.bIndex[i]! * bSize;
-    blas.sgemm(
-      transposeA,
-      transposeB,
-      m,
-      n,
-      k,
-      1,
-      A.subarray(ia, ia + aSize),
-      lda,
-      B.subarray(ib, ib + bSize),
-      ldb,
-      beta,
-      C.subarray(i * cSize, (i + 1) * cSize),
-      n,
-    );
+    const a = a0 + p.aIndex[i]! * aBytes;
+    const b = b0 + p.bIndex[i]! * bBytes;
+    blas.sgemmAt(transposeA, transposeB, m, n, k, 1, a, lda, b, ldb, beta, c0 + i * cBytes, n);
   }
 }
 
