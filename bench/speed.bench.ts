@@ -25,6 +25,11 @@
  * environment that makes its timings steady (OMP_WAIT_POLICY=PASSIVE, glibc malloc without mmap/trim).
  * MSD_BENCH_STEPS (default 4) sets the timed MSD steps; MSD_BENCH_REPS (default 3) the matmul/layer repetitions;
  * MSD_BENCH_PARTS (default `matmul,layer,msd,tiny,eval`) which groups of rows to measure.
+ *
+ * Rounds: whole steps and evaluation swing 10-30% from minute to minute on a shared machine, for both engines, so one
+ * measurement of each side decides a ratio by chance. The engine rows (MSD steps against PyTorch doing the same work,
+ * evaluation) run MSD_BENCH_ROUNDS (default 2) rounds, ours then PyTorch's in each, and compare each side's best
+ * round (the least disturbed); the log shows every round.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -40,6 +45,7 @@ import { resolveConfig } from '../src/config.js';
 const PY = '/usr/bin/python3';
 const REPS = Number(process.env.MSD_BENCH_REPS ?? 3);
 const STEPS = Number(process.env.MSD_BENCH_STEPS ?? 4);
+const ROUNDS = Math.max(1, Number(process.env.MSD_BENCH_ROUNDS ?? 2));
 const GiB = 1024 ** 3;
 const PARTS = new Set((process.env.MSD_BENCH_PARTS ?? 'matmul,layer,msd,tiny,eval').split(',').map((p) => p.trim()));
 /** Sentences of CoNLL-2002 nl test (the first ones) the eval rows time: enough for ~15 batches, short enough to be quick. */
@@ -184,8 +190,6 @@ const bench: Bench = async ({ log, root }) => {
   try {
     for (const task of PARTS.has('msd') ? (['teacher', 'student'] as const) : []) {
       const batches = join(work, `batches-paper-${task}.json`);
-      log(`paper ${task}: ${STEPS} timed steps through the library...`);
-      const r = ours(root, task, work, batches);
       const label = `mBERT-size MSD ${task} step, batch 32`;
       const msd = (padding: string, teacher: string, extra: boolean) =>
         missing
@@ -202,6 +206,21 @@ const bench: Bench = async ({ log, root }) => {
               teacher,
               ...(extra ? ['--extra-forward'] : []),
             ]).tokensPerSec;
+      // Rounds (see the header): ours, then PyTorch on the same batches (written by our run), ROUNDS times.
+      const oursRuns: MsdRun[] = [];
+      const sameWork: number[] = [];
+      for (let round = 1; round <= ROUNDS; round++) {
+        log(`paper ${task}, round ${round} of ${ROUNDS}: ${STEPS} timed steps through the library...`);
+        oursRuns.push(ours(root, task, work, batches));
+        const pt = msd('dynamic', 'cached', false);
+        if (pt !== undefined) sameWork.push(pt);
+        log(
+          `paper ${task}, round ${round}: ours ${oursRuns[round - 1]!.tokensPerSec.toFixed(1)} real tokens/s` +
+            (pt === undefined ? '' : `, PyTorch (same work) ${pt.toFixed(1)}`),
+        );
+      }
+      const r = oursRuns.reduce((a, b) => (b.tokensPerSec > a.tokensPerSec ? b : a));
+      const peakRssBytes = Math.max(...oursRuns.map((o) => o.peakRssBytes));
       const pipeline = msd('128', 'live', task === 'teacher');
       add({
         what: `${label}: real tokens/s vs the reference pipeline`,
@@ -224,10 +243,10 @@ const bench: Bench = async ({ log, root }) => {
         better: 'higher',
         reference: ref(
           'PyTorch (dynamic padding' + (task === 'student' ? ', cached teacher' : '') + ')',
-          msd('dynamic', 'cached', false),
+          sameWork.length > 0 ? Math.max(...sameWork) : undefined,
         ),
         target: { on: 'ratio', op: '>=', value: 1.2 },
-        note: 'the engine ratio; target from issue 22, moonshot 1.5x',
+        note: `the engine ratio, best of ${ROUNDS} alternating rounds each side; target from issue 22, moonshot 1.5x`,
       });
       if (sgemmRates.length === 0) sgemmRates.push(...measureSgemm());
       add({
@@ -245,14 +264,14 @@ const bench: Bench = async ({ log, root }) => {
       if (task === 'student') {
         add({
           what: 'peak RSS of the mBERT-size student step, batch 32',
-          value: r.peakRssBytes / GiB,
+          value: peakRssBytes / GiB,
           unit: 'GiB',
           better: 'lower',
           target: { on: 'value', op: '<=', value: 6 },
         });
       }
       log(
-        `paper ${task}: ${r.steps} steps, peak RSS ${(r.peakRssBytes / GiB).toFixed(2)} GiB, wasm heap ${r.wasmHeapBytes ? (r.wasmHeapBytes / GiB).toFixed(2) : '-'} GiB`,
+        `paper ${task}: ${r.steps} steps, peak RSS ${(peakRssBytes / GiB).toFixed(2)} GiB, wasm heap ${r.wasmHeapBytes ? (r.wasmHeapBytes / GiB).toFixed(2) : '-'} GiB`,
       );
     }
     // The tiny preset's steps: the one measure the demo bench uses too (bench/tiny-speed.ts).
@@ -267,24 +286,29 @@ const bench: Bench = async ({ log, root }) => {
 /** Evaluation at mBERT size: runHeads in a child process (bench/speed-eval.ts), then PyTorch on its batches. */
 function evalRows(root: string, work: string, missing: string | undefined, log: (m: string) => void): BenchRow[] {
   const windows = join(work, 'eval-windows.json');
-  log(`mBERT-size evaluation: the first ${EVAL_SENTENCES} sentences of nl test through runHeads...`);
-  const out = execFileSync(
-    process.execPath,
-    ['--import', 'tsx', join(root, 'bench', 'speed-eval.ts'), work, String(EVAL_SENTENCES), windows],
-    { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const r = JSON.parse(out.trim().split('\n').pop()!) as {
-    sentencesPerSec: number;
-    tokensPerSec: number;
-    windows: number;
-    realTokens: number;
-    batches: number;
-  };
+  type Ours = { sentencesPerSec: number; tokensPerSec: number; windows: number; realTokens: number; batches: number };
+  type Theirs = { sentencesPerSec: number; tokensPerSec: number };
+  const oursRuns: Ours[] = [];
+  const theirs: Theirs[] = [];
+  // Rounds (see the header): ours, then PyTorch on the batches our run wrote.
+  for (let round = 1; round <= ROUNDS; round++) {
+    log(`mBERT-size evaluation, round ${round} of ${ROUNDS}: the first ${EVAL_SENTENCES} sentences of nl test...`);
+    const out = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', join(root, 'bench', 'speed-eval.ts'), work, String(EVAL_SENTENCES), windows],
+      { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    oursRuns.push(JSON.parse(out.trim().split('\n').pop()!) as Ours);
+    if (!missing) theirs.push(torch<Theirs>(root, ['eval', '--batches', windows]));
+    log(
+      `mBERT-size evaluation, round ${round}: ours ${oursRuns[round - 1]!.sentencesPerSec.toFixed(1)} sentences/s` +
+        (missing ? '' : `, PyTorch ${theirs[round - 1]!.sentencesPerSec.toFixed(1)}`),
+    );
+  }
+  const r = oursRuns.reduce((a, b) => (b.sentencesPerSec > a.sentencesPerSec ? b : a));
   log(`mBERT-size evaluation: ${r.windows} windows, ${r.realTokens} real tokens, ${r.batches} batches`);
-  const pt = missing
-    ? undefined
-    : torch<{ sentencesPerSec: number; tokensPerSec: number }>(root, ['eval', '--batches', windows]);
-  const note = `first ${EVAL_SENTENCES} sentences of nl test, batch 32, every head (4-12), after a warm-up on the longest batch`;
+  const pt = missing ? undefined : theirs.reduce((a, b) => (b.sentencesPerSec > a.sentencesPerSec ? b : a));
+  const note = `first ${EVAL_SENTENCES} sentences of nl test, batch 32, every head (4-12), after a warm-up on the longest batch; best of ${ROUNDS} alternating rounds each side`;
   const label = 'mBERT-size evaluation (every head), nl test';
   return [
     {
