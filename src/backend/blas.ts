@@ -17,39 +17,29 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 
-/** Row-major `C = alpha * op(A) op(B) + beta * C`; arrays are views (of the wasm heap, say) passed without a copy. */
-export type Sgemm = (
+/**
+ * Row-major `C = alpha * op(A) op(B) + beta * C`, the operands given as `P`: typed-array views (of the wasm heap,
+ * say) passed without a copy, or byte addresses.
+ */
+export type SgemmOf<P> = (
   transA: boolean,
   transB: boolean,
   m: number,
   n: number,
   k: number,
   alpha: number,
-  a: Float32Array,
+  a: P,
   lda: number,
-  b: Float32Array,
+  b: P,
   ldb: number,
   beta: number,
-  c: Float32Array,
+  c: P,
   ldc: number,
 ) => void;
-
-/** `Sgemm` with the operands given by their byte addresses (see `Blas.address`): no typed array per call. */
-export type SgemmAt = (
-  transA: boolean,
-  transB: boolean,
-  m: number,
-  n: number,
-  k: number,
-  alpha: number,
-  a: number,
-  lda: number,
-  b: number,
-  ldb: number,
-  beta: number,
-  c: number,
-  ldc: number,
-) => void;
+/** Operands as typed-array views. */
+export type Sgemm = SgemmOf<Float32Array>;
+/** Operands as byte addresses (see `Blas.address`): no typed array per call. */
+export type SgemmAt = SgemmOf<number>;
 
 export interface Blas {
   /** The library file that was loaded. */
@@ -152,41 +142,9 @@ function load(): BlasLoad {
     const rawAt = lib.func(
       'void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha, uintptr_t a, int lda, uintptr_t b, int ldb, float beta, uintptr_t c, int ldc)',
     ) as (...args: unknown[]) => void;
-    const sgemmAt: SgemmAt = (transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =>
-      rawAt(
-        CBLAS_ROW_MAJOR,
-        transA ? CBLAS_TRANS : CBLAS_NO_TRANS,
-        transB ? CBLAS_TRANS : CBLAS_NO_TRANS,
-        m,
-        n,
-        k,
-        alpha,
-        a,
-        lda,
-        b,
-        ldb,
-        beta,
-        c,
-        ldc,
-      );
+    const sgemm: Sgemm = rowMajor<Float32Array>(raw);
+    const sgemmAt: SgemmAt = rowMajor<number>(rawAt);
     const address = (view: Float32Array) => Number(koffi.address(view));
-    const sgemm: Sgemm = (transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =>
-      raw(
-        CBLAS_ROW_MAJOR,
-        transA ? CBLAS_TRANS : CBLAS_NO_TRANS,
-        transB ? CBLAS_TRANS : CBLAS_NO_TRANS,
-        m,
-        n,
-        k,
-        alpha,
-        a,
-        lda,
-        b,
-        ldb,
-        beta,
-        c,
-        ldc,
-      );
     if (!selfTest(sgemm)) {
       tried.push(`${path}: cblas_sgemm gave wrong results on a 2x3x2 check`);
       continue;
@@ -201,6 +159,27 @@ function load(): BlasLoad {
     ok: false,
     reason: `no BLAS library found (tried ${tried.join('; ')}); on Debian/Ubuntu: apt-get install libopenblas0-pthread, or set MSD_BLAS=/path/to/libopenblas.so`,
   };
+}
+
+/** A CBLAS `cblas_sgemm` as `SgemmOf<P>`: row-major, the transposes as CBLAS's enums. */
+function rowMajor<P>(raw: (...args: unknown[]) => void): SgemmOf<P> {
+  return (transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =>
+    raw(
+      CBLAS_ROW_MAJOR,
+      transA ? CBLAS_TRANS : CBLAS_NO_TRANS,
+      transB ? CBLAS_TRANS : CBLAS_NO_TRANS,
+      m,
+      n,
+      k,
+      alpha,
+      a,
+      lda,
+      b,
+      ldb,
+      beta,
+      c,
+      ldc,
+    );
 }
 
 /** A 2x3 times 3x2 product, plain and with both operands transposed: catches a wrong ABI before any training. */

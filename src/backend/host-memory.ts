@@ -66,15 +66,14 @@ export function updateVariable(
   grad: Tensor,
   write: (out: Float32Array, current: Float32Array, grad: Float32Array) => void,
 ): void {
-  expectFloat32(variable, `updateVariable: variable '${variable.name}'`);
-  expectFloat32(grad, `updateVariable: the gradient of '${variable.name}'`);
-  const wasm = wasmBackendOf(variable);
-  if (wasm && wasmBackendOf(grad) === wasm && wasm.refCount(variable.dataId) === 1) {
-    const view = wasm.typedArrayFromHeap(variable) as Float32Array;
-    write(view, view, wasm.typedArrayFromHeap(grad) as Float32Array);
+  const target = heapTarget(variable, grad, 'updateVariable');
+  if (target) {
+    const view = (t: TensorInfoLike) => target.wasm.typedArrayFromHeap(t) as Float32Array;
+    write(view(target.fresh ?? variable), view(variable), view(grad));
+    if (target.fresh) assignFresh(variable, target.fresh);
     return;
   }
-  // Allocate first (it may grow the heap and detach earlier views), then read.
+  // Another backend: a host array handed to a new tensor.
   const value = floatTensorFromHost(variable.shape, (out) => write(out, readFloats(variable), readFloats(grad)));
   variable.assign(value);
   value.dispose();
@@ -91,23 +90,40 @@ export function updateVariableInHeap(
   grad: Tensor,
   write: (out: number, current: number, grad: number) => void,
 ): boolean {
-  expectFloat32(variable, `updateVariableInHeap: variable '${variable.name}'`);
-  expectFloat32(grad, `updateVariableInHeap: the gradient of '${variable.name}'`);
+  const target = heapTarget(variable, grad, 'updateVariableInHeap');
+  if (!target) return false;
+  const at = (t: TensorInfoLike) => target.wasm.typedArrayFromHeap(t).byteOffset;
+  write(at(target.fresh ?? variable), at(variable), at(grad));
+  if (target.fresh) assignFresh(variable, target.fresh);
+  return true;
+}
+
+type TensorInfoLike = { dataId: object; shape: number[]; dtype: string };
+
+/**
+ * Where an update of `variable` writes on wasm: its own bytes when it alone holds them (no `fresh`), else a fresh
+ * output allocated here, before any view is taken (allocating may grow the heap). Undefined off wasm, or when the
+ * gradient is not in the same heap.
+ */
+function heapTarget(
+  variable: Variable,
+  grad: Tensor,
+  what: string,
+): { wasm: WasmLike; fresh?: TensorInfoLike } | undefined {
+  expectFloat32(variable, `${what}: variable '${variable.name}'`);
+  expectFloat32(grad, `${what}: the gradient of '${variable.name}'`);
   const wasm = wasmBackendOf(variable);
-  if (!wasm || wasmBackendOf(grad) !== wasm) return false;
-  const at = (t: { dataId: object; shape: number[]; dtype: string }) => wasm.typedArrayFromHeap(t).byteOffset;
-  if (wasm.refCount(variable.dataId) === 1) {
-    write(at(variable), at(variable), at(grad));
-    return true;
-  }
-  const info = wasm.makeOutput(variable.shape, 'float32');
-  write(at(info), at(variable), at(grad));
+  if (!wasm || wasmBackendOf(grad) !== wasm) return undefined;
+  return wasm.refCount(variable.dataId) === 1 ? { wasm } : { wasm, fresh: wasm.makeOutput(variable.shape, 'float32') };
+}
+
+/** Makes the variable hold a fresh output, as `variable.assign` would (tensors that shared the old bytes keep them). */
+function assignFresh(variable: Variable, info: TensorInfoLike): void {
   const value = tf
     .engine()
     .makeTensorFromTensorInfo(info as Parameters<ReturnType<typeof tf.engine>['makeTensorFromTensorInfo']>[0]);
   variable.assign(value);
   value.dispose();
-  return true;
 }
 
 /**

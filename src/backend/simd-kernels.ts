@@ -39,6 +39,20 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
 import { SIMD_KERNELS_WASM_BASE64 } from './simd-kernels.wasm.js';
 
+/** The arguments both AdamW kernels start with: byte offsets of p, g, m, v and the output, n, and the step's constants. */
+type AdamwArgs = [
+  p: number,
+  g: number,
+  m: number,
+  v: number,
+  out: number,
+  n: number,
+  b1: number,
+  b2: number,
+  eps: number,
+  stepSize: number,
+];
+
 interface SimdExports {
   gelu_forward(x: number, out: number, n: number): void;
   gelu_backward(x: number, dy: number, dx: number, n: number): void;
@@ -67,35 +81,8 @@ interface SimdExports {
   ): void;
   softmax_backward(p: number, dp: number, ds: number, rows: number, cols: number, scale: number): void;
   dropout_mask(out: number, n: number, base: number, threshold: number, scale: number): void;
-  adamw_hf(
-    p: number,
-    g: number,
-    m: number,
-    v: number,
-    out: number,
-    n: number,
-    b1: number,
-    b2: number,
-    eps: number,
-    stepSize: number,
-    decay: number,
-    gradScale: number,
-  ): void;
-  adamw_torch(
-    p: number,
-    g: number,
-    m: number,
-    v: number,
-    out: number,
-    n: number,
-    b1: number,
-    b2: number,
-    eps: number,
-    stepSize: number,
-    sqrtBc2: number,
-    decay: number,
-    gradScale: number,
-  ): void;
+  adamw_hf(...args: [...head: AdamwArgs, decay: number, gradScale: number]): void;
+  adamw_torch(...args: [...head: AdamwArgs, sqrtBc2: number, decay: number, gradScale: number]): void;
   sum_squares(x: number, n: number): number;
   add_into(dst: number, src: number, n: number): void;
 }

@@ -147,40 +147,39 @@ function heapPass(): HeapPass | undefined {
   return { kernels, m, v };
 }
 
+/** The constants of one variable's update (see the loops above). */
+interface StepConstants {
+  b1: number;
+  b2: number;
+  eps: number;
+  stepSize: number;
+  sqrtBc2: number;
+  decay: number;
+  gradScale: number;
+}
+
 /** One variable's update by the SIMD kernel, the host moments moved through the scratch a chunk at a time. */
 function heapUpdate(
   pass: HeapPass,
   variant: 'hf' | 'torch',
-  out: number,
-  pv: number,
-  gv: number,
+  at: { out: number; p: number; g: number },
   m: Float32Array,
   v: Float32Array,
-  b1: number,
-  b2: number,
-  eps: number,
-  stepSize: number,
-  sqrtBc2: number,
-  decay: number,
-  gradScale: number,
+  c: StepConstants,
 ): void {
   const { kernels } = pass;
   // Views after every allocation of this update (updateVariableInHeap allocated `out` before calling).
   const sm = pass.m.view();
   const sv = pass.v.view();
-  const mAt = pass.m.byteOffset;
-  const vAt = pass.v.byteOffset;
   for (let i = 0; i < m.length; i += CHUNK) {
     const end = Math.min(m.length, i + CHUNK);
     const len = end - i;
     sm.set(m.subarray(i, end));
     sv.set(v.subarray(i, end));
-    const at = 4 * i;
-    if (variant === 'hf') {
-      kernels.adamw_hf(pv + at, gv + at, mAt, vAt, out + at, len, b1, b2, eps, stepSize, decay, gradScale);
-    } else {
-      kernels.adamw_torch(pv + at, gv + at, mAt, vAt, out + at, len, b1, b2, eps, stepSize, sqrtBc2, decay, gradScale);
-    }
+    const [p, g, out] = [at.p + 4 * i, at.g + 4 * i, at.out + 4 * i];
+    const head = [p, g, pass.m.byteOffset, pass.v.byteOffset, out, len, c.b1, c.b2, c.eps, c.stepSize] as const;
+    if (variant === 'hf') kernels.adamw_hf(...head, c.decay, c.gradScale);
+    else kernels.adamw_torch(...head, c.sqrtBc2, c.decay, c.gradScale);
     m.set(sm.subarray(0, len), i);
     v.set(sv.subarray(0, len), i);
   }
@@ -299,7 +298,7 @@ export class AdamW {
     if (
       pass &&
       updateVariableInHeap(p, g, (out, pv, gv) =>
-        heapUpdate(pass, variant, out, pv, gv, m, v, b1, b2, eps, stepSize, sqrtBc2, decay, gradScale),
+        heapUpdate(pass, variant, { out, p: pv, g: gv }, m, v, { b1, b2, eps, stepSize, sqrtBc2, decay, gradScale }),
       )
     ) {
       slot.step = t;
