@@ -144,6 +144,7 @@ function load(): BlasLoad {
     ) as (...args: unknown[]) => void;
     const sgemm: Sgemm = rowMajor<Float32Array>(raw);
     const sgemmAt: SgemmAt = rowMajor<number>(rawAt);
+    // koffi.address takes typed arrays since koffi 2.16 (package.json asks for ^2.16.3); addresses are below 2^53.
     const address = (view: Float32Array) => Number(koffi.address(view));
     if (!selfTest(sgemm)) {
       tried.push(`${path}: cblas_sgemm gave wrong results on a 2x3x2 check`);
