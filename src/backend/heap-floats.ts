@@ -8,16 +8,15 @@
  * Like every heap view, `view()` is valid only until the next allocation on the backend (growing the memory
  * detaches it): take it, use it, drop it. `byteOffset` stays valid for the array's life.
  */
-import { tf } from '../tf.js';
+import { activeWasm } from './host-memory.js';
 
 interface WasmHeap {
   wasm: { _malloc(bytes: number): number; _free(ptr: number): void; HEAPU8: Uint8Array };
 }
 
-/** The wasm backend when it is the active one and exposes its allocator, else undefined. */
+/** The active wasm backend (host-memory.ts's test) when it exposes its allocator, else undefined. */
 function activeHeap(): WasmHeap | undefined {
-  if (tf.getBackend() !== 'wasm') return undefined;
-  const b = tf.engine().findBackend('wasm') as unknown as Partial<WasmHeap> | null;
+  const b = activeWasm() as Partial<WasmHeap> | undefined;
   return b?.wasm && typeof b.wasm._malloc === 'function' && typeof b.wasm._free === 'function'
     ? (b as WasmHeap)
     : undefined;
@@ -47,11 +46,6 @@ export class HeapFloats {
     const arr = new HeapFloats(heap, ptr, length);
     arr.view().fill(0);
     return arr;
-  }
-
-  /** Whether this array lives in the heap of the wasm backend that is active now. */
-  inActiveHeap(): boolean {
-    return this.ptr !== 0 && activeHeap() === this.heap;
   }
 
   /** The byte offset of the values in the heap. */

@@ -22,7 +22,7 @@ interface WasmLike {
 }
 
 /** The active tfjs backend when it is the wasm one (which the blas backend is too), else undefined. */
-function activeWasm(): WasmLike | undefined {
+export function activeWasm(): WasmLike | undefined {
   if (tf.getBackend() !== 'wasm') return undefined;
   const b = tf.engine().findBackend('wasm') as unknown as Partial<WasmLike> | null;
   return b && typeof b.typedArrayFromHeap === 'function' && typeof b.makeOutput === 'function'
@@ -164,10 +164,8 @@ export function addInto(acc: Tensor, g: Tensor): Tensor {
 export function sumOfSquares(t: Tensor): number {
   expectFloat32(t, 'sumOfSquares: the tensor');
   const kernels = heapKernels();
-  if (kernels && t.size > 0 && wasmBackendOf(t)) {
-    const view = wasmBackendOf(t)!.typedArrayFromHeap(t);
-    return kernels.sum_squares(view.byteOffset, t.size);
-  }
+  const wasm = kernels && t.size > 0 ? wasmBackendOf(t) : undefined;
+  if (wasm) return kernels!.sum_squares(wasm.typedArrayFromHeap(t).byteOffset, t.size);
   const v = readFloats(t);
   let s0 = 0;
   let s1 = 0;
