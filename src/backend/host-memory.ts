@@ -14,6 +14,7 @@
 import { tf } from '../tf.js';
 import type { Tensor, Variable } from '../tf.js';
 import { heapKernels } from './simd-kernels.js';
+import { blasMatMulActive } from './blas-kernels.js';
 
 interface WasmLike {
   typedArrayFromHeap(t: { dataId: object; shape: number[]; dtype: string }): Float32Array | Int32Array | Uint8Array;
@@ -28,6 +29,16 @@ export function activeWasm(): WasmLike | undefined {
   return b && typeof b.typedArrayFromHeap === 'function' && typeof b.makeOutput === 'function'
     ? (b as WasmLike)
     : undefined;
+}
+
+/**
+ * Whether a variable's bytes may be overwritten in place. Not under tfjs-backend-wasm's own matmuls: XNNPACK packs a
+ * matmul's weights once and caches the packed copy by the tensor's data id, so new values written under the same id
+ * would never reach later products (a trained model would keep computing with its first weights). Our BLAS kernels
+ * (the blas backend) read the weights afresh at every call. Test: test/backend/host-memory.test.ts.
+ */
+function inPlaceAllowed(): boolean {
+  return blasMatMulActive();
 }
 
 /** The wasm backend when `t` lives in its heap, or undefined (another backend, or data tfjs has not moved yet). */
@@ -55,7 +66,7 @@ export function readFloats(t: Tensor): Float32Array {
  * Gives `variable` new values computed from its current ones and `grad` by `write(out, current, grad)`, in one pass
  * and without copies where possible:
  *
- * - on wasm, when the variable is the only holder of its bytes (backend reference count 1: no clone, reshape or
+ * - on wasm with the BLAS matmuls (see `inPlaceAllowed`), when the variable is the only holder of its bytes (backend reference count 1: no clone, reshape or
  *   tape entry shares them), `out` and `current` are the same heap view and the update is in place. `write` must
  *   then read each `current[i]` before it writes `out[i]` (an element-wise update does);
  * - otherwise `out` is a fresh buffer (in the heap on wasm, so no copy follows) and the variable is assigned a
@@ -77,6 +88,23 @@ export function updateVariable(
   const value = floatTensorFromHost(variable.shape, (out) => write(out, readFloats(variable), readFloats(grad)));
   variable.assign(value);
   value.dispose();
+}
+
+/**
+ * Sets `variable` to `values` (its size, float32): copied into its own bytes on wasm when it alone holds them
+ * (reference count 1) and the matmuls are the BLAS's (see `inPlaceAllowed`), else assigned a new tensor as `variable.assign` would. No allocation in the first case, so
+ * loading new weights into a model does not grow the heap (inference-worker.ts does this once per job).
+ */
+export function writeVariable(variable: Variable, values: Float32Array): void {
+  expectFloat32(variable, `writeVariable: variable '${variable.name}'`);
+  if (values.length !== variable.size)
+    throw new Error(`writeVariable: variable '${variable.name}' has ${variable.size} values, got ${values.length}`);
+  const wasm = wasmBackendOf(variable);
+  if (wasm && wasm.refCount(variable.dataId) === 1 && inPlaceAllowed()) {
+    (wasm.typedArrayFromHeap(variable) as Float32Array).set(values);
+    return;
+  }
+  tf.tidy(() => variable.assign(tf.tensor(values, variable.shape, 'float32')));
 }
 
 /**
@@ -114,7 +142,9 @@ function heapTarget(
   expectFloat32(grad, `${what}: the gradient of '${variable.name}'`);
   const wasm = wasmBackendOf(variable);
   if (!wasm || wasmBackendOf(grad) !== wasm) return undefined;
-  return wasm.refCount(variable.dataId) === 1 ? { wasm } : { wasm, fresh: wasm.makeOutput(variable.shape, 'float32') };
+  return wasm.refCount(variable.dataId) === 1 && inPlaceAllowed()
+    ? { wasm }
+    : { wasm, fresh: wasm.makeOutput(variable.shape, 'float32') };
 }
 
 /** Makes the variable hold a fresh output, as `variable.assign` would (tensors that shared the old bytes keep them). */

@@ -1,14 +1,15 @@
 /**
  * src/backend/host-memory.ts: `addInto` (the micro-batch gradient sum) gives tf.add's bits on every backend, in
  * place in the heap when the accumulator alone holds its bytes and into a new tensor when something shares them;
- * `sumOfSquares` gives the same float64 sum on every backend (the SIMD kernel on wasm, the loop elsewhere).
+ * `sumOfSquares` gives the same float64 sum on every backend (the SIMD kernel on wasm, the loop elsewhere); and new
+ * weights written by `updateVariable` or `writeVariable` reach the next matmul on every backend.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/tf.js';
 import { initBackend } from '../../src/backend/init.js';
 import { loadBlas } from '../../src/backend/blas.js';
-import { addInto, sumOfSquares } from '../../src/backend/host-memory.js';
+import { addInto, sumOfSquares, updateVariable, writeVariable } from '../../src/backend/host-memory.js';
 import { createRng } from '../../src/rng.js';
 
 function values(n: number, seed: number): Float32Array {
@@ -58,5 +59,29 @@ for (const backend of backends) {
       assert.equal(sumOfSquares(t), s0 + s1, `n = ${n}`);
       t.dispose();
     }
+  });
+}
+
+for (const backend of backends) {
+  test(`a variable written by updateVariable / writeVariable reaches the next matmul [${backend}]`, async () => {
+    // tfjs-backend-wasm's own matmul (XNNPACK) caches packed weights by data id: writing new values under the same
+    // id would leave products on the old weights. Both writers must give the product with the new values.
+    await initBackend({ prefer: backend });
+    const before = tf.memory().numTensors;
+    const w0 = tf.ones([4, 3]);
+    const w = tf.variable(w0);
+    w0.dispose(); // the variable alone holds its bytes: the in-place case
+    const x = tf.ones([2, 4]);
+    const product = () => tf.tidy(() => Array.from(tf.matMul(x, w).dataSync()));
+    assert.deepEqual(product(), Array(6).fill(4));
+    const g = tf.ones([4, 3]);
+    updateVariable(w, g, (out, cur, grad) => {
+      for (let i = 0; i < out.length; i++) out[i] = cur[i]! + grad[i]!;
+    });
+    assert.deepEqual(product(), Array(6).fill(8), 'updateVariable: the product uses the new weights');
+    writeVariable(w, new Float32Array(12).fill(3));
+    assert.deepEqual(product(), Array(6).fill(12), 'writeVariable: the product uses the new weights');
+    tf.dispose([w, x, g]);
+    assert.equal(tf.memory().numTensors, before);
   });
 }
