@@ -46,7 +46,13 @@ export interface Blas {
   path: string;
   /** e.g. `OpenBLAS 0.3.21 (Haswell, 2 threads)`, or the file name for another CBLAS. */
   description: string;
+  /** Threads each call uses (OpenBLAS), as loaded. */
   threads: number;
+  /**
+   * Sets the threads of later calls (OpenBLAS's `openblas_set_num_threads`; process-wide): inference-pool.ts runs
+   * one per thread while two threads call sgemm. Does nothing for a CBLAS without it.
+   */
+  setThreads(n: number): void;
   sgemm: Sgemm;
   /**
    * The same function called with addresses: the batched per-head products make one call per (sentence, head),
@@ -154,7 +160,10 @@ function load(): BlasLoad {
       tried.push(`${path}: cblas_sgemm called with addresses gave wrong results on a 2x3x2 check`);
       continue;
     }
-    return { ok: true, blas: { path, description, threads, sgemm, sgemmAt, address } };
+    return {
+      ok: true,
+      blas: { path, description, threads, setThreads: (n) => setThreads?.(n), sgemm, sgemmAt, address },
+    };
   }
   return {
     ok: false,

@@ -22,6 +22,9 @@ import { loadBlas } from './blas.js';
 import { useBlasMatMul, useStockMatMul } from './blas-kernels.js';
 
 import { BACKEND_NAMES, type BackendName } from './names.js';
+import { isMainThread } from 'node:worker_threads';
+import { setHeadsRunner } from '../model/inference.js';
+import { pooledRunner, unpooledRunner } from '../model/inference-pool.js';
 
 export { BACKEND_NAMES, type BackendName };
 
@@ -158,6 +161,9 @@ export function parseBackendName(value: string, from: string): BackendName {
 
 let current: BackendInfo | undefined;
 
+/** Backends whose kernels run on the calling thread only (BLAS products aside): inference shares jobs with a worker. */
+const SINGLE_THREADED = new Set<BackendName>(['blas', 'wasm', 'cpu']);
+
 /**
  * Chooses and initialises the TensorFlow.js backend. Idempotent for the same request; a different explicit
  * request switches backends.
@@ -184,6 +190,8 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
     const why = skipped.length ? `; skipped ${skipped.map((s) => `${s.name} (${s.reason})`).join(', ')}` : '';
     const summary = `backend: ${name} [tfjs '${result.tfBackend}' from ${result.pkg}]${prefer ? ' (requested)' : ''}${why}`;
     current = { name, tfBackend: result.tfBackend, pkg: result.pkg, skipped, requested: prefer !== undefined, summary };
+    // Decoding heads on both cores where the backend itself runs on one thread (model/inference-pool.ts).
+    setHeadsRunner(isMainThread && SINGLE_THREADED.has(name) ? pooledRunner(name) : unpooledRunner());
     if (opts.verbose) console.log(summary);
     return current;
   }

@@ -6,8 +6,7 @@
 import type { AnySentence, UnlabelledSentence } from '../data/types.js';
 import { unlabelled } from '../data/unlabelled.js';
 import type { NerModel } from '../model/ner-model-type.js';
-import { checkUniqueIds, inferBatches } from '../model/inference.js';
-import { tf } from '../tf.js';
+import { checkUniqueIds, inferenceBatches, readHeads } from '../model/inference.js';
 import { encodeDataset } from '../tokenizer/dataset.js';
 import type { Encoded } from '../tokenizer/align.js';
 import { decodeWordLabels } from '../tokenizer/decode.js';
@@ -20,8 +19,13 @@ export interface RunHeadsOptions {
   batchSize?: number;
   /** Also return the main head's probability of the predicted tag per word. */
   probs?: boolean;
-  /** Called after each batch with (done, total) sequences. */
+  /** Called as batches finish with (done, total) sequences. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Threads to run the batches on (1: this thread only, 2: this one and a worker). Default: both cores on Node
+   * for jobs worth it (about a second of work; `MSD_INFERENCE_THREADS` overrides; model/inference-pool.ts).
+   */
+  threads?: number;
 }
 
 export interface HeadOutputs {
@@ -43,28 +47,27 @@ export function runHeads(model: NerModel, sentences: readonly AnySentence[], opt
       throw new Error(`runHeads: the model has no head on layer ${m} (heads: ${model.heads.layers.join(', ')})`);
   }
   checkUniqueIds(sentences, 'runHeads');
-  const main = model.heads.mainLayer;
   const { encoded } = encodeDataset(model.tokenizer, sentences, { maxLength: model.maxLength });
+  const batches = inferenceBatches(encoded, model.tokenizer.padId, opts.batchSize);
+  const readouts = readHeads(
+    model,
+    batches,
+    { layers, probsOf: opts.probs ? model.heads.mainLayer : undefined },
+    { threads: opts.threads, onProgress: opts.onProgress },
+  );
   // Per window: predicted ids per layer, and the main head's max probability.
   const preds = new Map<Encoded, { ids: Map<number, Int32Array>; prob?: Float32Array }>();
-  inferBatches(
-    model,
-    encoded,
-    ({ logits, items, length: len }) => {
-      const idData = layers.map((m) => tf.argMax(logits().get(m)!, -1).dataSync() as Int32Array);
-      const probData = opts.probs
-        ? (tf.max(tf.softmax(logits().get(main)!), -1).dataSync() as Float32Array)
-        : undefined;
-      items.forEach((item, r) => {
-        const n = item.inputIds.length;
-        preds.set(item, {
-          ids: new Map(layers.map((m, k) => [m, idData[k]!.slice(r * len, r * len + n)])),
-          prob: probData?.slice(r * len, r * len + n),
-        });
+  batches.forEach(({ items, shape: [rows, len] }, b) => {
+    const { ids, probs } = readouts[b]!;
+    items.forEach((item, r) => {
+      const n = item.inputIds.length;
+      const at = r * len;
+      preds.set(item, {
+        ids: new Map(layers.map((m, k) => [m, ids.slice(k * rows * len + at, k * rows * len + at + n)])),
+        prob: probs?.slice(at, at + n),
       });
-    },
-    { batchSize: opts.batchSize, onProgress: opts.onProgress },
-  );
+    });
+  });
   // The windows of a sentence are consecutive in `encoded`.
   const labels = new Map<number, Int32Array[]>(layers.map((m) => [m, []]));
   const probs: Float32Array[] | undefined = opts.probs ? [] : undefined;

@@ -7,13 +7,18 @@
  *
  * The callback runs inside tf.tidy: it copies what it needs out of the tensors (dataSync) and keeps no tensor; the
  * batch's tensors are freed after it returns (leak-free).
+ *
+ * Decoding heads (prediction, evaluation) reads the same two things from every batch, so it has its own entry point,
+ * `readHeads`: the argmax tag id per head and, optionally, one head's probability of that tag. Its batches are
+ * independent and its outputs small, so on Node it runs on both cores (model/inference-pool.ts, installed by
+ * `initBackend`); in the browser, and for small jobs, it is a loop over the batches in this thread.
  */
 import type { AnySentence } from '../data/types.js';
 import { tf } from '../tf.js';
 import type { Encoded } from '../tokenizer/align.js';
 import { makeBatches, type Batch } from '../tokenizer/batching.js';
 import { batchToTensors, disposeBatchTensors } from '../tokenizer/tensors.js';
-import type { NerModel } from './ner-model.js';
+import type { NerModel } from './ner-model-type.js';
 
 export interface InferenceBatch {
   /** hidden[0] = embeddings, hidden[m] = layer m, each [batch, length, H]. */
@@ -78,4 +83,99 @@ export function checkUniqueIds(sentences: readonly AnySentence[], where: string)
       );
     seen.add(s.id);
   }
+}
+
+/**
+ * What `readHeads` reads from each batch: the argmax tag id of each head in `layers`, and the probability of that
+ * tag under head `probsOf` (the main head, for `predict`).
+ */
+export interface HeadReadout {
+  layers: readonly number[];
+  probsOf?: number;
+}
+
+/**
+ * One batch's readout, for a batch of `rows` x `length` positions: `ids[k * rows * length + r * length + p]` is the
+ * tag id of head `layers[k]` at row r, position p; `probs[r * length + p]` is head `probsOf`'s probability of its tag.
+ */
+export interface BatchReadout {
+  ids: Int32Array;
+  probs?: Float32Array;
+}
+
+/** The arrays of one batch a readout needs (a `Batch` without its items), as a worker thread receives them. */
+export type BatchArrays = Pick<Batch, 'inputIds' | 'attentionMask' | 'tokenTypeIds' | 'wordIndex' | 'shape'>;
+
+/** One batch through the model in evaluation mode, read out. Leak-free. */
+export function readBatchHeads(
+  model: Pick<NerModel, 'encoder' | 'heads'>,
+  batch: BatchArrays,
+  readout: HeadReadout,
+): BatchReadout {
+  const x = batchToTensors(batch as Batch);
+  try {
+    return tf.tidy(() => {
+      const { hidden } = model.encoder.forward(x, { training: false });
+      const logits = model.heads.logits(hidden, { training: false });
+      const size = batch.shape[0] * batch.shape[1];
+      const ids = new Int32Array(readout.layers.length * size);
+      readout.layers.forEach((m, k) => ids.set(tf.argMax(logits.get(m)!, -1).dataSync() as Int32Array, k * size));
+      const probs =
+        readout.probsOf === undefined
+          ? undefined
+          : Float32Array.from(tf.max(tf.softmax(logits.get(readout.probsOf)!), -1).dataSync() as Float32Array);
+      return { ids, probs };
+    });
+  } finally {
+    disposeBatchTensors(x);
+  }
+}
+
+export interface ReadHeadsOptions {
+  /**
+   * Threads to share the batches among: 1 runs them all in this thread. Default: the runner's choice (on Node,
+   * `MSD_INFERENCE_THREADS`, else both cores for jobs worth a worker thread; see inference-pool.ts).
+   */
+  threads?: number;
+  /** Called as batches finish with (done, total) windows. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Runs a readout over batches and returns one `BatchReadout` per batch, in batch order. */
+export type HeadsRunner = (
+  model: NerModel,
+  batches: readonly Batch[],
+  readout: HeadReadout,
+  opts: ReadHeadsOptions,
+) => BatchReadout[];
+
+/** Every batch in this thread, in order. */
+export const readHeadsHere: HeadsRunner = (model, batches, readout, opts) => {
+  const total = batches.reduce((n, b) => n + b.shape[0], 0);
+  let done = 0;
+  return batches.map((b) => {
+    const out = readBatchHeads(model, b, readout);
+    done += b.shape[0];
+    opts.onProgress?.(done, total);
+    return out;
+  });
+};
+
+let runner: HeadsRunner = readHeadsHere;
+
+/** Replaces how `readHeads` runs (initBackend installs inference-pool.ts's runner on Node); returns the previous one. */
+export function setHeadsRunner(next: HeadsRunner): HeadsRunner {
+  const prev = runner;
+  runner = next;
+  return prev;
+}
+
+/** Reads every batch's heads (see `HeadReadout`), in batch order, with the installed runner. */
+export function readHeads(
+  model: NerModel,
+  batches: readonly Batch[],
+  readout: HeadReadout,
+  opts: ReadHeadsOptions = {},
+): BatchReadout[] {
+  return runner(model, batches, readout, opts);
 }
