@@ -308,7 +308,7 @@ function evalRows(root: string, work: string, missing: string | undefined, log: 
   const r = oursRuns.reduce((a, b) => (b.sentencesPerSec > a.sentencesPerSec ? b : a));
   log(`mBERT-size evaluation: ${r.windows} windows, ${r.realTokens} real tokens, ${r.batches} batches`);
   const pt = missing ? undefined : theirs.reduce((a, b) => (b.sentencesPerSec > a.sentencesPerSec ? b : a));
-  const note = `first ${EVAL_SENTENCES} sentences of nl test, batch 32, every head (4-12), after a warm-up on the longest batch; best of ${ROUNDS} alternating rounds each side`;
+  const note = `first ${EVAL_SENTENCES} sentences of nl test, batch 32, every head (4-12), ours on two threads after a warm-up that starts the inference worker (PyTorch on the longest batch); best of ${ROUNDS} alternating rounds each side`;
   const label = 'mBERT-size evaluation (every head), nl test';
   return [
     {
