@@ -11,8 +11,8 @@
  */
 import type { AnySentence } from '../data/types.js';
 import type { NerModel } from '../model/ner-model.js';
-import { clsSlice, resolveLayer } from '../model/cls.js';
-import { checkUniqueIds, inferBatches } from '../model/inference.js';
+import { resolveLayer } from '../model/cls.js';
+import { checkUniqueIds, inferenceBatches, readHeads } from '../model/inference.js';
 import { encodeDataset } from '../tokenizer/dataset.js';
 
 /** Row-major [rows, dim] float matrix with the sentence id of each row. */
@@ -68,18 +68,17 @@ export function clsByLayer(
       },
     ]),
   );
-  inferBatches(
-    model,
-    first,
-    ({ hidden, items }) => {
-      wanted.forEach((m) => {
-        const data = clsSlice(hidden[m]!).dataSync() as Float32Array;
-        const target = out.get(m)!.data;
-        items.forEach((item, r) => target.set(data.subarray(r * H, (r + 1) * H), rowOf.get(item.sentenceId)! * H));
-      });
-    },
-    { batchSize: opts.batchSize },
-  );
+  const batches = inferenceBatches(first, model.tokenizer.padId, opts.batchSize);
+  const readouts = readHeads(model, batches, { layers: [], clsOf: wanted });
+  batches.forEach(({ items, shape: [rows] }, b) => {
+    const cls = readouts[b]!.cls!;
+    wanted.forEach((m, j) => {
+      const target = out.get(m)!.data;
+      items.forEach((item, r) =>
+        target.set(cls.subarray((j * rows + r) * H, (j * rows + r + 1) * H), rowOf.get(item.sentenceId)! * H),
+      );
+    });
+  });
   return out;
 }
 

@@ -1,17 +1,15 @@
 /**
  * Running a model over encoded windows in evaluation mode (no dropout), one length-bucketed batch at a time: the one
- * inference loop behind the teacher-output cache (train/cache.ts), the [CLS] diagnostics (diagnostics/cls.ts) and
- * prediction (eval/predict.ts).
+ * inference loop behind prediction and evaluation (eval/predict.ts), the teacher-output cache (train/cache.ts) and
+ * the [CLS] diagnostics (diagnostics/cls.ts).
  *
- *   inferBatches(model, windows, ({ hidden, logits, items, length }) => { ... read with dataSync() ... });
+ *   const batches = inferenceBatches(windows, model.tokenizer.padId);
+ *   const out = readHeads(model, batches, { layers: [12], softmaxOf: [4, 12], clsOf: [12] });   // one per batch
  *
- * The callback runs inside tf.tidy: it copies what it needs out of the tensors (dataSync) and keeps no tensor; the
- * batch's tensors are freed after it returns (leak-free).
- *
- * Decoding heads (prediction, evaluation) reads the same two things from every batch, so it has its own entry point,
- * `readHeads`: the argmax tag id per head and, optionally, one head's probability of that tag. Its batches are
- * independent and its outputs small, so on Node it runs on both cores (model/inference-pool.ts, installed by
- * `initBackend`); in the browser, and for small jobs, it is a loop over the batches in this thread.
+ * Each consumer says what it reads (`HeadReadout`) rather than handing in a callback, so a batch's result is plain
+ * arrays: the batches are independent, and on Node they run on both cores (model/inference-pool.ts, installed by
+ * `initBackend`); in the browser, and for small jobs, they run in a loop in this thread. Leak-free: every tensor of
+ * a batch is freed before the next.
  */
 import type { AnySentence } from '../data/types.js';
 import { tf } from '../tf.js';
@@ -19,58 +17,11 @@ import type { Encoded } from '../tokenizer/align.js';
 import { makeBatches, type Batch } from '../tokenizer/batching.js';
 import { batchToTensors, disposeBatchTensors } from '../tokenizer/tensors.js';
 import type { NerModel } from './ner-model-type.js';
+import { clsSlice } from './cls.js';
 
-export interface InferenceBatch {
-  /** hidden[0] = embeddings, hidden[m] = layer m, each [batch, length, H]. */
-  hidden: tf.Tensor3D[];
-  /** The heads' logits per head layer ([batch, length, labels]), computed on first call. */
-  logits(): Map<number, tf.Tensor3D>;
-  /** The windows of this batch, in row order. */
-  items: readonly Encoded[];
-  /** The padded length of this batch. */
-  length: number;
-}
-
-export interface InferenceOptions {
-  /** Sequences per forward pass (default 32). */
-  batchSize?: number;
-  /** Called after each batch with (done, total) windows. */
-  onProgress?: (done: number, total: number) => void;
-}
-
-/** The batches `inferBatches` runs, in its order: the windows sorted by length, cut every `batchSize` (default 32). */
+/** The batches `readHeads` runs, in this order: the windows sorted by length, cut every `batchSize` (default 32). */
 export function inferenceBatches(windows: readonly Encoded[], padId: number, batchSize = 32): Batch[] {
   return makeBatches(windows, { batchSize, shuffle: false, bucket: true, padId });
-}
-
-/** Every window through the model, batch by batch, in evaluation mode; `read` copies out what it needs. */
-export function inferBatches(
-  model: NerModel,
-  windows: readonly Encoded[],
-  read: (batch: InferenceBatch) => void,
-  opts: InferenceOptions = {},
-): void {
-  const batches = inferenceBatches(windows, model.tokenizer.padId, opts.batchSize);
-  let done = 0;
-  for (const batch of batches) {
-    const x = batchToTensors(batch);
-    try {
-      tf.tidy(() => {
-        const { hidden } = model.encoder.forward(x, { training: false });
-        let logits: Map<number, tf.Tensor3D> | undefined;
-        read({
-          hidden,
-          logits: () => (logits ??= model.heads.logits(hidden, { training: false })),
-          items: batch.items,
-          length: batch.shape[1],
-        });
-      });
-    } finally {
-      disposeBatchTensors(x);
-    }
-    done += batch.shape[0];
-    opts.onProgress?.(done, windows.length);
-  }
 }
 
 /** Sentence ids must be unique (outputs are matched back by id); `where` names the caller in the error. */
@@ -86,27 +37,35 @@ export function checkUniqueIds(sentences: readonly AnySentence[], where: string)
 }
 
 /**
- * What `readHeads` reads from each batch: the argmax tag id of each head in `layers`, and the probability of that
- * tag under head `probsOf` (the main head, for `predict`).
+ * What `readHeads` reads from each batch, all in evaluation mode:
+ * - `layers`: the argmax tag id of each of these heads at every position (prediction, evaluation);
+ * - `probsOf`: that head's probability of its argmax tag (`predict`'s confidence);
+ * - `softmaxOf`: the full tag distribution of each of these heads (the teacher's KD targets, train/cache.ts);
+ * - `clsOf`: the [CLS] vector of each of these hidden layers, 0 = embeddings (MMD, diagnostics).
  */
 export interface HeadReadout {
   layers: readonly number[];
   probsOf?: number;
+  softmaxOf?: readonly number[];
+  clsOf?: readonly number[];
 }
 
 /**
- * One batch's readout, for a batch of `rows` x `length` positions: `ids[k * rows * length + r * length + p]` is the
- * tag id of head `layers[k]` at row r, position p; `probs[r * length + p]` is head `probsOf`'s probability of its tag.
+ * One batch's readout, for a batch of `rows` x `length` positions, C labels and hidden size H, k indexing the
+ * readout's list: `ids[k * rows * length + r * length + p]` (head `layers[k]`, row r, position p);
+ * `probs[r * length + p]`; `softmax[((k * rows + r) * length + p) * C + c]`; `cls[(k * rows + r) * H + h]`.
  */
 export interface BatchReadout {
   ids: Int32Array;
   probs?: Float32Array;
+  softmax?: Float32Array;
+  cls?: Float32Array;
 }
 
 /** The arrays of one batch a readout needs (a `Batch` without its items), as a worker thread receives them. */
 export type BatchArrays = Pick<Batch, 'inputIds' | 'attentionMask' | 'tokenTypeIds' | 'wordIndex' | 'shape'>;
 
-/** One batch through the model in evaluation mode, read out. Leak-free. */
+/** One batch through the model in evaluation mode, read out (the heads run only when the readout needs them). */
 export function readBatchHeads(
   model: Pick<NerModel, 'encoder' | 'heads'>,
   batch: BatchArrays,
@@ -116,19 +75,46 @@ export function readBatchHeads(
   try {
     return tf.tidy(() => {
       const { hidden } = model.encoder.forward(x, { training: false });
-      const logits = model.heads.logits(hidden, { training: false });
-      const size = batch.shape[0] * batch.shape[1];
-      const ids = new Int32Array(readout.layers.length * size);
-      readout.layers.forEach((m, k) => ids.set(tf.argMax(logits.get(m)!, -1).dataSync() as Int32Array, k * size));
+      const softmaxOf = readout.softmaxOf ?? [];
+      const clsOf = readout.clsOf ?? [];
+      const needsHeads = readout.layers.length > 0 || readout.probsOf !== undefined || softmaxOf.length > 0;
+      const logits = needsHeads ? model.heads.logits(hidden, { training: false }) : new Map<number, tf.Tensor3D>();
+      const ids = valuesOf(
+        readout.layers.map((m) => tf.argMax(logits.get(m)!, -1)),
+        Int32Array,
+      );
       const probs =
         readout.probsOf === undefined
           ? undefined
-          : Float32Array.from(tf.max(tf.softmax(logits.get(readout.probsOf)!), -1).dataSync() as Float32Array);
-      return { ids, probs };
+          : valuesOf([tf.max(tf.softmax(logits.get(readout.probsOf)!), -1)], Float32Array);
+      const softmax = softmaxOf.length
+        ? valuesOf(
+            softmaxOf.map((m) => tf.softmax(logits.get(m)!)),
+            Float32Array,
+          )
+        : undefined;
+      const cls = clsOf.length
+        ? valuesOf(
+            clsOf.map((m) => clsSlice(hidden[m]!)),
+            Float32Array,
+          )
+        : undefined;
+      return { ids, probs, softmax, cls };
     });
   } finally {
     disposeBatchTensors(x);
   }
+}
+
+/** The values of `parts`, back to back, in one new array. */
+function valuesOf<A extends Float32Array | Int32Array>(parts: tf.Tensor[], Ctor: { new (n: number): A }): A {
+  const out = new Ctor(parts.reduce((n, t) => n + t.size, 0));
+  let at = 0;
+  for (const t of parts) {
+    out.set(t.dataSync() as A, at);
+    at += t.size;
+  }
+  return out;
 }
 
 export interface ReadHeadsOptions {

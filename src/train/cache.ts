@@ -15,11 +15,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { clsSlice } from '../model/cls.js';
-import { inferBatches } from '../model/inference.js';
+import { inferenceBatches, readHeads } from '../model/inference.js';
 import type { NerModel } from '../model/ner-model.js';
 import { readSafetensors, writeSafetensors } from '../model/safetensors.js';
-import { tf } from '../tf.js';
 import { firstPieceMask, type Encoded } from '../tokenizer/align.js';
 
 export interface TargetProbs {
@@ -58,27 +56,25 @@ export function computeTargetProbs(teacher: NerModel, windows: readonly Encoded[
   const masks = windows.map((w) => firstPieceMask(w.wordIndex));
   masks.forEach((m, k) => (offsets[k + 1] = offsets[k]! + m.reduce((a, b) => a + b, 0)));
   const probs = new Map(layers.map((m) => [m, new Float32Array(offsets[windows.length]! * C)]));
-  inferBatches(
-    teacher,
-    windows,
-    ({ logits, items, length: len }) => {
-      for (const m of layers) {
-        const p = tf.softmax(logits().get(m)!).dataSync() as Float32Array;
-        const out = probs.get(m)!;
-        items.forEach((w, r) => {
-          const k = index.get(w)!;
-          let row = offsets[k]!;
-          const mask = masks[k]!;
-          for (let t = 0; t < mask.length; t++) {
-            if (!mask[t]) continue;
-            out.set(p.subarray((r * len + t) * C, (r * len + t + 1) * C), row * C);
-            row++;
-          }
-        });
-      }
-    },
-    { batchSize },
-  );
+  const batches = inferenceBatches(windows, teacher.tokenizer.padId, batchSize);
+  const readouts = readHeads(teacher, batches, { layers: [], softmaxOf: layers });
+  batches.forEach(({ items, shape: [rows, len] }, b) => {
+    const p = readouts[b]!.softmax!;
+    layers.forEach((m, j) => {
+      const out = probs.get(m)!;
+      items.forEach((w, r) => {
+        const k = index.get(w)!;
+        let row = offsets[k]!;
+        const mask = masks[k]!;
+        for (let t = 0; t < mask.length; t++) {
+          if (!mask[t]) continue;
+          const at = ((j * rows + r) * len + t) * C;
+          out.set(p.subarray(at, at + C), row * C);
+          row++;
+        }
+      });
+    });
+  });
   return { layers, numLabels: C, probs, offsets };
 }
 
@@ -87,15 +83,12 @@ export function computeCls(model: NerModel, windows: readonly Encoded[], layer: 
   const H = model.encoder.config.hiddenSize;
   const index = new Map(windows.map((w, k) => [w, k]));
   const out = new Float32Array(windows.length * H);
-  inferBatches(
-    model,
-    windows,
-    ({ hidden, items }) => {
-      const cls = clsSlice(hidden[layer]!).dataSync() as Float32Array;
-      items.forEach((w, r) => out.set(cls.subarray(r * H, (r + 1) * H), index.get(w)! * H));
-    },
-    { batchSize },
-  );
+  const batches = inferenceBatches(windows, model.tokenizer.padId, batchSize);
+  const readouts = readHeads(model, batches, { layers: [], clsOf: [layer] });
+  batches.forEach(({ items }, b) => {
+    const cls = readouts[b]!.cls!;
+    items.forEach((w, r) => out.set(cls.subarray(r * H, (r + 1) * H), index.get(w)! * H));
+  });
   return out;
 }
 

@@ -1,6 +1,7 @@
 /**
  * Inference on two threads (src/model/inference-pool.ts): on every single-threaded backend, `runHeads` with a worker
- * thread gives the one-thread loop's tag ids and probabilities bit for bit, with the worker really taking batches;
+ * thread gives the one-thread loop's tag ids and probabilities bit for bit, and `readHeads` its tag distributions and
+ * [CLS] vectors, with the worker really taking batches;
  * the worker follows new weights from job to job; nothing leaks; a process that used it exits by itself; and the
  * thread choice follows `threads`, MSD_INFERENCE_THREADS and the size of the job.
  */
@@ -25,6 +26,8 @@ import {
   startInferenceWorker,
 } from '../../src/model/inference-pool.js';
 import type { NerModel } from '../../src/model/ner-model.js';
+import { inferenceBatches, readHeads } from '../../src/model/inference.js';
+import { encodeDataset } from '../../src/tokenizer/dataset.js';
 import { writeTinyCheckpoint } from '../../src/model/tiny.js';
 import { createRng } from '../../src/rng.js';
 import { tf } from '../../src/tf.js';
@@ -67,6 +70,17 @@ for (const backend of backends) {
       assert.deepEqual(out.labels, one.labels);
       assert.deepEqual(out.probs, one.probs);
     }
+    // The other readouts: every head's distribution (the KD cache) and [CLS] vectors (MMD, diagnostics).
+    const { encoded } = encodeDataset(m.tokenizer, sentences, { maxLength: m.maxLength });
+    const batches = inferenceBatches(encoded, m.tokenizer.padId, 4);
+    const readout = { layers: [], softmaxOf: [1, 3], clsOf: [0, 2] };
+    const here = readHeads(m, batches, readout, { threads: 1 });
+    const shared = readHeads(m, batches, readout, { threads: 2 });
+    assert.ok(lastPoolJob()!.byWorker > 0, 'the worker read softmax / [CLS] batches');
+    assert.deepEqual(shared, here);
+    const [rows, len] = batches[0]!.shape;
+    assert.equal(here[0]!.softmax!.length, 2 * rows * len * schema.tags.length);
+    assert.equal(here[0]!.cls!.length, 2 * rows * 32);
     // New weights: the worker must use them, not the copy it holds.
     const w = m.heads.variables()[0]!.variable;
     tf.tidy(() => w.assign(tf.mul(w, -3)));
