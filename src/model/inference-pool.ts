@@ -218,7 +218,7 @@ class Pool {
     blasThreads?.setThreads(1);
     try {
       for (let i = claim(control, batches.length); i >= 0; i = claim(control, batches.length)) {
-        out[i] = readBatchHeads(model, batches[i]!, readout);
+        out[i] = readBatchHeads(model, batches[i]!, readout, i);
         done += batches[i]!.shape[0];
         drain();
         onProgress?.(done, total);
@@ -251,6 +251,9 @@ class Pool {
     if (missing >= 0) throw new Error(`readHeads: batch ${missing} of ${batches.length} came back from no thread`);
     this.idle = setTimeout(() => void this.terminate(), IDLE_MS).unref();
     lastJob = { batches: batches.length, byWorker };
+    totals.jobs++;
+    totals.batches += batches.length;
+    totals.byWorker += byWorker;
     return out as BatchReadout[];
   }
 
@@ -289,9 +292,16 @@ let pool: Pool | undefined;
 let installedBackend: BackendName | undefined;
 let lastJob: { batches: number; byWorker: number } | undefined;
 
+const totals = { jobs: 0, batches: 0, byWorker: 0 };
+
 /** How the last job shared out: its batches, and how many of them the worker read (for tests and benchmarks). */
 export function lastPoolJob(): { batches: number; byWorker: number } | undefined {
   return lastJob;
+}
+
+/** The same summed over every shared job of this process. */
+export function poolTotals(): { jobs: number; batches: number; byWorker: number } {
+  return { ...totals };
 }
 
 /** A runner for `readHeads` that shares jobs with a worker thread running `backend` (see the top of this file). */

@@ -78,7 +78,7 @@ function run(job: Job): void {
     const m = withWeights(job.model);
     if (Atomics.compareExchange(control, STATE, OPEN, JOINED) !== OPEN) return;
     for (let i = claim(control, batches.length); i >= 0; i = claim(control, batches.length)) {
-      reply({ kind: 'batch', index: i, readout: readBatchHeads(m, batches[i]!, readout) });
+      reply({ kind: 'batch', index: i, readout: readBatchHeads(m, batches[i]!, readout, i) });
     }
     Atomics.store(control, STATE, DONE);
   } catch (err) {

@@ -18,6 +18,7 @@ import { makeBatches, type Batch } from '../tokenizer/batching.js';
 import { batchToTensors, disposeBatchTensors } from '../tokenizer/tensors.js';
 import type { NerModel } from './ner-model-type.js';
 import { clsSlice } from './cls.js';
+import type { FreezeOptions } from './params.js';
 
 /** The batches `readHeads` runs, in this order: the windows sorted by length, cut every `batchSize` (default 32). */
 export function inferenceBatches(windows: readonly Encoded[], padId: number, batchSize = 32): Batch[] {
@@ -48,6 +49,14 @@ export interface HeadReadout {
   probsOf?: number;
   softmaxOf?: readonly number[];
   clsOf?: readonly number[];
+  /**
+   * A training-mode forward (dropout on) instead of evaluation mode: batch b's dropout seed is `seeds[b]`, and
+   * `frozen` is the model's frozen part (a student step's pass off the tape, train/student-micro-batches.ts).
+   * Reads [CLS] vectors and prefix states only.
+   */
+  dropout?: { seeds: readonly number[]; frozen: FreezeOptions };
+  /** Also return the first `prefixBlocks` hidden states (embeddings = block 0: the frozen prefix's states). */
+  prefixBlocks?: number;
 }
 
 /**
@@ -60,24 +69,36 @@ export interface BatchReadout {
   probs?: Float32Array;
   softmax?: Float32Array;
   cls?: Float32Array;
+  /** `prefix[((j * rows + r) * length + p) * H + h]`: hidden state j < prefixBlocks. */
+  prefix?: Float32Array;
 }
 
 /** The arrays of one batch a readout needs (a `Batch` without its items), as a worker thread receives them. */
 export type BatchArrays = Pick<Batch, 'inputIds' | 'attentionMask' | 'tokenTypeIds' | 'wordIndex' | 'shape'>;
 
-/** One batch through the model in evaluation mode, read out (the heads run only when the readout needs them). */
+/**
+ * Batch number `index` of a job through the model, in evaluation mode unless `readout.dropout`, read out (the heads
+ * run only when the readout needs them).
+ */
 export function readBatchHeads(
   model: Pick<NerModel, 'encoder' | 'heads'>,
   batch: BatchArrays,
   readout: HeadReadout,
+  index = 0,
 ): BatchReadout {
   const x = batchToTensors(batch as Batch);
   try {
     return tf.tidy(() => {
-      const { hidden } = model.encoder.forward(x, { training: false });
+      const { dropout } = readout;
+      const { hidden } = model.encoder.forward(
+        x,
+        dropout ? { training: true, dropoutSeed: dropout.seeds[index]!, frozen: dropout.frozen } : { training: false },
+      );
       const softmaxOf = readout.softmaxOf ?? [];
       const clsOf = readout.clsOf ?? [];
       const needsHeads = readout.layers.length > 0 || readout.probsOf !== undefined || softmaxOf.length > 0;
+      if (needsHeads && dropout)
+        throw new Error('readHeads: a training-mode readout reads [CLS] and prefix states only');
       const logits = needsHeads ? model.heads.logits(hidden, { training: false }) : new Map<number, tf.Tensor3D>();
       const ids = valuesOf(
         readout.layers.map((m) => tf.argMax(logits.get(m)!, -1)),
@@ -99,7 +120,9 @@ export function readBatchHeads(
             Float32Array,
           )
         : undefined;
-      return { ids, probs, softmax, cls };
+      const blocks = readout.prefixBlocks ?? 0;
+      const prefix = blocks > 0 ? valuesOf(hidden.slice(0, blocks), Float32Array) : undefined;
+      return { ids, probs, softmax, cls, prefix };
     });
   } finally {
     disposeBatchTensors(x);
@@ -139,8 +162,8 @@ export type HeadsRunner = (
 export const readHeadsHere: HeadsRunner = (model, batches, readout, opts) => {
   const total = batches.reduce((n, b) => n + b.shape[0], 0);
   let done = 0;
-  return batches.map((b) => {
-    const out = readBatchHeads(model, b, readout);
+  return batches.map((b, i) => {
+    const out = readBatchHeads(model, b, readout, i);
     done += b.shape[0];
     opts.onProgress?.(done, total);
     return out;

@@ -22,8 +22,13 @@ export function teacherCls(cls: Float32Array, H: number, batch: Batch, index: Ma
   return tf.tensor2d(out, [batch.items.length, H]);
 }
 
+/** The dropout seed of the student's forward on a source batch, derived from the step seed. */
+export function sourceSeed(stepSeed: number): number {
+  return streamSeed(stepSeed, 'mmd-source');
+}
+
 /**
- * The student's forward on a source batch (the MMD_M input), dropout seeded from the step seed; `frozenPrefix`
+ * The student's forward on a source batch (the MMD_M input), dropout seeded from the step seed (`sourceSeed`); `frozenPrefix`
  * continues from the frozen prefix's states of an earlier identical forward (see `ForwardOptions`).
  */
 export function studentSourceForward(
@@ -36,7 +41,7 @@ export function studentSourceForward(
   const xs = batchToTensors(source);
   return student.encoder.forward(xs, {
     training: true,
-    dropoutSeed: streamSeed(stepSeed, 'mmd-source'),
+    dropoutSeed: sourceSeed(stepSeed),
     frozen,
     frozenPrefix,
   });

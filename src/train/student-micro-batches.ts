@@ -22,15 +22,13 @@
 import type { MsdConfig } from '../config.js';
 import { finalLoss } from '../losses/final.js';
 import type { LossResult } from '../losses/terms.js';
-import { clsSlice } from '../model/cls.js';
+import { readHeads } from '../model/inference.js';
 import type { NerModel } from '../model/ner-model.js';
 import { tf } from '../tf.js';
 import { firstPieceMask } from '../tokenizer/align.js';
 import { chunkBatch, splitBatch, type Batch } from '../tokenizer/batching.js';
-import { batchToTensors } from '../tokenizer/tensors.js';
 import type { MicroBatch } from './loop.js';
-import { studentSourceForward, teacherCls } from './student-cls.js';
-import type { BertOutput } from '../model/bert.js';
+import { sourceSeed, teacherCls } from './student-cls.js';
 import type { StudentBatch, TeacherOutputs } from './student.js';
 
 /** What one micro-batch of a student step needs from the whole batch (see the header). */
@@ -231,7 +229,9 @@ function cutStudentBatch(cfg: MsdConfig, student: NerModel, batch: StudentBatch)
 
 /**
  * Step 1: the student [CLS] rows of micro-batches 1..n-1 on target (for MMD_L) and source (MMD_M), off the tape;
- * each one's frozen-prefix states are kept on its share (`targetPrefix`, `sourcePrefix`).
+ * each one's frozen-prefix states are kept on its share (`targetPrefix`, `sourcePrefix`). These forwards are
+ * independent, so they go through `readHeads` (model/inference.ts), which shares them with the inference worker
+ * thread on single-threaded backends: the same forwards, with the same seeds, so the same values on either thread.
  */
 function restCls(
   cfg: MsdConfig,
@@ -243,28 +243,48 @@ function restCls(
   useM: boolean,
 ): [tf.Tensor2D | undefined, tf.Tensor2D | undefined] {
   const s = cfg.student;
-  const blocks = s.freezeEmbeddings ? 1 + s.freezeLayers : 0;
   // Nothing to keep when the embeddings train (the whole forward is then on the tape).
-  const keepPrefix = (out: BertOutput) => (blocks > 0 ? out.hidden.slice(0, blocks).map((h) => tf.keep(h)) : undefined);
-  return tf.tidy(() => {
-    const targetCls = (target: Batch, k: number) => {
-      const out = student.encoder.forward(batchToTensors(target), {
-        training: true,
-        dropoutSeed: seeds[k]!,
-        frozen: s,
-      });
-      shares[k]!.targetPrefix = keepPrefix(out);
-      return clsSlice(out.hidden[clsLayer]!);
-    };
-    const sourceCls = (src: Batch, k: number) => {
-      const out = studentSourceForward(student, src, seeds[k]!, s);
-      shares[k]!.sourcePrefix = keepPrefix(out);
-      return clsSlice(out.hidden[clsLayer]!);
-    };
-    const rest = <T>(xs: T[], f: (x: T, k: number) => tf.Tensor2D) =>
-      tf.keep(tf.concat(xs.slice(1).map((x, i) => f(x, i + 1))) as tf.Tensor2D);
-    return [useL ? rest(targets, targetCls) : undefined, useM ? rest(sources, sourceCls) : undefined];
+  const blocks = s.freezeEmbeddings ? 1 + s.freezeLayers : 0;
+  const H = student.encoder.config.hiddenSize;
+  // The forwards of step 1, in order: micro-batch k's target rows (dropout seed seeds[k]), then its source rows
+  // (`sourceSeed` of it, as studentSourceForward gives it).
+  const jobs: { batch: Batch; k: number; side: 'target' | 'source'; seed: number }[] = [];
+  for (let k = 1; k < targets.length; k++) {
+    if (useL) jobs.push({ batch: targets[k]!, k, side: 'target', seed: seeds[k]! });
+    if (useM) jobs.push({ batch: sources[k]!, k, side: 'source', seed: sourceSeed(seeds[k]!) });
+  }
+  const out = readHeads(
+    student,
+    jobs.map((j) => j.batch),
+    {
+      layers: [],
+      clsOf: [clsLayer],
+      dropout: {
+        seeds: jobs.map((j) => j.seed),
+        frozen: { freezeEmbeddings: s.freezeEmbeddings, freezeLayers: s.freezeLayers },
+      },
+      prefixBlocks: blocks,
+    },
+  );
+  const rows = { target: [] as Float32Array[], source: [] as Float32Array[] };
+  jobs.forEach(({ batch, k, side }, i) => {
+    const [b, t] = batch.shape;
+    rows[side].push(out[i]!.cls!);
+    if (blocks > 0) {
+      const prefix = out[i]!.prefix!;
+      const states = Array.from({ length: blocks }, (_, j) =>
+        tf.keep(tf.tensor3d(prefix.subarray(j * b * t * H, (j + 1) * b * t * H), [b, t, H])),
+      );
+      if (side === 'target') shares[k]!.targetPrefix = states;
+      else shares[k]!.sourcePrefix = states;
+    }
   });
+  const stack = (parts: Float32Array[]) => {
+    const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((at, p) => (all.set(p, at), at + p.length), 0);
+    return tf.keep(tf.tensor2d(all, [all.length / H, H]));
+  };
+  return [useL ? stack(rows.target) : undefined, useM ? stack(rows.source) : undefined];
 }
 
 /** Frees the MMD gradients, [CLS] rows and frozen-prefix states attached by studentMicroBatches. */

@@ -2,7 +2,8 @@
  * Gradient accumulation in the real teacher and student steps: with `run.microBatchTokens` small enough to cut every
  * batch into several micro-batches, a run logs the same losses and terms and ends with the same weights as the run
  * that takes each batch in one pass (dropout off, so both see the same function; float tolerance). The student
- * case covers the MMD terms, which are not sums over rows (see src/train/student-micro-batches.ts).
+ * case covers the MMD terms, which are not sums over rows (see src/train/student-micro-batches.ts). Step 1 of a
+ * student step (the forwards off the tape) shared with the inference worker thread gives the same run bit for bit.
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +17,7 @@ import { trainTeacher } from '../../src/train/teacher.js';
 import { distillStudent } from '../../src/train/student.js';
 import { noData, tinyConfig, tmpRun } from './helpers.js';
 import { REAL_TOKENIZER } from '../real-data.js';
+import { closeInferencePool, poolTotals, startInferenceWorker } from '../../src/model/inference-pool.js';
 
 const mbert = REAL_TOKENIZER ?? '';
 let pretrained = '';
@@ -110,3 +112,56 @@ for (const freeze of [undefined, { freezeEmbeddings: true, freezeLayers: 1 }]) {
     },
   );
 }
+
+test(
+  'student: step 1 shared with the inference worker gives the one-thread run bit for bit (dropout on, prefix frozen)',
+  { skip: noData },
+  async () => {
+    // Dropout on, so that the worker's forwards must use the loop's seeds to match.
+    const dropoutPretrained = tmpRun('micro-pretrained-dropout');
+    writeTinyCheckpoint(dropoutPretrained, {
+      seed: 6,
+      hiddenSize: 16,
+      numLayers: 4,
+      numHeads: 2,
+      intermediateSize: 32,
+      vocab: join(mbert, 'vocab.txt'),
+    });
+    const cfg = (name: string, teacherDir = ''): MsdConfig => {
+      const c = tinyConfig(tmpRun(`micro-${name}`), {
+        model: { tiny: { enabled: false }, pretrained: dropoutPretrained, classifierDropout: 0.1 },
+        run: { microBatchTokens: 64, teacherDir },
+      });
+      return { ...c, student: { ...c.student, freezeEmbeddings: true, freezeLayers: 1 } };
+    };
+    const teacher = cfg('worker-teacher');
+    await trainTeacher(teacher);
+    const saved = process.env.MSD_INFERENCE_THREADS;
+    const runs: string[] = [];
+    let byWorker = 0;
+    try {
+      for (const threads of ['1', '2']) {
+        process.env.MSD_INFERENCE_THREADS = threads;
+        if (threads === '2') assert.equal(await startInferenceWorker(), true, 'the worker started');
+        const before = poolTotals().byWorker;
+        const c = cfg(`worker-student-${threads}`, teacher.run.outDir);
+        await distillStudent(c, 'nl');
+        runs.push(join(c.run.outDir, 'students', 'nl'));
+        if (threads === '2') byWorker = poolTotals().byWorker - before;
+      }
+    } finally {
+      if (saved === undefined) delete process.env.MSD_INFERENCE_THREADS;
+      else process.env.MSD_INFERENCE_THREADS = saved;
+      await closeInferencePool();
+    }
+    assert.ok(byWorker > 0, 'the worker ran forwards of step 1');
+    const [a, b] = runs.map((r) => steps(r));
+    assert.ok(a!.length >= 2 && a![0]!.terms.mmd_M! > 0 && a![0]!.terms.mmd_L! > 0);
+    const numbers = (r: Step[]) => r.map(({ step, loss, terms }) => ({ step, loss, terms }));
+    assert.deepEqual(numbers(b!), numbers(a!), 'the same losses and terms to the last bit');
+    const fa = readSafetensors(join(runs[0]!, 'checkpoints', 'last.safetensors'));
+    const fb = readSafetensors(join(runs[1]!, 'checkpoints', 'last.safetensors'));
+    for (const name of fa.names.filter((n) => n.startsWith('weight:')))
+      assert.deepEqual(fb.getFloat32(name), fa.getFloat32(name), `${name}: the same weights bit for bit`);
+  },
+);
