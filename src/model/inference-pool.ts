@@ -67,6 +67,9 @@ export interface ModelImage {
   /** All weights, back to back, in a SharedArrayBuffer (no copy on posting). */
   weights: Float32Array;
   index: { name: string; offset: number; length: number }[];
+  /** This image's number, and the weights that did not change since image `version - 1` (see `Pool.run`). */
+  version: number;
+  unchanged: string[];
 }
 
 /**
@@ -122,8 +125,14 @@ export function inferenceThreads(
 /**
  * Every weight of the model copied, back to back, into one shared buffer: `into` when it has the right size (a
  * pool reuses its buffer from job to job), else a new one. Read straight from the wasm heap, so one copy in all.
+ * Weights named in `unchanged` are not copied: `into` already holds them (the caller's promise).
  */
-export function modelImage(model: Pick<NerModel, 'encoder' | 'heads'>, into?: Float32Array): ModelImage {
+export function modelImage(
+  model: Pick<NerModel, 'encoder' | 'heads'>,
+  into?: Float32Array,
+  unchanged: ReadonlySet<string> = new Set(),
+  version = 0,
+): ModelImage {
   const vars = [...model.encoder.variables(), ...model.heads.variables()];
   const index: ModelImage['index'] = [];
   let offset = 0;
@@ -131,8 +140,12 @@ export function modelImage(model: Pick<NerModel, 'encoder' | 'heads'>, into?: Fl
     index.push({ name, offset, length: variable.size });
     offset += variable.size;
   }
-  const weights = into?.length === offset ? into : new Float32Array(new SharedArrayBuffer(offset * 4));
-  vars.forEach(({ variable }, i) => weights.set(readFloats(variable), index[i]!.offset));
+  const reuse = into?.length === offset;
+  const weights = reuse ? into! : new Float32Array(new SharedArrayBuffer(offset * 4));
+  const kept = reuse ? vars.filter(({ name }) => unchanged.has(name)).map(({ name }) => name) : [];
+  vars.forEach(({ name, variable }, i) => {
+    if (!(reuse && unchanged.has(name))) weights.set(readFloats(variable), index[i]!.offset);
+  });
   const h = model.heads;
   return {
     config: model.encoder.config,
@@ -145,6 +158,8 @@ export function modelImage(model: Pick<NerModel, 'encoder' | 'heads'>, into?: Fl
     },
     weights,
     index,
+    version,
+    unchanged: kept,
   };
 }
 
@@ -154,6 +169,30 @@ class Pool {
   private idle: NodeJS.Timeout | undefined;
   /** The weights' shared buffer, reused by the next job of a model of the same size. */
   private weights: Float32Array | undefined;
+  private version = 0;
+  /** The last job's frozen weights: variable and data id by name (see `unchangedSince`). */
+  private frozen = new Map<string, { variable: object; dataId: object }>();
+
+  /**
+   * The weights the shared buffer already holds: those frozen (training-mode jobs name the frozen part) in the last
+   * job and in this one, under the same variable and data id. Frozen weights are never written by the optimizer,
+   * so between two such jobs of one training run they cannot have changed; anything else is copied again (a
+   * student step then copies its trained layers, not the embeddings: about half of mBERT's bytes).
+   */
+  private unchangedSince(model: NerModel, readout: HeadReadout): Set<string> {
+    const last = this.frozen;
+    this.frozen = new Map();
+    if (!readout.dropout) return new Set();
+    const trained = new Set(model.encoder.trainableVariables(readout.dropout.frozen).map((v) => v.name));
+    const out = new Set<string>();
+    for (const { name, variable } of model.encoder.variables()) {
+      if (trained.has(name)) continue;
+      this.frozen.set(name, { variable, dataId: variable.dataId });
+      const before = last.get(name);
+      if (before && before.variable === variable && before.dataId === variable.dataId) out.add(name);
+    }
+    return out;
+  }
   /** Why this worker can take no more jobs (it failed, exited or was ended). */
   dead: string | undefined;
   /** Set when the worker itself failed (its backend, say): the process stops using workers. */
@@ -183,7 +222,7 @@ class Pool {
   run(model: NerModel, batches: readonly Batch[], readout: HeadReadout, onProgress?: (d: number, t: number) => void) {
     clearTimeout(this.idle);
     const control = new Int32Array(new SharedArrayBuffer(8));
-    const image = modelImage(model, this.weights);
+    const image = modelImage(model, this.weights, this.unchangedSince(model, readout), ++this.version);
     this.weights = image.weights;
     const job: Job = {
       control,
@@ -282,6 +321,7 @@ class Pool {
   terminate(): Promise<number> {
     this.dead ??= 'the inference worker was ended';
     this.weights = undefined;
+    this.frozen = new Map();
     clearTimeout(this.idle);
     return this.worker.terminate();
   }

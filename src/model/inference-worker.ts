@@ -44,9 +44,12 @@ function withWeights(image: ModelImage): { encoder: BertEncoder; heads: LayerHea
     image.index.map(({ name, offset, length }) => [name, image.weights.subarray(offset, offset + length)]),
   );
   if (model && layout === layoutOf(image)) {
+    // Weights unchanged since the previous image stay as they are, if that image is the one this copy holds.
+    const skip = new Set(applied === image.version - 1 ? image.unchanged : []);
     for (const { name, variable } of [...model.encoder.variables(), ...model.heads.variables()]) {
-      writeVariable(variable, weights.get(name)!);
+      if (!skip.has(name)) writeVariable(variable, weights.get(name)!);
     }
+    applied = image.version;
     return model;
   }
   model?.encoder.dispose();
@@ -54,12 +57,16 @@ function withWeights(image: ModelImage): { encoder: BertEncoder; heads: LayerHea
   model = undefined;
   model = { encoder: new BertEncoder(image.config, weights), heads: new LayerHeads({ ...image.heads }, weights) };
   layout = layoutOf(image);
+  applied = image.version;
   return model;
 }
 
+/** The version of the image this copy of the model holds. */
+let applied = -1;
+
 let layout = '';
 function layoutOf(image: ModelImage): string {
-  return JSON.stringify([image.config, image.heads, image.index]);
+  return JSON.stringify([image.config, image.heads, image.index.map(({ name, length }) => [name, length])]);
 }
 
 const reply = (r: WorkerReply) => port.postMessage(r);

@@ -87,8 +87,11 @@ export function readBatchHeads(
   index = 0,
 ): BatchReadout {
   const x = batchToTensors(batch as Batch);
+  let out: BatchReadout | undefined;
   try {
-    return tf.tidy(() => {
+    // The arrays leave through `out`, not as tidy's result: tidy walks its result looking for tensors, element by
+    // element through typed arrays (seconds per student step for the prefix states).
+    tf.tidy(() => {
       const { dropout } = readout;
       const { hidden } = model.encoder.forward(
         x,
@@ -122,11 +125,12 @@ export function readBatchHeads(
         : undefined;
       const blocks = readout.prefixBlocks ?? 0;
       const prefix = blocks > 0 ? valuesOf(hidden.slice(0, blocks), Float32Array) : undefined;
-      return { ids, probs, softmax, cls, prefix };
+      out = { ids, probs, softmax, cls, prefix };
     });
   } finally {
     disposeBatchTensors(x);
   }
+  return out!;
 }
 
 /** The values of `parts`, back to back, in one new array. */
