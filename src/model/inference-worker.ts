@@ -1,12 +1,10 @@
 /**
- * The worker thread of inference-pool.ts: its own tfjs backend and its own copy of the model, rebuilt from each job's
- * weights (a job does not know whether training changed them since the last one). It claims batches from the job's
+ * The worker thread of inference-pool.ts: its own tfjs backend and its own copy of the model, updated from each job's
+ * weights (all of them, but those the job marks unchanged since the image this copy holds). It claims batches from the job's
  * shared counter until none is left, posts each readout back, and then marks the job done, or failed with the
  * error's message.
  */
 import { workerData } from 'node:worker_threads';
-import { createRequire } from 'node:module';
-const require = createRequire(import.meta.url);
 import { initBackend } from '../backend/init.js';
 import { BertEncoder } from './bert.js';
 import { LayerHeads } from './heads.js';
