@@ -19,6 +19,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmKernels } from './wasm-kernels.js';
 import { registerSimdKernels, simdKernelsUnavailable } from './simd-kernels.js';
 import { loadBlas } from './blas.js';
+import { useReduceGradients } from './reduce-gradients.js';
 import { useBlasMatMul, useStockMatMul } from './blas-kernels.js';
 
 import { BACKEND_NAMES, type BackendName } from './names.js';
@@ -190,6 +191,8 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
     const why = skipped.length ? `; skipped ${skipped.map((s) => `${s.name} (${s.reason})`).join(', ')}` : '';
     const summary = `backend: ${name} [tfjs '${result.tfBackend}' from ${result.pkg}]${prefer ? ' (requested)' : ''}${why}`;
     current = { name, tfBackend: result.tfBackend, pkg: result.pkg, skipped, requested: prefer !== undefined, summary };
+    // Sum and Mean gradients without an x-sized tensor of ones (the same bits as tfjs's; reduce-gradients.ts).
+    useReduceGradients();
     // Decoding heads on both cores where the backend itself runs on one thread (model/inference-pool.ts).
     setHeadsRunner(isMainThread && SINGLE_THREADED.has(name) ? pooledRunner(name) : unpooledRunner());
     if (opts.verbose) console.log(summary);
