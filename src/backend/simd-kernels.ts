@@ -6,6 +6,9 @@
  *
  *   MsdGelu       {x}      -> x Phi(x)                                  (exact GELU, erf-based, as HF's "gelu")
  *   MsdGeluGrad   {x, dy}  -> dy (Phi(x) + x phi(x))                   (its gradient; the tape keeps only x)
+ *   MsdGeluTrain  {x}      -> [x Phi(x), Phi(x) + x phi(x)]           (GELU under the tape: the derivative comes out
+ *                 of the forward pass, which has computed Phi and phi anyway, and the tape keeps it instead of x; the
+ *                 backward pass is then dy times it, the bits of MsdGeluGrad, in a plain Multiply)
  *   MsdLayerNorm  {x, residual?, gamma, beta} (eps) -> [y, xhat, rstd]   LayerNorm of x + residual over the last
  *                 axis, with what its gradient needs (xhat, 1/sigma per row)
  *   MsdLayerNormGrad {dy, xhat, rstd, gamma} -> [dx, dgamma, dbeta]   (dx is also the residual's gradient)
@@ -56,6 +59,7 @@ type AdamwArgs = [
 interface SimdExports {
   gelu_forward(x: number, out: number, n: number): void;
   gelu_backward(x: number, dy: number, dx: number, n: number): void;
+  gelu_forward_train(x: number, out: number, d: number, n: number): void;
   layer_norm_forward(
     x: number,
     res: number,
@@ -134,6 +138,23 @@ const geluWasm: KernelFunc = ({ inputs, backend }) => {
   const n = util.sizeFromShape(x.shape);
   if (n > 0) kernelsFor(b).gelu_forward(offset(b, x, 'MsdGelu'), offset(b, out, 'MsdGelu'), n);
   return out;
+};
+
+const geluTrainWasm: KernelFunc = ({ inputs, backend }) => {
+  const { x } = inputs as { x: TensorInfo };
+  const b = backend as BackendWasm;
+  const out = b.makeOutput(x.shape, 'float32');
+  const d = b.makeOutput(x.shape, 'float32');
+  const n = util.sizeFromShape(x.shape);
+  if (n > 0) {
+    kernelsFor(b).gelu_forward_train(
+      offset(b, x, 'MsdGeluTrain'),
+      offset(b, out, 'MsdGeluTrain'),
+      offset(b, d, 'MsdGeluTrain'),
+      n,
+    );
+  }
+  return [out, d];
 };
 
 const geluGradWasm: KernelFunc = ({ inputs, backend }) => {
@@ -250,6 +271,7 @@ const dropoutMaskWasm: KernelFunc = ({ backend, attrs }) => {
 
 export const GELU = 'MsdGelu';
 export const GELU_GRAD = 'MsdGeluGrad';
+export const GELU_TRAIN = 'MsdGeluTrain';
 export const LAYER_NORM = 'MsdLayerNorm';
 export const LAYER_NORM_GRAD = 'MsdLayerNormGrad';
 export const ATTENTION_SOFTMAX_GRAD = 'MsdAttentionSoftmaxGrad';
@@ -258,6 +280,7 @@ export const DROPOUT_MASK = 'MsdDropoutMask';
 const kernels: KernelConfig[] = [
   { kernelName: GELU, backendName: 'wasm', kernelFunc: geluWasm },
   { kernelName: GELU_GRAD, backendName: 'wasm', kernelFunc: geluGradWasm },
+  { kernelName: GELU_TRAIN, backendName: 'wasm', kernelFunc: geluTrainWasm },
   { kernelName: LAYER_NORM, backendName: 'wasm', kernelFunc: layerNormWasm },
   { kernelName: LAYER_NORM_GRAD, backendName: 'wasm', kernelFunc: layerNormGradWasm },
   { kernelName: ATTENTION_SOFTMAX_GRAD, backendName: 'wasm', kernelFunc: softmaxGradWasm },

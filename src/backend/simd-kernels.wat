@@ -15,6 +15,8 @@
 ;;
 ;;   gelu_forward(x, out, n)        out[i] = x[i] Phi(x[i])
 ;;   gelu_backward(x, dy, dx, n)    dx[i] = dy[i] (Phi(x[i]) + x[i] phi(x[i])),  phi(x) = exp(-x^2/2) / sqrt(2 pi)
+;;   gelu_forward_train(x, out, d, n)   out[i] = x[i] Phi(x[i]) and d[i] = Phi(x[i]) + x[i] phi(x[i]) (the
+;;       derivative, kept for the backward pass instead of x: dy d is then gelu_backward's dx, the same bits)
 ;; Pointers are byte offsets of float32 arrays of n values; any n, any 4-byte alignment (the last n mod 4 values
 ;; go through the same vector code one lane at a time, so every value gets identical arithmetic).
 ;;
@@ -86,8 +88,9 @@
   ;;       expf), times 2^n = bits (b << 23)
   ;;   erf(|u|) = 1 - (((((a5 t + a4) t + a3) t + a2) t + a1) t) e (Abramowitz & Stegun 7.1.26, the formula of
   ;;       tfjs's Erf kernels), erf(u) = copysign(erf(|u|), u), Phi = (1 + erf(u)) / 2
-  ;;   forward: x Phi;  backward: dy (Phi + x e / sqrt(2 pi))
-  (func $gelu_pass (param $x i32) (param $dy i32) (param $out i32) (param $n i32) (param $grad i32)
+  ;;   forward ($mode 0): x Phi;  backward (1): dy (Phi + x e / sqrt(2 pi));  forward with the derivative (2):
+  ;;   x Phi into out and Phi + x e / sqrt(2 pi) into $dy (an output in this mode)
+  (func $gelu_pass (param $x i32) (param $dy i32) (param $out i32) (param $n i32) (param $mode i32)
     (local $rsqrt2 v128) (local $absmask v128) (local $signmask v128) (local $one v128) (local $half v128)
     (local $ap v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $a4 v128) (local $a5 v128)
     (local $zmin v128) (local $log2e v128) (local $magic v128) (local $ln2hi v128) (local $ln2lo v128)
@@ -95,7 +98,9 @@
     (local $isqrt2pi v128)
     (local $v v128) (local $d v128) (local $u v128) (local $a v128) (local $t v128) (local $z v128) (local $b v128)
     (local $k v128) (local $r v128) (local $p v128) (local $keep v128) (local $e v128) (local $y v128) (local $res v128)
-    (local $whole i32)
+    (local $whole i32) (local $grad i32) (local $deriv i32) (local $g v128)
+    (local.set $grad (i32.eq (local.get $mode) (i32.const 1)))
+    (local.set $deriv (i32.eq (local.get $mode) (i32.const 2)))
     (local.set $rsqrt2 (global.get $k_rsqrt2))
     (local.set $absmask (global.get $k_absmask))
     (local.set $signmask (global.get $k_signmask))
@@ -164,7 +169,15 @@
           (then
             (local.set $res (f32x4.mul (local.get $d) (f32x4.add (local.get $p)
               (f32x4.mul (local.get $v) (f32x4.mul (local.get $e) (local.get $isqrt2pi)))))))
-          (else (local.set $res (f32x4.mul (local.get $v) (local.get $p)))))
+          (else
+            (local.set $res (f32x4.mul (local.get $v) (local.get $p)))
+            (if (local.get $deriv)
+              (then
+                (local.set $g (f32x4.add (local.get $p)
+                  (f32x4.mul (local.get $v) (f32x4.mul (local.get $e) (local.get $isqrt2pi)))))
+                (if (local.get $whole)
+                  (then (v128.store align=4 (local.get $dy) (local.get $g)))
+                  (else (f32.store (local.get $dy) (f32x4.extract_lane 0 (local.get $g)))))))))
         (if (local.get $whole)
           (then
             (v128.store align=4 (local.get $out) (local.get $res))
@@ -185,6 +198,9 @@
 
   (func (export "gelu_backward") (param $x i32) (param $dy i32) (param $dx i32) (param $n i32)
     (call $gelu_pass (local.get $x) (local.get $dy) (local.get $dx) (local.get $n) (i32.const 1)))
+
+  (func (export "gelu_forward_train") (param $x i32) (param $out i32) (param $d i32) (param $n i32)
+    (call $gelu_pass (local.get $x) (local.get $d) (local.get $out) (local.get $n) (i32.const 2)))
 
   ;; (l0 + l1) + (l2 + l3)
   (func $hsum (param $v v128) (result f32)

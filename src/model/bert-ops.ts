@@ -6,7 +6,14 @@
  * (cpu, tfjs-node, webgl), and under `MSD_SIMD=off`, the same formulas as tfjs ops.
  */
 import { tf } from '../tf.js';
-import { ATTENTION_SOFTMAX_GRAD, GELU, LAYER_NORM, LAYER_NORM_GRAD, hasKernel } from '../backend/simd-kernels.js';
+import {
+  ATTENTION_SOFTMAX_GRAD,
+  GELU,
+  GELU_TRAIN,
+  LAYER_NORM,
+  LAYER_NORM_GRAD,
+  hasKernel,
+} from '../backend/simd-kernels.js';
 
 type CustomArg = tf.Tensor | ((s: tf.Tensor[]) => void);
 
@@ -118,7 +125,10 @@ export function attentionSoftmax(scores: tf.Tensor4D, maskBias: tf.Tensor, scale
  * of the five intermediates autodiff would keep on the [tokens, intermediate_size] tensor.
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
-  // On wasm: one fused SIMD pass each way, with the same formula (src/backend/simd-kernels.ts).
+  // On wasm: one fused SIMD pass each way, with the same formula (src/backend/simd-kernels.ts). Under the tape the
+  // forward pass also writes the derivative, which the tape keeps instead of x: the backward pass is one Multiply
+  // (the bits of MsdGeluGrad) instead of a second pass through erf and exp.
+  if (hasKernel(GELU_TRAIN) && tapeOn()) return geluTrain(x) as T;
   if (hasKernel(GELU)) return tf.engine().runKernel(GELU, { x }) as T;
   const f = tf.customGrad((input: CustomArg, save: CustomArg) => {
     const xi = input as tf.Tensor;
@@ -135,6 +145,24 @@ export function gelu<T extends tf.Tensor>(x: T): T {
     };
   });
   return f(x) as T;
+}
+
+/** Whether the engine is recording ops for a gradient (inside tf.grad / variableGrads, outside a kernel). */
+function tapeOn(): boolean {
+  return (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn();
+}
+
+/** GELU as MsdGeluTrain: the value, with the derivative saved for dy * d. */
+function geluTrain(x: tf.Tensor): tf.Tensor {
+  const f = tf.customGrad((input: CustomArg, save: CustomArg) => {
+    const [y, d] = tf.engine().runKernel(GELU_TRAIN, { x: input as tf.Tensor }) as tf.Tensor[];
+    (save as (s: tf.Tensor[]) => void)([d!]);
+    return {
+      value: y!,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.mul(dy as tf.Tensor, saved[0]!),
+    };
+  });
+  return f(x);
 }
 
 function geluValue(x: tf.Tensor): tf.Tensor {

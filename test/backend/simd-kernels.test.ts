@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { tf } from '../../src/tf.js';
 import { initBackend } from '../../src/backend/init.js';
 import { gelu } from '../../src/model/bert.js';
-import { GELU, hasKernel } from '../../src/backend/simd-kernels.js';
+import { GELU, GELU_GRAD, GELU_TRAIN, hasKernel } from '../../src/backend/simd-kernels.js';
+import { loadBlas } from '../../src/backend/blas.js';
 import { SIMD_KERNELS_WASM_BASE64 } from '../../src/backend/simd-kernels.wasm.js';
 import { assembleSimdKernels, moduleSource } from '../../kernel-setup/build-wasm.js';
 import { readFileSync } from 'node:fs';
@@ -83,6 +84,38 @@ test('MsdGelu and its gradient equal the composite on cpu and a float64 referenc
         assert.ok(Math.abs(got[j]! - comp[j]!) <= tol, `${what}: simd ${got[j]} vs cpu composite ${comp[j]}`);
       }
     }
+  }
+});
+
+test('under the tape gelu runs MsdGeluTrain: the value of MsdGelu and the gradient of MsdGeluGrad, bit for bit', async () => {
+  for (const backend of ['wasm', ...(loadBlas().ok ? ['blas' as const] : [])] as const) {
+    await initBackend({ prefer: backend });
+    for (const n of [1, 3, 4, 5, 1027]) {
+      const before = tf.memory().numTensors;
+      const x = tf.tensor1d(inputs(n, 50 + n));
+      const dy = tf.tensor1d(Float32Array.from({ length: n }, (_, i) => 1 + (i % 5) * 0.25 - (i % 2) * 3));
+      const plainY = tf.engine().runKernel(GELU, { x }) as tf.Tensor;
+      const plainDx = tf.engine().runKernel(GELU_GRAD, { x, dy }) as tf.Tensor;
+      const { value, grad } = tf.valueAndGrad((t: tf.Tensor) => tf.sum(tf.mul(gelu(t), dy)))(x);
+      let taped: tf.Tensor | undefined;
+      tf.grad((t: tf.Tensor) => {
+        taped = tf.keep(gelu(t));
+        return tf.sum(taped);
+      })(x).dispose();
+      const what = `${backend}, n = ${n}`;
+      assert.deepEqual(grad.dataSync(), plainDx.dataSync(), `${what}: gradient`);
+      assert.deepEqual(taped!.dataSync(), plainY.dataSync(), `${what}: value under the tape`);
+      tf.dispose([x, dy, plainY, plainDx, value, grad, taped!]);
+      assert.equal(tf.memory().numTensors, before, `${what}: tensors leaked`);
+    }
+    // which kernel runs where: MsdGeluTrain under the tape, MsdGelu without it (inference needs no derivative)
+    const x = tf.tensor2d(inputs(64, 9), [8, 8]);
+    const names = async (f: () => tf.TensorContainer) => (await tf.profile(f)).kernelNames;
+    const underTape = await names(() => tf.grad((t: tf.Tensor) => tf.sum(gelu(t)))(x));
+    const inference = await names(() => gelu(x));
+    assert.ok(underTape.includes(GELU_TRAIN) && !underTape.includes(GELU_GRAD), `${backend}: ${underTape}`);
+    assert.deepEqual(inference, [GELU], `${backend}: ${inference}`);
+    x.dispose();
   }
 });
 
