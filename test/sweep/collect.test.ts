@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectSweep, latexTable, tidyFrame, writeCollect } from '../../src/sweep/collect.js';
@@ -205,18 +205,24 @@ test('file state: a cell whose local child is alive is running; a dead pid file 
 
 test('processAlive: a zombie (killed, not yet reaped) counts as dead', async () => {
   const { spawn } = await import('node:child_process');
-  // `sleep 0` exits at once; its parent becomes `sleep 60` (exec), which never reaps it: a zombie until the parent is
-  // killed below. Its state is polled (up to 20 s) rather than read after a fixed delay, which failed under load.
-  const child = spawn('bash', ['-c', 'sleep 0 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // The background child exits only once its parent has become `sleep 60` (exec), which never reaps it: a zombie
+  // until the parent is killed below. (A child that exits at once, `sleep 0 &`, could be reaped by bash itself before
+  // the exec, and then /proc had no entry for it: a CI run failed that way.) Its state is polled (up to 20 s).
+  const waitForExec = `until [ "$(cat /proc/$PPID/comm)" = sleep ]; do sleep 0.02; done`;
+  const child = spawn('bash', ['-c', `sh -c '${waitForExec}' & echo $!; exec sleep 60`], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   try {
     const pid = Number(
       await new Promise<string>((res) => child.stdout!.once('data', (d: Buffer) => res(d.toString()))),
     );
     const state = () => {
+      if (!existsSync(`/proc/${pid}/stat`)) return 'gone';
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
     };
-    for (let t = Date.now(); state() !== 'Z' && Date.now() - t < 20_000;) await new Promise((r) => setTimeout(r, 50));
+    for (let t = Date.now(); !['Z', 'gone'].includes(state()) && Date.now() - t < 20_000;)
+      await new Promise((r) => setTimeout(r, 50));
     assert.equal(state(), 'Z', 'the test made a zombie');
     assert.equal(processAlive(pid), false);
     assert.equal(processAlive(process.pid), true);
