@@ -68,8 +68,9 @@ test('offline or missing: errors say what was tried', async () => {
   } finally {
     await hub.stop();
   }
+  // Port 1 on the loopback: nothing listens there (the stopped server's port could be taken again).
   await assert.rejects(
-    loadHubDataset('x/y', 'train', { cacheDir, hub: { endpoint: hub.endpoint } }),
+    loadHubDataset('x/y', 'train', { cacheDir, hub: { endpoint: 'http://127.0.0.1:1' } }),
     /cannot reach the Hub/,
   );
   await assert.rejects(

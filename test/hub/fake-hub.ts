@@ -251,7 +251,8 @@ export async function startFakeHub(opts: FakeHubOptions, port = 0): Promise<Fake
       const cut = cutAfter.get(key);
       if (cut !== undefined) {
         cutAfter.delete(key);
-        res.write(out.subarray(0, cut), () => setTimeout(() => res.socket?.destroy(), 20));
+        // As for cutHalf: time for the bytes to reach the client's .part file before the cut, even on a loaded machine.
+        res.write(out.subarray(0, cut), () => setTimeout(() => res.socket?.destroy(), 250));
         return;
       }
     }

@@ -238,20 +238,20 @@ test(
       return true;
     });
     assert.equal(hub.log.length, before, 'no request when offline');
-    assert.ok(Date.now() - t0 < 2000);
+    // At once (no network wait); generous for a loaded machine.
+    assert.ok(Date.now() - t0 < 10_000, `${Date.now() - t0} ms`);
     // loadDataset itself (no download) says the same.
     assert.throws(() => loadDataset('conll2002', 'nl', 'train'), /msd data pull conll2002 nl/);
   },
 );
 
 test('an unreachable Hub fails within seconds with the same remedies', { skip }, async () => {
-  const other = await startFakeHub({});
-  const endpoint = other.endpoint;
-  await other.stop();
-  fresh(endpoint);
+  // Port 1 on the loopback: nothing listens there (a port freed by a stopped server could be taken again).
+  fresh('http://127.0.0.1:1');
   const t0 = Date.now();
   await assert.rejects(ensureDataset('conll2002', 'es', 'dev'), /cannot reach the Hub.*msd data pull conll2002 es/s);
-  assert.ok(Date.now() - t0 < 5000, `${Date.now() - t0} ms`);
+  // Seconds, not the minutes of a retry loop; generous for a loaded machine.
+  assert.ok(Date.now() - t0 < 15_000, `${Date.now() - t0} ms`);
 });
 
 test('a gated repository: 401 says to set HF_TOKEN; with the token it downloads', { skip }, async () => {
