@@ -132,10 +132,10 @@ test('a run killed mid-epoch resumes and ends with the same metrics and weights'
   const cfg = testConfig(dir);
   const cfgPath = join(dir, 'test-config.json');
   writeFileSync(cfgPath, configToJson(cfg));
-  // Kill the child at teacher step 8: mid epoch 1, three steps after the step-5 checkpoint.
+  // Kill the child at teacher step 8: mid epoch 1, three steps after the step-5 checkpoint (it waits there).
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join('test', 'train', 'fixtures', 'run-child.ts'), cfgPath],
+    ['--import', 'tsx', join('test', 'train', 'fixtures', 'run-child.ts'), cfgPath, 'teacher:8'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
