@@ -19,6 +19,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmKernels } from './wasm-kernels.js';
 import { registerSimdKernels, simdKernelsUnavailable } from './simd-kernels.js';
 import { loadBlas } from './blas.js';
+import { useFreeingBackprop } from './backprop.js';
 import { useReduceGradients } from './reduce-gradients.js';
 import { useBlasMatMul, useStockMatMul } from './blas-kernels.js';
 
@@ -193,6 +194,8 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
     current = { name, tfBackend: result.tfBackend, pkg: result.pkg, skipped, requested: prefer !== undefined, summary };
     // Sum and Mean gradients without an x-sized tensor of ones (the same bits as tfjs's; reduce-gradients.ts).
     useReduceGradients();
+    // A backward pass that frees saved activations and gradients as it walks the tape (backprop.ts).
+    useFreeingBackprop();
     // Decoding heads on both cores where the backend itself runs on one thread (model/inference-pool.ts).
     setHeadsRunner(isMainThread && SINGLE_THREADED.has(name) ? pooledRunner(name) : unpooledRunner());
     if (opts.verbose) console.log(summary);
