@@ -5,13 +5,14 @@
  * things until the walk has ended: every tensor the forward pass saved for the backward pass (`node.saved`, freed
  * after the last node), and the gradient of every intermediate tensor (its accumulated-gradient map, freed when the
  * `backward` scope closes). Its peak is therefore the forward's saved activations plus the gradients of all the
- * intermediate tensors, about twice what the walk needs at any one time.
+ * intermediate tensors.
  *
  * Each tensor is the output of one node, and every node that consumes it comes after that node on the tape, so it is
  * walked first: when the walk reaches a node, the gradients of its outputs are complete, and once the node's own
  * gradient has run, neither those gradients nor the node's saved tensors are read again. This walk frees them
- * there. The peak becomes the saved activations not yet walked plus the gradients in flight; with a BERT step that
- * lets a micro-batch about twice as large fit in the same heap (`run.microBatchTokens`; README, "The CPU path").
+ * there. The peak becomes the saved activations not yet walked plus the gradients in flight: an mBERT student step
+ * with 512-token micro-batches went from a 2.50 to a 1.65 GiB wasm heap, and 1024-token ones now take 1.92 GiB
+ * (README, Backends, "And in training").
  *
  * Everything else is tfjs's: the same filtered tape (`filteredTape` is tfjs's `getFilteredNodesXToY`), the same
  * gradient calls in the same order, the same accumulation (`add`, then the old sum disposed), so the same numbers
