@@ -124,3 +124,33 @@ test('GatherV2 on wasm: rows (embedding lookups) by block copy, other axes by th
     /GatherV2: the index value 3 is not in \[0, 2\]/,
   );
 });
+
+test('Slice on wasm: contiguous blocks by one copy, other slices by the stock kernel, both equal to cpu', async () => {
+  const cases: { shape: number[]; begin: number[]; size: number[]; dtype: 'float32' | 'int32' | 'bool' }[] = [
+    { shape: [512, 8], begin: [0, 0], size: [128, 8], dtype: 'float32' }, // position embeddings' first rows
+    { shape: [12, 8], begin: [5, 0], size: [3, -1], dtype: 'float32' }, // rows from an offset, -1 = to the end
+    { shape: [2, 3, 4], begin: [1, 2, 0], size: [1, 1, 4], dtype: 'int32' }, // one row of one entry
+    { shape: [2, 3, 4], begin: [1, 0, 0], size: [1, 3, 4], dtype: 'bool' },
+    { shape: [4, 6], begin: [1, 2], size: [2, 3], dtype: 'float32' }, // not contiguous: the stock kernel
+    { shape: [2, 3, 4], begin: [0, 1, 0], size: [2, 2, 4], dtype: 'float32' }, // not contiguous either
+    { shape: [5, 4], begin: [2, 0], size: [0, 4], dtype: 'float32' }, // empty
+  ];
+  for (const c of cases) {
+    const run = (backend: 'cpu' | 'wasm') =>
+      on(backend, () =>
+        tf.tidy(() => {
+          const n = c.shape.reduce((a, b) => a * b, 1);
+          const x = tf.tensor(
+            Array.from({ length: n }, (_, i) => (c.dtype === 'bool' ? i % 3 === 0 : i * 1.5 - 7)),
+            c.shape,
+            c.dtype,
+          );
+          const s = tf.slice(x, c.begin, c.size);
+          return { shape: s.shape, dtype: s.dtype, values: Array.from(s.dataSync()) };
+        }),
+      );
+    const wasm = await run('wasm');
+    assert.deepEqual(wasm, await run('cpu'), `slice ${c.shape} at [${c.begin}] size [${c.size}]`);
+    if (c.size.every((d) => d !== 0)) assert.ok(wasm.values.length > 0);
+  }
+});
