@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import { tf } from '../tf.js';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmKernels } from './wasm-kernels.js';
+import { registerHeadLayoutKernels } from './head-layout-kernels.js';
 import { registerSimdKernels, simdKernelsUnavailable } from './simd-kernels.js';
 import { loadBlas } from './blas.js';
 import { useFreeingBackprop } from './backprop.js';
@@ -107,6 +108,7 @@ async function tryWasm(): Promise<Attempt> {
     return { ok: false, reason: `@tensorflow/tfjs-backend-wasm failed to load: ${(err as Error).message}` };
   }
   registerWasmKernels();
+  registerHeadLayoutKernels();
   const simd = registerSimdKernels();
   try {
     if (!(await tf.setBackend('wasm'))) return { ok: false, reason: 'the wasm backend failed to initialise' };

@@ -10,7 +10,7 @@
  *
  * Layout choices, for speed on the wasm backend where a 2-D matmul with a transposed operand is ~10x slower than
  * a plain one (bench: 475 vs 47 ms for [1024,768]@[768,768]): dense kernels are stored [in, out] so every
- * projection is a plain `[b*t, in] @ [in, out]`. For the batched Q K^T the two ways measure the same (wasm's
+ * projection is a plain `[rows, in] @ [in, out]`. For the batched Q K^T the two ways measure the same (wasm's
  * batched matmul is slow either way: 96 ms with transposeB vs 114 ms for an explicit K^T + plain matmul at
  * 8x12 heads x 128 tokens), so forward() uses `matMul(q, k, false, true)`; bench/ compares the other way through
  * `withKeyTranspose('explicit', ...)`, which is not part of the public forward options.
@@ -21,7 +21,9 @@
  *
  * The mask bias is -1e4 (as the original BERT): exp(-1e4) is exactly 0 in float32, so padded keys get zero
  * attention weight and padding does not change the outputs at real positions, while avoiding the -inf/NaN that
- * a dtype-min bias gives when added to a negative score.
+ * a dtype-min bias gives when added to a negative score. That is also what lets the layers skip padding: every op
+ * but the attention products is row-wise, so they run on the real tokens' rows, [rows, H], and only Q, K, V and
+ * the attention context change layout (src/model/packing.ts; 9% fewer dense FLOPs in the speed bench's teacher).
  */
 import { tf } from '../tf.js';
 import type { Tensor2D, Tensor3D, Variable } from '../tf.js';
@@ -31,6 +33,7 @@ import { truncatedNormal } from './random.js';
 import { deriveSeed } from '../rng.js';
 import { siteDropout } from './dropout.js';
 import { attentionSoftmax, dense, gelu, layerNorm } from './bert-ops.js';
+import { packingOf, type Packing } from './packing.js';
 
 export { gelu, layerNorm } from './bert-ops.js';
 
@@ -66,7 +69,11 @@ export interface ForwardOptions {
 }
 
 export interface BertOutput {
-  /** hidden[0] = embedding output, hidden[m] = output of layer m (1..numLayers); each [batch, seqLen, hidden]. */
+  /**
+   * hidden[0] = embedding output, hidden[m] = output of layer m (1..numLayers); each [batch, seqLen, hidden]. The
+   * layers run on the real tokens only (src/model/packing.ts): their outputs are zeros at padded positions (on the
+   * GPU backends, which keep the padded layout, values that no loss reads).
+   */
   hidden: Tensor3D[];
 }
 
@@ -225,29 +232,31 @@ export class BertEncoder {
       };
       const prefix = opts.frozenPrefix ? checkedPrefix(opts.frozenPrefix, untapedBlocks, [b, t, H]) : undefined;
       const hidden: Tensor3D[] = prefix ?? [(untapedBlocks > 0 ? offTape(embed, [inputIds]) : embed()) as Tensor3D];
-      let h = tf.reshape(hidden[hidden.length - 1]!, [b * t, H]) as tf.Tensor2D;
+      // The layers run on the real tokens' rows only (see `Packing`); `h` is [rows, H].
+      const packing = packingOf(attentionMask);
+      let h = packing.fromHeads(hidden[hidden.length - 1]!, 1);
       // [b, t] -> [b, 1, 1, t]: the same bias for every head and query position.
       const maskBias = tf.reshape(tf.mul(tf.sub(1, tf.cast(attentionMask, 'float32')), MASK_BIAS), [b, 1, 1, t]);
       for (let i = hidden.length - 1; i < cfg.numLayers; i++) {
         // One tidy per layer frees its intermediates as soon as the layer is done (in training the tape keeps
         // its own references to what the backward pass needs), so evaluation holds one layer's activations.
         const hIn = h;
-        const run = () => this.layer(i, hIn, maskBias, b, t, opts, ops);
+        const run = () => this.layer(i, hIn, maskBias, b, t, packing, ops);
         h = (i + 1 < untapedBlocks ? offTape(run, [hIn, maskBias]) : tf.tidy(run)) as tf.Tensor2D;
-        hidden.push(tf.reshape(h, [b, t, H]));
+        hidden.push(packing.toHeads(h, 1));
       }
       return { hidden };
     });
   }
 
-  /** Transformer layer i (0-based) on h [b*t, H]. */
+  /** Transformer layer i (0-based) on h [rows, H], the rows of `packing` (the attention unpacks them to [b, t]). */
   private layer(
     i: number,
     h: tf.Tensor2D,
     maskBias: tf.Tensor,
     b: number,
     t: number,
-    opts: ForwardOptions,
+    packing: Packing,
     ops: LayerOps,
   ): tf.Tensor2D {
     const cfg = this.config;
@@ -255,22 +264,17 @@ export class BertEncoder {
     const nh = cfg.numHeads;
     const dh = H / nh;
     const p = `layer.${i}`;
-    // [b*t, H] -> [b, t, nh, dh] -> permuted -> [b*nh, ., .]
-    const split = (x: tf.Tensor, perm: number[], shape: [number, number, number]) =>
-      tf.reshape(tf.transpose(tf.reshape(x, [b, t, nh, dh]), perm), shape) as tf.Tensor3D;
-    const q = split(ops.dense(h, `${p}.attention.query`), [0, 2, 1, 3], [b * nh, t, dh]);
-    const v = split(ops.dense(h, `${p}.attention.value`), [0, 2, 1, 3], [b * nh, t, dh]);
-    let scores: tf.Tensor;
-    if (keyTranspose === 'explicit') {
-      // K^T directly: [b, t, nh, dh] -> [b, nh, dh, t], one transpose, then a plain matmul.
-      scores = tf.matMul(q, split(ops.dense(h, `${p}.attention.key`), [0, 2, 3, 1], [b * nh, dh, t]));
-    } else {
-      scores = tf.matMul(q, split(ops.dense(h, `${p}.attention.key`), [0, 2, 1, 3], [b * nh, t, dh]), false, true);
-    }
+    // [rows, H] -> [b*nh, t, dh], zeros at padding (packing.ts).
+    const q = packing.toHeads(ops.dense(h, `${p}.attention.query`), nh);
+    const v = packing.toHeads(ops.dense(h, `${p}.attention.value`), nh);
+    const k = packing.toHeads(ops.dense(h, `${p}.attention.key`), nh);
+    // K^T explicitly (a transpose, then a plain matmul) only in the bench's comparison.
+    const scores =
+      keyTranspose === 'explicit' ? tf.matMul(q, tf.transpose(k, [0, 2, 1])) : tf.matMul(q, k, false, true);
     const weights = attentionSoftmax(tf.reshape(scores, [b, nh, t, t]), maskBias, 1 / Math.sqrt(dh));
     const dropped = ops.dropout(weights, cfg.attentionDropout, `${p}.attention.probs`);
     const probs = tf.reshape(dropped, [b * nh, t, t]) as tf.Tensor3D;
-    const ctx = tf.reshape(tf.transpose(tf.reshape(tf.matMul(probs, v), [b, nh, t, dh]), [0, 2, 1, 3]), [b * t, H]);
+    const ctx = packing.fromHeads(tf.matMul(probs, v) as tf.Tensor3D, nh);
     const attn = ops.layerNorm(
       ops.dropout(ops.dense(ctx, `${p}.attention.output`), cfg.hiddenDropout, `${p}.attention.output`),
       `${p}.attention.layer_norm`,

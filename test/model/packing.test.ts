@@ -1,0 +1,162 @@
+/**
+ * src/model/packing.ts and src/backend/head-layout-kernels.ts, on every backend: the encoder on the real tokens' rows
+ * gives the padded layout's hidden states at the real tokens and its gradients (zeros at padded positions, nothing
+ * leaked); the wasm kernels equal the cpu backend's composition of tfjs ops bit for bit, forward and gradient; a
+ * position outside the batch is an error that names the kernel.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf } from '../../src/tf.js';
+import { initBackend } from '../../src/backend/init.js';
+import { loadBlas } from '../../src/backend/blas.js';
+import { BertEncoder, type BertInput } from '../../src/model/bert.js';
+import { bertConfig } from '../../src/model/config.js';
+import { packingOf, withPacking } from '../../src/model/packing.js';
+import { rowsToHeadsOp } from '../../src/backend/head-layout-kernels.js';
+import { createRng } from '../../src/rng.js';
+
+const cfg = bertConfig({
+  vocabSize: 60,
+  hiddenSize: 16,
+  numLayers: 2,
+  numHeads: 4,
+  intermediateSize: 32,
+  maxPositions: 32,
+  layerNormEps: 1e-12,
+});
+
+function values(shape: number[], seed: number): tf.Tensor {
+  const rng = createRng(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(
+    Float32Array.from({ length: n }, () => rng.next() - 0.5),
+    shape,
+  );
+}
+
+/** Rows of these lengths padded to `len` (a sentence of 0 tokens is all padding). */
+function batchOf(lengths: number[], len: number): BertInput {
+  const ids = lengths.map((n, r) => Array.from({ length: len }, (_, i) => (i < n ? 2 + ((7 * r + 3 * i) % 50) : 0)));
+  const mask = lengths.map((n) => Array.from({ length: len }, (_, i) => (i < n ? 1 : 0)));
+  return { inputIds: tf.tensor2d(ids, undefined, 'int32'), attentionMask: tf.tensor2d(mask, undefined, 'int32') };
+}
+
+interface Run {
+  hidden: Float32Array[];
+  grads: Map<string, Float32Array>;
+}
+
+/** Hidden states and the gradients of sum(hidden[L] * u * mask) for every variable (dropout off). */
+function run(enc: BertEncoder, batch: BertInput, packed: boolean): Run {
+  return withPacking(packed, () => {
+    const [b, t] = batch.inputIds.shape;
+    const u = values([b, t, cfg.hiddenSize], 9);
+    const mask = tf.tidy(() => tf.expandDims(tf.cast(batch.attentionMask, 'float32'), 2));
+    const vars = enc.variables();
+    const { value, grads } = tf.variableGrads(
+      () => {
+        const { hidden } = enc.forward(batch, { training: false });
+        return tf.sum(tf.mul(tf.mul(hidden[cfg.numLayers]!, u), mask)) as tf.Scalar;
+      },
+      vars.map((v) => v.variable),
+    );
+    const { hidden } = enc.forward(batch, { training: false });
+    const out: Run = {
+      hidden: hidden.map((h) => h.dataSync() as Float32Array),
+      grads: new Map(vars.map((v) => [v.variable.name, grads[v.variable.name]!.dataSync() as Float32Array])),
+    };
+    tf.dispose([value, u, mask, ...hidden, ...Object.values(grads)]);
+    return out;
+  });
+}
+
+const backends = ['cpu', 'wasm', ...(loadBlas().ok ? ['blas' as const] : [])] as const;
+for (const backend of backends) {
+  test(`the packed encoder gives the padded layout's states at real tokens and its gradients [${backend}]`, async () => {
+    await initBackend({ prefer: backend });
+    const enc = BertEncoder.random(cfg, 3);
+    // Padding at the ends of rows, a row without padding and a row that is all padding.
+    const lengths = [5, 7, 2, 0];
+    const batch = batchOf(lengths, 7);
+    const before = tf.memory().numTensors;
+    const packed = run(enc, batch, true);
+    const paddedRun = run(enc, batch, false);
+    assert.equal(tf.memory().numTensors, before, 'no tensor leaked');
+    const H = cfg.hiddenSize;
+    for (let m = 0; m <= cfg.numLayers; m++) {
+      let worst = 0;
+      lengths.forEach((n, r) => {
+        for (let i = 0; i < 7; i++)
+          for (let j = 0; j < H; j++) {
+            const at = (r * 7 + i) * H + j;
+            if (i < n) worst = Math.max(worst, Math.abs(packed.hidden[m]![at]! - paddedRun.hidden[m]![at]!));
+            // The layers' outputs are zeros at padding (the embeddings, m = 0, are computed everywhere).
+            else if (m > 0) assert.equal(packed.hidden[m]![at], 0, `layer ${m}: padded position (${r}, ${i})`);
+          }
+      });
+      assert.ok(worst < 1e-5, `layer ${m}: real tokens differ by ${worst}`);
+    }
+    let checked = 0;
+    for (const [name, g] of packed.grads) {
+      const ref = paddedRun.grads.get(name)!;
+      const scale = Math.max(1e-3, ...Array.from(ref, Math.abs));
+      for (let i = 0; i < g.length; i++)
+        assert.ok(Math.abs(g[i]! - ref[i]!) <= 1e-5 * scale, `${name}[${i}]: ${g[i]} vs ${ref[i]}`);
+      checked += g.length;
+    }
+    assert.ok(checked === enc.numParameters(), 'every parameter has a gradient');
+    assert.ok(
+      Array.from(packed.grads.get(enc.variable('layer.0.attention.query.kernel').name)!).some((v) => v !== 0),
+      'the gradients are not all zero',
+    );
+    tf.dispose([batch.inputIds, batch.attentionMask]);
+    enc.dispose();
+  });
+}
+
+/** toHeads and fromHeads of random rows, and the gradient of each, as arrays. */
+function layoutOf(lengths: number[], len: number, heads: number): Float32Array[] {
+  const batch = batchOf(lengths, len);
+  const rows = lengths.reduce((a, n) => a + n, 0);
+  const out = tf.tidy(() => {
+    const packing = packingOf(batch.attentionMask);
+    assert.equal(packing.rows, rows);
+    const x = values([rows, heads * 4], 1) as tf.Tensor2D;
+    const y = values([lengths.length * heads, len, 4], 2) as tf.Tensor3D;
+    const up = packing.toHeads(x, heads);
+    const down = packing.fromHeads(y, heads);
+    const gUp = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(packing.toHeads(a as tf.Tensor2D, heads), y)))(x);
+    const gDown = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(packing.fromHeads(a as tf.Tensor3D, heads), x)))(y);
+    return [up, down, gUp, gDown].map((t) => t.dataSync() as Float32Array);
+  });
+  tf.dispose([batch.inputIds, batch.attentionMask]);
+  return out;
+}
+
+test('wasm layout kernels equal the cpu composition of tfjs ops bit for bit, forward and gradient', async () => {
+  const cases: [number[], number, number][] = [
+    [[3, 5, 1], 5, 4], // Q, K, V: four heads of 4
+    [[3, 5, 1], 5, 1], // hidden states: one head
+    [[4, 4], 4, 2], // no padding (the kernels replace the transposes)
+    [[2, 0, 3], 3, 2], // a row that is all padding
+  ];
+  for (const [lengths, len, heads] of cases) {
+    await initBackend({ prefer: 'cpu' });
+    const cpu = layoutOf(lengths, len, heads);
+    await initBackend({ prefer: 'wasm' });
+    const wasm = layoutOf(lengths, len, heads);
+    ['toHeads', 'fromHeads', 'toHeads gradient', 'fromHeads gradient'].forEach((what, i) =>
+      assert.deepEqual(wasm[i], cpu[i], `${what}, lengths ${lengths}, ${heads} heads`),
+    );
+    assert.ok(wasm.every((a) => a.some((v) => v !== 0)));
+  }
+});
+
+test('a layout kernel given a position outside the batch says which kernel and what was expected', async () => {
+  await initBackend({ prefer: 'wasm' });
+  assert.throws(
+    () =>
+      tf.tidy(() => rowsToHeadsOp(tf.zeros([2, 8]), tf.tensor1d([0, 6], 'int32'), { batch: 2, seqLen: 3, heads: 2 })),
+    /MsdRowsToHeads: rowIndex holds 6, outside \[0, 6\)/,
+  );
+});
