@@ -10,8 +10,9 @@
  *
  * Each is the other's gradient (registered here), and for `heads` = 1 they are the unpacking ([rows, H] to the padded
  * [batch*seqLen, H]) and the packing of hidden states. As tfjs ops each was a gather, a concat (for the zero row)
- * and a transpose, three passes; here `dh` floats move per (row, head) with one `copyWithin` on the heap, which
- * stays valid because the output is allocated before the views are taken.
+ * and a transpose, three passes; here one: `dh` floats move per (row, head) with one `memory.copy` in the SIMD
+ * module (`rows_to_heads` / `heads_to_rows` in simd-kernels.wat), or one `copyWithin` on the heap where that module
+ * is off (`MSD_SIMD=off`). The output is allocated before the views are taken, so they stay valid.
  *
  * Other backends have no such kernels: packing.ts composes the same result from tfjs ops there (gather, concat,
  * transpose), and the tests compare the two.
@@ -29,6 +30,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
+import { heapKernels } from './simd-kernels.js';
 
 export const ROWS_TO_HEADS = 'MsdRowsToHeads';
 export const HEADS_TO_ROWS = 'MsdHeadsToRows';
@@ -42,25 +44,32 @@ export interface HeadLayoutAttrs {
 interface Views {
   heap: Float32Array;
   ids: Int32Array;
+  /** Float offsets of x and out in `heap`. */
   x: number;
   out: number;
 }
 
-/** Heap views after the output's allocation (which may grow the heap), and the rows' positions checked. */
-function views(wasm: BackendWasm, x: TensorInfo, rowIndex: TensorInfo, out: TensorInfo, what: string): Views {
+/**
+ * Heap views after the output's allocation (which may grow the heap), with every position of `rowIndex` checked
+ * to lie in [0, slots).
+ */
+function views(
+  wasm: BackendWasm,
+  x: TensorInfo,
+  rowIndex: TensorInfo,
+  out: TensorInfo,
+  slots: number,
+  what: string,
+): Views {
   if (x.dtype !== 'float32') throw new Error(`${what}: x must be float32, got ${x.dtype}`);
   if (rowIndex.dtype !== 'int32' || rowIndex.shape.length !== 1)
     throw new Error(`${what}: rowIndex must be an int32 vector, got ${rowIndex.dtype} [${rowIndex.shape}]`);
   const xs = wasm.typedArrayFromHeap(x) as Float32Array;
   const os = wasm.typedArrayFromHeap(out) as Float32Array;
   const ids = wasm.typedArrayFromHeap(rowIndex) as Int32Array;
-  const heap = new Float32Array(xs.buffer);
-  return { heap, ids, x: xs.byteOffset >> 2, out: os.byteOffset >> 2 };
-}
-
-function checkedPosition(p: number, slots: number, what: string): number {
-  if (!(p >= 0 && p < slots)) throw new Error(`${what}: rowIndex holds ${p}, outside [0, ${slots})`);
-  return p;
+  for (const p of ids)
+    if (!(p >= 0 && p < slots)) throw new Error(`${what}: rowIndex holds ${p}, outside [0, ${slots})`);
+  return { heap: new Float32Array(xs.buffer), ids, x: xs.byteOffset >> 2, out: os.byteOffset >> 2 };
 }
 
 const rowsToHeads: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -74,11 +83,18 @@ const rowsToHeads: KernelFunc = ({ inputs, backend, attrs }) => {
   const dh = width / heads;
   const wasm = backend as BackendWasm;
   const out = wasm.makeOutput([batch * heads, seqLen, dh], 'float32');
-  const v = views(wasm, x, rowIndex, out, what);
   const slots = batch * seqLen;
-  if (rows < slots) v.heap.fill(0, v.out, v.out + slots * width);
+  const v = views(wasm, x, rowIndex, out, slots, what);
+  const zeros = rows < slots ? slots * width : 0;
+  const simd = heapKernels();
+  if (simd) {
+    simd.rows_to_heads(4 * v.x, 4 * v.out, v.ids.byteOffset, rows, heads, dh, seqLen, 4 * zeros);
+    return out;
+  }
+  // Without the SIMD module (MSD_SIMD=off): the same copies from JavaScript.
+  v.heap.fill(0, v.out, v.out + zeros);
   for (let r = 0; r < rows; r++) {
-    const p = checkedPosition(v.ids[r]!, slots, what);
+    const p = v.ids[r]!;
     const bi = (p / seqLen) | 0;
     const ti = p - bi * seqLen;
     const src = v.x + r * width;
@@ -99,10 +115,14 @@ const headsToRows: KernelFunc = ({ inputs, backend, attrs }) => {
   const width = heads * dh;
   const wasm = backend as BackendWasm;
   const out = wasm.makeOutput([rows, width], 'float32');
-  const v = views(wasm, x, rowIndex, out, what);
-  const slots = batch * seqLen;
+  const v = views(wasm, x, rowIndex, out, batch * seqLen, what);
+  const simd = heapKernels();
+  if (simd) {
+    simd.heads_to_rows(4 * v.x, 4 * v.out, v.ids.byteOffset, rows, heads, dh, seqLen);
+    return out;
+  }
   for (let r = 0; r < rows; r++) {
-    const p = checkedPosition(v.ids[r]!, slots, what);
+    const p = v.ids[r]!;
     const bi = (p / seqLen) | 0;
     const ti = p - bi * seqLen;
     const dst = v.out + r * width;

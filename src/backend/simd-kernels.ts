@@ -89,6 +89,17 @@ interface SimdExports {
   adamw_torch(...args: [...head: AdamwArgs, sqrtBc2: number, decay: number, gradScale: number]): void;
   sum_squares(x: number, n: number): number;
   add_into(dst: number, src: number, n: number): void;
+  rows_to_heads(
+    x: number,
+    out: number,
+    ids: number,
+    rows: number,
+    heads: number,
+    dh: number,
+    seqLen: number,
+    zeroBytes: number,
+  ): void;
+  heads_to_rows(x: number, out: number, ids: number, rows: number, heads: number, dh: number, seqLen: number): void;
 }
 
 /** The slice of the WebAssembly JS API used here (the project compiles without the DOM type library). */
@@ -326,8 +337,14 @@ export function simdKernelsUnavailable(): string {
   return reason;
 }
 
-/** The kernels that are not tfjs kernels (they write in place): AdamW's step, the sum of squares, `+=`. */
-export type HeapKernels = Pick<SimdExports, 'adamw_hf' | 'adamw_torch' | 'sum_squares' | 'add_into'>;
+/**
+ * The kernels that are not tfjs kernels (they write in place, or into an output the caller allocated): AdamW's step,
+ * the sum of squares, `+=`, and the attention's layout changes (head-layout-kernels.ts).
+ */
+export type HeapKernels = Pick<
+  SimdExports,
+  'adamw_hf' | 'adamw_torch' | 'sum_squares' | 'add_into' | 'rows_to_heads' | 'heads_to_rows'
+>;
 
 /**
  * The module's in-place kernels for the active backend's heap (AdamW's update, the gradient norm's sum of squares,

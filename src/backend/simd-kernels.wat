@@ -43,6 +43,12 @@
 ;;   sum_squares(x, n) -> f64
 ;;       sum of x[i]^2 in float64 with two accumulators (even and odd positions), as src/backend/host-memory.ts's
 ;;       loop: the same bits
+;;   rows_to_heads(x, out, ids, rows, heads, dh, seqLen, zeroBytes)
+;;       the first zeroBytes bytes of out are zeroed, then row r of x (heads * dh floats) goes head by head to
+;;       out[((bi heads + h) seqLen + ti) dh], where ids[r] = bi seqLen + ti: src/backend/head-layout-kernels.ts
+;;   heads_to_rows(x, out, ids, rows, heads, dh, seqLen)
+;;       the inverse gather: out row r, head by head, from x[((bi heads + h) seqLen + ti) dh]
+;;       (both copy dh floats at a time with memory.copy; the ids are checked by the caller)
 ;; Row sums run in four lanes, then (l0 + l1) + (l2 + l3); a row's last cols mod 4 values are added
 ;; one by one after that. The order is fixed, so the same input gives the same bits every run.
 (module
@@ -591,4 +597,61 @@
         (local.set $src (i32.add (local.get $src) (i32.const 4)))
         (local.set $n (i32.sub (local.get $n) (i32.const 1)))
         (br $t))))
+
+  ;; Byte offset of (bi, h = 0, ti) in the heads' layout [batch * heads, seqLen, dh] for position p = bi seqLen + ti.
+  (func $head_slot (param $p i32) (param $heads i32) (param $seqLen i32) (param $sliceBytes i32) (result i32)
+    (local $bi i32)
+    (local.set $bi (i32.div_u (local.get $p) (local.get $seqLen)))
+    (i32.mul
+      (i32.add
+        (i32.mul (i32.mul (local.get $bi) (local.get $heads)) (local.get $seqLen))
+        (i32.sub (local.get $p) (i32.mul (local.get $bi) (local.get $seqLen))))
+      (local.get $sliceBytes)))
+
+  (func (export "rows_to_heads") (param $x i32) (param $out i32) (param $ids i32) (param $rows i32) (param $heads i32)
+    (param $dh i32) (param $seqLen i32) (param $zeroBytes i32)
+    (local $end i32) (local $dst i32) (local $h i32) (local $slice i32) (local $stride i32)
+    (memory.fill (local.get $out) (i32.const 0) (local.get $zeroBytes))
+    (local.set $slice (i32.shl (local.get $dh) (i32.const 2)))
+    (local.set $stride (i32.mul (local.get $seqLen) (local.get $slice)))
+    (local.set $end (i32.add (local.get $ids) (i32.shl (local.get $rows) (i32.const 2))))
+    (block $done
+      (loop $row
+        (br_if $done (i32.ge_u (local.get $ids) (local.get $end)))
+        (local.set $dst (i32.add (local.get $out)
+          (call $head_slot (i32.load (local.get $ids)) (local.get $heads) (local.get $seqLen) (local.get $slice))))
+        (local.set $h (local.get $heads))
+        (block $hdone
+          (loop $head
+            (br_if $hdone (i32.eqz (local.get $h)))
+            (memory.copy (local.get $dst) (local.get $x) (local.get $slice))
+            (local.set $x (i32.add (local.get $x) (local.get $slice)))
+            (local.set $dst (i32.add (local.get $dst) (local.get $stride)))
+            (local.set $h (i32.sub (local.get $h) (i32.const 1)))
+            (br $head)))
+        (local.set $ids (i32.add (local.get $ids) (i32.const 4)))
+        (br $row))))
+
+  (func (export "heads_to_rows") (param $x i32) (param $out i32) (param $ids i32) (param $rows i32) (param $heads i32)
+    (param $dh i32) (param $seqLen i32)
+    (local $end i32) (local $src i32) (local $h i32) (local $slice i32) (local $stride i32)
+    (local.set $slice (i32.shl (local.get $dh) (i32.const 2)))
+    (local.set $stride (i32.mul (local.get $seqLen) (local.get $slice)))
+    (local.set $end (i32.add (local.get $ids) (i32.shl (local.get $rows) (i32.const 2))))
+    (block $done
+      (loop $row
+        (br_if $done (i32.ge_u (local.get $ids) (local.get $end)))
+        (local.set $src (i32.add (local.get $x)
+          (call $head_slot (i32.load (local.get $ids)) (local.get $heads) (local.get $seqLen) (local.get $slice))))
+        (local.set $h (local.get $heads))
+        (block $hdone
+          (loop $head
+            (br_if $hdone (i32.eqz (local.get $h)))
+            (memory.copy (local.get $out) (local.get $src) (local.get $slice))
+            (local.set $out (i32.add (local.get $out) (local.get $slice)))
+            (local.set $src (i32.add (local.get $src) (local.get $stride)))
+            (local.set $h (i32.sub (local.get $h) (i32.const 1)))
+            (br $head)))
+        (local.set $ids (i32.add (local.get $ids) (i32.const 4)))
+        (br $row))))
 )

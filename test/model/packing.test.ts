@@ -1,11 +1,14 @@
 /**
  * src/model/packing.ts and src/backend/head-layout-kernels.ts, on every backend: the encoder on the real tokens' rows
  * gives the padded layout's hidden states at the real tokens and its gradients (zeros at padded positions, nothing
- * leaked); the wasm kernels equal the cpu backend's composition of tfjs ops bit for bit, forward and gradient; a
+ * leaked); the wasm kernels equal the cpu backend's composition of tfjs ops bit for bit, forward and gradient, with
+ * the SIMD module (memory.copy) and without it (JavaScript copies, checked in a child process under MSD_SIMD=off); a
  * position outside the batch is an error that names the kernel.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { tf } from '../../src/tf.js';
 import { initBackend } from '../../src/backend/init.js';
 import { loadBlas } from '../../src/backend/blas.js';
@@ -160,3 +163,19 @@ test('a layout kernel given a position outside the batch says which kernel and w
     /MsdRowsToHeads: rowIndex holds 6, outside \[0, 6\)/,
   );
 });
+
+test(
+  'the same checks with the SIMD module off (MSD_SIMD=off: the layout kernels copy from JavaScript), child process',
+  { skip: process.env.MSD_SIMD === 'off' ? 'this is the child' : false },
+  () => {
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--test', fileURLToPath(import.meta.url)], {
+      // NODE_TEST_CONTEXT would make the child report to this runner instead of printing TAP.
+      env: { ...process.env, MSD_SIMD: 'off', NODE_TEST_CONTEXT: undefined },
+      encoding: 'utf8',
+    });
+    assert.equal(child.status, 0, child.stdout + child.stderr);
+    // The child ran every test but this one, and the layout kernels without the module.
+    assert.match(child.stdout, /# pass [5-9]\b/);
+    assert.match(child.stdout, /# fail 0\b/);
+  },
+);
