@@ -13,15 +13,9 @@ import { withTfjsBackprop } from '../../src/backend/backprop.js';
 import { BertEncoder } from '../../src/model/bert.js';
 import { bertConfig } from '../../src/model/config.js';
 import { createRng } from '../../src/rng.js';
+import { randomTensor } from '../random-tensor.js';
 
-function values(shape: number[], seed: number): tf.Tensor {
-  const rng = createRng(seed);
-  const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(
-    Float32Array.from({ length: n }, () => rng.next() - 0.5),
-    shape,
-  );
-}
+const values = randomTensor;
 
 /** Gradients as arrays, with both walks; the tensors are freed. */
 function both(run: () => tf.Tensor[]): { ours: Float32Array[]; tfjs: Float32Array[] } {
@@ -33,16 +27,23 @@ function both(run: () => tf.Tensor[]): { ours: Float32Array[]; tfjs: Float32Arra
   return { ours: read(run()), tfjs: read(withTfjsBackprop(run)) };
 }
 
+/** A custom-gradient function typed as tfjs's declaration wants it (its inputs typed as tensors or the save function). */
+const asGrad = <F>(f: F) => f as unknown as Parameters<typeof tf.customGrad>[0];
+
 /** A gradient function that hands its dy back unchanged: the same tensor object becomes the input's gradient. */
-const passThrough = tf.customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([]);
-  return { value: tf.clone(x), gradFunc: (dy: tf.Tensor | tf.Tensor[]) => dy as tf.Tensor };
-});
+const passThrough = tf.customGrad(
+  asGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([]);
+    return { value: tf.clone(x), gradFunc: (dy: tf.Tensor | tf.Tensor[]) => dy as tf.Tensor };
+  }),
+);
 /** a + b whose gradient returns one tensor object for both inputs. */
-const sharedGrad = tf.customGrad((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([]);
-  return { value: tf.add(a, b), gradFunc: (dy: tf.Tensor | tf.Tensor[]) => [dy as tf.Tensor, dy as tf.Tensor] };
-});
+const sharedGrad = tf.customGrad(
+  asGrad((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([]);
+    return { value: tf.add(a, b), gradFunc: (dy: tf.Tensor | tf.Tensor[]) => [dy as tf.Tensor, dy as tf.Tensor] };
+  }),
+);
 
 const cfg = bertConfig({
   vocabSize: 60,
@@ -129,16 +130,18 @@ test('at the end of the walk the freeing one holds a fraction of what tfjs holds
   await initBackend({ prefer: 'wasm' });
   // A probe whose gradient runs last in the walk (it is the first op of the forward) and records the live bytes.
   let live = 0;
-  const probe = tf.customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
-    save([]);
-    return {
-      value: tf.clone(x),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[]) => {
-        live = tf.memory().numBytes;
-        return tf.clone(dy as tf.Tensor);
-      },
-    };
-  });
+  const probe = tf.customGrad(
+    asGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
+      save([]);
+      return {
+        value: tf.clone(x),
+        gradFunc: (dy: tf.Tensor | tf.Tensor[]) => {
+          live = tf.memory().numBytes;
+          return tf.clone(dy as tf.Tensor);
+        },
+      };
+    }),
+  );
   const ws = tf.tidy(() => Array.from({ length: 20 }, (_, i) => tf.variable(values([64, 64], 10 + i))));
   const x = tf.tidy(() => tf.variable(values([64, 64], 9)));
   const base = tf.memory().numBytes;

@@ -12,6 +12,18 @@ async function on<T>(backend: 'cpu' | 'wasm', fn: () => T): Promise<T> {
   return fn();
 }
 
+/** 1.5 i - 7 at flat position i (bool: every third position true). */
+function ramp(shape: number[], dtype: 'float32' | 'int32' | 'bool'): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(
+    dtype === 'bool'
+      ? Array.from({ length: n }, (_, i) => i % 3 === 0)
+      : Array.from({ length: n }, (_, i) => i * 1.5 - 7),
+    shape,
+    dtype,
+  );
+}
+
 function randomIds(n: number, vocab: number, seed: number): number[] {
   let s = seed;
   return Array.from({ length: n }, () => {
@@ -106,12 +118,7 @@ test('GatherV2 on wasm: rows (embedding lookups) by block copy, other axes by th
     const run = (backend: 'cpu' | 'wasm') =>
       on(backend, () =>
         tf.tidy(() => {
-          const n = c.shape.reduce((a, b) => a * b, 1);
-          const x = tf.tensor(
-            Array.from({ length: n }, (_, i) => i * 1.5 - 7),
-            c.shape,
-            c.dtype,
-          );
+          const x = ramp(c.shape, c.dtype);
           const g = tf.gather(x, tf.tensor(c.ids, c.idShape, 'int32'), c.axis);
           return { shape: g.shape, values: Array.from(g.dataSync()) };
         }),
@@ -139,12 +146,7 @@ test('Slice on wasm: contiguous blocks by one copy, other slices by the stock ke
     const run = (backend: 'cpu' | 'wasm') =>
       on(backend, () =>
         tf.tidy(() => {
-          const n = c.shape.reduce((a, b) => a * b, 1);
-          const x = tf.tensor(
-            Array.from({ length: n }, (_, i) => (c.dtype === 'bool' ? i % 3 === 0 : i * 1.5 - 7)),
-            c.shape,
-            c.dtype,
-          );
+          const x = ramp(c.shape, c.dtype);
           const s = tf.slice(x, c.begin, c.size);
           return { shape: s.shape, dtype: s.dtype, values: Array.from(s.dataSync()) };
         }),

@@ -16,7 +16,7 @@ import { BertEncoder, type BertInput } from '../../src/model/bert.js';
 import { bertConfig } from '../../src/model/config.js';
 import { packingOf, withPacking } from '../../src/model/packing.js';
 import { rowsToHeadsOp } from '../../src/backend/head-layout-kernels.js';
-import { createRng } from '../../src/rng.js';
+import { randomTensor } from '../random-tensor.js';
 
 const cfg = bertConfig({
   vocabSize: 60,
@@ -28,14 +28,7 @@ const cfg = bertConfig({
   layerNormEps: 1e-12,
 });
 
-function values(shape: number[], seed: number): tf.Tensor {
-  const rng = createRng(seed);
-  const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(
-    Float32Array.from({ length: n }, () => rng.next() - 0.5),
-    shape,
-  );
-}
+const values = randomTensor;
 
 /** Rows of these lengths padded to `len` (a sentence of 0 tokens is all padding). */
 function batchOf(lengths: number[], len: number): BertInput {
