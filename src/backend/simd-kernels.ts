@@ -35,6 +35,7 @@ import {
   type GradConfig,
   type KernelConfig,
   type KernelFunc,
+  type NamedAttrMap,
   type Tensor,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
@@ -85,6 +86,7 @@ interface SimdExports {
   ): void;
   softmax_backward(p: number, dp: number, ds: number, rows: number, cols: number, scale: number): void;
   dropout_mask(out: number, n: number, base: number, threshold: number, scale: number): void;
+  dropout_apply(x: number, out: number, n: number, base: number, threshold: number, scale: number): void;
   adamw_hf(...args: [...head: AdamwArgs, decay: number, gradScale: number]): void;
   adamw_torch(...args: [...head: AdamwArgs, sqrtBc2: number, decay: number, gradScale: number]): void;
   sum_squares(x: number, n: number): number;
@@ -280,6 +282,28 @@ const dropoutMaskWasm: KernelFunc = ({ backend, attrs }) => {
   return out;
 };
 
+/** attrs of MsdDropout: DropoutMaskAttrs without the shape (x's). */
+export type DropoutAttrs = Omit<DropoutMaskAttrs, 'shape'>;
+
+/** x times the mask of MsdDropoutMask, the mask computed on the fly: dropout and its gradient (dy for x). */
+const dropoutWasm: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x } = inputs as { x: TensorInfo };
+  const { base, threshold, scale } = attrs as unknown as DropoutAttrs;
+  const b = backend as BackendWasm;
+  const out = b.makeOutput(x.shape, 'float32');
+  const n = util.sizeFromShape(x.shape);
+  if (n > 0)
+    kernelsFor(b).dropout_apply(
+      offset(b, x, 'MsdDropout'),
+      offset(b, out, 'MsdDropout'),
+      n,
+      base | 0,
+      threshold | 0,
+      scale,
+    );
+  return out;
+};
+
 export const GELU = 'MsdGelu';
 export const GELU_GRAD = 'MsdGeluGrad';
 export const GELU_TRAIN = 'MsdGeluTrain';
@@ -287,6 +311,7 @@ export const LAYER_NORM = 'MsdLayerNorm';
 export const LAYER_NORM_GRAD = 'MsdLayerNormGrad';
 export const ATTENTION_SOFTMAX_GRAD = 'MsdAttentionSoftmaxGrad';
 export const DROPOUT_MASK = 'MsdDropoutMask';
+export const DROPOUT = 'MsdDropout';
 
 const kernels: KernelConfig[] = [
   { kernelName: GELU, backendName: 'wasm', kernelFunc: geluWasm },
@@ -296,7 +321,17 @@ const kernels: KernelConfig[] = [
   { kernelName: LAYER_NORM_GRAD, backendName: 'wasm', kernelFunc: layerNormGradWasm },
   { kernelName: ATTENTION_SOFTMAX_GRAD, backendName: 'wasm', kernelFunc: softmaxGradWasm },
   { kernelName: DROPOUT_MASK, backendName: 'wasm', kernelFunc: dropoutMaskWasm },
+  { kernelName: DROPOUT, backendName: 'wasm', kernelFunc: dropoutWasm },
 ];
+
+/** The gradient of dropout is the same pass over dy (the same mask): nothing is saved for it. */
+const dropoutGradient: GradConfig = {
+  kernelName: DROPOUT,
+  inputsToSave: [],
+  gradFunc: (dy, _saved, attrs) => ({
+    x: () => tf.engine().runKernel(DROPOUT, { x: dy as Tensor }, attrs as unknown as NamedAttrMap) as Tensor,
+  }),
+};
 
 const geluGradient: GradConfig = {
   kernelName: GELU,
@@ -329,6 +364,7 @@ export function registerSimdKernels(): boolean {
   }
   for (const k of kernels) if (!getKernel(k.kernelName, k.backendName)) registerKernel(k);
   registerGradient(geluGradient);
+  registerGradient(dropoutGradient);
   return (registered = true);
 }
 

@@ -33,6 +33,9 @@
 ;;   dropout_mask(out, n, base, threshold, scale)
 ;;       out[i] = scale where lowbias32(i * 0x9e3779b9 xor base) >= threshold (unsigned), else 0: the mask of
 ;;       src/model/dropout.ts (its JavaScript loop gives the same bits), four positions per step
+;;   dropout_apply(x, out, n, base, threshold, scale)
+;;       out[i] = x[i] * mask[i] with the mask above computed on the fly (dropout and its gradient in one pass,
+;;       nothing kept between them); x must not be at byte offset 0
 ;;   adamw_hf(p, g, m, v, out, n, b1, b2, eps, stepSize, decay, gradScale)
 ;;   adamw_torch(p, g, m, v, out, n, b1, b2, eps, stepSize, sqrtBc2, decay, gradScale)
 ;;       the fused AdamW updates of src/train/adamw.ts (its formulas there), two parameters per step in float64
@@ -423,8 +426,21 @@
       (br $row))))
 
   (func (export "dropout_mask") (param $out i32) (param $n i32) (param $base i32) (param $threshold i32) (param $scale f32)
-    (local $end i32) (local $i v128) (local $x v128) (local $basev v128) (local $thr v128) (local $scalev v128)
-    (local $tail i32) (local $keep v128)
+    (call $dropout_pass (i32.const 0) (local.get $out) (local.get $n) (local.get $base) (local.get $threshold)
+      (local.get $scale)))
+
+  (func (export "dropout_apply") (param $x i32) (param $out i32) (param $n i32) (param $base i32) (param $threshold i32)
+    (param $scale f32)
+    (call $dropout_pass (local.get $x) (local.get $out) (local.get $n) (local.get $base) (local.get $threshold)
+      (local.get $scale)))
+
+  ;; The mask (x = 0) or x times the mask (x != 0), four positions a step: one f32 multiply per value, the bits of
+  ;; tfjs's Multiply of x and the mask.
+  (func $dropout_pass (param $x i32) (param $out i32) (param $n i32) (param $base i32) (param $threshold i32)
+    (param $scale f32)
+    (local $end i32) (local $i v128) (local $basev v128) (local $thr v128) (local $scalev v128)
+    (local $tail i32) (local $m v128) (local $apply i32)
+    (local.set $apply (i32.ne (local.get $x) (i32.const 0)))
     (local.set $basev (i32x4.splat (local.get $base)))
     (local.set $thr (i32x4.splat (local.get $threshold)))
     (local.set $scalev (f32x4.splat (local.get $scale)))
@@ -433,8 +449,12 @@
     (block $done
       (loop $vec
         (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
-        (v128.store align=4 (local.get $out) (v128.and (local.get $scalev) (call $keep4 (local.get $i)
-          (local.get $basev) (local.get $thr))))
+        (local.set $m (v128.and (local.get $scalev) (call $keep4 (local.get $i) (local.get $basev) (local.get $thr))))
+        (if (local.get $apply)
+          (then
+            (local.set $m (f32x4.mul (v128.load align=4 (local.get $x)) (local.get $m)))
+            (local.set $x (i32.add (local.get $x) (i32.const 16)))))
+        (v128.store align=4 (local.get $out) (local.get $m))
         (local.set $i (i32x4.add (local.get $i) (v128.const i32x4 4 4 4 4)))
         (local.set $out (i32.add (local.get $out) (i32.const 16)))
         (br $vec)))
@@ -443,8 +463,12 @@
     (block $tdone
       (loop $t
         (br_if $tdone (i32.eqz (local.get $tail)))
-        (f32.store (local.get $out) (f32x4.extract_lane 0 (v128.and (local.get $scalev)
-          (call $keep4 (local.get $i) (local.get $basev) (local.get $thr)))))
+        (local.set $m (v128.and (local.get $scalev) (call $keep4 (local.get $i) (local.get $basev) (local.get $thr))))
+        (if (local.get $apply)
+          (then
+            (local.set $m (f32x4.mul (v128.load32_zero align=4 (local.get $x)) (local.get $m)))
+            (local.set $x (i32.add (local.get $x) (i32.const 4)))))
+        (f32.store (local.get $out) (f32x4.extract_lane 0 (local.get $m)))
         (local.set $i (i32x4.add (local.get $i) (v128.const i32x4 1 1 1 1)))
         (local.set $out (i32.add (local.get $out) (i32.const 4)))
         (local.set $tail (i32.sub (local.get $tail) (i32.const 1)))

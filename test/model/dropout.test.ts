@@ -1,6 +1,7 @@
 /**
  * Dropout (src/model/dropout.ts): the mask's values and keep rate, its determinism across backends, independence of
- * positions and seeds, the gradient dy * mask, and no leaked tensors.
+ * positions and seeds, the gradient dy * mask (on wasm from one kernel that hashes and multiplies, the same bits),
+ * and no leaked tensors.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,6 +9,7 @@ import { tf } from '../../src/tf.js';
 import { initBackend } from '../../src/backend/init.js';
 import { loadBlas } from '../../src/backend/blas.js';
 import { dropout, dropoutMask, siteDropout } from '../../src/model/dropout.js';
+import { DROPOUT, hasKernel } from '../../src/backend/simd-kernels.js';
 
 const backends = ['cpu', 'wasm', ...(loadBlas().ok ? ['blas' as const] : [])] as const;
 
@@ -80,21 +82,30 @@ test('same seed and shape: the same mask on every backend; another seed: another
 });
 
 for (const backend of backends) {
-  test(`dropout: y = x * mask, dy/dx = mask, rate 0 is the identity, no leaks [${backend}]`, async () => {
+  test(`dropout: y = x * mask, dy/dx = mask, bit for bit (the sign of zero too), rate 0 is the identity, no leaks [${backend}]`, async () => {
     await initBackend({ prefer: backend });
+    // On wasm one kernel hashes and multiplies in one pass, forward and backward (MsdDropout).
+    assert.equal(hasKernel(DROPOUT), backend !== 'cpu', 'MsdDropout registered on wasm');
     const before = tf.memory().numTensors;
-    const x = tf.randomNormal([4, 6], 0, 1, 'float32', 3);
-    const maskT = dropoutMask([4, 6], 0.25, 9);
-    const mask = maskT.dataSync();
-    const y = dropout(x, 0.25, 9);
-    const xv = x.dataSync();
-    y.dataSync().forEach((v, i) => assert.equal(v, Math.fround(xv[i]! * mask[i]!), `y[${i}]`));
-    const dy = tf.randomNormal([4, 6], 0, 1, 'float32', 4);
-    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(dropout(t, 0.25, 9), dy)))(x);
-    const dyv = dy.dataSync();
-    g.dataSync().forEach((v, i) => assert.equal(v, Math.fround(dyv[i]! * mask[i]!), `dx[${i}]`));
-    assert.equal(dropout(x, 0, 9), x);
-    tf.dispose([x, y, dy, g, maskT]);
+    // [4, 6]: whole vectors of four; [3, 7]: a tail of one.
+    for (const shape of [
+      [4, 6],
+      [3, 7],
+    ]) {
+      const x = tf.randomNormal(shape, 0, 1, 'float32', 3);
+      const maskT = dropoutMask(shape, 0.25, 9);
+      const mask = maskT.dataSync();
+      const y = dropout(x, 0.25, 9);
+      const xv = x.dataSync();
+      y.dataSync().forEach((v, i) => assert.equal(v, Math.fround(xv[i]! * mask[i]!), `y[${i}]`));
+      const dy = tf.randomNormal(shape, 0, 1, 'float32', 4);
+      const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(dropout(t, 0.25, 9), dy)))(x);
+      const dyv = dy.dataSync();
+      g.dataSync().forEach((v, i) => assert.equal(v, Math.fround(dyv[i]! * mask[i]!), `dx[${i}]`));
+      assert.ok(Array.from(mask).some((m) => m === 0) && Array.from(mask).some((m) => m > 1));
+      assert.equal(dropout(x, 0, 9), x);
+      tf.dispose([x, y, dy, g, maskT]);
+    }
     assert.equal(tf.memory().numTensors, before, 'tensors leaked');
   });
 }
