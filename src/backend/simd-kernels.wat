@@ -38,9 +38,9 @@
 ;;       nothing kept between them); x must not be at byte offset 0
 ;;   adamw_hf(p, g, m, v, out, n, b1, b2, eps, stepSize, decay, gradScale)
 ;;   adamw_torch(p, g, m, v, out, n, b1, b2, eps, stepSize, sqrtBc2, decay, gradScale)
-;;       the fused AdamW updates of src/train/adamw.ts (its formulas there), two parameters per step in float64
-;;       lanes: every operation is the one its JavaScript loop does on doubles, in the same order (m and v are used
-;;       unrounded after being stored as float32, as in JavaScript), so both give the same bits. out may be p.
+;;       the fused AdamW updates of src/train/adamw.ts (its formulas there), four parameters per step in float32
+;;       lanes (PyTorch's arithmetic): every operation is the one its JavaScript loop does, in the same order, each
+;;       rounded to float32 there (Math.fround), so both give the same bits. out may be p.
 ;;   add_into(dst, src, n)
 ;;       dst[i] += src[i] (float32, the bits of tfjs's Add): gradient accumulation over micro-batches in place
 ;;   sum_squares(x, n) -> f64
@@ -486,91 +486,90 @@
     (local.set $x (v128.xor (local.get $x) (i32x4.shr_u (local.get $x) (i32.const 16))))
     (i32x4.ge_u (local.get $x) (local.get $thr)))
 
-  ;; The loop of both variants, on pairs of float32 values widened to float64 lanes (the odd last one in lane 0
-  ;; alone). hf (c = 0): x = p - s m'/(sqrt(v') + eps), p' = x - x decay; torch (c = sqrtBc2 > 0):
+  ;; The loop of both variants in float32 lanes, four parameters at a time (the last n mod 4 one by one in lane 0).
+  ;; hf (c = 0): x = p - s m'/(sqrt(v') + eps), p' = x - x decay; torch (c = sqrtBc2 > 0):
   ;; p' = p (1 - decay) - s m'/(sqrt(v')/c + eps). Constants are splatted once, before the loop.
   (func $adamw (param $p i32) (param $g i32) (param $m i32) (param $v i32) (param $out i32) (param $n i32)
-    (param $b1 f64) (param $b2 f64) (param $eps f64) (param $step f64) (param $c f64) (param $decay f64)
-    (param $gs f64)
-    (local $end i32) (local $last i32) (local $width i32)
+    (param $b1 f32) (param $b2 f32) (param $eps f32) (param $step f32) (param $c f32) (param $decay f32)
+    (param $gs f32)
+    (local $whole i32) (local $torch i32)
     (local $gi v128) (local $mi v128) (local $vi v128) (local $x v128)
     (local $B1 v128) (local $C1 v128) (local $B2 v128) (local $C2 v128) (local $EPS v128) (local $S v128)
     (local $C v128) (local $D v128) (local $KEEP v128) (local $GS v128)
-    (local.set $B1 (f64x2.splat (local.get $b1)))
-    (local.set $C1 (f64x2.splat (f64.sub (f64.const 1) (local.get $b1))))
-    (local.set $B2 (f64x2.splat (local.get $b2)))
-    (local.set $C2 (f64x2.splat (f64.sub (f64.const 1) (local.get $b2))))
-    (local.set $EPS (f64x2.splat (local.get $eps)))
-    (local.set $S (f64x2.splat (local.get $step)))
-    (local.set $C (f64x2.splat (local.get $c)))
-    (local.set $D (f64x2.splat (local.get $decay)))
-    (local.set $KEEP (f64x2.splat (f64.sub (f64.const 1) (local.get $decay))))
-    (local.set $GS (f64x2.splat (local.get $gs)))
-    (local.set $end (i32.add (local.get $p) (i32.shl (i32.and (local.get $n) (i32.const -2)) (i32.const 2))))
+    (local.set $B1 (f32x4.splat (local.get $b1)))
+    (local.set $C1 (f32x4.splat (f32.sub (f32.const 1) (local.get $b1))))
+    (local.set $B2 (f32x4.splat (local.get $b2)))
+    (local.set $C2 (f32x4.splat (f32.sub (f32.const 1) (local.get $b2))))
+    (local.set $EPS (f32x4.splat (local.get $eps)))
+    (local.set $S (f32x4.splat (local.get $step)))
+    (local.set $C (f32x4.splat (local.get $c)))
+    (local.set $D (f32x4.splat (local.get $decay)))
+    (local.set $KEEP (f32x4.splat (f32.sub (f32.const 1) (local.get $decay))))
+    (local.set $GS (f32x4.splat (local.get $gs)))
+    (local.set $torch (f32.ne (local.get $c) (f32.const 0)))
     (block $done
-      (loop $pair
-        (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
-        (local.set $gi (f64x2.mul (f64x2.promote_low_f32x4 (v128.load64_zero align=4 (local.get $g))) (local.get $GS)))
-        (local.set $mi (f64x2.add
-          (f64x2.mul (local.get $B1) (f64x2.promote_low_f32x4 (v128.load64_zero align=4 (local.get $m))))
-          (f64x2.mul (local.get $C1) (local.get $gi))))
-        (local.set $vi (f64x2.add
-          (f64x2.mul (local.get $B2) (f64x2.promote_low_f32x4 (v128.load64_zero align=4 (local.get $v))))
-          (f64x2.mul (f64x2.mul (local.get $C2) (local.get $gi)) (local.get $gi))))
-        (v128.store64_lane align=4 0 (local.get $m) (f32x4.demote_f64x2_zero (local.get $mi)))
-        (v128.store64_lane align=4 0 (local.get $v) (f32x4.demote_f64x2_zero (local.get $vi)))
-        (local.set $x (f64x2.promote_low_f32x4 (v128.load64_zero align=4 (local.get $p))))
-        (if (f64.eq (local.get $c) (f64.const 0))
+      (loop $next
+        (br_if $done (i32.eqz (local.get $n)))
+        (local.set $whole (i32.ge_u (local.get $n) (i32.const 4)))
+        ;; four parameters, or the last few one at a time in lane 0 (float32 arithmetic rounds alike in every lane)
+        (if (local.get $whole)
           (then
-            (local.set $x (f64x2.sub (local.get $x) (f64x2.mul (local.get $S)
-              (f64x2.div (local.get $mi) (f64x2.add (f64x2.sqrt (local.get $vi)) (local.get $EPS))))))
-            (local.set $x (f64x2.sub (local.get $x) (f64x2.mul (local.get $x) (local.get $D)))))
+            (local.set $gi (v128.load align=4 (local.get $g)))
+            (local.set $mi (v128.load align=4 (local.get $m)))
+            (local.set $vi (v128.load align=4 (local.get $v)))
+            (local.set $x (v128.load align=4 (local.get $p))))
           (else
-            (local.set $x (f64x2.sub (f64x2.mul (local.get $x) (local.get $KEEP)) (f64x2.mul (local.get $S)
-              (f64x2.div (local.get $mi)
-                (f64x2.add (f64x2.div (f64x2.sqrt (local.get $vi)) (local.get $C)) (local.get $EPS))))))))
-        (v128.store64_lane align=4 0 (local.get $out) (f32x4.demote_f64x2_zero (local.get $x)))
-        (local.set $p (i32.add (local.get $p) (i32.const 8)))
-        (local.set $g (i32.add (local.get $g) (i32.const 8)))
-        (local.set $m (i32.add (local.get $m) (i32.const 8)))
-        (local.set $v (i32.add (local.get $v) (i32.const 8)))
-        (local.set $out (i32.add (local.get $out) (i32.const 8)))
-        (br $pair)))
-    (if (i32.and (local.get $n) (i32.const 1))
-      (then
-        ;; the same arithmetic in lane 0 (scalar f64 ops round as the lanes do)
-        (local.set $gi (f64x2.mul (f64x2.promote_low_f32x4 (v128.load32_zero align=4 (local.get $g))) (local.get $GS)))
-        (local.set $mi (f64x2.add
-          (f64x2.mul (local.get $B1) (f64x2.promote_low_f32x4 (v128.load32_zero align=4 (local.get $m))))
-          (f64x2.mul (local.get $C1) (local.get $gi))))
-        (local.set $vi (f64x2.add
-          (f64x2.mul (local.get $B2) (f64x2.promote_low_f32x4 (v128.load32_zero align=4 (local.get $v))))
-          (f64x2.mul (f64x2.mul (local.get $C2) (local.get $gi)) (local.get $gi))))
-        (v128.store32_lane align=4 0 (local.get $m) (f32x4.demote_f64x2_zero (local.get $mi)))
-        (v128.store32_lane align=4 0 (local.get $v) (f32x4.demote_f64x2_zero (local.get $vi)))
-        (local.set $x (f64x2.promote_low_f32x4 (v128.load32_zero align=4 (local.get $p))))
-        (if (f64.eq (local.get $c) (f64.const 0))
+            (local.set $gi (f32x4.splat (f32.load (local.get $g))))
+            (local.set $mi (f32x4.splat (f32.load (local.get $m))))
+            (local.set $vi (f32x4.splat (f32.load (local.get $v))))
+            (local.set $x (f32x4.splat (f32.load (local.get $p))))))
+        (local.set $gi (f32x4.mul (local.get $gi) (local.get $GS)))
+        (local.set $mi (f32x4.add (f32x4.mul (local.get $B1) (local.get $mi)) (f32x4.mul (local.get $C1) (local.get $gi))))
+        (local.set $vi (f32x4.add (f32x4.mul (local.get $B2) (local.get $vi))
+          (f32x4.mul (f32x4.mul (local.get $C2) (local.get $gi)) (local.get $gi))))
+        (if (local.get $torch)
           (then
-            (local.set $x (f64x2.sub (local.get $x) (f64x2.mul (local.get $S)
-              (f64x2.div (local.get $mi) (f64x2.add (f64x2.sqrt (local.get $vi)) (local.get $EPS))))))
-            (local.set $x (f64x2.sub (local.get $x) (f64x2.mul (local.get $x) (local.get $D)))))
+            (local.set $x (f32x4.sub (f32x4.mul (local.get $x) (local.get $KEEP)) (f32x4.mul (local.get $S)
+              (f32x4.div (local.get $mi)
+                (f32x4.add (f32x4.div (f32x4.sqrt (local.get $vi)) (local.get $C)) (local.get $EPS)))))))
           (else
-            (local.set $x (f64x2.sub (f64x2.mul (local.get $x) (local.get $KEEP)) (f64x2.mul (local.get $S)
-              (f64x2.div (local.get $mi)
-                (f64x2.add (f64x2.div (f64x2.sqrt (local.get $vi)) (local.get $C)) (local.get $EPS))))))))
-        (v128.store32_lane align=4 0 (local.get $out) (f32x4.demote_f64x2_zero (local.get $x))))))
+            (local.set $x (f32x4.sub (local.get $x) (f32x4.mul (local.get $S)
+              (f32x4.div (local.get $mi) (f32x4.add (f32x4.sqrt (local.get $vi)) (local.get $EPS))))))
+            (local.set $x (f32x4.sub (local.get $x) (f32x4.mul (local.get $x) (local.get $D))))))
+        (if (local.get $whole)
+          (then
+            (v128.store align=4 (local.get $m) (local.get $mi))
+            (v128.store align=4 (local.get $v) (local.get $vi))
+            (v128.store align=4 (local.get $out) (local.get $x))
+            (local.set $p (i32.add (local.get $p) (i32.const 16)))
+            (local.set $g (i32.add (local.get $g) (i32.const 16)))
+            (local.set $m (i32.add (local.get $m) (i32.const 16)))
+            (local.set $v (i32.add (local.get $v) (i32.const 16)))
+            (local.set $out (i32.add (local.get $out) (i32.const 16)))
+            (local.set $n (i32.sub (local.get $n) (i32.const 4))))
+          (else
+            (f32.store (local.get $m) (f32x4.extract_lane 0 (local.get $mi)))
+            (f32.store (local.get $v) (f32x4.extract_lane 0 (local.get $vi)))
+            (f32.store (local.get $out) (f32x4.extract_lane 0 (local.get $x)))
+            (local.set $p (i32.add (local.get $p) (i32.const 4)))
+            (local.set $g (i32.add (local.get $g) (i32.const 4)))
+            (local.set $m (i32.add (local.get $m) (i32.const 4)))
+            (local.set $v (i32.add (local.get $v) (i32.const 4)))
+            (local.set $out (i32.add (local.get $out) (i32.const 4)))
+            (local.set $n (i32.sub (local.get $n) (i32.const 1)))))
+        (br $next))))
 
   (func (export "adamw_hf") (param $p i32) (param $g i32) (param $m i32) (param $v i32) (param $out i32)
-    (param $n i32) (param $b1 f64) (param $b2 f64) (param $eps f64) (param $step f64) (param $decay f64)
-    (param $gs f64)
+    (param $n i32) (param $b1 f32) (param $b2 f32) (param $eps f32) (param $step f32) (param $decay f32)
+    (param $gs f32)
     (call $adamw (local.get $p) (local.get $g) (local.get $m) (local.get $v) (local.get $out) (local.get $n)
-      (local.get $b1) (local.get $b2) (local.get $eps) (local.get $step) (f64.const 0) (local.get $decay)
+      (local.get $b1) (local.get $b2) (local.get $eps) (local.get $step) (f32.const 0) (local.get $decay)
       (local.get $gs)))
 
   ;; sqrtBc2 = sqrt(1 - b2^t) > 0 for every t >= 1, so 0 can mark the hf variant in $adamw.
   (func (export "adamw_torch") (param $p i32) (param $g i32) (param $m i32) (param $v i32) (param $out i32)
-    (param $n i32) (param $b1 f64) (param $b2 f64) (param $eps f64) (param $step f64) (param $sqrtBc2 f64)
-    (param $decay f64) (param $gs f64)
+    (param $n i32) (param $b1 f32) (param $b2 f32) (param $eps f32) (param $step f32) (param $sqrtBc2 f32)
+    (param $decay f32) (param $gs f32)
     (call $adamw (local.get $p) (local.get $g) (local.get $m) (local.get $v) (local.get $out) (local.get $n)
       (local.get $b1) (local.get $b2) (local.get $eps) (local.get $step) (local.get $sqrtBc2) (local.get $decay)
       (local.get $gs)))

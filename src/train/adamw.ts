@@ -69,10 +69,10 @@ interface Slot {
 const WHERE = 'train/adamw.ts: AdamW';
 
 /**
- * On wasm with the SIMD kernels, the update is `adamw_hf`/`adamw_torch` of src/backend/simd-kernels.wat (float64
- * lanes, the same operations in the same order as the loops below: the same bits, 2.5-2.8 against 8-10 ns per
- * parameter here). The moments stay in host memory and pass through two heap scratch arrays of this many values
- * (copied in and out, about 1 ns per parameter), so the 4 GiB heap does not hold them.
+ * On wasm with the SIMD kernels, the update is `adamw_hf`/`adamw_torch` of src/backend/simd-kernels.wat (four float32
+ * lanes, the same operations in the same order as the loops below: the same bits). The moments stay in host memory
+ * and pass through two heap scratch arrays of this many values (copied in and out, about 1 ns per parameter), so the
+ * 4 GiB heap does not hold them.
  */
 const CHUNK = 16384;
 
@@ -84,11 +84,14 @@ interface HeapPass {
 }
 
 /*
- * The fused loops. Top-level functions with every value a parameter, so V8 keeps them in registers (a closure over
- * the same values ran at twice the time per element). Two loops, not one with neutral parameters: a single loop
- * computing both formulas (an extra division and multiplication per element) measured 10.3 against 5.4 ns per
- * parameter (63.8M parameters on blas).
+ * The fused loops, in float32 arithmetic as PyTorch's AdamW: every operation's result is rounded to float32
+ * (`f`, Math.fround). A float64 operation on float32 operands rounded to float32 is exactly the float32 operation
+ * (+, -, *, / and sqrt: double rounding is harmless at 53 against 24 bits), so these give the bits of the SIMD
+ * kernels. The constants come rounded to float32 (`StepConstants`), as the kernels' float32 parameters take them.
+ * Two loops, not one with neutral parameters: a single loop computing both formulas (an extra division and
+ * multiplication per element) measured 10.3 against 5.4 ns per parameter (63.8M parameters on blas, float64 loops).
  */
+const f = Math.fround;
 
 /** 'hf': p <- p - stepSize * m / (sqrt(v) + eps), then p <- p - decay * p. */
 function adamwHf(
@@ -97,20 +100,17 @@ function adamwHf(
   gv: Float32Array,
   m: Float32Array,
   v: Float32Array,
-  b1: number,
-  b2: number,
-  eps: number,
-  stepSize: number,
-  decay: number,
-  gradScale: number,
+  c: StepConstants,
 ): void {
+  const { b1, b2, eps, stepSize, decay, gradScale } = c;
+  const [c1, c2] = [f(1 - b1), f(1 - b2)];
   const n = next.length;
   for (let i = 0; i < n; i++) {
-    const gi = gv[i]! * gradScale;
-    const mi = (m[i] = b1 * m[i]! + (1 - b1) * gi);
-    const vi = (v[i] = b2 * v[i]! + (1 - b2) * gi * gi);
-    const x = pv[i]! - stepSize * (mi / (Math.sqrt(vi) + eps));
-    next[i] = x - x * decay;
+    const gi = f(gv[i]! * gradScale);
+    const mi = (m[i] = f(f(b1 * m[i]!) + f(c1 * gi)));
+    const vi = (v[i] = f(f(b2 * v[i]!) + f(f(c2 * gi) * gi)));
+    const x = f(pv[i]! - f(stepSize * f(mi / f(f(Math.sqrt(vi)) + eps))));
+    next[i] = x - f(x * decay);
   }
 }
 
@@ -121,20 +121,16 @@ function adamwTorch(
   gv: Float32Array,
   m: Float32Array,
   v: Float32Array,
-  b1: number,
-  b2: number,
-  eps: number,
-  stepSize: number,
-  sqrtBc2: number,
-  decay: number,
-  gradScale: number,
+  c: StepConstants,
 ): void {
+  const { b1, b2, eps, stepSize, sqrtBc2, decay, gradScale } = c;
+  const [c1, c2, keep] = [f(1 - b1), f(1 - b2), f(1 - decay)];
   const n = next.length;
   for (let i = 0; i < n; i++) {
-    const gi = gv[i]! * gradScale;
-    const mi = (m[i] = b1 * m[i]! + (1 - b1) * gi);
-    const vi = (v[i] = b2 * v[i]! + (1 - b2) * gi * gi);
-    next[i] = pv[i]! * (1 - decay) - stepSize * (mi / (Math.sqrt(vi) / sqrtBc2 + eps));
+    const gi = f(gv[i]! * gradScale);
+    const mi = (m[i] = f(f(b1 * m[i]!) + f(c1 * gi)));
+    const vi = (v[i] = f(f(b2 * v[i]!) + f(f(c2 * gi) * gi)));
+    next[i] = f(pv[i]! * keep) - f(stepSize * f(mi / f(f(f(Math.sqrt(vi)) / sqrtBc2) + eps)));
   }
 }
 
@@ -147,7 +143,7 @@ function heapPass(): HeapPass | undefined {
   return { kernels, m, v };
 }
 
-/** The constants of one variable's update (see the loops above). */
+/** The constants of one variable's update (see the loops above), each a float32 value. */
 interface StepConstants {
   b1: number;
   b2: number;
@@ -276,7 +272,7 @@ export class AdamW {
   }
 
   /**
-   * The update of one variable, fused: one pass over p, g, m and v (float64 arithmetic, float32 storage). On the
+   * The update of one variable, fused: one pass over p, g, m and v (float32, as PyTorch's). On the
    * wasm/blas backend it reads the gradient and writes the parameter in the wasm heap, in place when nothing else
    * shares the parameter's bytes (src/backend/host-memory.ts): no copy of either is made.
    */
@@ -293,21 +289,27 @@ export class AdamW {
     const decay = this.decays(p.name) ? lr * this.weightDecay : 0;
     const { m, v } = slot;
     const variant = this.variant;
-    const stepSize = variant === 'hf' ? (lr * Math.sqrt(bc2)) / bc1 : lr / bc1;
-    const sqrtBc2 = Math.sqrt(bc2);
+    // The step's scalars in float64, then each rounded to float32 once (as PyTorch passes its Python floats).
+    const c: StepConstants = {
+      b1: f(b1),
+      b2: f(b2),
+      eps: f(eps),
+      stepSize: f(variant === 'hf' ? (lr * Math.sqrt(bc2)) / bc1 : lr / bc1),
+      sqrtBc2: f(Math.sqrt(bc2)),
+      decay: f(decay),
+      gradScale: f(gradScale),
+    };
     if (
       pass &&
-      updateVariableInHeap(p, g, (out, pv, gv) =>
-        heapUpdate(pass, variant, { out, p: pv, g: gv }, m, v, { b1, b2, eps, stepSize, sqrtBc2, decay, gradScale }),
-      )
+      updateVariableInHeap(p, g, (out, pv, gv) => heapUpdate(pass, variant, { out, p: pv, g: gv }, m, v, c))
     ) {
       slot.step = t;
       return;
     }
     // `next` may be `pv` itself (an in-place update): each pv[i] is read before next[i] is written.
     updateVariable(p, g, (next, pv, gv) => {
-      if (variant === 'hf') adamwHf(next, pv, gv, m, v, b1, b2, eps, stepSize, decay, gradScale);
-      else adamwTorch(next, pv, gv, m, v, b1, b2, eps, stepSize, sqrtBc2, decay, gradScale);
+      if (variant === 'hf') adamwHf(next, pv, gv, m, v, c);
+      else adamwTorch(next, pv, gv, m, v, c);
     });
     slot.step = t;
   }
