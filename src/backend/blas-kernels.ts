@@ -32,6 +32,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { Blas } from './blas.js';
+import { runProductLoop } from './product-helper.js';
 
 let blasInUse: Blas | undefined;
 
@@ -46,9 +47,8 @@ interface Product {
   n: number;
   k: number;
   outShape: number[];
-  /** Batch index of A and of B for each output batch entry (broadcasting resolved). */
-  aIndex: Int32Array;
-  bIndex: Int32Array;
+  /** Output batch entries; entry i reads A's entry i % aBatch and B's entry i % bBatch (see `plan`). */
+  batch: number;
   aBatch: number;
   bBatch: number;
 }
@@ -77,13 +77,7 @@ function plan(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boo
   // Output entry i reads A's entry i % aBatch and B's entry i % bBatch: the rule of tfjs's cpu and wasm kernels.
   // It equals numpy broadcasting when one side has a single entry or both have the same batch shape (every use in
   // this library), and keeps tfjs's results for the exotic rest ([2,1] x [3] and the like).
-  const aIndex = new Int32Array(batch);
-  const bIndex = new Int32Array(batch);
-  for (let i = 0; i < batch; i++) {
-    aIndex[i] = i % Math.max(1, aBatch);
-    bIndex[i] = i % Math.max(1, bBatch);
-  }
-  return { m, n, k, outShape: [...outer, m, n], aIndex, bIndex, aBatch, bBatch };
+  return { m, n, k, outShape: [...outer, m, n], batch, aBatch, bBatch };
 }
 
 /**
@@ -101,7 +95,7 @@ function gemm(
   beta: 0 | 1 = 0,
 ): void {
   const { m, n, k } = p;
-  const batch = p.aIndex.length;
+  const batch = p.batch;
   if (C.length === 0) return;
   if (k === 0) {
     if (beta === 0) C.fill(0);
@@ -114,16 +108,26 @@ function gemm(
     blas.sgemm(false, transposeB, batch * m, n, k, 1, A, k, B, ldb, beta, C, n);
     return;
   }
-  // One call per entry (the per-head products: many small ones), by address: no view per operand and call.
-  const [a0, b0, c0] = [blas.address(A), blas.address(B), blas.address(C)];
-  const aBytes = 4 * m * k;
-  const bBytes = 4 * k * n;
-  const cBytes = 4 * m * n;
-  for (let i = 0; i < batch; i++) {
-    const a = a0 + p.aIndex[i]! * aBytes;
-    const b = b0 + p.bIndex[i]! * bBytes;
-    blas.sgemmAt(transposeA, transposeB, m, n, k, 1, a, lda, b, ldb, beta, c0 + i * cBytes, n);
-  }
+  // One call per entry (the per-head products: many small ones), by address: no view per operand and call; on both
+  // cores, one BLAS thread per call (product-helper.ts).
+  const [a, b, c] = [blas.address(A), blas.address(B), blas.address(C)];
+  const [aBatch, bBatch] = [Math.max(1, p.aBatch), Math.max(1, p.bBatch)];
+  runProductLoop(blas, {
+    transA: transposeA,
+    transB: transposeB,
+    m,
+    n,
+    k,
+    lda,
+    ldb,
+    beta,
+    a,
+    b,
+    c,
+    aBatch,
+    bBatch,
+    batch,
+  });
 }
 
 function batchMatMulBlas({ inputs, backend, attrs }: Parameters<KernelFunc>[0]): TensorInfo {

@@ -12,6 +12,9 @@
  * returns the reason, and `initBackend()` falls back to the stock wasm kernels and prints that reason.
  *
  * Threads: OpenBLAS's own default (one per core) unless `MSD_BLAS_THREADS` or `OPENBLAS_NUM_THREADS` says otherwise.
+ * OpenBLAS's idle threads sleep at once (`OPENBLAS_THREAD_TIMEOUT=4`, set here unless the environment sets it):
+ * by default they spin for about 2^28 cycles after each product, holding the second core while the per-head products
+ * (product-helper.ts), the inference worker or V8's own threads need it; waking them costs microseconds a product.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -53,6 +56,8 @@ export interface Blas {
    * one per thread while two threads call sgemm. Does nothing for a CBLAS without it.
    */
   setThreads(n: number): void;
+  /** The threads later calls use: `threads`, or what `setThreads` set since (always 1 for a CBLAS without it). */
+  activeThreads(): number;
   sgemm: Sgemm;
   /**
    * The same function called with addresses: the batched per-head products make one call per (sentence, head),
@@ -113,6 +118,8 @@ function load(): BlasLoad {
     }
     let lib: ReturnType<typeof koffi.load>;
     try {
+      // Read by OpenBLAS when it loads (its thread server's set-up).
+      process.env.OPENBLAS_THREAD_TIMEOUT ??= '4';
       lib = koffi.load(path);
     } catch (err) {
       tried.push(`${path}: ${firstLine(err)}`);
@@ -162,12 +169,25 @@ function load(): BlasLoad {
     }
     return {
       ok: true,
-      blas: { path, description, threads, setThreads: (n) => setThreads?.(n), sgemm, sgemmAt, address },
+      blas: { path, description, threads, ...threadControl(threads, setThreads), sgemm, sgemmAt, address },
     };
   }
   return {
     ok: false,
     reason: `no BLAS library found (tried ${tried.join('; ')}); on Debian/Ubuntu: apt-get install libopenblas0-pthread, or set MSD_BLAS=/path/to/libopenblas.so`,
+  };
+}
+
+/** `setThreads` and `activeThreads` of a library loaded with `threads` (without `openblas_set_num_threads`: fixed). */
+function threadControl(threads: number, set?: (n: number) => void): Pick<Blas, 'setThreads' | 'activeThreads'> {
+  let active = threads;
+  return {
+    setThreads: (n) => {
+      if (!set) return;
+      set(n);
+      active = n;
+    },
+    activeThreads: () => active,
   };
 }
 
