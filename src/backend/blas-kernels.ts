@@ -11,7 +11,7 @@
  * Batched products call `sgemm` once per batch entry, except when one weight matrix is shared by every entry and A
  * is not transposed: the entries then stack into one tall GEMM (`[b*m, k] x [k, n]`), which is what BLAS is best at.
  *
- *   useBlasMatMul(blas)   route the wasm backend's matmuls to the BLAS (initBackend does this for 'blas')
+ *   useBlasMatMul(blas, runProductLoop)   route the wasm backend's matmuls to the BLAS (initBackend, for 'blas')
  *   useStockMatMul()      restore tfjs-backend-wasm's own kernels (initBackend does this for 'wasm')
  */
 import {
@@ -32,9 +32,14 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { Blas } from './blas.js';
-import { runProductLoop } from './product-helper.js';
+import type { ProductLoop } from './product-helper.js';
 
 let blasInUse: Blas | undefined;
+/**
+ * How a loop of per-entry products runs: product-helper.ts's `runProductLoop`, given by initBackend (a parameter, not
+ * an import, so that the browser tagger, which reaches this file through host-memory.ts, needs no Node module).
+ */
+let runLoop: ((blas: Blas, loop: ProductLoop) => void) | undefined;
 
 /** A float32 view of a tensor's bytes in the wasm heap (valid until the next allocation may grow the heap). */
 function heapView(backend: BackendWasm, t: TensorInfo): Float32Array {
@@ -112,7 +117,7 @@ function gemm(
   // cores, one BLAS thread per call (product-helper.ts).
   const [a, b, c] = [blas.address(A), blas.address(B), blas.address(C)];
   const [aBatch, bBatch] = [Math.max(1, p.aBatch), Math.max(1, p.bBatch)];
-  runProductLoop(blas, {
+  runLoop!(blas, {
     transA: transposeA,
     transB: transposeB,
     m,
@@ -271,9 +276,10 @@ const blasConfigs: KernelConfig[] = [
 /** The stock configs, kept while ours are registered. */
 const stock = new Map<string, KernelConfig>();
 
-/** Routes the wasm backend's matmuls to `blas`. Idempotent. */
-export function useBlasMatMul(blas: Blas): void {
+/** Routes the wasm backend's matmuls to `blas`, loops of per-entry products to `runProductLoop`. Idempotent. */
+export function useBlasMatMul(blas: Blas, runProductLoop: (blas: Blas, loop: ProductLoop) => void): void {
   blasInUse = blas;
+  runLoop = runProductLoop;
   for (const config of blasConfigs) {
     const current = getKernel(config.kernelName, 'wasm');
     if (current === config) continue;

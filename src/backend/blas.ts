@@ -12,9 +12,8 @@
  * returns the reason, and `initBackend()` falls back to the stock wasm kernels and prints that reason.
  *
  * Threads: OpenBLAS's own default (one per core) unless `MSD_BLAS_THREADS` or `OPENBLAS_NUM_THREADS` says otherwise.
- * OpenBLAS's idle threads sleep at once (`OPENBLAS_THREAD_TIMEOUT=4`, set here unless the environment sets it):
- * by default they spin for about 2^28 cycles after each product, holding the second core while the per-head products
- * (product-helper.ts), the inference worker or V8's own threads need it; waking them costs microseconds a product.
+ * OpenBLAS's idle threads spin for about 2^28 cycles after each product (`OPENBLAS_THREAD_TIMEOUT`, read when it loads):
+ * product-helper.ts uses the second core only when that is set to 16 or less.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -118,8 +117,6 @@ function load(): BlasLoad {
     }
     let lib: ReturnType<typeof koffi.load>;
     try {
-      // Read by OpenBLAS when it loads (its thread server's set-up).
-      process.env.OPENBLAS_THREAD_TIMEOUT ??= '4';
       lib = koffi.load(path);
     } catch (err) {
       tried.push(`${path}: ${firstLine(err)}`);

@@ -23,6 +23,7 @@ import { loadBlas } from './blas.js';
 import { useFreeingBackprop } from './backprop.js';
 import { useReduceGradients } from './reduce-gradients.js';
 import { useBlasMatMul, useStockMatMul } from './blas-kernels.js';
+import { runProductLoop } from './product-helper.js';
 
 import { BACKEND_NAMES, type BackendName } from './names.js';
 import { isMainThread } from 'node:worker_threads';
@@ -127,7 +128,7 @@ async function tryBlas(): Promise<Attempt> {
   if (!loaded.ok) return { ok: false, reason: loaded.reason };
   const wasm = await tryWasm();
   if (!wasm.ok) return wasm;
-  useBlasMatMul(loaded.blas);
+  useBlasMatMul(loaded.blas, runProductLoop);
   return {
     ok: true,
     tfBackend: 'wasm',

@@ -1,40 +1,41 @@
 /**
- * The per-head products on both cores (Node's main thread, OpenBLAS with two or more threads).
+ * Loops of per-entry products (blas-kernels.ts): attention's per-head products, batch x heads entries of
+ * [t, 64] x [64, t] and the like, one sgemm call per entry. Two things make them faster:
  *
- * A batched product with a matrix per entry on both sides (attention's per-head products: batch x heads entries of
- * [t, 64] x [64, t] and the like) is one sgemm call per entry (blas-kernels.ts). Below m n k = 262,144 (t < 64)
- * OpenBLAS runs such a call on the calling thread alone, so the second core idled through the loop; above it, it
- * splits each small call between its threads, which costs about as much as it gains at these sizes. Either way
- * these loops ran at 35-40 GFLOP/s, about 200 ms of an mBERT teacher step. Here a helper thread
- * (product-helper-worker.ts) takes whole entries from the same loop, each thread calling sgemm with the BLAS set
- * to one thread for the job:
+ * 1. One BLAS thread per call. Below m n k = 262,144 (t < 64) OpenBLAS keeps a call on the calling thread; above it,
+ *    it splits each small call between its threads, which cost more than it gained at these sizes. Every loop of two
+ *    or more entries up to 512 x 512 x 64 now runs its calls on one thread (`runProductLoop`): in the mBERT teacher
+ *    profile the per-head products took 139-151 ms a step against 194-204 (4 December, `MSD_PROFILE=1`).
+ * 2. The second core, when OpenBLAS's idle threads sleep at once (`OPENBLAS_THREAD_TIMEOUT` <= 16; by default they
+ *    spin for about 2^28 cycles after each product and hold that core). A helper thread (product-helper-worker.ts)
+ *    then takes whole entries from the same loop:
  *
- *   main thread                                  helper thread (asleep on the job counter)
- *   writes the job (addresses, shapes),
- *   opens it and wakes the helper ------------>  joins the job if it is still open
- *   claims a few entries at a time and           claims a few entries at a time and
- *   calls sgemm on them by address               calls sgemm on them by address
- *   ...until none is left; closes the job if     ...until none is left; marks the job done
- *   the helper never joined, else waits for
- *   the helper's last entries
+ *      main thread                                  helper thread (asleep on the job counter)
+ *      writes the job (addresses, shapes),
+ *      opens it and wakes the helper ------------>  joins the job if it is still open
+ *      claims a few entries at a time and           claims a few entries at a time and
+ *      calls sgemm on them by address               calls sgemm on them by address
+ *      ...until none is left; closes the job if     ...until none is left; marks the job done
+ *      the helper never joined, else waits for
+ *      the helper's last entries
  *
- * Measured here (scratch timing of the loop alone, 4 December): 84 entries of [66, 64] x [64, 66] 1.27 -> 0.73 ms,
- * 96 of [128, 64] x [64, 128] 3.38 -> 2.86 ms, 48 of [256, 64] x [64, 256] 4.54 -> 2.56 ms; a loop of less than
- * `MIN_WORK` multiply-adds stays on the main thread, where the wake-up would cost more than it saves.
+ *    The per-head products then took 107-109 ms a step in the same profile. The short timeout is not the default:
+ *    small models pay for waking OpenBLAS's threads at every product (the tiny teacher step: 20,700-31,100 real
+ *    tokens/s against 25,600-30,500, four interleaved runs each). A loop of less than `MIN_WORK` multiply-adds
+ *    stays on the main thread, where the wake-up would cost more than it saves.
+ *    The main thread never waits for the helper to wake or to start: a job the helper does not join in time is done
+ *    by the main thread alone. The operands live in the wasm heap, which the helper reaches by address; nothing is
+ *    allocated while a job runs (the kernel allocates its output first), so the heap cannot move under it.
  *
- * The main thread never waits for the helper to wake or to start: a job the helper does not join in time is done by
- * the main thread alone. The operands live in the wasm heap, which the helper reaches by address; nothing is
- * allocated while a job runs (the kernel allocates its output first), so the heap cannot move under it.
+ * Same numbers: an entry is one sgemm call on one BLAS thread whichever thread makes it (the same kernel, the same
+ * order of summation), with the helper or without, so the results never depend on it; test/backend/
+ * product-helper.test.ts compares the two bit for bit. (OpenBLAS on two threads can give other last bits for the same
+ * product: it did for 128 x 128 x 64 here, which is why the one-thread rule holds with or without the helper.)
  *
- * Same numbers: OpenBLAS splits a product's rows and columns among its threads, never the inner dimension, so an
- * entry has the same bits on one thread or two, whichever thread computes it (test/backend/product-helper.test.ts
- * compares the loop with and without the helper bit for bit).
- *
- * When: on the main thread, with a BLAS running two or more threads (OpenBLAS; `Blas.activeThreads`, which the
- * inference pool sets to 1 while its worker holds the second core), two or more cores, entries up to 512 x 512 x 64
- * (`MAX_ENTRY_MNK`; larger ones are left to OpenBLAS's threads) and a loop worth a wake-up (`MIN_WORK`).
- * `MSD_PRODUCT_HELPER=off` keeps every loop on the main thread. The helper is `unref`ed: it never keeps the process
- * alive.
+ * The helper runs on the main thread's loops only, with a BLAS running two or more threads (OpenBLAS;
+ * `Blas.activeThreads`, which the inference pool sets to 1 while its worker holds the second core) on two or more
+ * cores. `MSD_PRODUCT_HELPER=off` keeps every loop on the main thread. The helper is `unref`ed: it never keeps the
+ * process alive.
  */
 import { availableParallelism } from 'node:os';
 import { isMainThread, Worker } from 'node:worker_threads';
@@ -205,9 +206,19 @@ export function runProductLoop(blas: Blas, loop: ProductLoop): void {
  */
 function productHelper(blas: Blas, work: number): Helper | undefined {
   if (work < MIN_WORK || !isMainThread || blas.activeThreads() < 2 || availableParallelism() < 2) return undefined;
-  if (process.env.MSD_PRODUCT_HELPER?.trim() === 'off') return undefined;
+  if (process.env.MSD_PRODUCT_HELPER?.trim() === 'off' || !idleThreadsSleep()) return undefined;
   helper ??= new Helper();
   return helper.broken ? undefined : helper;
+}
+
+/**
+ * Whether OpenBLAS's idle threads sleep at once after a product (`OPENBLAS_THREAD_TIMEOUT` set to 16 or less, as
+ * OpenBLAS reads it when it loads: 2^timeout cycles of spinning, 4 at least, 28 by default). While they spin (about
+ * 0.1 s after each product) they hold the second core, and a helper fighting them for it made the loops slower.
+ */
+function idleThreadsSleep(): boolean {
+  const timeout = Number(process.env.OPENBLAS_THREAD_TIMEOUT?.trim() || NaN);
+  return timeout <= 16;
 }
 
 /** Entries the helper thread has computed in this process (0 if it never ran). */

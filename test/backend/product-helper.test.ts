@@ -4,7 +4,8 @@
  * batches that are not a multiple of the chunk, entries OpenBLAS would split), and the helper really computed part of
  * each checked product; a shared loop has written all of its output, and nothing more, when it returns, and the
  * BLAS's threads are restored; loops it must not take stay on the main thread (BLAS on one thread, as during an
- * inference-pool job; entries over 512 x 512 x 64; too little work; `MSD_PRODUCT_HELPER=off`); a process that used it
+ * inference-pool job; entries over 512 x 512 x 64; too little work; `MSD_PRODUCT_HELPER=off`; OpenBLAS's idle threads
+ * spinning, `OPENBLAS_THREAD_TIMEOUT` above 16); a process that used it
  * exits on its own.
  */
 import { test } from 'node:test';
@@ -17,6 +18,8 @@ import { loadBlas, type Blas } from '../../src/backend/blas.js';
 import { CLOSED, DONE, STATE, helperControl, helperEntries, runProductLoop } from '../../src/backend/product-helper.js';
 import { randomTensor } from '../random-tensor.js';
 
+// The helper works only when OpenBLAS's idle threads sleep at once, which OpenBLAS reads when it loads (below).
+process.env.OPENBLAS_THREAD_TIMEOUT = '4';
 const blas = loadBlas();
 const skip = !blas.ok ? 'no BLAS' : availableParallelism() < 2 ? 'one core' : false;
 
@@ -192,6 +195,13 @@ test('loops the helper must not take stay on the main thread', { skip }, async (
   } finally {
     delete process.env.MSD_PRODUCT_HELPER;
   }
+  // OpenBLAS's default: its idle threads spin on the second core after each product.
+  process.env.OPENBLAS_THREAD_TIMEOUT = '28';
+  try {
+    untouched('OPENBLAS_THREAD_TIMEOUT above 16', perHead);
+  } finally {
+    process.env.OPENBLAS_THREAD_TIMEOUT = '4';
+  }
 });
 
 test('a process that used the helper exits on its own', { skip }, () => {
@@ -208,6 +218,7 @@ test('a process that used the helper exits on its own', { skip }, () => {
   const started = Date.now();
   const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
     cwd: new URL('../..', import.meta.url),
+    env: { ...process.env, OPENBLAS_THREAD_TIMEOUT: '4' },
     encoding: 'utf8',
     timeout: 60_000,
   });
