@@ -113,8 +113,8 @@ function gemm(
     blas.sgemm(false, transposeB, batch * m, n, k, 1, A, k, B, ldb, beta, C, n);
     return;
   }
-  // One call per entry (the per-head products: many small ones), by address: no view per operand and call; on both
-  // cores, one BLAS thread per call (product-helper.ts).
+  // One call per entry (the per-head products: many small ones), by address: no view per operand and call; one BLAS
+  // thread per call, on both cores when the helper thread runs (product-helper.ts).
   const [a, b, c] = [blas.address(A), blas.address(B), blas.address(C)];
   const [aBatch, bBatch] = [Math.max(1, p.aBatch), Math.max(1, p.bBatch)];
   runLoop!(blas, {
