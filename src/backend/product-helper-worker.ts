@@ -4,7 +4,7 @@
  */
 import { workerData } from 'node:worker_threads';
 import { loadBlas } from './blas.js';
-import { DONE, HELPED, JOINED, OPEN, READY, SEQ, STATE, runChunks, type HelperData } from './product-helper.js';
+import { DONE, FAILED, HELPED, JOINED, OPEN, READY, SEQ, STATE, runChunks, type HelperData } from './product-helper.js';
 
 const { control, job } = workerData as HelperData;
 const load = loadBlas();
@@ -21,12 +21,15 @@ if (!load.ok) {
     if (seq === seen) continue;
     seen = seq;
     if (Atomics.compareExchange(control, STATE, OPEN, JOINED) !== OPEN) continue;
+    let state = DONE;
     try {
       Atomics.add(control, HELPED, runChunks(sgemmAt, control, job));
     } catch {
+      // Entries it claimed may be missing: the main thread reports the loop as failed, and works alone from then on.
+      state = FAILED;
       Atomics.store(control, READY, 2);
     } finally {
-      Atomics.store(control, STATE, DONE);
+      Atomics.store(control, STATE, state);
       Atomics.notify(control, STATE);
     }
   }

@@ -65,6 +65,8 @@ export const OPEN = 0;
 export const JOINED = 1;
 export const CLOSED = 2;
 export const DONE = 3;
+/** The helper failed inside the job (entries it claimed may be missing). */
+export const FAILED = 4;
 
 /** One loop: entry i is op(A_{i mod aBatch}) x op(B_{i mod bBatch}) into C_i (blas-kernels.ts's broadcasting rule). */
 export interface ProductLoop {
@@ -156,8 +158,22 @@ class Helper {
     Atomics.store(control, STATE, OPEN);
     Atomics.add(control, SEQ, 1);
     Atomics.notify(control, SEQ);
-    runChunks(sgemmAt, control, job);
-    // The helper either never joined (the job is closed under it) or is finishing its last chunk.
+    try {
+      runChunks(sgemmAt, control, job);
+    } finally {
+      // Even when this thread failed: the job must be over before the next one is written.
+      this.end();
+    }
+    if (Atomics.load(control, STATE) === FAILED) {
+      throw new Error(
+        'product-helper.ts: the helper thread failed in a per-head product loop; later loops run here alone',
+      );
+    }
+  }
+
+  /** Closes the job if the helper never joined it, else waits until it has finished its last entries. */
+  private end(): void {
+    const { control } = this;
     if (Atomics.compareExchange(control, STATE, OPEN, CLOSED) === OPEN) return;
     const since = Date.now();
     while (Atomics.load(control, STATE) === JOINED) {

@@ -3,7 +3,7 @@
  * thread, equal the main thread's loop bit for bit (transposes, broadcast batches, the bias-first `beta = 1` path,
  * batches that are not a multiple of the chunk, entries OpenBLAS would split), and the helper really computed part of
  * each checked product; a shared loop has written all of its output, and nothing more, when it returns, and the
- * BLAS's threads are restored; loops it must not take stay on the main thread (BLAS on one thread, as during an
+ * BLAS's threads are restored, also when the main thread's part fails; loops it must not take stay on the main thread (BLAS on one thread, as during an
  * inference-pool job; entries over 512 x 512 x 64; too little work; `MSD_PRODUCT_HELPER=off`; OpenBLAS's idle threads
  * spinning, `OPENBLAS_THREAD_TIMEOUT` above 16); a process that used it
  * exits on its own.
@@ -163,6 +163,40 @@ test('a shared loop has written every entry, and only those, when it returns', {
     helped += helperEntries() - before;
   }
   assert.ok(helped > 0, 'the helper thread computed no entry in 20 s');
+});
+
+test('a loop that fails on the main thread ends its job before it throws, and the next loop is whole', { skip }, () => {
+  const b = (blas as { ok: true; blas: Blas }).blas;
+  const [batch, m, n, k] = [203, 60, 60, 64];
+  const rand = (len: number, seed: number) => Float32Array.from(randomTensor([len], seed).dataSync());
+  const [A, B] = [rand(batch * m * k, 24), rand(batch * k * n, 25)];
+  const [want, got] = [new Float32Array(batch * m * n), new Float32Array(batch * m * n)];
+  const loop = { transA: false, transB: true, m, n, k, lda: k, ldb: k, beta: 0 as const, aBatch: batch, bBatch: batch };
+  const at = { a: b.address(A), b: b.address(B), batch };
+  process.env.MSD_PRODUCT_HELPER = 'off';
+  try {
+    runProductLoop(b, { ...loop, ...at, c: b.address(want) });
+  } finally {
+    delete process.env.MSD_PRODUCT_HELPER;
+  }
+  // The main thread's sgemm fails at its fifth call; the helper's (its own BLAS handle) does not.
+  let calls = 0;
+  const failing: Blas = {
+    ...b,
+    sgemmAt: (...args) => {
+      if (++calls === 5) throw new Error('injected failure');
+      b.sgemmAt(...args);
+    },
+  };
+  assert.ok(shared(cases[0]!.fn).helped > 0, 'the helper thread computed no entry in 20 s');
+  assert.throws(() => runProductLoop(failing, { ...loop, ...at, c: b.address(got) }), /injected failure/);
+  assert.ok([CLOSED, DONE].includes(Atomics.load(helperControl()!, STATE)), 'the failed loop left its job open');
+  assert.equal(b.activeThreads(), b.threads, "the BLAS's threads were not restored");
+  got.fill(NaN);
+  runProductLoop(b, { ...loop, ...at, c: b.address(got) });
+  for (let i = 0; i < got.length; i++) {
+    if (!Object.is(got[i], want[i])) assert.fail(`after the failure, value ${i}: ${got[i]}, want ${want[i]}`);
+  }
 });
 
 test('loops the helper must not take stay on the main thread', { skip }, async () => {
