@@ -52,8 +52,11 @@ type GradientsFn = (
   allowNoGradients?: boolean,
 ) => { value: Tensor; grads: Tensor[] };
 
-/** tfjs's `getFilteredNodesXToY`: the nodes on a path from an x to y, each with only its inputs that come from an x. */
-export function filteredTape(tape: TapeNode[], xs: Tensor[], y: Tensor): TapeNode[] {
+/**
+ * tfjs's `getFilteredNodesXToY`: the nodes on a path from an x to y, each with only its inputs that come from an x.
+ * `y` may be several tensors (`recordForward`'s walk from several outputs): the nodes on a path to any of them.
+ */
+export function filteredTape(tape: TapeNode[], xs: Tensor[], y: Tensor | Tensor[]): TapeNode[] {
   const fromX = new Set(xs.map((x) => x.id));
   const nodesFromX = new Set<number>();
   for (const node of tape) {
@@ -65,7 +68,7 @@ export function filteredTape(tape: TapeNode[], xs: Tensor[], y: Tensor): TapeNod
       }
     }
   }
-  const leadToY = new Set([y.id]);
+  const leadToY = new Set((Array.isArray(y) ? y : [y]).map((t) => t.id));
   const nodesToY = new Set<number>();
   for (let i = tape.length - 1; i >= 0; i--) {
     const node = tape[i]!;
@@ -88,15 +91,15 @@ export function filteredTape(tape: TapeNode[], xs: Tensor[], y: Tensor): TapeNod
 
 /**
  * tfjs's `backpropagateGradients`, freeing each node's saved tensors and its outputs' gradients once the node's
- * gradient has run (see the header). `keep`: the ids whose gradients the caller returns; `external`: a tensor the
- * caller owns (the dy passed in), never freed here.
+ * gradient has run (see the header). `keep`: the ids whose gradients the caller returns; `external`: tensors the
+ * caller owns (the dys passed in), never freed here.
  */
 export function backpropagate(
   grads: Map<number, Tensor>,
   tape: TapeNode[],
   tidy: (f: () => Tensor) => Tensor,
   keep: Set<number>,
-  external?: Tensor | null,
+  external: ReadonlySet<Tensor> = new Set(),
 ): void {
   // How many keys of `grads` hold each tensor object: one is freed only when no key holds it any more.
   const holders = new Map<Tensor, number>();
@@ -146,7 +149,7 @@ export function backpropagate(
         release(x.id);
         hold(x.id, tf.add(current, dx));
         // tfjs disposes the old sum here; a tensor another key still holds is left to that key.
-        if (!holders.has(current) && current !== external) current.dispose();
+        if (!holders.has(current) && !external.has(current)) current.dispose();
       }
     }
     // Nothing after this node reads its saved tensors or its outputs' (complete) gradients.
@@ -154,7 +157,7 @@ export function backpropagate(
     for (const o of node.outputs) {
       if (keep.has(o.id)) continue;
       const t = release(o.id);
-      if (t && t !== external) t.dispose();
+      if (t && !external.has(t)) t.dispose();
     }
   }
 }
@@ -204,7 +207,7 @@ export function useFreeingBackprop(): void {
       }
       return this.tidy('backward', () => {
         const grads = new Map<number, Tensor>([[y.id, dy ?? tf.ones(y.shape)]]);
-        backpropagate(grads, nodes, (fn) => this.tidy(fn), new Set(xs.map((x) => x.id)), dy);
+        backpropagate(grads, nodes, (fn) => this.tidy(fn), new Set(xs.map((x) => x.id)), new Set(dy ? [dy] : []));
         // An x the walk did not reach (allowNoGradients) gets undefined, as in tfjs.
         return { value: y, grads: xs.map((x) => grads.get(x.id)!) };
       });
@@ -213,5 +216,76 @@ export function useFreeingBackprop(): void {
       for (const node of tape) for (const t of node.saved ?? []) t.dispose();
       this.state.activeTape = null;
     }
+  };
+}
+
+/** A forward pass recorded on a tape of its own, walked back later from several of its outputs (`recordForward`). */
+export interface RecordedForward<T> {
+  /** What the forward returned (tensors, or an object or array of them); the caller disposes it, after `backward`. */
+  value: T;
+  /**
+   * The gradients of sum_i <dy_i, y_i> for the `seeds` [y_i, dy_i] (y_i tensors of `value`, dy_i owned by the
+   * caller, not freed) with respect to each of `xs` (undefined for an x no path reaches), walking the tape once with
+   * the freeing walk; the tape's saved tensors are freed. At most once.
+   */
+  backward(seeds: readonly [Tensor, Tensor][], xs: readonly Tensor[]): (Tensor | undefined)[];
+  /** Frees the tape's saved tensors (after `backward`, or instead of it); idempotent. */
+  release(): void;
+}
+
+/**
+ * Runs `f` on a gradient tape of its own and keeps the tape, so that its backward walk can run later, seeded from
+ * any of its outputs: several forwards can be recorded first and each walked once something computed from all of
+ * their outputs is known (the student's micro-batches and their whole-batch MMD term,
+ * train/student-micro-batches.ts). The forward's saved tensors stay in memory until `backward` or `release`. The
+ * walk is `backpropagate`, so a recorded forward walked from one output with dy = 1 gives `engine.gradients`'s
+ * numbers (test/backend/backprop.test.ts). Not inside a function being differentiated.
+ */
+export function recordForward<T>(f: () => T): RecordedForward<T> {
+  const engine = tf.engine() as unknown as EngineInternals;
+  if (engine.state.gradientDepth > 0) throw new Error('recordForward: not available inside a gradient computation');
+  let tape: TapeNode[] | null = null;
+  const value = engine.scopedRun(
+    () => engine.startTape(),
+    () => engine.endTape(),
+    () => {
+      tape = engine.state.activeTape;
+      // tidy keeps the tensors of any container f returns (an object of tensors here).
+      return engine.tidy('forward', f as () => Tensor) as T;
+    },
+  );
+  engine.state.activeTape = null;
+  let walked = false;
+  const release = () => {
+    for (const node of tape ?? []) for (const t of node.saved ?? []) t.dispose();
+    tape = null;
+  };
+  return {
+    value,
+    release,
+    backward(seeds, xs) {
+      if (walked || !tape) throw new Error('recordForward: the tape was already walked or released');
+      walked = true;
+      try {
+        const nodes = filteredTape(
+          tape,
+          [...xs],
+          seeds.map(([y]) => y),
+        );
+        return engine.tidy('backward', () => {
+          const grads = new Map<number, Tensor>();
+          for (const [y, dy] of seeds) {
+            if (!tf.util.arraysEqual(y.shape, dy.shape))
+              throw new Error(`recordForward: a seed of shape [${dy.shape}] for an output of shape [${y.shape}]`);
+            grads.set(y.id, dy);
+          }
+          const external = new Set(seeds.map(([, dy]) => dy));
+          backpropagate(grads, nodes, (fn) => engine.tidy(fn), new Set(xs.map((x) => x.id)), external);
+          return xs.map((x) => grads.get(x.id));
+        }) as (Tensor | undefined)[];
+      } finally {
+        release();
+      }
+    },
   };
 }

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { tf } from '../../src/tf.js';
 import { initBackend } from '../../src/backend/init.js';
 import { loadBlas } from '../../src/backend/blas.js';
-import { withTfjsBackprop } from '../../src/backend/backprop.js';
+import { recordForward, withTfjsBackprop } from '../../src/backend/backprop.js';
 import { BertEncoder } from '../../src/model/bert.js';
 import { bertConfig } from '../../src/model/config.js';
 import { createRng } from '../../src/rng.js';
@@ -118,6 +118,77 @@ for (const backend of backends) {
       });
       assert.deepEqual(nested.ours, nested.tfjs);
       tf.dispose([x, dy, w]);
+      assert.equal(tf.memory().numTensors, before, 'no tensor leaks');
+    } finally {
+      tf.dispose([target.inputIds, target.attentionMask, source.inputIds, source.attentionMask]);
+      enc.dispose();
+    }
+  });
+}
+
+for (const backend of backends) {
+  test(`recordForward: forwards walked later from several outputs give the one-tape gradients [${backend}]`, async () => {
+    await initBackend({ prefer: backend });
+    const enc = BertEncoder.random(cfg, 5);
+    const frozen = { freezeEmbeddings: true, freezeLayers: 1 };
+    const vars = enc.trainableVariables(frozen).map((v) => v.variable);
+    const ids = (seed: number, b: number, t: number) => {
+      const rng = createRng(seed);
+      const v = Int32Array.from({ length: b * t }, () => 1 + Math.floor(rng.next() * 59));
+      return { inputIds: tf.tensor2d(v, [b, t], 'int32'), attentionMask: tf.ones([b, t], 'int32') as tf.Tensor2D };
+    };
+    const [target, source] = [ids(3, 3, 9), ids(4, 2, 7)];
+    const opts = { training: true, dropoutSeed: 11, frozen };
+    const cls = (h: tf.Tensor3D) => tf.squeeze(tf.slice(h, [0, 0, 0], [-1, 1, -1]), [1]) as tf.Tensor2D;
+    // A loss local to the target forward plus a term coupling both forwards' [CLS] rows (as the MMD terms do).
+    const local = (h: tf.Tensor3D[]) => tf.mean(tf.square(h[3]!)) as tf.Scalar;
+    const coupling = (ct: tf.Tensor, cs: tf.Tensor) =>
+      tf.add(tf.sum(tf.mul(ct, tf.mean(cs, 0))), tf.mean(tf.square(ct))) as tf.Scalar;
+    const before = tf.memory().numTensors;
+    try {
+      const oneTape = tf.variableGrads(() => {
+        const t = enc.forward(target, opts).hidden;
+        const s = enc.forward(source, { ...opts, dropoutSeed: 12 }).hidden;
+        return tf.add(local(t), coupling(cls(t[2]!), cls(s[3]!))) as tf.Scalar;
+      }, vars);
+      // The same with each forward on a tape of its own, walked once the coupling's gradient is known.
+      const rt = recordForward(() => {
+        const t = enc.forward(target, opts).hidden;
+        return { loss: local(t), cls: cls(t[2]!) };
+      });
+      const rs = recordForward(() => ({ cls: cls(enc.forward(source, { ...opts, dropoutSeed: 12 }).hidden[3]!) }));
+      const constant = (x: tf.Tensor) => tf.tensor(x.dataSync(), x.shape);
+      const [yt, ys] = [constant(rt.value.cls), constant(rs.value.cls)];
+      const [gt, gs] = tf.grads((a: tf.Tensor, b: tf.Tensor) => coupling(a, b))([yt, ys]);
+      const one = tf.scalar(1);
+      // A variable no path reaches gets undefined.
+      const unused = tf.tidy(() => tf.variable(tf.zeros([2])));
+      const fromT = rt.backward(
+        [
+          [rt.value.loss, one],
+          [rt.value.cls, gt!],
+        ],
+        [...vars, unused],
+      );
+      const fromS = rs.backward([[rs.value.cls, gs!]], [...vars, unused]);
+      assert.equal(fromT.length, vars.length + 1);
+      assert.equal(fromT[vars.length] ?? fromS[vars.length], undefined, 'an unreached variable gets undefined');
+      unused.dispose();
+      assert.equal(gt!.isDisposed || gs!.isDisposed || one.isDisposed, false, "the seeds stay the caller's");
+      assert.throws(() => rs.backward([[rs.value.cls, gs!]], vars), /already walked/);
+      vars.forEach((v, i) => {
+        const sum = fromS[i] ? tf.add(fromT[i]!, fromS[i]!) : fromT[i]!;
+        assert.deepEqual(sum.dataSync(), oneTape.grads[v.name]!.dataSync(), `gradient of ${v.name}`);
+        if (fromS[i]) sum.dispose();
+      });
+      tf.dispose([...fromT, ...fromS].filter((g): g is tf.Tensor => g !== undefined));
+      tf.dispose([rt.value.loss, rt.value.cls, rs.value.cls, yt, ys, gt!, gs!, one, oneTape.value]);
+      tf.dispose(Object.values(oneTape.grads));
+      // A forward released without a walk frees its saved tensors.
+      const unwalked = recordForward(() => local(enc.forward(target, opts).hidden));
+      unwalked.release();
+      unwalked.value.dispose();
+      assert.throws(() => unwalked.backward([], vars), /already walked or released/);
       assert.equal(tf.memory().numTensors, before, 'no tensor leaks');
     } finally {
       tf.dispose([target.inputIds, target.attentionMask, source.inputIds, source.attentionMask]);
