@@ -123,12 +123,22 @@ export interface RunConfig {
   /**
    * Memory bound of one forward/backward pass, in padded tokens (rows x longest row). A batch larger than this is cut
    * into micro-batches whose gradients are accumulated: the same update as one pass (gradient accumulation; see
-   * train/loop.ts), with one micro-batch's activations in memory at a time. 0 = never cut. A student step that also
-   * runs the source batch (MMD_M) splits both so that target + source stay within the bound. The paper preset's 512
+   * train/loop.ts), with one micro-batch's activations in memory at a time. 0 = never cut. A student pass runs its
+   * target forward and (for MMD_M) its source forward on one tape, each within the bound. The paper preset's 512
    * keeps an mBERT step (embeddings + layers 1-3 frozen) inside the 4 GiB wasm heap (1024 peaked at 4.08 GB for the
    * teacher); on a GPU, raise it or set 0.
    */
   microBatchTokens: number;
+  /**
+   * A student step cut into micro-batches (`microBatchTokens`) keeps the backward tapes of its first micro-batches,
+   * up to this many padded tokens (target + source rows, the first micro-batch always), until its whole-batch MMD
+   * gradient is known; each micro-batch past them runs its forward twice instead (train/student-micro-batches.ts).
+   * Memory against time: kept tapes hold their saved activations at once (at mBERT size 0.5-0.9 MB a token, more for
+   * longer rows); a second forward costs a forward of the trained layers. 0 = keep only the first. The paper preset's
+   * 2048 keeps a batch of 128-token rows at a 2.5 GiB wasm heap (3072 took 3.5 GiB, 4096 ran out of the 4 GiB heap);
+   * on a GPU, or with short rows, raise it.
+   */
+  keptTapeTokens: number;
 }
 
 export interface MsdConfig {
@@ -198,6 +208,7 @@ export const PAPER: MsdConfig = {
     evalLayers: [4, 12],
     teacherDir: '',
     microBatchTokens: 512,
+    keptTapeTokens: 2048,
   },
 };
 
@@ -594,6 +605,7 @@ const RANGES: [path: string, rule: 'int>=0' | 'int>=1' | '>0' | '>=0' | '[0,1]' 
   ['run.evalEvery', 'int>=0'],
   ['run.checkpointEvery', 'int>=0'],
   ['run.logEvery', 'int>=1'],
+  ['run.keptTapeTokens', 'int>=0'],
 ];
 
 const RANGE_TEXT = {

@@ -65,8 +65,12 @@ export interface LoopSpec<B> {
    * tokens). `seedOf(k, n)` is the dropout seed the loop gives part k of n. Absent, or one part: one pass, as without it.
    */
   microBatches?(batch: B, seedOf: (k: number, n: number) => number): MicroBatch<B>[];
-  /** Frees what `microBatches` attached to its parts, after the step. */
-  releaseMicroBatches?(parts: MicroBatch<B>[]): void;
+  /**
+   * A step whose micro-batches are coupled (a term of the whole batch that is not a sum over them: the student's
+   * MMD, train/student-micro-batches.ts) computes its loss, terms and gradients itself; the loop then calls this
+   * instead of `loss` and `microBatches`.
+   */
+  gradients?(batch: B, stepSeed: number, variables: Variable[]): StepGradients;
   /** Dev score for checkpoint selection (higher is better), plus anything to log. */
   evaluate(): { score: number; log?: Record<string, unknown> };
   /** Saves the current weights as the best model. */
@@ -111,54 +115,63 @@ export function microBatchSeed(stepSeed: number, k: number, n: number): number {
   return n === 1 ? stepSeed : streamSeed(stepSeed, 'micro-batch', k);
 }
 
+/** What one optimizer step computed: its loss, its logged terms (`total` among them) and the gradients by name. */
+export interface StepGradients {
+  loss: number;
+  terms: Record<string, number>;
+  grads: Record<string, Tensor>;
+}
+
+/**
+ * `grads` added into `acc` by name, in place in the heap where possible (`addInto`: no new buffer per parameter per
+ * micro-batch); `acc` undefined: `grads` itself. A name only one side has keeps its tensor.
+ */
+export function accumulateGradients(
+  acc: Record<string, Tensor> | undefined,
+  grads: Record<string, Tensor>,
+): Record<string, Tensor> {
+  if (!acc) return grads;
+  const out: Record<string, Tensor> = { ...acc };
+  for (const [name, g] of Object.entries(grads)) out[name] = out[name] ? addInto(out[name]!, g) : g;
+  return out;
+}
+
+/**
+ * Loss, logged terms and gradients of one pass: `loss` run on a tape (`tf.variableGrads`), its terms read there;
+ * `loss` is the value of the returned total times `weight`, `terms` are the unweighted ones.
+ */
+export function passGradients(loss: () => LossResult, variables: Variable[], weight = 1): StepGradients {
+  let terms: Record<string, number> = {};
+  const { value, grads } = tf.variableGrads(() => {
+    const result = loss();
+    terms = readTerms(result);
+    return weight === 1 ? result.total : (tf.mul(result.total, weight) as Scalar);
+  }, variables);
+  const total = value.dataSync()[0]!;
+  value.dispose();
+  return { loss: total, terms, grads };
+}
+
 /**
  * Loss, logged terms and gradients of one optimizer step, accumulated over the batch's micro-batches:
  *   L = sum_k w_k L_k,  grad L = sum_k w_k grad L_k,  terms = sum_k w_k terms_k.
  * Each micro-batch's tape is released before the next one runs, so memory holds one micro-batch's activations.
  */
-function stepGradients<B>(
-  spec: LoopSpec<B>,
-  batch: B,
-  stepSeed: number,
-  variables: Variable[],
-): { loss: number; terms: Record<string, number>; grads: Record<string, Tensor> } {
+function stepGradients<B>(spec: LoopSpec<B>, batch: B, stepSeed: number, variables: Variable[]): StepGradients {
+  if (spec.gradients) return spec.gradients(batch, stepSeed, variables);
   const parts = spec.microBatches?.(batch, (k, n) => microBatchSeed(stepSeed, k, n)) ?? [{ part: batch, weight: 1 }];
-  try {
-    if (parts.length === 1) {
-      let terms: Record<string, number> = {};
-      const { value, grads } = tf.variableGrads(() => {
-        const result = spec.loss(parts[0]!.part, stepSeed);
-        terms = readTerms(result);
-        return result.total;
-      }, variables);
-      const loss = value.dataSync()[0]!;
-      value.dispose();
-      return { loss, terms, grads };
-    }
-    let loss = 0;
-    const terms: Record<string, number> = {};
-    let acc: Record<string, Tensor> | undefined;
-    parts.forEach(({ part, weight }, k) => {
-      let partTerms: Record<string, number> = {};
-      const { value, grads } = tf.variableGrads(() => {
-        const result = spec.loss(part, microBatchSeed(stepSeed, k, parts.length));
-        partTerms = readTerms(result);
-        return tf.mul(result.total, weight) as Scalar;
-      }, variables);
-      loss += value.dataSync()[0]!;
-      value.dispose();
-      for (const [name, v] of Object.entries(partTerms)) terms[name] = (terms[name] ?? 0) + weight * v;
-      if (!acc) acc = grads;
-      else {
-        // In place in the heap where possible (addInto): no new buffer per parameter per micro-batch.
-        const prev: Record<string, Tensor> = acc;
-        acc = Object.fromEntries(Object.entries(prev).map(([name, g]) => [name, addInto(g, grads[name]!)]));
-      }
-    });
-    return { loss, terms, grads: acc! };
-  } finally {
-    if (spec.microBatches) spec.releaseMicroBatches?.(parts);
-  }
+  if (parts.length === 1) return passGradients(() => spec.loss(parts[0]!.part, stepSeed), variables);
+  let loss = 0;
+  const terms: Record<string, number> = {};
+  let acc: Record<string, Tensor> | undefined;
+  parts.forEach(({ part, weight }, k) => {
+    const seed = microBatchSeed(stepSeed, k, parts.length);
+    const pass = passGradients(() => spec.loss(part, seed), variables, weight);
+    loss += pass.loss;
+    for (const [name, v] of Object.entries(pass.terms)) terms[name] = (terms[name] ?? 0) + weight * v;
+    acc = accumulateGradients(acc, pass.grads);
+  });
+  return { loss, terms, grads: acc! };
 }
 
 export interface LoopResult {

@@ -2,32 +2,38 @@
  * A student step cut into micro-batches (`run.microBatchTokens`), with the same gradient as the whole batch.
  *
  * The KD terms are means over the batch's first sub-tokens: each micro-batch takes its share of them (`kdWeight`).
- * The MMD terms are not sums over rows, so they are linearised by the chain rule. Write
- * G(Y) = alpha' MMD_M + beta' MMD_L as a function of the student's [CLS] rows Y (on target for MMD_L, on source for
- * MMD_M) of the WHOLE batch, Y = (Y_0, ..., Y_{n-1}) by micro-batch. Then dG/dtheta = sum_k <dG/dY_k, dY_k/dtheta>,
- * so:
+ * The MMD terms are not sums over rows. Write G(Y) = alpha' MMD_M + beta' MMD_L as a function of the student's [CLS]
+ * rows Y (on target for MMD_L, on source for MMD_M) of the WHOLE batch, Y = (Y_0, ..., Y_{n-1}) by micro-batch.
+ * Then dG/dtheta = sum_k <dG/dY_k, dY_k/dtheta>: each micro-batch's backward pass needs dG/dY_k, which depends on
+ * every micro-batch's rows. The first micro-batches, as many as fit in `run.keptTapeTokens` (the first always), keep
+ * their tapes until all rows are known; the others, when a batch is larger than that, run their forward twice:
  *
- *   1. a first pass off the tape computes the [CLS] rows Y_1..Y_{n-1} of every micro-batch but the first, each with
- *      the dropout seed the loop will give it, and keeps their frozen-prefix states, which step 3 would compute
- *      again identically;
- *   2. micro-batch 0 runs first: its loss takes G itself, on the tape, with its own rows Y_0(theta) and the others
- *      as constants, so its backward pass carries <dG/dY_0, dY_0/dtheta>, and it reports the whole batch's MMD
- *      values; from the same point it computes dG/dY_k for k >= 1 (constants, handed to those micro-batches);
- *   3. each micro-batch k >= 1 adds <dG/dY_k, Y_k(theta)> - <dG/dY_k, Y_k> to its loss: 0 in value (Y_k(theta) is
- *      recomputed with the same seed and prefix, so it is the Y_k of step 1), exactly its rows' share of dG/dtheta
- *      in gradient. The parts' losses add up to L_final.
+ *   1. a pass off the tape computes the rows Y_k of the micro-batches that keep no tape, each with the dropout seed
+ *      the loop gives it, and keeps their frozen-prefix states, which step 5 would compute again identically;
+ *   2. each kept micro-batch runs its forward on a tape of its own (`recordForward`, backend/backprop.ts), giving its
+ *      share of L_stu and its rows Y_k;
+ *   3. G and dG/dY at the whole batch's rows, read back as constants (a small function of [rows, H] matrices);
+ *   4. each kept micro-batch walks its tape back from its share of L_stu (dy = 1) and from its rows (dy = dG/dY_k);
+ *   5. each other micro-batch runs forward and backward on one tape with the loss w_k L_stu,k + <dG/dY_k, Y_k(theta)>:
+ *      Y_k(theta) is recomputed with the same seed and prefix, so it is step 1's Y_k, and the second term carries
+ *      exactly its rows' share of dG/dtheta.
  *
- * Micro-batch 0 needs no pass off the tape: n - 1 extra forwards per step, not n.
+ * The step's loss and terms are those of one pass: sum_k w_k L_stu,k + G. What the kept tapes cost is memory (the
+ * saved activations of all kept micro-batches at once, as one pass of their tokens would hold); what step 1 costs is
+ * time (a second forward of the trained layers, about 30% of an mBERT student step when every micro-batch but the
+ * first took it; README, "The CPU path").
  */
 import type { MsdConfig } from '../config.js';
+import { recordForward, type RecordedForward } from '../backend/backprop.js';
 import { finalLoss } from '../losses/final.js';
-import type { LossResult } from '../losses/terms.js';
+import { readTerms, type LossResult } from '../losses/terms.js';
 import { readHeads } from '../model/inference.js';
 import type { NerModel } from '../model/ner-model.js';
 import { tf } from '../tf.js';
+import type { Tensor, Variable } from '../tf.js';
 import { firstPieceMask } from '../tokenizer/align.js';
 import { chunkBatch, splitBatch, type Batch } from '../tokenizer/batching.js';
-import type { MicroBatch } from './loop.js';
+import { accumulateGradients, microBatchSeed, passGradients, type StepGradients } from './loop.js';
 import { sourceSeed, teacherCls } from './student-cls.js';
 import type { StudentBatch, TeacherOutputs } from './student.js';
 
@@ -35,118 +41,57 @@ import type { StudentBatch, TeacherOutputs } from './student.js';
 export interface MicroBatchShare {
   /** This micro-batch's share of the batch's first sub-tokens (the KD terms' weight). */
   kdWeight: number;
-  /**
-   * Micro-batches k >= 1: dG/dY_k for their student [CLS] rows on target (MMD_L) and on source (MMD_M), and
-   * -<dG/dY_k, Y_k>: constants, set by micro-batch 0's loss (step 2), which runs first.
-   */
+  /** A kept micro-batch (steps 2 and 4): which [CLS] rows its loss returns, on target (MMD_L) and on source (MMD_M). */
+  rows?: { target: boolean; source: boolean };
+  /** The others (step 5): dG/dY_k for their [CLS] rows on target and on source, constants from step 3. */
   mmdGradTarget?: tf.Tensor2D;
   mmdGradSource?: tf.Tensor2D;
-  offset?: number;
-  /** Micro-batch 0 only: what G needs besides its own rows (step 2). */
-  wholeBatch?: WholeBatchMmd;
   /**
    * The frozen prefix's states (embeddings and frozen layers) of this micro-batch's target and source rows, kept from
-   * step 1's pass, which ran them with the same dropout seeds: step 3 continues from them instead of recomputing
+   * step 1's pass, which ran them with the same dropout seeds: step 5 continues from them instead of recomputing
    * them (`ForwardOptions.frozenPrefix`; with the paper's freezing, 4 of 13 blocks of the forward).
    */
   targetPrefix?: tf.Tensor3D[];
   sourcePrefix?: tf.Tensor3D[];
 }
 
-/** Micro-batch 0's view of the whole batch: the other rows (constants) and where their gradients go. */
-export interface WholeBatchMmd {
-  /** G of the whole batch's rows (alpha' MMD_M + beta' MMD_L; its perTerm has mmd_M and mmd_L). */
-  loss: (clsTarget: tf.Tensor | undefined, clsSource: tf.Tensor | undefined) => LossResult;
-  useL: boolean;
-  useM: boolean;
-  /** The [CLS] rows of micro-batches 1..n-1 from step 1 (target when MMD_L is on, source when MMD_M is). */
-  restTarget?: tf.Tensor2D;
-  restSource?: tf.Tensor2D;
-  /** The teacher's [CLS] rows of the whole source batch (a constant G holds). */
-  teacherClsSource: tf.Tensor2D;
-  /** The shares of micro-batches 1..n-1, which receive their dG/dY and offsets; their row counts. */
-  rest: MicroBatchShare[];
-  rowsTarget: number[];
-  rowsSource: number[];
+/** One micro-batch's loss; a kept micro-batch's also holds its [CLS] rows, the other outputs its walk starts from. */
+export interface MicroBatchLoss extends LossResult {
+  clsTarget?: tf.Tensor2D;
+  clsSource?: tf.Tensor2D;
 }
 
 /**
- * The loss of one micro-batch: its share of L_stu plus, for micro-batch 0, G on the tape (step 2), and for the
- * others their linearised share of it (step 3). `clsTarget`/`clsSource` are this micro-batch's student [CLS] rows
- * on the tape (when MMD_L / MMD_M is on).
+ * The loss of one micro-batch: its share of L_stu, and for a micro-batch that keeps no tape its linearised share of
+ * G (step 5). `clsTarget`/`clsSource` are its student [CLS] rows on the tape (when MMD_L / MMD_M is on).
  */
 export function microBatchLoss(
   share: MicroBatchShare,
   stu: LossResult,
   clsTarget: tf.Tensor2D | undefined,
   clsSource: tf.Tensor2D | undefined,
-): LossResult {
+): MicroBatchLoss {
   const w = share.kdWeight;
   const perTerm: Record<string, tf.Scalar> = {};
   for (const [name, t] of Object.entries(stu.perTerm)) perTerm[name] = tf.mul(t, w) as tf.Scalar;
   perTerm.stu = tf.mul(stu.total, w) as tf.Scalar;
-  const parts: tf.Scalar[] = [perTerm.stu];
-  const whole = share.wholeBatch;
-  if (whole) {
-    const mmd = whole.loss(
-      whole.useL ? tf.concat([clsTarget!, whole.restTarget!]) : undefined,
-      whole.useM ? tf.concat([clsSource!, whole.restSource!]) : undefined,
-    );
-    parts.push(mmd.total);
-    for (const name of ['mmd_M', 'mmd_L']) if (mmd.perTerm[name]) perTerm[name] = mmd.perTerm[name]!;
-    handOutRestGradients(whole, clsTarget, clsSource);
-  } else {
-    if (share.mmdGradTarget && clsTarget) parts.push(tf.sum(tf.mul(share.mmdGradTarget, clsTarget)) as tf.Scalar);
-    if (share.mmdGradSource && clsSource) parts.push(tf.sum(tf.mul(share.mmdGradSource, clsSource)) as tf.Scalar);
-    if (share.offset) parts.push(tf.scalar(share.offset));
+  if (share.rows) {
+    return {
+      total: perTerm.stu,
+      perTerm,
+      clsTarget: share.rows.target ? clsTarget : undefined,
+      clsSource: share.rows.source ? clsSource : undefined,
+    };
   }
-  return { total: tf.addN(parts) as tf.Scalar, perTerm };
+  const parts: tf.Scalar[] = [perTerm.stu];
+  if (share.mmdGradTarget && clsTarget) parts.push(tf.sum(tf.mul(share.mmdGradTarget, clsTarget)) as tf.Scalar);
+  if (share.mmdGradSource && clsSource) parts.push(tf.sum(tf.mul(share.mmdGradSource, clsSource)) as tf.Scalar);
+  return { total: parts.length === 1 ? parts[0]! : (tf.addN(parts) as tf.Scalar), perTerm };
 }
 
 /** Whether a micro-batch's loss needs its student [CLS] rows on target (MMD_L's). */
 export function needsTargetCls(share: MicroBatchShare): boolean {
-  return share.wholeBatch ? share.wholeBatch.useL : share.mmdGradTarget !== undefined;
-}
-
-/**
- * Step 2's second half: dG/dY_k for k >= 1 at the whole batch's rows, with micro-batch 0's rows read back as
- * constants (so nothing here is on a path from the parameters: the tape prunes it), handed to each share with its
- * offset -<dG/dY_k, Y_k>.
- */
-function handOutRestGradients(
-  whole: WholeBatchMmd,
-  clsTarget: tf.Tensor2D | undefined,
-  clsSource: tf.Tensor2D | undefined,
-): void {
-  tf.tidy(() => {
-    const constant = (t: tf.Tensor2D) => tf.tensor2d(t.dataSync() as Float32Array, t.shape);
-    const y0Target = whole.useL ? constant(clsTarget!) : undefined;
-    const y0Source = whole.useM ? constant(clsSource!) : undefined;
-    const rest = [whole.useL ? whole.restTarget : undefined, whole.useM ? whole.restSource : undefined].filter(
-      (t): t is tf.Tensor2D => t !== undefined,
-    );
-    const grads = tf.grads((...rows: tf.Tensor[]) => {
-      const target = whole.useL ? tf.concat([y0Target!, rows[0]!]) : undefined;
-      const source = whole.useM ? tf.concat([y0Source!, rows[whole.useL ? 1 : 0]!]) : undefined;
-      return whole.loss(target, source).total;
-    })(rest);
-    const gradTarget = whole.useL ? tf.split(grads[0]!, whole.rowsTarget) : undefined;
-    const gradSource = whole.useM ? tf.split(grads[whole.useL ? 1 : 0]!, whole.rowsSource) : undefined;
-    const restTarget = whole.useL ? tf.split(whole.restTarget!, whole.rowsTarget) : undefined;
-    const restSource = whole.useM ? tf.split(whole.restSource!, whole.rowsSource) : undefined;
-    whole.rest.forEach((share, k) => {
-      let dot = 0;
-      if (gradTarget) {
-        share.mmdGradTarget = tf.keep(gradTarget[k]!) as tf.Tensor2D;
-        dot += tf.sum(tf.mul(gradTarget[k]!, restTarget![k]!)).dataSync()[0]!;
-      }
-      if (gradSource) {
-        share.mmdGradSource = tf.keep(gradSource[k]!) as tf.Tensor2D;
-        dot += tf.sum(tf.mul(gradSource[k]!, restSource![k]!)).dataSync()[0]!;
-      }
-      share.offset = -dot;
-    });
-  });
+  return share.rows ? share.rows.target : share.mmdGradTarget !== undefined;
 }
 
 /** A student batch cut into n micro-batches: target and source rows each in n consecutive groups. */
@@ -157,60 +102,233 @@ interface StudentCut {
   shares: MicroBatchShare[];
 }
 
+/** A micro-batch of a cut batch as the step's loss takes it. */
+function part(cut: StudentCut, k: number): StudentBatch {
+  return { target: cut.targets[k]!, source: cut.sources[k], micro: cut.shares[k] };
+}
+
+/** Gradients by variable name, as `tf.variableGrads` names them; a variable no path reaches is left out. */
+function named(variables: Variable[], grads: (Tensor | undefined)[]): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  variables.forEach((v, i) => {
+    if (grads[i]) out[v.name] = grads[i]!;
+  });
+  return out;
+}
+
+/** The loss, terms and gradients of a step, summed over its micro-batches. */
+class StepSum {
+  readonly terms: Record<string, number> = {};
+  private grads: Record<string, Tensor> | undefined;
+
+  /** Adds a micro-batch's terms (its `total` left out) and gradients. */
+  add(terms: Record<string, number>, grads: Record<string, Tensor>): void {
+    for (const [name, v] of Object.entries(terms)) if (name !== 'total') this.terms[name] = (this.terms[name] ?? 0) + v;
+    this.grads = accumulateGradients(this.grads, grads);
+  }
+
+  /** L = the summed shares of L_stu + `whole` (G, whose terms are `wholeTerms`). */
+  result(whole: number, wholeTerms: Record<string, number>): StepGradients {
+    const total = this.terms.stu! + whole;
+    return { loss: total, terms: { ...this.terms, ...wholeTerms, total }, grads: this.grads! };
+  }
+}
+
 /**
- * Cuts a student batch whose target or source part exceeds `run.microBatchTokens` into n micro-batches (target and
- * source rows each in n consecutive groups), and, when an MMD term is on, runs step 1 of the header: one forward of
- * micro-batches 1..n-1 off the tape, with the dropout seeds the loop will give them (`seedOf`). One micro-batch:
- * the batch as it is.
+ * The gradients of a student step (the loop's `gradients`): one pass when the batch fits in `run.microBatchTokens`,
+ * else the micro-batches of the header, the same loss, terms and gradient as one pass.
  */
-export function studentMicroBatches(cfg: MsdConfig, student: NerModel, outputs: TeacherOutputs) {
+export function studentStepGradients(
+  cfg: MsdConfig,
+  student: NerModel,
+  outputs: TeacherOutputs,
+  loss: (batch: StudentBatch, stepSeed: number) => MicroBatchLoss,
+): (batch: StudentBatch, stepSeed: number, variables: Variable[]) => StepGradients {
   const s = cfg.student;
   const sIndex = new Map(outputs.sourceWindows.map((w, k) => [w, k]));
-  return (batch: StudentBatch, seedOf: (k: number, n: number) => number): MicroBatch<StudentBatch>[] => {
+  return (batch, stepSeed, variables) => {
     const cut = cutStudentBatch(cfg, student, batch);
-    if (!cut) return [{ part: batch, weight: 1 }];
-    const { targets, sources, shares } = cut;
-    const useM = batch.source !== undefined && !s.ablation.noMmdM;
-    const useL = batch.source !== undefined && !s.ablation.noMmdL;
-    if (useM || useL) {
-      const seeds = targets.map((_, k) => seedOf(k, targets.length));
-      const [restTarget, restSource] = restCls(cfg, student, outputs.clsLayer, cut, seeds, useL, useM);
-      const teacherClsSource = tf.keep(teacherCls(outputs.cls!, outputs.hiddenSize, batch.source!, sIndex));
-      const rows = (batches: Batch[]) => batches.slice(1).map((b) => b.items.length);
-      shares[0]!.wholeBatch = {
-        loss: (clsTarget, clsSource) =>
-          finalLoss({
-            student: { total: tf.scalar(0), perTerm: {} },
-            teacherClsSource,
-            studentClsSource: clsSource,
-            studentClsTarget: clsTarget,
-            alphaPrime: s.alphaPrime,
-            betaPrime: s.betaPrime,
-            ablate: { mmdM: !useM, mmdL: !useL },
-          }),
-        useL,
-        useM,
-        restTarget,
-        restSource,
-        teacherClsSource,
-        rest: shares.slice(1),
-        rowsTarget: rows(targets),
-        rowsSource: rows(sources),
-      };
+    if (!cut) return passGradients(() => loss(batch, stepSeed), variables);
+    const seeds = cut.targets.map((_, k) => microBatchSeed(stepSeed, k, cut.targets.length));
+    const step: CoupledStep = {
+      cfg,
+      student,
+      outputs,
+      cut,
+      seeds,
+      loss,
+      variables,
+      useM: batch.source !== undefined && !s.ablation.noMmdM,
+      useL: batch.source !== undefined && !s.ablation.noMmdL,
+    };
+    try {
+      if (!step.useM && !step.useL) {
+        // KD only: a sum over the micro-batches.
+        const sum = new StepSum();
+        cut.shares.forEach((_, k) => {
+          const pass = passGradients(() => loss(part(cut, k), seeds[k]!), variables);
+          sum.add(pass.terms, pass.grads);
+        });
+        return sum.result(0, {});
+      }
+      const teacherClsSource = teacherCls(outputs.cls!, outputs.hiddenSize, batch.source!, sIndex);
+      try {
+        return coupledGradients(step, teacherClsSource);
+      } finally {
+        teacherClsSource.dispose();
+      }
+    } finally {
+      for (const share of cut.shares) tf.dispose([...(share.targetPrefix ?? []), ...(share.sourcePrefix ?? [])]);
     }
-    // Every micro-batch has weight 1 in the loop's sum: its loss already carries its share (kdWeight, G or its
-    // linearisation).
-    return shares.map((micro, k) => ({ part: { target: targets[k]!, source: sources[k], micro }, weight: 1 }));
   };
+}
+
+/** What steps 1-5 of the header work on. */
+interface CoupledStep {
+  cfg: MsdConfig;
+  student: NerModel;
+  outputs: TeacherOutputs;
+  cut: StudentCut;
+  /** The dropout seed of each micro-batch. */
+  seeds: number[];
+  loss: (batch: StudentBatch, stepSeed: number) => MicroBatchLoss;
+  variables: Variable[];
+  useM: boolean;
+  useL: boolean;
+}
+
+/** Steps 1-5 of the header: a cut batch with at least one MMD term on. */
+function coupledGradients(step: CoupledStep, teacherClsSource: tf.Tensor2D): StepGradients {
+  const { cfg, cut, seeds, loss, variables, useL, useM } = step;
+  const n = cut.targets.length;
+  const kept = keptMicroBatches(cfg, cut);
+  const recorded: RecordedForward<MicroBatchLoss>[] = [];
+  let mmd: ReturnType<typeof wholeBatchMmd> | undefined;
+  const sum = new StepSum();
+  try {
+    // Step 1 (the micro-batches past the kept ones), then step 2.
+    const rest = restCls(cfg, step.student, step.outputs.clsLayer, cut, seeds, kept, useL, useM);
+    for (let k = 0; k < kept; k++) {
+      cut.shares[k]!.rows = { target: useL, source: useM };
+      recorded.push(recordForward(() => loss(part(cut, k), seeds[k]!)));
+    }
+    // Step 3.
+    const rowsOf = (side: 'clsTarget' | 'clsSource', restRows: Float32Array[]) => [
+      ...recorded.map((r) => r.value[side]!.dataSync() as Float32Array),
+      ...restRows,
+    ];
+    mmd = wholeBatchMmd(
+      cfg,
+      teacherClsSource,
+      useL ? rowsOf('clsTarget', rest.target) : undefined,
+      useM ? rowsOf('clsSource', rest.source) : undefined,
+      step.outputs.hiddenSize,
+      cut,
+    );
+    // Step 4.
+    recorded.forEach((r, k) => {
+      const one = tf.scalar(1);
+      const seedsOf: [Tensor, Tensor][] = [[r.value.total, one]];
+      if (useL) seedsOf.push([r.value.clsTarget!, mmd!.gradTarget![k]!]);
+      if (useM) seedsOf.push([r.value.clsSource!, mmd!.gradSource![k]!]);
+      sum.add(readTerms(r.value), named(variables, r.backward(seedsOf, variables)));
+      one.dispose();
+    });
+    // Step 5.
+    for (let k = kept; k < n; k++) {
+      cut.shares[k]!.mmdGradTarget = mmd.gradTarget?.[k];
+      cut.shares[k]!.mmdGradSource = mmd.gradSource?.[k];
+      const pass = passGradients(() => loss(part(cut, k), seeds[k]!), variables);
+      sum.add(pass.terms, pass.grads);
+    }
+    return sum.result(mmd.total, mmd.terms);
+  } finally {
+    for (const r of recorded) {
+      r.release();
+      tf.dispose(r.value as unknown as tf.TensorContainer);
+    }
+    tf.dispose([...(mmd?.gradTarget ?? []), ...(mmd?.gradSource ?? [])]);
+  }
+}
+
+/**
+ * How many leading micro-batches keep their tapes (steps 2 and 4): as many as fit, with their target and source
+ * rows' padded tokens, in `run.keptTapeTokens`, and at least the first.
+ */
+export function keptMicroBatches(cfg: MsdConfig, cut: Pick<StudentCut, 'targets' | 'sources'>): number {
+  const tokens = (b: Batch | undefined) => (b ? b.shape[0] * b.shape[1] : 0);
+  let used = 0;
+  let k = 0;
+  while (k < cut.targets.length) {
+    used += tokens(cut.targets[k]) + tokens(cut.sources[k]);
+    if (k > 0 && used > cfg.run.keptTapeTokens) break;
+    k++;
+  }
+  return k;
+}
+
+/**
+ * Step 3: G = alpha' MMD_M + beta' MMD_L at the whole batch's [CLS] rows (`target`, `source`: each micro-batch's
+ * rows in order, as numbers), its terms (`mmd_M`, `mmd_L`) and dG/dY split by micro-batch.
+ */
+function wholeBatchMmd(
+  cfg: MsdConfig,
+  teacherClsSource: tf.Tensor2D,
+  target: Float32Array[] | undefined,
+  source: Float32Array[] | undefined,
+  H: number,
+  cut: StudentCut,
+): { total: number; terms: Record<string, number>; gradTarget?: tf.Tensor2D[]; gradSource?: tf.Tensor2D[] } {
+  const s = cfg.student;
+  const stack = (parts: Float32Array[]) => {
+    const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((at, p) => (all.set(p, at), at + p.length), 0);
+    return tf.tensor2d(all, [all.length / H, H]);
+  };
+  const rows = [target && stack(target), source && stack(source)];
+  let read: Record<string, number> = {};
+  try {
+    const grads = tf.grads((...ys: tf.Tensor[]) => {
+      const [yt, ys_] = target ? [ys[0], ys[1]] : [undefined, ys[0]];
+      const r = finalLoss({
+        student: { total: tf.scalar(0), perTerm: {} },
+        teacherClsSource,
+        studentClsTarget: yt,
+        studentClsSource: ys_,
+        alphaPrime: s.alphaPrime,
+        betaPrime: s.betaPrime,
+        ablate: { mmdM: !source, mmdL: !target },
+      });
+      read = readTerms(r);
+      return r.total;
+    })(rows.filter((t): t is tf.Tensor2D => t !== undefined));
+    const split = (g: tf.Tensor | undefined, batches: Batch[]) => {
+      if (!g) return undefined;
+      const out = tf.split(
+        g,
+        batches.map((b) => b.items.length),
+      ) as tf.Tensor2D[];
+      g.dispose();
+      return out;
+    };
+    const terms: Record<string, number> = {};
+    for (const name of ['mmd_M', 'mmd_L']) if (read[name] !== undefined) terms[name] = read[name]!;
+    return {
+      total: read.total!,
+      terms,
+      gradTarget: split(target ? grads[0] : undefined, cut.targets),
+      gradSource: split(source ? grads[target ? 1 : 0] : undefined, cut.sources),
+    };
+  } finally {
+    tf.dispose(rows.filter((t): t is tf.Tensor2D => t !== undefined));
+  }
 }
 
 /** The cut of `batch` under `run.microBatchTokens`, or undefined when it fits in one pass. */
 function cutStudentBatch(cfg: MsdConfig, student: NerModel, batch: StudentBatch): StudentCut | undefined {
-  const budget = cfg.run.microBatchTokens;
+  const bound = cfg.run.microBatchTokens;
   const pad = student.tokenizer.padId;
-  // The target and (for MMD_M) the source forward share one tape: each gets half of the bound.
-  const bound =
-    batch.source && !cfg.student.ablation.noMmdM && budget > 0 ? Math.max(1, Math.floor(budget / 2)) : budget;
+  // The target and (for MMD_M) the source forward of a pass share one tape, each within the bound.
   const wanted = Math.max(
     splitBatch(batch.target, bound, pad).length,
     batch.source ? splitBatch(batch.source, bound, pad).length : 1,
@@ -228,10 +346,11 @@ function cutStudentBatch(cfg: MsdConfig, student: NerModel, batch: StudentBatch)
 }
 
 /**
- * Step 1: the student [CLS] rows of micro-batches 1..n-1 on target (for MMD_L) and source (MMD_M), off the tape;
- * each one's frozen-prefix states are kept on its share (`targetPrefix`, `sourcePrefix`). These forwards are
- * independent, so they go through `readHeads` (model/inference.ts), which shares them with the inference worker
- * thread on single-threaded backends: the same forwards, with the same seeds, so the same values on either thread.
+ * Step 1: the student [CLS] rows of micro-batches kept..n-1 on target (for MMD_L) and source (MMD_M), off the tape,
+ * by micro-batch; each one's frozen-prefix states are kept on its share (`targetPrefix`, `sourcePrefix`). These
+ * forwards are independent, so they go through `readHeads` (model/inference.ts), which shares them with the
+ * inference worker thread on single-threaded backends: the same forwards, with the same seeds, so the same values on
+ * either thread.
  */
 function restCls(
   cfg: MsdConfig,
@@ -239,9 +358,12 @@ function restCls(
   clsLayer: number,
   { targets, sources, shares }: StudentCut,
   seeds: number[],
+  kept: number,
   useL: boolean,
   useM: boolean,
-): [tf.Tensor2D | undefined, tf.Tensor2D | undefined] {
+): { target: Float32Array[]; source: Float32Array[] } {
+  const rows = { target: [] as Float32Array[], source: [] as Float32Array[] };
+  if (kept >= targets.length) return rows;
   const s = cfg.student;
   // Nothing to keep when the embeddings train (the whole forward is then on the tape).
   const blocks = s.freezeEmbeddings ? 1 + s.freezeLayers : 0;
@@ -249,7 +371,7 @@ function restCls(
   // The forwards of step 1, in order: micro-batch k's target rows (dropout seed seeds[k]), then its source rows
   // (`sourceSeed` of it, as studentSourceForward gives it).
   const jobs: { batch: Batch; k: number; side: 'target' | 'source'; seed: number }[] = [];
-  for (let k = 1; k < targets.length; k++) {
+  for (let k = kept; k < targets.length; k++) {
     if (useL) jobs.push({ batch: targets[k]!, k, side: 'target', seed: seeds[k]! });
     if (useM) jobs.push({ batch: sources[k]!, k, side: 'source', seed: sourceSeed(seeds[k]!) });
   }
@@ -266,7 +388,6 @@ function restCls(
       prefixBlocks: blocks,
     },
   );
-  const rows = { target: [] as Float32Array[], source: [] as Float32Array[] };
   jobs.forEach(({ batch, k, side }, i) => {
     const [b, t] = batch.shape;
     rows[side].push(out[i]!.cls!);
@@ -279,25 +400,5 @@ function restCls(
       else shares[k]!.sourcePrefix = states;
     }
   });
-  const stack = (parts: Float32Array[]) => {
-    const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-    parts.reduce((at, p) => (all.set(p, at), at + p.length), 0);
-    return tf.keep(tf.tensor2d(all, [all.length / H, H]));
-  };
-  return [useL ? stack(rows.target) : undefined, useM ? stack(rows.source) : undefined];
-}
-
-/** Frees the MMD gradients, [CLS] rows and frozen-prefix states attached by studentMicroBatches. */
-export function releaseMicroBatchShares(parts: MicroBatch<StudentBatch>[]): void {
-  for (const { part } of parts) {
-    const m = part.micro;
-    if (!m) continue;
-    const w = m.wholeBatch;
-    tf.dispose(
-      [m.mmdGradTarget, m.mmdGradSource, w?.restTarget, w?.restSource, w?.teacherClsSource].filter(
-        (t): t is tf.Tensor2D => t !== undefined,
-      ),
-    );
-    tf.dispose([...(m.targetPrefix ?? []), ...(m.sourcePrefix ?? [])]);
-  }
+  return rows;
 }

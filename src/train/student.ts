@@ -47,8 +47,8 @@ import { studentCls, teacherCls } from './student-cls.js';
 import {
   microBatchLoss,
   needsTargetCls,
-  releaseMicroBatchShares,
-  studentMicroBatches,
+  studentStepGradients,
+  type MicroBatchLoss,
   type MicroBatchShare,
 } from './student-micro-batches.js';
 import { devScore } from '../eval/evaluate.js';
@@ -214,7 +214,7 @@ export function studentStepLoss(
   student: NerModel,
   outputs: TeacherOutputs,
   lambda: LayerWeights,
-): (batch: StudentBatch, stepSeed: number) => LossResult {
+): (batch: StudentBatch, stepSeed: number) => MicroBatchLoss {
   const s = cfg.student;
   const main = student.heads.mainLayer;
   const aux = s.ablation.noAux ? [] : student.heads.layers.filter((m) => m !== main);
@@ -334,8 +334,7 @@ export async function distillStudent(
       batches: (epoch) => studentBatches(cfg, task, outputs, student.tokenizer.padId, epoch),
       tokens: (b) => realTokens(b.target) + (b.source ? realTokens(b.source) : 0),
       loss: studentStepLoss(cfg, student, outputs, lambda),
-      microBatches: studentMicroBatches(cfg, student, outputs),
-      releaseMicroBatches: releaseMicroBatchShares,
+      gradients: studentStepGradients(cfg, student, outputs, studentStepLoss(cfg, student, outputs, lambda)),
       evaluate: () => {
         const r = devScore(student, { sentences: selectOn.sentences, split: 'dev', lang: selectOn.lang });
         return { score: r.score, log: { ...r.log, selectOn: s.selectOn, lambda: lambda.values() } };

@@ -76,6 +76,7 @@ const bad: [string, unknown, RegExp][] = [
   ['negative learning rate', { teacher: { lr: -1e-4 } }, /config teacher\.lr: expected a number > 0, got -0\.0001/],
   ['warmup ratio', { student: { warmupRatio: 1.5 } }, /student\.warmupRatio: expected a number from 0 to 1/],
   ['log every', { run: { logEvery: 0 } }, /run\.logEvery: expected an integer >= 1/],
+  ['kept tape tokens', { run: { keptTapeTokens: 1.5 } }, /run\.keptTapeTokens: expected an integer >= 0, got 1\.5/],
   ['negative limit', { data: { limit: { dev: -1 } } }, /data\.limit\.dev: expected an integer >= 0/],
   ['dropout', { model: { classifierDropout: 1 } }, /model\.classifierDropout: expected a number from 0 to below 1/],
 ];

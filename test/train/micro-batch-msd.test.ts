@@ -11,11 +11,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MsdConfig } from '../../src/config.js';
 import { writeTinyCheckpoint } from '../../src/model/tiny.js';
+import { tf } from '../../src/tf.js';
 import { readSafetensors } from '../../src/model/safetensors.js';
 import { readJsonl } from '../../src/run/io.js';
 import { trainTeacher } from '../../src/train/teacher.js';
 import { distillStudent } from '../../src/train/student.js';
 import { noData, tinyConfig, tmpRun } from './helpers.js';
+import { keptMicroBatches } from '../../src/train/student-micro-batches.js';
+import type { Batch } from '../../src/tokenizer/batching.js';
 import { REAL_TOKENIZER } from '../real-data.js';
 import { closeInferencePool, poolTotals, startInferenceWorker } from '../../src/model/inference-pool.js';
 
@@ -93,21 +96,74 @@ test('teacher: micro-batches of 64 tokens train like whole batches', { skip: noD
   assertSameRun(join(whole.run.outDir, 'teacher'), join(cut.run.outDir, 'teacher'), 'teacher');
 });
 
-for (const freeze of [undefined, { freezeEmbeddings: true, freezeLayers: 1 }]) {
+test('keptMicroBatches: the leading micro-batches whose target + source tokens fit in run.keptTapeTokens, the first always', () => {
+  const batch = (rows: number, t: number) => ({ shape: [rows, t] }) as unknown as Batch;
+  // Micro-batches of 4x10 target + 4x20 source rows (120 tokens each), 3 of them; one without a source part.
+  const cut = {
+    targets: [batch(4, 10), batch(4, 10), batch(4, 10)],
+    sources: [batch(4, 20), batch(4, 20), batch(4, 20)],
+  };
+  const kept = (tokens: number, c: Parameters<typeof keptMicroBatches>[1] = cut) =>
+    keptMicroBatches(tinyConfig(tmpRun('kept'), { run: { keptTapeTokens: tokens } }), c);
+  for (const [tokens, expected] of [
+    [0, 1],
+    [119, 1],
+    [120, 1],
+    [239, 1],
+    [240, 2],
+    [359, 2],
+    [360, 3],
+    [100000, 3],
+  ] as const)
+    assert.equal(kept(tokens), expected, `keptTapeTokens ${tokens}`);
+  assert.equal(kept(80, { targets: [batch(4, 10), batch(4, 10)], sources: [] }), 2, 'target rows only: 40 + 40');
+});
+
+// Passes of at most 32 target + 32 source tokens: one or two rows of these 8-row batches each. keptTapeTokens: 0 keeps
+// only the first pass's tape (every other one runs its forward twice), 150 about the first three, 4096 all of them
+// (no second forward). The ablations drop one MMD term or both.
+const frozenPrefix = { freezeEmbeddings: true, freezeLayers: 1 };
+const studentCases: {
+  freeze?: typeof frozenPrefix;
+  kept: number;
+  ablation?: { noMmdM?: boolean; noMmdL?: boolean };
+}[] = [
+  { kept: 0 },
+  { kept: 150 },
+  { freeze: frozenPrefix, kept: 0 },
+  { freeze: frozenPrefix, kept: 4096 },
+  { kept: 0, ablation: { noMmdM: true } },
+  { freeze: frozenPrefix, kept: 150, ablation: { noMmdL: true } },
+  { kept: 0, ablation: { noMmdM: true, noMmdL: true } },
+];
+for (const { freeze, kept, ablation = {} } of studentCases) {
+  const terms = ['KD', ...(ablation.noMmdM ? [] : ['MMD_M']), ...(ablation.noMmdL ? [] : ['MMD_L'])].join(' + ');
   const frozen = freeze ? ', embeddings and layer 1 frozen (micro-batches reuse the frozen-prefix states)' : '';
+  const name = `${freeze ? '-frozen' : ''}-kept${kept}${ablation.noMmdM ? '-noM' : ''}${ablation.noMmdL ? '-noL' : ''}`;
   test(
-    `student (KD + MMD_M + MMD_L${frozen}): micro-batches of 64 tokens train like whole batches`,
+    `student (${terms}${frozen}, keptTapeTokens ${kept}): passes of 32 + 32 tokens train like whole batches`,
     { skip: noData },
     async () => {
-      const student = (c: MsdConfig): MsdConfig => (freeze ? { ...c, student: { ...c.student, ...freeze } } : c);
-      const teacher = config(`student-teacher${freeze ? '-frozen' : ''}`, 0);
+      const student = (c: MsdConfig): MsdConfig => ({
+        ...c,
+        student: { ...c.student, ...freeze, ablation: { ...c.student.ablation, ...ablation } },
+      });
+      const teacher = config(`student-teacher${name}`, 0);
       await trainTeacher(teacher);
-      const whole = student(config(`student-whole${freeze ? '-frozen' : ''}`, 0, teacher.run.outDir));
-      const cut = student(config(`student-cut${freeze ? '-frozen' : ''}`, 64, teacher.run.outDir));
+      const whole = student(config(`student-whole${name}`, 0, teacher.run.outDir));
+      const cut = student(config(`student-cut${name}`, 32, teacher.run.outDir));
+      cut.run.keptTapeTokens = kept;
       await distillStudent(whole, 'nl');
-      await distillStudent(cut, 'nl');
+      const tensors: number[] = [];
+      await distillStudent(cut, 'nl', {
+        onProgress: (e) => void (e.kind === 'step' && tensors.push(tf.memory().numTensors)),
+      });
+      assert.ok(tensors.length >= 2);
+      assert.equal(tensors.at(-1), tensors[0], `no tensor growth across cut steps: ${tensors.join(', ')}`);
       const s = steps(join(cut.run.outDir, 'students', 'nl'));
-      assert.ok(s[0]!.terms.mmd_M! > 0 && s[0]!.terms.mmd_L! > 0, 'both MMD terms are on and non-zero');
+      assert.equal(s[0]!.terms.mmd_M !== undefined, !ablation.noMmdM, 'MMD_M is logged when on');
+      assert.equal(s[0]!.terms.mmd_L !== undefined, !ablation.noMmdL, 'MMD_L is logged when on');
+      for (const term of ['mmd_M', 'mmd_L']) if (s[0]!.terms[term] !== undefined) assert.ok(s[0]!.terms[term]! > 0);
       assertSameRun(join(whole.run.outDir, 'students', 'nl'), join(cut.run.outDir, 'students', 'nl'), 'student');
     },
   );
@@ -130,7 +186,8 @@ test(
     const cfg = (name: string, teacherDir = ''): MsdConfig => {
       const c = tinyConfig(tmpRun(`micro-${name}`), {
         model: { tiny: { enabled: false }, pretrained: dropoutPretrained, classifierDropout: 0.1 },
-        run: { microBatchTokens: 64, teacherDir },
+        // Only the first micro-batch keeps its tape: the others' [CLS] rows come from step 1.
+        run: { microBatchTokens: 64, keptTapeTokens: 0, teacherDir },
       });
       return { ...c, student: { ...c.student, freezeEmbeddings: true, freezeLayers: 1 } };
     };
