@@ -5,8 +5,8 @@
  *
  * How: every kernel registered for the wasm backend gets its `kernelFunc` wrapped by a timer (the engine reads the
  * function from the registry's config at each call, and wasm/BLAS kernels are synchronous, so the time is the
- * kernel's). The phases come from wrapping the engine's `gradients` (the loss function it runs is the forward
- * pass, the rest of it the backward pass) and `AdamW.prototype.step`. Everything up to the end of the last
+ * kernel's). The phases come from wrapping the engine's `tidy` (its scopes named 'forward' and 'backward', which
+ * `engine.gradients` and `recordForward` open) and `AdamW.prototype.step`. Everything up to the end of the last
  * optimizer's first step (allocation, kernel set-up; for the student, its teacher's training and the cached teacher
  * outputs) is discarded, as the bench leaves the first step out.
  */
@@ -66,28 +66,21 @@ export function startProfile(): void {
       return out;
     };
   }
-  const engine = tf.engine() as unknown as { gradients: (f: () => tf.Tensor, ...rest: unknown[]) => unknown };
-  const gradients = engine.gradients.bind(engine);
-  engine.gradients = (f, ...rest) => {
-    let forwardMs = 0;
+  // The forward and backward passes are the engine's scopes named 'forward' and 'backward': the freeing
+  // `engine.gradients` and `recordForward` (src/backend/backprop.ts) both run them through `engine.tidy`.
+  const engine = tf.engine() as unknown as { tidy: (nameOrFn: unknown, fn?: unknown) => unknown };
+  const tidy = engine.tidy.bind(engine);
+  engine.tidy = (nameOrFn, fn) => {
+    const named = nameOrFn === 'forward' || nameOrFn === 'backward' ? (nameOrFn as Phase) : undefined;
+    if (!named || phase !== 'other') return tidy(nameOrFn, fn);
+    phase = named;
     const t0 = performance.now();
-    const out = gradients(
-      () => {
-        phase = 'forward';
-        const f0 = performance.now();
-        try {
-          return f();
-        } finally {
-          forwardMs = performance.now() - f0;
-          phase = 'backward';
-        }
-      },
-      ...rest,
-    );
-    phases.forward += forwardMs;
-    phases.backward += performance.now() - t0 - forwardMs;
-    phase = 'other';
-    return out;
+    try {
+      return tidy(nameOrFn, fn);
+    } finally {
+      phases[named] += performance.now() - t0;
+      phase = 'other';
+    }
   };
   const step = AdamW.prototype.step;
   AdamW.prototype.step = function (this: AdamW, ...args: Parameters<AdamW['step']>) {
