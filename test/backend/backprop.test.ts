@@ -55,6 +55,13 @@ const cfg = bertConfig({
   layerNormEps: 1e-12,
 });
 
+/** A batch of b rows of t random token ids (seeded), every position attended. */
+function randomBatch(seed: number, b: number, t: number): { inputIds: tf.Tensor2D; attentionMask: tf.Tensor2D } {
+  const rng = createRng(seed);
+  const ids = Int32Array.from({ length: b * t }, () => 1 + Math.floor(rng.next() * 59));
+  return { inputIds: tf.tensor2d(ids, [b, t], 'int32'), attentionMask: tf.ones([b, t], 'int32') as tf.Tensor2D };
+}
+
 const backends = ['cpu', 'wasm', ...(loadBlas().ok ? ['blas' as const] : [])] as const;
 for (const backend of backends) {
   test(`the freeing walk gives tfjs's gradients bit for bit and leaks nothing [${backend}]`, async () => {
@@ -62,16 +69,7 @@ for (const backend of backends) {
     const enc = BertEncoder.random(cfg, 4);
     const frozen = { freezeEmbeddings: true, freezeLayers: 1 };
     const vars = enc.trainableVariables(frozen).map((v) => v.variable);
-    const ids = (seed: number, b: number, t: number) => {
-      const rng = createRng(seed);
-      return tf.tensor2d(
-        Int32Array.from({ length: b * t }, () => 1 + Math.floor(rng.next() * 59)),
-        [b, t],
-        'int32',
-      );
-    };
-    const target = { inputIds: ids(1, 3, 9), attentionMask: tf.ones([3, 9], 'int32') as tf.Tensor2D };
-    const source = { inputIds: ids(2, 2, 7), attentionMask: tf.ones([2, 7], 'int32') as tf.Tensor2D };
+    const [target, source] = [randomBatch(1, 3, 9), randomBatch(2, 2, 7)];
     const before = tf.memory().numTensors;
     try {
       // A student-like step: target and source forwards through the same weights on one tape, with dropout.
@@ -132,12 +130,7 @@ for (const backend of backends) {
     const enc = BertEncoder.random(cfg, 5);
     const frozen = { freezeEmbeddings: true, freezeLayers: 1 };
     const vars = enc.trainableVariables(frozen).map((v) => v.variable);
-    const ids = (seed: number, b: number, t: number) => {
-      const rng = createRng(seed);
-      const v = Int32Array.from({ length: b * t }, () => 1 + Math.floor(rng.next() * 59));
-      return { inputIds: tf.tensor2d(v, [b, t], 'int32'), attentionMask: tf.ones([b, t], 'int32') as tf.Tensor2D };
-    };
-    const [target, source] = [ids(3, 3, 9), ids(4, 2, 7)];
+    const [target, source] = [randomBatch(3, 3, 9), randomBatch(4, 2, 7)];
     const opts = { training: true, dropoutSeed: 11, frozen };
     const cls = (h: tf.Tensor3D) => tf.squeeze(tf.slice(h, [0, 0, 0], [-1, 1, -1]), [1]) as tf.Tensor2D;
     // A loss local to the target forward plus a term coupling both forwards' [CLS] rows (as the MMD terms do).
