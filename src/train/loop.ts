@@ -184,6 +184,29 @@ export interface LoopResult {
 export class NonFiniteLossError extends Error {}
 
 /**
+ * A step that ran out of the wasm heap (at most 4 GiB). tfjs-wasm cannot report an allocation that fails: the kernel
+ * then writes past the heap, and WebAssembly stops it with a RuntimeError "memory access out of bounds". That is how
+ * a too-large pass shows (an mBERT student keeping 4096 tokens of 128-token rows, README "Gradient accumulation"),
+ * so the loop says which settings bound a step's memory.
+ */
+export class OutOfHeapError extends Error {}
+
+/** `err` as an OutOfHeapError when it is WebAssembly's out-of-bounds RuntimeError, else undefined. */
+export function outOfHeap(err: unknown, where: string, lastCheckpoint: string): OutOfHeapError | undefined {
+  // The runtime's WebAssembly (the compiler's libraries here do not declare it).
+  const wasm = (globalThis as { WebAssembly?: { RuntimeError: abstract new () => Error } }).WebAssembly;
+  if (!wasm || !(err instanceof wasm.RuntimeError) || !/memory access out of bounds/.test(err.message))
+    return undefined;
+  return new OutOfHeapError(
+    `${where} ran out of the wasm heap (at most 4 GiB; WebAssembly reports it as "${err.message}"). Lower ` +
+      `run.microBatchTokens (the padded tokens of one pass) or, for a student, run.keptTapeTokens (the tokens whose ` +
+      `tapes a step keeps at once), and resume; the last good checkpoint is ${lastCheckpoint}. The backend's heap ` +
+      `may be corrupt now: restart the process (in JupyterLab, the kernel).`,
+    { cause: err },
+  );
+}
+
+/**
  * The parts of a loop spec that every model of a run shares: where it writes, how often, and how it saves its best
  * (a loadable model directory with the run's config beside it).
  */
@@ -357,12 +380,24 @@ class LoopRun<B> {
     throw new InterruptedError(message);
   }
 
+  /** The step's gradients; running out of the wasm heap becomes an OutOfHeapError that names the settings. */
+  gradients(batch: B, stepSeed: number): StepGradients {
+    const { spec, state } = this;
+    try {
+      return stepGradients(spec, batch, stepSeed, this.variables);
+    } catch (err) {
+      const where = `${spec.task}: step ${state.globalStep + 1} (epoch ${state.epoch + 1}, batch ${state.stepInEpoch + 1})`;
+      const last = existsSync(spec.paths.last) ? spec.paths.last : '(none written yet)';
+      throw outOfHeap(err, where, last) ?? err;
+    }
+  }
+
   /** One optimizer step on `batch` (gradients, the NaN check, clipping, AdamW), logged; returns the loss. */
   step(batch: B): number {
     const { spec, state } = this;
     const lr = spec.optim.lr * this.schedule(state.globalStep + 1);
     const stepSeed = streamSeed(spec.seed, `${spec.task}/dropout`, state.globalStep);
-    const { loss, terms, grads } = stepGradients(spec, batch, stepSeed, this.variables);
+    const { loss, terms, grads } = this.gradients(batch, stepSeed);
     if (!Number.isFinite(loss)) {
       tf.dispose(Object.values(grads));
       throw new NonFiniteLossError(

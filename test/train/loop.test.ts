@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { initBackend } from '../../src/backend/init.js';
 import type { OptimConfig } from '../../src/config.js';
 import { tf } from '../../src/tf.js';
-import { trainLoop, NonFiniteLossError, type LoopSpec } from '../../src/train/loop.js';
+import { trainLoop, NonFiniteLossError, OutOfHeapError, type LoopSpec } from '../../src/train/loop.js';
 import { runDir } from '../../src/run/dir.js';
 import { readJsonl } from '../../src/run/io.js';
 import type { LossResult } from '../../src/losses/terms.js';
@@ -193,6 +193,41 @@ test('a NaN loss stops the run with a clear error and keeps the last good checkp
   assert.ok(existsSync(ckpt));
   assert.match(readFileSync(ckpt).subarray(0, 2000).toString('latin1'), /"globalStep\\":4/);
   t.dispose();
+});
+
+test('a step that runs out of the wasm heap stops with an error naming the settings that bound its memory', async () => {
+  await initBackend({ prefer: 'cpu' });
+  const dir = mkdtempSync(join(tmpdir(), 'msd-loop-heap-'));
+  const t = toySpec(dir);
+  let calls = 0;
+  // What tfjs-wasm gives when an allocation fails: WebAssembly's out-of-bounds RuntimeError, from inside a kernel.
+  const fail = (good: LoopSpec<number>['loss'], message: string) => (batch: number, seed: number) => {
+    if (++calls === 6) throw new WebAssembly.RuntimeError(message);
+    return good(batch, seed);
+  };
+  t.spec.loss = fail(t.spec.loss, 'memory access out of bounds');
+  await assert.rejects(
+    () => trainLoop(t.spec),
+    (err: Error) => {
+      assert.ok(err instanceof OutOfHeapError);
+      assert.match(
+        err.message,
+        /^toy: step 6 \(epoch 1, batch 6\) ran out of the wasm heap .*"memory access out of bounds".*run\.microBatchTokens.*run\.keptTapeTokens.*the last good checkpoint is .*last\.safetensors/,
+      );
+      assert.ok(err.cause instanceof WebAssembly.RuntimeError, 'the original error is its cause');
+      return true;
+    },
+  );
+  // Any other error passes through unchanged.
+  const other = toySpec(mkdtempSync(join(tmpdir(), 'msd-loop-heap-other-')));
+  calls = 0;
+  other.spec.loss = fail(other.spec.loss, 'unreachable');
+  await assert.rejects(
+    () => trainLoop(other.spec),
+    (err: Error) => err instanceof WebAssembly.RuntimeError,
+  );
+  t.dispose();
+  other.dispose();
 });
 
 test('no tensor growth across steps', async () => {
