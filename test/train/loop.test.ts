@@ -167,27 +167,36 @@ test('SIGINT (Ctrl-C, Kernel > Interrupt) stops at the next step with a checkpoi
   c.dispose();
 });
 
+/** `loss` whose 6th call returns `sixth(result)` instead of the result (or throws there). */
+function atSixthCall(loss: LoopSpec<number>['loss'], sixth: (r: LossResult) => LossResult): LoopSpec<number>['loss'] {
+  let calls = 0;
+  return (batch, seed) => {
+    const r = loss(batch, seed);
+    return ++calls === 6 ? sixth(r) : r;
+  };
+}
+
+/** `trainLoop(spec)` rejects with an error of class `kind` whose message matches `message`; returns the error. */
+async function stopsWith(spec: LoopSpec<number>, kind: new (...a: never[]) => Error, message: RegExp): Promise<Error> {
+  let caught: unknown;
+  await assert.rejects(
+    () => trainLoop(spec),
+    (err) => ((caught = err), true),
+  );
+  assert.ok(caught instanceof kind, `expected a ${kind.name}, got ${String(caught)}`);
+  assert.match(caught.message, message);
+  return caught;
+}
+
 test('a NaN loss stops the run with a clear error and keeps the last good checkpoint', async () => {
   await initBackend({ prefer: 'cpu' });
   const dir = mkdtempSync(join(tmpdir(), 'msd-loop-nan-'));
   const t = toySpec(dir);
-  const good = t.spec.loss;
-  let calls = 0;
-  t.spec.loss = (batch, seed) => {
-    calls++;
-    const r = good(batch, seed);
-    return calls === 6 ? { total: tf.div(r.total, 0).mul(0) as tf.Scalar, perTerm: {} } : r;
-  };
-  await assert.rejects(
-    () => trainLoop(t.spec),
-    (err: Error) => {
-      assert.ok(err instanceof NonFiniteLossError);
-      assert.match(
-        err.message,
-        /toy: loss is NaN at step 6 \(epoch 1, batch 6\); training stopped; the last good checkpoint is .*last\.safetensors/,
-      );
-      return true;
-    },
+  t.spec.loss = atSixthCall(t.spec.loss, (r) => ({ total: tf.div(r.total, 0).mul(0) as tf.Scalar, perTerm: {} }));
+  await stopsWith(
+    t.spec,
+    NonFiniteLossError,
+    /toy: loss is NaN at step 6 \(epoch 1, batch 6\); training stopped; the last good checkpoint is .*last\.safetensors/,
   );
   const ckpt = join(dir, 'teacher', 'checkpoints', 'last.safetensors');
   assert.ok(existsSync(ckpt));
@@ -199,29 +208,20 @@ test('a step that runs out of the wasm heap stops with an error naming the setti
   await initBackend({ prefer: 'cpu' });
   const dir = mkdtempSync(join(tmpdir(), 'msd-loop-heap-'));
   const t = toySpec(dir);
-  let calls = 0;
   // What tfjs-wasm gives when an allocation fails: WebAssembly's out-of-bounds RuntimeError, from inside a kernel.
-  const fail = (good: LoopSpec<number>['loss'], message: string) => (batch: number, seed: number) => {
-    if (++calls === 6) throw new WebAssembly.RuntimeError(message);
-    return good(batch, seed);
+  const fail = (message: string) => () => {
+    throw new WebAssembly.RuntimeError(message);
   };
-  t.spec.loss = fail(t.spec.loss, 'memory access out of bounds');
-  await assert.rejects(
-    () => trainLoop(t.spec),
-    (err: Error) => {
-      assert.ok(err instanceof OutOfHeapError);
-      assert.match(
-        err.message,
-        /^toy: step 6 \(epoch 1, batch 6\) ran out of the wasm heap .*"memory access out of bounds".*run\.microBatchTokens.*run\.keptTapeTokens.*the last good checkpoint is .*last\.safetensors/,
-      );
-      assert.ok(err.cause instanceof WebAssembly.RuntimeError, 'the original error is its cause');
-      return true;
-    },
+  t.spec.loss = atSixthCall(t.spec.loss, fail('memory access out of bounds'));
+  const err = await stopsWith(
+    t.spec,
+    OutOfHeapError,
+    /^toy: step 6 \(epoch 1, batch 6\) ran out of the wasm heap .*"memory access out of bounds".*run\.microBatchTokens.*run\.keptTapeTokens.*the last good checkpoint is .*last\.safetensors/,
   );
+  assert.ok(err.cause instanceof WebAssembly.RuntimeError, 'the original error is its cause');
   // Any other error passes through unchanged.
   const other = toySpec(mkdtempSync(join(tmpdir(), 'msd-loop-heap-other-')));
-  calls = 0;
-  other.spec.loss = fail(other.spec.loss, 'unreachable');
+  other.spec.loss = atSixthCall(other.spec.loss, fail('unreachable'));
   await assert.rejects(
     () => trainLoop(other.spec),
     (err: Error) => err instanceof WebAssembly.RuntimeError,
