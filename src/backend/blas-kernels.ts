@@ -41,6 +41,29 @@ let blasInUse: Blas | undefined;
  */
 let runLoop: ((blas: Blas, loop: ProductLoop) => void) | undefined;
 
+/**
+ * A product of fewer multiply-adds than this (2^26) runs on one BLAS thread. OpenBLAS splits every product above
+ * 262,144 multiply-adds among its threads; at the tiny preset's sizes (every product has a side of 64, the hidden
+ * width; 2^8-2^26 multiply-adds) two threads gain little on a product alone and cost the step as a whole: the tiny
+ * teacher step ran at 26,200-26,500 real tokens/s with OpenBLAS's rule and 32,700-37,000 with this one, the student
+ * step at 32,600-38,400 and 40,100-41,600 (three alternating rounds, 4 December, README "The CPU path"). An mBERT
+ * dense product reaches 2^26 from 114 rows of 768 x 768 on, and the classifier heads' (768 x 9 per row), which stay
+ * below it, run twice as fast on one thread. Loops of per-head products have their own rule (product-helper.ts).
+ */
+export const ONE_THREAD_MACS = 1 << 26;
+
+/** Runs `f`, BLAS calls worth `macs` multiply-adds, on one BLAS thread when that is below `ONE_THREAD_MACS`. */
+function onThreadsFor(blas: Blas, macs: number, f: () => void): void {
+  const threads = blas.activeThreads();
+  if (threads === 1 || macs >= ONE_THREAD_MACS) return f();
+  blas.setThreads(1);
+  try {
+    f();
+  } finally {
+    blas.setThreads(threads);
+  }
+}
+
 /** A float32 view of a tensor's bytes in the wasm heap (valid until the next allocation may grow the heap). */
 function heapView(backend: BackendWasm, t: TensorInfo): Float32Array {
   if (t.dtype !== 'float32') throw new Error(`matMul (blas): expected float32 tensors, got ${t.dtype}`);
@@ -110,14 +133,16 @@ function gemm(
   const ldb = transposeB ? k : n;
   if (p.bBatch === 1 && p.aBatch === batch && !transposeA) {
     // One shared B (a weight matrix): A's entries stack into one [batch*m, k] matrix.
-    blas.sgemm(false, transposeB, batch * m, n, k, 1, A, k, B, ldb, beta, C, n);
+    onThreadsFor(blas, batch * m * n * k, () =>
+      blas.sgemm(false, transposeB, batch * m, n, k, 1, A, k, B, ldb, beta, C, n),
+    );
     return;
   }
   // One call per entry (the per-head products: many small ones), by address: no view per operand and call; one BLAS
   // thread per call, on both cores when the helper thread runs (product-helper.ts).
   const [a, b, c] = [blas.address(A), blas.address(B), blas.address(C)];
   const [aBatch, bBatch] = [Math.max(1, p.aBatch), Math.max(1, p.bBatch)];
-  runLoop!(blas, {
+  const loop: ProductLoop = {
     transA: transposeA,
     transB: transposeB,
     m,
@@ -132,7 +157,10 @@ function gemm(
     aBatch,
     bBatch,
     batch,
-  });
+  };
+  // A single product (a weight gradient, A transposed) follows the rule above; loops of two or more, their own.
+  if (batch === 1) onThreadsFor(blas, m * n * k, () => runLoop!(blas, loop));
+  else runLoop!(blas, loop);
 }
 
 function batchMatMulBlas({ inputs, backend, attrs }: Parameters<KernelFunc>[0]): TensorInfo {

@@ -18,6 +18,7 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { isMainThread } from 'node:worker_threads';
 
 /**
  * Row-major `C = alpha * op(A) op(B) + beta * C`, the operands given as `P`: typed-array views (of the wasm heap,
@@ -48,11 +49,11 @@ export interface Blas {
   path: string;
   /** e.g. `OpenBLAS 0.3.21 (Haswell, 2 threads)`, or the file name for another CBLAS. */
   description: string;
-  /** Threads each call uses (OpenBLAS), as loaded. */
+  /** Threads each call uses (OpenBLAS), as loaded; 1 in a worker thread (see `loadBlas`). */
   threads: number;
   /**
    * Sets the threads of later calls (OpenBLAS's `openblas_set_num_threads`; process-wide): inference-pool.ts runs
-   * one per thread while two threads call sgemm. Does nothing for a CBLAS without it.
+   * one per thread while two threads call sgemm. Does nothing for a CBLAS without it, or in a worker thread.
    */
   setThreads(n: number): void;
   /** The threads later calls use: `threads`, or what `setThreads` set since (always 1 for a CBLAS without it). */
@@ -142,9 +143,8 @@ function load(): BlasLoad {
     const getThreads = optional<() => number>('int openblas_get_num_threads()');
     const getConfig = optional<() => string>('const char *openblas_get_config()');
     const getCore = optional<() => string>('const char *openblas_get_corename()');
-    const wanted = Number(process.env.MSD_BLAS_THREADS ?? '');
-    if (setThreads && Number.isInteger(wanted) && wanted > 0) setThreads(wanted);
-    const threads = getThreads?.() ?? 1;
+    const control = threadControl(setThreads, getThreads);
+    const threads = control.threads;
     const version = getConfig?.().match(/OpenBLAS\s+([\d.]+)/)?.[1];
     const description = version
       ? `OpenBLAS ${version} (${getCore?.() ?? 'unknown core'}, ${threads} thread${threads === 1 ? '' : 's'} of ${cpus().length} cores)`
@@ -166,7 +166,7 @@ function load(): BlasLoad {
     }
     return {
       ok: true,
-      blas: { path, description, threads, ...threadControl(threads, setThreads), sgemm, sgemmAt, address },
+      blas: { path, description, ...control, sgemm, sgemmAt, address },
     };
   }
   return {
@@ -175,10 +175,24 @@ function load(): BlasLoad {
   };
 }
 
-/** `setThreads` and `activeThreads` of a library loaded with `threads` (without `openblas_set_num_threads`: fixed). */
-function threadControl(threads: number, set?: (n: number) => void): Pick<Blas, 'setThreads' | 'activeThreads'> {
+/**
+ * The thread count of a library with OpenBLAS's `set` and `get` (without them: one thread, fixed), after
+ * `MSD_BLAS_THREADS`. OpenBLAS's count is one setting for the whole process, so only the main thread sets it. A
+ * worker thread (the inference worker, the product helper) computes while the main thread has set it to 1, and its
+ * calls count as one thread each: were it to set the count back after a call, the main thread's products would run
+ * on two threads beside it.
+ */
+function threadControl(
+  set: ((n: number) => void) | undefined,
+  get: (() => number) | undefined,
+): Pick<Blas, 'threads' | 'setThreads' | 'activeThreads'> {
+  if (!isMainThread) set = undefined;
+  const wanted = Number(process.env.MSD_BLAS_THREADS ?? '');
+  if (set && Number.isInteger(wanted) && wanted > 0) set(wanted);
+  const threads = isMainThread ? (get?.() ?? 1) : 1;
   let active = threads;
   return {
+    threads,
     setThreads: (n) => {
       if (!set) return;
       set(n);
