@@ -348,9 +348,9 @@ function cutStudentBatch(cfg: MsdConfig, student: NerModel, batch: StudentBatch)
 /**
  * Step 1: the student [CLS] rows of micro-batches kept..n-1 on target (for MMD_L) and source (MMD_M), off the tape,
  * by micro-batch; each one's frozen-prefix states are kept on its share (`targetPrefix`, `sourcePrefix`). These
- * forwards are independent, so they go through `readHeads` (model/inference.ts), which shares them with the
- * inference worker thread on single-threaded backends: the same forwards, with the same seeds, so the same values on
- * either thread.
+ * forwards go through `readHeads` (model/inference.ts) on this thread: shared with the inference worker, a job copies
+ * the weights (trained since the last step) into it first, and with most micro-batches kept, what is left for the
+ * worker costs less than that copy (README, "Gradient accumulation").
  */
 function restCls(
   cfg: MsdConfig,
@@ -387,6 +387,7 @@ function restCls(
       },
       prefixBlocks: blocks,
     },
+    { threads: 1 },
   );
   jobs.forEach(({ batch, k, side }, i) => {
     const [b, t] = batch.shape;
