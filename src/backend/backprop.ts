@@ -15,7 +15,8 @@
  * (README, Backends, "And in training").
  *
  * Everything else is tfjs's: the same filtered tape (`filteredTape` is tfjs's `getFilteredNodesXToY`), the same
- * gradient calls in the same order, the same accumulation (`add`, then the old sum disposed), so the same numbers
+ * gradient calls in the same order, the same accumulation (the sum of the old sum and the new part, as `add`
+ * computes it; written into the old sum's bytes where nothing else reads them, `addInto`), so the same numbers
  * (test/backend/backprop.test.ts compares gradients and counts the live bytes on every backend). A gradient tensor
  * held under two keys (a gradient function that returns its dy, or one object for two inputs) is freed only when
  * neither needs it. Nested gradients (`tf.grads` inside a function being differentiated, whose tape the outer
@@ -24,6 +25,7 @@
  * `useFreeingBackprop()` installs it on tfjs's engine (one per process); `initBackend` calls it.
  */
 import { tf } from '../tf.js';
+import { addInto } from './host-memory.js';
 
 type Tensor = tf.Tensor;
 
@@ -147,9 +149,16 @@ export function backpropagate(
       if (current === undefined) hold(x.id, dx);
       else {
         release(x.id);
-        hold(x.id, tf.add(current, dx));
-        // tfjs disposes the old sum here; a tensor another key still holds is left to that key.
-        if (!holders.has(current) && !external.has(current)) current.dispose();
+        const ours = (t: Tensor) => !holders.has(t) && !external.has(t);
+        // The old sum and dx read by nothing else: dx added into the sum's bytes (addInto: tf.add's bits, both freed
+        // or reused), instead of a new tensor for each sum (a weight used by two forwards on one tape, an input read
+        // by several products).
+        if (ours(current) && ours(dx) && current !== dx && !node.saved?.includes(dx)) hold(x.id, addInto(current, dx));
+        else {
+          hold(x.id, tf.add(current, dx));
+          // tfjs disposes the old sum here; a tensor another key still holds is left to that key.
+          if (ours(current)) current.dispose();
+        }
       }
     }
     // Nothing after this node reads its saved tensors or its outputs' (complete) gradients.
