@@ -54,14 +54,8 @@ export const ONE_THREAD_MACS = 1 << 26;
 
 /** Runs `f`, BLAS calls worth `macs` multiply-adds, on one BLAS thread when that is below `ONE_THREAD_MACS`. */
 function onThreadsFor(blas: Blas, macs: number, f: () => void): void {
-  const threads = blas.activeThreads();
-  if (threads === 1 || macs >= ONE_THREAD_MACS) return f();
-  blas.setThreads(1);
-  try {
-    f();
-  } finally {
-    blas.setThreads(threads);
-  }
+  if (macs < ONE_THREAD_MACS) blas.oneThread(f);
+  else f();
 }
 
 /** A float32 view of a tensor's bytes in the wasm heap (valid until the next allocation may grow the heap). */

@@ -58,6 +58,8 @@ export interface Blas {
   setThreads(n: number): void;
   /** The threads later calls use: `threads`, or what `setThreads` set since (always 1 for a CBLAS without it). */
   activeThreads(): number;
+  /** Runs `f` with the calls on one thread, then sets back the count it found (nothing to set when that is 1). */
+  oneThread<T>(f: () => T): T;
   sgemm: Sgemm;
   /**
    * The same function called with addresses: the batched per-head products make one call per (sentence, head),
@@ -185,20 +187,31 @@ function load(): BlasLoad {
 function threadControl(
   set: ((n: number) => void) | undefined,
   get: (() => number) | undefined,
-): Pick<Blas, 'threads' | 'setThreads' | 'activeThreads'> {
+): Pick<Blas, 'threads' | 'setThreads' | 'activeThreads' | 'oneThread'> {
   if (!isMainThread) set = undefined;
   const wanted = Number(process.env.MSD_BLAS_THREADS ?? '');
   if (set && Number.isInteger(wanted) && wanted > 0) set(wanted);
   const threads = isMainThread ? (get?.() ?? 1) : 1;
   let active = threads;
+  const setThreads = (n: number) => {
+    if (!set) return;
+    set(n);
+    active = n;
+  };
   return {
     threads,
-    setThreads: (n) => {
-      if (!set) return;
-      set(n);
-      active = n;
-    },
+    setThreads,
     activeThreads: () => active,
+    oneThread: (f) => {
+      const was = active;
+      if (was === 1) return f();
+      setThreads(1);
+      try {
+        return f();
+      } finally {
+        setThreads(was);
+      }
+    },
   };
 }
 

@@ -196,24 +196,22 @@ const alone = { control: new Int32Array(8), job: new Float64Array(FIELDS.length 
  * Runs a loop of per-entry products (blas-kernels.ts). Entries up to `MAX_ENTRY_MNK` in a loop of two or more are
  * computed with the BLAS on one thread per call, whether the helper takes part or not, so that an entry's bits never
  * depend on it; the helper takes part when the loop is worth it (`productHelper`). A single entry, or larger ones,
- * run one after another with the BLAS's own threads.
+ * run one after another with the threads the BLAS has (one for a single product below `ONE_THREAD_MACS`, which
+ * blas-kernels.ts sets before it calls this).
  */
 export function runProductLoop(blas: Blas, loop: ProductLoop): void {
   const mnk = loop.m * loop.n * loop.k;
   const oneThread = loop.batch >= 2 && mnk <= MAX_ENTRY_MNK;
   const shared = oneThread ? productHelper(blas, loop.batch * mnk) : undefined;
-  const threads = blas.activeThreads();
-  // Below SINGLE_THREAD_MNK OpenBLAS keeps a call on the calling thread anyway: no need to set it then.
-  const drop = threads > 1 && (shared !== undefined || (oneThread && mnk >= SINGLE_THREAD_MNK));
-  if (drop) blas.setThreads(1);
-  try {
+  const run = () => {
     if (shared) return shared.share(blas.sgemmAt, loop);
     writeLoop(alone.job, loop);
     alone.control[NEXT] = 0;
     runChunks(blas.sgemmAt, alone.control, alone.job);
-  } finally {
-    if (drop) blas.setThreads(threads);
-  }
+  };
+  // Below SINGLE_THREAD_MNK OpenBLAS keeps a call on the calling thread anyway: no need to set it then.
+  if (shared !== undefined || (oneThread && mnk >= SINGLE_THREAD_MNK)) blas.oneThread(run);
+  else run();
 }
 
 /**

@@ -254,8 +254,8 @@ class Pool {
     };
     const blas = loadBlas();
     const blasThreads = this.backend === 'blas' && blas.ok ? blas.blas : undefined;
-    blasThreads?.setThreads(1);
-    try {
+    // The BLAS on one thread per caller while the worker computes beside this thread.
+    const work = () => {
       for (let i = claim(control, batches.length); i >= 0; i = claim(control, batches.length)) {
         out[i] = readBatchHeads(model, batches[i]!, readout, i);
         done += batches[i]!.shape[0];
@@ -280,9 +280,9 @@ class Pool {
         drain();
         onProgress?.(done, total);
       }
-    } finally {
-      blasThreads?.setThreads(blasThreads.threads);
-    }
+    };
+    if (blasThreads) blasThreads.oneThread(work);
+    else work();
     // A worker that failed before joining left every batch to this thread; one that failed after it fails the job.
     if (Atomics.load(control, STATE) !== DONE && Atomics.load(control, STATE) !== CLOSED)
       throw new Error(`readHeads: ${this.dead ?? 'the inference worker stopped'}`);
