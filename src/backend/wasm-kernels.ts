@@ -17,6 +17,11 @@
  * - `Slice` of one contiguous block (leading indices fixed, trailing axes whole: the position embeddings' first t
  *   rows each forward) as one copy; the stock kernel took 5.5 ms for 128 of 512 rows of 768 here. Other slices go
  *   to the stock kernel.
+ * - `_FusedMatMul` of rank-2 operands, as the cpu and tensorflow backends and our BLAS kernel take them: the stock
+ *   kernel reads rank-3 shapes only. The model's dense layers pass [rows, in] x [in, out] straight to the kernel
+ *   (src/model/bert-ops.ts `dense`): reshapes around it would be nodes of the gradient tape, and a reshape keeps its
+ *   input for the backward pass, so the product's output stayed in memory until the backward pass only for its shape
+ *   (30% of an mBERT student's kept tapes). Here the stock kernel gets batch-of-one views of the same bytes.
  *
  * The kernel runs in JavaScript over views of the wasm heap: one pass over `x`, adding each row into the output
  * row named by its segment id. That is O(size of x) plus zeroing the output, the same work as the C++ kernels.
@@ -167,16 +172,43 @@ export const wasmSliceConfig: KernelConfig = {
   kernelFunc: sliceContiguousWasm,
 };
 
+/** `_FusedMatMul` of [m, k] x [k, n] (see the file comment) as the stock kernel's [1, m, k] x [1, k, n]. */
+const fusedMatMulRank2Wasm: KernelFunc = (args) => {
+  const stock = stockKernel('_FusedMatMul', args.backend as BackendWasm).kernelFunc;
+  const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+  if (a.shape.length !== 2 || b.shape.length !== 2) return stock(args);
+  const batchOfOne = (t: TensorInfo): TensorInfo => ({ dataId: t.dataId, shape: [1, ...t.shape], dtype: t.dtype });
+  const out = stock({ ...args, inputs: { ...args.inputs, a: batchOfOne(a), b: batchOfOne(b) } }) as TensorInfo;
+  return { dataId: out.dataId, shape: out.shape.slice(1), dtype: out.dtype };
+};
+
+export const wasmFusedMatMulConfig: KernelConfig = {
+  kernelName: '_FusedMatMul',
+  backendName: 'wasm',
+  kernelFunc: fusedMatMulRank2Wasm,
+};
+
 /** Kernels we register in place of the stock ones (the others only fill gaps). */
-const replacing = new Set<KernelConfig>([wasmIdentityConfig, wasmGatherRowsConfig, wasmSliceConfig]);
+const replacing = new Set<KernelConfig>([
+  wasmIdentityConfig,
+  wasmGatherRowsConfig,
+  wasmSliceConfig,
+  wasmFusedMatMulConfig,
+]);
 
 /**
- * Registers our wasm kernels once: the missing ones, and the copy-free Identity in place of the stock one. Returns
- * the names registered by this call.
+ * Registers our wasm kernels once: the missing ones, and ours in place of the stock Identity, GatherV2, Slice and
+ * _FusedMatMul (which hand other cases back to the stock kernels). Returns the names registered by this call.
  */
 export function registerWasmKernels(): string[] {
   const added: string[] = [];
-  for (const config of [wasmUnsortedSegmentSumConfig, wasmIdentityConfig, wasmGatherRowsConfig, wasmSliceConfig]) {
+  for (const config of [
+    wasmUnsortedSegmentSumConfig,
+    wasmIdentityConfig,
+    wasmGatherRowsConfig,
+    wasmSliceConfig,
+    wasmFusedMatMulConfig,
+  ]) {
     const current = getKernel(config.kernelName, config.backendName);
     if (current === config) continue;
     // A kernel that a later tfjs release ships itself is left alone, except those we replace on purpose.

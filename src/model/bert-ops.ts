@@ -92,15 +92,22 @@ function layerNormFused(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: nu
 }
 
 /**
- * Attention weights softmax(scores * scale + maskBias) over the last axis, for scores [b, heads, tq, tk] and the
- * mask bias [b, 1, 1, tk] (0 at real keys, MASK_BIAS at padding). The mask is a constant here: no gradient flows to
- * it (it comes from the attention mask, never from a trained tensor). The backward pass keeps only the weights:
- * dscores = scale * p * (dp - sum(dp * p)), one MsdAttentionSoftmaxGrad pass on wasm (five kernels as tfjs ops).
- * The forward is tfjs's kernels everywhere (on wasm XNNPACK's softmax, faster than a fused pass of ours).
+ * Attention weights softmax(scores * scale + maskBias) over the last axis, for scores [b * heads, tq, tk] (the
+ * per-head products' layout) and the mask bias [b, 1, 1, tk] (0 at real keys, MASK_BIAS at padding). The mask is a
+ * constant here: no gradient flows to it (it comes from the attention mask, never from a trained tensor). The
+ * backward pass keeps only the weights: dscores = scale * p * (dp - sum(dp * p)), one MsdAttentionSoftmaxGrad pass
+ * on wasm (five kernels as tfjs ops). The forward is tfjs's kernels everywhere (on wasm XNNPACK's softmax, faster
+ * than a fused pass of ours), on [b, heads, tq, tk] views inside the custom op: a reshape on the tape would keep the
+ * scores ([b * heads, tq, tk], as large as the weights) for its backward pass, which needs only their shape.
  */
-export function attentionSoftmax(scores: tf.Tensor4D, maskBias: tf.Tensor, scale: number): tf.Tensor4D {
-  const forward = (s: tf.Tensor) => tf.tidy(() => tf.softmax(tf.add(tf.mul(s, scale), maskBias), -1));
-  if (!hasKernel(ATTENTION_SOFTMAX_GRAD)) return forward(scores) as tf.Tensor4D;
+export function attentionSoftmax(scores: tf.Tensor3D, maskBias: tf.Tensor, scale: number): tf.Tensor3D {
+  const [bh, tq, tk] = scores.shape;
+  const b = maskBias.shape[0]!;
+  const forward = (s: tf.Tensor) =>
+    tf.tidy(() =>
+      tf.reshape(tf.softmax(tf.add(tf.mul(tf.reshape(s, [b, bh / b, tq, tk]), scale), maskBias), -1), [bh, tq, tk]),
+    );
+  if (!hasKernel(ATTENTION_SOFTMAX_GRAD)) return forward(scores) as tf.Tensor3D;
   const f = tf.customGrad((s: CustomArg, save: CustomArg) => {
     const probs = forward(s as tf.Tensor);
     (save as (t: tf.Tensor[]) => void)([probs]);
@@ -116,7 +123,7 @@ export function attentionSoftmax(scores: tf.Tensor4D, maskBias: tf.Tensor, scale
         ) as tf.Tensor,
     };
   });
-  return f(scores) as tf.Tensor4D;
+  return f(scores) as tf.Tensor3D;
 }
 
 /**
@@ -176,19 +183,16 @@ function geluValue(x: tf.Tensor): tf.Tensor {
  * always computes all three: for a layer whose input comes off the tape (layer 4's Q, K and V projections after
  * the paper's frozen prefix, or the bench's one layer), dx = dy W^T is a [rows, out] x [out, in] product thrown
  * away. The gradients are the products tf.fused.matMul's are (the same kernels, the same bits).
+ *
+ * The operands go to the kernel as they are, rank 2 (every backend's kernel takes that; on wasm ours,
+ * backend/wasm-kernels.ts). tf.fused.matMul reshapes them to batch-of-one rank 3 and the product back: each reshape
+ * is a tape node that keeps its input for the backward pass, so the product's output ([rows, out]) stayed in memory
+ * until then only for its shape. The tape keeps x, W and b, nothing else (test/model/bert-ops.test.ts).
  */
 export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
   registerDenseGradient();
-  const [rows, inSize] = x.shape;
-  const outSize = kernel.shape[1];
   const attrs = { transposeA: false, transposeB: false, activation: 'linear', leakyreluAlpha: 0.2 };
-  // Batch-of-one 3D operands, as tf.fused.matMul passes them (every backend's kernel takes that form).
-  return tf.tidy(() => {
-    const a = tf.reshape(x, [1, rows, inSize]);
-    const b = tf.reshape(kernel, [1, inSize, outSize]);
-    const y = tf.engine().runKernel(tf._FusedMatMul, { a, b, bias }, attrs as never) as tf.Tensor;
-    return tf.reshape(y, [rows, outSize]);
-  });
+  return tf.engine().runKernel(tf._FusedMatMul, { a: x, b: kernel, bias }, attrs as never) as tf.Tensor2D;
 }
 
 let denseGradient = false;

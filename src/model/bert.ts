@@ -271,9 +271,8 @@ export class BertEncoder {
     // K^T explicitly (a transpose, then a plain matmul) only in the bench's comparison.
     const scores =
       keyTranspose === 'explicit' ? tf.matMul(q, tf.transpose(k, [0, 2, 1])) : tf.matMul(q, k, false, true);
-    const weights = attentionSoftmax(tf.reshape(scores, [b, nh, t, t]), maskBias, 1 / Math.sqrt(dh));
-    const dropped = ops.dropout(weights, cfg.attentionDropout, `${p}.attention.probs`);
-    const probs = tf.reshape(dropped, [b * nh, t, t]) as tf.Tensor3D;
+    const weights = attentionSoftmax(scores as tf.Tensor3D, maskBias, 1 / Math.sqrt(dh));
+    const probs = ops.dropout(weights, cfg.attentionDropout, `${p}.attention.probs`) as tf.Tensor3D;
     const ctx = packing.fromHeads(tf.matMul(probs, v) as tf.Tensor3D, nh);
     const attn = ops.layerNorm(
       ops.dropout(ops.dense(ctx, `${p}.attention.output`), cfg.hiddenDropout, `${p}.attention.output`),

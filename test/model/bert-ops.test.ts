@@ -1,7 +1,8 @@
 /**
  * `dense` (src/model/bert-ops.ts): tfjs's `_FusedMatMul` kernel with a registered gradient. On every backend it
- * gives tf.fused.matMul's values and gradients bit for bit, and a backward pass that does not need the input's
- * gradient (an input off the tape) runs one matmul fewer than tf.fused.matMul's.
+ * gives tf.fused.matMul's values and gradients bit for bit, a backward pass that does not need the input's
+ * gradient (an input off the tape) runs one matmul fewer than tf.fused.matMul's, and its tape keeps only x, W and
+ * b: once the caller has let go of the output, the output's bytes are free.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +10,7 @@ import { tf } from '../../src/tf.js';
 import { initBackend } from '../../src/backend/init.js';
 import { loadBlas } from '../../src/backend/blas.js';
 import { dense } from '../../src/model/bert-ops.js';
+import { recordForward } from '../../src/backend/backprop.js';
 import { createRng } from '../../src/rng.js';
 
 function values(n: number, seed: number): Float32Array {
@@ -52,5 +54,31 @@ for (const backend of backends) {
     assert.equal(oursWb, theirsWb - 1, `matmuls: dense ${oursWb}, tf.fused.matMul ${theirsWb}`);
     tf.dispose([x, w, b, up, a.value, want.value, ...a.grads, ...want.grads]);
     assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+  });
+}
+
+for (const backend of backends) {
+  test(`dense's tape keeps x, W and b, not its output [${backend}]`, async () => {
+    await initBackend({ prefer: backend });
+    const [m, k, n] = [13, 24, 7];
+    const x = tf.tensor2d(values(m * k, 1), [m, k]);
+    const w = tf.variable(tf.tensor2d(values(k * n, 2), [k, n]));
+    const b = tf.variable(tf.tensor1d(values(n, 3)));
+    const buffers = tf.memory().numDataBuffers;
+    const rec = recordForward(() => dense(x, w, b));
+    assert.deepEqual(rec.value.shape, [m, n]);
+    assert.equal(tf.memory().numDataBuffers, buffers + 1, 'the output');
+    const y = rec.value;
+    const ones = tf.onesLike(y);
+    const [gw, gb] = rec.backward([[y, ones]], [w, b]);
+    // dL/dW = x^T 1, dL/db = m ones: the walk still has what it needs.
+    assert.deepEqual(Array.from(gb!.dataSync()), new Array<number>(n).fill(m));
+    tf.dispose([gw!, gb!, ones, y]);
+    const again = recordForward(() => dense(x, w, b));
+    again.value.dispose();
+    assert.equal(tf.memory().numDataBuffers, buffers, 'bytes held by the tape after the output was disposed');
+    again.release();
+    assert.equal(tf.memory().numDataBuffers, buffers);
+    tf.dispose([x, w, b]);
   });
 }
