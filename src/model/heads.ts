@@ -116,15 +116,18 @@ export class LayerHeads {
       out.set(
         m,
         tf.tidy(() => {
-          let x: tf.Tensor = tf.reshape(h, [b * t, H]);
-          if (opts.training && this.dropout > 0) {
-            x = dropout(
-              x,
-              this.dropout,
-              opts.dropoutSeed === undefined ? undefined : deriveSeed(opts.dropoutSeed, `head${m}`),
-            );
-          }
-          const y = tf.add(tf.matMul(x as tf.Tensor2D, this.kernels.get(m)! as tf.Tensor2D), this.biases.get(m)!);
+          // Dropout before the reshape: a reshape on the tape keeps its input for the backward pass, and the
+          // dropout's output, which the product keeps anyway, costs nothing more; h would be a [b, t, H] copy.
+          const dropped =
+            opts.training && this.dropout > 0
+              ? dropout(
+                  h,
+                  this.dropout,
+                  opts.dropoutSeed === undefined ? undefined : deriveSeed(opts.dropoutSeed, `head${m}`),
+                )
+              : h;
+          const x = tf.reshape(dropped, [b * t, H]) as tf.Tensor2D;
+          const y = tf.add(tf.matMul(x, this.kernels.get(m)! as tf.Tensor2D), this.biases.get(m)!);
           return tf.reshape(y, [b, t, this.numLabels]) as Tensor3D;
         }),
       );

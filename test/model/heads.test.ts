@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/tf.js';
 import { LayerHeads, resolveHeadLayers } from '../../src/model/heads.js';
+import { initBackend } from '../../src/backend/init.js';
+import { recordForward } from '../../src/backend/backprop.js';
 
 const layerCases: [string, Parameters<typeof resolveHeadLayers>[0], number, number[] | RegExp][] = [
   ['default on 12 layers = 4..12', undefined, 12, [4, 5, 6, 7, 8, 9, 10, 11, 12]],
@@ -74,3 +76,19 @@ test('logits rejects hidden states that do not fit', () => {
   tf.dispose(few);
   heads.dispose();
 });
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  test(`training logits: the tape keeps the dropped hidden states, not the hidden states themselves [${backend}]`, async () => {
+    await initBackend({ prefer: backend });
+    const H = 8;
+    const heads = new LayerHeads({ hiddenSize: H, numLabels: 3, numLayers: 2, layers: 'all', seed: 1, dropout: 0.5 });
+    const hidden = [0, 1, 2].map((m) => tf.randomNormal([2, 4, H], 0, 1, 'float32', m) as tf.Tensor3D);
+    const ids = hidden.map((h) => h.dataId);
+    const rec = recordForward(() => [...heads.logits(hidden, { training: true, dropoutSeed: 9 }).values()]);
+    tf.dispose([...rec.value, ...hidden]);
+    // A reshape on the tape keeps its input for the backward pass: before dropout, that was each whole hidden state.
+    ids.forEach((id, m) => assert.equal(tf.backend().refCount(id), 0, `hidden[${m}] still held by the tape`));
+    rec.release();
+    heads.dispose();
+  });
+}
