@@ -133,10 +133,10 @@ export interface RunConfig {
    * A student step cut into micro-batches (`microBatchTokens`) keeps the backward tapes of its first micro-batches,
    * up to this many padded tokens (target + source rows, the first micro-batch always), until its whole-batch MMD
    * gradient is known; each micro-batch past them runs its forward twice instead (train/student-micro-batches.ts).
-   * Memory against time: kept tapes hold their saved activations at once (at mBERT size 0.5-0.9 MB a token, more for
-   * longer rows); a second forward costs a forward of the trained layers. 0 = keep only the first. The paper preset's
-   * 2048 keeps a batch of 128-token rows at a 2.5 GiB wasm heap (3072 took 3.5 GiB, 4096 ran out of the 4 GiB heap);
-   * on a GPU, or with short rows, raise it.
+   * Memory against time: kept tapes hold their saved activations at once (at mBERT size about 0.5 MB a token, more
+   * for longer rows); a second forward costs a forward of the trained layers. 0 = keep only the first. The paper
+   * preset's 3072 keeps a batch of 128-token rows at a 2.4 GiB wasm heap (2048 2.15 GiB, 4096 3.2 GiB of the 4 GiB
+   * heap; README, Backends, "Gradient accumulation"); on a GPU, or with short rows, raise it.
    */
   keptTapeTokens: number;
 }
@@ -208,7 +208,7 @@ export const PAPER: MsdConfig = {
     evalLayers: [4, 12],
     teacherDir: '',
     microBatchTokens: 512,
-    keptTapeTokens: 2048,
+    keptTapeTokens: 3072,
   },
 };
 
