@@ -71,7 +71,7 @@ for (const backend of backends) {
     const y = rec.value;
     const ones = tf.onesLike(y);
     const [gw, gb] = rec.backward([[y, ones]], [w, b]);
-    // dL/dW = x^T 1, dL/db = m ones: the walk still has what it needs.
+    // dL/db = m ones (a sum over the m rows): the walk still has what it needs.
     assert.deepEqual(Array.from(gb!.dataSync()), new Array<number>(n).fill(m));
     tf.dispose([gw!, gb!, ones, y]);
     const again = recordForward(() => dense(x, w, b));
