@@ -5,6 +5,7 @@ import { initBackend } from '../../src/backend/init.js';
 import { loadBlas } from '../../src/backend/blas.js';
 import { blasMatMulActive } from '../../src/backend/blas-kernels.js';
 import { AdamW, defaultNoDecay, linearWarmupDecay } from '../../src/train/optim.js';
+import { HEAP_MOMENTS_MAX_BYTES } from '../../src/train/adamw.js';
 import { sumOfSquares } from '../../src/backend/host-memory.js';
 import { heapKernels } from '../../src/backend/simd-kernels.js';
 
@@ -292,8 +293,14 @@ check("a tensor sharing the parameter's bytes keeps its values; a sole owner is 
   w.dispose();
 });
 
-/** Three steps of both variants on the active backend: the final parameters, moments and the gradients' norm. */
-function threeSteps(n: number): { params: Float32Array[]; state: Record<string, Float32Array>; sumSq: number } {
+/**
+ * Three steps of both variants on the active backend (moments where `moments` says): the final parameters, moments
+ * and the gradients' norm.
+ */
+function threeSteps(
+  n: number,
+  moments?: 'heap' | 'host',
+): { params: Float32Array[]; state: Record<string, Float32Array>; sumSq: number } {
   const w = fresh(data(n, 31), [n], 'bits/kernel');
   const b = fresh(data(7, 32), [7], 'bits/bias');
   const out: { params: Float32Array[]; state: Record<string, Float32Array>; sumSq: number } = {
@@ -302,7 +309,7 @@ function threeSteps(n: number): { params: Float32Array[]; state: Record<string, 
     sumSq: 0,
   };
   for (const variant of ['hf', 'torch'] as const) {
-    const opt = new AdamW([w, b], { variant, weightDecay: 0.01 });
+    const opt = new AdamW([w, b], { variant, weightDecay: 0.01, moments });
     for (let step = 0; step < 3; step++) {
       const grads = { [w.name]: tf.tensor(data(n, 40 + step)), [b.name]: tf.tensor(data(7, 50 + step)) };
       out.sumSq += sumOfSquares(grads[w.name]!) + sumOfSquares(grads[b.name]!);
@@ -322,27 +329,93 @@ function threeSteps(n: number): { params: Float32Array[]; state: Record<string, 
   return out;
 }
 
-test("wasm's SIMD update and sum of squares give the same bits as the JavaScript loops (cpu), across chunks", async () => {
-  // 2 x 16384 + 3: two whole chunks of the heap scratch, a short one, an odd last value; 7: shorter than a chunk.
-  const n = 2 * 16384 + 3;
-  await initBackend({ prefer: 'cpu' });
-  const onCpu = threeSteps(n);
+for (const moments of ['host', 'heap'] as const) {
+  test(`wasm's SIMD update and sum of squares give the same bits as the JavaScript loops (cpu), moments in ${moments}`, async () => {
+    // 2 x 16384 + 3: two whole chunks of the heap scratch, a short one, an odd last value; 7: shorter than a chunk.
+    const n = 2 * 16384 + 3;
+    await initBackend({ prefer: 'cpu' });
+    const onCpu = threeSteps(n, moments);
+    await initBackend({ prefer: 'wasm' });
+    assert.ok(heapKernels(), 'expected the SIMD kernels on wasm (is MSD_SIMD=off set?)');
+    const onWasm = threeSteps(n, moments);
+    assert.equal(onWasm.sumSq, onCpu.sumSq, 'sum of squares');
+    onCpu.params.forEach((want, i) => assert.deepEqual(onWasm.params[i], want, `parameters ${i}`));
+    assert.deepEqual(Object.keys(onWasm.state), Object.keys(onCpu.state));
+    for (const [key, want] of Object.entries(onCpu.state)) assert.deepEqual(onWasm.state[key], want, key);
+  });
+}
+
+test("moments: 'auto' puts them in the wasm heap up to HEAP_MOMENTS_MAX_BYTES, 'host' and cpu never", async () => {
   await initBackend({ prefer: 'wasm' });
-  assert.ok(heapKernels(), 'expected the SIMD kernels on wasm (is MSD_SIMD=off set?)');
-  const onWasm = threeSteps(n);
-  assert.equal(onWasm.sumSq, onCpu.sumSq, 'sum of squares');
-  onCpu.params.forEach((want, i) => assert.deepEqual(onWasm.params[i], want, `parameters ${i}`));
-  assert.deepEqual(Object.keys(onWasm.state), Object.keys(onCpu.state));
-  for (const [key, want] of Object.entries(onCpu.state)) assert.deepEqual(onWasm.state[key], want, key);
+  const small = fresh(data(64, 5), [64], 'where/small');
+  // One parameter past the limit: 8 bytes of moments each.
+  const big = tf.variable(tf.zeros([HEAP_MOMENTS_MAX_BYTES / 8 + 1]), true, `where/big#${uid++}`);
+  const places = (vars: tf.Variable[], moments?: 'host') => {
+    const opt = new AdamW(vars, { moments });
+    const grads = Object.fromEntries(vars.map((v) => [v.name, tf.zerosLike(v)]));
+    opt.step(grads, 0.1);
+    tf.dispose(Object.values(grads));
+    const where = opt.momentLocations();
+    opt.dispose();
+    return new Set(Object.values(where));
+  };
+  assert.deepEqual(places([small]), new Set(['heap']));
+  assert.deepEqual(places([small], 'host'), new Set(['host']));
+  assert.deepEqual(places([small, big]), new Set(['host']));
+  await initBackend({ prefer: 'cpu' });
+  assert.deepEqual(places([small]), new Set(['host']));
+  tf.dispose([small, big]);
 });
 
-test('the SIMD update gives its heap scratch back', async () => {
+test('a state exported from heap moments resumes on host moments and back, bit for bit', async () => {
   await initBackend({ prefer: 'wasm' });
-  const w = fresh(data(64, 5), [64], 'scratch/kernel');
-  const opt = new AdamW([w]);
-  const grads = { [w.name]: tf.tensor(data(64, 6)) };
-  opt.step(grads, 0.1); // the heap may grow on the first allocation
+  const n = 1000;
+  const grad = (step: number, name: string) => ({ [name]: tf.tensor(data(n, 70 + step)) });
+  const run = (places: ('heap' | 'host')[]) => {
+    const w = fresh(data(n, 60), [n], 'resume/kernel');
+    let state: Record<string, Float32Array> | undefined;
+    places.forEach((moments, step) => {
+      const opt = new AdamW([w], { moments });
+      if (state) opt.importState(state);
+      const g = grad(step, w.name);
+      opt.step(g, 1e-2);
+      tf.dispose(Object.values(g));
+      assert.deepEqual(Object.values(opt.momentLocations()), [moments]);
+      state = opt.exportState();
+      opt.dispose();
+    });
+    const out = w.dataSync().slice();
+    w.dispose();
+    return { out, m: Object.values(state!)[0] };
+  };
+  const straight = run(['heap', 'heap', 'heap']);
+  const mixed = run(['heap', 'host', 'heap']);
+  assert.deepEqual(mixed.out, straight.out);
+  assert.deepEqual(mixed.m, straight.m);
+});
+
+test('the SIMD update gives its heap scratch and heap moments back', async () => {
+  await initBackend({ prefer: 'wasm' });
   const heap = (tf.engine().findBackend('wasm') as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm;
+  const big = fresh(data(1 << 18, 7), [1 << 18], 'freed/kernel');
+  const bigGrads = { [big.name]: tf.zerosLike(big) };
+  new AdamW([big], { moments: 'heap' }).dispose(); // nothing allocated before a step
+  const first = new AdamW([big], { moments: 'heap' });
+  first.step(bigGrads, 0.1); // the heap may grow on the first allocation
+  first.dispose();
+  const before = heap.HEAPU8.buffer.byteLength;
+  // 200 x 2 MiB of moments would grow it if kept
+  for (let i = 0; i < 200; i++) {
+    const opt = new AdamW([big], { moments: 'heap' });
+    opt.step(bigGrads, 0.1);
+    opt.dispose();
+  }
+  assert.equal(heap.HEAPU8.buffer.byteLength, before, 'the heap grew: moments not freed');
+  tf.dispose([big, ...Object.values(bigGrads)]);
+  const w = fresh(data(64, 5), [64], 'scratch/kernel');
+  const opt = new AdamW([w], { moments: 'host' });
+  const grads = { [w.name]: tf.tensor(data(64, 6)) };
+  opt.step(grads, 0.1);
   const size = heap.HEAPU8.buffer.byteLength;
   for (let i = 0; i < 2000; i++) opt.step(grads, 0.1); // 2000 x 128 KiB of scratch would grow it if kept
   assert.equal(heap.HEAPU8.buffer.byteLength, size, 'the heap grew: scratch not freed');
