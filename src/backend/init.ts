@@ -21,6 +21,7 @@ import { registerHeadLayoutKernels } from './head-layout-kernels.js';
 import { registerSimdKernels, simdKernelsUnavailable } from './simd-kernels.js';
 import { loadBlas } from './blas.js';
 import { useFreeingBackprop } from './backprop.js';
+import { useLightSaves } from './saved-tensors.js';
 import { useReduceGradients } from './reduce-gradients.js';
 import { useBlasMatMul, useStockMatMul } from './blas-kernels.js';
 import { runProductLoop } from './product-helper.js';
@@ -199,6 +200,8 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
     useReduceGradients();
     // A backward pass that frees saved activations and gradients as it walks the tape (backprop.ts).
     useFreeingBackprop();
+    // Tensors saved for the backward pass as new references, without a kernel call or a tape node (saved-tensors.ts).
+    useLightSaves();
     // Decoding heads on both cores where the backend itself runs on one thread (model/inference-pool.ts).
     setHeadsRunner(isMainThread && SINGLE_THREADED.has(name) ? pooledRunner(name) : unpooledRunner());
     if (opts.verbose) console.log(summary);
