@@ -22,6 +22,10 @@
  *   (src/model/bert-ops.ts `dense`): reshapes around it would be nodes of the gradient tape, and a reshape keeps its
  *   input for the backward pass, so the product's output stayed in memory until the backward pass only for its shape
  *   (30% of an mBERT student's kept tapes). Here the stock kernel gets batch-of-one views of the same bytes.
+ * - `Transpose` whose permutation moves only axes of size 1 (the values keep their order) as a new reference to
+ *   the same bytes, as `Reshape` is: the stock kernel copies them (its `identity`). tfjs's gradient of `gather`
+ *   transposes by the identity permutation twice, so every step that trains the word embeddings copied the whole
+ *   embedding gradient once more (21,588 x 64 values in the tiny preset).
  *
  * The kernel runs in JavaScript over views of the wasm heap: one pass over `x`, adding each row into the output
  * row named by its segment id. That is O(size of x) plus zeroing the output, the same work as the C++ kernels.
@@ -34,6 +38,7 @@ import {
   type KernelConfig,
   type GatherV2Attrs,
   type SliceAttrs,
+  type TransposeAttrs,
   slice_util,
   type KernelFunc,
   type TensorInfo,
@@ -144,6 +149,8 @@ export const wasmGatherRowsConfig: KernelConfig = {
   kernelName: 'GatherV2',
   backendName: 'wasm',
   kernelFunc: gatherRowsWasm,
+  // The stock kernel's wasm function, bound when the backend sets up this kernel (see Transpose's).
+  setupFunc: (backend) => void stockKernel('GatherV2', backend as BackendWasm),
 };
 
 /** `Slice` of one contiguous block (see the file comment) as one copy; any other slice goes to the stock kernel. */
@@ -186,6 +193,32 @@ export const wasmFusedMatMulConfig: KernelConfig = {
   kernelName: '_FusedMatMul',
   backendName: 'wasm',
   kernelFunc: fusedMatMulRank2Wasm,
+  // The stock kernel's wasm function, bound when the backend sets up this kernel (see Transpose's).
+  setupFunc: (backend) => void stockKernel('_FusedMatMul', backend as BackendWasm),
+};
+
+/**
+ * `Transpose` that leaves the order of the values as it is (its permutation moves only axes of size 1) as a new
+ * reference to the same bytes in the new shape, as `Reshape` is; any other goes to the stock kernel.
+ */
+const transposeNoOpWasm: KernelFunc = (args) => {
+  const { x } = args.inputs as { x: TensorInfo };
+  const { perm } = args.attrs as unknown as TransposeAttrs;
+  const moved = perm.filter((axis) => x.shape[axis] !== 1);
+  if (x.dtype === 'string' || moved.some((axis, i) => i > 0 && axis < moved[i - 1]!)) {
+    return stockKernel('Transpose', args.backend as BackendWasm).kernelFunc(args);
+  }
+  (args.backend as BackendWasm).incRef(x.dataId);
+  return { dataId: x.dataId, shape: perm.map((axis) => x.shape[axis]!), dtype: x.dtype };
+};
+
+export const wasmTransposeConfig: KernelConfig = {
+  kernelName: 'Transpose',
+  backendName: 'wasm',
+  kernelFunc: transposeNoOpWasm,
+  // Stock kernels (Sum over leading axes, ...) call the stock transpose directly, which needs its wasm function
+  // bound: the stock setup runs when the backend sets up this kernel.
+  setupFunc: (backend) => void stockKernel('Transpose', backend as BackendWasm),
 };
 
 /** Kernels we register in place of the stock ones (the others only fill gaps). */
@@ -194,11 +227,12 @@ const replacing = new Set<KernelConfig>([
   wasmGatherRowsConfig,
   wasmSliceConfig,
   wasmFusedMatMulConfig,
+  wasmTransposeConfig,
 ]);
 
 /**
- * Registers our wasm kernels once: the missing ones, and ours in place of the stock Identity, GatherV2, Slice and
- * _FusedMatMul (which hand other cases back to the stock kernels). Returns the names registered by this call.
+ * Registers our wasm kernels once: the missing ones, and ours in place of the stock Identity, GatherV2, Slice,
+ * _FusedMatMul and Transpose (which hand other cases back to the stock kernels). Returns the names registered by this call.
  */
 export function registerWasmKernels(): string[] {
   const added: string[] = [];
@@ -208,6 +242,7 @@ export function registerWasmKernels(): string[] {
     wasmGatherRowsConfig,
     wasmSliceConfig,
     wasmFusedMatMulConfig,
+    wasmTransposeConfig,
   ]) {
     const current = getKernel(config.kernelName, config.backendName);
     if (current === config) continue;

@@ -156,3 +156,51 @@ test('Slice on wasm: contiguous blocks by one copy, other slices by the stock ke
     if (c.size.every((d) => d !== 0)) assert.ok(wasm.values.length > 0);
   }
 });
+
+test('Transpose on wasm: permutations that move only size-1 axes share the bytes, others copy, all equal to cpu', async () => {
+  const cases: { shape: number[]; perm: number[]; shares: boolean; dtype: 'float32' | 'int32' | 'bool' }[] = [
+    { shape: [6, 4], perm: [0, 1], shares: true, dtype: 'float32' }, // the gather gradient's identity permutation
+    { shape: [1, 5, 3], perm: [1, 0, 2], shares: true, dtype: 'float32' },
+    { shape: [3, 1, 4], perm: [0, 2, 1], shares: true, dtype: 'int32' },
+    { shape: [2, 1, 1, 3], perm: [2, 0, 3, 1], shares: true, dtype: 'bool' },
+    { shape: [6, 4], perm: [1, 0], shares: false, dtype: 'float32' },
+    { shape: [2, 1, 3], perm: [2, 1, 0], shares: false, dtype: 'float32' },
+    { shape: [2, 3, 4], perm: [0, 2, 1], shares: false, dtype: 'int32' },
+  ];
+  for (const c of cases) {
+    const run = (backend: 'cpu' | 'wasm') =>
+      on(backend, () =>
+        tf.tidy(() => {
+          const x = ramp(c.shape, c.dtype);
+          const t = tf.transpose(x, c.perm);
+          // A stock kernel that transposes inside (a sum over the first axis) still finds the stock transpose.
+          const s = c.dtype === 'float32' ? Array.from(tf.sum(x, 0).dataSync()) : [];
+          const values = Array.from(t.dataSync());
+          return { shape: t.shape, dtype: t.dtype, values, sums: s, shared: t.dataId === x.dataId };
+        }),
+      );
+    const wasm = await run('wasm');
+    const cpu = await run('cpu');
+    const what = `transpose [${c.shape}] by [${c.perm}]`;
+    assert.deepEqual({ ...wasm, shared: undefined }, { ...cpu, shared: undefined }, what);
+    assert.equal(wasm.shared, c.shares, `${what}: shares the bytes`);
+  }
+  // The shared bytes outlive the input, and the gather gradient (two identity transposes) still equals cpu's.
+  await initBackend({ prefer: 'wasm' });
+  const before = tf.memory().numTensors;
+  const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2]);
+  const y = tf.transpose(x, [0, 1]);
+  x.dispose();
+  assert.deepEqual(Array.from(y.dataSync()), [1, 2, 3, 4, 5, 6]);
+  y.dispose();
+  assert.equal(tf.memory().numTensors, before);
+  const grads = async (backend: 'cpu' | 'wasm') =>
+    on(backend, () =>
+      tf.tidy(() => {
+        const table = ramp([7, 3], 'float32');
+        const g = tf.grad((t: tf.Tensor) => tf.sum(tf.square(tf.gather(t, tf.tensor1d([4, 0, 4, 6], 'int32')))))(table);
+        return Array.from(g.dataSync());
+      }),
+    );
+  assert.deepEqual(await grads('wasm'), await grads('cpu'));
+});
