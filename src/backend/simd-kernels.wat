@@ -581,11 +581,15 @@
       (loop $quad
         (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
         (local.set $q (v128.load align=4 (local.get $x)))
-        (local.set $lo (f64x2.promote_low_f32x4 (local.get $q)))
-        (local.set $hi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7
-          (local.get $q) (local.get $q))))
-        (local.set $acc (f64x2.add (local.get $acc) (f64x2.mul (local.get $lo) (local.get $lo))))
-        (local.set $acc (f64x2.add (local.get $acc) (f64x2.mul (local.get $hi) (local.get $hi))))
+        ;; Four +0.0 values add nothing: the sums start at +0.0 and squares are >= +0.0, so skipping them keeps
+        ;; the bits (-0.0 and NaN have bits set and are added). Gradients of embedding tables are mostly zeros.
+        (if (v128.any_true (local.get $q))
+          (then
+            (local.set $lo (f64x2.promote_low_f32x4 (local.get $q)))
+            (local.set $hi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7
+              (local.get $q) (local.get $q))))
+            (local.set $acc (f64x2.add (local.get $acc) (f64x2.mul (local.get $lo) (local.get $lo))))
+            (local.set $acc (f64x2.add (local.get $acc) (f64x2.mul (local.get $hi) (local.get $hi))))))
         (local.set $x (i32.add (local.get $x) (i32.const 16)))
         (br $quad)))
     (if (i32.and (local.get $n) (i32.const 2))

@@ -46,8 +46,21 @@ for (const backend of backends) {
 
   test(`sumOfSquares: the same float64 sum on every backend [${backend}]`, async () => {
     await initBackend({ prefer: 'cpu' });
-    for (const n of [0, 1, 2, 3, 5, 4099]) {
-      const v = values(n, 10 + n);
+    // Mostly zeros, as an embedding table's gradient (the SIMD kernel skips four zeros at a time): single values and
+    // runs among them, -0, a NaN.
+    const sparse = (n: number, at: number[], value = (i: number) => Math.fround(0.001 * (i + 1))) => {
+      const v = new Array<number>(n).fill(0);
+      for (const i of at) v[i] = value(i);
+      return v;
+    };
+    const cases = [
+      ...[0, 1, 2, 3, 5, 4099].map((n) => values(n, 10 + n)),
+      sparse(4099, [1, 6, 7, 8, 9, 10, 11, 12, 13, 400, 4098]),
+      sparse(4099, [3, 17, 2050], (i) => (i === 17 ? -0 : 0.5)),
+      sparse(64, [33], () => NaN),
+    ];
+    for (const v of cases) {
+      const n = v.length;
       let s0 = 0;
       let s1 = 0;
       for (let i = 0; i < n; i++) {
@@ -56,7 +69,7 @@ for (const backend of backends) {
       }
       await initBackend({ prefer: backend });
       const t = tf.tensor(v, [n]);
-      assert.equal(sumOfSquares(t), s0 + s1, `n = ${n}`);
+      assert.equal(sumOfSquares(t), s0 + s1, `n = ${n}, [${v.slice(0, 12)}...]`);
       t.dispose();
     }
   });
