@@ -22,7 +22,8 @@ type Tensor = tf.Tensor;
 /** The parts of tfjs's engine this uses (tfjs-core `engine.ts`; not public API). */
 interface EngineInternals {
   clone(x: Tensor): Tensor;
-  findBackend(name: string): { incRef(dataId: object): void } | null;
+  /** The initialised backends by name (`findBackend` would initialise one that is registered but not yet used). */
+  registry: Record<string, unknown>;
   makeTensorFromTensorInfo(info: { dataId: object; shape: number[]; dtype: string }, backend?: unknown): Tensor;
   state: { tensorInfo: { get(dataId: object): { backend: unknown } | undefined } };
 }
@@ -39,7 +40,7 @@ export function useLightSaves(): void {
   const tfjsClone = engine.clone;
   engine.clone = function (this: EngineInternals, x: Tensor): Tensor {
     const backend = this.state.tensorInfo.get(x.dataId)?.backend;
-    const sharing = SHARING_IDENTITY.some((name) => backend != null && this.findBackend(name) === backend);
+    const sharing = backend != null && SHARING_IDENTITY.some((name) => this.registry[name] === backend);
     if (!sharing || x.dtype === 'string') return tfjsClone.call(this, x);
     (backend as { incRef(dataId: object): void }).incRef(x.dataId);
     return this.makeTensorFromTensorInfo({ dataId: x.dataId, shape: x.shape, dtype: x.dtype }, backend);

@@ -232,7 +232,8 @@ const replacing = new Set<KernelConfig>([
 
 /**
  * Registers our wasm kernels once: the missing ones, and ours in place of the stock Identity, GatherV2, Slice,
- * _FusedMatMul and Transpose (which hand other cases back to the stock kernels). Returns the names registered by this call.
+ * _FusedMatMul and Transpose (which hand other cases back to the stock kernels). Returns the names registered by this
+ * call.
  */
 export function registerWasmKernels(): string[] {
   const added: string[] = [];

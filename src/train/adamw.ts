@@ -87,8 +87,14 @@ function momentArrays(slot: Slot): { m: Float32Array; v: Float32Array } {
 /** Moments in the heap holding `m` and `v` (zeros when absent), or undefined when the backend has no wasm heap. */
 function heapMoments(size: number, m?: Float32Array, v?: Float32Array): Slot['heap'] {
   const hm = HeapFloats.zeros(size);
-  const hv = hm && HeapFloats.zeros(size);
-  if (!hm || !hv) return undefined;
+  if (!hm) return undefined;
+  let hv: HeapFloats;
+  try {
+    hv = HeapFloats.zeros(size)!;
+  } catch (e) {
+    hm.free();
+    throw e;
+  }
   if (m) hm.view().set(m);
   if (v) hv.view().set(v);
   return { m: hm, v: hv };
@@ -229,6 +235,8 @@ export class AdamW {
   private readonly noDecay: (name: string) => boolean;
   private readonly vars = new Map<string, Variable>();
   private readonly slots = new Map<string, Slot>();
+  /** Trained parameters in all (for `momentsInHeap`). */
+  private size = 0;
 
   constructor(variables: readonly Variable[], opts: AdamWOptions = {}) {
     this.beta1 = opts.beta1 ?? 0.9;
@@ -260,6 +268,7 @@ export class AdamW {
       if (v.dtype !== 'float32')
         throw new Error(`${WHERE}: variable '${v.name}' has dtype ${v.dtype}; expected float32`);
       this.vars.set(v.name, v);
+      this.size += v.size;
     }
   }
 
@@ -434,8 +443,6 @@ export class AdamW {
   /** Whether new moments go to the wasm heap: there is one with the SIMD kernels, and `moments` allows it. */
   private momentsInHeap(): boolean {
     if (this.moments === 'host' || !heapKernels()) return false;
-    let size = 0;
-    for (const v of this.vars.values()) size += v.size;
-    return this.moments === 'heap' || 8 * size <= HEAP_MOMENTS_MAX_BYTES;
+    return this.moments === 'heap' || 8 * this.size <= HEAP_MOMENTS_MAX_BYTES;
   }
 }

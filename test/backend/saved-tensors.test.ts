@@ -49,6 +49,19 @@ const savedProduct = tf.customGrad(((x: tf.Tensor, y: tf.Tensor, save: tf.GradSa
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]);
 
+// First in this file, before any test uses the cpu backend: the light clone only looks at backends already
+// initialised (tfjs's `findBackend` would start the cpu backend on the first clone).
+test('saved tensors on wasm start no other backend', async () => {
+  await initBackend({ prefer: 'wasm' });
+  const registry = (tf.engine() as unknown as { registry: Record<string, unknown> }).registry;
+  const before = Object.keys(registry).sort();
+  assert.ok(!before.includes('cpu'), `the cpu backend was started before the test: ${before}`);
+  const x = tf.variable(randomTensor([3, 3], 9));
+  const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(x, x)) as tf.Scalar, [x]);
+  tf.dispose([value, x, ...Object.values(grads)]);
+  assert.deepEqual(Object.keys(registry).sort(), before);
+});
+
 const backends = ['cpu', 'wasm', ...(loadBlas().ok ? ['blas' as const] : [])] as const;
 for (const backend of backends) {
   test(`saved tensors: tfjs's gradients bit for bit, no tape node per saved tensor, no leak [${backend}]`, async () => {
