@@ -90,19 +90,15 @@ const identitySharedWasm: KernelFunc = ({ inputs, backend }) => {
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 };
 
-export const wasmIdentityConfig: KernelConfig = {
-  kernelName: 'Identity',
-  backendName: 'wasm',
-  kernelFunc: identitySharedWasm,
-};
+export const wasmIdentityConfig = replacement('Identity', identitySharedWasm);
 
 /** The stock kernels we replace, for the cases our versions hand back to them. */
 const stockKernels = new Map<string, KernelConfig>();
 const setUpFor = new WeakMap<object, Set<string>>();
 
 /**
- * The stock kernel `name`, set up for `backend`: we register before the backend initialises, so the engine never ran
- * the stock kernel's `setupFunc` (which binds its wasm function); it runs here once per backend instance.
+ * The stock kernel `name`, set up for `backend`: we register before the backend initialises, so the engine never runs
+ * the stock kernel's `setupFunc` (which binds its wasm function) itself; it runs here once per backend instance.
  */
 function stockKernel(name: string, backend: BackendWasm): KernelConfig {
   const config = stockKernels.get(name)!;
@@ -113,6 +109,16 @@ function stockKernel(name: string, backend: BackendWasm): KernelConfig {
     setUpFor.set(backend, done);
   }
   return config;
+}
+
+/**
+ * The config of a kernel of ours in place of the stock `name`. Its setup is the stock kernel's: stock kernels call
+ * one another's functions directly, not through the registry (the stock `Sum` over leading axes calls the stock
+ * transpose), and those need their wasm functions bound when the backend starts.
+ */
+function replacement(name: string, kernelFunc: KernelFunc): KernelConfig {
+  const setupFunc = (backend: unknown) => void (stockKernels.has(name) && stockKernel(name, backend as BackendWasm));
+  return { kernelName: name, backendName: 'wasm', kernelFunc, setupFunc };
 }
 
 const gatherRowsWasm: KernelFunc = (args) => {
@@ -145,13 +151,7 @@ const gatherRowsWasm: KernelFunc = (args) => {
   return out;
 };
 
-export const wasmGatherRowsConfig: KernelConfig = {
-  kernelName: 'GatherV2',
-  backendName: 'wasm',
-  kernelFunc: gatherRowsWasm,
-  // The stock kernel's wasm function, bound when the backend sets up this kernel (see Transpose's).
-  setupFunc: (backend) => void stockKernel('GatherV2', backend as BackendWasm),
-};
+export const wasmGatherRowsConfig = replacement('GatherV2', gatherRowsWasm);
 
 /** `Slice` of one contiguous block (see the file comment) as one copy; any other slice goes to the stock kernel. */
 const sliceContiguousWasm: KernelFunc = (args) => {
@@ -173,11 +173,7 @@ const sliceContiguousWasm: KernelFunc = (args) => {
   return out;
 };
 
-export const wasmSliceConfig: KernelConfig = {
-  kernelName: 'Slice',
-  backendName: 'wasm',
-  kernelFunc: sliceContiguousWasm,
-};
+export const wasmSliceConfig = replacement('Slice', sliceContiguousWasm);
 
 /** `_FusedMatMul` of [m, k] x [k, n] (see the file comment) as the stock kernel's [1, m, k] x [1, k, n]. */
 const fusedMatMulRank2Wasm: KernelFunc = (args) => {
@@ -189,13 +185,7 @@ const fusedMatMulRank2Wasm: KernelFunc = (args) => {
   return { dataId: out.dataId, shape: out.shape.slice(1), dtype: out.dtype };
 };
 
-export const wasmFusedMatMulConfig: KernelConfig = {
-  kernelName: '_FusedMatMul',
-  backendName: 'wasm',
-  kernelFunc: fusedMatMulRank2Wasm,
-  // The stock kernel's wasm function, bound when the backend sets up this kernel (see Transpose's).
-  setupFunc: (backend) => void stockKernel('_FusedMatMul', backend as BackendWasm),
-};
+export const wasmFusedMatMulConfig = replacement('_FusedMatMul', fusedMatMulRank2Wasm);
 
 /**
  * `Transpose` that leaves the order of the values as it is (its permutation moves only axes of size 1) as a new
@@ -212,14 +202,7 @@ const transposeNoOpWasm: KernelFunc = (args) => {
   return { dataId: x.dataId, shape: perm.map((axis) => x.shape[axis]!), dtype: x.dtype };
 };
 
-export const wasmTransposeConfig: KernelConfig = {
-  kernelName: 'Transpose',
-  backendName: 'wasm',
-  kernelFunc: transposeNoOpWasm,
-  // Stock kernels (Sum over leading axes, ...) call the stock transpose directly, which needs its wasm function
-  // bound: the stock setup runs when the backend sets up this kernel.
-  setupFunc: (backend) => void stockKernel('Transpose', backend as BackendWasm),
-};
+export const wasmTransposeConfig = replacement('Transpose', transposeNoOpWasm);
 
 /** Kernels we register in place of the stock ones (the others only fill gaps). */
 const replacing = new Set<KernelConfig>([
