@@ -256,6 +256,17 @@ function fusedMatMulBlas({ inputs, backend, attrs }: Parameters<KernelFunc>[0]):
   return out;
 }
 
+/**
+ * A sum over leading axes of at most this many values (2^20) runs on one BLAS thread. OpenBLAS splits the sum's
+ * product among its threads from 262,144 values on, and in a step whose products all run on one thread (the tiny
+ * preset's: every one is below `ONE_THREAD_MACS`) these sums were the only calls that woke its threads: the tiny
+ * student step ran at 48,298-49,922 real tokens/s with this rule against 44,239-47,372 without (four alternating
+ * rounds of 100 steps, 5 December). 2^20 is the tiny preset's largest (64 sentences of 64 tokens, 256 wide). Larger
+ * sums, mBERT's, keep the threads, which its products keep awake (alone, back to back: [3,000, 768] 520 us on one
+ * thread against 299 on two, [3,000, 3,072] 2,875 against 1,340, [1,554, 256] 82 against 69).
+ */
+export const SUM_ONE_THREAD_VALUES = 1 << 20;
+
 /** A vector of ones for the row sums below (grown on demand; outside the wasm heap, koffi passes it as it is). */
 let ones = new Float32Array(0);
 
@@ -285,7 +296,10 @@ function sumBlas(args: Parameters<KernelFunc>[0]): TensorInfo | TensorInfo[] {
     return out;
   }
   if (ones.length < rows) ones = new Float32Array(rows).fill(1);
-  blasInUse!.sgemm(false, false, 1, cols, rows, 1, ones, rows, heapView(wasm, x), cols, 0, C, cols);
+  const blas = blasInUse!;
+  const sum = () => blas.sgemm(false, false, 1, cols, rows, 1, ones, rows, heapView(wasm, x), cols, 0, C, cols);
+  if (rows * cols <= SUM_ONE_THREAD_VALUES) blas.oneThread(sum);
+  else sum();
   return out;
 }
 

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { tf, initBackend } from '../../src/index.js';
 import { loadBlas, type Blas } from '../../src/backend/blas.js';
-import { ONE_THREAD_MACS, useBlasMatMul } from '../../src/backend/blas-kernels.js';
+import { ONE_THREAD_MACS, SUM_ONE_THREAD_VALUES, useBlasMatMul } from '../../src/backend/blas-kernels.js';
 import { runProductLoop } from '../../src/backend/product-helper.js';
 
 const load = loadBlas();
@@ -28,7 +28,7 @@ function processThreads(b: Blas): number {
 }
 
 test(
-  'products below ONE_THREAD_MACS run on one BLAS thread, larger ones on all, and the count is restored',
+  'products below ONE_THREAD_MACS and sums up to SUM_ONE_THREAD_VALUES run on one BLAS thread, larger ones on all, and the count is restored',
   { skip },
   async () => {
     await initBackend({ prefer: 'blas' });
@@ -63,6 +63,12 @@ test(
         () => tf.matMul(r([1024, 128]), r([1024, 512]), true, false),
         real.threads,
       );
+      // Bias gradients: sums over the leading axis, a product of ones[1, rows] and X[rows, cols]. OpenBLAS would
+      // split this one (262,144 values and more) among its threads.
+      run('a small sum over rows', () => tf.sum(r([1024, 256]), 0), 1);
+      assert.equal(1024 * 1024, SUM_ONE_THREAD_VALUES);
+      run('a sum of SUM_ONE_THREAD_VALUES', () => tf.sum(r([1024, 1024]), 0), 1);
+      run('a larger sum', () => tf.sum(r([1025, 1024]), 0), real.threads);
     } finally {
       useBlasMatMul(real, runProductLoop);
     }
