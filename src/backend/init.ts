@@ -18,8 +18,9 @@ import { tf } from '../tf.js';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmKernels } from './wasm-kernels.js';
 import { registerHeadLayoutKernels } from './head-layout-kernels.js';
-import { registerSimdKernels, simdKernelsUnavailable } from './simd-kernels.js';
+import { registerSimdKernels, simdKernelsUnavailable, useNativeKernels } from './simd-kernels.js';
 import { loadBlas } from './blas.js';
+import { loadNativeKernels } from './native-kernels.js';
 import { useFreeingBackprop } from './backprop.js';
 import { useLightSaves } from './saved-tensors.js';
 import { useReduceGradients } from './reduce-gradients.js';
@@ -112,14 +113,21 @@ async function tryWasm(): Promise<Attempt> {
   registerWasmKernels();
   registerHeadLayoutKernels();
   const simd = registerSimdKernels();
+  const native = loadNativeKernels();
+  useNativeKernels(native.ok ? native.kernels : undefined);
   try {
     if (!(await tf.setBackend('wasm'))) return { ok: false, reason: 'the wasm backend failed to initialise' };
   } catch (err) {
     return { ok: false, reason: `the wasm backend failed to initialise: ${(err as Error).message}` };
   }
   useStockMatMul(tf.backend() as BackendWasm);
-  // Never silently without the SIMD kernels: the summary says why.
-  const pkg = `@tensorflow/tfjs-backend-wasm${simd ? '' : ` (SIMD kernels off: ${simdKernelsUnavailable()})`}`;
+  // Never silently without the SIMD kernels or their native versions: the summary says why.
+  const elementwise = !simd
+    ? ` (SIMD kernels off: ${simdKernelsUnavailable()})`
+    : native.ok
+      ? ` + native element-wise kernels (${native.kernels.threads} thread${native.kernels.threads === 1 ? '' : 's'})`
+      : ` (native element-wise kernels off: ${native.reason})`;
+  const pkg = `@tensorflow/tfjs-backend-wasm${elementwise}`;
   return { ok: true, tfBackend: 'wasm', pkg };
 }
 

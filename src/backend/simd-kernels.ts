@@ -42,6 +42,8 @@ import {
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
 import { SIMD_KERNELS_WASM_BASE64 } from './simd-kernels.wasm.js';
+// Type only: this module is also bundled for the browser (the tagger); Node's initBackend passes the kernels in.
+import type { NativeKernels } from './native-kernels.js';
 
 /** The arguments both AdamW kernels start with: byte offsets of p, g, m, v and the output, n, and the step's constants. */
 type AdamwArgs = [
@@ -57,7 +59,7 @@ type AdamwArgs = [
   stepSize: number,
 ];
 
-interface SimdExports {
+export interface SimdExports {
   gelu_forward(x: number, out: number, n: number): void;
   gelu_backward(x: number, dy: number, dx: number, n: number): void;
   gelu_forward_train(x: number, out: number, d: number, n: number): void;
@@ -91,6 +93,25 @@ interface SimdExports {
   adamw_torch(...args: [...head: AdamwArgs, sqrtBc2: number, decay: number, gradScale: number]): void;
   sum_squares(x: number, n: number): number;
   add_into(dst: number, src: number, n: number): void;
+  /**
+   * Only with the native kernels: AdamW's update (c = 0: hf, else torch with sqrtBc2 = c) with p, g and out in the
+   * heap (byte offsets) and the moments in host memory, read and written where they are (no copy through the heap).
+   */
+  adamw_host?(
+    p: number,
+    g: number,
+    m: Float32Array,
+    v: Float32Array,
+    out: number,
+    n: number,
+    b1: number,
+    b2: number,
+    eps: number,
+    step: number,
+    c: number,
+    decay: number,
+    gs: number,
+  ): void;
   rows_to_heads(
     x: number,
     out: number,
@@ -108,7 +129,7 @@ interface SimdExports {
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: unknown };
-  Memory: new (desc: { initial: number }) => object;
+  Memory: new (desc: { initial: number }) => { buffer: ArrayBuffer };
 }
 const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
@@ -120,8 +141,10 @@ function compiledModule(): object {
 }
 /** One instance per backend instance (each has its own memory). */
 const instances = new WeakMap<object, SimdExports>();
+/** The same instances' exports as the module has them (no native kernels). */
+const wasmInstances = new WeakMap<object, SimdExports>();
 
-function memoryOf(backend: BackendWasm): object {
+function memoryOf(backend: BackendWasm): { buffer: ArrayBuffer } {
   const mem = (backend.wasm as unknown as { asm?: { memory?: unknown } }).asm?.memory;
   if (!(mem instanceof WA.Memory)) {
     throw new Error('simd-kernels: the wasm backend does not expose its memory (wasm.asm.memory); tfjs changed?');
@@ -132,10 +155,81 @@ function memoryOf(backend: BackendWasm): object {
 function kernelsFor(backend: BackendWasm): SimdExports {
   let k = instances.get(backend);
   if (!k) {
-    k = new WA.Instance(compiledModule(), { env: { memory: memoryOf(backend) } }).exports as unknown as SimdExports;
+    const memory = memoryOf(backend);
+    k = new WA.Instance(compiledModule(), { env: { memory } }).exports as unknown as SimdExports;
+    wasmInstances.set(backend, k);
+    if (native) k = withNative(k, native, memory);
     instances.set(backend, k);
   }
   return k;
+}
+
+/**
+ * Calls of at least this many values go to the native kernels (native-kernels.ts) when they are loaded: below it
+ * the FFI call (about 0.5 us) costs more than the pass.
+ */
+export const NATIVE_MIN_VALUES = 1024;
+
+/**
+ * The module's exports with the element-wise passes (GELU, dropout, AdamW, +=) on the native kernels from
+ * NATIVE_MIN_VALUES values on: the same bits (test/backend/native-kernels.test.ts), on every core. The heap's byte
+ * offsets become addresses: the base of the memory's current buffer (growing the memory replaces the buffer) plus
+ * the offset.
+ */
+function withNative(k: SimdExports, nat: NativeKernels, memory: { buffer: ArrayBuffer }): SimdExports {
+  let buffer: ArrayBuffer | undefined;
+  let base = 0;
+  const heap = () => {
+    const b = memory.buffer;
+    if (b !== buffer) {
+      buffer = b;
+      base = nat.address(new Uint8Array(b, 0, 1));
+    }
+    return base;
+  };
+  const small = (n: number) => n < NATIVE_MIN_VALUES;
+  return {
+    ...k,
+    gelu_forward: (x, out, n) => (small(n) ? k.gelu_forward(x, out, n) : nat.gelu(0, heap() + x, 0, base + out, n)),
+    gelu_backward: (x, dy, dx, n) =>
+      small(n) ? k.gelu_backward(x, dy, dx, n) : nat.gelu(1, heap() + x, base + dy, base + dx, n),
+    gelu_forward_train: (x, out, d, n) =>
+      small(n) ? k.gelu_forward_train(x, out, d, n) : nat.gelu(2, heap() + x, base + d, base + out, n),
+    dropout_mask: (out, n, b, threshold, scale) =>
+      small(n)
+        ? k.dropout_mask(out, n, b, threshold, scale)
+        : nat.dropout(0, heap() + out, n, b >>> 0, threshold >>> 0, scale),
+    dropout_apply: (x, out, n, b, threshold, scale) =>
+      small(n)
+        ? k.dropout_apply(x, out, n, b, threshold, scale)
+        : nat.dropout(heap() + x, base + out, n, b >>> 0, threshold >>> 0, scale),
+    adamw_hf: (p, g, m, v, out, n, b1, b2, eps, step, decay, gs) =>
+      small(n)
+        ? k.adamw_hf(p, g, m, v, out, n, b1, b2, eps, step, decay, gs)
+        : nat.adamw(heap() + p, base + g, base + m, base + v, base + out, n, b1, b2, eps, step, 0, decay, gs),
+    adamw_torch: (p, g, m, v, out, n, b1, b2, eps, step, c, decay, gs) =>
+      small(n)
+        ? k.adamw_torch(p, g, m, v, out, n, b1, b2, eps, step, c, decay, gs)
+        : nat.adamw(heap() + p, base + g, base + m, base + v, base + out, n, b1, b2, eps, step, c, decay, gs),
+    add_into: (dst, src, n) => (small(n) ? k.add_into(dst, src, n) : nat.addInto(heap() + dst, base + src, n)),
+    // Host arrays of 16 values or fewer may live on V8's heap, where the garbage collector can move them.
+    adamw_host: (p, g, m, v, out, n, b1, b2, eps, step, c, decay, gs) => {
+      if (m.length !== n || v.length !== n) throw new Error('adamw_host: the moments must hold n values each');
+      if (n === 0) return;
+      if (n <= 16) throw new Error('adamw_host: moments of 16 values or fewer go through the heap');
+      nat.adamw(heap() + p, base + g, nat.address(m), nat.address(v), base + out, n, b1, b2, eps, step, c, decay, gs);
+    },
+  };
+}
+
+let native: NativeKernels | undefined;
+
+/**
+ * Has the element-wise passes of the heaps made from now on run on these native kernels (initBackend passes them
+ * when native-kernels.ts loads them; undefined: the wasm module's own).
+ */
+export function useNativeKernels(kernels: NativeKernels | undefined): void {
+  native = kernels;
 }
 
 /** Byte offset of a float32 tensor's data in the wasm heap. */
@@ -379,7 +473,7 @@ export function simdKernelsUnavailable(): string {
  */
 export type HeapKernels = Pick<
   SimdExports,
-  'adamw_hf' | 'adamw_torch' | 'sum_squares' | 'add_into' | 'rows_to_heads' | 'heads_to_rows'
+  'adamw_hf' | 'adamw_torch' | 'adamw_host' | 'sum_squares' | 'add_into' | 'rows_to_heads' | 'heads_to_rows'
 >;
 
 /**
@@ -392,6 +486,17 @@ export type HeapKernels = Pick<
 export function heapKernels(): HeapKernels | undefined {
   if (!registered || tf.getBackend() !== 'wasm') return undefined;
   return kernelsFor(tf.engine().findBackend('wasm') as BackendWasm);
+}
+
+/**
+ * The wasm module's own in-place kernels for the active backend, without the native ones (withNative): for tests and
+ * benchmarks that compare the two. Undefined where heapKernels() is.
+ */
+export function wasmHeapKernels(): SimdExports | undefined {
+  if (!registered || tf.getBackend() !== 'wasm') return undefined;
+  const backend = tf.engine().findBackend('wasm') as BackendWasm;
+  kernelsFor(backend);
+  return wasmInstances.get(backend);
 }
 
 /** Whether the current backend runs `name` as a kernel of ours (MsdGelu, MsdLayerNorm, ...). */

@@ -210,6 +210,26 @@ function heapUpdate(
     return;
   }
   const { m, v } = slot.host!;
+  if (kernels.adamw_host && m.length > 16) {
+    // The native kernels read and write host moments where they are.
+    const sqrtBc2 = variant === 'hf' ? 0 : c.sqrtBc2;
+    kernels.adamw_host(
+      at.p,
+      at.g,
+      m,
+      v,
+      at.out,
+      m.length,
+      c.b1,
+      c.b2,
+      c.eps,
+      c.stepSize,
+      sqrtBc2,
+      c.decay,
+      c.gradScale,
+    );
+    return;
+  }
   pass.scratch ??= { m: HeapFloats.zeros(CHUNK)!, v: HeapFloats.zeros(CHUNK)! };
   const scratch = pass.scratch;
   // Views after every allocation of this update.

@@ -1,0 +1,393 @@
+/*
+ * Element-wise kernels of src/backend/simd-kernels.wat in native code, on every core: the same arithmetic in the
+ * same order per value (so the same bits), eight lanes at a time (AVX2 on x86-64) instead of wasm SIMD's four, and
+ * the values of one call shared among the calling thread and a pool of worker threads.
+ *
+ * Why: tfjs-backend-wasm's heap cannot be shared with another thread in Node, so the wasm kernels run on one core
+ * while the BLAS products use all of them. Code outside wasm can work on the heap by address (as sgemm does through
+ * koffi), from any thread. Built at setup by kernel-setup/build-native.ts (a C compiler; without one the wasm
+ * kernels run), loaded by src/backend/native-kernels.ts.
+ *
+ * Bits: every kernel here computes each value independently of the others (GELU, dropout, AdamW, +=), so how the
+ * values are split among threads and lanes cannot change a result. Compiled without -ffast-math and with
+ * -ffp-contract=off: each + - * / sqrt is one IEEE float32 operation, as in wasm (no fused multiply-add).
+ *
+ *   msd_gelu(mode, x, dy, out, n)   mode 0: out = x Phi(x); 1: out = dy (Phi + x phi); 2: out = x Phi(x) and
+ *                                   dy (an output here) = Phi + x phi   (gelu_forward / _backward / _forward_train)
+ *   msd_dropout(x, out, n, base, threshold, scale)   x = 0: the mask; else x times it (dropout_mask / _apply)
+ *   msd_adamw(p, g, m, v, out, n, b1, b2, eps, step, c, decay, gs)   c = 0: hf, else torch with sqrtBc2 = c
+ *   msd_add_into(dst, src, n)       dst += src
+ *   msd_threads()                   threads a call uses (the caller included)
+ *   msd_cpu_ok()                    1 where this build's instructions run (x86-64: AVX2; built apart, MSD_CPU_CHECK)
+ */
+#define _GNU_SOURCE
+#ifdef MSD_CPU_CHECK
+/* Compiled on its own without -mavx2 (kernel-setup/build-native.ts), so that it runs on any x86-64 CPU. */
+int msd_cpu_ok(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2");
+#else
+  return 1;
+#endif
+}
+#else
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef float f8 __attribute__((vector_size(32)));
+typedef int32_t i8 __attribute__((vector_size(32)));
+typedef uint32_t u8 __attribute__((vector_size(32)));
+
+#define LANES 8
+
+static inline f8 splat(float v) { return (f8){v, v, v, v, v, v, v, v}; }
+static inline i8 isplat(int32_t v) { return (i8){v, v, v, v, v, v, v, v}; }
+static inline u8 usplat(uint32_t v) { return (u8){v, v, v, v, v, v, v, v}; }
+static inline f8 load(const float *p) {
+  f8 v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+static inline void store(float *p, f8 v) { memcpy(p, &v, sizeof v); }
+/* The first k < 8 values, the other lanes 0 (they compute something harmless and are never stored). */
+static inline f8 load_part(const float *p, size_t k) {
+  f8 v = splat(0.0f);
+  memcpy(&v, p, k * sizeof(float));
+  return v;
+}
+static inline void store_part(float *p, f8 v, size_t k) { memcpy(p, &v, k * sizeof(float)); }
+static inline f8 as_f(i8 v) { return (f8)v; }
+#if defined(__AVX__)
+#include <immintrin.h>
+static inline f8 vsqrt(f8 v) { return (f8)_mm256_sqrt_ps((__m256)v); }
+#else
+static inline f8 vsqrt(f8 v) {
+  for (int l = 0; l < LANES; l++) v[l] = __builtin_sqrtf(v[l]);
+  return v;
+}
+#endif
+static inline i8 as_i(f8 v) { return (i8)v; }
+
+/* ---------------------------------------------------------------- the pool */
+
+/* A job: fn over [0, n) in chunks of `chunk` values, claimed through `next` by the caller and the workers. */
+typedef void (*range_fn)(const void *args, size_t begin, size_t end);
+
+#define OPEN 0x80000000u
+#define MAX_THREADS 64
+/* Values per claim: about 10-40 us of work, so a worker the OS has put aside holds the caller up that long at most. */
+#define CHUNK 16384
+/* How long a worker spins for the next job before it sleeps (iterations of a pause, about 25-50 us). */
+#define SPIN 2000
+
+static struct {
+  range_fn fn;
+  const void *args;
+  size_t n;
+  _Atomic size_t next;
+  _Atomic uint32_t gate; /* OPEN | workers that joined the open job */
+  _Atomic uint32_t done; /* workers of the closed job that finished */
+  _Atomic uint32_t seq;  /* counts posted jobs; workers wait for it to change */
+  _Atomic uint32_t sleepers;
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+  pthread_mutex_t owner; /* one caller at a time (a second JS thread runs its calls alone) */
+  int workers;           /* started */
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .owner = PTHREAD_MUTEX_INITIALIZER};
+
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+static void run_chunks(void) {
+  const size_t n = pool.n;
+  for (;;) {
+    size_t i = atomic_fetch_add_explicit(&pool.next, CHUNK, memory_order_relaxed);
+    if (i >= n) return;
+    pool.fn(pool.args, i, i + CHUNK < n ? i + CHUNK : n);
+  }
+}
+
+static void *worker_main(void *arg) {
+  (void)arg;
+  uint32_t seen = atomic_load(&pool.seq);
+  for (;;) {
+    int spins = 0;
+    while (atomic_load_explicit(&pool.seq, memory_order_acquire) == seen) {
+      if (++spins < SPIN) {
+        cpu_relax();
+        continue;
+      }
+      pthread_mutex_lock(&pool.lock);
+      atomic_fetch_add(&pool.sleepers, 1);
+      while (atomic_load(&pool.seq) == seen) pthread_cond_wait(&pool.wake, &pool.lock);
+      atomic_fetch_sub(&pool.sleepers, 1);
+      pthread_mutex_unlock(&pool.lock);
+    }
+    seen = atomic_load(&pool.seq);
+    uint32_t g = atomic_load_explicit(&pool.gate, memory_order_acquire);
+    int joined = 0;
+    while (g & OPEN) {
+      if (atomic_compare_exchange_weak_explicit(&pool.gate, &g, g + 1, memory_order_acquire, memory_order_acquire)) {
+        joined = 1;
+        break;
+      }
+    }
+    if (!joined) continue;
+    run_chunks();
+    atomic_fetch_add_explicit(&pool.done, 1, memory_order_release);
+  }
+  return NULL;
+}
+
+static int wanted_threads(void) {
+  const char *env = getenv("MSD_NATIVE_THREADS");
+  long t = env && *env ? strtol(env, NULL, 10) : 0;
+  if (t <= 0) t = sysconf(_SC_NPROCESSORS_ONLN);
+  if (t < 1) t = 1;
+  if (t > MAX_THREADS) t = MAX_THREADS;
+  return (int)t;
+}
+
+static void start_pool(void) {
+  int want = wanted_threads() - 1;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 1 << 16);
+  for (int i = 0; i < want; i++) {
+    pthread_t t;
+    if (pthread_create(&t, &attr, worker_main, NULL) != 0) break;
+    pool.workers++;
+  }
+  pthread_attr_destroy(&attr);
+}
+
+int msd_threads(void) {
+  pthread_once(&pool_once, start_pool);
+  return pool.workers + 1;
+}
+
+/* fn over [0, n): on the calling thread alone when n is small, the pool has no workers or another caller holds it. */
+static void run(range_fn fn, const void *args, size_t n) {
+  if (n == 0) return;
+  pthread_once(&pool_once, start_pool);
+  if (n <= CHUNK || pool.workers == 0 || pthread_mutex_trylock(&pool.owner) != 0) {
+    fn(args, 0, n);
+    return;
+  }
+  pool.fn = fn;
+  pool.args = args;
+  pool.n = n;
+  atomic_store_explicit(&pool.next, 0, memory_order_relaxed);
+  atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
+  atomic_store_explicit(&pool.gate, OPEN, memory_order_release);
+  atomic_fetch_add(&pool.seq, 1);
+  if (atomic_load(&pool.sleepers) > 0) {
+    pthread_mutex_lock(&pool.lock);
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.lock);
+  }
+  run_chunks();
+  /* Close the gate: workers that have not joined by now stay out; wait for those that did. */
+  uint32_t joined = atomic_exchange_explicit(&pool.gate, 0, memory_order_acq_rel) & ~OPEN;
+  while (atomic_load_explicit(&pool.done, memory_order_acquire) != joined) cpu_relax();
+  pthread_mutex_unlock(&pool.owner);
+}
+
+/* ---------------------------------------------------------------- GELU */
+
+struct gelu_args {
+  int mode;
+  const float *x;
+  float *dy;
+  float *out;
+};
+
+/* One vector of gelu_pass in simd-kernels.wat, operation for operation (its comment has the formulas). */
+static inline void gelu8(int mode, f8 v, f8 d, f8 *res, f8 *deriv) {
+  const f8 one = splat(1.0f), half = splat(0.5f);
+  const i8 absmask = isplat(0x7fffffff), signmask = isplat((int32_t)0x80000000u);
+  f8 u = v * splat(0.70710678118654752f);
+  f8 a = as_f(as_i(u) & absmask);
+  f8 t = one / (one + a * splat(0.3275911f));
+  f8 z = as_f(as_i(a * a) ^ signmask);
+  const f8 zmin = splat(-87.3f);
+  i8 keep = (i8)(z >= zmin);
+  i8 below = (i8)(z < zmin); /* f32x4.pmax(z, zmin): zmin where z < zmin, else z (NaN stays) */
+  z = as_f((below & as_i(zmin)) | (~below & as_i(z)));
+  const f8 magic = splat(12583039.0f);
+  f8 b = z * splat(1.44269504088896341f) + magic;
+  f8 k = b - magic;
+  f8 r = z - k * splat(0.693359375f);
+  r = r + k * splat(2.12194440e-4f);
+  f8 p = splat(1.9875691500e-4f) * r + splat(1.3981999507e-3f);
+  p = p * r + splat(8.3334519073e-3f);
+  p = p * r + splat(4.1665795894e-2f);
+  p = p * r + splat(1.6666665459e-1f);
+  p = p * r + splat(5.0000001201e-1f);
+  p = (p * (r * r) + r) + one;
+  f8 e = as_f(keep & as_i(p * as_f(as_i(b) << 23)));
+  f8 y = splat(1.061405429f) * t + splat(-1.453152027f);
+  y = y * t + splat(1.421413741f);
+  y = y * t + splat(-0.284496736f);
+  y = y * t + splat(0.254829592f);
+  y = one - (y * t) * e;
+  y = as_f(as_i(y) | (as_i(u) & signmask));
+  p = (one + y) * half;
+  const f8 isqrt2pi = splat(0.39894228040143268f);
+  if (mode == 1) {
+    *res = d * (p + v * (e * isqrt2pi));
+  } else {
+    *res = v * p;
+    if (mode == 2) *deriv = p + v * (e * isqrt2pi);
+  }
+}
+
+static void gelu_range(const void *args, size_t begin, size_t end) {
+  const struct gelu_args *g = args;
+  const int mode = g->mode;
+  size_t i = begin;
+  f8 d = splat(0.0f), res, deriv;
+  for (; i + LANES <= end; i += LANES) {
+    if (mode == 1) d = load(g->dy + i);
+    gelu8(mode, load(g->x + i), d, &res, &deriv);
+    store(g->out + i, res);
+    if (mode == 2) store(g->dy + i, deriv);
+  }
+  if (i < end) {
+    size_t k = end - i;
+    if (mode == 1) d = load_part(g->dy + i, k);
+    gelu8(mode, load_part(g->x + i, k), d, &res, &deriv);
+    store_part(g->out + i, res, k);
+    if (mode == 2) store_part(g->dy + i, deriv, k);
+  }
+}
+
+void msd_gelu(int mode, const float *x, float *dy, float *out, size_t n) {
+  struct gelu_args a = {mode, x, dy, out};
+  run(gelu_range, &a, n);
+}
+
+/* ---------------------------------------------------------------- dropout */
+
+struct dropout_args {
+  const float *x;
+  float *out;
+  uint32_t base, threshold;
+  float scale;
+};
+
+/* all ones where position i is kept: lowbias32(i * golden ^ base) >= threshold, unsigned ($keep4 in the .wat) */
+static inline i8 keep8(u8 i, u8 base, u8 thr) {
+  u8 x = (i * usplat(0x9e3779b9u)) ^ base;
+  x = x ^ (x >> 16);
+  x = x * usplat(0x7feb352du);
+  x = x ^ (x >> 15);
+  x = x * usplat(0x846ca68bu);
+  x = x ^ (x >> 16);
+  return (i8)(x >= thr);
+}
+
+static void dropout_range(const void *args, size_t begin, size_t end) {
+  const struct dropout_args *a = args;
+  const u8 base = usplat(a->base), thr = usplat(a->threshold);
+  const i8 scale = as_i(splat(a->scale));
+  u8 idx = usplat((uint32_t)begin) + (u8){0, 1, 2, 3, 4, 5, 6, 7};
+  size_t i = begin;
+  for (; i + LANES <= end; i += LANES, idx += usplat(LANES)) {
+    f8 m = as_f(scale & keep8(idx, base, thr));
+    if (a->x) m = load(a->x + i) * m;
+    store(a->out + i, m);
+  }
+  if (i < end) {
+    size_t k = end - i;
+    f8 m = as_f(scale & keep8(idx, base, thr));
+    if (a->x) m = load_part(a->x + i, k) * m;
+    store_part(a->out + i, m, k);
+  }
+}
+
+void msd_dropout(const float *x, float *out, size_t n, uint32_t base, uint32_t threshold, float scale) {
+  struct dropout_args a = {x, out, base, threshold, scale};
+  run(dropout_range, &a, n);
+}
+
+/* ---------------------------------------------------------------- AdamW */
+
+struct adamw_args {
+  const float *p, *g;
+  float *m, *v, *out;
+  float b1, b2, eps, step, c, decay, gs;
+};
+
+static inline void adamw8(const struct adamw_args *a, f8 *x, f8 *gi, f8 *mi, f8 *vi) {
+  const f8 B1 = splat(a->b1), C1 = splat(1.0f - a->b1), B2 = splat(a->b2), C2 = splat(1.0f - a->b2);
+  const f8 EPS = splat(a->eps), S = splat(a->step), GS = splat(a->gs);
+  *gi = *gi * GS;
+  *mi = B1 * *mi + C1 * *gi;
+  *vi = B2 * *vi + (C2 * *gi) * *gi;
+  f8 sq = vsqrt(*vi);
+  if (a->c != 0.0f) {
+    *x = *x * splat(1.0f - a->decay) - S * (*mi / (sq / splat(a->c) + EPS));
+  } else {
+    *x = *x - S * (*mi / (sq + EPS));
+    *x = *x - *x * splat(a->decay);
+  }
+}
+
+static void adamw_range(const void *args, size_t begin, size_t end) {
+  const struct adamw_args *a = args;
+  size_t i = begin;
+  f8 x, gi, mi, vi;
+  for (; i + LANES <= end; i += LANES) {
+    x = load(a->p + i), gi = load(a->g + i), mi = load(a->m + i), vi = load(a->v + i);
+    adamw8(a, &x, &gi, &mi, &vi);
+    store(a->m + i, mi), store(a->v + i, vi), store(a->out + i, x);
+  }
+  if (i < end) {
+    size_t k = end - i;
+    x = load_part(a->p + i, k), gi = load_part(a->g + i, k), mi = load_part(a->m + i, k);
+    vi = load_part(a->v + i, k);
+    adamw8(a, &x, &gi, &mi, &vi);
+    store_part(a->m + i, mi, k), store_part(a->v + i, vi, k), store_part(a->out + i, x, k);
+  }
+}
+
+void msd_adamw(const float *p, const float *g, float *m, float *v, float *out, size_t n, float b1, float b2, float eps,
+               float step, float c, float decay, float gs) {
+  struct adamw_args a = {p, g, m, v, out, b1, b2, eps, step, c, decay, gs};
+  run(adamw_range, &a, n);
+}
+
+/* ---------------------------------------------------------------- += */
+
+struct add_args {
+  float *dst;
+  const float *src;
+};
+
+static void add_range(const void *args, size_t begin, size_t end) {
+  const struct add_args *a = args;
+  size_t i = begin;
+  for (; i + LANES <= end; i += LANES) store(a->dst + i, load(a->dst + i) + load(a->src + i));
+  for (; i < end; i++) a->dst[i] = a->dst[i] + a->src[i];
+}
+
+void msd_add_into(float *dst, const float *src, size_t n) {
+  struct add_args a = {dst, src};
+  run(add_range, &a, n);
+}
+#endif
