@@ -1,27 +1,27 @@
 /*
- * Element-wise kernels of src/backend/simd-kernels.wat in native code, on every core: the same arithmetic in the
- * same order per value (so the same bits), eight lanes at a time (AVX2 on x86-64) instead of wasm SIMD's four, and
- * the values of one call shared among the calling thread and a pool of worker threads.
+ * The largest element-wise kernels of src/backend/simd-kernels.wat in native code, on every core: the same arithmetic
+ * in the same order per value (so the same bits), eight lanes at a time (AVX2 on x86-64) instead of wasm SIMD's four,
+ * and the values of one call shared among the calling thread and a pool of worker threads.
  *
  * Why: tfjs-backend-wasm's heap cannot be shared with another thread in Node, so the wasm kernels run on one core
  * while the BLAS products use all of them. Code outside wasm can work on the heap by address (as sgemm does through
  * koffi), from any thread. Built at setup by kernel-setup/build-native.ts (a C compiler; without one the wasm
  * kernels run), loaded by src/backend/native-kernels.ts.
  *
- * Bits: the element-wise kernels compute each value independently of the others (GELU, dropout, AdamW, +=, *), so
- * how the values are split among threads and lanes cannot change a result; the row kernels (LayerNorm, the softmax
- * gradient) sum each row in the .wat's order on one thread. Compiled without -ffast-math and with
- * -ffp-contract=off: each + - * / sqrt is one IEEE float32 operation, as in wasm (no fused multiply-add).
+ * Bits: every kernel here computes each value independently of the others, so how the values are split among
+ * threads and lanes cannot change a result. Compiled without -ffast-math and with -ffp-contract=off: each + - * /
+ * sqrt is one IEEE float32 operation, as in wasm (no fused multiply-add).
+ *
+ * Only the passes that gain are here. The .wat's memory-bound kernels were ported too and measured slower or no
+ * faster at mBERT's sizes, right after a BLAS product (as in a step), because a worker's wake-up and the cold
+ * caches cost what the second core saves on passes of 0.1-0.5 ms: += and tfjs's Multiply over [512, 3072],
+ * LayerNorm forward and backward and the layout changes over [512, 768], the softmax gradient
+ * (bench/native-kernels.ts at 5afe1d5; README, "Element-wise kernels on every core").
  *
  *   msd_gelu(mode, x, dy, out, n)   mode 0: out = x Phi(x); 1: out = dy (Phi + x phi); 2: out = x Phi(x) and
  *                                   dy (an output here) = Phi + x phi   (gelu_forward / _backward / _forward_train)
  *   msd_dropout(x, out, n, base, threshold, scale)   x = 0: the mask; else x times it (dropout_mask / _apply)
  *   msd_adamw(p, g, m, v, out, n, b1, b2, eps, step, c, decay, gs)   c = 0: hf, else torch with sqrtBc2 = c
- *   msd_add_into(dst, src, n)       dst += src
- *   msd_mul(a, b, out, n)           out = a b (tfjs's Multiply of two float32 tensors of one shape)
- *   msd_layer_norm_forward / _backward, msd_softmax_backward, msd_rows_to_heads, msd_heads_to_rows: the .wat's
- *                                   kernels of those names; their row sums keep its order (four lanes, then the
- *                                   tail), rows are shared among threads, LayerNorm's dgamma and dbeta by columns
  *   msd_threads()                   threads a call uses (the caller included)
  *   msd_cpu_ok()                    1 where this build's instructions run (x86-64: AVX2; built apart, MSD_CPU_CHECK)
  */
@@ -199,13 +199,10 @@ int msd_threads(void) {
   return pool.workers + 1;
 }
 
-/*
- * fn over [0, n) in chunks of `chunk` items (values, or rows of `CHUNK / width` values): on the calling thread alone
- * when there is one chunk, the pool has no workers, or another caller holds it.
- */
+/* fn over [0, n) in chunks of `chunk` values: on the calling thread alone when there is one chunk, the pool has no
+ * workers, or another caller holds it. */
 static void run_items(range_fn fn, const void *args, size_t n, size_t chunk) {
   if (n == 0) return;
-  if (chunk == 0) chunk = 1;
   pthread_once(&pool_once, start_pool);
   if (n <= chunk || pool.workers == 0 || pthread_mutex_trylock(&pool.owner) != 0) {
     fn(args, 0, n);
@@ -233,11 +230,6 @@ static void run_items(range_fn fn, const void *args, size_t n, size_t chunk) {
 
 /* fn over n values. */
 static void run(range_fn fn, const void *args, size_t n) { run_items(fn, args, n, CHUNK); }
-
-/* fn over `rows` rows of `width` values each. */
-static void run_rows(range_fn fn, const void *args, size_t rows, size_t width) {
-  run_items(fn, args, rows, width == 0 ? rows : (CHUNK + width - 1) / width);
-}
 
 /* ---------------------------------------------------------------- GELU */
 
@@ -404,282 +396,4 @@ void msd_adamw(const float *p, const float *g, float *m, float *v, float *out, s
   run(adamw_range, &a, n);
 }
 
-/* ---------------------------------------------------------------- += */
-
-struct add_args {
-  float *dst;
-  const float *src;
-};
-
-static void add_range(const void *args, size_t begin, size_t end) {
-  const struct add_args *a = args;
-  size_t i = begin;
-  for (; i + LANES <= end; i += LANES) store(a->dst + i, load(a->dst + i) + load(a->src + i));
-  for (; i < end; i++) a->dst[i] = a->dst[i] + a->src[i];
-}
-
-void msd_add_into(float *dst, const float *src, size_t n) {
-  struct add_args a = {dst, src};
-  run(add_range, &a, n);
-}
-/* ---------------------------------------------------------------- products of two arrays */
-
-struct mul_args {
-  const float *a, *b;
-  float *out;
-};
-
-static void mul_range(const void *args, size_t begin, size_t end) {
-  const struct mul_args *a = args;
-  size_t i = begin;
-  for (; i + LANES <= end; i += LANES) store(a->out + i, load(a->a + i) * load(a->b + i));
-  for (; i < end; i++) a->out[i] = a->a[i] * a->b[i];
-}
-
-/* out = a * b, value by value (tfjs's Multiply of two float32 tensors of one shape). */
-void msd_mul(const float *a, const float *b, float *out, size_t n) {
-  struct mul_args args = {a, b, out};
-  run(mul_range, &args, n);
-}
-
-/* ---------------------------------------------------------------- row reductions, in wasm's order */
-
-/*
- * Row sums run as in simd-kernels.wat: four lanes over the first cols - cols mod 4 values (lane j adds the values at
- * j mod 4 in order), then (l0 + l1) + (l2 + l3), then the last cols mod 4 values one by one. Rows are independent, so
- * they are shared among threads; the sums themselves keep that order (the same bits).
- */
-typedef float f4 __attribute__((vector_size(16)));
-static inline f4 load4(const float *p) {
-  f4 v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-static inline void store4(float *p, f4 v) { memcpy(p, &v, sizeof v); }
-static inline f4 splat4(float v) { return (f4){v, v, v, v}; }
-static inline float hsum4(f4 v) { return (v[0] + v[1]) + (v[2] + v[3]); }
-
-struct ln_args {
-  const float *x, *res, *gamma, *beta;
-  float *y, *xhat, *rstd;
-  size_t cols;
-  float eps;
-};
-
-static void ln_forward_range(const void *args, size_t begin, size_t end) {
-  const struct ln_args *a = args;
-  const size_t cols = a->cols, vec = cols & ~(size_t)3;
-  const float fcols = (float)cols;
-  for (size_t r = begin; r < end; r++) {
-    const float *x = a->x + r * cols, *res = a->res ? a->res + r * cols : NULL;
-    float *xhat = a->xhat + r * cols, *y = a->y + r * cols;
-    f4 acc = splat4(0.0f);
-    size_t i = 0;
-    for (; i < vec; i += 4) {
-      f4 v = load4(x + i);
-      if (res) v = v + load4(res + i);
-      store4(xhat + i, v);
-      acc = acc + v;
-    }
-    float sum = hsum4(acc);
-    for (; i < cols; i++) {
-      float s = x[i];
-      if (res) s = s + res[i];
-      xhat[i] = s;
-      sum = sum + s;
-    }
-    const float mean = sum / fcols;
-    const f4 meanv = splat4(mean);
-    acc = splat4(0.0f);
-    for (i = 0; i < vec; i += 4) {
-      f4 v = load4(xhat + i) - meanv;
-      acc = acc + v * v;
-    }
-    sum = hsum4(acc);
-    for (; i < cols; i++) {
-      float s = xhat[i] - mean;
-      sum = sum + s * s;
-    }
-    const float rs = 1.0f / __builtin_sqrtf(sum / fcols + a->eps);
-    a->rstd[r] = rs;
-    const f4 rsv = splat4(rs);
-    for (i = 0; i < vec; i += 4) {
-      f4 v = (load4(xhat + i) - meanv) * rsv;
-      store4(xhat + i, v);
-      store4(y + i, v * load4(a->gamma + i) + load4(a->beta + i));
-    }
-    for (; i < cols; i++) {
-      float s = (xhat[i] - mean) * rs;
-      xhat[i] = s;
-      y[i] = s * a->gamma[i] + a->beta[i];
-    }
-  }
-}
-
-/* layer_norm_forward of simd-kernels.wat (res may be NULL). */
-void msd_layer_norm_forward(const float *x, const float *res, const float *gamma, const float *beta, float *y,
-                            float *xhat, float *rstd, size_t rows, size_t cols, float eps) {
-  struct ln_args a = {x, res, gamma, beta, y, xhat, rstd, cols, eps};
-  run_rows(ln_forward_range, &a, rows, cols);
-}
-
-struct ln_grad_args {
-  const float *dy, *xhat, *rstd, *gamma;
-  float *dx, *dgamma, *dbeta;
-  size_t rows, cols;
-};
-
-/* dx per row: g = dy gamma, dx = rstd (g - mean(g) - xhat mean(g xhat)). */
-static void ln_backward_rows(const void *args, size_t begin, size_t end) {
-  const struct ln_grad_args *a = args;
-  const size_t cols = a->cols, vec = cols & ~(size_t)3;
-  const float fcols = (float)cols;
-  for (size_t r = begin; r < end; r++) {
-    const float *dy = a->dy + r * cols, *xh = a->xhat + r * cols, *gm = a->gamma;
-    float *dx = a->dx + r * cols;
-    f4 sg = splat4(0.0f), sgx = splat4(0.0f);
-    size_t i = 0;
-    for (; i < vec; i += 4) {
-      f4 g = load4(dy + i) * load4(gm + i);
-      sg = sg + g;
-      sgx = sgx + g * load4(xh + i);
-    }
-    float sgs = hsum4(sg), sgxs = hsum4(sgx);
-    for (; i < cols; i++) {
-      float g = dy[i] * gm[i];
-      sgs = sgs + g;
-      sgxs = sgxs + g * xh[i];
-    }
-    const float mg = sgs / fcols, mgx = sgxs / fcols, rs = a->rstd[r];
-    const f4 mgv = splat4(mg), mgxv = splat4(mgx), rsv = splat4(rs);
-    for (i = 0; i < vec; i += 4) {
-      f4 g = load4(dy + i) * load4(gm + i);
-      store4(dx + i, rsv * ((g - mgv) - load4(xh + i) * mgxv));
-    }
-    for (; i < cols; i++) {
-      float g = dy[i] * gm[i];
-      dx[i] = rs * ((g - mg) - xh[i] * mgx);
-    }
-  }
-}
-
-/* dgamma = sum over rows of dy xhat, dbeta = sum over rows of dy, each column adding its rows in order. */
-static void ln_backward_cols(const void *args, size_t begin, size_t end) {
-  const struct ln_grad_args *a = args;
-  const size_t cols = a->cols;
-  for (size_t i = begin; i < end; i++) a->dgamma[i] = 0.0f, a->dbeta[i] = 0.0f;
-  for (size_t r = 0; r < a->rows; r++) {
-    const float *dy = a->dy + r * cols, *xh = a->xhat + r * cols;
-    size_t i = begin;
-    for (; i + LANES <= end; i += LANES) {
-      f8 d = load(dy + i);
-      store(a->dgamma + i, load(a->dgamma + i) + d * load(xh + i));
-      store(a->dbeta + i, load(a->dbeta + i) + d);
-    }
-    for (; i < end; i++) {
-      a->dgamma[i] = a->dgamma[i] + dy[i] * xh[i];
-      a->dbeta[i] = a->dbeta[i] + dy[i];
-    }
-  }
-}
-
-/* layer_norm_backward of simd-kernels.wat: dx by rows, dgamma and dbeta by columns (both shared among threads). */
-void msd_layer_norm_backward(const float *dy, const float *xhat, const float *rstd, const float *gamma, float *dx,
-                             float *dgamma, float *dbeta, size_t rows, size_t cols) {
-  struct ln_grad_args a = {dy, xhat, rstd, gamma, dx, dgamma, dbeta, rows, cols};
-  run_rows(ln_backward_rows, &a, rows, cols);
-  /* Columns in blocks of 64 (whole cache lines of every row). */
-  run_items(ln_backward_cols, &a, cols, rows * 64 >= CHUNK ? 64 : cols);
-}
-
-struct softmax_grad_args {
-  const float *p, *dp;
-  float *ds;
-  size_t cols;
-  float scale;
-};
-
-static void softmax_backward_range(const void *args, size_t begin, size_t end) {
-  const struct softmax_grad_args *a = args;
-  const size_t cols = a->cols, vec = cols & ~(size_t)3;
-  const float scale = a->scale;
-  const f4 scalev = splat4(scale);
-  for (size_t r = begin; r < end; r++) {
-    const float *p = a->p + r * cols, *dp = a->dp + r * cols;
-    float *ds = a->ds + r * cols;
-    f4 acc = splat4(0.0f);
-    size_t i = 0;
-    for (; i < vec; i += 4) acc = acc + load4(p + i) * load4(dp + i);
-    float dot = hsum4(acc);
-    for (; i < cols; i++) dot = dot + p[i] * dp[i];
-    const f4 dotv = splat4(dot);
-    for (i = 0; i < vec; i += 4) store4(ds + i, scalev * (load4(p + i) * (load4(dp + i) - dotv)));
-    for (; i < cols; i++) ds[i] = scale * (p[i] * (dp[i] - dot));
-  }
-}
-
-/* softmax_backward of simd-kernels.wat: ds = scale p (dp - sum(dp p)) per row. */
-void msd_softmax_backward(const float *p, const float *dp, float *ds, size_t rows, size_t cols, float scale) {
-  struct softmax_grad_args a = {p, dp, ds, cols, scale};
-  run_rows(softmax_backward_range, &a, rows, cols);
-}
-
-/* ---------------------------------------------------------------- the attention's layout changes */
-
-struct layout_args {
-  const float *x;
-  float *out;
-  const int32_t *ids;
-  size_t heads, dh, seq_len;
-};
-
-/* Index (in floats) of (bi, h = 0, ti) in [batch * heads, seqLen, dh] for position p = bi seqLen + ti. */
-static inline size_t head_slot(const struct layout_args *a, size_t p) {
-  size_t bi = p / a->seq_len;
-  return ((bi * a->heads) * a->seq_len + (p - bi * a->seq_len)) * a->dh;
-}
-
-static void rows_to_heads_range(const void *args, size_t begin, size_t end) {
-  const struct layout_args *a = args;
-  const size_t width = a->heads * a->dh, stride = a->seq_len * a->dh, bytes = a->dh * sizeof(float);
-  for (size_t r = begin; r < end; r++) {
-    float *dst = a->out + head_slot(a, (uint32_t)a->ids[r]);
-    const float *src = a->x + r * width;
-    for (size_t h = 0; h < a->heads; h++, src += a->dh, dst += stride) memcpy(dst, src, bytes);
-  }
-}
-
-static void heads_to_rows_range(const void *args, size_t begin, size_t end) {
-  const struct layout_args *a = args;
-  const size_t width = a->heads * a->dh, stride = a->seq_len * a->dh, bytes = a->dh * sizeof(float);
-  for (size_t r = begin; r < end; r++) {
-    const float *src = a->x + head_slot(a, (uint32_t)a->ids[r]);
-    float *dst = a->out + r * width;
-    for (size_t h = 0; h < a->heads; h++, src += stride, dst += a->dh) memcpy(dst, src, bytes);
-  }
-}
-
-struct zero_args {
-  char *p;
-};
-
-static void zero_range(const void *args, size_t begin, size_t end) {
-  memset(((const struct zero_args *)args)->p + begin, 0, end - begin);
-}
-
-/* rows_to_heads of simd-kernels.wat: the first zero_bytes bytes of out zeroed, then each row to its heads' slots. */
-void msd_rows_to_heads(const float *x, float *out, const int32_t *ids, size_t rows, size_t heads, size_t dh,
-                       size_t seq_len, size_t zero_bytes) {
-  struct zero_args z = {(char *)out};
-  run_items(zero_range, &z, zero_bytes, CHUNK * sizeof(float));
-  struct layout_args a = {x, out, ids, heads, dh, seq_len};
-  run_rows(rows_to_heads_range, &a, rows, heads * dh);
-}
-
-/* heads_to_rows of simd-kernels.wat: each row gathered from its heads' slots. */
-void msd_heads_to_rows(const float *x, float *out, const int32_t *ids, size_t rows, size_t heads, size_t dh,
-                       size_t seq_len) {
-  struct layout_args a = {x, out, ids, heads, dh, seq_len};
-  run_rows(heads_to_rows_range, &a, rows, heads * dh);
-}
 #endif

@@ -1,6 +1,5 @@
 /**
- * The element-wise kernels of src/backend/native-kernels.c (GELU, dropout, AdamW, +=, *, LayerNorm, the attention
- * softmax's gradient and layout changes), loaded through `koffi` from
+ * The element-wise kernels of src/backend/native-kernels.c (GELU, dropout, AdamW), loaded through `koffi` from
  * the shared library kernel-setup/build-native.ts builds at setup (`npm run build`). They compute the same bits as
  * the wasm SIMD kernels of simd-kernels.wat, eight lanes at a time and on every core: the wasm heap cannot be
  * shared with another thread in Node, but native code can work on it by address, from any thread.
@@ -39,50 +38,6 @@ export interface NativeKernels {
     decay: number,
     gs: number,
   ): void;
-  /** dst += src. */
-  addInto(dst: number, src: number, n: number): void;
-  /** out = a b, value by value. */
-  mul(a: number, b: number, out: number, n: number): void;
-  /** simd-kernels.wat's layer_norm_forward (res = 0: no residual). */
-  layerNormForward(
-    x: number,
-    res: number,
-    gamma: number,
-    beta: number,
-    y: number,
-    xhat: number,
-    rstd: number,
-    rows: number,
-    cols: number,
-    eps: number,
-  ): void;
-  /** simd-kernels.wat's layer_norm_backward. */
-  layerNormBackward(
-    dy: number,
-    xhat: number,
-    rstd: number,
-    gamma: number,
-    dx: number,
-    dgamma: number,
-    dbeta: number,
-    rows: number,
-    cols: number,
-  ): void;
-  /** simd-kernels.wat's softmax_backward. */
-  softmaxBackward(p: number, dp: number, ds: number, rows: number, cols: number, scale: number): void;
-  /** simd-kernels.wat's rows_to_heads (zeroBytes bytes of out zeroed first). */
-  rowsToHeads(
-    x: number,
-    out: number,
-    ids: number,
-    rows: number,
-    heads: number,
-    dh: number,
-    seqLen: number,
-    zeroBytes: number,
-  ): void;
-  /** simd-kernels.wat's heads_to_rows. */
-  headsToRows(x: number, out: number, ids: number, rows: number, heads: number, dh: number, seqLen: number): void;
   /** The byte address of a typed array's first element (an off-heap array: more than 64 bytes). */
   address(view: ArrayBufferView): number;
 }
@@ -140,39 +95,8 @@ function load(): NativeLoad {
     const adamw = fn<NativeKernels['adamw']>(
       'void msd_adamw(uintptr_t p, uintptr_t g, uintptr_t m, uintptr_t v, uintptr_t out, size_t n, float b1, float b2, float eps, float step, float c, float decay, float gs)',
     );
-    const addInto = fn<NativeKernels['addInto']>('void msd_add_into(uintptr_t dst, uintptr_t src, size_t n)');
-    const mul = fn<NativeKernels['mul']>('void msd_mul(uintptr_t a, uintptr_t b, uintptr_t out, size_t n)');
-    const layerNormForward = fn<NativeKernels['layerNormForward']>(
-      'void msd_layer_norm_forward(uintptr_t x, uintptr_t res, uintptr_t gamma, uintptr_t beta, uintptr_t y, uintptr_t xhat, uintptr_t rstd, size_t rows, size_t cols, float eps)',
-    );
-    const layerNormBackward = fn<NativeKernels['layerNormBackward']>(
-      'void msd_layer_norm_backward(uintptr_t dy, uintptr_t xhat, uintptr_t rstd, uintptr_t gamma, uintptr_t dx, uintptr_t dgamma, uintptr_t dbeta, size_t rows, size_t cols)',
-    );
-    const softmaxBackward = fn<NativeKernels['softmaxBackward']>(
-      'void msd_softmax_backward(uintptr_t p, uintptr_t dp, uintptr_t ds, size_t rows, size_t cols, float scale)',
-    );
-    const rowsToHeads = fn<NativeKernels['rowsToHeads']>(
-      'void msd_rows_to_heads(uintptr_t x, uintptr_t out, uintptr_t ids, size_t rows, size_t heads, size_t dh, size_t seqLen, size_t zeroBytes)',
-    );
-    const headsToRows = fn<NativeKernels['headsToRows']>(
-      'void msd_heads_to_rows(uintptr_t x, uintptr_t out, uintptr_t ids, size_t rows, size_t heads, size_t dh, size_t seqLen)',
-    );
     const address = (view: ArrayBufferView) => Number(koffi.address(view));
-    const kernels: NativeKernels = {
-      path,
-      threads,
-      gelu,
-      dropout,
-      adamw,
-      addInto,
-      mul,
-      layerNormForward,
-      layerNormBackward,
-      softmaxBackward,
-      rowsToHeads,
-      headsToRows,
-      address,
-    };
+    const kernels: NativeKernels = { path, threads, gelu, dropout, adamw, address };
     const problem = selfTest(kernels);
     if (problem) return { ok: false, reason: `${path}: ${problem}` };
     return { ok: true, kernels };
@@ -181,12 +105,14 @@ function load(): NativeLoad {
   }
 }
 
-/** A few values through += and dropout's mask: catches a wrong ABI or a stale library before any training. */
+/** A few values through GELU and dropout's mask: catches a wrong ABI or a stale library before any training. */
 function selfTest(k: NativeKernels): string | undefined {
-  const a = new Float32Array(40).map((_, i) => i);
-  const b = new Float32Array(40).fill(0.5);
-  k.addInto(k.address(a), k.address(b), 37);
-  if (a[0] !== 0.5 || a[36] !== 36.5 || a[37] !== 37) return 'msd_add_into gave wrong results on a check';
+  const x = new Float32Array(40).map((_, i) => i - 20);
+  const y = new Float32Array(40).fill(7);
+  k.gelu(0, k.address(x), 0, k.address(y), 37);
+  if (y[20] !== 0 || Math.abs(y[21]! - 0.8413447) > 1e-6 || y[0] !== -0 || y[37] !== 7) {
+    return 'msd_gelu gave wrong results on a check';
+  }
   const mask = new Float32Array(40);
   k.dropout(0, k.address(mask), 40, 1, 0, 2);
   if (!mask.every((v) => v === 2)) return 'msd_dropout gave wrong results on a check';

@@ -93,8 +93,6 @@ export interface SimdExports {
   adamw_torch(...args: [...head: AdamwArgs, sqrtBc2: number, decay: number, gradScale: number]): void;
   sum_squares(x: number, n: number): number;
   add_into(dst: number, src: number, n: number): void;
-  /** Only with the native kernels: out = a b, value by value (byte offsets of float32 arrays of n values). */
-  multiply?(a: number, b: number, out: number, n: number): void;
   /**
    * Only with the native kernels: AdamW's update (c = 0: hf, else torch with sqrtBc2 = c) with p, g and out in the
    * heap (byte offsets) and the moments in host memory, read and written where they are (no copy through the heap).
@@ -173,7 +171,7 @@ function kernelsFor(backend: BackendWasm): SimdExports {
 export const NATIVE_MIN_VALUES = 1024;
 
 /**
- * The module's exports with the element-wise passes (GELU, dropout, AdamW, +=) on the native kernels from
+ * The module's exports with the element-wise passes (GELU, dropout, AdamW) on the native kernels from
  * NATIVE_MIN_VALUES values on: the same bits (test/backend/native-kernels.test.ts), on every core. The heap's byte
  * offsets become addresses: the base of the memory's current buffer (growing the memory replaces the buffer) plus
  * the offset.
@@ -213,49 +211,6 @@ function withNative(k: SimdExports, nat: NativeKernels, memory: { buffer: ArrayB
       small(n)
         ? k.adamw_torch(p, g, m, v, out, n, b1, b2, eps, step, c, decay, gs)
         : nat.adamw(heap() + p, base + g, base + m, base + v, base + out, n, b1, b2, eps, step, c, decay, gs),
-    add_into: (dst, src, n) => (small(n) ? k.add_into(dst, src, n) : nat.addInto(heap() + dst, base + src, n)),
-    layer_norm_forward: (x, res, gamma, beta, y, xhat, rstd, rows, cols, eps) =>
-      small(rows * cols)
-        ? k.layer_norm_forward(x, res, gamma, beta, y, xhat, rstd, rows, cols, eps)
-        : nat.layerNormForward(
-            heap() + x,
-            res === 0 ? 0 : base + res,
-            base + gamma,
-            base + beta,
-            base + y,
-            base + xhat,
-            base + rstd,
-            rows,
-            cols,
-            eps,
-          ),
-    layer_norm_backward: (dy, xhat, rstd, gamma, dx, dgamma, dbeta, rows, cols) =>
-      small(rows * cols)
-        ? k.layer_norm_backward(dy, xhat, rstd, gamma, dx, dgamma, dbeta, rows, cols)
-        : nat.layerNormBackward(
-            heap() + dy,
-            base + xhat,
-            base + rstd,
-            base + gamma,
-            base + dx,
-            base + dgamma,
-            base + dbeta,
-            rows,
-            cols,
-          ),
-    softmax_backward: (p, dp, ds, rows, cols, scale) =>
-      small(rows * cols)
-        ? k.softmax_backward(p, dp, ds, rows, cols, scale)
-        : nat.softmaxBackward(heap() + p, base + dp, base + ds, rows, cols, scale),
-    rows_to_heads: (x, out, ids, rows, heads, dh, seqLen, zeroBytes) =>
-      small(rows * heads * dh)
-        ? k.rows_to_heads(x, out, ids, rows, heads, dh, seqLen, zeroBytes)
-        : nat.rowsToHeads(heap() + x, base + out, base + ids, rows, heads, dh, seqLen, zeroBytes),
-    heads_to_rows: (x, out, ids, rows, heads, dh, seqLen) =>
-      small(rows * heads * dh)
-        ? k.heads_to_rows(x, out, ids, rows, heads, dh, seqLen)
-        : nat.headsToRows(heap() + x, base + out, base + ids, rows, heads, dh, seqLen),
-    multiply: (a, b, out, n) => nat.mul(heap() + a, base + b, base + out, n),
     // Host arrays of 16 values or fewer may live on V8's heap, where the garbage collector can move them.
     adamw_host: (p, g, m, v, out, n, b1, b2, eps, step, c, decay, gs) => {
       if (m.length !== n || v.length !== n) throw new Error('adamw_host: the moments must hold n values each');
@@ -530,14 +485,6 @@ export type HeapKernels = Pick<
 export function heapKernels(): HeapKernels | undefined {
   if (!registered || tf.getBackend() !== 'wasm') return undefined;
   return kernelsFor(tf.engine().findBackend('wasm') as BackendWasm);
-}
-
-/**
- * The native `out = a b` for `backend`'s heap (byte offsets), or undefined without the native kernels: wasm-kernels.ts's
- * `Multiply` of two float32 tensors of one shape runs on it.
- */
-export function nativeMultiply(backend: BackendWasm): SimdExports['multiply'] {
-  return registered ? kernelsFor(backend).multiply : undefined;
 }
 
 /**

@@ -26,9 +26,6 @@
  *   the same bytes, as `Reshape` is: the stock kernel copies them (its `identity`). tfjs's gradient of `gather`
  *   transposes by the identity permutation twice, so every step that trains the word embeddings copied the whole
  *   embedding gradient once more (21,588 x 64 values in the tiny preset).
- * - `Multiply` of two float32 tensors of one shape (GELU's gradient, dy times the derivative its forward pass kept)
- *   on the native kernels (native-kernels.ts) when they are loaded: the same IEEE products on every core. Others,
- *   and every Multiply without them, go to the stock kernel.
  *
  * The kernel runs in JavaScript over views of the wasm heap: one pass over `x`, adding each row into the output
  * row named by its segment id. That is O(size of x) plus zeroing the output, the same work as the C++ kernels.
@@ -49,7 +46,6 @@ import {
   type UnsortedSegmentSumInputs,
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { NATIVE_MIN_VALUES, nativeMultiply } from './simd-kernels.js';
 
 const unsortedSegmentSumWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, segmentIds } = inputs as { [K in keyof UnsortedSegmentSumInputs]-?: TensorInfo };
@@ -208,27 +204,6 @@ const transposeNoOpWasm: KernelFunc = (args) => {
 
 export const wasmTransposeConfig = replacement('Transpose', transposeNoOpWasm);
 
-/**
- * `Multiply` of two float32 tensors of one shape, from NATIVE_MIN_VALUES values on, on the native kernels when they
- * are loaded (on every core; IEEE products, the stock kernel's bits); any other goes to the stock kernel.
- */
-const multiplyWasm: KernelFunc = (args) => {
-  const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
-  const backend = args.backend as BackendWasm;
-  const n = util.sizeFromShape(a.shape);
-  const mul =
-    a.dtype === 'float32' && b.dtype === 'float32' && n >= NATIVE_MIN_VALUES && util.arraysEqual(a.shape, b.shape)
-      ? nativeMultiply(backend)
-      : undefined;
-  if (!mul) return stockKernel('Multiply', backend).kernelFunc(args);
-  const out = backend.makeOutput(a.shape, 'float32');
-  const at = (t: TensorInfo) => (backend.typedArrayFromHeap(t) as Float32Array).byteOffset;
-  mul(at(a), at(b), at(out), n);
-  return out;
-};
-
-export const wasmMultiplyConfig = replacement('Multiply', multiplyWasm);
-
 /** Kernels we register in place of the stock ones (the others only fill gaps). */
 const replacing = new Set<KernelConfig>([
   wasmIdentityConfig,
@@ -236,12 +211,11 @@ const replacing = new Set<KernelConfig>([
   wasmSliceConfig,
   wasmFusedMatMulConfig,
   wasmTransposeConfig,
-  wasmMultiplyConfig,
 ]);
 
 /**
  * Registers our wasm kernels once: the missing ones, and ours in place of the stock Identity, GatherV2, Slice,
- * _FusedMatMul, Transpose and Multiply (which hand other cases back to the stock kernels). Returns the names registered by this
+ * _FusedMatMul and Transpose (which hand other cases back to the stock kernels). Returns the names registered by this
  * call.
  */
 export function registerWasmKernels(): string[] {
@@ -253,7 +227,6 @@ export function registerWasmKernels(): string[] {
     wasmSliceConfig,
     wasmFusedMatMulConfig,
     wasmTransposeConfig,
-    wasmMultiplyConfig,
   ]) {
     const current = getKernel(config.kernelName, config.backendName);
     if (current === config) continue;

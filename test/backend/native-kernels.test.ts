@@ -1,8 +1,7 @@
 /**
  * The native element-wise kernels (src/backend/native-kernels.c): built by `npm run build` and loaded, unless
  * `MSD_NATIVE=off` says otherwise; bit for bit the wasm SIMD kernels' results (simd-kernels.wat) for GELU (three
- * modes), dropout (mask and apply), AdamW (both variants, moments in the heap and in host memory), +=, LayerNorm
- * (forward and backward), the attention softmax's gradient and the layout changes, and tfjs's Multiply, over sizes
+ * modes), dropout (mask and apply) and AdamW (both variants, moments in the heap and in host memory), over sizes
  * that exercise the eight-lane loop, the tail, one chunk and several (the worker threads), with special values; the
  * same bits on one thread as on all; the backend's summary names them; `MSD_NATIVE=off` leaves the wasm kernels.
  */
@@ -128,7 +127,7 @@ test(
 );
 
 test(
-  'AdamW (hf and torch; moments in the heap or host memory) and +=: the bits of the wasm kernels',
+  'AdamW (hf and torch; moments in the heap or host memory): the bits of the wasm kernels',
   { skip: off },
   async () => {
     await initBackend({ prefer: 'wasm' });
@@ -166,7 +165,6 @@ test(
           1,
         ),
       );
-      sameBits('add_into', [p, g], 0, (k, [hp, hg]) => k.add_into(hp!.byteOffset, hg!.byteOffset, n));
       if (n <= 16) continue;
       // Host moments, updated where they are, against the wasm kernel on heap copies.
       for (const torch of [false, true]) {
@@ -212,136 +210,6 @@ test(
   },
 );
 
-test(
-  'LayerNorm (forward with and without a residual, backward) and the softmax gradient: the bits of the wasm kernels',
-  { skip: off },
-  async () => {
-    await initBackend({ prefer: 'wasm' });
-    // Widths with and without a tail of cols mod 4; row counts below one chunk, at it and above it (threads).
-    for (const [rows, cols] of [
-      [3, 5],
-      [2, 768],
-      [40, 771],
-      [300, 64],
-      [257, 130],
-    ] as const) {
-      const n = rows * cols;
-      const x = values(n, n + 11).map((v, i) => (i < SPECIALS.length && rows < 10 ? v : v / 3));
-      const res = values(n, n + 12).map((v) => (Number.isFinite(v) ? v / 5 : 1));
-      const gamma = values(cols, cols + 13).map((v) => (Number.isFinite(v) ? v : 1));
-      const beta = values(cols, cols + 14).map((v) => (Number.isFinite(v) ? v : 0));
-      for (const withRes of [false, true]) {
-        sameBits(
-          `layer_norm_forward ${rows}x${cols} res ${withRes}`,
-          [x, res, gamma, beta],
-          3,
-          (k, [hx, hr, hg, hb], [y, xhat, rstd]) =>
-            k.layer_norm_forward(
-              hx!.byteOffset,
-              withRes ? hr!.byteOffset : 0,
-              hg!.byteOffset,
-              hb!.byteOffset,
-              y!.byteOffset,
-              xhat!.byteOffset,
-              rstd!.byteOffset,
-              rows,
-              cols,
-              1e-12,
-            ),
-        );
-      }
-      const rstd = values(rows, rows + 15).map((v) => (Number.isFinite(v) ? Math.abs(v) + 0.5 : v));
-      const dy = values(n, n + 16);
-      const xhat = values(n, n + 17);
-      // dgamma and dbeta are cols values: outputs of n values hold them (the rest stays 0 on both sides).
-      sameBits(
-        `layer_norm_backward ${rows}x${cols}`,
-        [dy, xhat, rstd, gamma],
-        3,
-        (k, [hdy, hx, hr, hg], [dx, dgamma, dbeta]) =>
-          k.layer_norm_backward(
-            hdy!.byteOffset,
-            hx!.byteOffset,
-            hr!.byteOffset,
-            hg!.byteOffset,
-            dx!.byteOffset,
-            dgamma!.byteOffset,
-            dbeta!.byteOffset,
-            rows,
-            cols,
-          ),
-      );
-      const p = values(n, n + 18).map((v) => (Number.isFinite(v) ? Math.abs(v) / 10 : v));
-      sameBits(`softmax_backward ${rows}x${cols}`, [p, dy], 1, (k, [hp, hdp], [ds]) =>
-        k.softmax_backward(hp!.byteOffset, hdp!.byteOffset, ds!.byteOffset, rows, cols, 0.125),
-      );
-    }
-  },
-);
-
-test('the attention layout changes (rows to heads and back): the bits of the wasm kernels', { skip: off }, async () => {
-  await initBackend({ prefer: 'wasm' });
-  for (const [batch, seqLen, heads, dh] of [
-    [2, 3, 2, 4],
-    [4, 37, 12, 64],
-    [9, 64, 4, 16],
-  ] as const) {
-    // Real tokens: every sentence's first positions (packed rows), in order.
-    const ids: number[] = [];
-    for (let b = 0; b < batch; b++) for (let t = 0; t < seqLen - (b % 3); t++) ids.push(b * seqLen + t);
-    const rows = ids.length;
-    const width = heads * dh;
-    const slots = batch * heads * seqLen * dh;
-    const idFloats = new Float32Array(new Int32Array(ids).buffer);
-    const x = values(rows * width, rows + 21);
-    const zeroBytes = Math.floor(slots / 2) * 4; // the rest keeps its 7s where no row lands
-    sameBits(
-      `rows_to_heads ${batch}x${seqLen}x${heads}x${dh}`,
-      [x, idFloats, new Float32Array(slots).fill(7)],
-      0,
-      (k, [hx, hids, out]) =>
-        k.rows_to_heads(hx!.byteOffset, out!.byteOffset, hids!.byteOffset, rows, heads, dh, seqLen, zeroBytes),
-    );
-    const y = values(slots, slots + 22);
-    sameBits(
-      `heads_to_rows ${batch}x${seqLen}x${heads}x${dh}`,
-      [y, idFloats, new Float32Array(rows * width)],
-      0,
-      (k, [hy, hids, out]) =>
-        k.heads_to_rows(hy!.byteOffset, out!.byteOffset, hids!.byteOffset, rows, heads, dh, seqLen),
-    );
-  }
-});
-
-test(
-  'Multiply of two float32 tensors of one shape runs natively, with the bits of float32 products',
-  { skip: off },
-  async () => {
-    const { tf } = await import('../../src/tf.js');
-    await initBackend({ prefer: 'wasm' });
-    for (const n of [1023, 1024, 40_001]) {
-      const a = values(n, n + 31);
-      const b = values(n, n + 32).reverse();
-      const got = tf.tidy(() => tf.mul(tf.tensor1d(a), tf.tensor1d(b)).dataSync()) as Float32Array;
-      for (let i = 0; i < n; i++) {
-        const want = Math.fround(a[i]! * b[i]!);
-        if (!Object.is(got[i], want) && !(Number.isNaN(got[i]) && Number.isNaN(want))) {
-          assert.fail(`n = ${n}: ${a[i]} * ${b[i]} gave ${got[i]}, expected ${want}`);
-        }
-      }
-    }
-    // Broadcasting and int32 go to the stock kernel.
-    assert.deepEqual(
-      Array.from(tf.mul(tf.tensor2d([1, 2, 3, 4], [2, 2]), tf.tensor1d([10, 100])).dataSync()),
-      [10, 200, 30, 400],
-    );
-    assert.deepEqual(
-      Array.from(tf.mul(tf.tensor1d([3, 4], 'int32'), tf.tensor1d([5, 6], 'int32')).dataSync()),
-      [15, 24],
-    );
-  },
-);
-
 /** A child process that runs every native kernel over 200,003 values and prints a hash of the outputs. */
 function childHash(env: Record<string, string>): { hash: string; summary: string } {
   const script = `
@@ -357,7 +225,6 @@ function childHash(env: Record<string, string>): { hash: string; summary: string
     k.gelu_forward_train(x.byteOffset, a.byteOffset, b.byteOffset, n);
     k.dropout_apply(a.byteOffset, a.byteOffset, n, 42, 429496730, 1 / 0.9);
     k.adamw_hf(x.byteOffset, b.byteOffset, m.byteOffset, v.byteOffset, x.byteOffset, n, 0.9, 0.999, 1e-8, 1e-3, 0.01, 1);
-    k.add_into(a.byteOffset, x.byteOffset, n);
     const h = createHash('sha256');
     for (const t of [x, a, b, m, v]) h.update(new Uint8Array(Float32Array.from(t.view()).buffer));
     console.log(JSON.stringify({ hash: h.digest('hex'), summary: info.summary }));`;
