@@ -110,7 +110,8 @@ const WHERE = 'train/adamw.ts: AdamW';
 /**
  * On wasm with the SIMD kernels, the update is `adamw_hf`/`adamw_torch` of src/backend/simd-kernels.wat (four float32
  * lanes, the same operations in the same order as the loops below: the same bits). Host moments pass through two
- * heap scratch arrays of this many values (copied in and out, about 0.5 ns per parameter).
+ * heap scratch arrays of this many values (copied in and out, about 0.5 ns per parameter), except with the native
+ * kernels (src/backend/native-kernels.c, `adamw_host`), which read and write them where they are.
  */
 const CHUNK = 16384;
 
