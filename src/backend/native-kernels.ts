@@ -11,6 +11,7 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { AdamwCall } from './simd-kernels.js';
 
 /** The kernels, called with byte addresses (the wasm heap's base plus a tensor's offset, or a host array's). */
 export interface NativeKernels {
@@ -23,21 +24,7 @@ export interface NativeKernels {
   /** x = 0: out = the dropout mask; else out = x times it (simd-kernels.wat's dropout_mask / dropout_apply). */
   dropout(x: number, out: number, n: number, base: number, threshold: number, scale: number): void;
   /** AdamW's fused update (simd-kernels.wat's $adamw): c = 0 is the hf variant, c = sqrtBc2 > 0 torch's. */
-  adamw(
-    p: number,
-    g: number,
-    m: number,
-    v: number,
-    out: number,
-    n: number,
-    b1: number,
-    b2: number,
-    eps: number,
-    step: number,
-    c: number,
-    decay: number,
-    gs: number,
-  ): void;
+  adamw(...args: AdamwCall): void;
   /** The byte address of a typed array's first element (an off-heap array: more than 64 bytes). */
   address(view: ArrayBufferView): number;
 }

@@ -45,12 +45,15 @@ import { SIMD_KERNELS_WASM_BASE64 } from './simd-kernels.wasm.js';
 // Type only: this module is also bundled for the browser (the tagger); Node's initBackend passes the kernels in.
 import type { NativeKernels } from './native-kernels.js';
 
-/** The arguments both AdamW kernels start with: byte offsets of p, g, m, v and the output, n, and the step's constants. */
-type AdamwArgs = [
+/**
+ * The arguments every AdamW kernel starts with: p, g, m, v and the output (byte offsets or addresses; the moments
+ * may be host arrays, `M`), n, and the step's constants.
+ */
+export type AdamwHead<M = number> = [
   p: number,
   g: number,
-  m: number,
-  v: number,
+  m: M,
+  v: M,
   out: number,
   n: number,
   b1: number,
@@ -58,6 +61,8 @@ type AdamwArgs = [
   eps: number,
   stepSize: number,
 ];
+/** AdamW with both variants in one call: c = 0 is hf's, c = sqrtBc2 > 0 torch's (native-kernels.c's msd_adamw). */
+export type AdamwCall<M = number> = [...head: AdamwHead<M>, c: number, decay: number, gradScale: number];
 
 export interface SimdExports {
   gelu_forward(x: number, out: number, n: number): void;
@@ -89,29 +94,15 @@ export interface SimdExports {
   softmax_backward(p: number, dp: number, ds: number, rows: number, cols: number, scale: number): void;
   dropout_mask(out: number, n: number, base: number, threshold: number, scale: number): void;
   dropout_apply(x: number, out: number, n: number, base: number, threshold: number, scale: number): void;
-  adamw_hf(...args: [...head: AdamwArgs, decay: number, gradScale: number]): void;
-  adamw_torch(...args: [...head: AdamwArgs, sqrtBc2: number, decay: number, gradScale: number]): void;
+  adamw_hf(...args: [...head: AdamwHead, decay: number, gradScale: number]): void;
+  adamw_torch(...args: [...head: AdamwHead, sqrtBc2: number, decay: number, gradScale: number]): void;
   sum_squares(x: number, n: number): number;
   add_into(dst: number, src: number, n: number): void;
   /**
    * Only with the native kernels: AdamW's update (c = 0: hf, else torch with sqrtBc2 = c) with p, g and out in the
    * heap (byte offsets) and the moments in host memory, read and written where they are (no copy through the heap).
    */
-  adamw_host?(
-    p: number,
-    g: number,
-    m: Float32Array,
-    v: Float32Array,
-    out: number,
-    n: number,
-    b1: number,
-    b2: number,
-    eps: number,
-    step: number,
-    c: number,
-    decay: number,
-    gs: number,
-  ): void;
+  adamw_host?(...args: AdamwCall<Float32Array>): void;
   rows_to_heads(
     x: number,
     out: number,

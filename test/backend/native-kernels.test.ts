@@ -176,31 +176,9 @@ test(
         const wasm = wasmHeapKernels()!;
         const sqrtBc2 = torch ? f(0.3) : 0;
         native.adamw_host!(hp.byteOffset, hg.byteOffset, m2, v2, out1.byteOffset, n, ...c, sqrtBc2, f(0.01), f(0.7));
-        if (torch)
-          wasm.adamw_torch(
-            hp.byteOffset,
-            hg.byteOffset,
-            hm.byteOffset,
-            hv.byteOffset,
-            out2.byteOffset,
-            n,
-            ...c,
-            sqrtBc2,
-            f(0.01),
-            f(0.7),
-          );
-        else
-          wasm.adamw_hf(
-            hp.byteOffset,
-            hg.byteOffset,
-            hm.byteOffset,
-            hv.byteOffset,
-            out2.byteOffset,
-            n,
-            ...c,
-            f(0.01),
-            f(0.7),
-          );
+        const head = [hp.byteOffset, hg.byteOffset, hm.byteOffset, hv.byteOffset, out2.byteOffset, n, ...c] as const;
+        if (torch) wasm.adamw_torch(...head, sqrtBc2, f(0.01), f(0.7));
+        else wasm.adamw_hf(...head, f(0.01), f(0.7));
         assert.deepEqual(bitsOf(out1), bitsOf(out2), `adamw_host (torch ${torch}), n = ${n}: parameters`);
         assert.deepEqual(new Uint32Array(m2.buffer), bitsOf(hm), `adamw_host (torch ${torch}), n = ${n}: m`);
         assert.deepEqual(new Uint32Array(v2.buffer), bitsOf(hv), `adamw_host (torch ${torch}), n = ${n}: v`);
