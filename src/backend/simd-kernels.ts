@@ -159,7 +159,7 @@ function kernelsFor(backend: BackendWasm): SimdExports {
  * Calls of at least this many values go to the native kernels (native-kernels.ts) when they are loaded: below it
  * the FFI call (about 0.5 us) costs more than the pass.
  */
-export const NATIVE_MIN_VALUES = 1024;
+const NATIVE_MIN_VALUES = 1024;
 
 /**
  * The module's exports with the element-wise passes (GELU, dropout, AdamW) on the native kernels from
