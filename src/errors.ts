@@ -118,3 +118,8 @@ export function didYouMean(word: string, candidates: Iterable<string>): string {
   const m = closestMatch(word, candidates);
   return m === undefined ? '' : `; did you mean '${m}'?`;
 }
+
+/** The first line of an error's message (or of the thrown value), for one-line reasons in summaries. */
+export function firstLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).split('\n')[0]!;
+}

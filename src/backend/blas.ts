@@ -17,6 +17,7 @@
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
+import { firstLine } from '../errors.js';
 import { cpus } from 'node:os';
 import { isMainThread } from 'node:worker_threads';
 
@@ -257,8 +258,4 @@ function selfTestAt(sgemmAt: SgemmAt, address: (view: Float32Array) => number): 
   const at = address(buf);
   sgemmAt(false, false, 2, 2, 3, 1, at + 4, 3, at + 28, 2, 0, at + 52, 2);
   return [58, 64, 139, 154].every((v, i) => buf[13 + i] === v);
-}
-
-function firstLine(err: unknown): string {
-  return String((err as Error)?.message ?? err).split('\n')[0]!;
 }

@@ -10,6 +10,7 @@
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
+import { firstLine } from '../errors.js';
 import { fileURLToPath } from 'node:url';
 import type { AdamwCall } from './simd-kernels.js';
 
@@ -104,8 +105,4 @@ function selfTest(k: NativeKernels): string | undefined {
   k.dropout(0, k.address(mask), 40, 1, 0, 2);
   if (!mask.every((v) => v === 2)) return 'msd_dropout gave wrong results on a check';
   return undefined;
-}
-
-function firstLine(err: unknown): string {
-  return String((err as Error)?.message ?? err).split('\n')[0]!;
 }

@@ -162,6 +162,12 @@ function kernelsFor(backend: BackendWasm): SimdExports {
 const NATIVE_MIN_VALUES = 1024;
 
 /**
+ * `adamw_host` takes host moments of at least this many values: V8 keeps typed arrays of 64 bytes or less on its
+ * own heap, where the garbage collector can move them under an address.
+ */
+export const HOST_MOMENTS_MIN_VALUES = 17;
+
+/**
  * The module's exports with the element-wise passes (GELU, dropout, AdamW) on the native kernels from
  * NATIVE_MIN_VALUES values on: the same bits (test/backend/native-kernels.test.ts), on every core. The heap's byte
  * offsets become addresses: the base of the memory's current buffer (growing the memory replaces the buffer) plus
@@ -202,11 +208,10 @@ function withNative(k: SimdExports, nat: NativeKernels, memory: { buffer: ArrayB
       small(n)
         ? k.adamw_torch(p, g, m, v, out, n, b1, b2, eps, step, c, decay, gs)
         : nat.adamw(heap() + p, base + g, base + m, base + v, base + out, n, b1, b2, eps, step, c, decay, gs),
-    // Host arrays of 16 values or fewer may live on V8's heap, where the garbage collector can move them.
     adamw_host: (p, g, m, v, out, n, b1, b2, eps, step, c, decay, gs) => {
       if (m.length !== n || v.length !== n) throw new Error('adamw_host: the moments must hold n values each');
-      if (n === 0) return;
-      if (n <= 16) throw new Error('adamw_host: moments of 16 values or fewer go through the heap');
+      if (n < HOST_MOMENTS_MIN_VALUES)
+        throw new Error(`adamw_host: moments of fewer than ${HOST_MOMENTS_MIN_VALUES} values go through the heap`);
       nat.adamw(heap() + p, base + g, nat.address(m), nat.address(v), base + out, n, b1, b2, eps, step, c, decay, gs);
     },
   };

@@ -25,7 +25,7 @@
  */
 import type { Tensor, Variable } from '../tf.js';
 import { updateVariable, updateVariableInHeap } from '../backend/host-memory.js';
-import { heapKernels, type HeapKernels } from '../backend/simd-kernels.js';
+import { HOST_MOMENTS_MIN_VALUES, heapKernels, type HeapKernels } from '../backend/simd-kernels.js';
 import { HeapFloats } from '../backend/heap-floats.js';
 
 export interface AdamWOptions {
@@ -211,7 +211,7 @@ function heapUpdate(
     return;
   }
   const { m, v } = slot.host!;
-  if (kernels.adamw_host && m.length > 16) {
+  if (kernels.adamw_host && m.length >= HOST_MOMENTS_MIN_VALUES) {
     // The native kernels read and write host moments where they are.
     const sqrtBc2 = variant === 'hf' ? 0 : c.sqrtBc2;
     kernels.adamw_host(

@@ -10,7 +10,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { initBackend } from '../../src/backend/init.js';
-import { heapKernels, wasmHeapKernels, type SimdExports } from '../../src/backend/simd-kernels.js';
+import {
+  HOST_MOMENTS_MIN_VALUES,
+  heapKernels,
+  wasmHeapKernels,
+  type SimdExports,
+} from '../../src/backend/simd-kernels.js';
 import { loadNativeKernels, nativeLibraryPath } from '../../src/backend/native-kernels.js';
 import { HeapFloats } from '../../src/backend/heap-floats.js';
 import { createRng } from '../../src/rng.js';
@@ -165,7 +170,7 @@ test(
           1,
         ),
       );
-      if (n <= 16) continue;
+      if (n < HOST_MOMENTS_MIN_VALUES) continue;
       // Host moments, updated where they are, against the wasm kernel on heap copies.
       for (const torch of [false, true]) {
         const [hp, hg] = [heapOf(p), heapOf(g)];
