@@ -132,15 +132,21 @@ test('GatherV2 on wasm: rows (embedding lookups) by block copy, other axes by th
   );
 });
 
-test('Slice on wasm: contiguous blocks by one copy, other slices by the stock kernel, both equal to cpu', async () => {
+test('Slice on wasm: copies of contiguous runs over heap views, equal to cpu for every rank and cut', async () => {
   const cases: { shape: number[]; begin: number[]; size: number[]; dtype: 'float32' | 'int32' | 'bool' }[] = [
     { shape: [512, 8], begin: [0, 0], size: [128, 8], dtype: 'float32' }, // position embeddings' first rows
     { shape: [12, 8], begin: [5, 0], size: [3, -1], dtype: 'float32' }, // rows from an offset, -1 = to the end
     { shape: [2, 3, 4], begin: [1, 2, 0], size: [1, 1, 4], dtype: 'int32' }, // one row of one entry
     { shape: [2, 3, 4], begin: [1, 0, 0], size: [1, 3, 4], dtype: 'bool' },
-    { shape: [4, 6], begin: [1, 2], size: [2, 3], dtype: 'float32' }, // not contiguous: the stock kernel
-    { shape: [2, 3, 4], begin: [0, 1, 0], size: [2, 2, 4], dtype: 'float32' }, // not contiguous either
+    { shape: [4, 6], begin: [1, 2], size: [2, 3], dtype: 'float32' }, // one run per row
+    { shape: [2, 3, 4], begin: [0, 1, 0], size: [2, 2, 4], dtype: 'float32' }, // one run of 2 x 4 per leading index
+    { shape: [4, 7, 6], begin: [1, 0, 0], size: [2, 3, -1], dtype: 'float32' }, // a pass's target rows and positions
+    { shape: [4, 7, 6], begin: [2, 0, 0], size: [2, 1, 6], dtype: 'float32' }, // [CLS] of the last rows
+    { shape: [3, 4, 5], begin: [1, 1, 2], size: [2, 3, 2], dtype: 'int32' }, // every axis cut
+    { shape: [2, 3, 4, 5], begin: [1, 0, 1, 1], size: [1, 3, 2, 3], dtype: 'float32' },
+    { shape: [2, 3, 2, 2, 3], begin: [0, 1, 0, 1, 0], size: [2, 2, 2, 1, 3], dtype: 'bool' }, // rank 5
     { shape: [5, 4], begin: [2, 0], size: [0, 4], dtype: 'float32' }, // empty
+    { shape: [5, 4, 3], begin: [1, 1, 0], size: [3, 0, 3], dtype: 'float32' }, // empty inside
   ];
   for (const c of cases) {
     const run = (backend: 'cpu' | 'wasm') =>
