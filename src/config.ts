@@ -124,7 +124,8 @@ export interface RunConfig {
    * Memory bound of one forward/backward pass, in padded tokens (rows x longest row). A batch larger than this is cut
    * into micro-batches whose gradients are accumulated: the same update as one pass (gradient accumulation; see
    * train/loop.ts), with one micro-batch's activations in memory at a time. 0 = never cut. A student pass runs its
-   * target forward and (for MMD_M) its source forward on one tape, each within the bound. The paper preset's 512
+   * target rows and (for MMD_M) its source rows on one tape, each side within the bound (as one encoder batch when a
+   * side is small: train/student-pass.ts). The paper preset's 512
    * keeps an mBERT step (embeddings + layers 1-3 frozen) inside the 4 GiB wasm heap (1024 peaked at 4.08 GB for the
    * teacher); on a GPU, raise it or set 0.
    */

@@ -34,7 +34,8 @@ import type { Tensor, Variable } from '../tf.js';
 import { firstPieceMask } from '../tokenizer/align.js';
 import { chunkBatch, splitBatch, type Batch } from '../tokenizer/batching.js';
 import { accumulateGradients, microBatchSeed, passGradients, type StepGradients } from './loop.js';
-import { sourceSeed, teacherCls } from './student-cls.js';
+import { teacherCls } from './student-cls.js';
+import { passForwards, type PassForward } from './student-pass.js';
 import type { StudentBatch, TeacherOutputs } from './student.js';
 
 /** What one micro-batch of a student step needs from the whole batch (see the header). */
@@ -47,12 +48,12 @@ export interface MicroBatchShare {
   mmdGradTarget?: tf.Tensor2D;
   mmdGradSource?: tf.Tensor2D;
   /**
-   * The frozen prefix's states (embeddings and frozen layers) of this micro-batch's target and source rows, kept from
-   * step 1's pass, which ran them with the same dropout seeds: step 5 continues from them instead of recomputing
-   * them (`ForwardOptions.frozenPrefix`; with the paper's freezing, 4 of 13 blocks of the forward).
+   * The frozen prefix's states (embeddings and frozen layers) of this micro-batch's pass (student-pass.ts), one list
+   * per forward of the pass, kept from step 1's forwards, which ran them with the same dropout seeds: step 5 continues
+   * from them instead of recomputing them (`ForwardOptions.frozenPrefix`; with the paper's freezing, 4 of 13 blocks
+   * of the forward).
    */
-  targetPrefix?: tf.Tensor3D[];
-  sourcePrefix?: tf.Tensor3D[];
+  prefix?: tf.Tensor3D[][];
 }
 
 /** One micro-batch's loss; a kept micro-batch's also holds its [CLS] rows, the other outputs its walk starts from. */
@@ -178,7 +179,7 @@ export function studentStepGradients(
         teacherClsSource.dispose();
       }
     } finally {
-      for (const share of cut.shares) tf.dispose([...(share.targetPrefix ?? []), ...(share.sourcePrefix ?? [])]);
+      for (const share of cut.shares) tf.dispose((share.prefix ?? []).flat());
     }
   };
 }
@@ -201,7 +202,7 @@ interface CoupledStep {
 function coupledGradients(step: CoupledStep, teacherClsSource: tf.Tensor2D): StepGradients {
   const { cfg, cut, seeds, loss, variables, useL, useM } = step;
   const n = cut.targets.length;
-  const kept = keptMicroBatches(cfg, cut);
+  const kept = keptMicroBatches(cfg, useM ? cut : { targets: cut.targets, sources: [] });
   const recorded: RecordedForward<MicroBatchLoss>[] = [];
   let mmd: ReturnType<typeof wholeBatchMmd> | undefined;
   const sum = new StepSum();
@@ -253,7 +254,9 @@ function coupledGradients(step: CoupledStep, teacherClsSource: tf.Tensor2D): Ste
 
 /**
  * How many leading micro-batches keep their tapes (steps 2 and 4): as many as fit, with their target and source
- * rows' padded tokens, in `run.keptTapeTokens`, and at least the first.
+ * rows' padded tokens (each side at its own length), in `run.keptTapeTokens`, and at least the first. `sources`: the
+ * source rows the passes run (none when MMD_M is off). A pass whose sides differ in length holds its attention at
+ * the longer one (student-pass.ts), a share of its tape that this count leaves at each side's own length.
  */
 export function keptMicroBatches(cfg: MsdConfig, cut: Pick<StudentCut, 'targets' | 'sources'>): number {
   const tokens = (b: Batch | undefined) => (b ? b.shape[0] * b.shape[1] : 0);
@@ -347,10 +350,11 @@ function cutStudentBatch(cfg: MsdConfig, student: NerModel, batch: StudentBatch)
 
 /**
  * Step 1: the student [CLS] rows of micro-batches kept..n-1 on target (for MMD_L) and source (MMD_M), off the tape,
- * by micro-batch; each one's frozen-prefix states are kept on its share (`targetPrefix`, `sourcePrefix`). These
- * forwards go through `readHeads` (model/inference.ts) on this thread: shared with the inference worker, a job copies
- * the weights (trained since the last step) into it first, and with most micro-batches kept, what is left for the
- * worker costs less than that copy (README, "Gradient accumulation").
+ * by micro-batch: the forwards of each one's pass (student-pass.ts: its target rows and, when MMD_M is on, its source
+ * rows) with their dropout seeds, as step 5 runs them; each forward's frozen-prefix states are kept on the share
+ * (`prefix`). These forwards go through `readHeads` (model/inference.ts) on this thread: shared with the inference
+ * worker, a job copies the weights (trained since the last step) into it first, and with most micro-batches kept,
+ * what is left for the worker costs less than that copy (README, "Gradient accumulation").
  */
 function restCls(
   cfg: MsdConfig,
@@ -368,13 +372,10 @@ function restCls(
   // Nothing to keep when the embeddings train (the whole forward is then on the tape).
   const blocks = s.freezeEmbeddings ? 1 + s.freezeLayers : 0;
   const H = student.encoder.config.hiddenSize;
-  // The forwards of step 1, in order: micro-batch k's target rows (dropout seed seeds[k]), then its source rows
-  // (`sourceSeed` of it, as studentSourceForward gives it).
-  const jobs: { batch: Batch; k: number; side: 'target' | 'source'; seed: number }[] = [];
-  for (let k = kept; k < targets.length; k++) {
-    if (useL) jobs.push({ batch: targets[k]!, k, side: 'target', seed: seeds[k]! });
-    if (useM) jobs.push({ batch: sources[k]!, k, side: 'source', seed: sourceSeed(seeds[k]!) });
-  }
+  const jobs: (PassForward & { k: number })[] = [];
+  for (let k = kept; k < targets.length; k++)
+    for (const f of passForwards(targets[k]!, useM ? sources[k] : undefined, seeds[k]!, student.tokenizer.padId))
+      jobs.push({ ...f, k });
   const out = readHeads(
     student,
     jobs.map((j) => j.batch),
@@ -389,16 +390,19 @@ function restCls(
     },
     { threads: 1 },
   );
-  jobs.forEach(({ batch, k, side }, i) => {
+  jobs.forEach(({ batch, k, targetRows, sourceRows }, i) => {
     const [b, t] = batch.shape;
-    rows[side].push(out[i]!.cls!);
+    const cls = out[i]!.cls!;
+    // The forward's rows: the target's first, then the source's.
+    if (useL && targetRows > 0) rows.target.push(cls.slice(0, targetRows * H));
+    if (useM && sourceRows > 0) rows.source.push(cls.slice(targetRows * H, (targetRows + sourceRows) * H));
     if (blocks > 0) {
       const prefix = out[i]!.prefix!;
-      const states = Array.from({ length: blocks }, (_, j) =>
-        tf.keep(tf.tensor3d(prefix.subarray(j * b * t * H, (j + 1) * b * t * H), [b, t, H])),
+      (shares[k]!.prefix ??= []).push(
+        Array.from({ length: blocks }, (_, j) =>
+          tf.keep(tf.tensor3d(prefix.subarray(j * b * t * H, (j + 1) * b * t * H), [b, t, H])),
+        ),
       );
-      if (side === 'target') shares[k]!.targetPrefix = states;
-      else shares[k]!.sourcePrefix = states;
     }
   });
   return rows;

@@ -21,13 +21,12 @@ import { studentLoss } from '../losses/kd.js';
 import { layerWeights, type LayerWeights } from '../losses/lambda.js';
 import type { LossResult } from '../losses/terms.js';
 import { writeJsonAtomic } from '../run/io.js';
-import { clsSlice, resolveLayer } from '../model/cls.js';
+import { resolveLayer } from '../model/cls.js';
 import { disposeNerModel, loadNerModel, type NerModel } from '../model/ner-model.js';
 import { tf } from '../tf.js';
 import { firstPieceMask, type Encoded } from '../tokenizer/align.js';
 import { makeBatches, realTokens, type Batch } from '../tokenizer/batching.js';
 import { encodeDataset } from '../tokenizer/dataset.js';
-import { batchToTensors } from '../tokenizer/tensors.js';
 import {
   computeCls,
   computeTargetProbs,
@@ -43,7 +42,8 @@ import { runSettings, trainLoop, type LoopResult, type TrainOptions } from './lo
 import type { ProgressCallback } from './progress.js';
 import { runDir, type RunDir } from '../run/dir.js';
 import { streamSeed } from '../rng.js';
-import { studentCls, teacherCls } from './student-cls.js';
+import { teacherCls } from './student-cls.js';
+import { studentPass } from './student-pass.js';
 import {
   microBatchLoss,
   needsTargetCls,
@@ -223,11 +223,18 @@ export function studentStepLoss(
   const sIndex = new Map(outputs.sourceWindows.map((w, k) => [w, k]));
   const { clsLayer, hiddenSize: H } = outputs;
   return ({ target, source, micro }, stepSeed) => {
-    const x = batchToTensors(target); // created inside variableGrads: freed with the step's intermediates
-    // A micro-batch continues from the frozen-prefix states its whole-batch [CLS] pass kept (same seed: same values).
-    const frozenPrefix = micro?.targetPrefix;
-    const { hidden } = student.encoder.forward(x, { training: true, dropoutSeed: stepSeed, frozen: s, frozenPrefix });
-    const studentLogits = student.heads.logits(hidden, { training: true, dropoutSeed: stepSeed });
+    // One pass over the target rows and, for MMD_M, the source rows (student-pass.ts). A micro-batch continues from
+    // the frozen-prefix states its whole-batch [CLS] pass kept (same seed: same values).
+    const mmdSource = s.ablation.noMmdM ? undefined : source;
+    const pass = studentPass(student, target, mmdSource, {
+      seed: stepSeed,
+      frozen: s,
+      prefix: micro?.prefix,
+      layers: student.heads.layers,
+      clsLayer,
+      cls: { target: micro ? needsTargetCls(micro) : !s.ablation.noMmdL, source: mmdSource !== undefined },
+    });
+    const studentLogits = student.heads.logits(pass.target, { training: true, dropoutSeed: stepSeed });
     const stu = studentLoss({
       teacherProbs: batchTeacherProbs(kdLayers, target, tIndex),
       studentLogits,
@@ -237,22 +244,13 @@ export function studentStepLoss(
       mainLayer: main,
       auxLayers: aux,
     });
-    let studentClsSource: tf.Tensor2D | undefined;
-    if (source && !s.ablation.noMmdM)
-      studentClsSource = studentCls(student, source, stepSeed, clsLayer, s, micro?.sourcePrefix);
-    if (micro)
-      return microBatchLoss(
-        micro,
-        stu,
-        needsTargetCls(micro) ? clsSlice(hidden[clsLayer]!) : undefined,
-        studentClsSource,
-      );
+    if (micro) return microBatchLoss(micro, stu, pass.clsTarget, pass.clsSource);
     return finalLoss({
       student: stu,
       // No source batch when both MMD terms are ablated: L_final is then L_stu (logged the same way, as `stu`).
       teacherClsSource: source ? teacherCls(outputs.cls!, H, source, sIndex) : undefined,
-      studentClsSource,
-      studentClsTarget: s.ablation.noMmdL ? undefined : clsSlice(hidden[clsLayer]!),
+      studentClsSource: pass.clsSource,
+      studentClsTarget: pass.clsTarget,
       alphaPrime: s.alphaPrime,
       betaPrime: s.betaPrime,
       ablate: { mmdM: s.ablation.noMmdM, mmdL: s.ablation.noMmdL },

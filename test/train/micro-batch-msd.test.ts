@@ -99,7 +99,7 @@ test('teacher: micro-batches of 64 tokens train like whole batches', { skip: noD
 
 test('keptMicroBatches: the leading micro-batches whose target + source tokens fit in run.keptTapeTokens, the first always', () => {
   const batch = (rows: number, t: number) => ({ shape: [rows, t] }) as unknown as Batch;
-  // Micro-batches of 4x10 target + 4x20 source rows (120 tokens each), 3 of them; one without a source part.
+  // Micro-batches of 4x10 target + 4x20 source rows (120 tokens each, each side at its own length), 3 of them.
   const cut = {
     targets: [batch(4, 10), batch(4, 10), batch(4, 10)],
     sources: [batch(4, 20), batch(4, 20), batch(4, 20)],
@@ -169,6 +169,37 @@ for (const { freeze, kept, ablation = {} } of studentCases) {
     },
   );
 }
+
+test(
+  'student with dropout on: passes run twice (step 1, then 5) train like passes that keep their tapes',
+  { skip: noData },
+  async () => {
+    // The same micro-batches and dropout seeds either way: only where each pass's [CLS] rows come from differs.
+    const withDropout = tmpRun('micro-pretrained-dropout');
+    writeTinyCheckpoint(withDropout, {
+      seed: 5,
+      hiddenSize: 16,
+      numLayers: 4,
+      numHeads: 2,
+      intermediateSize: 32,
+      vocab: join(mbert, 'vocab.txt'),
+    });
+    const cfg = (name: string, kept: number, teacherDir = ''): MsdConfig => {
+      const c = tinyConfig(tmpRun(`micro-dropout-${name}`), {
+        model: { tiny: { enabled: false }, pretrained: withDropout },
+        run: { microBatchTokens: 32, keptTapeTokens: kept, teacherDir },
+      });
+      return { ...c, student: { ...c.student, freezeEmbeddings: true, freezeLayers: 1 } };
+    };
+    const teacher = cfg('teacher', 0);
+    await trainTeacher(teacher);
+    const twice = cfg('twice', 0, teacher.run.outDir);
+    const kept = cfg('kept', 1 << 20, teacher.run.outDir);
+    await distillStudent(twice, 'nl');
+    await distillStudent(kept, 'nl');
+    assertSameRun(join(kept.run.outDir, 'students', 'nl'), join(twice.run.outDir, 'students', 'nl'), 'student');
+  },
+);
 
 test(
   'student: step 1 (the pass off the tape) runs on the training thread, even where the worker would take a job',

@@ -123,11 +123,20 @@ for (const mode of MODES) {
         ...(mode.mmdL ? ['mmd_L'] : []),
       ];
       assert.deepEqual(Object.keys(terms).sort(), want.sort(), `step ${step}`);
+      // A student that starts as its teacher matches the teacher's cached outputs at step 1, up to float rounding:
+      // its pass runs the target and source rows as one batch (src/train/student-pass.ts), whose products round
+      // differently from the teacher's forward: KD terms ~1e-20 (squares of ~1e-10 differences), MMD_M ~1e-6 (a
+      // difference of float32 kernel means of order 1).
       const zero = mode.asTeacher === true && step === 1;
+      const isZero = (v: number | undefined, tol: number) => v !== undefined && v >= 0 && v < tol;
       for (const m of mode.kd)
-        assert.ok(zero ? terms[`kd_${m}`] === 0 : terms[`kd_${m}`]! > 0, `step ${step}: kd_${m} = ${terms[`kd_${m}`]}`);
+        assert.ok(
+          zero ? isZero(terms[`kd_${m}`], 1e-12) : terms[`kd_${m}`]! > 0,
+          `step ${step}: kd_${m} = ${terms[`kd_${m}`]}`,
+        );
       if (mode.kd.length === 1) assert.equal(terms.aux, 0, 'no auxiliary layer, no auxiliary term');
-      if (mode.mmdM) assert.ok(zero ? terms.mmd_M === 0 : terms.mmd_M! > 0, `step ${step}: mmd_M = ${terms.mmd_M}`);
+      if (mode.mmdM)
+        assert.ok(zero ? isZero(terms.mmd_M, 1e-5) : terms.mmd_M! > 0, `step ${step}: mmd_M = ${terms.mmd_M}`);
       if (mode.mmdL) assert.ok(terms.mmd_L! > 0, `step ${step}: mmd_L = ${terms.mmd_L}`);
       // L_final = L_12^KD + beta * aux + alpha' MMD_M + beta' MMD_L, with exactly the terms that are there.
       const s = cfg.student;

@@ -1,0 +1,202 @@
+/**
+ * A student step's pass (src/train/student-pass.ts): target and source rows as one encoder batch give each side the
+ * values of a forward of its own (dropout off), and with dropout on, the pass off the tape (`readHeads`, step 1 of a
+ * cut student step) and the pass on the tape (step 5, continuing from step 1's frozen prefix) give the same [CLS]
+ * rows bit for bit.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { initBackend } from '../../src/backend/init.js';
+import type { MsdConfig } from '../../src/config.js';
+import { loadBert } from '../../src/model/checkpoint.js';
+import { clsSlice } from '../../src/model/cls.js';
+import { readHeads } from '../../src/model/inference.js';
+import type { NerModel } from '../../src/model/ner-model.js';
+import { writeTinyCheckpoint } from '../../src/model/tiny.js';
+import { tf } from '../../src/tf.js';
+import type { Encoded } from '../../src/tokenizer/align.js';
+import { padBatch } from '../../src/tokenizer/batching.js';
+import { loadTokenizer } from '../../src/tokenizer/load.js';
+import { batchToTensors } from '../../src/tokenizer/tensors.js';
+import { MERGE_BELOW_ROWS, passForwards, sourceSeed, studentPass } from '../../src/train/student-pass.js';
+import { tmpRun } from './helpers.js';
+
+const LAYERS = 3;
+const H = 16;
+
+/** A 3-layer random student with the given dropout, its tokenizer the tiny checkpoint's. */
+function student(name: string, dropout: number): NerModel {
+  const dir = tmpRun(`pass-${name}`);
+  writeTinyCheckpoint(dir, { seed: 9, hiddenSize: H, numLayers: LAYERS, numHeads: 2, intermediateSize: 32 });
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({ ...config, hidden_dropout_prob: dropout, attention_probs_dropout_prob: dropout }),
+  );
+  return { encoder: loadBert(dir).encoder, tokenizer: loadTokenizer(dir) } as unknown as NerModel;
+}
+
+/** Rows of these lengths ([CLS] and [SEP] included) with ids drawn from `seed`. */
+function rows(lengths: number[], seed: number): Encoded[] {
+  let s = seed;
+  const next = () => ((s = (s * 1103515245 + 12345) >>> 0) % 90) + 10;
+  return lengths.map((n, r) => ({
+    sentenceId: `s${seed}-${r}`,
+    sentenceWords: n - 2,
+    inputIds: Int32Array.from({ length: n }, (_, i) => (i === 0 ? 2 : i === n - 1 ? 3 : next())),
+    wordIndex: Int32Array.from({ length: n }, (_, i) => (i === 0 || i === n - 1 ? -1 : i - 1)),
+    window: { index: 0, count: 1, wordStart: 0, wordEnd: n - 2 },
+  })) as unknown as Encoded[];
+}
+
+const frozen = (layers: number) =>
+  ({ freezeEmbeddings: layers >= 0, freezeLayers: Math.max(0, layers) }) as MsdConfig['student'];
+
+const models: NerModel[] = [];
+after(() => models.forEach((m) => m.encoder.dispose()));
+
+function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
+  assert.deepEqual(a.shape, b.shape);
+  const [x, y] = [Array.from(a.dataSync() as Float32Array), Array.from(b.dataSync() as Float32Array)];
+  return x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i]!)), 0);
+}
+
+for (const backend of ['blas', 'cpu'] as const) {
+  test(`studentPass (${backend}): a pass, merged or not, gives each side its own forward's values`, async () => {
+    await initBackend({ prefer: backend });
+    const model = student(`off-${backend}`, 0);
+    models.push(model);
+    // Merged: the target longer than the source, then shorter (the pass pads to the longer of the two). Not merged:
+    // both sides of MERGE_BELOW_ROWS real tokens or more.
+    const large = (n: number) => Array.from({ length: Math.ceil(MERGE_BELOW_ROWS / n) }, () => n);
+    for (const [t, s] of [
+      [
+        [7, 9, 4],
+        [5, 3, 6, 4],
+      ],
+      [
+        [3, 4],
+        [11, 8, 12],
+      ],
+      [large(12), large(9)],
+    ]) {
+      const target = padBatch(rows(t!, 1), model.tokenizer.padId);
+      const source = padBatch(rows(s!, 2), model.tokenizer.padId);
+      tf.tidy(() => {
+        const opts = { seed: 5, frozen: frozen(-1), layers: [1, 2, 3], clsLayer: 3 };
+        const pass = studentPass(model, target, source, { ...opts, cls: { target: true, source: true } });
+        const own = (b: typeof target) =>
+          model.encoder.forward(batchToTensors(b), { training: true, dropoutSeed: 5, frozen: opts.frozen }).hidden;
+        const [ht, hs] = [own(target), own(source)];
+        for (const m of opts.layers) assert.ok(maxDiff(pass.target[m]!, ht[m]!) < 1e-5, `target rows, layer ${m}`);
+        assert.ok(maxDiff(pass.clsTarget!, clsSlice(ht[3]!)) < 1e-5, 'target [CLS]');
+        assert.ok(maxDiff(pass.clsSource!, clsSlice(hs[3]!)) < 1e-5, 'source [CLS]');
+        // Without a source side, the pass is the target's own forward.
+        const alone = studentPass(model, target, undefined, { ...opts, cls: { target: true, source: false } });
+        assert.equal(alone.clsSource, undefined);
+        assert.equal(maxDiff(alone.clsTarget!, clsSlice(ht[3]!)), 0);
+      });
+    }
+  });
+}
+
+test('passForwards: one batch of both sides when one has fewer than MERGE_BELOW_ROWS real tokens, else one each', () => {
+  const pad = 0;
+  const batch = (lengths: number[], seed: number) => padBatch(rows(lengths, seed), pad);
+  const small = batch([5, 7], 1);
+  const big = batch(
+    Array.from({ length: MERGE_BELOW_ROWS / 8 }, () => 8),
+    2,
+  );
+  const bigToo = batch(
+    Array.from({ length: MERGE_BELOW_ROWS / 8 + 1 }, () => 8),
+    3,
+  );
+  const alone = passForwards(small, undefined, 11, pad);
+  assert.deepEqual(
+    alone.map((f) => [f.batch === small, f.seed, f.targetRows, f.sourceRows]),
+    [[true, 11, 2, 0]],
+  );
+  for (const [t, s] of [
+    [small, big],
+    [big, small],
+  ]) {
+    const [f, ...more] = passForwards(t!, s, 11, pad);
+    assert.equal(more.length, 0);
+    assert.deepEqual([f!.seed, f!.targetRows, f!.sourceRows], [11, t!.shape[0], s!.shape[0]]);
+    assert.deepEqual(f!.batch.items, [...t!.items, ...s!.items], 'target rows first');
+    assert.equal(f!.batch.shape[1], Math.max(t!.shape[1], s!.shape[1]));
+  }
+  const two = passForwards(big, bigToo, 11, pad);
+  assert.deepEqual(
+    two.map((f) => [f.batch, f.seed, f.targetRows, f.sourceRows]),
+    [
+      [big, 11, big.shape[0], 0],
+      [bigToo, sourceSeed(11), 0, bigToo.shape[0]],
+    ],
+  );
+});
+
+for (const merged of [true, false]) {
+  test(`studentPass with dropout (${merged ? 'merged' : 'two forwards'}): the pass off the tape (readHeads) and on it, with or without its prefix, agree bit for bit`, async () => {
+    await initBackend({ prefer: 'blas' });
+    const model = student(`on-${merged}`, 0.1);
+    models.push(model);
+    const n = merged ? 1 : Math.ceil(MERGE_BELOW_ROWS / 6);
+    const target = padBatch(
+      rows(
+        [6, 8, 5].flatMap((l) => Array.from({ length: n }, () => l)),
+        3,
+      ),
+      model.tokenizer.padId,
+    );
+    const source = padBatch(
+      rows(
+        [9, 7].flatMap((l) => Array.from({ length: n }, () => l)),
+        4,
+      ),
+      model.tokenizer.padId,
+    );
+    const fr = frozen(1);
+    const offTape = (seed: number) => {
+      const forwards = passForwards(target, source, seed, model.tokenizer.padId);
+      assert.equal(forwards.length, merged ? 1 : 2);
+      const out = readHeads(
+        model,
+        forwards.map((f) => f.batch),
+        {
+          layers: [],
+          clsOf: [LAYERS],
+          dropout: { seeds: forwards.map((f) => f.seed), frozen: { freezeEmbeddings: true, freezeLayers: 1 } },
+          prefixBlocks: 2,
+        },
+        { threads: 1 },
+      );
+      return {
+        cls: out.flatMap((o) => Array.from(o.cls!)),
+        prefix: out.map((o, i) => {
+          const [B, T] = forwards[i]!.batch.shape;
+          return [0, 1].map((j) => tf.tensor3d(o.prefix!.subarray(j * B * T * H, (j + 1) * B * T * H), [B, T, H]));
+        }),
+      };
+    };
+    const step1 = offTape(7);
+    const other = offTape(8);
+    tf.dispose(other.prefix.flat());
+    assert.notDeepEqual(other.cls, step1.cls, 'another seed, other masks');
+    try {
+      for (const p of [step1.prefix, undefined]) {
+        const got = tf.tidy(() => {
+          const o = { seed: 7, frozen: fr, prefix: p, layers: [LAYERS], clsLayer: LAYERS };
+          const pass = studentPass(model, target, source, { ...o, cls: { target: true, source: true } });
+          return [...pass.clsTarget!.dataSync(), ...pass.clsSource!.dataSync()];
+        });
+        assert.deepEqual(got, step1.cls, p ? 'continuing from the prefix' : 'from the start');
+      }
+    } finally {
+      tf.dispose(step1.prefix.flat());
+    }
+  });
+}
