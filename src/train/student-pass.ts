@@ -10,13 +10,14 @@
  * otherwise each side runs a forward of its own (the source's dropout seed `sourceSeed` of the pass's).
  *
  * Why: the layers run on the packed real tokens (model/packing.ts), so a merged pass makes each dense product one
- * call over both sides' rows; products of few rows run far below the BLAS rate (tf.matMul at mBERT's [rows, 768] x
- * [768, 3072] on this 2-core machine, 5 December: 67 GFLOP/s at 24 rows, 140 at 88, 177 at 160, 189 from 512 on),
- * and a cut mBERT student batch often pairs a few short target rows with longer source rows (the speed bench's
- * micro-batches: 8 x 3 target rows with 8 x 92 source rows). The cost is the attention, which sees the shorter
- * side's rows padded to the pass's length: when both sides are large the products gain little and that cost
- * dominates (the tiny preset's student, 64 + 64 rows of 64 wide: 47,000-47,700 real tokens/s on their own against
- * 41,100-42,100 merged, its per-head products 8 -> 14 ms a step), hence the rule.
+ * call over both sides' rows, and products of few rows run far below the BLAS rate (`node --import tsx
+ * bench/matmul-rows.ts`, [rows, 768] x [768, 3072] on this 2-core machine, two runs on 5 December: 66-81 GFLOP/s at
+ * 24 rows, 132-167 at 88, 173-182 at 160, 187-199 from 512 on), while a cut mBERT student batch often pairs a few
+ * short target rows with longer source rows (the speed bench's micro-batches: 8 x 3 target rows with 8 x 92 source
+ * rows). The cost is the attention, which sees the shorter side's rows padded to the pass's length: when both sides
+ * are large the products gain little and that cost dominates (the tiny preset's student, 64 + 64 rows 64 wide, all
+ * merged: 41,100-42,100 real tokens/s against 47,000-47,700 apart, its per-head products 8 -> 14 ms a step), hence
+ * the rule.
  *
  * Each side's rows get the values of a forward of their own (every op but the attention is row-wise, padded keys
  * get zero attention weight; float rounding of the products aside; test/train/student-pass.test.ts), with one
