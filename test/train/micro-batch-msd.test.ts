@@ -7,7 +7,6 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MsdConfig } from '../../src/config.js';
 import { writeTinyCheckpoint } from '../../src/model/tiny.js';
@@ -26,23 +25,24 @@ import { setHeadsRunner } from '../../src/model/inference.js';
 const mbert = REAL_TOKENIZER ?? '';
 let pretrained = '';
 
-before(() => {
-  if (noData) return;
-  // A small random BERT with every dropout off: one pass and micro-batches then compute the same function.
-  pretrained = tmpRun('micro-pretrained');
-  writeTinyCheckpoint(pretrained, {
+/** A small random BERT with mBERT's vocabulary and the given dropout (hidden and attention), written into `dir`. */
+function smallBert(dir: string, dropout: number): string {
+  writeTinyCheckpoint(dir, {
     seed: 5,
     hiddenSize: 16,
     numLayers: 4,
     numHeads: 2,
     intermediateSize: 32,
     vocab: join(mbert, 'vocab.txt'),
+    dropout,
   });
-  const config = JSON.parse(readFileSync(join(pretrained, 'config.json'), 'utf8')) as Record<string, unknown>;
-  writeFileSync(
-    join(pretrained, 'config.json'),
-    JSON.stringify({ ...config, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 }),
-  );
+  return dir;
+}
+
+before(() => {
+  if (noData) return;
+  // Every dropout off: one pass and micro-batches then compute the same function.
+  pretrained = smallBert(tmpRun('micro-pretrained'), 0);
 });
 
 function config(name: string, microBatchTokens: number, teacherDir = ''): MsdConfig {
@@ -175,15 +175,7 @@ test(
   { skip: noData },
   async () => {
     // The same micro-batches and dropout seeds either way: only where each pass's [CLS] rows come from differs.
-    const withDropout = tmpRun('micro-pretrained-dropout');
-    writeTinyCheckpoint(withDropout, {
-      seed: 5,
-      hiddenSize: 16,
-      numLayers: 4,
-      numHeads: 2,
-      intermediateSize: 32,
-      vocab: join(mbert, 'vocab.txt'),
-    });
+    const withDropout = smallBert(tmpRun('micro-pretrained-dropout'), 0.1);
     const cfg = (name: string, kept: number, teacherDir = ''): MsdConfig => {
       const c = tinyConfig(tmpRun(`micro-dropout-${name}`), {
         model: { tiny: { enabled: false }, pretrained: withDropout },
