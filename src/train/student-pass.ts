@@ -92,6 +92,7 @@ export function studentPass(student: NerModel, target: Batch, source: Batch | un
   const H = student.encoder.config.hiddenSize;
   const out: StudentPass = { target: [] };
   passForwards(target, source, o.seed, student.tokenizer.padId).forEach((f, i) => {
+    // The batch's tensors are made in the caller's scope (under a step's gradient: freed with its intermediates).
     const { hidden } = student.encoder.forward(batchToTensors(f.batch), {
       training: true,
       dropoutSeed: f.seed,

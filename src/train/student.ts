@@ -11,6 +11,7 @@
  * reference code, no target label reaches the loss. The teacher's outputs come from the on-disk cache
  * (cache.ts); the teacher itself is released before the student trains. A batch larger than `run.microBatchTokens` is
  * cut into micro-batches with the same gradient (student-micro-batches.ts; `studentStepLoss` then takes its share).
+ * A step's target rows and, for MMD_M, its source rows go through the encoder as one pass (student-pass.ts).
  */
 import { rmSync } from 'node:fs';
 import type { MsdConfig } from '../config.js';
