@@ -23,7 +23,6 @@ import { loadDataset } from '../src/data/registry.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
 import { encodeDataset } from '../src/tokenizer/dataset.js';
 import { tinySpeed, tinySpeedRows } from './tiny-speed.js';
-import { envForOtherBlasUsers } from '../src/backend/blas.js';
 
 const PY = '/usr/bin/python3';
 
@@ -118,7 +117,7 @@ const bench: Bench = async (ctx) => {
       ];
       const lines = execFileSync(PY, args, {
         encoding: 'utf8',
-        env: { ...envForOtherBlasUsers(), OMP_WAIT_POLICY: 'PASSIVE' },
+        env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
         maxBuffer: 64 << 20,
       })
         .trim()

@@ -16,7 +16,6 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bench, BenchRow } from './run.js';
 import { initBackend } from '../src/backend/init.js';
-import { envForOtherBlasUsers } from '../src/backend/blas.js';
 import { tf } from '../src/tf.js';
 import { withKeyTranspose } from '../src/model/bert.js';
 import { BertEncoder, type BertInput } from '../src/model/bert.js';
@@ -80,7 +79,6 @@ print(json.dumps({'fwd': t(False), 'fwdBwd': t(True), 'threads': torch.get_num_t
 `;
   try {
     const out = execFileSync(py, ['-c', script], {
-      env: envForOtherBlasUsers(),
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 900_000,

@@ -42,7 +42,6 @@ import { tf } from '../src/tf.js';
 import { tinySpeed, tinySpeedRows } from './tiny-speed.js';
 import { layerStep } from './layer-step.js';
 import { resolveConfig } from '../src/config.js';
-import { envForOtherBlasUsers } from '../src/backend/blas.js';
 
 const PY = '/usr/bin/python3';
 const REPS = Number(process.env.MSD_BENCH_REPS ?? 3);
@@ -82,7 +81,7 @@ function torchMissing(): string | undefined {
 
 function torch<T>(root: string, args: string[]): T {
   const env = {
-    ...envForOtherBlasUsers(),
+    ...process.env,
     OMP_WAIT_POLICY: 'PASSIVE',
     MALLOC_MMAP_MAX_: '0',
     MALLOC_TRIM_THRESHOLD_: '68719476736',

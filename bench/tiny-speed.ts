@@ -24,7 +24,6 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { resolveConfig } from '../src/config.js';
 import type { BenchRow } from './run.js';
-import { envForOtherBlasUsers } from '../src/backend/blas.js';
 
 /** Timed steps per side (after the warm-up). */
 export const TINY_STEPS = Number(process.env.MSD_BENCH_TINY_STEPS ?? 60);
@@ -101,7 +100,7 @@ export function tinySpeed(root: string, work: string, withTorch: boolean, log: (
       if (withTorch) {
         const args = ['msd', '--task', task, '--batches', batches, '--padding', 'dynamic', '--teacher', 'cached'];
         const env = {
-          ...envForOtherBlasUsers(),
+          ...process.env,
           OMP_WAIT_POLICY: 'PASSIVE',
           MALLOC_MMAP_MAX_: '0',
           MALLOC_TRIM_THRESHOLD_: '68719476736',

@@ -12,10 +12,8 @@
  * returns the reason, and `initBackend()` falls back to the stock wasm kernels and prints that reason.
  *
  * Threads: OpenBLAS's own default (one per core) unless `MSD_BLAS_THREADS` or `OPENBLAS_NUM_THREADS` says otherwise.
- * Idle threads: OpenBLAS's own default lets them spin for about 2^28 cycles (~0.1 s) after each product, holding the
- * second core; this library sets `OPENBLAS_THREAD_TIMEOUT` to `THREAD_TIMEOUT` (they sleep at once) before it loads
- * OpenBLAS, which reads it then, unless the environment sets it. That frees the second core for product-helper.ts's
- * per-head loops (it uses it only when the value is 16 or less) and the native element-wise kernels' worker.
+ * OpenBLAS's idle threads spin for about 2^28 cycles after each product (`OPENBLAS_THREAD_TIMEOUT`, read when it loads):
+ * product-helper.ts uses the second core only when that is set to 16 or less.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -99,28 +97,6 @@ function candidates(): string[] {
   ];
 }
 
-/**
- * `OPENBLAS_THREAD_TIMEOUT` when the environment does not set it: 2^4 cycles, OpenBLAS's least, so its idle threads
- * sleep at once. Whole mBERT steps, the default against 4 (`bench/speed-msd.ts <task> paper <dir> 4` and `6`, alternating
- * runs, 5 December 11:50-12:45 UTC; README, "The CPU path"): student 270-287 (mean 277, nine runs) against 280-303
- * real tokens/s (mean 292, ten), teacher 274-301 (mean 292) against 254-301 (mean 285, four each), evaluation 42.9 /
- * 46.9 against 47.6 / 47.0 sentences/s; tiny steps alike (their products run on one thread and never wake them).
- */
-export const THREAD_TIMEOUT = 4;
-/** Whether `load` set `OPENBLAS_THREAD_TIMEOUT` (the environment had not). */
-let timeoutSetHere = false;
-
-/**
- * `env` (default: this process's) without the `OPENBLAS_THREAD_TIMEOUT` this library set, for a child process that
- * runs another program on OpenBLAS (the benches' PyTorch references): it then gets OpenBLAS's own default, as it
- * would run alone. A value the user set stays.
- */
-export function envForOtherBlasUsers(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const out = { ...env };
-  if (timeoutSetHere && out.OPENBLAS_THREAD_TIMEOUT === String(THREAD_TIMEOUT)) delete out.OPENBLAS_THREAD_TIMEOUT;
-  return out;
-}
-
 let cached: BlasLoad | undefined;
 
 /** Loads the first usable CBLAS once per process; later calls return the same result. */
@@ -131,11 +107,6 @@ export function loadBlas(): BlasLoad {
 
 function load(): BlasLoad {
   if (process.env.MSD_BLAS?.trim() === 'off') return { ok: false, reason: 'MSD_BLAS=off' };
-  // Read by OpenBLAS when it loads (once per process); a worker thread's env is its own copy, so only the main one.
-  if (isMainThread && !process.env.OPENBLAS_THREAD_TIMEOUT?.trim()) {
-    process.env.OPENBLAS_THREAD_TIMEOUT = String(THREAD_TIMEOUT);
-    timeoutSetHere = true;
-  }
   let koffi: typeof import('koffi');
   try {
     koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');

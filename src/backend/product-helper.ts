@@ -6,9 +6,9 @@
  *    it splits each small call between its threads, which cost more than it gained at these sizes. Every loop of two
  *    or more entries up to 512 x 512 x 64 now runs its calls on one thread (`runProductLoop`): in the mBERT teacher
  *    profile the per-head products took 139-151 ms a step against 194-204 (4 December, `MSD_PROFILE=1`).
- * 2. The second core, when OpenBLAS's idle threads sleep at once (`OPENBLAS_THREAD_TIMEOUT` <= 16, which blas.ts
- *    sets unless the environment does; at OpenBLAS's own default they spin for about 2^28 cycles after each product
- *    and hold that core). A helper thread (product-helper-worker.ts) then takes whole entries from the same loop:
+ * 2. The second core, when OpenBLAS's idle threads sleep at once (`OPENBLAS_THREAD_TIMEOUT` <= 16; by default they
+ *    spin for about 2^28 cycles after each product and hold that core). A helper thread (product-helper-worker.ts)
+ *    then takes whole entries from the same loop:
  *
  *      main thread                                  helper thread (asleep on the job counter)
  *      writes the job (addresses, shapes),
@@ -19,9 +19,8 @@
  *      the helper never joined, else waits for
  *      the helper's last entries
  *
- *    The per-head products then took 107-109 ms a step in the same profile. The short timeout became the default on
- *    5 December (blas.ts, `THREAD_TIMEOUT`), once every product of the tiny preset ran on one thread and so never
- *    woke OpenBLAS's threads (before, waking them at every product had cost the tiny teacher step: 20,700-31,100 real
+ *    The per-head products then took 107-109 ms a step in the same profile. The short timeout is not the default:
+ *    small models pay for waking OpenBLAS's threads at every product (the tiny teacher step: 20,700-31,100 real
  *    tokens/s against 25,600-30,500, four interleaved runs each). A loop of less than `MIN_WORK` multiply-adds
  *    stays on the main thread, where the wake-up would cost more than it saves.
  *    The main thread never waits for the helper to wake or to start: a job the helper does not join in time is done
@@ -228,8 +227,7 @@ function productHelper(blas: Blas, work: number): Helper | undefined {
 
 /**
  * Whether OpenBLAS's idle threads sleep at once after a product (`OPENBLAS_THREAD_TIMEOUT` set to 16 or less, as
- * OpenBLAS reads it when it loads: 2^timeout cycles of spinning, 4 at least, 28 by OpenBLAS's default; blas.ts sets 4
- * when the environment sets nothing). While they spin (about
+ * OpenBLAS reads it when it loads: 2^timeout cycles of spinning, 4 at least, 28 by default). While they spin (about
  * 0.1 s after each product) they hold the second core, and a helper fighting them for it made the loops slower.
  */
 function idleThreadsSleep(): boolean {
