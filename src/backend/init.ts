@@ -137,11 +137,17 @@ async function tryBlas(): Promise<Attempt> {
   if (!loaded.ok) return { ok: false, reason: loaded.reason };
   const wasm = await tryWasm();
   if (!wasm.ok) return wasm;
-  useBlasMatMul(loaded.blas, runProductLoop);
+  const native = loadNativeKernels();
+  const gemm = native.ok ? native.kernels.sgemmBatch : undefined;
+  useBlasMatMul(loaded.blas, runProductLoop, gemm);
+  // Where attention's per-head products run (blas-kernels.ts), and why not natively when they do not.
+  const perHead = gemm
+    ? 'per-head products native'
+    : `per-head products on the BLAS: ${native.ok ? native.kernels.sgemmBatchOff : 'no native library'}`;
   return {
     ok: true,
     tfBackend: 'wasm',
-    pkg: `${wasm.pkg} + ${loaded.blas.description} at ${loaded.blas.path} via koffi`,
+    pkg: `${wasm.pkg} + ${loaded.blas.description} at ${loaded.blas.path} via koffi (${perHead})`,
   };
 }
 

@@ -22,8 +22,10 @@
  *                                   dy (an output here) = Phi + x phi   (gelu_forward / _backward / _forward_train)
  *   msd_dropout(x, out, n, base, threshold, scale)   x = 0: the mask; else x times it (dropout_mask / _apply)
  *   msd_adamw(p, g, m, v, out, n, b1, b2, eps, step, c, decay, gs)   c = 0: hf, else torch with sqrtBc2 = c
+ *   msd_sgemm_batch(...)            a loop of small products (attention's per head), x86-64 only: see its section
  *   msd_threads()                   threads a call uses (the caller included)
- *   msd_cpu_ok()                    1 where this build's instructions run (x86-64: AVX2; built apart, MSD_CPU_CHECK)
+ *   msd_cpu_ok()                    1 where this build's instructions run (x86-64: AVX2 and FMA; built apart,
+ *                                   MSD_CPU_CHECK)
  */
 #define _GNU_SOURCE
 #ifdef MSD_CPU_CHECK
@@ -31,7 +33,8 @@
 int msd_cpu_ok(void) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2");
+  /* FMA for msd_sgemm_batch; every x86-64 CPU with AVX2 so far has it too (Intel from Haswell, AMD from Excavator). */
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
   return 1;
 #endif
@@ -395,5 +398,144 @@ void msd_adamw(const float *p, const float *g, float *m, float *v, float *out, s
   struct adamw_args a = {p, g, m, v, out, b1, b2, eps, step, c, decay, gs};
   run(adamw_range, &a, n);
 }
+
+
+/* ---------------------------------------------------------------- loops of small products */
+
+/*
+ * C_i = op(A_{i mod aBatch}) op(B_{i mod bBatch}) for i in [0, batch), row-major, C_i of [m, n] with leading
+ * dimension n, added to what C_i holds when beta is 1: the per-head products of attention (blas-kernels.ts), batch x
+ * heads entries of [t, 64] x [64, t] and the like. OpenBLAS pays a call (through koffi, from JavaScript), buffer
+ * packing and thread checks for each entry; at these sizes that was most of the time (a [40, 32] x [32, 40] entry took
+ * 2.3 us through OpenBLAS on one thread in C, 1.7 us here, and about 3 us from JavaScript in a step).
+ *
+ * Per entry: op(B) is copied into a [k, n rounded up to 8] panel (zeros past n; skipped when B is not transposed and
+ * n is a multiple of 8), then tiles of up to 6 rows x 16 columns of C are each summed in 6 x 2 AVX registers, one
+ * fused multiply-add per row of the panel. Bits: each value of C is fma(a_{i,k-1}, b_{k-1,j}, ... fma(a_{i,0},
+ * b_{0,j}, 0)), in that order whatever the tile, entry split or thread, so the result depends only on the inputs
+ * (not on MSD_NATIVE_THREADS; test/backend/native-kernels.test.ts). It differs from OpenBLAS's in the last bits
+ * (another order of summation), as OpenBLAS's own kernels differ from one CPU type to the next.
+ *
+ * Entries are shared among the pool's threads in chunks; each thread keeps its own panel buffer.
+ */
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define GEMM_TARGET __attribute__((target("avx2,fma")))
+
+#define TILE(MR, NV)                                                                                                   \
+  static GEMM_TARGET __attribute__((always_inline)) inline void tile_##MR##_##NV(                                    \
+      size_t k, const float *a, size_t ars, size_t acs, const float *bp, size_t ldp, float *c, size_t ldc, int cols, \
+      int beta) {                                                                                                      \
+    __m256 acc[MR][NV];                                                                                                \
+    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++)       \
+        acc[r][v] = _mm256_setzero_ps();                                                                               \
+    for (size_t p = 0; p < k; p++) {                                                                                   \
+      __m256 bv[NV];                                                                                                   \
+      _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) bv[v] = _mm256_loadu_ps(bp + p * ldp + 8 * v);           \
+      _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) {                                                          \
+        __m256 av = _mm256_broadcast_ss(a + r * ars + p * acs);                                                        \
+        _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) acc[r][v] = _mm256_fmadd_ps(av, bv[v], acc[r][v]);      \
+      }                                                                                                                \
+    }                                                                                                                  \
+    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) {                                                            \
+      float *cr = c + r * ldc;                                                                                         \
+      if (cols == 8 * NV && !beta) {                                                                                   \
+        _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) _mm256_storeu_ps(cr + 8 * v, acc[r][v]);                \
+        continue;                                                                                                      \
+      }                                                                                                                \
+      float tmp[8 * NV];                                                                                               \
+      for (int v = 0; v < NV; v++) _mm256_storeu_ps(tmp + 8 * v, acc[r][v]);                                          \
+      if (beta)                                                                                                        \
+        for (int j = 0; j < cols; j++) cr[j] = cr[j] + tmp[j];                                                         \
+      else                                                                                                             \
+        memcpy(cr, tmp, (size_t)cols * sizeof(float));                                                                 \
+    }                                                                                                                  \
+  }
+TILE(6, 2) TILE(5, 2) TILE(4, 2) TILE(3, 2) TILE(2, 2) TILE(1, 2)
+TILE(6, 1) TILE(5, 1) TILE(4, 1) TILE(3, 1) TILE(2, 1) TILE(1, 1)
+
+/* Rows [0, m) of a column block of C, `NV` vectors wide: tiles of 6 rows, then one of the m mod 6 left. */
+#define ROWS(NV)                                                                                                       \
+  static GEMM_TARGET void rows_##NV(size_t m, size_t k, const float *a, size_t ars, size_t acs, const float *bp,      \
+                                    size_t ldp, float *c, size_t ldc, int cols, int beta) {                            \
+    size_t i = 0;                                                                                                      \
+    for (; i + 6 <= m; i += 6) tile_6_##NV(k, a + i * ars, ars, acs, bp, ldp, c + i * ldc, ldc, cols, beta);         \
+    const float *ai = a + i * ars;                                                                                     \
+    float *ci = c + i * ldc;                                                                                           \
+    switch (m - i) {                                                                                                   \
+    case 5: tile_5_##NV(k, ai, ars, acs, bp, ldp, ci, ldc, cols, beta); break;                                        \
+    case 4: tile_4_##NV(k, ai, ars, acs, bp, ldp, ci, ldc, cols, beta); break;                                        \
+    case 3: tile_3_##NV(k, ai, ars, acs, bp, ldp, ci, ldc, cols, beta); break;                                        \
+    case 2: tile_2_##NV(k, ai, ars, acs, bp, ldp, ci, ldc, cols, beta); break;                                        \
+    case 1: tile_1_##NV(k, ai, ars, acs, bp, ldp, ci, ldc, cols, beta); break;                                        \
+    }                                                                                                                  \
+  }
+ROWS(2)
+ROWS(1)
+
+struct gemm_args {
+  int trans_a, trans_b, beta;
+  size_t m, n, k, lda, ldb, a_batch, b_batch;
+  const float *a, *b;
+  float *c;
+  _Atomic int failed;
+};
+
+/* Each thread's panel buffer (grown on demand, kept for the thread's life). */
+static __thread float *panel;
+static __thread size_t panel_cap;
+
+static GEMM_TARGET void gemm_range(const void *args, size_t begin, size_t end) {
+  struct gemm_args *g = (struct gemm_args *)args;
+  const size_t m = g->m, n = g->n, k = g->k, npad = (n + 7) & ~(size_t)7;
+  const size_t ars = g->trans_a ? 1 : g->lda, acs = g->trans_a ? g->lda : 1;
+  const int direct = !g->trans_b && n % 8 == 0;
+  if (!direct && panel_cap < k * npad) {
+    float *grown = realloc(panel, k * npad * sizeof(float));
+    if (!grown) {
+      atomic_store(&g->failed, 1);
+      return;
+    }
+    panel = grown;
+    panel_cap = k * npad;
+  }
+  for (size_t e = begin; e < end; e++) {
+    const float *a = g->a + (e % g->a_batch) * m * k;
+    const float *b = g->b + (e % g->b_batch) * k * n;
+    float *c = g->c + e * m * n;
+    const float *bp = b;
+    size_t ldp = g->ldb;
+    if (!direct) {
+      for (size_t p = 0; p < k; p++) {
+        float *row = panel + p * npad;
+        if (g->trans_b)
+          for (size_t j = 0; j < n; j++) row[j] = b[j * g->ldb + p];
+        else
+          memcpy(row, b + p * g->ldb, n * sizeof(float));
+        for (size_t j = n; j < npad; j++) row[j] = 0.0f;
+      }
+      bp = panel;
+      ldp = npad;
+    }
+    for (size_t j = 0; j < n; j += 16) {
+      const int cols = n - j < 16 ? (int)(n - j) : 16;
+      if (cols > 8)
+        rows_2(m, k, a, ars, acs, bp + j, ldp, c + j, n, cols, g->beta);
+      else
+        rows_1(m, k, a, ars, acs, bp + j, ldp, c + j, n, cols, g->beta);
+    }
+  }
+}
+
+/* Returns 0, or -1 when a panel buffer could not be allocated (C is then incomplete). k >= 1, m n >= 1. */
+int msd_sgemm_batch(int trans_a, int trans_b, size_t m, size_t n, size_t k, size_t lda, size_t ldb, int beta,
+                    const float *a, const float *b, float *c, size_t a_batch, size_t b_batch, size_t batch) {
+  struct gemm_args g = {trans_a, trans_b, beta, m, n, k, lda, ldb, a_batch, b_batch, a, b, c, 0};
+  /* Entries per claim: about 2^18 multiply-adds (10-30 us). */
+  size_t mnk = m * n * k, chunk = mnk >= (1u << 18) ? 1 : (1u << 18) / mnk;
+  run_items(gemm_range, &g, batch, chunk);
+  return atomic_load(&g.failed) ? -1 : 0;
+}
+#endif
 
 #endif

@@ -1,8 +1,10 @@
 /**
- * The element-wise kernels of src/backend/native-kernels.c (GELU, dropout, AdamW), loaded through `koffi` from
- * the shared library kernel-setup/build-native.ts builds at setup (`npm run build`). They compute the same bits as
- * the wasm SIMD kernels of simd-kernels.wat, eight lanes at a time and on every core: the wasm heap cannot be
- * shared with another thread in Node, but native code can work on it by address, from any thread.
+ * The kernels of src/backend/native-kernels.c (GELU, dropout, AdamW; loops of small products), loaded through `koffi`
+ * from the shared library kernel-setup/build-native.ts builds at setup (`npm run build`). The element-wise ones
+ * compute the same bits as the wasm SIMD kernels of simd-kernels.wat, eight lanes at a time and on every core: the
+ * wasm heap cannot be shared with another thread in Node, but native code can work on it by address, from any
+ * thread. The loop of small products (`sgemmBatch`, x86-64) replaces the BLAS for attention's per-head products on
+ * the `blas` backend (blas-kernels.ts; `MSD_NATIVE_GEMM=off` keeps them on the BLAS).
  *
  * Nothing here is required: without the library (no C compiler at setup, another OS), on a CPU without AVX2, or with
  * `MSD_NATIVE=off`, `loadNativeKernels()` says why and the wasm kernels run. `MSD_NATIVE=/path/to/lib` loads that
@@ -26,9 +28,35 @@ export interface NativeKernels {
   dropout(x: number, out: number, n: number, base: number, threshold: number, scale: number): void;
   /** AdamW's fused update (simd-kernels.wat's $adamw): c = 0 is the hf variant, c = sqrtBc2 > 0 torch's. */
   adamw(...args: AdamwCall): void;
+  /**
+   * A loop of small products, C_i (+)= op(A_{i mod aBatch}) op(B_{i mod bBatch}) (blas-kernels.ts's per-entry rule;
+   * addresses in bytes, k >= 1); returns 0, or -1 when it could not allocate its buffer. Undefined where the library
+   * has no such kernel (it is built for x86-64 only), when `MSD_NATIVE_GEMM=off`, or when its check failed; then
+   * `sgemmBatchOff` says which.
+   */
+  sgemmBatch?: SgemmBatch;
+  sgemmBatchOff?: string;
   /** The byte address of a typed array's first element (an off-heap array: more than 64 bytes). */
   address(view: ArrayBufferView): number;
 }
+
+/** msd_sgemm_batch's arguments, in its order. */
+export type SgemmBatch = (
+  transA: 0 | 1,
+  transB: 0 | 1,
+  m: number,
+  n: number,
+  k: number,
+  lda: number,
+  ldb: number,
+  beta: 0 | 1,
+  a: number,
+  b: number,
+  c: number,
+  aBatch: number,
+  bBatch: number,
+  batch: number,
+) => number;
 
 export type NativeLoad = { ok: true; kernels: NativeKernels } | { ok: false; reason: string };
 
@@ -72,7 +100,7 @@ function load(): NativeLoad {
   const fn = <T>(decl: string): T => lib.func(decl) as T;
   try {
     const cpuOk = fn<() => number>('int msd_cpu_ok()');
-    if (!cpuOk()) return { ok: false, reason: `${path}: this CPU lacks AVX2, which the library was built for` };
+    if (!cpuOk()) return { ok: false, reason: `${path}: this CPU lacks AVX2 or FMA, which the library was built for` };
     const threads = fn<() => number>('int msd_threads()')();
     const gelu = fn<NativeKernels['gelu']>(
       'void msd_gelu(int mode, uintptr_t x, uintptr_t dy, uintptr_t out, size_t n)',
@@ -87,10 +115,46 @@ function load(): NativeLoad {
     const kernels: NativeKernels = { path, threads, gelu, dropout, adamw, address };
     const problem = selfTest(kernels);
     if (problem) return { ok: false, reason: `${path}: ${problem}` };
+    const gemm = loadSgemmBatch(lib, kernels);
+    if (typeof gemm === 'string') kernels.sgemmBatchOff = gemm;
+    else kernels.sgemmBatch = gemm;
     return { ok: true, kernels };
   } catch (err) {
     return { ok: false, reason: `${path}: ${firstLine(err)} (rebuild it: npm run build)` };
   }
+}
+
+/**
+ * msd_sgemm_batch where the library has it (x86-64 builds) and `MSD_NATIVE_GEMM` is not `off`, checked on a small
+ * loop with exact sums; else why not (the per-head products then stay on the BLAS).
+ */
+function loadSgemmBatch(lib: ReturnType<typeof import('koffi').load>, k: NativeKernels): SgemmBatch | string {
+  if (process.env.MSD_NATIVE_GEMM?.trim() === 'off') return 'MSD_NATIVE_GEMM=off';
+  let f: SgemmBatch;
+  try {
+    f = lib.func(
+      'int msd_sgemm_batch(int transA, int transB, size_t m, size_t n, size_t k, size_t lda, size_t ldb, int beta, uintptr_t a, uintptr_t b, uintptr_t c, size_t aBatch, size_t bBatch, size_t batch)',
+    ) as SgemmBatch;
+  } catch {
+    return `${process.arch} builds have no msd_sgemm_batch`;
+  }
+  const wrong = 'msd_sgemm_batch gave wrong results on a check';
+  // Two entries of [3, 5] x [5, 9]^T (B transposed: the panel path, a partial vector) sharing one A.
+  const [m, n, kk] = [3, 9, 5];
+  const a = Float32Array.from({ length: m * kk }, (_, i) => (i % 7) - 3);
+  const b = Float32Array.from({ length: 2 * n * kk }, (_, i) => (i % 5) - 2);
+  const c = new Float32Array(2 * m * n + 16).fill(7);
+  if (f(0, 1, m, n, kk, kk, kk, 0, k.address(a), k.address(b), k.address(c), 1, 2, 2) !== 0) return wrong;
+  for (let e = 0; e < 2; e++) {
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let want = 0;
+        for (let p = 0; p < kk; p++) want += a[i * kk + p]! * b[e * n * kk + j * kk + p]!;
+        if (c[e * m * n + i * n + j] !== want) return wrong;
+      }
+    }
+  }
+  return c[2 * m * n] === 7 ? f : wrong;
 }
 
 /** A few values through GELU and dropout's mask: catches a wrong ABI or a stale library before any training. */

@@ -193,7 +193,10 @@ test('automatic choice prefers blas over wasm when a BLAS loads, and says where 
     const info = await initBackend({ prefer: 'blas' });
     assert.equal(info.name, 'blas');
     assert.equal(info.tfBackend, 'wasm');
-    assert.match(info.summary, /^backend: blas \[tfjs 'wasm' from @tensorflow\/tfjs-backend-wasm \+ .+ via koffi\]/);
+    assert.match(
+      info.summary,
+      /^backend: blas \[tfjs 'wasm' from @tensorflow\/tfjs-backend-wasm \+ .+ via koffi \(per-head products [^)]+\)\]/,
+    );
   } finally {
     if (saved !== undefined) process.env.MSD_BACKEND = saved;
   }
