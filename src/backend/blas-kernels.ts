@@ -138,7 +138,19 @@ function gemm(
   }
   const lda = transposeA ? m : k;
   const ldb = transposeB ? k : n;
-  if (p.bBatch === 1 && p.aBatch === batch && !transposeA) {
+  const stacked = p.bBatch === 1 && p.aBatch === batch && !transposeA;
+  if (nativeLoop && (stacked || batch === 1) && batch * m * n * k < ONE_THREAD_MACS) {
+    // Dense products below OpenBLAS's threads (stacked or single): the native library, its rows on every core.
+    const t = (x: boolean) => (x ? 1 : 0);
+    const [a, b, c] = [blas.address(A), blas.address(B), blas.address(C)];
+    const rc = stacked
+      ? nativeLoop(0, t(transposeB), batch * m, n, k, k, ldb, beta, a, b, c, 1, 1, 1)
+      : nativeLoop(t(transposeA), t(transposeB), m, n, k, lda, ldb, beta, a, b, c, 1, 1, 1);
+    if (rc !== 0)
+      throw new Error(`matMul (native): msd_sgemm_batch could not allocate its buffer ([${m}, ${k}] x [${k}, ${n}])`);
+    return;
+  }
+  if (stacked) {
     // One shared B (a weight matrix): A's entries stack into one [batch*m, k] matrix.
     onThreadsFor(blas, batch * m * n * k, () =>
       blas.sgemm(false, transposeB, batch * m, n, k, 1, A, k, B, ldb, beta, C, n),

@@ -400,35 +400,49 @@ void msd_adamw(const float *p, const float *g, float *m, float *v, float *out, s
 }
 
 
-/* ---------------------------------------------------------------- loops of small products */
+/* ---------------------------------------------------------------- products: loops of small ones, small dense ones */
 
 /*
  * C_i = op(A_{i mod aBatch}) op(B_{i mod bBatch}) for i in [0, batch), row-major, C_i of [m, n] with leading
- * dimension n, added to what C_i holds when beta is 1: the per-head products of attention (blas-kernels.ts), batch x
- * heads entries of [t, 64] x [64, t] and the like. OpenBLAS pays a call (through koffi, from JavaScript), buffer
- * packing and thread checks for each entry; at these sizes that was most of the time (a [40, 32] x [32, 40] entry took
- * 2.3 us through OpenBLAS on one thread in C, 1.7 us here, and about 3 us from JavaScript in a step).
+ * dimension n (beta 1: the sums start from what C_i holds). Two uses (blas-kernels.ts): attention's per-head products,
+ * batch x heads entries of [t, 64] x [64, t] and the like, where OpenBLAS pays a call (through koffi, from
+ * JavaScript), buffer packing and thread checks for each entry (a [40, 32] x [32, 40] entry took 2.3 us through
+ * OpenBLAS on one thread in C, 1.7 us here, and about 3 us from JavaScript in a step); and dense products too small
+ * for OpenBLAS's threads (the tiny preset's, mBERT's classifier heads), whose rows are shared here among threads.
  *
- * Per entry: op(B) is copied into a [k, n rounded up to 8] panel (zeros past n; skipped when B is not transposed and
- * n is a multiple of 8), then tiles of up to 6 rows x 16 columns of C are each summed in 6 x 2 AVX registers, one
- * fused multiply-add per row of the panel. Bits: each value of C is fma(a_{i,k-1}, b_{k-1,j}, ... fma(a_{i,0},
- * b_{0,j}, 0)), in that order whatever the tile, entry split or thread, so the result depends only on the inputs
- * (not on MSD_NATIVE_THREADS; test/backend/native-kernels.test.ts). It differs from OpenBLAS's in the last bits
+ * op(B) is read where it is when it is not transposed and n is a multiple of 8, else copied into a [k, n rounded up
+ * to 8] panel (zeros past n; once for all entries when they share B). Tiles of up to 6 rows x 16 columns of C are
+ * each summed in 6 x 2 AVX registers, one fused multiply-add per row of B, over blocks of `KC` rows of B (the tile
+ * goes back to C between blocks). Work items are whole entries, or blocks of rows of one when there are few entries,
+ * shared among the pool's threads in chunks.
+ *
+ * Bits: each value of C is fma(a_{i,k-1}, b_{k-1,j}, ... fma(a_{i,0}, b_{0,j}, s)), s = 0 or C's value (beta 1), in
+ * that order whatever the tile, the blocks, the split into items or the thread, so the result depends only on the
+ * inputs (not on MSD_NATIVE_THREADS; test/backend/native-gemm.test.ts). It differs from OpenBLAS's in the last bits
  * (another order of summation), as OpenBLAS's own kernels differ from one CPU type to the next.
- *
- * Entries are shared among the pool's threads in chunks; each thread keeps its own panel buffer.
  */
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define GEMM_TARGET __attribute__((target("avx2,fma")))
+/* Rows of B per block: a 6 x 16 tile's slice of B (KC x 16 floats, 16 KB) stays in the first-level cache. */
+#define KC 256
 
 #define TILE(MR, NV)                                                                                                   \
   static GEMM_TARGET __attribute__((always_inline)) inline void tile_##MR##_##NV(                                    \
       size_t k, const float *a, size_t ars, size_t acs, const float *bp, size_t ldp, float *c, size_t ldc, int cols, \
-      int beta) {                                                                                                      \
+      int from_c) {                                                                                                    \
     __m256 acc[MR][NV];                                                                                                \
-    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++)       \
-        acc[r][v] = _mm256_setzero_ps();                                                                               \
+    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) {                                                            \
+      if (from_c && cols == 8 * NV) {                                                                                  \
+        _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) acc[r][v] = _mm256_loadu_ps(c + r * ldc + 8 * v);       \
+      } else if (from_c) {                                                                                             \
+        float tmp[8 * NV] = {0};                                                                                       \
+        memcpy(tmp, c + r * ldc, (size_t)cols * sizeof(float));                                                        \
+        _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) acc[r][v] = _mm256_loadu_ps(tmp + 8 * v);                \
+      } else {                                                                                                         \
+        _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) acc[r][v] = _mm256_setzero_ps();                         \
+      }                                                                                                                \
+    }                                                                                                                  \
     for (size_t p = 0; p < k; p++) {                                                                                   \
       __m256 bv[NV];                                                                                                   \
       _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) bv[v] = _mm256_loadu_ps(bp + p * ldp + 8 * v);           \
@@ -438,17 +452,13 @@ void msd_adamw(const float *p, const float *g, float *m, float *v, float *out, s
       }                                                                                                                \
     }                                                                                                                  \
     _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) {                                                            \
-      float *cr = c + r * ldc;                                                                                         \
-      if (cols == 8 * NV && !beta) {                                                                                   \
-        _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) _mm256_storeu_ps(cr + 8 * v, acc[r][v]);                \
-        continue;                                                                                                      \
+      if (cols == 8 * NV) {                                                                                            \
+        _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) _mm256_storeu_ps(c + r * ldc + 8 * v, acc[r][v]);       \
+      } else {                                                                                                         \
+        float tmp[8 * NV];                                                                                             \
+        _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) _mm256_storeu_ps(tmp + 8 * v, acc[r][v]);                \
+        memcpy(c + r * ldc, tmp, (size_t)cols * sizeof(float));                                                       \
       }                                                                                                                \
-      float tmp[8 * NV];                                                                                               \
-      for (int v = 0; v < NV; v++) _mm256_storeu_ps(tmp + 8 * v, acc[r][v]);                                          \
-      if (beta)                                                                                                        \
-        for (int j = 0; j < cols; j++) cr[j] = cr[j] + tmp[j];                                                         \
-      else                                                                                                             \
-        memcpy(cr, tmp, (size_t)cols * sizeof(float));                                                                 \
     }                                                                                                                  \
   }
 TILE(6, 2) TILE(5, 2) TILE(4, 2) TILE(3, 2) TILE(2, 2) TILE(1, 2)
@@ -457,27 +467,28 @@ TILE(6, 1) TILE(5, 1) TILE(4, 1) TILE(3, 1) TILE(2, 1) TILE(1, 1)
 /* Rows [0, m) of a column block of C, `NV` vectors wide: tiles of 6 rows, then one of the m mod 6 left. */
 #define ROWS(NV)                                                                                                       \
   static GEMM_TARGET void rows_##NV(size_t m, size_t k, const float *a, size_t ars, size_t acs, const float *bp,      \
-                                    size_t ldp, float *c, size_t ldc, int cols, int beta) {                            \
+                                    size_t ldp, float *c, size_t ldc, int cols, int from_c) {                          \
     size_t i = 0;                                                                                                      \
-    for (; i + 6 <= m; i += 6) tile_6_##NV(k, a + i * ars, ars, acs, bp, ldp, c + i * ldc, ldc, cols, beta);         \
+    for (; i + 6 <= m; i += 6) tile_6_##NV(k, a + i * ars, ars, acs, bp, ldp, c + i * ldc, ldc, cols, from_c);       \
     const float *ai = a + i * ars;                                                                                     \
     float *ci = c + i * ldc;                                                                                           \
     switch (m - i) {                                                                                                   \
-    case 5: tile_5_##NV(k, ai, ars, acs, bp, ldp, ci, ldc, cols, beta); break;                                        \
-    case 4: tile_4_##NV(k, ai, ars, acs, bp, ldp, ci, ldc, cols, beta); break;                                        \
-    case 3: tile_3_##NV(k, ai, ars, acs, bp, ldp, ci, ldc, cols, beta); break;                                        \
-    case 2: tile_2_##NV(k, ai, ars, acs, bp, ldp, ci, ldc, cols, beta); break;                                        \
-    case 1: tile_1_##NV(k, ai, ars, acs, bp, ldp, ci, ldc, cols, beta); break;                                        \
+    case 5: tile_5_##NV(k, ai, ars, acs, bp, ldp, ci, ldc, cols, from_c); break;                                      \
+    case 4: tile_4_##NV(k, ai, ars, acs, bp, ldp, ci, ldc, cols, from_c); break;                                      \
+    case 3: tile_3_##NV(k, ai, ars, acs, bp, ldp, ci, ldc, cols, from_c); break;                                      \
+    case 2: tile_2_##NV(k, ai, ars, acs, bp, ldp, ci, ldc, cols, from_c); break;                                      \
+    case 1: tile_1_##NV(k, ai, ars, acs, bp, ldp, ci, ldc, cols, from_c); break;                                      \
     }                                                                                                                  \
   }
 ROWS(2)
 ROWS(1)
 
 struct gemm_args {
-  int trans_a, trans_b, beta;
-  size_t m, n, k, lda, ldb, a_batch, b_batch;
+  int trans_a, trans_b, beta, direct;
+  size_t m, n, k, lda, ldb, a_batch, b_batch, rows, blocks;
   const float *a, *b;
   float *c;
+  const float *shared; /* B's panel, when every entry shares it (else each thread packs its own) */
   _Atomic int failed;
 };
 
@@ -485,55 +496,86 @@ struct gemm_args {
 static __thread float *panel;
 static __thread size_t panel_cap;
 
+/* op(B) of one entry into this thread's panel, [k, n rounded up to 8]; NULL when it could not be allocated. */
+static float *pack(const struct gemm_args *g, const float *b) {
+  const size_t n = g->n, k = g->k, npad = (n + 7) & ~(size_t)7;
+  if (panel_cap < k * npad) {
+    float *grown = realloc(panel, k * npad * sizeof(float));
+    if (!grown) return NULL;
+    panel = grown;
+    panel_cap = k * npad;
+  }
+  for (size_t p = 0; p < k; p++) {
+    float *row = panel + p * npad;
+    if (g->trans_b)
+      for (size_t j = 0; j < n; j++) row[j] = b[j * g->ldb + p];
+    else
+      memcpy(row, b + p * g->ldb, n * sizeof(float));
+    for (size_t j = n; j < npad; j++) row[j] = 0.0f;
+  }
+  return panel;
+}
+
+/* Items [begin, end): item t is rows [r0, r0 + g->rows) of entry t / g->blocks, r0 = (t mod g->blocks) g->rows. */
 static GEMM_TARGET void gemm_range(const void *args, size_t begin, size_t end) {
   struct gemm_args *g = (struct gemm_args *)args;
   const size_t m = g->m, n = g->n, k = g->k, npad = (n + 7) & ~(size_t)7;
   const size_t ars = g->trans_a ? 1 : g->lda, acs = g->trans_a ? g->lda : 1;
-  const int direct = !g->trans_b && n % 8 == 0;
-  if (!direct && panel_cap < k * npad) {
-    float *grown = realloc(panel, k * npad * sizeof(float));
-    if (!grown) {
-      atomic_store(&g->failed, 1);
-      return;
-    }
-    panel = grown;
-    panel_cap = k * npad;
-  }
-  for (size_t e = begin; e < end; e++) {
-    const float *a = g->a + (e % g->a_batch) * m * k;
+  size_t packed = (size_t)-1; /* the entry whose B is in this thread's panel */
+  for (size_t t = begin; t < end; t++) {
+    const size_t e = t / g->blocks, r0 = (t % g->blocks) * g->rows;
+    const size_t rows = m - r0 < g->rows ? m - r0 : g->rows;
     const float *b = g->b + (e % g->b_batch) * k * n;
-    float *c = g->c + e * m * n;
     const float *bp = b;
     size_t ldp = g->ldb;
-    if (!direct) {
-      for (size_t p = 0; p < k; p++) {
-        float *row = panel + p * npad;
-        if (g->trans_b)
-          for (size_t j = 0; j < n; j++) row[j] = b[j * g->ldb + p];
-        else
-          memcpy(row, b + p * g->ldb, n * sizeof(float));
-        for (size_t j = n; j < npad; j++) row[j] = 0.0f;
+    if (g->shared) {
+      bp = g->shared, ldp = npad;
+    } else if (!g->direct) {
+      if (packed != e % g->b_batch && !pack(g, b)) {
+        atomic_store(&g->failed, 1);
+        return;
       }
-      bp = panel;
-      ldp = npad;
+      packed = e % g->b_batch;
+      bp = panel, ldp = npad;
     }
-    for (size_t j = 0; j < n; j += 16) {
-      const int cols = n - j < 16 ? (int)(n - j) : 16;
-      if (cols > 8)
-        rows_2(m, k, a, ars, acs, bp + j, ldp, c + j, n, cols, g->beta);
-      else
-        rows_1(m, k, a, ars, acs, bp + j, ldp, c + j, n, cols, g->beta);
+    const float *a = g->a + (e % g->a_batch) * m * k + r0 * ars;
+    float *c = g->c + e * m * n + r0 * n;
+    for (size_t p0 = 0; p0 < k; p0 += KC) {
+      const size_t kc = k - p0 < KC ? k - p0 : KC;
+      const int from_c = p0 > 0 || g->beta;
+      for (size_t j = 0; j < n; j += 16) {
+        const int cols = n - j < 16 ? (int)(n - j) : 16;
+        if (cols > 8)
+          rows_2(rows, kc, a + p0 * acs, ars, acs, bp + p0 * ldp + j, ldp, c + j, n, cols, from_c);
+        else
+          rows_1(rows, kc, a + p0 * acs, ars, acs, bp + p0 * ldp + j, ldp, c + j, n, cols, from_c);
+      }
     }
   }
 }
 
+/* Multiply-adds per work item, about (10-40 us); items are claimed in chunks of about this much too. */
+#define ITEM_MACS (1u << 18)
+
 /* Returns 0, or -1 when a panel buffer could not be allocated (C is then incomplete). k >= 1, m n >= 1. */
 int msd_sgemm_batch(int trans_a, int trans_b, size_t m, size_t n, size_t k, size_t lda, size_t ldb, int beta,
                     const float *a, const float *b, float *c, size_t a_batch, size_t b_batch, size_t batch) {
-  struct gemm_args g = {trans_a, trans_b, beta, m, n, k, lda, ldb, a_batch, b_batch, a, b, c, 0};
-  /* Entries per claim: about 2^18 multiply-adds (10-30 us). */
-  size_t mnk = m * n * k, chunk = mnk >= (1u << 18) ? 1 : (1u << 18) / mnk;
-  run_items(gemm_range, &g, batch, chunk);
+  struct gemm_args g = {trans_a, trans_b, beta, !trans_b && n % 8 == 0, m, n, k, lda, ldb, a_batch, b_batch, m, 1,
+                        a, b, c, NULL, 0};
+  const size_t threads = (size_t)msd_threads(), mnk = m * n * k;
+  /* Few entries for the threads: blocks of rows (a multiple of the tile's 6), about two per thread, not too small. */
+  if (batch < 2 * threads && mnk > 2 * ITEM_MACS) {
+    size_t rows = (m + 2 * threads - 1) / (2 * threads), least = ITEM_MACS / (n * k);
+    if (rows < least) rows = least;
+    rows = (rows + 5) / 6 * 6;
+    if (rows < m) g.rows = rows, g.blocks = (m + rows - 1) / rows;
+  }
+  if (!g.direct && b_batch == 1 && g.blocks * batch > 1) {
+    g.shared = pack(&g, b);
+    if (!g.shared) return -1;
+  }
+  const size_t item = g.rows * n * k, chunk = item >= ITEM_MACS ? 1 : ITEM_MACS / item;
+  run_items(gemm_range, &g, batch * g.blocks, chunk);
   return atomic_load(&g.failed) ? -1 : 0;
 }
 #endif

@@ -1,15 +1,21 @@
 /**
- * The native loop of small products (`msd_sgemm_batch` in src/backend/native-kernels.c), which takes attention's
- * per-head products off the BLAS on the 'blas' backend: against a float64 reference over a table of shapes (every
- * transpose, the 6-row and 16-column tiles and their edges, the panel's zero padding, shared and broadcast entries,
- * beta = 1); each entry's bits independent of how the entries are shared among threads; `MSD_NATIVE_GEMM=off` keeps
- * the products on the BLAS and the backend's summary says which. Skipped, with the reason, where the library or the
+ * The native products (`msd_sgemm_batch` in src/backend/native-kernels.c), which take attention's per-head products
+ * and the dense products too small for OpenBLAS's threads off the BLAS on the 'blas' backend: against a float64
+ * reference over a table of shapes (every transpose, the 6-row and 16-column tiles and their edges, the panel's zero
+ * padding, shared and broadcast entries, beta = 1, blocks of B's rows, one entry split into blocks of rows); the bits
+ * independent of how the work is shared among threads; `MSD_NATIVE_GEMM=off` keeps the products on the BLAS and the
+ * backend's summary says which. Skipped, with the reason, where the library or the
  * kernel is missing (another OS or CPU, no C compiler).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { loadNativeKernels, type NativeKernels } from '../../src/backend/native-kernels.js';
+import { loadNativeKernels, type NativeKernels, type SgemmBatch } from '../../src/backend/native-kernels.js';
+import { tf } from '../../src/tf.js';
+import { initBackend } from '../../src/backend/init.js';
+import { loadBlas, type Blas } from '../../src/backend/blas.js';
+import { NATIVE_MAX_MNK, ONE_THREAD_MACS, useBlasMatMul } from '../../src/backend/blas-kernels.js';
+import { runProductLoop } from '../../src/backend/product-helper.js';
 import { createRng } from '../../src/rng.js';
 
 const load = loadNativeKernels();
@@ -116,7 +122,11 @@ for (const ta of [false, true]) {
       mk(29, 32, 29, { batch: 2, aBatch: 1, bBatch: 2 }), // one A shared by every entry
       mk(12, 24, 7, { batch: 4, aBatch: 4, bBatch: 1 }), // one B shared by every entry
       mk(11, 19, 13, { beta: 1 }), // added to what C holds
-      mk(3, 70, 300), // a long sum
+      mk(3, 70, 300), // a long sum: two blocks of B's rows
+      // One entry, split into blocks of rows among the threads (dense products): a shared panel when B is transposed
+      mk(200, 40, 300, { batch: 1, aBatch: 1, bBatch: 1 }),
+      mk(97, 24, 600, { batch: 1, aBatch: 1, bBatch: 1, beta: 1 }), // the sums start from C, then go on per block
+      mk(64, 256, 700, { batch: 1, aBatch: 1, bBatch: 1 }), // a weight gradient's shape (k = rows of a batch)
     );
   }
 }
@@ -133,7 +143,7 @@ test('msd_sgemm_batch equals a float64 product: every transpose, tile edge, broa
   }
 });
 
-/** A child process that runs a loop worth several chunks (so both threads take entries) and hashes the output. */
+/** A child process that runs products worth several items (so both threads take some) and hashes the outputs. */
 function childHash(env: Record<string, string>): { hash: string; summary: string } {
   const script = `
     import { initBackend } from './src/backend/init.ts';
@@ -143,8 +153,12 @@ function childHash(env: Record<string, string>): { hash: string; summary: string
     const info = await initBackend({ prefer: 'blas' });
     const q = tf.tidy(() => tf.sin(tf.range(0, 128 * 40 * 32)).reshape([128, 40, 32]));
     const k = tf.tidy(() => tf.cos(tf.range(0, 128 * 40 * 32)).reshape([128, 40, 32]));
+    // A dense product split into blocks of rows, and a weight gradient's (A transposed, k = 2,000 rows).
+    const x = tf.tidy(() => tf.sin(tf.range(0, 2000 * 64)).reshape([2000, 64]));
+    const w = tf.tidy(() => tf.cos(tf.range(0, 64 * 256)).reshape([64, 256]));
+    const dy = tf.tidy(() => tf.sin(tf.range(0, 2000 * 256)).reshape([2000, 256]));
     const h = createHash('sha256');
-    for (const t of [tf.matMul(q, k, false, true), tf.matMul(q, k, true, false)])
+    for (const t of [tf.matMul(q, k, false, true), tf.matMul(q, k, true, false), tf.matMul(x, w), tf.matMul(x, dy, true)])
       h.update(new Uint8Array(t.dataSync().buffer));
     const threads = loadNativeKernels().ok ? loadNativeKernels().kernels.threads : 0;
     console.log(JSON.stringify({ hash: h.digest('hex'), summary: info.summary + ' threads ' + threads }));`;
@@ -157,7 +171,7 @@ function childHash(env: Record<string, string>): { hash: string; summary: string
 }
 
 test(
-  'per-head products: the same bits on one native thread as on all; MSD_NATIVE_GEMM=off puts them on the BLAS (child processes)',
+  'native products: the same bits on one thread as on all; MSD_NATIVE_GEMM=off puts them on the BLAS (child processes)',
   { skip },
   () => {
     const all = childHash({ MSD_NATIVE_THREADS: '2' });
@@ -170,5 +184,65 @@ test(
     // The BLAS sums in another order: other last bits, which shows the products did move (same values otherwise:
     // the first test and test/backend/blas-kernels.test.ts check both against references).
     assert.notEqual(off.hash, all.hash);
+  },
+);
+
+test(
+  'which products go native: dense ones below ONE_THREAD_MACS, loops of entries up to NATIVE_MAX_MNK',
+  { skip },
+  async () => {
+    await initBackend({ prefer: 'blas' });
+    const load = loadBlas();
+    assert.ok(load.ok);
+    const real = load.blas;
+    const gemm = kernels!.sgemmBatch!;
+    const calls = { blas: 0, native: 0 };
+    const spy: Blas = {
+      ...real,
+      sgemm: (...args) => (calls.blas++, real.sgemm(...args)),
+      sgemmAt: (...args) => (calls.blas++, real.sgemmAt(...args)),
+    };
+    const nativeSpy: SgemmBatch = (...args) => (calls.native++, gemm(...args));
+    useBlasMatMul(spy, runProductLoop, nativeSpy);
+    try {
+      const r = (shape: number[]) => tf.randomNormal(shape, 0, 1, 'float32', 7);
+      const where = (f: () => tf.Tensor) => {
+        calls.blas = calls.native = 0;
+        tf.tidy(f).dispose();
+        return calls.native > 0 && calls.blas === 0 ? 'native' : calls.blas > 0 && calls.native === 0 ? 'blas' : 'both';
+      };
+      assert.equal(
+        where(() => tf.matMul(r([640, 64]), r([64, 256]))),
+        'native',
+        'a small dense product',
+      );
+      assert.equal(
+        where(() => tf.matMul(r([640, 64]), r([640, 256]), true, false)),
+        'native',
+        'its weight gradient',
+      );
+      assert.equal(
+        where(() => tf.matMul(r([4, 640, 64]), r([64, 256]))),
+        'native',
+        'stacked entries, one weight',
+      );
+      assert.equal(1024 * 128 * 512, ONE_THREAD_MACS);
+      assert.equal(
+        where(() => tf.matMul(r([1024, 128]), r([128, 512]))),
+        'blas',
+        'a product of ONE_THREAD_MACS',
+      );
+      assert.equal(
+        where(() => tf.matMul(r([1024, 128]), r([1024, 512]), true)),
+        'blas',
+        'a large weight gradient',
+      );
+      assert.equal(128 * 128 * 128, NATIVE_MAX_MNK);
+      const heads = (t: number, d: number) => () => tf.matMul(r([3, t, d]), r([3, t, d]), false, true);
+      assert.equal(where(heads(128, 128)), 'native', 'per-head entries of NATIVE_MAX_MNK');
+      assert.equal(where(heads(129, 128)), 'blas', 'larger per-head entries');
+    } finally {
+      useBlasMatMul(real, runProductLoop, gemm);
+    }
   },
 );
