@@ -46,6 +46,12 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
+// Bias gradients: sums over rows (tf.sum over axis 0), as a product of a row of ones and the gradient.
+const sums: [string, number[]][] = [
+  ['tiny bias gradient: sum of [2500, 256] over rows', [2500, 256]],
+  ['tiny bias gradient: sum of [2500, 64] over rows', [2500, 64]],
+];
+
 console.log(info.summary);
 console.log('product                                      OpenBLAS ms   native ms   ratio');
 for (const [name, as, bs, ta, tb] of cases) {
@@ -61,6 +67,23 @@ for (const [name, as, bs, ta, tb] of cases) {
     }
   }
   tf.dispose([a, b]);
+  const [o, n] = [median(times.blas), median(times.native)];
+  console.log(
+    `${name.padEnd(44)} ${o.toFixed(3).padStart(10)} ${n.toFixed(3).padStart(11)} ${(o / n).toFixed(2).padStart(7)}`,
+  );
+}
+for (const [name, shape] of sums) {
+  const x = tf.randomNormal(shape);
+  const times = { blas: [] as number[], native: [] as number[] };
+  for (let r = 0; r < REPS + 3; r++) {
+    for (const side of ['blas', 'native'] as const) {
+      useBlasMatMul(blas.blas, runProductLoop, side === 'native' ? gemm : undefined);
+      const t0 = performance.now();
+      tf.sum(x, 0).dispose();
+      if (r >= 3) times[side].push(performance.now() - t0);
+    }
+  }
+  x.dispose();
   const [o, n] = [median(times.blas), median(times.native)];
   console.log(
     `${name.padEnd(44)} ${o.toFixed(3).padStart(10)} ${n.toFixed(3).padStart(11)} ${(o / n).toFixed(2).padStart(7)}`,

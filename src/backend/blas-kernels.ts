@@ -330,6 +330,13 @@ function sumBlas(args: Parameters<KernelFunc>[0]): TensorInfo | TensorInfo[] {
   }
   if (ones.length < rows) ones = new Float32Array(rows).fill(1);
   const blas = blasInUse!;
+  if (nativeLoop && rows * cols <= SUM_ONE_THREAD_VALUES) {
+    // The native products, its columns on every core: each column's sum in row order.
+    const [o, xs, c] = [blas.address(ones), blas.address(heapView(wasm, x)), blas.address(C)];
+    if (nativeLoop(0, 0, 1, cols, rows, rows, cols, 0, o, xs, c, 1, 1, 1) !== 0)
+      throw new Error(`sum (native): msd_sgemm_batch could not allocate its buffer ([${rows}, ${cols}])`);
+    return out;
+  }
   const sum = () => blas.sgemm(false, false, 1, cols, rows, 1, ones, rows, heapView(wasm, x), cols, 0, C, cols);
   if (rows * cols <= SUM_ONE_THREAD_VALUES) blas.oneThread(sum);
   else sum();

@@ -413,8 +413,8 @@ void msd_adamw(const float *p, const float *g, float *m, float *v, float *out, s
  * op(B) is read where it is when it is not transposed and n is a multiple of 8, else copied into a [k, n rounded up
  * to 8] panel (zeros past n; once for all entries when they share B). Tiles of up to 6 rows x 16 columns of C are
  * each summed in 6 x 2 AVX registers, one fused multiply-add per row of B, over blocks of `KC` rows of B (the tile
- * goes back to C between blocks). Work items are whole entries, or blocks of rows of one when there are few entries,
- * shared among the pool's threads in chunks.
+ * goes back to C between blocks). Work items are whole entries, or blocks of rows of one when there are few entries
+ * (blocks of columns when there are few rows), shared among the pool's threads in chunks.
  *
  * Bits: each value of C is fma(a_{i,k-1}, b_{k-1,j}, ... fma(a_{i,0}, b_{0,j}, s)), s = 0 or C's value (beta 1), in
  * that order whatever the tile, the blocks, the split into items or the thread, so the result depends only on the
@@ -485,7 +485,7 @@ ROWS(1)
 
 struct gemm_args {
   int trans_a, trans_b, beta, direct;
-  size_t m, n, k, lda, ldb, a_batch, b_batch, rows, blocks;
+  size_t m, n, k, lda, ldb, a_batch, b_batch, rows, blocks, cols, cblocks;
   const float *a, *b;
   float *c;
   const float *shared; /* B's panel, when every entry shares it (else each thread packs its own) */
@@ -516,15 +516,16 @@ static float *pack(const struct gemm_args *g, const float *b) {
   return panel;
 }
 
-/* Items [begin, end): item t is rows [r0, r0 + g->rows) of entry t / g->blocks, r0 = (t mod g->blocks) g->rows. */
+/* Items [begin, end): item t is a block of g->rows rows and g->cols columns of one entry (entry-major, then rows). */
 static GEMM_TARGET void gemm_range(const void *args, size_t begin, size_t end) {
   struct gemm_args *g = (struct gemm_args *)args;
   const size_t m = g->m, n = g->n, k = g->k, npad = (n + 7) & ~(size_t)7;
   const size_t ars = g->trans_a ? 1 : g->lda, acs = g->trans_a ? g->lda : 1;
   size_t packed = (size_t)-1; /* the entry whose B is in this thread's panel */
   for (size_t t = begin; t < end; t++) {
-    const size_t e = t / g->blocks, r0 = (t % g->blocks) * g->rows;
-    const size_t rows = m - r0 < g->rows ? m - r0 : g->rows;
+    const size_t per_entry = g->blocks * g->cblocks, e = t / per_entry, rest = t % per_entry;
+    const size_t r0 = rest / g->cblocks * g->rows, j0 = rest % g->cblocks * g->cols;
+    const size_t rows = m - r0 < g->rows ? m - r0 : g->rows, j1 = n - j0 < g->cols ? n : j0 + g->cols;
     const float *b = g->b + (e % g->b_batch) * k * n;
     const float *bp = b;
     size_t ldp = g->ldb;
@@ -543,8 +544,8 @@ static GEMM_TARGET void gemm_range(const void *args, size_t begin, size_t end) {
     for (size_t p0 = 0; p0 < k; p0 += KC) {
       const size_t kc = k - p0 < KC ? k - p0 : KC;
       const int from_c = p0 > 0 || g->beta;
-      for (size_t j = 0; j < n; j += 16) {
-        const int cols = n - j < 16 ? (int)(n - j) : 16;
+      for (size_t j = j0; j < j1; j += 16) {
+        const int cols = j1 - j < 16 ? (int)(j1 - j) : 16;
         if (cols > 8)
           rows_2(rows, kc, a + p0 * acs, ars, acs, bp + p0 * ldp + j, ldp, c + j, n, cols, from_c);
         else
@@ -561,21 +562,30 @@ static GEMM_TARGET void gemm_range(const void *args, size_t begin, size_t end) {
 int msd_sgemm_batch(int trans_a, int trans_b, size_t m, size_t n, size_t k, size_t lda, size_t ldb, int beta,
                     const float *a, const float *b, float *c, size_t a_batch, size_t b_batch, size_t batch) {
   struct gemm_args g = {trans_a, trans_b, beta, !trans_b && n % 8 == 0, m, n, k, lda, ldb, a_batch, b_batch, m, 1,
-                        a, b, c, NULL, 0};
+                        n, 1, a, b, c, NULL, 0};
   const size_t threads = (size_t)msd_threads(), mnk = m * n * k;
-  /* Few entries for the threads: blocks of rows (a multiple of the tile's 6), about two per thread, not too small. */
+  /*
+   * Few entries for the threads: blocks of rows (a multiple of the tile's 6), about two per thread, not too small;
+   * or, when there are too few rows for that (a sum over rows: m = 1), blocks of columns (a multiple of 16).
+   */
   if (batch < 2 * threads && mnk > 2 * ITEM_MACS) {
     size_t rows = (m + 2 * threads - 1) / (2 * threads), least = ITEM_MACS / (n * k);
     if (rows < least) rows = least;
     rows = (rows + 5) / 6 * 6;
-    if (rows < m) g.rows = rows, g.blocks = (m + rows - 1) / rows;
+    if (rows < m) {
+      g.rows = rows, g.blocks = (m + rows - 1) / rows;
+    } else {
+      size_t cols = (n + 2 * threads - 1) / (2 * threads);
+      cols = (cols + 15) / 16 * 16;
+      if (cols < n) g.cols = cols, g.cblocks = (n + cols - 1) / cols;
+    }
   }
-  if (!g.direct && b_batch == 1 && g.blocks * batch > 1) {
+  if (!g.direct && b_batch == 1 && g.blocks * g.cblocks * batch > 1) {
     g.shared = pack(&g, b);
     if (!g.shared) return -1;
   }
-  const size_t item = g.rows * n * k, chunk = item >= ITEM_MACS ? 1 : ITEM_MACS / item;
-  run_items(gemm_range, &g, batch * g.blocks, chunk);
+  const size_t item = g.rows * g.cols * k, chunk = item >= ITEM_MACS ? 1 : ITEM_MACS / item;
+  run_items(gemm_range, &g, batch * g.blocks * g.cblocks, chunk);
   return atomic_load(&g.failed) ? -1 : 0;
 }
 #endif

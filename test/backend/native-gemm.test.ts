@@ -2,7 +2,8 @@
  * The native products (`msd_sgemm_batch` in src/backend/native-kernels.c), which take attention's per-head products
  * and the dense products too small for OpenBLAS's threads off the BLAS on the 'blas' backend: against a float64
  * reference over a table of shapes (every transpose, the 6-row and 16-column tiles and their edges, the panel's zero
- * padding, shared and broadcast entries, beta = 1, blocks of B's rows, one entry split into blocks of rows); the bits
+ * padding, shared and broadcast entries, beta = 1, blocks of B's rows, one entry split into blocks of rows or of
+ * columns); the bias gradients' sums over rows go there too; the bits
  * independent of how the work is shared among threads; `MSD_NATIVE_GEMM=off` keeps the products on the BLAS and the
  * backend's summary says which. Skipped, with the reason, where the library or the
  * kernel is missing (another OS or CPU, no C compiler).
@@ -127,6 +128,9 @@ for (const ta of [false, true]) {
       mk(200, 40, 300, { batch: 1, aBatch: 1, bBatch: 1 }),
       mk(97, 24, 600, { batch: 1, aBatch: 1, bBatch: 1, beta: 1 }), // the sums start from C, then go on per block
       mk(64, 256, 700, { batch: 1, aBatch: 1, bBatch: 1 }), // a weight gradient's shape (k = rows of a batch)
+      // Too few rows to split: blocks of columns (a bias gradient's sum over rows is [1, rows] x [rows, cols])
+      mk(1, 300, 2000, { batch: 1, aBatch: 1, bBatch: 1 }),
+      mk(4, 100, 3000, { batch: 1, aBatch: 1, bBatch: 1, beta: 1 }),
     );
   }
 }
@@ -158,7 +162,9 @@ function childHash(env: Record<string, string>): { hash: string; summary: string
     const w = tf.tidy(() => tf.cos(tf.range(0, 64 * 256)).reshape([64, 256]));
     const dy = tf.tidy(() => tf.sin(tf.range(0, 2000 * 256)).reshape([2000, 256]));
     const h = createHash('sha256');
-    for (const t of [tf.matMul(q, k, false, true), tf.matMul(q, k, true, false), tf.matMul(x, w), tf.matMul(x, dy, true)])
+    const products = [tf.matMul(q, k, false, true), tf.matMul(q, k, true, false), tf.matMul(x, w), tf.matMul(x, dy, true)];
+    // and a bias gradient's sum over rows (blocks of columns)
+    for (const t of [...products, tf.sum(dy, 0)])
       h.update(new Uint8Array(t.dataSync().buffer));
     const threads = loadNativeKernels().ok ? loadNativeKernels().kernels.threads : 0;
     console.log(JSON.stringify({ hash: h.digest('hex'), summary: info.summary + ' threads ' + threads }));`;
@@ -241,6 +247,16 @@ test(
       const heads = (t: number, d: number) => () => tf.matMul(r([3, t, d]), r([3, t, d]), false, true);
       assert.equal(where(heads(128, 128)), 'native', 'per-head entries of NATIVE_MAX_MNK');
       assert.equal(where(heads(129, 128)), 'blas', 'larger per-head entries');
+      assert.equal(
+        where(() => tf.sum(r([1024, 1024]), 0)),
+        'native',
+        'a sum over rows of SUM_ONE_THREAD_VALUES',
+      );
+      assert.equal(
+        where(() => tf.sum(r([1025, 1024]), 0)),
+        'blas',
+        'a larger sum',
+      );
     } finally {
       useBlasMatMul(real, runProductLoop, gemm);
     }
