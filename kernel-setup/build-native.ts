@@ -1,11 +1,12 @@
 /**
- * Builds src/backend/native-kernels.c into lib/native/msd-kernels.so (.dylib on macOS), the element-wise kernels on
- * every core (src/backend/native-kernels.ts loads it). Run by `npm run build` after tsc.
+ * Builds src/backend/native-kernels.c into lib/native/msd-kernels.so (.dylib on macOS), the element-wise kernels and
+ * the small products on every core (src/backend/native-kernels.ts loads it). Run by `npm run build` after tsc.
  *
  * Optional: without a C compiler (`CC`, else `cc`) the build says so and the library runs the wasm kernels instead
- * (the same bits, one core); `MSD_NATIVE_BUILD=off` skips it. Flags: -O3 -ffp-contract=off (no fused multiply-add,
- * so every operation rounds as wasm's do), and on x86-64 -mavx2 for the kernels, with the CPU check built apart
- * without it so that it runs anywhere.
+ * (the same bits, one core) and every product on the BLAS; `MSD_NATIVE_BUILD=off` skips it. Flags: -O3
+ * -ffp-contract=off (no fused multiply-add the compiler would choose, so every element-wise operation rounds as
+ * wasm's do; the product kernel asks for its own by name), and on x86-64 -mavx2 for the kernels, with the CPU check
+ * built apart without it so that it runs anywhere.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';

@@ -10,8 +10,9 @@
  *
  * Batched products call `sgemm` once per batch entry, except when one weight matrix is shared by every entry and A
  * is not transposed: the entries then stack into one tall GEMM (`[b*m, k] x [k, n]`), which is what BLAS is best at.
- * Loops of small entries (attention's per-head products, up to `NATIVE_MAX_MNK`) go to the native library's
- * `msd_sgemm_batch` instead when it is loaded (native-kernels.c: one call for the whole loop, on every core).
+ * Where the native library is loaded (native-kernels.c's `msd_sgemm_batch`, on every core), the products OpenBLAS
+ * runs worst go there instead: loops of small entries (attention's per-head products, up to `NATIVE_MAX_MNK`), dense
+ * products below `ONE_THREAD_MACS` and sums over rows up to `SUM_ONE_THREAD_VALUES` (README, "Small products in C").
  *
  *   useBlasMatMul(blas, runProductLoop, nativeLoop?)   route the wasm backend's matmuls to the BLAS (initBackend)
  *   useStockMatMul()      restore tfjs-backend-wasm's own kernels (initBackend does this for 'wasm')
@@ -62,6 +63,8 @@ export const NATIVE_MAX_MNK = 1 << 21;
  * step at 32,600-38,400 and 40,100-41,600 (three alternating rounds, 4 December, README "The CPU path"). An mBERT
  * dense product reaches 2^26 from 114 rows of 768 x 768 on, and the classifier heads' (768 x 9 per row), which stay
  * below it, run twice as fast on one thread. Loops of per-head products have their own rule (product-helper.ts).
+ * With the native products loaded, the dense products below it go there (on every core, 1.1-1.8x OpenBLAS's one
+ * thread at the tiny preset's sizes, bench/native-gemm.ts) and this rule holds only for the BLAS's path.
  */
 export const ONE_THREAD_MACS = 1 << 26;
 
@@ -296,7 +299,8 @@ function fusedMatMulBlas({ inputs, backend, attrs }: Parameters<KernelFunc>[0]):
  * student step ran at 48,298-49,922 real tokens/s with this rule against 44,239-47,372 without (four alternating
  * rounds of 100 steps, 5 December). 2^20 is the tiny preset's largest (64 sentences of 64 tokens, 256 wide). Larger
  * sums, mBERT's, keep the threads, which its products keep awake (alone, back to back: [3,000, 768] 520 us on one
- * thread against 299 on two, [3,000, 3,072] 2,875 against 1,340, [1,554, 256] 82 against 69).
+ * thread against 299 on two, [3,000, 3,072] 2,875 against 1,340, [1,554, 256] 82 against 69). With the native
+ * products loaded, the sums up to it go there (their columns on every core: [2500, 256] 0.11-0.19 ms against 0.20-0.32).
  */
 export const SUM_ONE_THREAD_VALUES = 1 << 20;
 

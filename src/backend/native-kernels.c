@@ -10,7 +10,8 @@
  *
  * Bits: every kernel here computes each value independently of the others, so how the values are split among
  * threads and lanes cannot change a result. Compiled without -ffast-math and with -ffp-contract=off: each + - * /
- * sqrt is one IEEE float32 operation, as in wasm (no fused multiply-add).
+ * sqrt is one IEEE float32 operation, as in wasm (no fused multiply-add; the product kernel at the end, which has no
+ * wasm twin, calls fused multiply-adds by name).
  *
  * Only the passes that gain are here. The .wat's memory-bound kernels were ported too and measured slower or no
  * faster at mBERT's sizes, right after a BLAS product (as in a step), because a worker's wake-up and the cold
