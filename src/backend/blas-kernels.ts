@@ -118,6 +118,18 @@ function plan(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boo
   return { m, n, k, outShape: [...outer, m, n], batch, aBatch, bBatch };
 }
 
+/** `nativeLoop` with msd_sgemm_batch's arguments (addresses in bytes); throws when it could not allocate its panel. */
+function native(
+  transA: boolean,
+  transB: boolean,
+  ...rest: [number, number, number, number, number, 0 | 1, number, number, number, number, number, number]
+): void {
+  if (nativeLoop!(transA ? 1 : 0, transB ? 1 : 0, ...rest) !== 0) {
+    const [m, n, k] = rest;
+    throw new Error(`matMul (native): msd_sgemm_batch could not allocate its buffer for [${m}, ${k}] x [${k}, ${n}]`);
+  }
+}
+
 /**
  * Writes `op(a) x op(b)` into `c` (row-major, batch entries consecutive), or adds it to what `c` holds when `beta`
  * is 1 (a bias written there first).
@@ -144,13 +156,9 @@ function gemm(
   const stacked = p.bBatch === 1 && p.aBatch === batch && !transposeA;
   if (nativeLoop && (stacked || batch === 1) && batch * m * n * k < ONE_THREAD_MACS) {
     // Dense products below OpenBLAS's threads (stacked or single): the native library, its rows on every core.
-    const t = (x: boolean) => (x ? 1 : 0);
     const [a, b, c] = [blas.address(A), blas.address(B), blas.address(C)];
-    const rc = stacked
-      ? nativeLoop(0, t(transposeB), batch * m, n, k, k, ldb, beta, a, b, c, 1, 1, 1)
-      : nativeLoop(t(transposeA), t(transposeB), m, n, k, lda, ldb, beta, a, b, c, 1, 1, 1);
-    if (rc !== 0)
-      throw new Error(`matMul (native): msd_sgemm_batch could not allocate its buffer ([${m}, ${k}] x [${k}, ${n}])`);
+    if (stacked) native(false, transposeB, batch * m, n, k, k, ldb, beta, a, b, c, 1, 1, 1);
+    else native(transposeA, transposeB, m, n, k, lda, ldb, beta, a, b, c, 1, 1, 1);
     return;
   }
   if (stacked) {
@@ -181,11 +189,7 @@ function gemm(
     batch,
   };
   if (nativeLoop && batch >= 2 && m * n * k <= NATIVE_MAX_MNK) {
-    const t = (x: boolean) => (x ? 1 : 0);
-    if (nativeLoop(t(transposeA), t(transposeB), m, n, k, lda, ldb, beta, a, b, c, aBatch, bBatch, batch) !== 0)
-      throw new Error(
-        `matMul (native): msd_sgemm_batch could not allocate its buffer for a [${m}, ${k}] x [${k}, ${n}] loop`,
-      );
+    native(transposeA, transposeB, m, n, k, lda, ldb, beta, a, b, c, aBatch, bBatch, batch);
     return;
   }
   // A single product (a weight gradient, A transposed) follows the rule above; loops of two or more, their own.
@@ -337,8 +341,7 @@ function sumBlas(args: Parameters<KernelFunc>[0]): TensorInfo | TensorInfo[] {
   if (nativeLoop && rows * cols <= SUM_ONE_THREAD_VALUES) {
     // The native products, its columns on every core: each column's sum in row order.
     const [o, xs, c] = [blas.address(ones), blas.address(heapView(wasm, x)), blas.address(C)];
-    if (nativeLoop(0, 0, 1, cols, rows, rows, cols, 0, o, xs, c, 1, 1, 1) !== 0)
-      throw new Error(`sum (native): msd_sgemm_batch could not allocate its buffer ([${rows}, ${cols}])`);
+    native(false, false, 1, cols, rows, rows, cols, 0, o, xs, c, 1, 1, 1);
     return out;
   }
   const sum = () => blas.sgemm(false, false, 1, cols, rows, 1, ones, rows, heapView(wasm, x), cols, 0, C, cols);
