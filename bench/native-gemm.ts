@@ -23,6 +23,7 @@ if (!blas.ok || !native.ok || !native.kernels.sgemmBatch) {
   process.exit(1);
 }
 const gemm = native.kernels.sgemmBatch;
+const lib = blas.blas;
 
 /** [name, A's shape, B's shape, transposeA, transposeB] */
 const cases: [string, number[], number[], boolean, boolean][] = [
@@ -52,41 +53,33 @@ const sums: [string, number[]][] = [
   ['tiny bias gradient: sum of [2500, 64] over rows', [2500, 64]],
 ];
 
+/** Times `op` with the products on OpenBLAS and on the native library, interleaved, and prints one row. */
+function compare(name: string, op: () => tf.Tensor): void {
+  const times = { blas: [] as number[], native: [] as number[] };
+  for (let r = 0; r < REPS + 3; r++) {
+    for (const side of ['blas', 'native'] as const) {
+      useBlasMatMul(lib, runProductLoop, side === 'native' ? gemm : undefined);
+      const t0 = performance.now();
+      op().dispose();
+      if (r >= 3) times[side].push(performance.now() - t0);
+    }
+  }
+  const [o, n] = [median(times.blas), median(times.native)];
+  console.log(
+    `${name.padEnd(44)} ${o.toFixed(3).padStart(10)} ${n.toFixed(3).padStart(11)} ${(o / n).toFixed(2).padStart(7)}`,
+  );
+}
+
 console.log(info.summary);
 console.log('product                                      OpenBLAS ms   native ms   ratio');
 for (const [name, as, bs, ta, tb] of cases) {
-  const a = tf.randomNormal(as);
-  const b = tf.randomNormal(bs);
-  const times = { blas: [] as number[], native: [] as number[] };
-  for (let r = 0; r < REPS + 3; r++) {
-    for (const side of ['blas', 'native'] as const) {
-      useBlasMatMul(blas.blas, runProductLoop, side === 'native' ? gemm : undefined);
-      const t0 = performance.now();
-      tf.matMul(a, b, ta, tb).dispose();
-      if (r >= 3) times[side].push(performance.now() - t0);
-    }
-  }
+  const [a, b] = [tf.randomNormal(as), tf.randomNormal(bs)];
+  compare(name, () => tf.matMul(a, b, ta, tb));
   tf.dispose([a, b]);
-  const [o, n] = [median(times.blas), median(times.native)];
-  console.log(
-    `${name.padEnd(44)} ${o.toFixed(3).padStart(10)} ${n.toFixed(3).padStart(11)} ${(o / n).toFixed(2).padStart(7)}`,
-  );
 }
 for (const [name, shape] of sums) {
   const x = tf.randomNormal(shape);
-  const times = { blas: [] as number[], native: [] as number[] };
-  for (let r = 0; r < REPS + 3; r++) {
-    for (const side of ['blas', 'native'] as const) {
-      useBlasMatMul(blas.blas, runProductLoop, side === 'native' ? gemm : undefined);
-      const t0 = performance.now();
-      tf.sum(x, 0).dispose();
-      if (r >= 3) times[side].push(performance.now() - t0);
-    }
-  }
+  compare(name, () => tf.sum(x, 0));
   x.dispose();
-  const [o, n] = [median(times.blas), median(times.native)];
-  console.log(
-    `${name.padEnd(44)} ${o.toFixed(3).padStart(10)} ${n.toFixed(3).padStart(11)} ${(o / n).toFixed(2).padStart(7)}`,
-  );
 }
-useBlasMatMul(blas.blas, runProductLoop, gemm);
+useBlasMatMul(lib, runProductLoop, gemm);

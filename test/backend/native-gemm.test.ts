@@ -10,7 +10,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { loadNativeKernels, type NativeKernels, type SgemmBatch } from '../../src/backend/native-kernels.js';
 import { tf } from '../../src/tf.js';
 import { initBackend } from '../../src/backend/init.js';
@@ -18,6 +17,7 @@ import { loadBlas, type Blas } from '../../src/backend/blas.js';
 import { NATIVE_MAX_MNK, ONE_THREAD_MACS, useBlasMatMul } from '../../src/backend/blas-kernels.js';
 import { runProductLoop } from '../../src/backend/product-helper.js';
 import { createRng } from '../../src/rng.js';
+import { runModule } from '../child-module.js';
 
 const load = loadNativeKernels();
 const kernels: NativeKernels | undefined = load.ok ? load.kernels : undefined;
@@ -168,12 +168,7 @@ function childHash(env: Record<string, string>): { hash: string; summary: string
       h.update(new Uint8Array(t.dataSync().buffer));
     const threads = loadNativeKernels().ok ? loadNativeKernels().kernels.threads : 0;
     console.log(JSON.stringify({ hash: h.digest('hex'), summary: info.summary + ' threads ' + threads }));`;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-  });
-  assert.equal(r.status, 0, r.stderr.slice(-1500));
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { hash: string; summary: string };
+  return runModule<{ hash: string; summary: string }>(script, env);
 }
 
 test(

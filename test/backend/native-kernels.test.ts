@@ -7,7 +7,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { initBackend } from '../../src/backend/init.js';
 import {
@@ -19,6 +18,7 @@ import {
 import { loadNativeKernels, nativeLibraryPath } from '../../src/backend/native-kernels.js';
 import { HeapFloats } from '../../src/backend/heap-floats.js';
 import { createRng } from '../../src/rng.js';
+import { runModule } from '../child-module.js';
 
 const off = process.env.MSD_NATIVE?.trim() === 'off';
 
@@ -211,12 +211,7 @@ function childHash(env: Record<string, string>): { hash: string; summary: string
     const h = createHash('sha256');
     for (const t of [x, a, b, m, v]) h.update(new Uint8Array(Float32Array.from(t.view()).buffer));
     console.log(JSON.stringify({ hash: h.digest('hex'), summary: info.summary }));`;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-  });
-  assert.equal(r.status, 0, r.stderr.slice(-1500));
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { hash: string; summary: string };
+  return runModule<{ hash: string; summary: string }>(script, env);
 }
 
 test(

@@ -16,6 +16,7 @@ import { assembleSimdKernels, moduleSource } from '../../kernel-setup/build-wasm
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRng } from '../../src/rng.js';
+import { runModule } from '../child-module.js';
 
 test('the committed module is src/backend/simd-kernels.wat assembled (run `npm run build:wasm` after editing it)', async () => {
   const bytes = await assembleSimdKernels();
@@ -125,18 +126,11 @@ test('MsdGelu is not a kernel of the cpu backend: gelu there is the composite of
 });
 
 test('MSD_SIMD=off: gelu runs as tfjs ops and the backend summary says so (child process)', async () => {
-  const { spawnSync } = await import('node:child_process');
   const script =
     "import { initBackend } from './src/backend/init.ts'; import { GELU, hasKernel } from './src/backend/simd-kernels.ts';" +
     ' const i = await initBackend(); console.log(JSON.stringify({ summary: i.summary, gelu: hasKernel(GELU) }));';
-  const run = (simd: string) => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      encoding: 'utf8',
-      env: { ...process.env, MSD_SIMD: simd, MSD_BACKEND: 'wasm' },
-    });
-    assert.equal(r.status, 0, r.stderr.slice(-1000));
-    return JSON.parse(r.stdout.trim().split('\n').pop()!) as { summary: string; gelu: boolean };
-  };
+  const run = (simd: string) =>
+    runModule<{ summary: string; gelu: boolean }>(script, { MSD_SIMD: simd, MSD_BACKEND: 'wasm' });
   const off = run('off');
   assert.equal(off.gelu, false);
   assert.match(off.summary, /tfjs-backend-wasm \(SIMD kernels off: MSD_SIMD=off\)/);
