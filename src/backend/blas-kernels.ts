@@ -44,7 +44,7 @@ let blasInUse: Blas | undefined;
  * an import, so that the browser tagger, which reaches this file through host-memory.ts, needs no Node module).
  */
 let runLoop: ((blas: Blas, loop: ProductLoop) => void) | undefined;
-/** The native loop of small products (native-kernels.ts's `sgemmBatch`), when initBackend found one. */
+/** The native small products (native-kernels.ts's `sgemmBatch`), when initBackend found them. */
 let nativeLoop: SgemmBatch | undefined;
 
 /**
@@ -126,7 +126,7 @@ function native(
 ): void {
   if (nativeLoop!(transA ? 1 : 0, transB ? 1 : 0, ...rest) !== 0) {
     const [m, n, k] = rest;
-    throw new Error(`matMul (native): msd_sgemm_batch could not allocate its buffer for [${m}, ${k}] x [${k}, ${n}]`);
+    throw new Error(`msd_sgemm_batch (native products) could not allocate its panel for [${m}, ${k}] x [${k}, ${n}]`);
   }
 }
 

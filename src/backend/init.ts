@@ -140,14 +140,14 @@ async function tryBlas(): Promise<Attempt> {
   const native = loadNativeKernels();
   const gemm = native.ok ? native.kernels.sgemmBatch : undefined;
   useBlasMatMul(loaded.blas, runProductLoop, gemm);
-  // Where attention's per-head products run (blas-kernels.ts), and why not natively when they do not.
-  const perHead = gemm
-    ? 'per-head products native'
-    : `per-head products on the BLAS: ${native.ok ? native.kernels.sgemmBatchOff : 'no native library'}`;
+  // Where the small products run (blas-kernels.ts: per-head loops, small dense products, sums), and why not natively.
+  const products = gemm
+    ? 'small products native'
+    : `small products on the BLAS: ${native.ok ? native.kernels.sgemmBatchOff : 'no native library'}`;
   return {
     ok: true,
     tfBackend: 'wasm',
-    pkg: `${wasm.pkg} + ${loaded.blas.description} at ${loaded.blas.path} via koffi (${perHead})`,
+    pkg: `${wasm.pkg} + ${loaded.blas.description} at ${loaded.blas.path} via koffi (${products})`,
   };
 }
 

@@ -23,7 +23,7 @@
  *                                   dy (an output here) = Phi + x phi   (gelu_forward / _backward / _forward_train)
  *   msd_dropout(x, out, n, base, threshold, scale)   x = 0: the mask; else x times it (dropout_mask / _apply)
  *   msd_adamw(p, g, m, v, out, n, b1, b2, eps, step, c, decay, gs)   c = 0: hf, else torch with sqrtBc2 = c
- *   msd_sgemm_batch(...)            a loop of small products (attention's per head), x86-64 only: see its section
+ *   msd_sgemm_batch(...)            small products (per-head loops, small dense products, sums), x86-64 only
  *   msd_threads()                   threads a call uses (the caller included)
  *   msd_cpu_ok()                    1 where this build's instructions run (x86-64: AVX2 and FMA; built apart,
  *                                   MSD_CPU_CHECK)

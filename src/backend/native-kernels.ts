@@ -3,10 +3,11 @@
  * from the shared library kernel-setup/build-native.ts builds at setup (`npm run build`). The element-wise ones
  * compute the same bits as the wasm SIMD kernels of simd-kernels.wat, eight lanes at a time and on every core: the
  * wasm heap cannot be shared with another thread in Node, but native code can work on it by address, from any
- * thread. The loop of small products (`sgemmBatch`, x86-64) replaces the BLAS for attention's per-head products on
- * the `blas` backend (blas-kernels.ts; `MSD_NATIVE_GEMM=off` keeps them on the BLAS).
+ * thread. The product kernel (`sgemmBatch`, x86-64) takes the small products off the BLAS on the `blas` backend:
+ * attention's per-head loops, dense products below OpenBLAS's threads, sums over rows (blas-kernels.ts;
+ * `MSD_NATIVE_GEMM=off` keeps them on the BLAS).
  *
- * Nothing here is required: without the library (no C compiler at setup, another OS), on a CPU without AVX2, or with
+ * Nothing here is required: without the library (no C compiler at setup, another OS), on a CPU without AVX2 and FMA, or with
  * `MSD_NATIVE=off`, `loadNativeKernels()` says why and the wasm kernels run. `MSD_NATIVE=/path/to/lib` loads that
  * file instead; `MSD_NATIVE_THREADS` sets the threads of a call (default: one per core, the caller included).
  */
@@ -29,7 +30,7 @@ export interface NativeKernels {
   /** AdamW's fused update (simd-kernels.wat's $adamw): c = 0 is the hf variant, c = sqrtBc2 > 0 torch's. */
   adamw(...args: AdamwCall): void;
   /**
-   * A loop of small products, C_i (+)= op(A_{i mod aBatch}) op(B_{i mod bBatch}) (blas-kernels.ts's per-entry rule;
+   * Small products, C_i (+)= op(A_{i mod aBatch}) op(B_{i mod bBatch}) for each entry i (blas-kernels.ts's rule;
    * addresses in bytes, k >= 1); returns 0, or -1 when it could not allocate its buffer. Undefined where the library
    * has no such kernel (it is built for x86-64 only), when `MSD_NATIVE_GEMM=off`, or when its check failed; then
    * `sgemmBatchOff` says which.
@@ -126,7 +127,7 @@ function load(): NativeLoad {
 
 /**
  * msd_sgemm_batch where the library has it (x86-64 builds) and `MSD_NATIVE_GEMM` is not `off`, checked on a small
- * loop with exact sums; else why not (the per-head products then stay on the BLAS).
+ * loop with exact sums; else why not (the small products then stay on the BLAS).
  */
 function loadSgemmBatch(lib: ReturnType<typeof import('koffi').load>, k: NativeKernels): SgemmBatch | string {
   if (process.env.MSD_NATIVE_GEMM?.trim() === 'off') return 'MSD_NATIVE_GEMM=off';

@@ -195,7 +195,7 @@ test('automatic choice prefers blas over wasm when a BLAS loads, and says where 
     assert.equal(info.tfBackend, 'wasm');
     assert.match(
       info.summary,
-      /^backend: blas \[tfjs 'wasm' from @tensorflow\/tfjs-backend-wasm \+ .+ via koffi \(per-head products [^)]+\)\]/,
+      /^backend: blas \[tfjs 'wasm' from @tensorflow\/tfjs-backend-wasm \+ .+ via koffi \(small products [^)]+\)\]/,
     );
   } finally {
     if (saved !== undefined) process.env.MSD_BACKEND = saved;

@@ -178,9 +178,9 @@ test(
     const all = childHash({ MSD_NATIVE_THREADS: '2' });
     const one = childHash({ MSD_NATIVE_THREADS: '1' });
     const off = childHash({ MSD_NATIVE_GEMM: 'off' });
-    assert.match(all.summary, /per-head products native\).* threads 2$/);
-    assert.match(one.summary, /per-head products native\).* threads 1$/);
-    assert.match(off.summary, /per-head products on the BLAS: MSD_NATIVE_GEMM=off/);
+    assert.match(all.summary, /small products native\).* threads 2$/);
+    assert.match(one.summary, /small products native\).* threads 1$/);
+    assert.match(off.summary, /small products on the BLAS: MSD_NATIVE_GEMM=off/);
     assert.equal(one.hash, all.hash, 'the native loop gave other bits on one thread than on two');
     // The BLAS sums in another order: other last bits, which shows the products did move (same values otherwise:
     // the first test and test/backend/blas-kernels.test.ts check both against references).
