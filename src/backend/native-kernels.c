@@ -556,7 +556,7 @@ static GEMM_TARGET void gemm_range(const void *args, size_t begin, size_t end) {
   }
 }
 
-/* Multiply-adds per work item, about (10-40 us); items are claimed in chunks of about this much too. */
+/* Multiply-adds per work item at least (10-40 us of work); items are claimed in chunks of about this much too. */
 #define ITEM_MACS (1u << 18)
 
 /* Returns 0, or -1 when a panel buffer could not be allocated (C is then incomplete). k >= 1, m n >= 1. */
