@@ -1,12 +1,11 @@
 /**
- * The native products (`msd_sgemm_batch` in src/backend/native-kernels.c), which take attention's per-head products
- * and the dense products too small for OpenBLAS's threads off the BLAS on the 'blas' backend: against a float64
- * reference over a table of shapes (every transpose, the 6-row and 16-column tiles and their edges, the panel's zero
- * padding, shared and broadcast entries, beta = 1, blocks of B's rows, one entry split into blocks of rows or of
- * columns); the bias gradients' sums over rows go there too; the bits
- * independent of how the work is shared among threads; `MSD_NATIVE_GEMM=off` keeps the products on the BLAS and the
- * backend's summary says which. Skipped, with the reason, where the library or the
- * kernel is missing (another OS or CPU, no C compiler).
+ * The native products (`msd_sgemm_batch` in src/backend/native-kernels.c), which take attention's per-head products,
+ * the dense products too small for OpenBLAS's threads and the bias gradients' sums over rows off the BLAS on the
+ * 'blas' backend: against a float64 reference over a table of shapes (every transpose, the 6-row and 16-column tiles
+ * and their edges, the panel's zero padding, shared and broadcast entries, beta = 1, blocks of B's rows, one entry
+ * split into blocks of rows or of columns); which products go native; the bits independent of how the work is shared
+ * among threads; `MSD_NATIVE_GEMM=off` keeps the products on the BLAS and the backend's summary says which. Skipped,
+ * with the reason, where the library or the kernel is missing (another OS or CPU, no C compiler).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +23,7 @@ const kernels: NativeKernels | undefined = load.ok ? load.kernels : undefined;
 const skip = !load.ok
   ? `no native library: ${load.reason}`
   : !kernels!.sgemmBatch
-    ? `no native loop of products: ${kernels!.sgemmBatchOff}`
+    ? `no native products: ${kernels!.sgemmBatchOff}`
     : false;
 
 interface Case {
