@@ -1,7 +1,8 @@
 /**
  * Where a training step's time goes: per kernel (total ms and calls) and per phase (forward, backward, optimizer,
  * the rest: host work such as batching, clipping's norm, logging). `MSD_PROFILE=1 node --import tsx
- * bench/speed-msd.ts teacher paper <dir> 2` prints the table after its JSON line.
+ * bench/speed-msd.ts teacher paper <dir> 2` prints the table after its JSON line; `MSD_PROFILE=shapes` gives one
+ * row per kernel and shapes of its inputs.
  *
  * How: every kernel registered for the wasm backend gets its `kernelFunc` wrapped by a timer (the engine reads the
  * function from the registry's config at each call, and wasm/BLAS kernels are synchronous, so the time is the
@@ -18,9 +19,17 @@ type Phase = 'forward' | 'backward' | 'optimizer' | 'other';
 let phase: Phase = 'other';
 const kernels = new Map<string, { ms: number; calls: number; flops: number; byPhase: Record<Phase, number> }>();
 
+/** MSD_PROFILE=shapes: one row per kernel and shapes of its inputs. */
+const byShape = process.env.MSD_PROFILE === 'shapes';
+
 /** Matmuls split into the dense projections (one weight matrix for every row) and the per-head attention products. */
 function kernelKey(name: string, args: Parameters<KernelFunc>[0]): { key: string; flops: number } {
-  if (name !== 'BatchMatMul' && name !== '_FusedMatMul') return { key: name, flops: 0 };
+  const shapes = byShape
+    ? ` ${Object.values(args.inputs)
+        .map((t) => `[${(t as TensorInfo).shape.join(',')}]`)
+        .join(' ')}`
+    : '';
+  if (name !== 'BatchMatMul' && name !== '_FusedMatMul') return { key: name + shapes, flops: 0 };
   const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
   const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
   const r = a.shape.length;
@@ -32,7 +41,7 @@ function kernelKey(name: string, args: Parameters<KernelFunc>[0]): { key: string
     b.shape.slice(0, -2).reduce((x, y) => x * y, 1),
   );
   const perHead = batch > 1 && b.shape.length > 2 && b.shape[0]! > 1;
-  return { key: `${name} (${perHead ? 'per head' : 'dense'})`, flops: 2 * batch * m * n * k };
+  return { key: `${name} (${perHead ? 'per head' : 'dense'})${shapes}`, flops: 2 * batch * m * n * k };
 }
 const phases: Record<Phase, number> = { forward: 0, backward: 0, optimizer: 0, other: 0 };
 const stepped = new WeakSet<AdamW>();
@@ -105,14 +114,14 @@ export function profileReport(stepMs: number, steps: number): string {
   lines.push('phase      total  in kernels');
   for (const p of ['forward', 'backward', 'optimizer', 'other'] as Phase[]) {
     lines.push(
-      `${p.padEnd(9)} ${(phases[p] / steps).toFixed(0).padStart(6)}  ${(sum(p) / steps).toFixed(0).padStart(10)}`,
+      `${p.padEnd(9)} ${(phases[p] / steps).toFixed(1).padStart(6)}  ${(sum(p) / steps).toFixed(1).padStart(10)}`,
     );
   }
   lines.push('kernel                      ms/step  calls/step  forward  backward  other  GFLOP/s');
   for (const [name, k] of [...kernels.entries()].sort((a, b) => b[1].ms - a[1].ms)) {
-    const f = (v: number) => (v / steps).toFixed(0).padStart(8);
+    const f = (v: number) => (v / steps).toFixed(1).padStart(8);
     lines.push(
-      `${name.padEnd(26)} ${f(k.ms)} ${(k.calls / steps).toFixed(0).padStart(11)} ${f(k.byPhase.forward)} ${f(k.byPhase.backward)} ${f(k.byPhase.optimizer + k.byPhase.other)}${k.flops ? (k.flops / k.ms / 1e6).toFixed(0).padStart(9) : ''}`,
+      `${name.padEnd(byShape ? 60 : 26)} ${f(k.ms)} ${(k.calls / steps).toFixed(0).padStart(11)} ${f(k.byPhase.forward)} ${f(k.byPhase.backward)} ${f(k.byPhase.optimizer + k.byPhase.other)}${k.flops ? (k.flops / k.ms / 1e6).toFixed(0).padStart(9) : ''}`,
     );
   }
   return lines.join('\n');

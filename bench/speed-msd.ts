@@ -118,8 +118,9 @@ function dumpBatches(cfg: MsdConfig, file: string, modelDir: string): void {
 async function main(): Promise<void> {
   mkdirSync(workDir, { recursive: true });
   const backend = await initBackend();
-  // MSD_PROFILE=1: time every kernel and phase, printed after the JSON line (bench/profile.ts).
-  const profiling = process.env.MSD_PROFILE === '1';
+  // MSD_PROFILE=1: time every kernel and phase, printed after the JSON line (bench/profile.ts); MSD_PROFILE=shapes
+  // splits each kernel's row by the shapes of its inputs.
+  const profiling = process.env.MSD_PROFILE === '1' || process.env.MSD_PROFILE === 'shapes';
   if (profiling) startProfile();
   const cfg = config();
   // The tiny preset's vocabulary as the demo has it: pruned on all of es and nl train (21,588 pieces), not on the few
