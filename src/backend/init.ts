@@ -18,6 +18,7 @@ import { tf } from '../tf.js';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmKernels } from './wasm-kernels.js';
 import { registerHeadLayoutKernels } from './head-layout-kernels.js';
+import { registerPairDistanceKernels } from './pair-distance-kernels.js';
 import { registerSimdKernels, simdKernelsUnavailable, useNativeKernels } from './simd-kernels.js';
 import { loadBlas } from './blas.js';
 import { loadNativeKernels } from './native-kernels.js';
@@ -112,6 +113,7 @@ async function tryWasm(): Promise<Attempt> {
   }
   registerWasmKernels();
   registerHeadLayoutKernels();
+  registerPairDistanceKernels();
   const simd = registerSimdKernels();
   const native = loadNativeKernels();
   useNativeKernels(native.ok ? native.kernels : undefined);

@@ -23,6 +23,8 @@
  *                                   dy (an output here) = Phi + x phi   (gelu_forward / _backward / _forward_train)
  *   msd_dropout(x, out, n, base, threshold, scale)   x = 0: the mask; else x times it (dropout_mask / _apply)
  *   msd_adamw(p, g, m, v, out, n, b1, b2, eps, step, c, decay, gs)   c = 0: hf, else torch with sqrtBc2 = c
+ *   msd_pair_distances(z, out, n, d)         the pairwise squared distances of MMD's kernels, and their gradient
+ *   msd_pair_distances_grad(z, g, dz, n, d)  (pair-distance-kernels.ts's twins in JavaScript; the same bits)
  *   msd_sgemm_batch(...)            small products (per-head loops, small dense products, sums), x86-64 only
  *   msd_threads()                   threads a call uses (the caller included)
  *   msd_cpu_ok()                    1 where this build's instructions run (x86-64: AVX2 and FMA; built apart,
@@ -400,6 +402,91 @@ void msd_adamw(const float *p, const float *g, float *m, float *v, float *out, s
   run(adamw_range, &a, n);
 }
 
+
+/* ---------------------------------------------------------------- pairwise squared distances (MMD) */
+
+/*
+ * D[i][j] = sum_p (z[j][p] - z[i][p])^2 over the rows of z [n, d], and its gradient dz[k] = 2 sum_j (G[k][j] + G[j][k])
+ * (z[k] - z[j]) (src/backend/pair-distance-kernels.ts has the JavaScript twin and why). Each sum runs in one fixed
+ * order, one IEEE operation at a time: D over p = 0..d-1 from 0 (tfjs's Sum over the last axis, so the same bits as
+ * the composition of tfjs ops), dz over j = 0..n-1 from 0, then doubled. The lanes hold eight values of D (eight j)
+ * or of dz (eight p), never parts of one sum, so the bits do not depend on the lanes or the threads.
+ */
+struct pair_args {
+  const float *z, *zt, *g;
+  float *out;
+  size_t n, d;
+};
+
+/* Rows [begin, end) of D; zt is z transposed, [d, n]. */
+static void pair_distances_range(const void *args, size_t begin, size_t end) {
+  const struct pair_args *a = args;
+  const size_t n = a->n, d = a->d;
+  for (size_t i = begin; i < end; i++) {
+    const float *zi = a->z + i * d;
+    float *row = a->out + i * n;
+    for (size_t j = 0; j < n; j += LANES) {
+      const size_t w = n - j < LANES ? n - j : LANES;
+      f8 acc = splat(0.0f);
+      for (size_t p = 0; p < d; p++) {
+        const f8 v = (w == LANES ? load(a->zt + p * n + j) : load_part(a->zt + p * n + j, w)) - splat(zi[p]);
+        acc = acc + v * v;
+      }
+      if (w == LANES)
+        store(row + j, acc);
+      else
+        store_part(row + j, acc, w);
+    }
+  }
+}
+
+/* Rows [begin, end) of dz, from G (a->g, [n, n]). */
+static void pair_distances_grad_range(const void *args, size_t begin, size_t end) {
+  const struct pair_args *a = args;
+  const size_t n = a->n, d = a->d;
+  for (size_t k = begin; k < end; k++) {
+    const float *zk = a->z + k * d;
+    for (size_t p = 0; p < d; p += LANES) {
+      const size_t w = d - p < LANES ? d - p : LANES;
+      const f8 zkv = w == LANES ? load(zk + p) : load_part(zk + p, w);
+      f8 acc = splat(0.0f);
+      for (size_t j = 0; j < n; j++) {
+        const float s = a->g[k * n + j] + a->g[j * n + k];
+        const f8 zj = w == LANES ? load(a->z + j * d + p) : load_part(a->z + j * d + p, w);
+        acc = acc + splat(s) * (zkv - zj);
+      }
+      acc = acc + acc;
+      if (w == LANES)
+        store(a->out + k * d + p, acc);
+      else
+        store_part(a->out + k * d + p, acc, w);
+    }
+  }
+}
+
+/* Rows per claim: about 2^16 values of work each. */
+static size_t pair_chunk(size_t work_per_row) {
+  const size_t c = ((size_t)1 << 16) / (work_per_row ? work_per_row : 1);
+  return c ? c : 1;
+}
+
+/* out [n, n] = D of z [n, d]; 0, or -1 when the transposed copy could not be allocated. */
+int msd_pair_distances(const float *z, float *out, size_t n, size_t d) {
+  float *zt = malloc(n * d * sizeof(float));
+  if (!zt) return -1;
+  for (size_t i = 0; i < n; i++)
+    for (size_t p = 0; p < d; p++) zt[p * n + i] = z[i * d + p];
+  struct pair_args a = {z, zt, NULL, out, n, d};
+  run_items(pair_distances_range, &a, n, pair_chunk(n * d));
+  free(zt);
+  return 0;
+}
+
+/* dz [n, d] = the gradient of sum(G * D) with respect to z, for G [n, n]. */
+void msd_pair_distances_grad(const float *z, const float *g, float *dz, size_t n, size_t d) {
+  struct pair_args a = {z, NULL, g, dz, n, d};
+  run_items(pair_distances_grad_range, &a, n, pair_chunk(n * d));
+}
 
 /* ---------------------------------------------------------------- products: loops of small ones, small dense ones */
 

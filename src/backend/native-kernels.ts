@@ -1,5 +1,5 @@
 /**
- * The kernels of src/backend/native-kernels.c (GELU, dropout, AdamW; loops of small products), loaded through `koffi`
+ * The kernels of src/backend/native-kernels.c (GELU, dropout, AdamW, MMD's pairwise distances; loops of small products), loaded through `koffi`
  * from the shared library kernel-setup/build-native.ts builds at setup (`npm run build`). The element-wise ones
  * compute the same bits as the wasm SIMD kernels of simd-kernels.wat, eight lanes at a time and on every core: the
  * wasm heap cannot be shared with another thread in Node, but native code can work on it by address, from any
@@ -29,6 +29,13 @@ export interface NativeKernels {
   dropout(x: number, out: number, n: number, base: number, threshold: number, scale: number): void;
   /** AdamW's fused update (simd-kernels.wat's $adamw): c = 0 is the hf variant, c = sqrtBc2 > 0 torch's. */
   adamw(...args: AdamwCall): void;
+  /**
+   * out [n, n] = the squared distances between the rows of z [n, d] (pair-distance-kernels.ts); 0, or -1 when it
+   * could not allocate its buffer.
+   */
+  pairDistances(z: number, out: number, n: number, d: number): number;
+  /** dz [n, d] = the gradient of sum(g * distances) with respect to z, for g [n, n]. */
+  pairDistancesGrad(z: number, g: number, dz: number, n: number, d: number): void;
   /**
    * Small products, C_i (+)= op(A_{i mod aBatch}) op(B_{i mod bBatch}) for each entry i (blas-kernels.ts's rule;
    * addresses in bytes, k >= 1); returns 0, or -1 when it could not allocate its buffer. Undefined where the library
@@ -112,8 +119,14 @@ function load(): NativeLoad {
     const adamw = fn<NativeKernels['adamw']>(
       'void msd_adamw(uintptr_t p, uintptr_t g, uintptr_t m, uintptr_t v, uintptr_t out, size_t n, float b1, float b2, float eps, float step, float c, float decay, float gs)',
     );
+    const pairDistances = fn<NativeKernels['pairDistances']>(
+      'int msd_pair_distances(uintptr_t z, uintptr_t out, size_t n, size_t d)',
+    );
+    const pairDistancesGrad = fn<NativeKernels['pairDistancesGrad']>(
+      'void msd_pair_distances_grad(uintptr_t z, uintptr_t g, uintptr_t dz, size_t n, size_t d)',
+    );
     const address = (view: ArrayBufferView) => Number(koffi.address(view));
-    const kernels: NativeKernels = { path, threads, gelu, dropout, adamw, address };
+    const kernels: NativeKernels = { path, threads, gelu, dropout, adamw, pairDistances, pairDistancesGrad, address };
     const problem = selfTest(kernels);
     if (problem) return { ok: false, reason: `${path}: ${problem}` };
     const gemm = loadSgemmBatch(lib, kernels);
@@ -169,5 +182,15 @@ function selfTest(k: NativeKernels): string | undefined {
   const mask = new Float32Array(40);
   k.dropout(0, k.address(mask), 40, 1, 0, 2);
   if (!mask.every((v) => v === 2)) return 'msd_dropout gave wrong results on a check';
+  // Rows (0, 0) and (3, 4): distances 0 and 25; with g all ones, dz = 2 * 2 * (z_k - z_other) = (-12, -16), (12, 16).
+  const z = Float32Array.from([0, 0, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  const dist = new Float32Array(20).fill(7);
+  if (k.pairDistances(k.address(z), k.address(dist), 2, 2) !== 0 || dist.slice(0, 5).join() !== '0,25,25,0,7') {
+    return 'msd_pair_distances gave wrong results on a check';
+  }
+  const ones = new Float32Array(20).fill(1);
+  const dz = new Float32Array(20).fill(7);
+  k.pairDistancesGrad(k.address(z), k.address(ones), k.address(dz), 2, 2);
+  if (dz.slice(0, 5).join() !== '-12,-16,12,16,7') return 'msd_pair_distances_grad gave wrong results on a check';
   return undefined;
 }

@@ -227,6 +227,11 @@ export function useNativeKernels(kernels: NativeKernels | undefined): void {
   native = kernels;
 }
 
+/** The native kernels initBackend passed in (undefined: none, or `useNativeKernels(undefined)`). */
+export function activeNativeKernels(): NativeKernels | undefined {
+  return native;
+}
+
 /** Byte offset of a float32 tensor's data in the wasm heap. */
 function offset(backend: BackendWasm, t: TensorInfo, what: string): number {
   if (t.dtype !== 'float32') throw new Error(`${what} (wasm simd): expected a float32 tensor, got ${t.dtype}`);

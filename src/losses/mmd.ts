@@ -18,12 +18,13 @@
  * - The cross term is 2 mean(Kxy); the reference writes mean(XY) + mean(YX), equal because k is symmetric.
  * - If all N points coincide the data-driven bandwidth is 0 and the reference returns NaN (0/0); here the bandwidth
  *   is floored at 1e-30, which gives k = Q for every pair and MMD^2 = 0.
- * Memory is O(N^2 d) (the explicit pairwise differences, kept for exact zeros on the diagonal and no cancellation
- * error); N is a batch of [CLS] vectors, so this is small.
+ * The distances come from the explicit pairwise differences (pair-distances.ts: exact zeros on the diagonal, no
+ * cancellation error); N is a batch of [CLS] vectors, so the O(N^2 d) work is small.
  */
 import { tf } from '../tf.js';
 import type { Scalar, Tensor } from '../tf.js';
 import { LossInputError, expectFloat, expectRank, fmtShape } from './check.js';
+import { pairDistances } from './pair-distances.js';
 import { stopGradient } from './stop-gradient.js';
 
 export interface MmdOptions {
@@ -80,7 +81,7 @@ export function mmd(x: Tensor, y: Tensor, opts: MmdOptions = {}): Scalar {
   return tf.tidy(() => {
     const z = tf.concat([x, y], 0);
     // dist[i][j] = ||z_j - z_i||^2, exactly symmetric with an exactly zero diagonal.
-    const dist = tf.sum(tf.square(tf.sub(tf.expandDims(z, 0), tf.expandDims(z, 1))), 2);
+    const dist = pairDistances(z);
     let bws: Tensor[];
     if (widths) {
       bws = widths.map((w) => tf.scalar(w));
@@ -120,7 +121,7 @@ export function mmdBandwidths(x: Tensor, y: Tensor, opts: MmdOptions = {}): numb
     const t = tf.tidy(() => {
       const z = tf.concat([x, y], 0);
       const total = z.shape[0];
-      const dist = tf.sum(tf.square(tf.sub(tf.expandDims(z, 0), tf.expandDims(z, 1))), 2);
+      const dist = pairDistances(z);
       return tf.div(tf.sum(dist), tf.scalar(total * total - total));
     });
     base = t.dataSync()[0];
