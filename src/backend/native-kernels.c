@@ -23,6 +23,7 @@
  *                                   dy (an output here) = Phi + x phi   (gelu_forward / _backward / _forward_train)
  *   msd_dropout(x, out, n, base, threshold, scale)   x = 0: the mask; else x times it (dropout_mask / _apply)
  *   msd_adamw(p, g, m, v, out, n, b1, b2, eps, step, c, decay, gs)   c = 0: hf, else torch with sqrtBc2 = c
+ *   msd_segment_sum(x, ids, out, rows, width, segments)   the gradient of an embedding lookup (UnsortedSegmentSum)
  *   msd_pair_distances(z, out, n, d)         the pairwise squared distances of MMD's kernels, and their gradient
  *   msd_pair_distances_grad(z, g, dz, n, d)  (pair-distance-kernels.ts's twins in JavaScript; the same bits)
  *   msd_sgemm_batch(...)            small products (per-head loops, small dense products, sums), x86-64 only
@@ -402,6 +403,50 @@ void msd_adamw(const float *p, const float *g, float *m, float *v, float *out, s
   run(adamw_range, &a, n);
 }
 
+
+/* ---------------------------------------------------------------- the gradient of an embedding lookup */
+
+/*
+ * out [segments, width] = 0, then row r of x [rows, width] added into out's row ids[r] (ids outside [0, segments)
+ * dropped, as TensorFlow does), for r = 0, 1, ... in order: wasm-kernels.ts's UnsortedSegmentSum, whose loop in
+ * JavaScript gives the same bits. The threads share the zeroing by values and the sums by columns, so each value of
+ * out still gets its rows added in order.
+ */
+struct segment_args {
+  const float *x;
+  const int32_t *ids;
+  float *out;
+  size_t rows, width, segments;
+};
+
+static void zero_range(const void *args, size_t begin, size_t end) {
+  const struct segment_args *a = args;
+  memset(a->out + begin, 0, (end - begin) * sizeof(float));
+}
+
+/* Columns [begin, end) of every row (begin a multiple of 8). */
+static void segment_sum_range(const void *args, size_t begin, size_t end) {
+  const struct segment_args *a = args;
+  const size_t width = a->width;
+  for (size_t r = 0; r < a->rows; r++) {
+    const int32_t seg = a->ids[r];
+    if (seg < 0 || (size_t)seg >= a->segments) continue;
+    float *o = a->out + (size_t)seg * width;
+    const float *xr = a->x + r * width;
+    size_t j = begin;
+    for (; j + LANES <= end; j += LANES) store(o + j, load(o + j) + load(xr + j));
+    for (; j < end; j++) o[j] += xr[j];
+  }
+}
+
+void msd_segment_sum(const float *x, const int32_t *ids, float *out, size_t rows, size_t width, size_t segments) {
+  struct segment_args a = {x, ids, out, rows, width, segments};
+  run(zero_range, &a, segments * width);
+  /* Claims of whole vectors of columns, about 2^15 values of work each. */
+  size_t chunk = ((size_t)1 << 15) / (rows ? rows : 1);
+  chunk = chunk < LANES ? LANES : chunk / LANES * LANES;
+  run_items(segment_sum_range, &a, width, chunk);
+}
 
 /* ---------------------------------------------------------------- pairwise squared distances (MMD) */
 

@@ -1,5 +1,6 @@
 /**
- * The kernels of src/backend/native-kernels.c (GELU, dropout, AdamW, MMD's pairwise distances; loops of small products), loaded through `koffi`
+ * The kernels of src/backend/native-kernels.c (GELU, dropout, AdamW, the embedding gradient, MMD's pairwise distances; loops of small
+ * products), loaded through `koffi`
  * from the shared library kernel-setup/build-native.ts builds at setup (`npm run build`). The element-wise ones
  * compute the same bits as the wasm SIMD kernels of simd-kernels.wat, eight lanes at a time and on every core: the
  * wasm heap cannot be shared with another thread in Node, but native code can work on it by address, from any
@@ -29,6 +30,11 @@ export interface NativeKernels {
   dropout(x: number, out: number, n: number, base: number, threshold: number, scale: number): void;
   /** AdamW's fused update (simd-kernels.wat's $adamw): c = 0 is the hf variant, c = sqrtBc2 > 0 torch's. */
   adamw(...args: AdamwCall): void;
+  /**
+   * out [segments, width] = rows of x [rows, width] summed by their ids (int32; outside [0, segments) dropped): the
+   * gradient of an embedding lookup (wasm-kernels.ts's UnsortedSegmentSum).
+   */
+  segmentSum(x: number, ids: number, out: number, rows: number, width: number, segments: number): void;
   /**
    * out [n, n] = the squared distances between the rows of z [n, d] (pair-distance-kernels.ts); 0, or -1 when it
    * could not allocate its buffer.
@@ -119,6 +125,9 @@ function load(): NativeLoad {
     const adamw = fn<NativeKernels['adamw']>(
       'void msd_adamw(uintptr_t p, uintptr_t g, uintptr_t m, uintptr_t v, uintptr_t out, size_t n, float b1, float b2, float eps, float step, float c, float decay, float gs)',
     );
+    const segmentSum = fn<NativeKernels['segmentSum']>(
+      'void msd_segment_sum(uintptr_t x, uintptr_t ids, uintptr_t out, size_t rows, size_t width, size_t segments)',
+    );
     const pairDistances = fn<NativeKernels['pairDistances']>(
       'int msd_pair_distances(uintptr_t z, uintptr_t out, size_t n, size_t d)',
     );
@@ -126,7 +135,9 @@ function load(): NativeLoad {
       'void msd_pair_distances_grad(uintptr_t z, uintptr_t g, uintptr_t dz, size_t n, size_t d)',
     );
     const address = (view: ArrayBufferView) => Number(koffi.address(view));
-    const kernels: NativeKernels = { path, threads, gelu, dropout, adamw, pairDistances, pairDistancesGrad, address };
+    const kernels: NativeKernels = {
+      ...{ path, threads, gelu, dropout, adamw, segmentSum, pairDistances, pairDistancesGrad, address },
+    };
     const problem = selfTest(kernels);
     if (problem) return { ok: false, reason: `${path}: ${problem}` };
     const gemm = loadSgemmBatch(lib, kernels);
@@ -182,6 +193,14 @@ function selfTest(k: NativeKernels): string | undefined {
   const mask = new Float32Array(40);
   k.dropout(0, k.address(mask), 40, 1, 0, 2);
   if (!mask.every((v) => v === 2)) return 'msd_dropout gave wrong results on a check';
+  // Rows 0..3 of [[1..5], [6..10], ...] into segments 2, 0, 2, 9 (dropped) of 3: [6..10], 0, [1..5] + [11..15].
+  const rows = Float32Array.from({ length: 20 }, (_, i) => i + 1);
+  const ids = Int32Array.from([2, 0, 2, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  const sums = new Float32Array(20).fill(7);
+  k.segmentSum(k.address(rows), k.address(ids), k.address(sums), 4, 5, 3);
+  if (sums.slice(0, 16).join() !== '6,7,8,9,10,0,0,0,0,0,12,14,16,18,20,7') {
+    return 'msd_segment_sum gave wrong results on a check';
+  }
   // Rows (0, 0) and (3, 4): distances 0 and 25; with g all ones, dz = 2 * 2 * (z_k - z_other) = (-12, -16), (12, 16).
   const z = Float32Array.from([0, 0, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
   const dist = new Float32Array(20).fill(7);

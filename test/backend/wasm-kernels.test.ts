@@ -1,10 +1,12 @@
 /**
  * The wasm backend must train embeddings: the gradient of `gather` is `UnsortedSegmentSum`, which tfjs-backend-wasm
- * 4.22 does not ship. These tests compare our kernel with the cpu backend's on random inputs.
+ * 4.22 does not ship. These tests compare our kernel with the cpu backend's on random inputs, and its native version
+ * (native-kernels.c) with its loop in JavaScript.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../../src/index.js';
+import { activeNativeKernels, useNativeKernels } from '../../src/backend/simd-kernels.js';
 
 /** Runs `fn` on the named backend and returns plain arrays (so results survive the backend switch). */
 async function on<T>(backend: 'cpu' | 'wasm', fn: () => T): Promise<T> {
@@ -79,6 +81,42 @@ test('unsortedSegmentSum on wasm matches cpu, drops out-of-range ids, leaks no t
   const wasm = await run('wasm');
   assert.deepEqual(cpu, [3, 4, 0, 0, 6, 8]);
   assert.deepEqual(wasm, cpu);
+});
+
+test('unsortedSegmentSum natively (where built) has the bits of the loop in JavaScript', async () => {
+  await initBackend({ prefer: 'wasm' });
+  const native = activeNativeKernels();
+  assert.equal(native === undefined, process.env.MSD_NATIVE?.trim() === 'off', 'npm run build builds the library');
+  // Widths with a tail of the eight lanes and several claims of columns; repeated ids and ids out of range.
+  for (const [rows, width, segments] of [
+    [3000, 67, 5000],
+    [40, 768, 30],
+    [5, 1, 3],
+  ] as const) {
+    const ids = randomIds(rows, segments + 3, rows + width).map((v, i) => (i % 17 === 0 ? -1 : v));
+    const sum = (): Uint32Array => {
+      const out = tf.tidy(() =>
+        tf.unsortedSegmentSum(
+          tf.randomNormal([rows, width], 0, 3, 'float32', width),
+          tf.tensor1d(ids, 'int32'),
+          segments,
+        ),
+      );
+      const bits = new Uint32Array(Float32Array.from(out.dataSync()).buffer);
+      out.dispose();
+      return bits;
+    };
+    const got = sum();
+    useNativeKernels(undefined);
+    let js: Uint32Array;
+    try {
+      js = sum();
+    } finally {
+      useNativeKernels(native);
+    }
+    const i = got.findIndex((v, k) => v !== js[k]);
+    assert.equal(i, -1, `[${rows}, ${width}] into ${segments}: value ${i} differs from the JavaScript loop's`);
+  }
 });
 
 test('Identity on wasm shares the bytes (the tape clones every saved tensor), and disposal stays correct', async () => {
