@@ -19,6 +19,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmKernels } from './wasm-kernels.js';
 import { registerHeadLayoutKernels } from './head-layout-kernels.js';
 import { registerPairDistanceKernels } from './pair-distance-kernels.js';
+import { registerAttentionSoftmaxKernel } from './attention-softmax-kernel.js';
 import { registerSimdKernels, simdKernelsUnavailable, useNativeKernels } from './simd-kernels.js';
 import { loadBlas } from './blas.js';
 import { loadNativeKernels } from './native-kernels.js';
@@ -117,6 +118,7 @@ async function tryWasm(): Promise<Attempt> {
   const simd = registerSimdKernels();
   const native = loadNativeKernels();
   useNativeKernels(native.ok ? native.kernels : undefined);
+  if (simd && native.ok) registerAttentionSoftmaxKernel();
   try {
     if (!(await tf.setBackend('wasm'))) return { ok: false, reason: 'the wasm backend failed to initialise' };
   } catch (err) {

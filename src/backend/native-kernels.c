@@ -23,6 +23,7 @@
  *                                   dy (an output here) = Phi + x phi   (gelu_forward / _backward / _forward_train)
  *   msd_dropout(x, out, n, base, threshold, scale)   x = 0: the mask; else x times it (dropout_mask / _apply)
  *   msd_adamw(p, g, m, v, out, n, b1, b2, eps, step, c, decay, gs)   c = 0: hf, else torch with sqrtBc2 = c
+ *   msd_attention_softmax(s, mask, out, rows, rows_per_mask, cols, scale)   softmax(s scale + mask), rows
  *   msd_segment_sum(x, ids, out, rows, width, segments)   the gradient of an embedding lookup (UnsortedSegmentSum)
  *   msd_pair_distances(z, out, n, d)         the pairwise squared distances of MMD's kernels, and their gradient
  *   msd_pair_distances_grad(z, g, dz, n, d)  (pair-distance-kernels.ts's twins in JavaScript; the same bits)
@@ -403,6 +404,99 @@ void msd_adamw(const float *p, const float *g, float *m, float *v, float *out, s
   run(adamw_range, &a, n);
 }
 
+
+/* ---------------------------------------------------------------- the attention softmax */
+
+/*
+ * exp(z) for z <= 0 (z - max of a softmax row), the polynomial of gelu8's exp: n = round(z log2 e) by the magic
+ * bias, r = z - n ln 2 in two steps, e^r by Cephes' degree-5 polynomial, times 2^n; 0 below -87.3 (2^n would leave
+ * the normal range), so a masked key (-1e4 below the row's maximum) gets exactly 0.
+ */
+static inline f8 exp_nonpos8(f8 z) {
+  const f8 one = splat(1.0f), zmin = splat(-87.3f);
+  const i8 keep = (i8)(z >= zmin);
+  z = as_f((keep & as_i(z)) | (~keep & as_i(zmin)));
+  const f8 magic = splat(12583039.0f);
+  f8 b = z * splat(1.44269504088896341f) + magic;
+  f8 k = b - magic;
+  f8 r = z - k * splat(0.693359375f);
+  r = r + k * splat(2.12194440e-4f);
+  f8 p = splat(1.9875691500e-4f) * r + splat(1.3981999507e-3f);
+  p = p * r + splat(8.3334519073e-3f);
+  p = p * r + splat(4.1665795894e-2f);
+  p = p * r + splat(1.6666665459e-1f);
+  p = p * r + splat(5.0000001201e-1f);
+  p = (p * (r * r) + r) + one;
+  return as_f(keep & as_i(p * as_f(as_i(b) << 23)));
+}
+
+struct softmax_args {
+  const float *s, *mask;
+  float *out;
+  size_t rows_per_mask, cols;
+  float scale;
+};
+
+/*
+ * Rows [begin, end) of p = softmax(s scale + mask) over the last axis, the mask row shared by `rows_per_mask` rows
+ * (heads x queries). Three passes over a row: z = s scale + mask (two roundings, as the tfjs ops) and its maximum;
+ * e = exp(z - max) and its sum (eight lane sums, then lanes 0..7 added in order); p = e / sum.
+ */
+static void attention_softmax_range(const void *args, size_t begin, size_t end) {
+  const struct softmax_args *a = args;
+  const size_t cols = a->cols;
+  const f8 scale = splat(a->scale);
+  for (size_t row = begin; row < end; row++) {
+    const float *x = a->s + row * cols, *m = a->mask + row / a->rows_per_mask * cols;
+    float *o = a->out + row * cols;
+    f8 mx = splat(-__builtin_inff());
+    for (size_t i = 0; i < cols; i += LANES) {
+      const size_t w = cols - i < LANES ? cols - i : LANES;
+      f8 z = (w == LANES ? load(x + i) : load_part(x + i, w)) * scale + (w == LANES ? load(m + i) : load_part(m + i, w));
+      if (w < LANES)
+        for (size_t l = w; l < LANES; l++) z[l] = -__builtin_inff();
+      const i8 gt = (i8)(z > mx);
+      mx = as_f((gt & as_i(z)) | (~gt & as_i(mx)));
+      if (w == LANES)
+        store(o + i, z);
+      else
+        store_part(o + i, z, w);
+    }
+    float top = mx[0];
+    for (int l = 1; l < LANES; l++) top = mx[l] > top ? mx[l] : top;
+    const f8 topv = splat(top);
+    f8 acc = splat(0.0f);
+    for (size_t i = 0; i < cols; i += LANES) {
+      const size_t w = cols - i < LANES ? cols - i : LANES;
+      f8 e = exp_nonpos8((w == LANES ? load(o + i) : load_part(o + i, w)) - topv);
+      if (w < LANES)
+        for (size_t l = w; l < LANES; l++) e[l] = 0.0f;
+      acc = acc + e;
+      if (w == LANES)
+        store(o + i, e);
+      else
+        store_part(o + i, e, w);
+    }
+    float sum = acc[0];
+    for (int l = 1; l < LANES; l++) sum += acc[l];
+    const f8 sumv = splat(sum);
+    for (size_t i = 0; i < cols; i += LANES) {
+      const size_t w = cols - i < LANES ? cols - i : LANES;
+      if (w == LANES)
+        store(o + i, load(o + i) / sumv);
+      else
+        store_part(o + i, load_part(o + i, w) / sumv, w);
+    }
+  }
+}
+
+/* out = softmax(s scale + mask) for `rows` rows of `cols`, mask [rows / rows_per_mask, cols]. */
+void msd_attention_softmax(const float *s, const float *mask, float *out, size_t rows, size_t rows_per_mask,
+                           size_t cols, float scale) {
+  struct softmax_args a = {s, mask, out, rows_per_mask, cols, scale};
+  size_t chunk = CHUNK / 4 / (cols ? cols : 1);
+  run_items(attention_softmax_range, &a, rows, chunk ? chunk : 1);
+}
 
 /* ---------------------------------------------------------------- the gradient of an embedding lookup */
 

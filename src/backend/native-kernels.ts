@@ -1,6 +1,6 @@
 /**
- * The kernels of src/backend/native-kernels.c (GELU, dropout, AdamW, the embedding gradient, MMD's pairwise distances; loops of small
- * products), loaded through `koffi`
+ * The kernels of src/backend/native-kernels.c (GELU, dropout, AdamW, the attention softmax, the embedding gradient, MMD's pairwise
+ * distances; loops of small products), loaded through `koffi`
  * from the shared library kernel-setup/build-native.ts builds at setup (`npm run build`). The element-wise ones
  * compute the same bits as the wasm SIMD kernels of simd-kernels.wat, eight lanes at a time and on every core: the
  * wasm heap cannot be shared with another thread in Node, but native code can work on it by address, from any
@@ -30,6 +30,19 @@ export interface NativeKernels {
   dropout(x: number, out: number, n: number, base: number, threshold: number, scale: number): void;
   /** AdamW's fused update (simd-kernels.wat's $adamw): c = 0 is the hf variant, c = sqrtBc2 > 0 torch's. */
   adamw(...args: AdamwCall): void;
+  /**
+   * out = softmax(s scale + mask) over rows of `cols`, the mask's row r / rowsPerMask for row r: the attention
+   * weights (attention-softmax-kernel.ts).
+   */
+  attentionSoftmax(
+    s: number,
+    mask: number,
+    out: number,
+    rows: number,
+    rowsPerMask: number,
+    cols: number,
+    scale: number,
+  ): void;
   /**
    * out [segments, width] = rows of x [rows, width] summed by their ids (int32; outside [0, segments) dropped): the
    * gradient of an embedding lookup (wasm-kernels.ts's UnsortedSegmentSum).
@@ -125,6 +138,9 @@ function load(): NativeLoad {
     const adamw = fn<NativeKernels['adamw']>(
       'void msd_adamw(uintptr_t p, uintptr_t g, uintptr_t m, uintptr_t v, uintptr_t out, size_t n, float b1, float b2, float eps, float step, float c, float decay, float gs)',
     );
+    const attentionSoftmax = fn<NativeKernels['attentionSoftmax']>(
+      'void msd_attention_softmax(uintptr_t s, uintptr_t mask, uintptr_t out, size_t rows, size_t rowsPerMask, size_t cols, float scale)',
+    );
     const segmentSum = fn<NativeKernels['segmentSum']>(
       'void msd_segment_sum(uintptr_t x, uintptr_t ids, uintptr_t out, size_t rows, size_t width, size_t segments)',
     );
@@ -136,7 +152,18 @@ function load(): NativeLoad {
     );
     const address = (view: ArrayBufferView) => Number(koffi.address(view));
     const kernels: NativeKernels = {
-      ...{ path, threads, gelu, dropout, adamw, segmentSum, pairDistances, pairDistancesGrad, address },
+      ...{
+        path,
+        threads,
+        gelu,
+        dropout,
+        adamw,
+        attentionSoftmax,
+        segmentSum,
+        pairDistances,
+        pairDistancesGrad,
+        address,
+      },
     };
     const problem = selfTest(kernels);
     if (problem) return { ok: false, reason: `${path}: ${problem}` };
@@ -193,6 +220,15 @@ function selfTest(k: NativeKernels): string | undefined {
   const mask = new Float32Array(40);
   k.dropout(0, k.address(mask), 40, 1, 0, 2);
   if (!mask.every((v) => v === 2)) return 'msd_dropout gave wrong results on a check';
+  // Two rows of 17 zeros, the second's mask -1e4 at every other key: weights 1/17, and 1/9 or exactly 0.
+  const scores = new Float32Array(40);
+  const maskRows = Float32Array.from({ length: 40 }, (_, i) => (i >= 17 && (i - 17) % 2 === 1 ? -1e4 : 0));
+  const probs = new Float32Array(40).fill(7);
+  k.attentionSoftmax(k.address(scores), k.address(maskRows), k.address(probs), 2, 1, 17, 0.125);
+  const third = probs.slice(17, 34).every((v, i) => v === (i % 2 === 1 ? 0 : Math.fround(1 / 9)));
+  if (!probs.slice(0, 17).every((v) => v === Math.fround(1 / 17)) || !third || probs[34] !== 7) {
+    return 'msd_attention_softmax gave wrong results on a check';
+  }
   // Rows 0..3 of [[1..5], [6..10], ...] into segments 2, 0, 2, 9 (dropped) of 3: [6..10], 0, [1..5] + [11..15].
   const rows = Float32Array.from({ length: 20 }, (_, i) => i + 1);
   const ids = Int32Array.from([2, 0, 2, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);

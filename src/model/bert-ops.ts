@@ -14,6 +14,7 @@ import {
   LAYER_NORM_GRAD,
   hasKernel,
 } from '../backend/simd-kernels.js';
+import { ATTENTION_SOFTMAX, attentionSoftmaxOp } from '../backend/attention-softmax-kernel.js';
 
 type CustomArg = tf.Tensor | ((s: tf.Tensor[]) => void);
 
@@ -96,18 +97,21 @@ function layerNormFused(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: nu
  * per-head products' layout) and the mask bias [b, 1, 1, tk] (0 at real keys, MASK_BIAS at padding). The mask is a
  * constant here: no gradient flows to it (it comes from the attention mask, never from a trained tensor). The
  * backward pass keeps only the weights: dscores = scale * p * (dp - sum(dp * p)), one MsdAttentionSoftmaxGrad pass
- * on wasm (five kernels as tfjs ops). The forward is tfjs's kernels everywhere (on wasm XNNPACK's softmax, faster
- * than a fused pass of ours), on [b, heads, tq, tk] views inside the custom op: a reshape on the tape would keep the
- * scores ([b * heads, tq, tk], as large as the weights) for its backward pass, which needs only their shape.
+ * on wasm (five kernels as tfjs ops). The forward is one native call where the library is built
+ * (src/backend/attention-softmax-kernel.ts, on every core), else tfjs's kernels (on wasm XNNPACK's softmax, faster
+ * than a WebAssembly pass of ours on one core), on [b, heads, tq, tk] views inside the custom op: a reshape on the
+ * tape would keep the scores ([b * heads, tq, tk], as large as the weights) for its backward pass, which needs only
+ * their shape.
  */
 export function attentionSoftmax(scores: tf.Tensor3D, maskBias: tf.Tensor, scale: number): tf.Tensor3D {
   const [bh, tq, tk] = scores.shape;
   const b = maskBias.shape[0]!;
-  const forward = (s: tf.Tensor) =>
+  const composed = (s: tf.Tensor) =>
     tf.tidy(() =>
       tf.reshape(tf.softmax(tf.add(tf.mul(tf.reshape(s, [b, bh / b, tq, tk]), scale), maskBias), -1), [bh, tq, tk]),
     );
-  if (!hasKernel(ATTENTION_SOFTMAX_GRAD)) return forward(scores) as tf.Tensor3D;
+  if (!hasKernel(ATTENTION_SOFTMAX_GRAD)) return composed(scores) as tf.Tensor3D;
+  const forward = hasKernel(ATTENTION_SOFTMAX) ? (s: tf.Tensor) => attentionSoftmaxOp(s, maskBias, scale) : composed;
   const f = tf.customGrad((s: CustomArg, save: CustomArg) => {
     const probs = forward(s as tf.Tensor);
     (save as (t: tf.Tensor[]) => void)([probs]);

@@ -1,6 +1,8 @@
 /**
  * The fused LayerNorm (with its residual add) and attention-softmax gradient kernels (MsdLayerNorm,
- * MsdLayerNormGrad, MsdAttentionSoftmaxGrad, src/backend/simd-kernels.wat) and the SIMD dropout mask (MsdDropoutMask) against the composite of tfjs ops on the cpu backend: values and
+ * MsdLayerNormGrad, MsdAttentionSoftmaxGrad, src/backend/simd-kernels.wat), the native attention softmax
+ * (MsdAttentionSoftmax, also against float64) and the SIMD dropout mask (MsdDropoutMask) against the composite of
+ * tfjs ops on the cpu backend: values and
  * the gradient of every input, for widths that exercise the vector loop and the one-by-one tail, with and without a
  * residual or a mask; a fully masked row and large scores; same input, same bits; nothing leaks.
  */
@@ -13,6 +15,10 @@ import { ATTENTION_SOFTMAX_GRAD, DROPOUT_MASK, LAYER_NORM, hasKernel } from '../
 import { dropoutMask } from '../../src/model/dropout.js';
 import { MASK_BIAS } from '../../src/model/bert.js';
 import { createRng } from '../../src/rng.js';
+import { ATTENTION_SOFTMAX, attentionSoftmaxOp } from '../../src/backend/attention-softmax-kernel.js';
+import { runModule } from '../child-module.js';
+
+const nativeOff = process.env.MSD_NATIVE?.trim() === 'off' || process.env.MSD_SIMD === 'off';
 
 function values(n: number, seed: number, scale = 2, offset = 0): Float32Array {
   const r = createRng(seed);
@@ -82,6 +88,8 @@ test('the attention softmax (scale, mask bias) and its gradient by MsdAttentionS
     [2, 3, 5, 5],
     [2, 2, 4, 8],
     [3, 2, 6, 13],
+    [3, 2, 3, 64],
+    [3, 1, 2, 130],
   ] as const) {
     const maskValues = new Float32Array(b * tk);
     // Entry 0 keeps every key; entry 1 masks the last third; entry 2 masks all keys (a uniform row, as the composite).
@@ -102,6 +110,63 @@ test('the attention softmax (scale, mask bias) and its gradient by MsdAttentionS
     assert.deepEqual(again, simd, 'same input, same bits');
   }
 });
+
+test(
+  'MsdAttentionSoftmax (native) is softmax within 4 float32 ulps of float64, 0 at masked keys, on any threads',
+  {
+    skip: nativeOff && 'no native library',
+  },
+  async () => {
+    await initBackend({ prefer: 'wasm' });
+    assert.ok(hasKernel(ATTENTION_SOFTMAX), 'initBackend registers MsdAttentionSoftmax with the native library');
+    for (const [b, heads, tq, tk] of [
+      [1, 1, 1, 1],
+      [2, 2, 3, 7],
+      [2, 3, 5, 8],
+      [3, 2, 4, 61],
+      [2, 12, 3, 128],
+    ] as const) {
+      const mask = new Float32Array(b * tk);
+      for (let j = 0; j < tk; j++) if (b > 1 && j % 3 === 2) mask[tk + j] = MASK_BIAS;
+      const scores = values(b * heads * tq * tk, tk + heads, 60);
+      const scale = 0.125;
+      const got = tf.tidy(() =>
+        attentionSoftmaxOp(tf.tensor3d(scores, [b * heads, tq, tk]), tf.tensor(mask, [b, 1, 1, tk]), scale).dataSync(),
+      );
+      let worst = 0;
+      for (let row = 0; row < b * heads * tq; row++) {
+        const m = mask.subarray(Math.floor(row / (heads * tq)) * tk);
+        const z = Array.from({ length: tk }, (_, j) => Math.fround(Math.fround(scores[row * tk + j]! * scale) + m[j]!));
+        const top = Math.max(...z);
+        const e = z.map((v) => Math.exp(v - top));
+        const sum = e.reduce((x, y) => x + y, 0);
+        for (let j = 0; j < tk; j++) {
+          const p = got[row * tk + j]!;
+          if (m[j] === MASK_BIAS) assert.equal(p, 0, `[${[b, heads, tq, tk]}] row ${row} key ${j} is masked`);
+          const want = e[j]! / sum;
+          worst = Math.max(worst, Math.abs(p - want) / Math.max(want, 1e-30));
+        }
+      }
+      assert.ok(worst <= 4 * 2 ** -23, `[${[b, heads, tq, tk]}]: relative error ${worst} over 4 ulps`);
+    }
+    const script = `
+    import { createHash } from 'node:crypto';
+    import { tf } from './src/tf.js';
+    import { initBackend } from './src/backend/init.js';
+    import { attentionSoftmaxOp } from './src/backend/attention-softmax-kernel.js';
+    await initBackend({ prefer: 'wasm' });
+    const [b, h, t] = [4, 12, 96];
+    const s = tf.tensor3d(Float32Array.from({ length: b * h * t * t }, (_, i) => Math.sin(i * 0.7) * 30), [b * h, t, t]);
+    const m = tf.tensor(Float32Array.from({ length: b * t }, (_, i) => (i % 7 === 3 ? -1e4 : 0)), [b, 1, 1, t]);
+    const p = attentionSoftmaxOp(s, m, 0.125).dataSync();
+    console.log(JSON.stringify(createHash('sha256').update(new Uint8Array(Float32Array.from(p).buffer)).digest('hex')));
+  `;
+    assert.equal(
+      runModule<string>(script, { MSD_NATIVE_THREADS: '1' }),
+      runModule<string>(script, { MSD_NATIVE_THREADS: '2' }),
+    );
+  },
+);
 
 test('MsdDropoutMask gives the bits of the JavaScript mask (cpu) for any size, seed and rate', async () => {
   const cases: [number[], number, number][] = [
