@@ -643,9 +643,9 @@ void msd_pair_distances_grad(const float *z, const float *g, float *dz, size_t n
  * goes back to C between blocks). Work items are whole entries, or blocks of rows of one when there are few entries
  * (blocks of columns when there are few rows), shared among the pool's threads in chunks.
  *
- * Bits: each value of C is fma(a_{i,k-1}, b_{k-1,j}, ... fma(a_{i,0}, b_{0,j}, s)), s = 0 or C's value (beta 1), in
- * that order whatever the tile, the blocks, the split into items or the thread, so the result depends only on the
- * inputs (not on MSD_NATIVE_THREADS; test/backend/native-gemm.test.ts). It differs from OpenBLAS's in the last bits
+ * Bits: each value of C is fma(a_{i,k-1}, b_{k-1,j}, ... fma(a_{i,0}, b_{0,j}, s)), s = 0, C's value (beta 1) or
+ * bias_j, in that order whatever the tile, the blocks, the split into items or the thread, so the result depends
+ * only on the inputs (not on MSD_NATIVE_THREADS; test/backend/native-gemm.test.ts). It differs from OpenBLAS's in the last bits
  * (another order of summation), as OpenBLAS's own kernels differ from one CPU type to the next.
  */
 #if defined(__x86_64__)
@@ -657,14 +657,15 @@ void msd_pair_distances_grad(const float *z, const float *g, float *dz, size_t n
 #define TILE(MR, NV)                                                                                                   \
   static GEMM_TARGET __attribute__((always_inline)) inline void tile_##MR##_##NV(                                    \
       size_t k, const float *a, size_t ars, size_t acs, const float *bp, size_t ldp, float *c, size_t ldc, int cols, \
-      int from_c) {                                                                                                    \
+      int from_c, const float *bias) {                                                                                 \
     __m256 acc[MR][NV];                                                                                                \
     _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) {                                                            \
-      if (from_c && cols == 8 * NV) {                                                                                  \
-        _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) acc[r][v] = _mm256_loadu_ps(c + r * ldc + 8 * v);       \
-      } else if (from_c) {                                                                                             \
+      const float *src = from_c ? c + r * ldc : bias;                                                                  \
+      if (src && cols == 8 * NV) {                                                                                     \
+        _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) acc[r][v] = _mm256_loadu_ps(src + 8 * v);                \
+      } else if (src) {                                                                                                \
         float tmp[8 * NV] = {0};                                                                                       \
-        memcpy(tmp, c + r * ldc, (size_t)cols * sizeof(float));                                                        \
+        memcpy(tmp, src, (size_t)cols * sizeof(float));                                                               \
         _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) acc[r][v] = _mm256_loadu_ps(tmp + 8 * v);                \
       } else {                                                                                                         \
         _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) acc[r][v] = _mm256_setzero_ps();                         \
@@ -694,17 +695,17 @@ TILE(6, 1) TILE(5, 1) TILE(4, 1) TILE(3, 1) TILE(2, 1) TILE(1, 1)
 /* Rows [0, m) of a column block of C, `NV` vectors wide: tiles of 6 rows, then one of the m mod 6 left. */
 #define ROWS(NV)                                                                                                       \
   static GEMM_TARGET void rows_##NV(size_t m, size_t k, const float *a, size_t ars, size_t acs, const float *bp,      \
-                                    size_t ldp, float *c, size_t ldc, int cols, int from_c) {                          \
+                                    size_t ldp, float *c, size_t ldc, int cols, int from_c, const float *bias) {       \
     size_t i = 0;                                                                                                      \
-    for (; i + 6 <= m; i += 6) tile_6_##NV(k, a + i * ars, ars, acs, bp, ldp, c + i * ldc, ldc, cols, from_c);       \
+    for (; i + 6 <= m; i += 6) tile_6_##NV(k, a + i * ars, ars, acs, bp, ldp, c + i * ldc, ldc, cols, from_c, bias); \
     const float *ai = a + i * ars;                                                                                     \
     float *ci = c + i * ldc;                                                                                           \
     switch (m - i) {                                                                                                   \
-    case 5: tile_5_##NV(k, ai, ars, acs, bp, ldp, ci, ldc, cols, from_c); break;                                      \
-    case 4: tile_4_##NV(k, ai, ars, acs, bp, ldp, ci, ldc, cols, from_c); break;                                      \
-    case 3: tile_3_##NV(k, ai, ars, acs, bp, ldp, ci, ldc, cols, from_c); break;                                      \
-    case 2: tile_2_##NV(k, ai, ars, acs, bp, ldp, ci, ldc, cols, from_c); break;                                      \
-    case 1: tile_1_##NV(k, ai, ars, acs, bp, ldp, ci, ldc, cols, from_c); break;                                      \
+    case 5: tile_5_##NV(k, ai, ars, acs, bp, ldp, ci, ldc, cols, from_c, bias); break;                                \
+    case 4: tile_4_##NV(k, ai, ars, acs, bp, ldp, ci, ldc, cols, from_c, bias); break;                                \
+    case 3: tile_3_##NV(k, ai, ars, acs, bp, ldp, ci, ldc, cols, from_c, bias); break;                                \
+    case 2: tile_2_##NV(k, ai, ars, acs, bp, ldp, ci, ldc, cols, from_c, bias); break;                                \
+    case 1: tile_1_##NV(k, ai, ars, acs, bp, ldp, ci, ldc, cols, from_c, bias); break;                                \
     }                                                                                                                  \
   }
 ROWS(2)
@@ -715,6 +716,7 @@ struct gemm_args {
   size_t m, n, k, lda, ldb, a_batch, b_batch, rows, blocks, cols, cblocks;
   const float *a, *b;
   float *c;
+  const float *bias;   /* a row of n values every sum starts from (beta 0 only), or NULL */
   const float *shared; /* B's panel, when every entry shares it (else each thread packs its own) */
   _Atomic int failed;
 };
@@ -773,10 +775,11 @@ static GEMM_TARGET void gemm_range(const void *args, size_t begin, size_t end) {
       const int from_c = p0 > 0 || g->beta;
       for (size_t j = j0; j < j1; j += 16) {
         const int cols = j1 - j < 16 ? (int)(j1 - j) : 16;
+        const float *bias = g->bias && !from_c ? g->bias + j : NULL;
         if (cols > 8)
-          rows_2(rows, kc, a + p0 * acs, ars, acs, bp + p0 * ldp + j, ldp, c + j, n, cols, from_c);
+          rows_2(rows, kc, a + p0 * acs, ars, acs, bp + p0 * ldp + j, ldp, c + j, n, cols, from_c, bias);
         else
-          rows_1(rows, kc, a + p0 * acs, ars, acs, bp + p0 * ldp + j, ldp, c + j, n, cols, from_c);
+          rows_1(rows, kc, a + p0 * acs, ars, acs, bp + p0 * ldp + j, ldp, c + j, n, cols, from_c, bias);
       }
     }
   }
@@ -785,11 +788,16 @@ static GEMM_TARGET void gemm_range(const void *args, size_t begin, size_t end) {
 /* Multiply-adds per work item at least (10-40 us of work); items are claimed in chunks of about this much too. */
 #define ITEM_MACS (1u << 18)
 
-/* Returns 0, or -1 when a panel buffer could not be allocated (C is then incomplete). k >= 1, m n >= 1. */
+/*
+ * Returns 0, or -1 when a panel buffer could not be allocated (C is then incomplete). k >= 1, m n >= 1. `bias`, when
+ * not NULL (with beta 0), is a row of n values each sum starts from: the bits of beta 1 over C's rows set to it, one
+ * pass over C fewer (a dense layer's bias).
+ */
 int msd_sgemm_batch(int trans_a, int trans_b, size_t m, size_t n, size_t k, size_t lda, size_t ldb, int beta,
-                    const float *a, const float *b, float *c, size_t a_batch, size_t b_batch, size_t batch) {
+                    const float *a, const float *b, float *c, size_t a_batch, size_t b_batch, size_t batch,
+                    const float *bias) {
   struct gemm_args g = {trans_a, trans_b, beta, !trans_b && n % 8 == 0, m, n, k, lda, ldb, a_batch, b_batch, m, 1,
-                        n, 1, a, b, c, NULL, 0};
+                        n, 1, a, b, c, beta ? NULL : bias, NULL, 0};
   const size_t threads = (size_t)msd_threads(), mnk = m * n * k;
   /*
    * Few entries for the threads: blocks of rows (a multiple of the tile's 6), about two per thread, not too small;

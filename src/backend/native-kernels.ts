@@ -83,6 +83,8 @@ export type SgemmBatch = (
   aBatch: number,
   bBatch: number,
   batch: number,
+  /** The address of a row of n values each sum starts from (beta 0), or 0 for none. */
+  bias: number,
 ) => number;
 
 export type NativeLoad = { ok: true; kernels: NativeKernels } | { ok: false; reason: string };
@@ -185,7 +187,7 @@ function loadSgemmBatch(lib: ReturnType<typeof import('koffi').load>, k: NativeK
   let f: SgemmBatch;
   try {
     f = lib.func(
-      'int msd_sgemm_batch(int transA, int transB, size_t m, size_t n, size_t k, size_t lda, size_t ldb, int beta, uintptr_t a, uintptr_t b, uintptr_t c, size_t aBatch, size_t bBatch, size_t batch)',
+      'int msd_sgemm_batch(int transA, int transB, size_t m, size_t n, size_t k, size_t lda, size_t ldb, int beta, uintptr_t a, uintptr_t b, uintptr_t c, size_t aBatch, size_t bBatch, size_t batch, uintptr_t bias)',
     ) as SgemmBatch;
   } catch {
     return `${process.arch} builds have no msd_sgemm_batch`;
@@ -196,7 +198,7 @@ function loadSgemmBatch(lib: ReturnType<typeof import('koffi').load>, k: NativeK
   const a = Float32Array.from({ length: m * kk }, (_, i) => (i % 7) - 3);
   const b = Float32Array.from({ length: 2 * n * kk }, (_, i) => (i % 5) - 2);
   const c = new Float32Array(2 * m * n + 16).fill(7);
-  if (f(0, 1, m, n, kk, kk, kk, 0, k.address(a), k.address(b), k.address(c), 1, 2, 2) !== 0) return wrong;
+  if (f(0, 1, m, n, kk, kk, kk, 0, k.address(a), k.address(b), k.address(c), 1, 2, 2, 0) !== 0) return wrong;
   for (let e = 0; e < 2; e++) {
     for (let i = 0; i < m; i++) {
       for (let j = 0; j < n; j++) {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../../src/index.js';
 import { loadBlas } from '../../src/backend/blas.js';
-import { blasMatMulActive } from '../../src/backend/blas-kernels.js';
+import { blasMatMulActive, fillRows } from '../../src/backend/blas-kernels.js';
 import { createRng } from '../../src/rng.js';
 
 const blas = loadBlas();
@@ -247,4 +247,15 @@ test('without a BLAS the automatic choice falls back to wasm and says why (child
   });
   assert.notEqual(r2.status, 0);
   assert.match(r2.stderr, /Backend 'blas' was requested \(MSD_BACKEND\) but is not available: no BLAS library found/);
+});
+
+test('fillRows sets every row to the bias row, for any number of rows (the doubling copies)', () => {
+  for (const rows of [0, 1, 2, 3, 5, 8, 13]) {
+    const n = 3;
+    const row = Float32Array.from([1.5, -2, 7, 99]); // one value past n that must not be copied
+    const c = new Float32Array(rows * n).fill(NaN);
+    fillRows(c, row, n);
+    const want = Array.from({ length: rows * n }, (_, i) => row[i % n]);
+    assert.deepEqual(Array.from(c), want, `${rows} rows`);
+  }
 });

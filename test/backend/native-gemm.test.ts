@@ -2,7 +2,7 @@
  * The native products (`msd_sgemm_batch` in src/backend/native-kernels.c), which take attention's per-head products,
  * the dense products too small for OpenBLAS's threads and the bias gradients' sums over rows off the BLAS on the
  * 'blas' backend: against a float64 reference over a table of shapes (every transpose, the 6-row and 16-column tiles
- * and their edges, the panel's zero padding, shared and broadcast entries, beta = 1, blocks of B's rows, one entry
+ * and their edges, the panel's zero padding, shared and broadcast entries, beta = 1, a bias row, blocks of B's rows, one entry
  * split into blocks of rows or of columns); which products go native; the bits independent of how the work is shared
  * among threads; `MSD_NATIVE_GEMM=off` keeps the products on the BLAS and the backend's summary says which. Skipped,
  * with the reason, where the library or the kernel is missing (another OS or CPU, no C compiler).
@@ -36,6 +36,8 @@ interface Case {
   bBatch: number;
   batch: number;
   beta: 0 | 1;
+  /** A row of n values every sum starts from (beta 0), as a dense layer's bias. */
+  bias?: boolean;
 }
 
 function values(n: number, seed: number): Float32Array {
@@ -56,6 +58,7 @@ function run(c: Case, seed: number): { got: Float32Array; want: Float64Array; sc
   const lda = c.ta ? m : k;
   const ldb = c.tb ? k : n;
   const k_ = kernels!;
+  const bias = c.bias ? values(n, seed + 3) : undefined;
   const rc = k_.sgemmBatch!(
     c.ta ? 1 : 0,
     c.tb ? 1 : 0,
@@ -71,6 +74,7 @@ function run(c: Case, seed: number): { got: Float32Array; want: Float64Array; sc
     c.aBatch,
     c.bBatch,
     c.batch,
+    bias ? k_.address(bias) : 0,
   );
   assert.equal(rc, 0, 'msd_sgemm_batch returned an error');
   assert.equal(C[C.length - 1], 12345, 'msd_sgemm_batch wrote past its output');
@@ -81,7 +85,7 @@ function run(c: Case, seed: number): { got: Float32Array; want: Float64Array; sc
     const b0 = (e % c.bBatch) * k * n;
     for (let i = 0; i < m; i++) {
       for (let j = 0; j < n; j++) {
-        let s = c.beta === 1 ? start[e * m * n + i * n + j]! : 0;
+        let s = c.beta === 1 ? start[e * m * n + i * n + j]! : bias ? bias[j]! : 0;
         let abs = Math.abs(s);
         for (let p = 0; p < k; p++) {
           const a = A[a0 + (c.ta ? p * lda + i : i * lda + p)]!;
@@ -122,10 +126,13 @@ for (const ta of [false, true]) {
       mk(29, 32, 29, { batch: 2, aBatch: 1, bBatch: 2 }), // one A shared by every entry
       mk(12, 24, 7, { batch: 4, aBatch: 4, bBatch: 1 }), // one B shared by every entry
       mk(11, 19, 13, { beta: 1 }), // added to what C holds
+      mk(7, 17, 3, { bias: true }), // the sums start from a bias row (a whole vector, a partial one, one column)
+      mk(13, 9, 33, { bias: true, batch: 2, aBatch: 2, bBatch: 1 }),
       mk(3, 70, 300), // a long sum: two blocks of B's rows
       // One entry, split into blocks of rows among the threads (dense products): a shared panel when B is transposed
       mk(200, 40, 300, { batch: 1, aBatch: 1, bBatch: 1 }),
       mk(97, 24, 600, { batch: 1, aBatch: 1, bBatch: 1, beta: 1 }), // the sums start from C, then go on per block
+      mk(97, 40, 600, { batch: 1, aBatch: 1, bBatch: 1, bias: true }), // from the bias, then from C per block
       mk(64, 256, 700, { batch: 1, aBatch: 1, bBatch: 1 }), // a weight gradient's shape (k = rows of a batch)
       // Too few rows to split: blocks of columns (a bias gradient's sum over rows is [1, rows] x [rows, cols])
       mk(1, 300, 2000, { batch: 1, aBatch: 1, bBatch: 1 }),
