@@ -745,6 +745,27 @@ static float *pack(const struct gemm_args *g, const float *b) {
   return panel;
 }
 
+/* Each thread's copy of a block of A transposed (grown on demand, kept for the thread's life). */
+static __thread float *apanel;
+static __thread size_t apanel_cap;
+
+/*
+ * Rows [0, rows) of op(A) = A^T over B's rows [0, kc), read at a + r + p * lda, copied to [kc, rows] (row p of the
+ * copy holds column p of the block): a weight gradient's A^T (k = the batch's tokens) is read 6 values per row of
+ * A, one cache line each, and the block's lines did not stay in the first-level cache beside B's across the column
+ * tiles; copied, they are rows x 4 bytes apart. NULL when it could not be allocated.
+ */
+static float *pack_at(const float *a, size_t lda, size_t rows, size_t kc) {
+  if (apanel_cap < rows * kc) {
+    float *grown = realloc(apanel, rows * kc * sizeof(float));
+    if (!grown) return NULL;
+    apanel = grown;
+    apanel_cap = rows * kc;
+  }
+  for (size_t p = 0; p < kc; p++) memcpy(apanel + p * rows, a + p * lda, rows * sizeof(float));
+  return apanel;
+}
+
 /* Items [begin, end): item t is a block of g->rows rows and g->cols columns of one entry (entry-major, then rows). */
 static GEMM_TARGET void gemm_range(const void *args, size_t begin, size_t end) {
   struct gemm_args *g = (struct gemm_args *)args;
@@ -773,13 +794,24 @@ static GEMM_TARGET void gemm_range(const void *args, size_t begin, size_t end) {
     for (size_t p0 = 0; p0 < k; p0 += KC) {
       const size_t kc = k - p0 < KC ? k - p0 : KC;
       const int from_c = p0 > 0 || g->beta;
+      /* A transposed over more than one block of B's rows (a weight gradient's): the block copied (pack_at). */
+      const float *ab = a + p0 * acs;
+      size_t brs = ars, bcs = acs;
+      if (g->trans_a && k > KC) {
+        ab = pack_at(ab, acs, rows, kc);
+        if (!ab) {
+          atomic_store(&g->failed, 1);
+          return;
+        }
+        brs = 1, bcs = rows;
+      }
       for (size_t j = j0; j < j1; j += 16) {
         const int cols = j1 - j < 16 ? (int)(j1 - j) : 16;
         const float *bias = g->bias && !from_c ? g->bias + j : NULL;
         if (cols > 8)
-          rows_2(rows, kc, a + p0 * acs, ars, acs, bp + p0 * ldp + j, ldp, c + j, n, cols, from_c, bias);
+          rows_2(rows, kc, ab, brs, bcs, bp + p0 * ldp + j, ldp, c + j, n, cols, from_c, bias);
         else
-          rows_1(rows, kc, a + p0 * acs, ars, acs, bp + p0 * ldp + j, ldp, c + j, n, cols, from_c, bias);
+          rows_1(rows, kc, ab, brs, bcs, bp + p0 * ldp + j, ldp, c + j, n, cols, from_c, bias);
       }
     }
   }
@@ -801,7 +833,9 @@ int msd_sgemm_batch(int trans_a, int trans_b, size_t m, size_t n, size_t k, size
   const size_t threads = (size_t)msd_threads(), mnk = m * n * k;
   /*
    * Few entries for the threads: blocks of rows (a multiple of the tile's 6), about two per thread, not too small;
-   * or, when there are too few rows for that (a sum over rows: m = 1), blocks of columns (a multiple of 16).
+   * or, when there are too few rows for that (a sum over rows: m = 1), blocks of columns (a multiple of 16). (Blocks
+   * of columns where the blocks of 6 rows fall unevenly on the threads, a weight gradient's 64 rows, measured slower:
+   * each block then copies all of A's block, pack_at.)
    */
   if (batch < 2 * threads && mnk > 2 * ITEM_MACS) {
     size_t rows = (m + 2 * threads - 1) / (2 * threads), least = ITEM_MACS / (n * k);
