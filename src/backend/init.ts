@@ -19,6 +19,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmKernels } from './wasm-kernels.js';
 import { registerHeadLayoutKernels } from './head-layout-kernels.js';
 import { registerPairDistanceKernels } from './pair-distance-kernels.js';
+import { registerCrossEntropyKernels } from './cross-entropy-kernels.js';
 import { registerAttentionSoftmaxKernel } from './attention-softmax-kernel.js';
 import { registerSimdKernels, simdKernelsUnavailable, useNativeKernels } from './simd-kernels.js';
 import { loadBlas } from './blas.js';
@@ -115,6 +116,7 @@ async function tryWasm(): Promise<Attempt> {
   registerWasmKernels();
   registerHeadLayoutKernels();
   registerPairDistanceKernels();
+  registerCrossEntropyKernels();
   const simd = registerSimdKernels();
   const native = loadNativeKernels();
   useNativeKernels(native.ok ? native.kernels : undefined);

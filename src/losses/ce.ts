@@ -7,6 +7,9 @@
  * ignore index (-100: padding, [CLS]/[SEP], non-first sub-tokens) contribute nothing, and the mean is over the
  * remaining positions only, as PyTorch's `CrossEntropyLoss(ignore_index=-100)` used by the reference code.
  *
+ * On the wasm backend the loss and its gradient are one kernel each (src/backend/cross-entropy-kernels.ts, float64
+ * inside, rounded once); elsewhere the tfjs ops below.
+ *
  * Deliberate differences from the public reference code:
  * - When no position is labelled (|P| = 0) the loss is 0, not NaN: a batch of sentences without any first
  *   sub-token (possible after windowing) must not poison the run.
@@ -16,6 +19,8 @@
 import { tf } from '../tf.js';
 import type { Scalar, Tensor } from '../tf.js';
 import { LossInputError, expectFloat, fmtShape, sameShape } from './check.js';
+import { CROSS_ENTROPY } from '../backend/cross-entropy-kernels.js';
+import { hasKernel } from '../backend/simd-kernels.js';
 
 export const IGNORE_INDEX = -100;
 
@@ -63,6 +68,10 @@ export function tokenCrossEntropy(logits: Tensor, labels: Tensor, opts: CrossEnt
         );
       }
     }
+  }
+  // On wasm one kernel each way (src/backend/cross-entropy-kernels.ts: the same formula in float64, rounded once).
+  if (hasKernel(CROSS_ENTROPY) && logits.dtype === 'float32') {
+    return tf.engine().runKernel(CROSS_ENTROPY, { logits, labels }, { ignoreIndex }) as Scalar;
   }
   return tf.tidy(() => {
     const flatLogits = tf.reshape(logits, [-1, numClasses]);
