@@ -23,6 +23,7 @@
  *                                   dy (an output here) = Phi + x phi   (gelu_forward / _backward / _forward_train)
  *   msd_dropout(x, out, n, base, threshold, scale)   x = 0: the mask; else x times it (dropout_mask / _apply)
  *   msd_adamw(p, g, m, v, out, n, b1, b2, eps, step, c, decay, gs)   c = 0: hf, else torch with sqrtBc2 = c
+ *   msd_gather_rows, msd_rows_to_heads, msd_heads_to_rows   row copies (embedding lookups, attention's layouts)
  *   msd_attention_softmax(s, mask, out, rows, rows_per_mask, cols, scale)   softmax(s scale + mask), rows
  *   msd_segment_sum(x, ids, out, rows, width, segments)   the gradient of an embedding lookup (UnsortedSegmentSum)
  *   msd_pair_distances(z, out, n, d)         the pairwise squared distances of MMD's kernels, and their gradient
@@ -496,6 +497,84 @@ void msd_attention_softmax(const float *s, const float *mask, float *out, size_t
   struct softmax_args a = {s, mask, out, rows_per_mask, cols, scale};
   size_t chunk = CHUNK / 4 / (cols ? cols : 1);
   run_items(attention_softmax_range, &a, rows, chunk ? chunk : 1);
+}
+
+/* ---------------------------------------------------------------- copies: embedding rows, attention's layouts */
+
+/*
+ * Row copies that were one call each from JavaScript or WebAssembly (a `copyWithin` per embedding row, a
+ * `memory.copy` per row and head), about 80 ns apiece: here a memcpy each, the rows shared among the threads. Copies
+ * only, so the bits are the values' own. The indices are checked by the callers (wasm-kernels.ts,
+ * head-layout-kernels.ts).
+ */
+struct copy_args {
+  const float *x;
+  const int32_t *ids;
+  float *out;
+  size_t width, heads, dh, seq_len;
+};
+
+/* out row i = x row ids[i], rows of `width` 4-byte values. */
+static void gather_rows_range(const void *args, size_t begin, size_t end) {
+  const struct copy_args *a = args;
+  const size_t w = a->width;
+  for (size_t i = begin; i < end; i++) memcpy(a->out + i * w, a->x + (size_t)a->ids[i] * w, w * sizeof(float));
+}
+
+void msd_gather_rows(const float *x, const int32_t *ids, float *out, size_t n, size_t width) {
+  struct copy_args a = {x, ids, out, width, 0, 0, 0};
+  const size_t chunk = CHUNK / (width ? width : 1);
+  run_items(gather_rows_range, &a, n, chunk ? chunk : 1);
+}
+
+/* Row r's head h <-> (bi, h, ti) of [batch * heads, seq_len, dh], p = ids[r] = bi seq_len + ti. */
+static inline size_t head_slot(const struct copy_args *a, size_t r) {
+  const size_t p = (size_t)a->ids[r], bi = p / a->seq_len;
+  return (bi * a->heads * a->seq_len + (p - bi * a->seq_len)) * a->dh;
+}
+
+static void rows_to_heads_range(const void *args, size_t begin, size_t end) {
+  const struct copy_args *a = args;
+  const size_t dh = a->dh, stride = a->seq_len * dh;
+  for (size_t r = begin; r < end; r++) {
+    float *dst = a->out + head_slot(a, r);
+    for (size_t h = 0; h < a->heads; h++) memcpy(dst + h * stride, a->x + (r * a->heads + h) * dh, dh * sizeof(float));
+  }
+}
+
+static void heads_to_rows_range(const void *args, size_t begin, size_t end) {
+  const struct copy_args *a = args;
+  const size_t dh = a->dh, stride = a->seq_len * dh;
+  for (size_t r = begin; r < end; r++) {
+    const float *src = a->x + head_slot(a, r);
+    for (size_t h = 0; h < a->heads; h++) memcpy(a->out + (r * a->heads + h) * dh, src + h * stride, dh * sizeof(float));
+  }
+}
+
+struct fill_args {
+  float *out;
+};
+
+static void zero_values_range(const void *args, size_t begin, size_t end) {
+  memset(((const struct fill_args *)args)->out + begin, 0, (end - begin) * sizeof(float));
+}
+
+/* simd-kernels.wat's rows_to_heads: the first `zeros` values of out set to 0, then every row's heads copied. */
+void msd_rows_to_heads(const float *x, float *out, const int32_t *ids, size_t rows, size_t heads, size_t dh,
+                       size_t seq_len, size_t zeros) {
+  struct fill_args f = {out};
+  run(zero_values_range, &f, zeros);
+  struct copy_args a = {x, ids, out, 0, heads, dh, seq_len};
+  const size_t chunk = CHUNK / (heads * dh ? heads * dh : 1);
+  run_items(rows_to_heads_range, &a, rows, chunk ? chunk : 1);
+}
+
+/* simd-kernels.wat's heads_to_rows: every row's heads gathered back. */
+void msd_heads_to_rows(const float *x, float *out, const int32_t *ids, size_t rows, size_t heads, size_t dh,
+                       size_t seq_len) {
+  struct copy_args a = {x, ids, out, 0, heads, dh, seq_len};
+  const size_t chunk = CHUNK / (heads * dh ? heads * dh : 1);
+  run_items(heads_to_rows_range, &a, rows, chunk ? chunk : 1);
 }
 
 /* ---------------------------------------------------------------- the gradient of an embedding lookup */

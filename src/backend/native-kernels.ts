@@ -30,6 +30,20 @@ export interface NativeKernels {
   dropout(x: number, out: number, n: number, base: number, threshold: number, scale: number): void;
   /** AdamW's fused update (simd-kernels.wat's $adamw): c = 0 is the hf variant, c = sqrtBc2 > 0 torch's. */
   adamw(...args: AdamwCall): void;
+  /** out row i = x row ids[i] (rows of `width` 4-byte values; ids checked by the caller): an embedding lookup. */
+  gatherRows(x: number, ids: number, out: number, n: number, width: number): void;
+  /** simd-kernels.wat's rows_to_heads and heads_to_rows (head-layout-kernels.ts), row by row on every core. */
+  rowsToHeads(
+    x: number,
+    out: number,
+    ids: number,
+    rows: number,
+    heads: number,
+    dh: number,
+    seqLen: number,
+    zeros: number,
+  ): void;
+  headsToRows(x: number, out: number, ids: number, rows: number, heads: number, dh: number, seqLen: number): void;
   /**
    * out = softmax(s scale + mask) over rows of `cols`, the mask's row r / rowsPerMask for row r: the attention
    * weights (attention-softmax-kernel.ts).
@@ -140,6 +154,15 @@ function load(): NativeLoad {
     const adamw = fn<NativeKernels['adamw']>(
       'void msd_adamw(uintptr_t p, uintptr_t g, uintptr_t m, uintptr_t v, uintptr_t out, size_t n, float b1, float b2, float eps, float step, float c, float decay, float gs)',
     );
+    const gatherRows = fn<NativeKernels['gatherRows']>(
+      'void msd_gather_rows(uintptr_t x, uintptr_t ids, uintptr_t out, size_t n, size_t width)',
+    );
+    const rowsToHeads = fn<NativeKernels['rowsToHeads']>(
+      'void msd_rows_to_heads(uintptr_t x, uintptr_t out, uintptr_t ids, size_t rows, size_t heads, size_t dh, size_t seqLen, size_t zeros)',
+    );
+    const headsToRows = fn<NativeKernels['headsToRows']>(
+      'void msd_heads_to_rows(uintptr_t x, uintptr_t out, uintptr_t ids, size_t rows, size_t heads, size_t dh, size_t seqLen)',
+    );
     const attentionSoftmax = fn<NativeKernels['attentionSoftmax']>(
       'void msd_attention_softmax(uintptr_t s, uintptr_t mask, uintptr_t out, size_t rows, size_t rowsPerMask, size_t cols, float scale)',
     );
@@ -154,18 +177,8 @@ function load(): NativeLoad {
     );
     const address = (view: ArrayBufferView) => Number(koffi.address(view));
     const kernels: NativeKernels = {
-      ...{
-        path,
-        threads,
-        gelu,
-        dropout,
-        adamw,
-        attentionSoftmax,
-        segmentSum,
-        pairDistances,
-        pairDistancesGrad,
-        address,
-      },
+      ...{ path, threads, gelu, dropout, adamw, gatherRows, rowsToHeads, headsToRows, attentionSoftmax, segmentSum },
+      ...{ pairDistances, pairDistancesGrad, address },
     };
     const problem = selfTest(kernels);
     if (problem) return { ok: false, reason: `${path}: ${problem}` };
@@ -222,6 +235,26 @@ function selfTest(k: NativeKernels): string | undefined {
   const mask = new Float32Array(40);
   k.dropout(0, k.address(mask), 40, 1, 0, 2);
   if (!mask.every((v) => v === 2)) return 'msd_dropout gave wrong results on a check';
+  // Rows 2, 0, 2 of [[1..5], [6..10], [11..15], ...] gathered; then rows 0..3 of [4, 2 heads x 2] into the heads'
+  // layout of a batch of 2 x 3 positions (rows at positions 0, 1, 3, 5) and back.
+  const table = Float32Array.from({ length: 20 }, (_, i) => i + 1);
+  const picks = Int32Array.from([2, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  const gathered = new Float32Array(20).fill(7);
+  k.gatherRows(k.address(table), k.address(picks), k.address(gathered), 3, 5);
+  if (gathered.slice(0, 16).join() !== '11,12,13,14,15,1,2,3,4,5,11,12,13,14,15,7') {
+    return 'msd_gather_rows gave wrong results on a check';
+  }
+  const slots = Int32Array.from([0, 1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  const heads = new Float32Array(32).fill(7);
+  k.rowsToHeads(k.address(table), k.address(heads), k.address(slots), 4, 2, 2, 3, 24);
+  if (heads.slice(0, 25).join() !== '1,2,5,6,0,0,3,4,7,8,0,0,9,10,0,0,13,14,11,12,0,0,15,16,7') {
+    return 'msd_rows_to_heads gave wrong results on a check';
+  }
+  const back = new Float32Array(20).fill(7);
+  k.headsToRows(k.address(heads), k.address(back), k.address(slots), 4, 2, 2, 3);
+  if (back.slice(0, 17).join() !== '1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,7') {
+    return 'msd_heads_to_rows gave wrong results on a check';
+  }
   // Two rows of 17 zeros, the second's mask -1e4 at every other key: weights 1/17, and 1/9 or exactly 0.
   const scores = new Float32Array(40);
   const maskRows = Float32Array.from({ length: 40 }, (_, i) => (i >= 17 && (i - 17) % 2 === 1 ? -1e4 : 0));

@@ -12,8 +12,9 @@
  *   write in place), so the clone can share the data and count one more reference, exactly as the wasm `Reshape`
  *   kernel and the cpu backend's `Identity` already do.
  * - `GatherV2` of whole rows (axis 0, no batch dimensions: every embedding lookup) as one block copy per index;
- *   the stock kernel copies element by element (28 ms for 1024 rows of 768 here, against well under 1 ms). Other
- *   gathers go to the stock kernel.
+ *   the stock kernel copies element by element (28 ms for 1024 rows of 768 here, against well under 1 ms). The copies
+ *   run in native code where the library is built (a `copyWithin` per row from JavaScript costs about 80 ns: 0.3 ms
+ *   for the tiny student's 3,648 rows of 64). Other gathers go to the stock kernel.
  * - `Slice` by copies of its contiguous runs over heap views: one copy for a contiguous block (the position
  *   embeddings' first t rows each forward), one per run otherwise (a student pass's target rows and positions of a
  *   [rows, length, H] hidden state: one run of length x H per row). The stock kernel first copies the whole input out
@@ -155,11 +156,26 @@ const gatherRowsWasm: KernelFunc = (args) => {
   const ids = wasm.typedArrayFromHeap(indices) as Int32Array;
   const xVals = wasm.typedArrayFromHeap(x) as Float32Array | Int32Array;
   const outVals = wasm.typedArrayFromHeap(out) as Float32Array | Int32Array;
+  // The stock kernel's check and message (no closure per index: util.assert's message function would be one).
   for (let i = 0; i < ids.length; i++) {
     const r = ids[i]!;
-    // The stock kernel's check and message.
-    util.assert(r <= rows - 1 && r >= 0, () => `GatherV2: the index value ${r} is not in [0, ${rows - 1}]`);
-    outVals.set(xVals.subarray(r * rowSize, (r + 1) * rowSize), i * rowSize);
+    if (!(r <= rows - 1 && r >= 0))
+      util.assert(false, () => `GatherV2: the index value ${r} is not in [0, ${rows - 1}]`);
+  }
+  const native = activeNativeKernels();
+  if (native) {
+    // A memcpy per row in native code, the rows on every core (native-kernels.c's msd_gather_rows).
+    const base = native.address(new Uint8Array(outVals.buffer, 0, 1));
+    native.gatherRows(base + xVals.byteOffset, base + ids.byteOffset, base + outVals.byteOffset, ids.length, rowSize);
+    return out;
+  }
+  // Copies within one view of the whole heap (4-byte values, float32 or int32 alike): a `set` of a `subarray` per
+  // index made a view object each time (0.4 ms for 3,600 rows of 64 here).
+  const heap = new Int32Array(outVals.buffer);
+  const [src, dst] = [xVals.byteOffset >> 2, outVals.byteOffset >> 2];
+  for (let i = 0; i < ids.length; i++) {
+    const r = ids[i]!;
+    heap.copyWithin(dst + i * rowSize, src + r * rowSize, src + (r + 1) * rowSize);
   }
   return out;
 };

@@ -119,6 +119,30 @@ test('unsortedSegmentSum natively (where built) has the bits of the loop in Java
   }
 });
 
+test('gathering rows: natively (where built) and in JavaScript, the rows themselves; a bad index named', async () => {
+  await initBackend({ prefer: 'wasm' });
+  const native = activeNativeKernels();
+  const table = tf.randomNormal([300, 67], 0, 1, 'float32', 3);
+  const want = table.arraySync() as number[][];
+  const ids = randomIds(5000, 300, 11);
+  const gather = () => tf.tidy(() => tf.gather(table, tf.tensor1d(ids, 'int32')).arraySync() as number[][]);
+  const got = gather();
+  useNativeKernels(undefined);
+  let js: number[][];
+  try {
+    js = gather();
+  } finally {
+    useNativeKernels(native);
+  }
+  ids.forEach((r, i) => assert.deepEqual(got[i], want[r], `row ${i} (table row ${r})`));
+  assert.deepEqual(js, got);
+  assert.throws(
+    () => tf.tidy(() => tf.gather(table, tf.tensor1d([3, 300], 'int32'))),
+    /the index value 300 is not in \[0, 299\]/,
+  );
+  table.dispose();
+});
+
 test('Identity on wasm shares the bytes (the tape clones every saved tensor), and disposal stays correct', async () => {
   await initBackend({ prefer: 'wasm' });
   const before = tf.memory().numTensors;

@@ -16,6 +16,7 @@ import { BertEncoder, type BertInput } from '../../src/model/bert.js';
 import { bertConfig } from '../../src/model/config.js';
 import { packingOf, withPacking } from '../../src/model/packing.js';
 import { rowsToHeadsOp } from '../../src/backend/head-layout-kernels.js';
+import { activeNativeKernels } from '../../src/backend/simd-kernels.js';
 import { randomTensor } from '../random-tensor.js';
 
 const cfg = bertConfig({
@@ -140,6 +141,9 @@ test('wasm layout kernels equal the cpu composition of tfjs ops bit for bit, for
     await initBackend({ prefer: 'cpu' });
     const cpu = layoutOf(lengths, len, heads);
     await initBackend({ prefer: 'wasm' });
+    // The kernels' native copies where the library is built (npm run build), else a fallback (the children below).
+    const off = process.env.MSD_NATIVE?.trim() === 'off';
+    assert.equal(activeNativeKernels() === undefined, off, 'the native library should be loaded');
     const wasm = layoutOf(lengths, len, heads);
     ['toHeads', 'fromHeads', 'toHeads gradient', 'fromHeads gradient'].forEach((what, i) =>
       assert.deepEqual(wasm[i], cpu[i], `${what}, lengths ${lengths}, ${heads} heads`),
@@ -157,18 +161,25 @@ test('a layout kernel given a position outside the batch says which kernel and w
   );
 });
 
-test(
-  'the same checks with the SIMD module off (MSD_SIMD=off: the layout kernels copy from JavaScript), child process',
-  { skip: process.env.MSD_SIMD === 'off' ? 'this is the child' : false },
-  () => {
-    const child = spawnSync(process.execPath, ['--import', 'tsx', '--test', fileURLToPath(import.meta.url)], {
-      // NODE_TEST_CONTEXT would make the child report to this runner instead of printing TAP.
-      env: { ...process.env, MSD_SIMD: 'off', NODE_TEST_CONTEXT: undefined },
-      encoding: 'utf8',
-    });
-    assert.equal(child.status, 0, child.stdout + child.stderr);
-    // The child ran every test but this one, and the layout kernels without the module.
-    assert.match(child.stdout, /# pass [5-9]\b/);
-    assert.match(child.stdout, /# fail 0\b/);
-  },
-);
+// Where the native library is built the layout kernels run there; these children run the two fallbacks: the SIMD
+// module's copies (MSD_NATIVE=off) and the copies from JavaScript (MSD_SIMD=off as well).
+for (const [what, env] of [
+  ['the SIMD module (MSD_NATIVE=off)', { MSD_NATIVE: 'off' }],
+  ['JavaScript (MSD_NATIVE=off, MSD_SIMD=off)', { MSD_NATIVE: 'off', MSD_SIMD: 'off' }],
+] as const) {
+  test(
+    `the same checks with the layout kernels copying in ${what}, child process`,
+    { skip: process.env.MSD_NATIVE === 'off' ? 'this is a child' : false },
+    () => {
+      const child = spawnSync(process.execPath, ['--import', 'tsx', '--test', fileURLToPath(import.meta.url)], {
+        // NODE_TEST_CONTEXT would make the child report to this runner instead of printing TAP.
+        env: { ...process.env, ...env, NODE_TEST_CONTEXT: undefined },
+        encoding: 'utf8',
+      });
+      assert.equal(child.status, 0, child.stdout + child.stderr);
+      // The child ran every test but these.
+      assert.match(child.stdout, /# pass [5-9]\b/);
+      assert.match(child.stdout, /# fail 0\b/);
+    },
+  );
+}
