@@ -94,12 +94,17 @@ const crossEntropyGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   const g = wasm.typedArrayFromHeap(out) as Float32Array;
   const scale = (wasm.typedArrayFromHeap(dy) as Float32Array)[0]! / r.count;
   g.fill(0);
+  const e = new Float64Array(r.classes);
   for (let i = 0; i < r.rows; i++) {
     const label = r.y[i]!;
     if (label === ignoreIndex || label < 0 || label >= r.classes) continue;
+    // p_c = e_c / sum e, e_c = exp(x_c - max): one exponential per class (exp(x_c - lse) took two and a log).
     const at = i * r.classes;
-    const { lse } = logSumExp(r.x, at, r.classes);
-    for (let c = 0; c < r.classes; c++) g[at + c] = scale * (Math.exp(r.x[at + c]! - lse) - (c === label ? 1 : 0));
+    let max = -Infinity;
+    for (let c = 0; c < r.classes; c++) max = Math.max(max, r.x[at + c]!);
+    let sum = 0;
+    for (let c = 0; c < r.classes; c++) sum += e[c] = Math.exp(r.x[at + c]! - max);
+    for (let c = 0; c < r.classes; c++) g[at + c] = scale * (e[c]! / sum - (c === label ? 1 : 0));
   }
   return out;
 };
