@@ -11,9 +11,10 @@
  * Each is the other's gradient (registered here), and for `heads` = 1 they are the unpacking ([rows, H] to the padded
  * [batch*seqLen, H]) and the packing of hidden states. As tfjs ops each was a gather, a concat (for the zero row)
  * and a transpose, three passes; here one: `dh` floats move per (row, head) with one memcpy in native code on every
- * core where the library is built (native-kernels.c), else one `memory.copy` in the SIMD module (`rows_to_heads` /
- * `heads_to_rows` in simd-kernels.wat: about 80 ns each, 0.1 ms for the tiny student's [1554, 64]), or one
- * `copyWithin` on the heap where that module is off (`MSD_SIMD=off`). The output is allocated before the views are taken, so they stay valid.
+ * core where the library is built (native-kernels.c; up to NATIVE_LAYOUT_MAX_VALUES), else one `memory.copy` in the
+ * SIMD module (`rows_to_heads` / `heads_to_rows` in simd-kernels.wat: about 80 ns each, 0.1 ms for the tiny student's
+ * [1554, 64]), or one `copyWithin` on the heap where that module is off (`MSD_SIMD=off`). The output is allocated
+ * before the views are taken, so they stay valid.
  *
  * Other backends have no such kernels: packing.ts composes the same result from tfjs ops there (gather, concat,
  * transpose), and the tests compare the two.
@@ -34,6 +35,13 @@ import { tf } from '../tf.js';
 import { activeNativeKernels, heapKernels } from './simd-kernels.js';
 
 export const ROWS_TO_HEADS = 'MsdRowsToHeads';
+
+/**
+ * Layout changes of at most this many values (2^18) copy in native code where it is built: the tiny preset's ([1554,
+ * 64]: 95 -> 52 us, 5 December). mBERT's are larger and stay in the SIMD module: there the native copies measured
+ * slower right after a product (0.20 -> 0.27 ms for [512, 768], README "Element-wise kernels on every core").
+ */
+export const NATIVE_LAYOUT_MAX_VALUES = 1 << 18;
 export const HEADS_TO_ROWS = 'MsdHeadsToRows';
 
 export interface HeadLayoutAttrs {
@@ -87,7 +95,7 @@ const rowsToHeads: KernelFunc = ({ inputs, backend, attrs }) => {
   const slots = batch * seqLen;
   const v = views(wasm, x, rowIndex, out, slots, what);
   const zeros = rows < slots ? slots * width : 0;
-  const native = activeNativeKernels();
+  const native = rows * width <= NATIVE_LAYOUT_MAX_VALUES ? activeNativeKernels() : undefined;
   if (native) {
     const base = native.address(new Uint8Array(v.heap.buffer, 0, 1));
     native.rowsToHeads(base + 4 * v.x, base + 4 * v.out, base + v.ids.byteOffset, rows, heads, dh, seqLen, zeros);
@@ -123,7 +131,7 @@ const headsToRows: KernelFunc = ({ inputs, backend, attrs }) => {
   const wasm = backend as BackendWasm;
   const out = wasm.makeOutput([rows, width], 'float32');
   const v = views(wasm, x, rowIndex, out, batch * seqLen, what);
-  const native = activeNativeKernels();
+  const native = rows * width <= NATIVE_LAYOUT_MAX_VALUES ? activeNativeKernels() : undefined;
   if (native) {
     const base = native.address(new Uint8Array(v.heap.buffer, 0, 1));
     native.headsToRows(base + 4 * v.x, base + 4 * v.out, base + v.ids.byteOffset, rows, heads, dh, seqLen);
