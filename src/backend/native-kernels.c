@@ -804,23 +804,53 @@ struct gemm_args {
 static __thread float *panel;
 static __thread size_t panel_cap;
 
-/* op(B) of one entry into this thread's panel, [k, n rounded up to 8]; NULL when it could not be allocated. */
-static float *pack(const struct gemm_args *g, const float *b) {
-  const size_t n = g->n, k = g->k, npad = (n + 7) & ~(size_t)7;
+/* dst[c * ldd + r] = src[r * lds + c] for an 8 x 8 block: the usual unpack, shuffle and lane-swap transpose. */
+static GEMM_TARGET inline void transpose8(const float *src, size_t lds, float *dst, size_t ldd) {
+  __m256 r[8], t[8], u[8];
+  for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + i * lds);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; i++) {
+    _mm256_storeu_ps(dst + i * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+    _mm256_storeu_ps(dst + (i + 4) * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+  }
+}
+
+/*
+ * op(B) of one entry into this thread's panel, [k, n rounded up to 8]; NULL when it could not be allocated. B
+ * transposed goes 8 x 8 blocks at a time (the per-head loops' K^T and V^T: a strided load and a store per value took
+ * about as long as the entry's product), its edges value by value.
+ */
+static GEMM_TARGET float *pack(const struct gemm_args *g, const float *b) {
+  const size_t n = g->n, k = g->k, npad = (n + 7) & ~(size_t)7, ldb = g->ldb;
   if (panel_cap < k * npad) {
     float *grown = realloc(panel, k * npad * sizeof(float));
     if (!grown) return NULL;
     panel = grown;
     panel_cap = k * npad;
   }
-  for (size_t p = 0; p < k; p++) {
-    float *row = panel + p * npad;
-    if (g->trans_b)
-      for (size_t j = 0; j < n; j++) row[j] = b[j * g->ldb + p];
-    else
-      memcpy(row, b + p * g->ldb, n * sizeof(float));
-    for (size_t j = n; j < npad; j++) row[j] = 0.0f;
+  if (g->trans_b) {
+    const size_t n8 = n & ~(size_t)7, k8 = k & ~(size_t)7;
+    for (size_t j = 0; j < n8; j += 8) {
+      for (size_t p = 0; p < k8; p += 8) transpose8(b + j * ldb + p, ldb, panel + p * npad + j, npad);
+      for (size_t p = k8; p < k; p++)
+        for (size_t jj = j; jj < j + 8; jj++) panel[p * npad + jj] = b[jj * ldb + p];
+    }
+    for (size_t p = 0; p < k; p++)
+      for (size_t j = n8; j < n; j++) panel[p * npad + j] = b[j * ldb + p];
+  } else {
+    for (size_t p = 0; p < k; p++) memcpy(panel + p * npad, b + p * ldb, n * sizeof(float));
   }
+  for (size_t p = 0; p < k; p++)
+    for (size_t j = n; j < npad; j++) panel[p * npad + j] = 0.0f;
   return panel;
 }
 
@@ -873,10 +903,13 @@ static GEMM_TARGET void gemm_range(const void *args, size_t begin, size_t end) {
     for (size_t p0 = 0; p0 < k; p0 += KC) {
       const size_t kc = k - p0 < KC ? k - p0 : KC;
       const int from_c = p0 > 0 || g->beta;
-      /* A transposed over more than one block of B's rows (a weight gradient's): the block copied (pack_at). */
+      /*
+       * A transposed over more than one block of B's rows (a weight gradient's), read by more than one tile of
+       * columns: the block copied (pack_at). With one tile (a classifier head's 9 columns) the block is read once.
+       */
       const float *ab = a + p0 * acs;
       size_t brs = ars, bcs = acs;
-      if (g->trans_a && k > KC) {
+      if (g->trans_a && k > KC && j1 - j0 > 16) {
         ab = pack_at(ab, acs, rows, kc);
         if (!ab) {
           atomic_store(&g->failed, 1);
