@@ -78,7 +78,8 @@ function views(
   const ids = wasm.typedArrayFromHeap(rowIndex) as Int32Array;
   for (const p of ids)
     if (!(p >= 0 && p < slots)) throw new Error(`${what}: rowIndex holds ${p}, outside [0, ${slots})`);
-  return { heap: new Float32Array(xs.buffer), ids, x: xs.byteOffset >> 2, out: os.byteOffset >> 2 };
+  // >>> 2, not >> 2: a heap above 2 GiB (an mBERT student's) has offsets past the int32 range.
+  return { heap: new Float32Array(xs.buffer), ids, x: xs.byteOffset >>> 2, out: os.byteOffset >>> 2 };
 }
 
 const rowsToHeads: KernelFunc = ({ inputs, backend, attrs }) => {

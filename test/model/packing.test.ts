@@ -18,6 +18,7 @@ import { packingOf, withPacking } from '../../src/model/packing.js';
 import { rowsToHeadsOp } from '../../src/backend/head-layout-kernels.js';
 import { activeNativeKernels } from '../../src/backend/simd-kernels.js';
 import { randomTensor } from '../random-tensor.js';
+import { runModule } from '../child-module.js';
 
 const cfg = bertConfig({
   vocabSize: 60,
@@ -160,6 +161,39 @@ test('a layout kernel given a position outside the batch says which kernel and w
     /MsdRowsToHeads: rowIndex holds 6, outside \[0, 6\)/,
   );
 });
+
+test(
+  'the layout kernels and row gathers find tensors above 2 GiB of wasm heap (as an mBERT student has), child process',
+  {
+    skip: process.env.MSD_NATIVE === 'off' ? 'this is a child' : false,
+  },
+  () => {
+    // Byte offsets past 2^31 once went through a signed shift (>> 2) to a negative address, and the native copy crashed.
+    const script = `
+    import { tf } from './src/tf.js';
+    import { initBackend } from './src/backend/init.js';
+    import { rowsToHeadsOp, headsToRowsOp } from './src/backend/head-layout-kernels.js';
+    await initBackend({ prefer: 'wasm' });
+    const filler = tf.zeros([600_000_000]);
+    const x = tf.tensor2d(Float32Array.from({ length: 4 * 8 }, (_, i) => i + 1), [4, 8]);
+    const rowIndex = tf.tensor1d([0, 1, 3, 5], 'int32');
+    const attrs = { batch: 2, seqLen: 3, heads: 2 };
+    const heads = rowsToHeadsOp(x, rowIndex, attrs);
+    const back = headsToRowsOp(heads, rowIndex, attrs);
+    const table = tf.tensor2d(Float32Array.from({ length: 6 * 5 }, (_, i) => i), [6, 5]);
+    const rows = tf.gather(table, tf.tensor1d([5, 0, 2], 'int32'));
+    console.log(JSON.stringify({ heads: Array.from(heads.dataSync()), back: Array.from(back.dataSync()), rows: Array.from(rows.dataSync()), filler: filler.size }));
+  `;
+    const r = runModule<{ heads: number[]; back: number[]; rows: number[] }>(script);
+    assert.deepEqual(
+      r.back,
+      Array.from({ length: 32 }, (_, i) => i + 1),
+      'rows -> heads -> rows',
+    );
+    assert.deepEqual(r.heads.slice(0, 8), [1, 2, 3, 4, 9, 10, 11, 12], 'batch 0, head 0: rows 0 and 1');
+    assert.deepEqual(r.rows, [25, 26, 27, 28, 29, 0, 1, 2, 3, 4, 10, 11, 12, 13, 14]);
+  },
+);
 
 // Where the native library is built the layout kernels run there; these children run the two fallbacks: the SIMD
 // module's copies (MSD_NATIVE=off) and the copies from JavaScript (MSD_SIMD=off as well).
