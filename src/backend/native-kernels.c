@@ -249,18 +249,16 @@ struct gelu_args {
   float *out;
 };
 
-/* One vector of gelu_pass in simd-kernels.wat, operation for operation (its comment has the formulas). */
-static inline void gelu8(int mode, f8 v, f8 d, f8 *res, f8 *deriv) {
-  const f8 one = splat(1.0f), half = splat(0.5f);
-  const i8 absmask = isplat(0x7fffffff), signmask = isplat((int32_t)0x80000000u);
-  f8 u = v * splat(0.70710678118654752f);
-  f8 a = as_f(as_i(u) & absmask);
-  f8 t = one / (one + a * splat(0.3275911f));
-  f8 z = as_f(as_i(a * a) ^ signmask);
-  const f8 zmin = splat(-87.3f);
-  i8 keep = (i8)(z >= zmin);
-  i8 below = (i8)(z < zmin); /* f32x4.pmax(z, zmin): zmin where z < zmin, else z (NaN stays) */
-  z = as_f((below & as_i(zmin)) | (~below & as_i(z)));
+/*
+ * exp(z) for z <= 0 (GELU's exp(-x^2/2), a softmax row's z - max): simd-kernels.wat's, operation for operation.
+ * n = round(z log2 e) by the magic bias, r = z - n ln 2 in two steps, e^r by Cephes' degree-5 polynomial, times 2^n;
+ * 0 below -87.3 (2^n would leave the normal range) and for NaN, so a masked key (-1e4 below its row's maximum) gets
+ * exactly 0.
+ */
+static inline f8 exp_nonpos8(f8 z) {
+  const f8 one = splat(1.0f), zmin = splat(-87.3f);
+  const i8 keep = (i8)(z >= zmin);
+  z = as_f((keep & as_i(z)) | (~keep & as_i(zmin)));
   const f8 magic = splat(12583039.0f);
   f8 b = z * splat(1.44269504088896341f) + magic;
   f8 k = b - magic;
@@ -272,14 +270,26 @@ static inline void gelu8(int mode, f8 v, f8 d, f8 *res, f8 *deriv) {
   p = p * r + splat(1.6666665459e-1f);
   p = p * r + splat(5.0000001201e-1f);
   p = (p * (r * r) + r) + one;
-  f8 e = as_f(keep & as_i(p * as_f(as_i(b) << 23)));
+  return as_f(keep & as_i(p * as_f(as_i(b) << 23)));
+}
+
+/* One vector of gelu_pass in simd-kernels.wat, operation for operation (its comment has the formulas). */
+static inline void gelu8(int mode, f8 v, f8 d, f8 *res, f8 *deriv) {
+  const f8 one = splat(1.0f), half = splat(0.5f);
+  const i8 absmask = isplat(0x7fffffff), signmask = isplat((int32_t)0x80000000u);
+  f8 u = v * splat(0.70710678118654752f);
+  f8 a = as_f(as_i(u) & absmask);
+  f8 t = one / (one + a * splat(0.3275911f));
+  /* The .wat clamps with f32x4.pmax (NaN stays NaN) where exp_nonpos8 selects zmin; either way keep is false there
+   * and e is 0, so the bits are the same. */
+  f8 e = exp_nonpos8(as_f(as_i(a * a) ^ signmask));
   f8 y = splat(1.061405429f) * t + splat(-1.453152027f);
   y = y * t + splat(1.421413741f);
   y = y * t + splat(-0.284496736f);
   y = y * t + splat(0.254829592f);
   y = one - (y * t) * e;
   y = as_f(as_i(y) | (as_i(u) & signmask));
-  p = (one + y) * half;
+  const f8 p = (one + y) * half;
   const f8 isqrt2pi = splat(0.39894228040143268f);
   if (mode == 1) {
     *res = d * (p + v * (e * isqrt2pi));
@@ -408,28 +418,6 @@ void msd_adamw(const float *p, const float *g, float *m, float *v, float *out, s
 
 /* ---------------------------------------------------------------- the attention softmax */
 
-/*
- * exp(z) for z <= 0 (z - max of a softmax row), the polynomial of gelu8's exp: n = round(z log2 e) by the magic
- * bias, r = z - n ln 2 in two steps, e^r by Cephes' degree-5 polynomial, times 2^n; 0 below -87.3 (2^n would leave
- * the normal range), so a masked key (-1e4 below the row's maximum) gets exactly 0.
- */
-static inline f8 exp_nonpos8(f8 z) {
-  const f8 one = splat(1.0f), zmin = splat(-87.3f);
-  const i8 keep = (i8)(z >= zmin);
-  z = as_f((keep & as_i(z)) | (~keep & as_i(zmin)));
-  const f8 magic = splat(12583039.0f);
-  f8 b = z * splat(1.44269504088896341f) + magic;
-  f8 k = b - magic;
-  f8 r = z - k * splat(0.693359375f);
-  r = r + k * splat(2.12194440e-4f);
-  f8 p = splat(1.9875691500e-4f) * r + splat(1.3981999507e-3f);
-  p = p * r + splat(8.3334519073e-3f);
-  p = p * r + splat(4.1665795894e-2f);
-  p = p * r + splat(1.6666665459e-1f);
-  p = p * r + splat(5.0000001201e-1f);
-  p = (p * (r * r) + r) + one;
-  return as_f(keep & as_i(p * as_f(as_i(b) << 23)));
-}
 
 struct softmax_args {
   const float *s, *mask;
@@ -565,7 +553,7 @@ void msd_rows_to_heads(const float *x, float *out, const int32_t *ids, size_t ro
   struct fill_args f = {out};
   run(zero_values_range, &f, zeros);
   struct copy_args a = {x, ids, out, 0, heads, dh, seq_len};
-  const size_t chunk = CHUNK / (heads * dh ? heads * dh : 1);
+  const size_t width = heads * dh, chunk = CHUNK / (width ? width : 1);
   run_items(rows_to_heads_range, &a, rows, chunk ? chunk : 1);
 }
 
@@ -573,7 +561,7 @@ void msd_rows_to_heads(const float *x, float *out, const int32_t *ids, size_t ro
 void msd_heads_to_rows(const float *x, float *out, const int32_t *ids, size_t rows, size_t heads, size_t dh,
                        size_t seq_len) {
   struct copy_args a = {x, ids, out, 0, heads, dh, seq_len};
-  const size_t chunk = CHUNK / (heads * dh ? heads * dh : 1);
+  const size_t width = heads * dh, chunk = CHUNK / (width ? width : 1);
   run_items(heads_to_rows_range, &a, rows, chunk ? chunk : 1);
 }
 
