@@ -580,11 +580,6 @@ struct segment_args {
   size_t rows, width, segments;
 };
 
-static void zero_range(const void *args, size_t begin, size_t end) {
-  const struct segment_args *a = args;
-  memset(a->out + begin, 0, (end - begin) * sizeof(float));
-}
-
 /* Columns [begin, end) of every row (begin a multiple of 8). */
 static void segment_sum_range(const void *args, size_t begin, size_t end) {
   const struct segment_args *a = args;
@@ -602,7 +597,8 @@ static void segment_sum_range(const void *args, size_t begin, size_t end) {
 
 void msd_segment_sum(const float *x, const int32_t *ids, float *out, size_t rows, size_t width, size_t segments) {
   struct segment_args a = {x, ids, out, rows, width, segments};
-  run(zero_range, &a, segments * width);
+  struct fill_args f = {out};
+  run(zero_values_range, &f, segments * width);
   /* Claims of whole vectors of columns, about 2^15 values of work each. */
   size_t chunk = ((size_t)1 << 15) / (rows ? rows : 1);
   chunk = chunk < LANES ? LANES : chunk / LANES * LANES;
