@@ -48,8 +48,7 @@ const attentionSoftmax: KernelFunc = ({ inputs, backend, attrs }) => {
   const wasm = backend as BackendWasm;
   const out = wasm.makeOutput([bh, tq, tk], 'float32');
   const views = [scores, maskBias, out].map((t) => wasm.typedArrayFromHeap(t) as Float32Array);
-  const base = native.address(new Uint8Array(views[0]!.buffer, 0, 1));
-  const [s, m, o] = views.map((v) => base + v.byteOffset) as [number, number, number];
+  const [s, m, o] = views.map((v) => native.address(v)) as [number, number, number];
   if (bh * tq * tk > 0) native.attentionSoftmax(s, m, o, bh * tq, (bh / b) * tq, tk, scale);
   return out;
 };

@@ -98,7 +98,7 @@ const rowsToHeads: KernelFunc = ({ inputs, backend, attrs }) => {
   const zeros = rows < slots ? slots * width : 0;
   const native = rows * width <= NATIVE_LAYOUT_MAX_VALUES ? activeNativeKernels() : undefined;
   if (native) {
-    const base = native.address(new Uint8Array(v.heap.buffer, 0, 1));
+    const base = native.address(v.heap);
     native.rowsToHeads(base + 4 * v.x, base + 4 * v.out, base + v.ids.byteOffset, rows, heads, dh, seqLen, zeros);
     return out;
   }
@@ -134,7 +134,7 @@ const headsToRows: KernelFunc = ({ inputs, backend, attrs }) => {
   const v = views(wasm, x, rowIndex, out, batch * seqLen, what);
   const native = rows * width <= NATIVE_LAYOUT_MAX_VALUES ? activeNativeKernels() : undefined;
   if (native) {
-    const base = native.address(new Uint8Array(v.heap.buffer, 0, 1));
+    const base = native.address(v.heap);
     native.headsToRows(base + 4 * v.x, base + 4 * v.out, base + v.ids.byteOffset, rows, heads, dh, seqLen);
     return out;
   }

@@ -77,7 +77,10 @@ export interface NativeKernels {
    */
   sgemmBatch?: SgemmBatch;
   sgemmBatchOff?: string;
-  /** The byte address of a typed array's first element (an off-heap array: more than 64 bytes). */
+  /**
+   * The byte address of a typed array's first element, its `byteOffset` included (an off-heap array: more than 64
+   * bytes; a view of the wasm heap is one).
+   */
   address(view: ArrayBufferView): number;
 }
 

@@ -33,11 +33,6 @@ import { activeNativeKernels } from './simd-kernels.js';
 export const PAIR_DISTANCES = 'MsdPairDistances';
 export const PAIR_DISTANCES_GRAD = 'MsdPairDistancesGrad';
 
-/** The byte address of a heap view's first value: the heap's base (its buffer may move when it grows) plus the offset. */
-function address(native: NonNullable<ReturnType<typeof activeNativeKernels>>, view: Float32Array): number {
-  return native.address(new Uint8Array(view.buffer, 0, 1)) + view.byteOffset;
-}
-
 /** z's float32 values on the heap, checked to be a matrix. */
 function matrix(wasm: BackendWasm, t: TensorInfo, name: string, what: string): Float32Array {
   if (t.dtype !== 'float32' || t.shape.length !== 2) {
@@ -58,7 +53,7 @@ const pairDistances: KernelFunc = ({ inputs, backend }) => {
   if (n * d === 0) return out;
   const native = activeNativeKernels();
   if (native) {
-    if (native.pairDistances(address(native, zs), address(native, os), n, d) !== 0) {
+    if (native.pairDistances(native.address(zs), native.address(os), n, d) !== 0) {
       throw new Error(`${PAIR_DISTANCES}: could not allocate ${n * d} floats of native memory`);
     }
     return out;
@@ -93,7 +88,7 @@ const pairDistancesGrad: KernelFunc = ({ inputs, backend }) => {
   if (n * d === 0) return out;
   const native = activeNativeKernels();
   if (native) {
-    native.pairDistancesGrad(address(native, zs), address(native, gs), address(native, os), n, d);
+    native.pairDistancesGrad(native.address(zs), native.address(gs), native.address(os), n, d);
     return out;
   }
   const f = Math.fround;

@@ -73,8 +73,7 @@ const unsortedSegmentSumWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const ids = wasm.typedArrayFromHeap(segmentIds) as Int32Array;
   const native = activeNativeKernels();
   if (native && x.dtype === 'float32') {
-    const base = native.address(new Uint8Array(outVals.buffer, 0, 1));
-    const [xAt, idsAt, outAt] = [xVals, ids, outVals].map((v) => base + v.byteOffset) as [number, number, number];
+    const [xAt, idsAt, outAt] = [xVals, ids, outVals].map((v) => native.address(v)) as [number, number, number];
     native.segmentSum(xAt, idsAt, outAt, numRows, rowSize, numSegments);
     return out;
   }
@@ -165,8 +164,7 @@ const gatherRowsWasm: KernelFunc = (args) => {
   const native = activeNativeKernels();
   if (native) {
     // A memcpy per row in native code, the rows on every core (native-kernels.c's msd_gather_rows).
-    const base = native.address(new Uint8Array(outVals.buffer, 0, 1));
-    native.gatherRows(base + xVals.byteOffset, base + ids.byteOffset, base + outVals.byteOffset, ids.length, rowSize);
+    native.gatherRows(native.address(xVals), native.address(ids), native.address(outVals), ids.length, rowSize);
     return out;
   }
   // Copies within one view of the whole heap (4-byte values, float32 or int32 alike): a `set` of a `subarray` per
