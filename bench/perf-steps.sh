@@ -32,6 +32,10 @@ perf_pid=$!
 wait "$pid"
 kill -INT "$perf_pid" 2> /dev/null || true
 wait "$perf_pid" || true
+[ -s "$dir/perf.data" ] || {
+  echo "perf-steps.sh: perf recorded nothing (allowed to attach? see kernel.perf_event_paranoid)" >&2
+  exit 1
+}
 grep -o '"tokensPerSec":[0-9.]*' "$dir/perf-steps.out" || true
 perf script -i "$dir/perf.data" -F tid,ip,sym,dso 2> /dev/null | python3 -c '
 import collections, re, sys
