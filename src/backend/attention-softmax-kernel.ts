@@ -14,17 +14,10 @@
  * (test/backend/fused-kernels.test.ts) and differ from XNNPACK's in the last bits, so the native library changes a
  * run's numbers slightly, as its products do.
  */
-import {
-  getKernel,
-  registerKernel,
-  util,
-  type KernelConfig,
-  type KernelFunc,
-  type Tensor,
-  type TensorInfo,
-} from '@tensorflow/tfjs-core';
+import { util, type KernelConfig, type KernelFunc, type Tensor, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
+import { registerKernels } from './register-kernels.js';
 import { activeNativeKernels } from './simd-kernels.js';
 
 export const ATTENTION_SOFTMAX = 'MsdAttentionSoftmax';
@@ -53,11 +46,11 @@ const attentionSoftmax: KernelFunc = ({ inputs, backend, attrs }) => {
   return out;
 };
 
-const config: KernelConfig = { kernelName: ATTENTION_SOFTMAX, backendName: 'wasm', kernelFunc: attentionSoftmax };
+const configs: KernelConfig[] = [{ kernelName: ATTENTION_SOFTMAX, backendName: 'wasm', kernelFunc: attentionSoftmax }];
 
 /** Registers the kernel for the wasm backend (once; initBackend, with the native library loaded). */
 export function registerAttentionSoftmaxKernel(): void {
-  if (!getKernel(ATTENTION_SOFTMAX, 'wasm')) registerKernel(config);
+  registerKernels(configs);
 }
 
 /** softmax(scores scale + maskBias) over the last axis (see the file comment); no gradient of its own. */

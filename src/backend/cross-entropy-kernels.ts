@@ -17,9 +17,6 @@
  * Other backends run the composition.
  */
 import {
-  getKernel,
-  registerGradient,
-  registerKernel,
   util,
   type GradConfig,
   type KernelConfig,
@@ -30,6 +27,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
+import { registerKernels } from './register-kernels.js';
 
 export const CROSS_ENTROPY = 'MsdCrossEntropy';
 export const CROSS_ENTROPY_GRAD = 'MsdCrossEntropyGrad';
@@ -130,12 +128,7 @@ const gradient: GradConfig = {
   }),
 };
 
-let registered = false;
-
 /** Registers the two kernels for the wasm backend and the forward's gradient (once). */
 export function registerCrossEntropyKernels(): void {
-  if (registered) return;
-  for (const k of kernels) if (!getKernel(k.kernelName, k.backendName)) registerKernel(k);
-  registerGradient(gradient);
-  registered = true;
+  registerKernels(kernels, [gradient]);
 }

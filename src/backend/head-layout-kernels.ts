@@ -20,9 +20,6 @@
  * transpose), and the tests compare the two.
  */
 import {
-  registerGradient,
-  registerKernel,
-  getKernel,
   type GradConfig,
   type KernelConfig,
   type KernelFunc,
@@ -32,6 +29,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
+import { registerKernels } from './register-kernels.js';
 import { activeNativeKernels, heapKernels } from './simd-kernels.js';
 
 export const ROWS_TO_HEADS = 'MsdRowsToHeads';
@@ -171,15 +169,12 @@ function inverseGradient(kernelName: string, inverse: string): GradConfig {
   };
 }
 
-let registered = false;
-
 /** Registers the two kernels for the wasm backend and their gradients (once). */
 export function registerHeadLayoutKernels(): void {
-  if (registered) return;
-  for (const k of kernels) if (!getKernel(k.kernelName, k.backendName)) registerKernel(k);
-  registerGradient(inverseGradient(ROWS_TO_HEADS, HEADS_TO_ROWS));
-  registerGradient(inverseGradient(HEADS_TO_ROWS, ROWS_TO_HEADS));
-  registered = true;
+  registerKernels(kernels, [
+    inverseGradient(ROWS_TO_HEADS, HEADS_TO_ROWS),
+    inverseGradient(HEADS_TO_ROWS, ROWS_TO_HEADS),
+  ]);
 }
 
 /** `MsdRowsToHeads` (see the file comment). */

@@ -17,9 +17,6 @@
  * the same terms in another order, so the gradient differs from it in the last bits.
  */
 import {
-  getKernel,
-  registerGradient,
-  registerKernel,
   type GradConfig,
   type KernelConfig,
   type KernelFunc,
@@ -28,6 +25,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
+import { registerKernels } from './register-kernels.js';
 import { activeNativeKernels } from './simd-kernels.js';
 
 export const PAIR_DISTANCES = 'MsdPairDistances';
@@ -119,12 +117,7 @@ const gradient: GradConfig = {
   }),
 };
 
-let registered = false;
-
 /** Registers the two kernels for the wasm backend and the forward's gradient (once). */
 export function registerPairDistanceKernels(): void {
-  if (registered) return;
-  for (const k of kernels) if (!getKernel(k.kernelName, k.backendName)) registerKernel(k);
-  registerGradient(gradient);
-  registered = true;
+  registerKernels(kernels, [gradient]);
 }

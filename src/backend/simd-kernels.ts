@@ -29,8 +29,6 @@
  */
 import {
   getKernel,
-  registerGradient,
-  registerKernel,
   util,
   type GradConfig,
   type KernelConfig,
@@ -41,6 +39,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
+import { registerKernels } from './register-kernels.js';
 import { SIMD_KERNELS_WASM_BASE64 } from './simd-kernels.wasm.js';
 // Type only: this module is also bundled for the browser (the tagger); Node's initBackend passes the kernels in.
 import type { NativeKernels } from './native-kernels.js';
@@ -456,9 +455,7 @@ export function registerSimdKernels(): boolean {
     reason = `the SIMD kernel module does not compile here: ${(err as Error).message}`;
     return (registered = false);
   }
-  for (const k of kernels) if (!getKernel(k.kernelName, k.backendName)) registerKernel(k);
-  registerGradient(geluGradient);
-  registerGradient(dropoutGradient);
+  registerKernels(kernels, [geluGradient, dropoutGradient]);
   return (registered = true);
 }
 
