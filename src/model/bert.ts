@@ -235,45 +235,52 @@ export class BertEncoder {
       // The layers run on the real tokens' rows only (see `Packing`); `h` is [rows, H].
       const packing = packingOf(attentionMask);
       let h = packing.fromHeads(hidden[hidden.length - 1]!, 1);
-      // [b, t] -> [b, 1, 1, t]: the same bias for every head and query position.
-      const maskBias = tf.reshape(tf.mul(tf.sub(1, tf.cast(attentionMask, 'float32')), MASK_BIAS), [b, 1, 1, t]);
+      // Per attention segment (packing.ts), [b_s, t_s] -> [b_s, 1, 1, t_s]: the same bias for every head and query.
+      const maskBias = packing.segments.map((s) => {
+        const mask =
+          packing.segments.length === 1 ? attentionMask : tf.slice(attentionMask, [s.firstRow, 0], [s.batch, s.seqLen]);
+        return tf.reshape(tf.mul(tf.sub(1, tf.cast(mask, 'float32')), MASK_BIAS), [s.batch, 1, 1, s.seqLen]);
+      });
       for (let i = hidden.length - 1; i < cfg.numLayers; i++) {
         // One tidy per layer frees its intermediates as soon as the layer is done (in training the tape keeps
         // its own references to what the backward pass needs), so evaluation holds one layer's activations.
         const hIn = h;
-        const run = () => this.layer(i, hIn, maskBias, b, t, packing, ops);
-        h = (i + 1 < untapedBlocks ? offTape(run, [hIn, maskBias]) : tf.tidy(run)) as tf.Tensor2D;
+        const run = () => this.layer(i, hIn, maskBias, packing, ops);
+        h = (i + 1 < untapedBlocks ? offTape(run, [hIn, ...maskBias]) : tf.tidy(run)) as tf.Tensor2D;
         hidden.push(packing.toHeads(h, 1));
       }
       return { hidden };
     });
   }
 
-  /** Transformer layer i (0-based) on h [rows, H], the rows of `packing` (the attention unpacks them to [b, t]). */
-  private layer(
-    i: number,
-    h: tf.Tensor2D,
-    maskBias: tf.Tensor,
-    b: number,
-    t: number,
-    packing: Packing,
-    ops: LayerOps,
-  ): tf.Tensor2D {
+  /**
+   * Transformer layer i (0-based) on h [rows, H], the rows of `packing`; the attention runs per segment of rows
+   * (packing.ts), `maskBias` holding each segment's.
+   */
+  private layer(i: number, h: tf.Tensor2D, maskBias: tf.Tensor[], packing: Packing, ops: LayerOps): tf.Tensor2D {
     const cfg = this.config;
-    const H = cfg.hiddenSize;
     const nh = cfg.numHeads;
-    const dh = H / nh;
+    const dh = cfg.hiddenSize / nh;
     const p = `layer.${i}`;
-    // [rows, H] -> [b*nh, t, dh], zeros at padding (packing.ts).
-    const q = packing.toHeads(ops.dense(h, `${p}.attention.query`), nh);
-    const v = packing.toHeads(ops.dense(h, `${p}.attention.value`), nh);
-    const k = packing.toHeads(ops.dense(h, `${p}.attention.key`), nh);
-    // K^T explicitly (a transpose, then a plain matmul) only in the bench's comparison.
-    const scores =
-      keyTranspose === 'explicit' ? tf.matMul(q, tf.transpose(k, [0, 2, 1])) : tf.matMul(q, k, false, true);
-    const weights = attentionSoftmax(scores as tf.Tensor3D, maskBias, 1 / Math.sqrt(dh));
-    const probs = ops.dropout(weights, cfg.attentionDropout, `${p}.attention.probs`) as tf.Tensor3D;
-    const ctx = packing.fromHeads(tf.matMul(probs, v) as tf.Tensor3D, nh);
+    // [rows, H] -> [b_s*nh, t_s, dh] per segment, zeros at padding (packing.ts).
+    const q = packing.toSegments(ops.dense(h, `${p}.attention.query`), nh);
+    const v = packing.toSegments(ops.dense(h, `${p}.attention.value`), nh);
+    const k = packing.toSegments(ops.dense(h, `${p}.attention.key`), nh);
+    const ctx = packing.fromSegments(
+      q.map((qs, s) => {
+        // K^T explicitly (a transpose, then a plain matmul) only in the bench's comparison.
+        const scores =
+          keyTranspose === 'explicit'
+            ? tf.matMul(qs, tf.transpose(k[s]!, [0, 2, 1]))
+            : tf.matMul(qs, k[s]!, false, true);
+        const weights = attentionSoftmax(scores as tf.Tensor3D, maskBias[s]!, 1 / Math.sqrt(dh));
+        // One dropout site per segment; the first keeps the name a batch of one segment has.
+        const site = s === 0 ? `${p}.attention.probs` : `${p}.attention.probs.segment${s}`;
+        const probs = ops.dropout(weights, cfg.attentionDropout, site) as tf.Tensor3D;
+        return tf.matMul(probs, v[s]!) as tf.Tensor3D;
+      }),
+      nh,
+    );
     const attn = ops.layerNorm(
       ops.dropout(ops.dense(ctx, `${p}.attention.output`), cfg.hiddenDropout, `${p}.attention.output`),
       `${p}.attention.layer_norm`,

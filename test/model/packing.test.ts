@@ -3,7 +3,8 @@
  * gives the padded layout's hidden states at the real tokens and its gradients (zeros at padded positions, nothing
  * leaked); the wasm kernels equal the cpu backend's composition of tfjs ops bit for bit, forward and gradient, with
  * the SIMD module (memory.copy) and without it (JavaScript copies, checked in a child process under MSD_SIMD=off); a
- * position outside the batch is an error that names the kernel.
+ * position outside the batch is an error that names the kernel. The attention's segments: where a batch is cut
+ * (table-driven), and the segment kernels equal the cpu composition bit for bit too.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,8 +15,8 @@ import { initBackend } from '../../src/backend/init.js';
 import { loadBlas } from '../../src/backend/blas.js';
 import { BertEncoder, type BertInput } from '../../src/model/bert.js';
 import { bertConfig } from '../../src/model/config.js';
-import { packingOf, withPacking } from '../../src/model/packing.js';
-import { rowsToHeadsOp } from '../../src/backend/head-layout-kernels.js';
+import { attentionSegments, packingOf, withPacking, withSegments } from '../../src/model/packing.js';
+import { rowsToHeadsOp, rowsToSegmentsOp } from '../../src/backend/head-layout-kernels.js';
 import { activeNativeKernels } from '../../src/backend/simd-kernels.js';
 import { randomTensor } from '../random-tensor.js';
 import { runModule } from '../child-module.js';
@@ -76,6 +77,11 @@ for (const backend of backends) {
     // Padding at the ends of rows, a row without padding and a row that is all padding.
     const lengths = [5, 7, 2, 0];
     const batch = batchOf(lengths, 7);
+    // The packed run's attention runs in segments ([5, 7], [2], [0]); the padded layout's in one.
+    assert.equal(
+      tf.tidy(() => packingOf(batch.attentionMask).segments.length),
+      3,
+    );
     const before = tf.memory().numTensors;
     const packed = run(enc, batch, true);
     const paddedRun = run(enc, batch, false);
@@ -151,6 +157,123 @@ test('wasm layout kernels equal the cpu composition of tfjs ops bit for bit, for
     );
     assert.ok(wasm.every((a) => a.some((v) => v !== 0)));
   }
+});
+
+test('attentionSegments cuts rows where that saves a quarter of the attention work, recursively', () => {
+  const cases: [number[], number, [number, number, number][]][] = [
+    // [lengths, seqLen, expected segments as [firstRow, batch, seqLen]]
+    [[30, 31, 32, 33], 33, [[0, 4, 33]]], // a bucketed batch: one segment, the batch's length
+    [
+      [3, 3, 3, 92, 92],
+      92,
+      [
+        [0, 3, 3],
+        [3, 2, 92],
+      ],
+    ], // a merged student pass: short target rows, long source rows
+    [
+      [3, 3, 11, 11, 92, 92],
+      92,
+      [
+        [0, 2, 3],
+        [2, 2, 11],
+        [4, 2, 92],
+      ],
+    ], // cut again inside the first part
+    [[6, 8], 8, [[0, 2, 8]]], // 36 + 64 > 0.75 * 128: not worth a cut
+    [
+      [4, 8],
+      8,
+      [
+        [0, 1, 4],
+        [1, 1, 8],
+      ],
+    ], // 16 + 64 <= 0.75 * 128
+    [
+      [8, 4],
+      8,
+      [
+        [0, 1, 8],
+        [1, 1, 4],
+      ],
+    ], // the order of the rows is kept
+    [
+      [0, 0, 9],
+      9,
+      [
+        [0, 2, 1],
+        [2, 1, 9],
+      ],
+    ], // rows of padding only: a segment of length 1
+    [[5], 7, [[0, 1, 7]]], // one row
+    [[], 4, [[0, 0, 4]]], // no rows
+  ];
+  for (const [lengths, seqLen, want] of cases)
+    assert.deepEqual(
+      attentionSegments(lengths, seqLen).map((s) => [s.firstRow, s.batch, s.seqLen]),
+      want,
+      `lengths ${lengths}`,
+    );
+  assert.deepEqual(
+    withSegments(false, () => attentionSegments([3, 3, 3, 92, 92], 92)),
+    [{ firstRow: 0, batch: 5, seqLen: 92 }],
+    'withSegments(false): one segment',
+  );
+});
+
+/** toSegments and fromSegments of random rows, and the gradient of each, as arrays (all segments' values in turn). */
+function segmentLayoutOf(lengths: number[], len: number, heads: number, segments: number): Float32Array[] {
+  const batch = batchOf(lengths, len);
+  const rows = lengths.reduce((a, n) => a + n, 0);
+  const out = tf.tidy(() => {
+    const packing = packingOf(batch.attentionMask);
+    assert.equal(packing.segments.length, segments, `lengths ${lengths}: segments`);
+    const x = values([rows, heads * 4], 1) as tf.Tensor2D;
+    const ys = packing.segments.map((s, i) => values([s.batch * heads, s.seqLen, 4], 2 + i) as tf.Tensor3D);
+    const flat = (ts: tf.Tensor[]) => tf.concat(ts.map((t) => tf.reshape(t, [-1])));
+    const up = flat(packing.toSegments(x, heads));
+    const down = packing.fromSegments(ys, heads);
+    const gUp = tf.grad((a: tf.Tensor) =>
+      tf.addN(packing.toSegments(a as tf.Tensor2D, heads).map((t, i) => tf.sum(tf.mul(t, ys[i]!)))),
+    )(x);
+    const gDown = tf.grads((...as: tf.Tensor[]) => tf.sum(tf.mul(packing.fromSegments(as as tf.Tensor3D[], heads), x)))(
+      ys,
+    );
+    return [up, down, gUp, flat(gDown)].map((t) => t.dataSync() as Float32Array);
+  });
+  tf.dispose([batch.inputIds, batch.attentionMask]);
+  return out;
+}
+
+test('wasm segment kernels equal the cpu composition of tfjs ops bit for bit, forward and gradient', async () => {
+  const cases: [number[], number, number, number][] = [
+    [[2, 2, 9, 8], 9, 4, 2], // short rows, then long rows: four heads of 4
+    [[5, 7, 2, 0], 7, 2, 3], // three segments, one of a row that is all padding
+    [[3, 3, 11, 11, 20, 20], 20, 1, 3], // one head
+  ];
+  for (const [lengths, len, heads, segments] of cases) {
+    await initBackend({ prefer: 'cpu' });
+    const cpu = segmentLayoutOf(lengths, len, heads, segments);
+    await initBackend({ prefer: 'wasm' });
+    const wasm = segmentLayoutOf(lengths, len, heads, segments);
+    ['toSegments', 'fromSegments', 'toSegments gradient', 'fromSegments gradient'].forEach((what, i) =>
+      assert.deepEqual(wasm[i], cpu[i], `${what}, lengths ${lengths}, ${heads} heads`),
+    );
+    assert.ok(wasm.every((a) => a.some((v) => v !== 0)));
+  }
+});
+
+test('a segment kernel given a position outside its segment or rows that do not add up says so', async () => {
+  await initBackend({ prefer: 'wasm' });
+  const attrs = { heads: 2, batches: [1, 1], seqLens: [2, 3], rowCounts: [1, 2] };
+  assert.throws(
+    () => tf.tidy(() => rowsToSegmentsOp(tf.zeros([3, 8]), tf.tensor1d([0, 1, 3], 'int32'), attrs)),
+    /MsdRowsToSegments: segment 1's rowIndex holds 3, outside \[0, 3\)/,
+  );
+  assert.throws(
+    () => tf.tidy(() => rowsToSegmentsOp(tf.zeros([2, 8]), tf.tensor1d([0, 1], 'int32'), attrs)),
+    /MsdRowsToSegments: rowCounts add up to 3 rows, rowIndex lists 2/,
+  );
 });
 
 test('a layout kernel given a position outside the batch says which kernel and what was expected', async () => {
