@@ -35,7 +35,7 @@ import { firstPieceMask } from '../tokenizer/align.js';
 import { chunkBatch, splitBatch, type Batch } from '../tokenizer/batching.js';
 import { accumulateGradients, microBatchSeed, passGradients, type StepGradients } from './loop.js';
 import { teacherCls } from './student-cls.js';
-import { passForwards, type PassForward } from './student-pass.js';
+import { passForward, type PassForward } from './student-pass.js';
 import type { StudentBatch, TeacherOutputs } from './student.js';
 
 /** What one micro-batch of a student step needs from the whole batch (see the header). */
@@ -48,12 +48,11 @@ export interface MicroBatchShare {
   mmdGradTarget?: tf.Tensor2D;
   mmdGradSource?: tf.Tensor2D;
   /**
-   * The frozen prefix's states (embeddings and frozen layers) of this micro-batch's pass (student-pass.ts), one list
-   * per forward of the pass, kept from step 1's forwards, which ran them with the same dropout seeds: step 5 continues
-   * from them instead of recomputing them (`ForwardOptions.frozenPrefix`; with the paper's freezing, 4 of 13 blocks
-   * of the forward).
+   * The frozen prefix's states (embeddings and frozen layers) of this micro-batch's pass (student-pass.ts), kept from
+   * step 1's forward, which ran it with the same dropout seed: step 5 continues from them instead of recomputing them
+   * (`ForwardOptions.frozenPrefix`; with the paper's freezing, 4 of 13 blocks of the forward).
    */
-  prefix?: tf.Tensor3D[][];
+  prefix?: tf.Tensor3D[];
 }
 
 /** One micro-batch's loss; a kept micro-batch's also holds its [CLS] rows, the other outputs its walk starts from. */
@@ -179,7 +178,7 @@ export function studentStepGradients(
         teacherClsSource.dispose();
       }
     } finally {
-      for (const share of cut.shares) tf.dispose((share.prefix ?? []).flat());
+      for (const share of cut.shares) tf.dispose(share.prefix ?? []);
     }
   };
 }
@@ -350,9 +349,8 @@ function cutStudentBatch(cfg: MsdConfig, student: NerModel, batch: StudentBatch)
 
 /**
  * Step 1: the student [CLS] rows of micro-batches kept..n-1 on target (for MMD_L) and source (MMD_M), off the tape,
- * by micro-batch: the forwards of each one's pass (student-pass.ts: its target rows and, when MMD_M is on, its source
- * rows) with their dropout seeds, as step 5 runs them; each forward's frozen-prefix states are kept on the share
- * (`prefix`). These forwards go through `readHeads` (model/inference.ts) on this thread: shared with the inference
+ * by micro-batch: the forward of each one's pass (student-pass.ts: its target rows and, when MMD_M is on, its source
+ * rows) with its dropout seed, as step 5 runs it; its frozen-prefix states are kept on the share (`prefix`). These forwards go through `readHeads` (model/inference.ts) on this thread: shared with the inference
  * worker, a job copies the weights (trained since the last step) into it first, and with most micro-batches kept,
  * what is left for the worker costs less than that copy (README, "Gradient accumulation").
  */
@@ -374,8 +372,7 @@ function restCls(
   const H = student.encoder.config.hiddenSize;
   const jobs: (PassForward & { k: number })[] = [];
   for (let k = kept; k < targets.length; k++)
-    for (const f of passForwards(targets[k]!, useM ? sources[k] : undefined, seeds[k]!, student.tokenizer.padId))
-      jobs.push({ ...f, k });
+    jobs.push({ ...passForward(targets[k]!, useM ? sources[k] : undefined, seeds[k]!, student.tokenizer.padId), k });
   const out = readHeads(
     student,
     jobs.map((j) => j.batch),
@@ -398,10 +395,8 @@ function restCls(
     if (useM && sourceRows > 0) rows.source.push(cls.slice(targetRows * H, (targetRows + sourceRows) * H));
     if (blocks > 0) {
       const prefix = out[i]!.prefix!;
-      (shares[k]!.prefix ??= []).push(
-        Array.from({ length: blocks }, (_, j) =>
-          tf.keep(tf.tensor3d(prefix.subarray(j * b * t * H, (j + 1) * b * t * H), [b, t, H])),
-        ),
+      shares[k]!.prefix = Array.from({ length: blocks }, (_, j) =>
+        tf.keep(tf.tensor3d(prefix.subarray(j * b * t * H, (j + 1) * b * t * H), [b, t, H])),
       );
     }
   });

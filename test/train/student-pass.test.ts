@@ -1,8 +1,8 @@
 /**
  * A student step's pass (src/train/student-pass.ts): target and source rows as one encoder batch give each side the
- * values of a forward of its own (dropout off), and with dropout on, the pass off the tape (`readHeads`, step 1 of a
- * cut student step) and the pass on the tape (step 5, continuing from step 1's frozen prefix) give the same [CLS]
- * rows bit for bit.
+ * values of a forward of its own (dropout off), whether its attention runs in one segment or several, and with
+ * dropout on, the pass off the tape (`readHeads`, step 1 of a cut student step) and the pass on the tape (step 5,
+ * continuing from step 1's frozen prefix) give the same [CLS] rows bit for bit.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,7 +18,8 @@ import type { Encoded } from '../../src/tokenizer/align.js';
 import { padBatch } from '../../src/tokenizer/batching.js';
 import { loadTokenizer } from '../../src/tokenizer/load.js';
 import { batchToTensors } from '../../src/tokenizer/tensors.js';
-import { MERGE_BELOW_ROWS, passForwards, sourceSeed, studentPass } from '../../src/train/student-pass.js';
+import { packingOf } from '../../src/model/packing.js';
+import { passForward, studentPass } from '../../src/train/student-pass.js';
 import { tmpRun } from './helpers.js';
 
 const LAYERS = 3;
@@ -56,27 +57,29 @@ function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
   return x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i]!)), 0);
 }
 
+/** How many attention segments the forward of a pass of these two batches runs in (model/packing.ts). */
+function segmentsOf(target: ReturnType<typeof padBatch>, source: ReturnType<typeof padBatch>): number {
+  const f = passForward(target, source, 1, 0);
+  return tf.tidy(() => packingOf(batchToTensors(f.batch).attentionMask).segments.length);
+}
+
 for (const backend of ['blas', 'cpu'] as const) {
-  test(`studentPass (${backend}): a pass, merged or not, gives each side its own forward's values`, async () => {
+  test(`studentPass (${backend}): a pass of both sides gives each side its own forward's values`, async () => {
     await initBackend({ prefer: backend });
     const model = student(`off-${backend}`, 0);
     models.push(model);
-    // Merged: the target longer than the source, then shorter (the pass pads to the longer of the two). Not merged:
-    // both sides of MERGE_BELOW_ROWS real tokens or more.
-    const large = (n: number) => Array.from({ length: Math.ceil(MERGE_BELOW_ROWS / n) }, () => n);
-    for (const [t, s] of [
-      [
-        [7, 9, 4],
-        [5, 3, 6, 4],
-      ],
-      [
-        [3, 4],
-        [11, 8, 12],
-      ],
-      [large(12), large(9)],
-    ]) {
-      const target = padBatch(rows(t!, 1), model.tokenizer.padId);
-      const source = padBatch(rows(s!, 2), model.tokenizer.padId);
+    // The target longer than the source in one attention segment, then in two, then short target rows with long
+    // source rows (two segments), then many rows (two).
+    const many = (n: number, rowsOf: number) => Array.from({ length: rowsOf }, () => n);
+    for (const [t, s, segments] of [
+      [[6, 8, 5], [9, 7], 1],
+      [[7, 9, 4], [5, 3, 6, 4], 2],
+      [[3, 4], [11, 8, 12], 2],
+      [many(12, 40), many(9, 60), 2],
+    ] as [number[], number[], number][]) {
+      const target = padBatch(rows(t, 1), model.tokenizer.padId);
+      const source = padBatch(rows(s, 2), model.tokenizer.padId);
+      assert.equal(segmentsOf(target, source), segments, `lengths ${t} / ${s}: attention segments`);
       tf.tidy(() => {
         const opts = { seed: 5, frozen: frozen(-1), layers: [1, 2, 3], clsLayer: 3 };
         const pass = studentPass(model, target, source, { ...opts, cls: { target: true, source: true } });
@@ -95,89 +98,64 @@ for (const backend of ['blas', 'cpu'] as const) {
   });
 }
 
-test('passForwards: one batch of both sides when one has fewer than MERGE_BELOW_ROWS real tokens, else one each', () => {
+test('passForward: one batch of both sides, target rows first; the target alone without a source', () => {
   const pad = 0;
   const batch = (lengths: number[], seed: number) => padBatch(rows(lengths, seed), pad);
   const small = batch([5, 7], 1);
   const big = batch(
-    Array.from({ length: MERGE_BELOW_ROWS / 8 }, () => 8),
+    Array.from({ length: 70 }, () => 8),
     2,
   );
-  const bigToo = batch(
-    Array.from({ length: MERGE_BELOW_ROWS / 8 + 1 }, () => 8),
-    3,
-  );
-  const alone = passForwards(small, undefined, 11, pad);
-  assert.deepEqual(
-    alone.map((f) => [f.batch === small, f.seed, f.targetRows, f.sourceRows]),
-    [[true, 11, 2, 0]],
-  );
+  assert.deepEqual((({ batch: b, ...f }) => [b === small, f])(passForward(small, undefined, 11, pad)), [
+    true,
+    { seed: 11, targetRows: 2, sourceRows: 0 },
+  ]);
   for (const [t, s] of [
     [small, big],
     [big, small],
   ]) {
-    const [f, ...more] = passForwards(t!, s, 11, pad);
-    assert.equal(more.length, 0);
-    assert.deepEqual([f!.seed, f!.targetRows, f!.sourceRows], [11, t!.shape[0], s!.shape[0]]);
-    assert.deepEqual(f!.batch.items, [...t!.items, ...s!.items], 'target rows first');
-    assert.equal(f!.batch.shape[1], Math.max(t!.shape[1], s!.shape[1]));
+    const f = passForward(t!, s, 11, pad);
+    assert.deepEqual([f.seed, f.targetRows, f.sourceRows], [11, t!.shape[0], s!.shape[0]]);
+    assert.deepEqual(f.batch.items, [...t!.items, ...s!.items], 'target rows first');
+    assert.equal(f.batch.shape[1], Math.max(t!.shape[1], s!.shape[1]));
   }
-  const two = passForwards(big, bigToo, 11, pad);
-  assert.deepEqual(
-    two.map((f) => [f.batch, f.seed, f.targetRows, f.sourceRows]),
-    [
-      [big, 11, big.shape[0], 0],
-      [bigToo, sourceSeed(11), 0, bigToo.shape[0]],
-    ],
-  );
 });
 
-for (const merged of [true, false]) {
-  test(`studentPass with dropout (${merged ? 'merged' : 'two forwards'}): the pass off the tape (readHeads) and on it, with or without its prefix, agree bit for bit`, async () => {
+for (const [what, targetLengths, sourceLengths, segments] of [
+  ['one attention segment', [6, 8, 5], [9, 7], 1],
+  ['two attention segments', [3, 4, 3], [21, 24], 2],
+  ['many rows', [6, 8, 5].flatMap((l) => Array.from({ length: 90 }, () => l)), [9, 7, 9, 7], 1],
+] as [string, number[], number[], number][]) {
+  test(`studentPass with dropout (${what}): the pass off the tape (readHeads) and on it, with or without its prefix, agree bit for bit`, async () => {
     await initBackend({ prefer: 'blas' });
-    const model = student(`on-${merged}`, 0.1);
+    const model = student(`on-${what}`, 0.1);
     models.push(model);
-    const n = merged ? 1 : Math.ceil(MERGE_BELOW_ROWS / 6);
-    const target = padBatch(
-      rows(
-        [6, 8, 5].flatMap((l) => Array.from({ length: n }, () => l)),
-        3,
-      ),
-      model.tokenizer.padId,
-    );
-    const source = padBatch(
-      rows(
-        [9, 7].flatMap((l) => Array.from({ length: n }, () => l)),
-        4,
-      ),
-      model.tokenizer.padId,
-    );
+    const target = padBatch(rows(targetLengths, 3), model.tokenizer.padId);
+    const source = padBatch(rows(sourceLengths, 4), model.tokenizer.padId);
+    assert.equal(segmentsOf(target, source), segments, 'attention segments');
     const fr = frozen(1);
     const offTape = (seed: number) => {
-      const forwards = passForwards(target, source, seed, model.tokenizer.padId);
-      assert.equal(forwards.length, merged ? 1 : 2);
-      const out = readHeads(
+      const f = passForward(target, source, seed, model.tokenizer.padId);
+      const [out] = readHeads(
         model,
-        forwards.map((f) => f.batch),
+        [f.batch],
         {
           layers: [],
           clsOf: [LAYERS],
-          dropout: { seeds: forwards.map((f) => f.seed), frozen: { freezeEmbeddings: true, freezeLayers: 1 } },
+          dropout: { seeds: [f.seed], frozen: { freezeEmbeddings: true, freezeLayers: 1 } },
           prefixBlocks: 2,
         },
         { threads: 1 },
       );
+      const [B, T] = f.batch.shape;
       return {
-        cls: out.flatMap((o) => Array.from(o.cls!)),
-        prefix: out.map((o, i) => {
-          const [B, T] = forwards[i]!.batch.shape;
-          return [0, 1].map((j) => tf.tensor3d(o.prefix!.subarray(j * B * T * H, (j + 1) * B * T * H), [B, T, H]));
-        }),
+        cls: Array.from(out!.cls!),
+        prefix: [0, 1].map((j) => tf.tensor3d(out!.prefix!.subarray(j * B * T * H, (j + 1) * B * T * H), [B, T, H])),
       };
     };
     const step1 = offTape(7);
     const other = offTape(8);
-    tf.dispose(other.prefix.flat());
+    tf.dispose(other.prefix);
     assert.notDeepEqual(other.cls, step1.cls, 'another seed, other masks');
     try {
       for (const p of [step1.prefix, undefined]) {
@@ -189,7 +167,7 @@ for (const merged of [true, false]) {
         assert.deepEqual(got, step1.cls, p ? 'continuing from the prefix' : 'from the start');
       }
     } finally {
-      tf.dispose(step1.prefix.flat());
+      tf.dispose(step1.prefix);
     }
   });
 }
