@@ -22,6 +22,8 @@ import {
   Sum,
   _FusedMatMul,
   broadcast_util,
+  engine,
+  getBackend,
   getKernel,
   registerKernel,
   unregisterKernel,
@@ -146,11 +148,13 @@ function gemm(
   B: Float32Array,
   C: Float32Array,
   bias?: Float32Array,
+  accumulate = false,
 ): void {
   const { m, n, k } = p;
   const batch = p.batch;
   if (C.length === 0) return;
   if (k === 0) {
+    if (accumulate) return;
     if (bias) fillRows(C, bias, n);
     else C.fill(0);
     return;
@@ -163,13 +167,14 @@ function gemm(
     // sum starting from the bias (the bits of beta 1 over rows set to it, without that pass over C).
     const [a, b, c] = [blas.address(A), blas.address(B), blas.address(C)];
     const s = bias ? blas.address(bias) : 0;
-    if (stacked) native(false, transposeB, batch * m, n, k, k, ldb, 0, a, b, c, 1, 1, 1, s);
-    else native(transposeA, transposeB, m, n, k, lda, ldb, 0, a, b, c, 1, 1, 1, s);
+    const add = accumulate ? 1 : 0;
+    if (stacked) native(false, transposeB, batch * m, n, k, k, ldb, add, a, b, c, 1, 1, 1, s);
+    else native(transposeA, transposeB, m, n, k, lda, ldb, add, a, b, c, 1, 1, 1, s);
     return;
   }
   // Elsewhere the bias is copied into each row of C and the product added to it (beta = 1): a row copy instead of a
-  // pass over C after the product.
-  const beta = bias ? 1 : 0;
+  // pass over C after the product. `accumulate`: the product is added to C as it is (beta = 1).
+  const beta = bias || accumulate ? 1 : 0;
   if (bias) fillRows(C, bias, n);
   if (stacked) {
     // One shared B (a weight matrix): A's entries stack into one [batch*m, k] matrix.
@@ -216,6 +221,30 @@ function batchMatMulBlas({ inputs, backend, attrs }: Parameters<KernelFunc>[0]):
   const out = wasm.makeOutput(p.outShape, 'float32');
   gemm(blasInUse!, p, transposeA, transposeB, heapView(wasm, a), heapView(wasm, b), heapView(wasm, out));
   return out;
+}
+
+/**
+ * `sum += op(a) x op(b)` in `sum`'s own bytes (beta 1; gradient-sinks.ts), for one product (no batch dimensions) on
+ * the BLAS backend with `sum` [m, n] float32 held by nothing else. Returns false, having done nothing, elsewhere.
+ */
+export function accumulateProduct(
+  sum: TensorInfo,
+  a: TensorInfo,
+  b: TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+): boolean {
+  const blas = blasInUse;
+  if (!blas || !blasMatMulActive() || getBackend() !== 'wasm') return false;
+  const wasm = engine().findBackend('wasm') as unknown as BackendWasm;
+  const onWasm = (t: TensorInfo) => engine().state.tensorInfo.get(t.dataId)?.backend === wasm;
+  if (![sum, a, b].every((t) => t.dtype === 'float32' && onWasm(t)) || a.shape.length !== 2 || b.shape.length !== 2)
+    return false;
+  const p = plan(a, b, transposeA, transposeB);
+  if (sum.shape.length !== 2 || sum.shape[0] !== p.m || sum.shape[1] !== p.n) return false;
+  if (wasm.refCount(sum.dataId) !== 1) return false;
+  gemm(blas, p, transposeA, transposeB, heapView(wasm, a), heapView(wasm, b), heapView(wasm, sum), undefined, true);
+  return true;
 }
 
 /** Maps a flat index of `outShape` to the flat index of a tensor of `shape` broadcast to it. */

@@ -15,6 +15,8 @@ import {
   hasKernel,
 } from '../backend/simd-kernels.js';
 import { ATTENTION_SOFTMAX, attentionSoftmaxOp } from '../backend/attention-softmax-kernel.js';
+import { accumulateProduct } from '../backend/blas-kernels.js';
+import { returnGradientSink, takeGradientSink } from '../backend/gradient-sinks.js';
 
 type CustomArg = tf.Tensor | ((s: tf.Tensor[]) => void);
 
@@ -188,6 +190,10 @@ function geluValue(x: tf.Tensor): tf.Tensor {
  * the paper's frozen prefix, or the bench's one layer), dx = dy W^T is a [rows, out] x [out, in] product thrown
  * away. The gradients are the products tf.fused.matMul's are (the same kernels, the same bits).
  *
+ * In a step cut into micro-batches, the weight gradient of every micro-batch after the first is added into the
+ * running sum by the product itself (sgemm with beta 1) where the sum is open as a gradient sink
+ * (backend/gradient-sinks.ts, opened by train/loop.ts `accumulatePass`).
+ *
  * The operands go to the kernel as they are, rank 2 (every backend's kernel takes that; on wasm ours,
  * backend/wasm-kernels.ts). tf.fused.matMul reshapes them to batch-of-one rank 3 and the product back: each reshape
  * is a tape node that keeps its input for the backward pass, so the product's output ([rows, out]) stayed in memory
@@ -222,14 +228,21 @@ function registerDenseGradient(): void {
             : transposeB
               ? tf.matMul(g, b!, false, false)
               : tf.matMul(g, b!, false, true),
-        b: () =>
-          transposeB
+        b: () => {
+          if (!transposeA && !transposeB) {
+            // A step's micro-batch after the first: a^T g added into the weight's running sum by the product.
+            const sink = takeGradientSink(b!);
+            if (sink && accumulateProduct(sink, a!, g, true, false)) return sink;
+            if (sink) returnGradientSink(b!, sink);
+          }
+          return transposeB
             ? transposeA
               ? tf.matMul(g, a!, true, true)
               : tf.matMul(g, a!, true, false)
             : transposeA
               ? tf.matMul(a!, g, false, false)
-              : tf.matMul(a!, g, true, false),
+              : tf.matMul(a!, g, true, false);
+        },
       };
       if (bias) {
         grads.bias = () => {

@@ -23,6 +23,7 @@ import { AdamW, defaultNoDecay } from './adamw.js';
 import { freshState, loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainerState } from './checkpoint.js';
 import { clipScale } from './clip.js';
 import { addInto } from '../backend/host-memory.js';
+import { withGradientSinks } from '../backend/gradient-sinks.js';
 import type { ProgressCallback, ProgressEvent } from './progress.js';
 import type { ModelPaths } from '../run/dir.js';
 import { appendJsonl, readJsonl, writeFileAtomic } from '../run/io.js';
@@ -124,7 +125,9 @@ export interface StepGradients {
 
 /**
  * `grads` added into `acc` by name, in place in the heap where possible (`addInto`: no new buffer per parameter per
- * micro-batch); `acc` undefined: `grads` itself. A name only one side has keeps its tensor.
+ * micro-batch); `acc` undefined: `grads` itself. A name only one side has keeps its tensor. A gradient that is its
+ * sum already (a gradient sink's, see `accumulatePass`) is taken as it is: the sum itself, or a new tensor that
+ * replaced the sum (which the pass then consumed).
  */
 export function accumulateGradients(
   acc: Record<string, Tensor> | undefined,
@@ -132,8 +135,31 @@ export function accumulateGradients(
 ): Record<string, Tensor> {
   if (!acc) return grads;
   const out: Record<string, Tensor> = { ...acc };
-  for (const [name, g] of Object.entries(grads)) out[name] = out[name] ? addInto(out[name]!, g) : g;
+  for (const [name, g] of Object.entries(grads)) {
+    const sum = out[name];
+    out[name] = !sum || sum === g || sum.isDisposed ? g : addInto(sum, g);
+  }
   return out;
+}
+
+/**
+ * One pass's gradients (`pass`, e.g. `passGradients`) added into the running sums `acc` (undefined: the first pass,
+ * whose gradients start them). While `pass` runs, the sums are open as gradient sinks (backend/gradient-sinks.ts):
+ * a dense layer's weight gradient is added into its sum by its product (beta 1) and comes back as the sum itself,
+ * so neither a zeroed product nor an `addInto` pass is needed for it.
+ */
+export function accumulatePass<P extends { grads: Record<string, Tensor> }>(
+  acc: Record<string, Tensor> | undefined,
+  variables: readonly Variable[],
+  pass: () => P,
+): { pass: P; sums: Record<string, Tensor> } {
+  if (!acc) {
+    const first = pass();
+    return { pass: first, sums: first.grads };
+  }
+  const sinks = variables.flatMap((v) => (acc[v.name] ? [[v, acc[v.name]!] as const] : []));
+  const done = withGradientSinks(sinks, pass);
+  return { pass: done, sums: accumulateGradients(acc, done.grads) };
 }
 
 /**
@@ -166,10 +192,12 @@ function stepGradients<B>(spec: LoopSpec<B>, batch: B, stepSeed: number, variabl
   let acc: Record<string, Tensor> | undefined;
   parts.forEach(({ part, weight }, k) => {
     const seed = microBatchSeed(stepSeed, k, parts.length);
-    const pass = passGradients(() => spec.loss(part, seed), variables, weight);
+    const { pass, sums } = accumulatePass(acc, variables, () =>
+      passGradients(() => spec.loss(part, seed), variables, weight),
+    );
     loss += pass.loss;
     for (const [name, v] of Object.entries(pass.terms)) terms[name] = (terms[name] ?? 0) + weight * v;
-    acc = accumulateGradients(acc, pass.grads);
+    acc = sums;
   });
   return { loss, terms, grads: acc! };
 }

@@ -33,7 +33,7 @@ import { tf } from '../tf.js';
 import type { Tensor, Variable } from '../tf.js';
 import { firstPieceMask } from '../tokenizer/align.js';
 import { chunkBatch, splitBatch, type Batch } from '../tokenizer/batching.js';
-import { accumulateGradients, microBatchSeed, passGradients, type StepGradients } from './loop.js';
+import { accumulatePass, microBatchSeed, passGradients, type StepGradients } from './loop.js';
 import { teacherCls } from './student-cls.js';
 import { passForward, type PassForward } from './student-pass.js';
 import type { StudentBatch, TeacherOutputs } from './student.js';
@@ -121,10 +121,17 @@ class StepSum {
   readonly terms: Record<string, number> = {};
   private grads: Record<string, Tensor> | undefined;
 
-  /** Adds a micro-batch's terms (its `total` left out) and gradients. */
-  add(terms: Record<string, number>, grads: Record<string, Tensor>): void {
-    for (const [name, v] of Object.entries(terms)) if (name !== 'total') this.terms[name] = (this.terms[name] ?? 0) + v;
-    this.grads = accumulateGradients(this.grads, grads);
+  constructor(private readonly variables: readonly Variable[]) {}
+
+  /**
+   * Runs a micro-batch's backward pass and adds its terms (their `total` left out) and gradients (with the sums open
+   * as gradient sinks while it runs: loop.ts `accumulatePass`).
+   */
+  add(pass: () => { terms: Record<string, number>; grads: Record<string, Tensor> }): void {
+    const { pass: done, sums } = accumulatePass(this.grads, this.variables, pass);
+    for (const [name, v] of Object.entries(done.terms))
+      if (name !== 'total') this.terms[name] = (this.terms[name] ?? 0) + v;
+    this.grads = sums;
   }
 
   /** L = the summed shares of L_stu + `whole` (G, whose terms are `wholeTerms`). */
@@ -164,11 +171,8 @@ export function studentStepGradients(
     try {
       if (!step.useM && !step.useL) {
         // KD only: a sum over the micro-batches.
-        const sum = new StepSum();
-        cut.shares.forEach((_, k) => {
-          const pass = passGradients(() => loss(part(cut, k), seeds[k]!), variables);
-          sum.add(pass.terms, pass.grads);
-        });
+        const sum = new StepSum(variables);
+        cut.shares.forEach((_, k) => sum.add(() => passGradients(() => loss(part(cut, k), seeds[k]!), variables)));
         return sum.result(0, {});
       }
       const teacherClsSource = teacherCls(outputs.cls!, outputs.hiddenSize, batch.source!, sIndex);
@@ -204,7 +208,7 @@ function coupledGradients(step: CoupledStep, teacherClsSource: tf.Tensor2D): Ste
   const kept = keptMicroBatches(cfg, useM ? cut : { targets: cut.targets, sources: [] });
   const recorded: RecordedForward<MicroBatchLoss>[] = [];
   let mmd: ReturnType<typeof wholeBatchMmd> | undefined;
-  const sum = new StepSum();
+  const sum = new StepSum(variables);
   try {
     // Step 1 (the micro-batches past the kept ones), then step 2.
     const rest = restCls(cfg, step.student, step.outputs.clsLayer, cut, seeds, kept, useL, useM);
@@ -231,15 +235,14 @@ function coupledGradients(step: CoupledStep, teacherClsSource: tf.Tensor2D): Ste
       const seedsOf: [Tensor, Tensor][] = [[r.value.total, one]];
       if (useL) seedsOf.push([r.value.clsTarget!, mmd!.gradTarget![k]!]);
       if (useM) seedsOf.push([r.value.clsSource!, mmd!.gradSource![k]!]);
-      sum.add(readTerms(r.value), named(variables, r.backward(seedsOf, variables)));
+      sum.add(() => ({ terms: readTerms(r.value), grads: named(variables, r.backward(seedsOf, variables)) }));
       one.dispose();
     });
     // Step 5.
     for (let k = kept; k < n; k++) {
       cut.shares[k]!.mmdGradTarget = mmd.gradTarget?.[k];
       cut.shares[k]!.mmdGradSource = mmd.gradSource?.[k];
-      const pass = passGradients(() => loss(part(cut, k), seeds[k]!), variables);
-      sum.add(pass.terms, pass.grads);
+      sum.add(() => passGradients(() => loss(part(cut, k), seeds[k]!), variables));
     }
     return sum.result(mmd.total, mmd.terms);
   } finally {
@@ -254,8 +257,8 @@ function coupledGradients(step: CoupledStep, teacherClsSource: tf.Tensor2D): Ste
 /**
  * How many leading micro-batches keep their tapes (steps 2 and 4): as many as fit, with their target and source
  * rows' padded tokens (each side at its own length), in `run.keptTapeTokens`, and at least the first. `sources`: the
- * source rows the passes run (none when MMD_M is off). A pass whose sides differ in length holds its attention at
- * the longer one (student-pass.ts), a share of its tape that this count leaves at each side's own length.
+ * source rows the passes run (none when MMD_M is off). The attention of a pass whose sides differ much in length runs
+ * in segments at each side's own length (model/packing.ts), as this count assumes.
  */
 export function keptMicroBatches(cfg: MsdConfig, cut: Pick<StudentCut, 'targets' | 'sources'>): number {
   const tokens = (b: Batch | undefined) => (b ? b.shape[0] * b.shape[1] : 0);
