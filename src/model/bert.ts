@@ -233,7 +233,7 @@ export class BertEncoder {
       const prefix = opts.frozenPrefix ? checkedPrefix(opts.frozenPrefix, untapedBlocks, [b, t, H]) : undefined;
       const hidden: Tensor3D[] = prefix ?? [(untapedBlocks > 0 ? offTape(embed, [inputIds]) : embed()) as Tensor3D];
       // The layers run on the real tokens' rows only (see `Packing`); `h` is [rows, H].
-      const packing = packingOf(attentionMask);
+      const packing = packingOf(attentionMask, cfg.hiddenSize);
       let h = packing.fromHeads(hidden[hidden.length - 1]!, 1);
       // Per attention segment (packing.ts), [b_s, t_s] -> [b_s, 1, 1, t_s]: the same bias for every head and query.
       const maskBias = packing.segments.map((s) => {

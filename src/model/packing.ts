@@ -25,15 +25,19 @@
  *   fromSegments: the inverse
  *
  * `attentionSegments` cuts the rows where that saves at least SEGMENT_MIN_SAVING of the work (sum of batch_s *
- * seqLen_s^2), recursively; a batch of similar lengths (the bucketed batches) stays one segment, the batch's own
- * layout, so nothing changes for it. The values are those of the padded attention (a row attends to its own keys
- * only, padded keys weigh exactly zero); only the attention dropout's sites are per segment (bert.ts).
+ * seqLen_s^2) and at least SEGMENT_MIN_MACS multiply-adds of one attention product (the saved work times the
+ * attention's width, heads * dh), recursively; a batch of similar lengths (the bucketed batches) stays one segment,
+ * the batch's own layout, so nothing changes for it. The second bound is for small models: a segment adds about a
+ * dozen ops per layer (products, softmax, their gradients), whose fixed cost outweighs the work they save at the
+ * tiny preset's width of 64 (its teacher step ran 17% slower with every 25% cut made: README, "Segments"). The
+ * values are those of the padded attention (a row attends to its own keys only, padded keys weigh exactly zero);
+ * only the attention dropout's sites are per segment (bert.ts).
  *
  * Where: on wasm the layout changes are one-pass kernels (src/backend/head-layout-kernels.ts), which also replace
  * the head transposes of batches without padding. The cpu backend and tfjs-node compose them from slice, gather,
  * concat and transpose. The GPU backends (webgl, webgpu) keep the padded layout and one segment: packing reads the
  * mask back to the host, which would stall the device. `withPacking(false, fn)` keeps it too, to compare, and
- * `withSegments(false, fn)` keeps one segment.
+ * `withSegments(false, fn)` keeps one segment (`withSegments({ minMacs: 0 }, fn)` drops the second bound, for tests).
  */
 import { tf } from '../tf.js';
 import type { Tensor2D, Tensor3D } from '../tf.js';
@@ -75,11 +79,21 @@ export interface Packing {
 export const SEGMENT_MIN_SAVING = 0.25;
 
 /**
- * The segments of a batch whose rows hold `lengths` positions up to their last real token (see "Segments"): the
- * rows [from, to) are cut at the row that makes sum(batch_s * seqLen_s^2) least, if that saves at least
- * SEGMENT_MIN_SAVING of their work, and each part is cut again the same way. One segment keeps `seqLen`.
+ * ... and at least this many multiply-adds of one attention product (2^24; a training step runs six such products,
+ * which save about 2.5 ms per cut and layer at the per-head products' ~80 GFLOP/s, against a segment's dozen more
+ * ops per layer). A cut thus needs 21,846 saved rows x length^2 at mBERT's width of 768 (the student's passes of a
+ * few short target rows with long source rows) and 262,144 at the tiny preset's 64, which its batches seldom reach.
  */
-export function attentionSegments(lengths: readonly number[], seqLen: number): Segment[] {
+export const SEGMENT_MIN_MACS = 1 << 24;
+
+/**
+ * The segments of a batch whose rows hold `lengths` positions up to their last real token, for an attention `width`
+ * wide (heads * dh; see "Segments"): the rows [from, to) are cut at the row that makes sum(batch_s * seqLen_s^2)
+ * least, if that saves at least SEGMENT_MIN_SAVING of their work and SEGMENT_MIN_MACS multiply-adds (the saved work
+ * times `width`), and each part is cut again the same way. One segment keeps `seqLen`.
+ */
+export function attentionSegments(lengths: readonly number[], seqLen: number, width: number): Segment[] {
+  const minMacs = segmentMinMacs;
   const longest = (from: number, to: number) => {
     let m = 1;
     for (let r = from; r < to; r++) m = Math.max(m, lengths[r]!);
@@ -88,7 +102,8 @@ export function attentionSegments(lengths: readonly number[], seqLen: number): S
   const cost = (from: number, to: number) => (to - from) * longest(from, to) ** 2;
   const cut = (from: number, to: number): Segment[] => {
     let best = -1;
-    let bestCost = (1 - SEGMENT_MIN_SAVING) * cost(from, to);
+    const whole = cost(from, to);
+    let bestCost = Math.min((1 - SEGMENT_MIN_SAVING) * whole, whole - minMacs! / width);
     for (let k = from + 1; k < to; k++) {
       const c = cost(from, k) + cost(k, to);
       if (c <= bestCost) [best, bestCost] = [k, c];
@@ -96,7 +111,7 @@ export function attentionSegments(lengths: readonly number[], seqLen: number): S
     if (best < 0) return [{ firstRow: from, batch: to - from, seqLen: longest(from, to) }];
     return [...cut(from, best), ...cut(best, to)];
   };
-  const segments = enabledSegments && lengths.length > 1 ? cut(0, lengths.length) : [];
+  const segments = minMacs !== undefined && lengths.length > 1 ? cut(0, lengths.length) : [];
   return segments.length > 1 ? segments : [{ firstRow: 0, batch: lengths.length, seqLen }];
 }
 
@@ -104,7 +119,8 @@ export function attentionSegments(lengths: readonly number[], seqLen: number): S
 const PADDED_BACKENDS = new Set(['webgl', 'webgpu']);
 
 let enabled = true;
-let enabledSegments = true;
+/** The saved multiply-adds a cut needs (SEGMENT_MIN_MACS; `withSegments`), or undefined: no segments. */
+let segmentMinMacs: number | undefined = SEGMENT_MIN_MACS;
 
 /**
  * Runs `fn` with packing on or off (tests and bench/ compare the two layouts; not exported by the package). Off, the
@@ -120,19 +136,26 @@ export function withPacking<T>(on: boolean, fn: () => T): T {
   }
 }
 
-/** Runs `fn` with the attention cut into segments or not (tests and bench/ compare the two; not exported). */
-export function withSegments<T>(on: boolean, fn: () => T): T {
-  const before = enabledSegments;
-  enabledSegments = on;
+/**
+ * Runs `fn` with the attention cut into segments or not, or with cuts worth `minMacs` saved multiply-adds (tests and
+ * bench/ compare them; `{ minMacs: 0 }` makes every cut of SEGMENT_MIN_SAVING, as small test models need; not
+ * exported by the package).
+ */
+export function withSegments<T>(on: boolean | { minMacs: number }, fn: () => T): T {
+  const before = segmentMinMacs;
+  segmentMinMacs = on === false ? undefined : on === true ? SEGMENT_MIN_MACS : on.minMacs;
   try {
     return fn();
   } finally {
-    enabledSegments = before;
+    segmentMinMacs = before;
   }
 }
 
-/** The packing of a batch, from its [batch, seqLen] attention mask (1 at real tokens). */
-export function packingOf(attentionMask: Tensor2D): Packing {
+/**
+ * The packing of a batch, from its [batch, seqLen] attention mask (1 at real tokens); `attentionWidth` (heads * dh)
+ * sizes the attention's segments (see "Segments"; without it, one segment).
+ */
+export function packingOf(attentionMask: Tensor2D, attentionWidth?: number): Packing {
   const [batch, seqLen] = attentionMask.shape;
   if (!enabled || PADDED_BACKENDS.has(tf.getBackend())) return padded(batch, seqLen);
   const mask = attentionMask.dataSync();
@@ -144,7 +167,10 @@ export function packingOf(attentionMask: Tensor2D): Packing {
       const r = (i / seqLen) | 0;
       lengths[r] = i - r * seqLen + 1;
     }
-  const segments = attentionSegments(lengths, seqLen);
+  const segments =
+    attentionWidth === undefined
+      ? [{ firstRow: 0, batch, seqLen }]
+      : attentionSegments(lengths, seqLen, attentionWidth);
   if (hasKernel(HEADS_TO_ROWS)) return kernelPacking(batch, seqLen, real, segments);
   if (real.length === batch * seqLen) return padded(batch, seqLen);
   return composedPacking(batch, seqLen, real, segments);

@@ -77,13 +77,15 @@ for (const backend of backends) {
     // Padding at the ends of rows, a row without padding and a row that is all padding.
     const lengths = [5, 7, 2, 0];
     const batch = batchOf(lengths, 7);
-    // The packed run's attention runs in segments ([5, 7], [2], [0]); the padded layout's in one.
+    // The packed run's attention runs in segments ([5, 7], [2], [0]: every cut that saves a quarter of the work, as
+    // this small model needs); the padded layout's in one.
+    const anyCut = { minMacs: 0 };
     assert.equal(
-      tf.tidy(() => packingOf(batch.attentionMask).segments.length),
+      withSegments(anyCut, () => tf.tidy(() => packingOf(batch.attentionMask, cfg.hiddenSize).segments.length)),
       3,
     );
     const before = tf.memory().numTensors;
-    const packed = run(enc, batch, true);
+    const packed = withSegments(anyCut, () => run(enc, batch, true));
     const paddedRun = run(enc, batch, false);
     assert.equal(tf.memory().numTensors, before, 'no tensor leaked');
     const H = cfg.hiddenSize;
@@ -159,31 +161,36 @@ test('wasm layout kernels equal the cpu composition of tfjs ops bit for bit, for
   }
 });
 
-test('attentionSegments cuts rows where that saves a quarter of the attention work, recursively', () => {
-  const cases: [number[], number, [number, number, number][]][] = [
-    // [lengths, seqLen, expected segments as [firstRow, batch, seqLen]]
-    [[30, 31, 32, 33], 33, [[0, 4, 33]]], // a bucketed batch: one segment, the batch's length
+test('attentionSegments cuts rows where that saves a quarter of the attention work and 2^24 multiply-adds', () => {
+  // A width at which every cut of a quarter is worth its multiply-adds, and mBERT's and the tiny preset's.
+  const [ANY, MBERT, TINY] = [1 << 30, 768, 64];
+  const cases: [number[], number, number, [number, number, number][]][] = [
+    // [lengths, seqLen, width, expected segments as [firstRow, batch, seqLen]]
+    [[30, 31, 32, 33], 33, ANY, [[0, 4, 33]]], // a bucketed batch: one segment, the batch's length
     [
       [3, 3, 3, 92, 92],
       92,
+      ANY,
       [
         [0, 3, 3],
         [3, 2, 92],
       ],
-    ], // a merged student pass: short target rows, long source rows
+    ], // a merged student pass: short target, long source rows
     [
       [3, 3, 11, 11, 92, 92],
       92,
+      ANY,
       [
         [0, 2, 3],
         [2, 2, 11],
         [4, 2, 92],
       ],
     ], // cut again inside the first part
-    [[6, 8], 8, [[0, 2, 8]]], // 36 + 64 > 0.75 * 128: not worth a cut
+    [[6, 8], 8, ANY, [[0, 2, 8]]], // 36 + 64 > 0.75 * 128: not worth a cut
     [
       [4, 8],
       8,
+      ANY,
       [
         [0, 1, 4],
         [1, 1, 8],
@@ -192,6 +199,7 @@ test('attentionSegments cuts rows where that saves a quarter of the attention wo
     [
       [8, 4],
       8,
+      ANY,
       [
         [0, 1, 8],
         [1, 1, 4],
@@ -200,24 +208,43 @@ test('attentionSegments cuts rows where that saves a quarter of the attention wo
     [
       [0, 0, 9],
       9,
+      ANY,
       [
         [0, 2, 1],
         [2, 1, 9],
       ],
     ], // rows of padding only: a segment of length 1
-    [[5], 7, [[0, 1, 7]]], // one row
-    [[], 4, [[0, 0, 4]]], // no rows
+    [[5], 7, ANY, [[0, 1, 7]]], // one row
+    [[], 4, ANY, [[0, 0, 4]]], // no rows
+    // 42,320 -> 16,955 rows x length^2: 25,365 saved x 768 >= 2^24; x 64 is not.
+    [
+      [3, 3, 3, 92, 92],
+      92,
+      MBERT,
+      [
+        [0, 3, 3],
+        [3, 2, 92],
+      ],
+    ],
+    [[3, 3, 3, 92, 92], 92, TINY, [[0, 5, 92]]],
+    // 33,856 -> 16,946: 16,910 saved x 768 < 2^24, though more than a quarter.
+    [[3, 3, 92, 92], 92, MBERT, [[0, 4, 92]]],
   ];
-  for (const [lengths, seqLen, want] of cases)
+  for (const [lengths, seqLen, width, want] of cases)
     assert.deepEqual(
-      attentionSegments(lengths, seqLen).map((s) => [s.firstRow, s.batch, s.seqLen]),
+      attentionSegments(lengths, seqLen, width).map((s) => [s.firstRow, s.batch, s.seqLen]),
       want,
-      `lengths ${lengths}`,
+      `lengths ${lengths}, width ${width}`,
     );
   assert.deepEqual(
-    withSegments(false, () => attentionSegments([3, 3, 3, 92, 92], 92)),
+    withSegments(false, () => attentionSegments([3, 3, 3, 92, 92], 92, ANY)),
     [{ firstRow: 0, batch: 5, seqLen: 92 }],
     'withSegments(false): one segment',
+  );
+  assert.deepEqual(
+    withSegments({ minMacs: 0 }, () => attentionSegments([3, 3, 3, 92, 92], 92, TINY)).length,
+    2,
+    'withSegments({ minMacs: 0 }): every cut of a quarter',
   );
 });
 
@@ -226,7 +253,7 @@ function segmentLayoutOf(lengths: number[], len: number, heads: number, segments
   const batch = batchOf(lengths, len);
   const rows = lengths.reduce((a, n) => a + n, 0);
   const out = tf.tidy(() => {
-    const packing = packingOf(batch.attentionMask);
+    const packing = withSegments({ minMacs: 0 }, () => packingOf(batch.attentionMask, heads * 4));
     assert.equal(packing.segments.length, segments, `lengths ${lengths}: segments`);
     const x = values([rows, heads * 4], 1) as tf.Tensor2D;
     const ys = packing.segments.map((s, i) => values([s.batch * heads, s.seqLen, 4], 2 + i) as tf.Tensor3D);

@@ -18,7 +18,7 @@ import type { Encoded } from '../../src/tokenizer/align.js';
 import { padBatch } from '../../src/tokenizer/batching.js';
 import { loadTokenizer } from '../../src/tokenizer/load.js';
 import { batchToTensors } from '../../src/tokenizer/tensors.js';
-import { packingOf } from '../../src/model/packing.js';
+import { packingOf, withSegments } from '../../src/model/packing.js';
 import { passForward, studentPass } from '../../src/train/student-pass.js';
 import { tmpRun } from './helpers.js';
 
@@ -57,10 +57,16 @@ function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
   return x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i]!)), 0);
 }
 
-/** How many attention segments the forward of a pass of these two batches runs in (model/packing.ts). */
+/**
+ * Every cut of the attention into segments that saves a quarter of its work (model/packing.ts): at this small
+ * model's width none would save enough multiply-adds otherwise.
+ */
+const anyCut = <T>(fn: () => T): T => withSegments({ minMacs: 0 }, fn);
+
+/** How many attention segments the forward of a pass of these two batches runs in under `anyCut`. */
 function segmentsOf(target: ReturnType<typeof padBatch>, source: ReturnType<typeof padBatch>): number {
   const f = passForward(target, source, 1, 0);
-  return tf.tidy(() => packingOf(batchToTensors(f.batch).attentionMask).segments.length);
+  return anyCut(() => tf.tidy(() => packingOf(batchToTensors(f.batch).attentionMask, H).segments.length));
 }
 
 for (const backend of ['blas', 'cpu'] as const) {
@@ -80,20 +86,22 @@ for (const backend of ['blas', 'cpu'] as const) {
       const target = padBatch(rows(t, 1), model.tokenizer.padId);
       const source = padBatch(rows(s, 2), model.tokenizer.padId);
       assert.equal(segmentsOf(target, source), segments, `lengths ${t} / ${s}: attention segments`);
-      tf.tidy(() => {
-        const opts = { seed: 5, frozen: frozen(-1), layers: [1, 2, 3], clsLayer: 3 };
-        const pass = studentPass(model, target, source, { ...opts, cls: { target: true, source: true } });
-        const own = (b: typeof target) =>
-          model.encoder.forward(batchToTensors(b), { training: true, dropoutSeed: 5, frozen: opts.frozen }).hidden;
-        const [ht, hs] = [own(target), own(source)];
-        for (const m of opts.layers) assert.ok(maxDiff(pass.target[m]!, ht[m]!) < 1e-5, `target rows, layer ${m}`);
-        assert.ok(maxDiff(pass.clsTarget!, clsSlice(ht[3]!)) < 1e-5, 'target [CLS]');
-        assert.ok(maxDiff(pass.clsSource!, clsSlice(hs[3]!)) < 1e-5, 'source [CLS]');
-        // Without a source side, the pass is the target's own forward.
-        const alone = studentPass(model, target, undefined, { ...opts, cls: { target: true, source: false } });
-        assert.equal(alone.clsSource, undefined);
-        assert.equal(maxDiff(alone.clsTarget!, clsSlice(ht[3]!)), 0);
-      });
+      anyCut(() =>
+        tf.tidy(() => {
+          const opts = { seed: 5, frozen: frozen(-1), layers: [1, 2, 3], clsLayer: 3 };
+          const pass = studentPass(model, target, source, { ...opts, cls: { target: true, source: true } });
+          const own = (b: typeof target) =>
+            model.encoder.forward(batchToTensors(b), { training: true, dropoutSeed: 5, frozen: opts.frozen }).hidden;
+          const [ht, hs] = [own(target), own(source)];
+          for (const m of opts.layers) assert.ok(maxDiff(pass.target[m]!, ht[m]!) < 1e-5, `target rows, layer ${m}`);
+          assert.ok(maxDiff(pass.clsTarget!, clsSlice(ht[3]!)) < 1e-5, 'target [CLS]');
+          assert.ok(maxDiff(pass.clsSource!, clsSlice(hs[3]!)) < 1e-5, 'source [CLS]');
+          // Without a source side, the pass is the target's own forward.
+          const alone = studentPass(model, target, undefined, { ...opts, cls: { target: true, source: false } });
+          assert.equal(alone.clsSource, undefined);
+          assert.equal(maxDiff(alone.clsTarget!, clsSlice(ht[3]!)), 0);
+        }),
+      );
     }
   });
 }
@@ -134,36 +142,39 @@ for (const [what, targetLengths, sourceLengths, segments] of [
     const source = padBatch(rows(sourceLengths, 4), model.tokenizer.padId);
     assert.equal(segmentsOf(target, source), segments, 'attention segments');
     const fr = frozen(1);
-    const offTape = (seed: number) => {
-      const f = passForward(target, source, seed, model.tokenizer.padId);
-      const [out] = readHeads(
-        model,
-        [f.batch],
-        {
-          layers: [],
-          clsOf: [LAYERS],
-          dropout: { seeds: [f.seed], frozen: { freezeEmbeddings: true, freezeLayers: 1 } },
-          prefixBlocks: 2,
-        },
-        { threads: 1 },
-      );
-      const [B, T] = f.batch.shape;
-      return {
-        cls: Array.from(out!.cls!),
-        prefix: [0, 1].map((j) => tf.tensor3d(out!.prefix!.subarray(j * B * T * H, (j + 1) * B * T * H), [B, T, H])),
-      };
-    };
+    const offTape = (seed: number) =>
+      anyCut(() => {
+        const f = passForward(target, source, seed, model.tokenizer.padId);
+        const [out] = readHeads(
+          model,
+          [f.batch],
+          {
+            layers: [],
+            clsOf: [LAYERS],
+            dropout: { seeds: [f.seed], frozen: { freezeEmbeddings: true, freezeLayers: 1 } },
+            prefixBlocks: 2,
+          },
+          { threads: 1 },
+        );
+        const [B, T] = f.batch.shape;
+        return {
+          cls: Array.from(out!.cls!),
+          prefix: [0, 1].map((j) => tf.tensor3d(out!.prefix!.subarray(j * B * T * H, (j + 1) * B * T * H), [B, T, H])),
+        };
+      });
     const step1 = offTape(7);
     const other = offTape(8);
     tf.dispose(other.prefix);
     assert.notDeepEqual(other.cls, step1.cls, 'another seed, other masks');
     try {
       for (const p of [step1.prefix, undefined]) {
-        const got = tf.tidy(() => {
-          const o = { seed: 7, frozen: fr, prefix: p, layers: [LAYERS], clsLayer: LAYERS };
-          const pass = studentPass(model, target, source, { ...o, cls: { target: true, source: true } });
-          return [...pass.clsTarget!.dataSync(), ...pass.clsSource!.dataSync()];
-        });
+        const got = anyCut(() =>
+          tf.tidy(() => {
+            const o = { seed: 7, frozen: fr, prefix: p, layers: [LAYERS], clsLayer: LAYERS };
+            const pass = studentPass(model, target, source, { ...o, cls: { target: true, source: true } });
+            return [...pass.clsTarget!.dataSync(), ...pass.clsSource!.dataSync()];
+          }),
+        );
         assert.deepEqual(got, step1.cls, p ? 'continuing from the prefix' : 'from the start');
       }
     } finally {
