@@ -507,6 +507,11 @@ export class AdamW {
     return true;
   }
 
+  /** The variable and the looked-up rows of the row update in flight (`beginRows`), or undefined. */
+  rowsInFlight(): { key: string; rows: Int32Array } | undefined {
+    return this.plan && { key: this.plan.name, rows: this.plan.rows };
+  }
+
   /** Drops a row update started by `beginRows` (waiting for its workers); nothing it computed is kept. */
   cancelRows(): void {
     const plan = this.plan;

@@ -456,7 +456,7 @@ class LoopRun<B> {
       );
     }
     // Clipping as a factor that AdamW applies in its fused pass (no scaled copy of the gradients).
-    const clipped = clipScale(grads, spec.optim.maxGradNorm);
+    const clipped = clipScale(grads, spec.optim.maxGradNorm, { zeroOutside: this.optimizer.rowsInFlight() });
     this.optimizer.step(grads, lr, clipped.scale);
     tf.dispose(Object.values(grads));
     this.lastLoss = loss;
