@@ -213,38 +213,6 @@ export function sumOfSquares(t: Tensor): number {
 }
 
 /**
- * `sumOfSquares` of a [rows, width] tensor that is exactly zero outside the rows `rows` (sorted, distinct): the same
- * float64 sums over those rows alone (the zeros elsewhere add nothing to sums that start at +0), the same bits. For
- * an embedding's gradient, whose few looked-up rows are all a step sets (AdamW.beginRows).
- */
-export function sumOfSquaresOfRows(t: Tensor, rows: Int32Array): number {
-  expectFloat32(t, 'sumOfSquaresOfRows: the tensor');
-  if (t.shape.length !== 2) throw new Error(`sumOfSquaresOfRows: expected a [rows, width] tensor, got [${t.shape}]`);
-  const width = t.shape[1]!;
-  const v = readFloats(t);
-  let s0 = 0;
-  let s1 = 0;
-  for (let k = 0; k < rows.length; k++) {
-    const start = rows[k]! * width;
-    const end = start + width;
-    let i = start;
-    // Even positions in s0, odd ones in s1, as the loop above and the SIMD kernel.
-    if (i & 1 && i < end) {
-      s1 += v[i]! * v[i]!;
-      i++;
-    }
-    for (; i + 1 < end; i += 2) {
-      const a = v[i]!;
-      const b = v[i + 1]!;
-      s0 += a * a;
-      s1 += b * b;
-    }
-    if (i < end) s0 += v[i]! * v[i]!;
-  }
-  return s0 + s1;
-}
-
-/**
  * A new float32 tensor of `shape` whose values `fill(out)` writes: straight into the wasm heap on wasm (no
  * copy), into a host array handed to `tf.tensor` elsewhere.
  */

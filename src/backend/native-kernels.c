@@ -23,9 +23,6 @@
  *                                   dy (an output here) = Phi + x phi   (gelu_forward / _backward / _forward_train)
  *   msd_dropout(x, out, n, base, threshold, scale)   x = 0: the mask; else x times it (dropout_mask / _apply)
  *   msd_adamw(p, g, m, v, out, n, b1, b2, eps, step, c, decay, gs)   c = 0: hf, else torch with sqrtBc2 = c
- *   msd_adamw_background(...), msd_background_wait(), msd_adamw_rows(...)   the same update by rows of a table:
- *                                   the rows a step does not reach, on the pool's idle workers while the step runs,
- *                                   then the others (src/train/adamw.ts, `beginRows`)
  *   msd_gather_rows, msd_rows_to_heads, msd_heads_to_rows   row copies (embedding lookups, attention's layouts)
  *   msd_attention_softmax(s, mask, out, rows, rows_per_mask, cols, scale)   softmax(s scale + mask), rows
  *   msd_segment_sum(x, ids, out, rows, width, segments)   the gradient of an embedding lookup (UnsortedSegmentSum)
@@ -149,53 +146,19 @@ static inline long long now_ns(void) {
   return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-/*
- * Background work: one job at a time (`msd_adamw_background`), done in chunks by the pool's workers whenever no
- * job of the caller's is open, and finished by the caller in `msd_background_wait`, which helps with the chunks
- * left. A worker between two background chunks joins a job the caller posts, so the products keep both cores.
- */
-static struct {
-  range_fn fn;
-  const void *args;
-  size_t n, chunk;
-  _Atomic size_t next;     /* the next value to claim */
-  _Atomic size_t finished; /* values done */
-  _Atomic int open;        /* a job is posted and not yet waited for */
-} bg;
-
-/* Runs one chunk of the background job; 0 when there is none left to claim. */
-static int background_chunk(void) {
-  if (!atomic_load_explicit(&bg.open, memory_order_acquire)) return 0;
-  const size_t n = bg.n, chunk = bg.chunk;
-  const size_t i = atomic_fetch_add_explicit(&bg.next, chunk, memory_order_acq_rel);
-  if (i >= n) return 0;
-  const size_t end = i + chunk < n ? i + chunk : n;
-  bg.fn(bg.args, i, end);
-  atomic_fetch_add_explicit(&bg.finished, end - i, memory_order_release);
-  return 1;
-}
-
-/* Sequentially consistent, as the store of `open` and the sleepers' count: a worker going to sleep sees a job posted
- * before it counted itself, or the poster sees it counted and wakes it. */
-static int background_left(void) { return atomic_load(&bg.open) && atomic_load(&bg.next) < bg.n; }
-
 static void *worker_main(void *arg) {
   (void)arg;
   uint32_t seen = atomic_load(&pool.seq);
   for (;;) {
-    long long deadline = now_ns() + spin_ns;
+    const long long deadline = now_ns() + spin_ns;
     while (atomic_load_explicit(&pool.seq, memory_order_acquire) == seen) {
-      if (background_chunk()) {
-        deadline = now_ns() + spin_ns;
-        continue;
-      }
       if (now_ns() < deadline) {
         sched_yield();
         continue;
       }
       pthread_mutex_lock(&pool.lock);
       atomic_fetch_add(&pool.sleepers, 1);
-      while (atomic_load(&pool.seq) == seen && !background_left()) pthread_cond_wait(&pool.wake, &pool.lock);
+      while (atomic_load(&pool.seq) == seen) pthread_cond_wait(&pool.wake, &pool.lock);
       atomic_fetch_sub(&pool.sleepers, 1);
       pthread_mutex_unlock(&pool.lock);
     }
@@ -408,9 +371,8 @@ void msd_dropout(const float *x, float *out, size_t n, uint32_t base, uint32_t t
 /* ---------------------------------------------------------------- AdamW */
 
 struct adamw_args {
-  const float *p, *g; /* g NULL: a gradient of zeros (the rows a step's embedding lookups did not reach) */
+  const float *p, *g;
   float *m, *v, *out;
-  float *mo, *vo; /* where the new moments go: m and v themselves, or other buffers */
   float b1, b2, eps, step, c, decay, gs;
 };
 
@@ -429,116 +391,30 @@ static inline void adamw8(const struct adamw_args *a, f8 *x, f8 *gi, f8 *mi, f8 
   }
 }
 
-/* Values [begin, end) of the update (every one computed alone: the bits do not depend on the split). */
 static void adamw_range(const void *args, size_t begin, size_t end) {
   const struct adamw_args *a = args;
   size_t i = begin;
   f8 x, gi, mi, vi;
   for (; i + LANES <= end; i += LANES) {
-    x = load(a->p + i), gi = a->g ? load(a->g + i) : splat(0.0f), mi = load(a->m + i), vi = load(a->v + i);
+    x = load(a->p + i), gi = load(a->g + i), mi = load(a->m + i), vi = load(a->v + i);
     adamw8(a, &x, &gi, &mi, &vi);
-    store(a->mo + i, mi), store(a->vo + i, vi), store(a->out + i, x);
+    store(a->m + i, mi), store(a->v + i, vi), store(a->out + i, x);
   }
   if (i < end) {
     size_t k = end - i;
-    x = load_part(a->p + i, k), gi = a->g ? load_part(a->g + i, k) : splat(0.0f), mi = load_part(a->m + i, k);
+    x = load_part(a->p + i, k), gi = load_part(a->g + i, k), mi = load_part(a->m + i, k);
     vi = load_part(a->v + i, k);
     adamw8(a, &x, &gi, &mi, &vi);
-    store_part(a->mo + i, mi, k), store_part(a->vo + i, vi, k), store_part(a->out + i, x, k);
+    store_part(a->m + i, mi, k), store_part(a->v + i, vi, k), store_part(a->out + i, x, k);
   }
 }
 
 void msd_adamw(const float *p, const float *g, float *m, float *v, float *out, size_t n, float b1, float b2, float eps,
                float step, float c, float decay, float gs) {
-  struct adamw_args a = {p, g, m, v, out, m, v, b1, b2, eps, step, c, decay, gs};
+  struct adamw_args a = {p, g, m, v, out, b1, b2, eps, step, c, decay, gs};
   run(adamw_range, &a, n);
 }
 
-/*
- * AdamW by rows of a [rows, width] table (an embedding's), the new parameters and moments written to `out`, `mo` and
- * `vo` (never to p, m and v): `listed` the rows in `rows` (sorted, distinct) with their gradient `g`, or the
- * others with a gradient of zeros. Items are table rows (`listed` 0) or list entries (`listed` 1).
- */
-struct adamw_rows_args {
-  struct adamw_args a;
-  const int32_t *rows;
-  size_t nrows, width, total;
-  int listed;
-};
-
-static void adamw_rows_range(const void *args, size_t begin, size_t end) {
-  const struct adamw_rows_args *r = args;
-  const size_t w = r->width;
-  if (r->listed) {
-    for (size_t i = begin; i < end; i++) adamw_range(&r->a, (size_t)r->rows[i] * w, (size_t)(r->rows[i] + 1) * w);
-    return;
-  }
-  /* The first listed row at or after `begin`, then the runs of unlisted rows between listed ones. */
-  size_t lo = 0, hi = r->nrows;
-  while (lo < hi) {
-    const size_t mid = (lo + hi) / 2;
-    if ((size_t)r->rows[mid] < begin) lo = mid + 1;
-    else hi = mid;
-  }
-  size_t row = begin;
-  for (size_t j = lo; row < end; j++) {
-    const size_t stop = j < r->nrows && (size_t)r->rows[j] < end ? (size_t)r->rows[j] : end;
-    if (stop > row) adamw_range(&r->a, row * w, stop * w);
-    row = stop + 1;
-  }
-}
-
-static struct adamw_rows_args bg_adamw;
-static int32_t *bg_rows;
-
-/*
- * Posts the update of every row NOT in `rows` (sorted, distinct, each < total) as the background job, with a zero
- * gradient, from p, m, v into out, mo, vo; `rows` is copied. Returns 0, or -1 when a background job is already open
- * or the copy could not be allocated (nothing posted). The buffers must stay allocated until msd_background_wait.
- */
-int msd_adamw_background(const float *p, float *m, float *v, float *out, float *mo, float *vo, const int32_t *rows,
-                         size_t nrows, size_t width, size_t total, float b1, float b2, float eps, float step, float c,
-                         float decay) {
-  pthread_once(&pool_once, start_pool);
-  if (atomic_load(&bg.open)) return -1;
-  int32_t *copy = malloc((nrows ? nrows : 1) * sizeof(int32_t));
-  if (!copy) return -1;
-  memcpy(copy, rows, nrows * sizeof(int32_t));
-  free(bg_rows);
-  bg_rows = copy;
-  bg_adamw = (struct adamw_rows_args){{p, NULL, m, v, out, mo, vo, b1, b2, eps, step, c, decay, 1.0f},
-                                      copy, nrows, width, total, 0};
-  bg.fn = adamw_rows_range;
-  bg.args = &bg_adamw;
-  bg.n = total;
-  bg.chunk = width >= CHUNK ? 1 : CHUNK / width;
-  atomic_store(&bg.finished, 0);
-  atomic_store_explicit(&bg.next, 0, memory_order_release);
-  atomic_store(&bg.open, 1);
-  if (atomic_load(&pool.sleepers) > 0) {
-    pthread_mutex_lock(&pool.lock);
-    pthread_cond_broadcast(&pool.wake);
-    pthread_mutex_unlock(&pool.lock);
-  }
-  return 0;
-}
-
-/* Finishes the background job, if one is open: runs the chunks no worker has claimed, then waits for the others. */
-void msd_background_wait(void) {
-  if (!atomic_load_explicit(&bg.open, memory_order_acquire)) return;
-  while (background_chunk()) {
-  }
-  while (atomic_load_explicit(&bg.finished, memory_order_acquire) < bg.n) cpu_relax();
-  atomic_store_explicit(&bg.open, 0, memory_order_release);
-}
-
-/* The update of the rows in `rows` (sorted, distinct) with their gradient g, from p, m, v into out, mo, vo. */
-void msd_adamw_rows(const float *p, const float *g, float *m, float *v, float *out, float *mo, float *vo,
-                    const int32_t *rows, size_t nrows, size_t width, float b1, float b2, float eps, float step,
-                    float c, float decay, float gs) {
-  struct adamw_rows_args r = {{p, g, m, v, out, mo, vo, b1, b2, eps, step, c, decay, gs}, rows, nrows, width, 0, 1};
-  run_items(adamw_rows_range, &r, nrows, width >= CHUNK ? 1 : CHUNK / width);
-}
 
 /* ---------------------------------------------------------------- the attention softmax */
 

@@ -30,51 +30,6 @@ export interface NativeKernels {
   dropout(x: number, out: number, n: number, base: number, threshold: number, scale: number): void;
   /** AdamW's fused update (simd-kernels.wat's $adamw): c = 0 is the hf variant, c = sqrtBc2 > 0 torch's. */
   adamw(...args: AdamwCall): void;
-  /**
-   * AdamW by rows of a [total, width] table from p, m, v into out, mo, vo (addresses; never written: p, m, v), c and
-   * decay as `adamw`'s: `adamwBackground` posts the update of every row NOT in `rows` (sorted, distinct; copied) with
-   * a zero gradient to the pool's idle workers and returns at once (0; -1 when a job is already open: nothing
-   * posted), `backgroundWait` finishes it (the caller helps), `adamwRows` updates the rows in `rows` with their
-   * gradient g. The buffers must stay allocated until `backgroundWait` has returned.
-   */
-  adamwBackground(
-    p: number,
-    m: number,
-    v: number,
-    out: number,
-    mo: number,
-    vo: number,
-    rows: Int32Array,
-    nrows: number,
-    width: number,
-    total: number,
-    b1: number,
-    b2: number,
-    eps: number,
-    step: number,
-    c: number,
-    decay: number,
-  ): number;
-  backgroundWait(): void;
-  adamwRows(
-    p: number,
-    g: number,
-    m: number,
-    v: number,
-    out: number,
-    mo: number,
-    vo: number,
-    rows: Int32Array,
-    nrows: number,
-    width: number,
-    b1: number,
-    b2: number,
-    eps: number,
-    step: number,
-    c: number,
-    decay: number,
-    gs: number,
-  ): void;
   /** out row i = x row ids[i] (rows of `width` 4-byte values; ids checked by the caller): an embedding lookup. */
   gatherRows(x: number, ids: number, out: number, n: number, width: number): void;
   /** simd-kernels.wat's rows_to_heads and heads_to_rows (head-layout-kernels.ts), row by row on every core. */
@@ -202,13 +157,6 @@ function load(): NativeLoad {
     const adamw = fn<NativeKernels['adamw']>(
       'void msd_adamw(uintptr_t p, uintptr_t g, uintptr_t m, uintptr_t v, uintptr_t out, size_t n, float b1, float b2, float eps, float step, float c, float decay, float gs)',
     );
-    const adamwBackground = fn<NativeKernels['adamwBackground']>(
-      'int msd_adamw_background(uintptr_t p, uintptr_t m, uintptr_t v, uintptr_t out, uintptr_t mo, uintptr_t vo, const int32_t *rows, size_t nrows, size_t width, size_t total, float b1, float b2, float eps, float step, float c, float decay)',
-    );
-    const backgroundWait = fn<NativeKernels['backgroundWait']>('void msd_background_wait()');
-    const adamwRows = fn<NativeKernels['adamwRows']>(
-      'void msd_adamw_rows(uintptr_t p, uintptr_t g, uintptr_t m, uintptr_t v, uintptr_t out, uintptr_t mo, uintptr_t vo, const int32_t *rows, size_t nrows, size_t width, float b1, float b2, float eps, float step, float c, float decay, float gs)',
-    );
     const gatherRows = fn<NativeKernels['gatherRows']>(
       'void msd_gather_rows(uintptr_t x, uintptr_t ids, uintptr_t out, size_t n, size_t width)',
     );
@@ -233,7 +181,7 @@ function load(): NativeLoad {
     const address = (view: ArrayBufferView) => Number(koffi.address(view));
     const kernels: NativeKernels = {
       ...{ path, threads, gelu, dropout, adamw, gatherRows, rowsToHeads, headsToRows, attentionSoftmax, segmentSum },
-      ...{ pairDistances, pairDistancesGrad, address, adamwBackground, backgroundWait, adamwRows },
+      ...{ pairDistances, pairDistancesGrad, address },
     };
     const problem = selfTest(kernels);
     if (problem) return { ok: false, reason: `${path}: ${problem}` };

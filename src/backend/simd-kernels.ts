@@ -60,10 +60,6 @@ export type AdamwHead<M = number> = [
   eps: number,
   stepSize: number,
 ];
-/** Byte offsets of a row update's inputs p, m, v and outputs out, mo, vo (`adamw_rows_begin`, `adamw_rows`). */
-export type AdamwRowsAt = [p: number, m: number, v: number, out: number, mo: number, vo: number];
-/** Its constants, as `AdamwCall`'s (c = 0: hf, else torch with sqrtBc2 = c). */
-export type AdamwRowsConstants = [b1: number, b2: number, eps: number, stepSize: number, c: number, decay: number];
 /** AdamW with both variants in one call: c = 0 is hf's, c = sqrtBc2 > 0 torch's (native-kernels.c's msd_adamw). */
 export type AdamwCall<M = number> = [...head: AdamwHead<M>, c: number, decay: number, gradScale: number];
 
@@ -106,27 +102,6 @@ export interface SimdExports {
    * heap (byte offsets) and the moments in host memory, read and written where they are (no copy through the heap).
    */
   adamw_host?(...args: AdamwCall<Float32Array>): void;
-  /**
-   * Only with the native kernels: AdamW by rows of a [total, width] table in the heap (native-kernels.ts's
-   * `adamwBackground`, `backgroundWait`, `adamwRows`, with byte offsets), from p, m, v into out, mo, vo.
-   * `adamw_rows_begin` posts the rows NOT in `rows` (zero gradient) to the idle workers (false: a job is already
-   * open, nothing posted); `background_wait` finishes it and throws if the heap moved meanwhile; `adamw_rows`
-   * updates the listed rows with their gradient.
-   */
-  adamw_rows_begin?(
-    ...args: [...at: AdamwRowsAt, rows: Int32Array, width: number, total: number, ...constants: AdamwRowsConstants]
-  ): boolean;
-  background_wait?(): void;
-  adamw_rows?(
-    ...args: [
-      g: number,
-      ...at: AdamwRowsAt,
-      rows: Int32Array,
-      width: number,
-      ...constants: AdamwRowsConstants,
-      gs: number,
-    ]
-  ): void;
   rows_to_heads(
     x: number,
     out: number,
@@ -237,75 +212,6 @@ function withNative(k: SimdExports, nat: NativeKernels, memory: { buffer: ArrayB
       if (n < HOST_MOMENTS_MIN_VALUES)
         throw new Error(`adamw_host: moments of fewer than ${HOST_MOMENTS_MIN_VALUES} values go through the heap`);
       nat.adamw(heap() + p, base + g, nat.address(m), nat.address(v), base + out, n, b1, b2, eps, step, c, decay, gs);
-    },
-    ...rowUpdates(nat, heap),
-  };
-}
-
-/** AdamW's row updates on the native kernels (SimdExports' `adamw_rows_begin`, `background_wait`, `adamw_rows`). */
-function rowUpdates(
-  nat: NativeKernels,
-  heap: () => number,
-): Required<Pick<SimdExports, 'adamw_rows_begin' | 'background_wait' | 'adamw_rows'>> {
-  /** The heap's address when the open background job was posted. */
-  let jobBase: number | undefined;
-  return {
-    adamw_rows_begin: (p, m, v, out, mo, vo, rows, width, total, b1, b2, eps, step, c, decay) => {
-      const at = heap();
-      if (
-        nat.adamwBackground(
-          at + p,
-          at + m,
-          at + v,
-          at + out,
-          at + mo,
-          at + vo,
-          rows,
-          rows.length,
-          width,
-          total,
-          b1,
-          b2,
-          eps,
-          step,
-          c,
-          decay,
-        ) !== 0
-      )
-        return false;
-      jobBase = at;
-      return true;
-    },
-    background_wait: () => {
-      nat.backgroundWait();
-      const before = jobBase;
-      jobBase = undefined;
-      // The workers wrote by address: a heap that moved (V8 reserves a wasm memory's whole range on 64-bit
-      // systems, so it does not) would have had them write elsewhere.
-      if (before !== undefined && heap() !== before)
-        throw new Error('simd-kernels: the wasm heap moved while a background AdamW job wrote into it');
-    },
-    adamw_rows: (g, p, m, v, out, mo, vo, rows, width, b1, b2, eps, step, c, decay, gs) => {
-      const at = heap();
-      nat.adamwRows(
-        at + p,
-        at + g,
-        at + m,
-        at + v,
-        at + out,
-        at + mo,
-        at + vo,
-        rows,
-        rows.length,
-        width,
-        b1,
-        b2,
-        eps,
-        step,
-        c,
-        decay,
-        gs,
-      );
     },
   };
 }
@@ -564,16 +470,7 @@ export function simdKernelsUnavailable(): string {
  */
 export type HeapKernels = Pick<
   SimdExports,
-  | 'adamw_hf'
-  | 'adamw_torch'
-  | 'adamw_host'
-  | 'adamw_rows_begin'
-  | 'background_wait'
-  | 'adamw_rows'
-  | 'sum_squares'
-  | 'add_into'
-  | 'rows_to_heads'
-  | 'heads_to_rows'
+  'adamw_hf' | 'adamw_torch' | 'adamw_host' | 'sum_squares' | 'add_into' | 'rows_to_heads' | 'heads_to_rows'
 >;
 
 /**

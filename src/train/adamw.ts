@@ -23,9 +23,8 @@
  * `grad is None`. State is created on a variable's first update. `exportState`/`importState` move the state as
  * named Float32Arrays (for a safetensors checkpoint); a restored optimizer continues bit-exactly.
  */
-import { tf } from '../tf.js';
 import type { Tensor, Variable } from '../tf.js';
-import { activeWasm, updateVariable, updateVariableInHeap } from '../backend/host-memory.js';
+import { updateVariable, updateVariableInHeap } from '../backend/host-memory.js';
 import { HOST_MOMENTS_MIN_VALUES, heapKernels, type HeapKernels } from '../backend/simd-kernels.js';
 import { HeapFloats } from '../backend/heap-floats.js';
 
@@ -77,54 +76,8 @@ export function defaultNoDecay(name: string): boolean {
 interface Slot {
   host?: { m: Float32Array; v: Float32Array };
   heap?: { m: HeapFloats; v: HeapFloats };
-  /** Heap moments' second set, which a row update (`beginRows`) writes and then swaps with `heap`. */
-  spare?: { m: HeapFloats; v: HeapFloats };
   step: number;
 }
-
-/**
- * A row update in flight (`beginRows`): the native pool's idle workers compute the step's update of the table rows
- * outside `rows` (whose gradient is zero) from the current parameters and moments into `out` and the slot's spare
- * moments, never writing the current ones; `step` then updates the listed rows the same way and swaps.
- */
-interface RowPlan {
-  name: string;
-  /** The variable's bytes when it began, kept allocated by `keep` (a tensor sharing them) whatever the step does. */
-  dataId: object;
-  keep: Tensor;
-  rows: Int32Array;
-  width: number;
-  lr: number;
-  t: number;
-  c: StepConstants;
-  /** The new values (the rows outside `rows` written by the workers). */
-  out: Tensor;
-  kernels: HeapKernels;
-}
-
-/**
- * Tables of at least this many values get row updates (`beginRows`): the tiny preset's word embeddings (21,588 x 64,
- * 92% of its parameters) are 1.38 M.
- */
-export const ROW_UPDATE_MIN_VALUES = 1 << 16;
-
-/** The distinct ids of `ids`, sorted, or undefined when one is not a row of a table of `total` rows. */
-function distinctRows(ids: Iterable<ArrayLike<number>>, total: number): Int32Array | undefined {
-  if (marks.length < total) marks = new Uint8Array(total);
-  const list: number[] = [];
-  let ok = true;
-  for (const arr of ids) {
-    for (let i = 0; i < arr.length; i++) {
-      const id = arr[i]!;
-      if (!(Number.isInteger(id) && id >= 0 && id < total)) ok = false;
-      else if (!marks[id]) ((marks[id] = 1), list.push(id));
-    }
-  }
-  for (const id of list) marks[id] = 0;
-  return ok ? Int32Array.from(list).sort() : undefined;
-}
-/** `distinctRows`'s marks, all zero between calls. */
-let marks = new Uint8Array(0);
 
 /** The moments as arrays: the host ones, or views of the heap ones (valid until the next allocation). */
 function momentArrays(slot: Slot): { m: Float32Array; v: Float32Array } {
@@ -150,8 +103,6 @@ function heapMoments(size: number, m?: Float32Array, v?: Float32Array): Slot['he
 function freeMoments(slot: Slot): void {
   slot.heap?.m.free();
   slot.heap?.v.free();
-  slot.spare?.m.free();
-  slot.spare?.v.free();
 }
 
 const WHERE = 'train/adamw.ts: AdamW';
@@ -390,8 +341,6 @@ export class AdamW {
     } finally {
       pass?.scratch?.m.free();
       pass?.scratch?.v.free();
-      // A row update whose variable got no gradient (or that an error above left open) is dropped.
-      this.cancelRows();
     }
   }
 
@@ -401,11 +350,24 @@ export class AdamW {
    * shares the parameter's bytes (src/backend/host-memory.ts): no copy of either is made.
    */
   private update(p: Variable, g: Tensor, lr: number, gradScale: number, pass: HeapPass | undefined): void {
-    const slot = this.slotOf(p);
+    const slot = this.slots.get(p.name) ?? this.newSlot(p.size);
+    this.slots.set(p.name, slot);
     const t = slot.step + 1;
-    const c = this.constants(p.name, t, lr, gradScale);
+    const { beta1: b1, beta2: b2, eps } = this;
+    const bc1 = 1 - b1 ** t;
+    const bc2 = 1 - b2 ** t;
+    const decay = this.decays(p.name) ? lr * this.weightDecay : 0;
     const variant = this.variant;
-    if (this.plan?.name === p.name && this.commitRows(p, g, lr, gradScale, slot)) return;
+    // The step's scalars in float64, then each rounded to float32 once (as PyTorch passes its Python floats).
+    const c: StepConstants = {
+      b1: f(b1),
+      b2: f(b2),
+      eps: f(eps),
+      stepSize: f(variant === 'hf' ? (lr * Math.sqrt(bc2)) / bc1 : lr / bc1),
+      sqrtBc2: f(Math.sqrt(bc2)),
+      decay: f(decay),
+      gradScale: f(gradScale),
+    };
     if (
       pass &&
       updateVariableInHeap(p, g, (out, pv, gv) => heapUpdate(pass, variant, { out, p: pv, g: gv }, slot, c))
@@ -420,143 +382,6 @@ export class AdamW {
       else adamwTorch(next, pv, gv, m, v, c);
     });
     slot.step = t;
-  }
-
-  /** The variable's slot, made (with zero moments) at its first use. */
-  private slotOf(p: Variable): Slot {
-    const slot = this.slots.get(p.name) ?? this.newSlot(p.size);
-    this.slots.set(p.name, slot);
-    return slot;
-  }
-
-  /** The constants of a variable's t-th update. */
-  private constants(name: string, t: number, lr: number, gradScale: number): StepConstants {
-    const { beta1: b1, beta2: b2, eps } = this;
-    const bc1 = 1 - b1 ** t;
-    const bc2 = 1 - b2 ** t;
-    const decay = this.decays(name) ? lr * this.weightDecay : 0;
-    // The step's scalars in float64, then each rounded to float32 once (as PyTorch passes its Python floats).
-    return {
-      b1: f(b1),
-      b2: f(b2),
-      eps: f(eps),
-      stepSize: f(this.variant === 'hf' ? (lr * Math.sqrt(bc2)) / bc1 : lr / bc1),
-      sqrtBc2: f(Math.sqrt(bc2)),
-      decay: f(decay),
-      gradScale: f(gradScale),
-    };
-  }
-
-  private plan?: RowPlan;
-
-  /**
-   * Starts the coming step's update of a [rows, width] table (a word-embedding matrix) where its gradient will be
-   * zero: every row outside `ids` (the ids its lookups in this step read; any order, repeats allowed). The native
-   * pool's idle workers compute it while the step's forward and backward run on this thread; `step(grads, lr, ...)`
-   * with the same `lr` then updates the rows in `ids` with their gradient and makes both parts the variable's new
-   * value: the same bits as the whole update (a row's update with a zero gradient does not depend on the clipping
-   * factor). Nothing is written to the variable or its moments before that `step`; `cancelRows` (or an error in
-   * between) drops the work. The caller promises that the step's gradient of every row outside `ids` is exactly
-   * zero (`ids` holds all the step's lookups of the table, and nothing else reads it).
-   *
-   * Returns false, having started nothing, where it cannot help: no native kernels, moments in host memory, a table
-   * below ROW_UPDATE_MIN_VALUES values, an id outside the table, or a variable this optimizer does not hold.
-   */
-  beginRows(table: Variable, ids: Iterable<ArrayLike<number>>, lr: number): boolean {
-    this.cancelRows();
-    const name = table.name;
-    const p = this.vars.get(name) === table ? table : undefined;
-    const kernels = heapKernels();
-    const wasm = activeWasm();
-    if (!p || p.shape.length !== 2 || p.size < ROW_UPDATE_MIN_VALUES || !kernels?.adamw_rows_begin || !wasm)
-      return false;
-    if (!Number.isFinite(lr) || lr < 0) return false;
-    const info = tf.engine().state.tensorInfo.get(p.dataId) as { backend?: unknown } | undefined;
-    if (info?.backend !== wasm) return false;
-    const [total, width] = p.shape as [number, number];
-    const rows = distinctRows(ids, total);
-    if (!rows) return false;
-    const slot = this.slotOf(p);
-    if (!slot.heap) return false;
-    const t = slot.step + 1;
-    const c = this.constants(name, t, lr, 1);
-    // Allocate first (allocating may grow the heap), then take offsets.
-    slot.spare ??= heapMoments(p.size);
-    if (!slot.spare) return false;
-    const out = tf.keep(
-      tf
-        .engine()
-        .makeTensorFromTensorInfo(
-          wasm.makeOutput(p.shape, 'float32') as Parameters<
-            ReturnType<typeof tf.engine>['makeTensorFromTensorInfo']
-          >[0],
-        ),
-    );
-    const at = (x: Tensor) => wasm.typedArrayFromHeap(x).byteOffset;
-    const keep = tf.keep(tf.clone(p));
-    const started = kernels.adamw_rows_begin(
-      ...([at(p), slot.heap.m.byteOffset, slot.heap.v.byteOffset, at(out)] as const),
-      ...([slot.spare.m.byteOffset, slot.spare.v.byteOffset, rows, width, total] as const),
-      ...([c.b1, c.b2, c.eps, c.stepSize, this.variant === 'hf' ? 0 : c.sqrtBc2, c.decay] as const),
-    );
-    if (!started) {
-      tf.dispose([keep, out]);
-      return false;
-    }
-    this.plan = { name, dataId: p.dataId, keep, rows, width, lr, t, c, out, kernels };
-    return true;
-  }
-
-  /** The variable and the looked-up rows of the row update in flight (`beginRows`), or undefined. */
-  rowsInFlight(): { key: string; rows: Int32Array } | undefined {
-    return this.plan && { key: this.plan.name, rows: this.plan.rows };
-  }
-
-  /** Drops a row update started by `beginRows` (waiting for its workers); nothing it computed is kept. */
-  cancelRows(): void {
-    const plan = this.plan;
-    if (!plan) return;
-    this.plan = undefined;
-    try {
-      plan.kernels.background_wait!();
-    } finally {
-      tf.dispose([plan.keep, plan.out]);
-    }
-  }
-
-  /**
-   * Finishes the row update of `p` with its gradient: the listed rows, then the swap. False (the plan dropped, the
-   * caller then updates the whole table) when the variable, its update count or the learning rate changed since
-   * `beginRows`, or the gradient is not in the heap.
-   */
-  private commitRows(p: Variable, g: Tensor, lr: number, gradScale: number, slot: Slot): boolean {
-    const plan = this.plan!;
-    const wasm = activeWasm();
-    const gInfo = tf.engine().state.tensorInfo.get(g.dataId) as { backend?: unknown } | undefined;
-    if (p.dataId !== plan.dataId || slot.step + 1 !== plan.t || lr !== plan.lr || !wasm || gInfo?.backend !== wasm) {
-      this.cancelRows();
-      return false;
-    }
-    this.plan = undefined;
-    const { c, kernels } = plan;
-    try {
-      kernels.background_wait!();
-      const at = (x: Tensor) => wasm.typedArrayFromHeap(x).byteOffset;
-      const { heap, spare } = slot as Required<Pick<Slot, 'heap' | 'spare'>>;
-      kernels.adamw_rows!(
-        ...([at(g), at(p), heap.m.byteOffset, heap.v.byteOffset, at(plan.out)] as const),
-        ...([spare.m.byteOffset, spare.v.byteOffset, plan.rows, plan.width] as const),
-        ...([c.b1, c.b2, c.eps, c.stepSize, this.variant === 'hf' ? 0 : c.sqrtBc2, c.decay, f(gradScale)] as const),
-      );
-    } catch (e) {
-      tf.dispose([plan.keep, plan.out]);
-      throw e;
-    }
-    [slot.heap, slot.spare] = [slot.spare, slot.heap];
-    p.assign(plan.out);
-    tf.dispose([plan.keep, plan.out]);
-    slot.step = plan.t;
-    return true;
   }
 
   /** Where each variable's moments live: the wasm heap or host memory (variables never updated are absent). */
@@ -625,7 +450,6 @@ export class AdamW {
   }
 
   private clearState(): void {
-    this.cancelRows();
     for (const slot of this.slots.values()) freeMoments(slot);
     this.slots.clear();
   }

@@ -11,16 +11,11 @@
  */
 import { tf } from '../tf.js';
 import type { Tensor } from '../tf.js';
-import { sumOfSquares, sumOfSquaresOfRows } from '../backend/host-memory.js';
+import { sumOfSquares } from '../backend/host-memory.js';
 
 export interface ClipOptions {
   /** Throw when the total norm is NaN or infinite (torch's `error_if_nonfinite`); default false. */
   errorIfNonfinite?: boolean;
-  /**
-   * A [rows, width] gradient (by its key) that is exactly zero outside `rows` (sorted, distinct): its squares are
-   * summed over those rows alone, the same bits (`AdamW.rowsInFlight`: a word embedding's looked-up rows).
-   */
-  zeroOutside?: { key: string; rows: Int32Array };
 }
 
 export interface ClipResult<G> {
@@ -56,9 +51,7 @@ export function clipScale(
   // sqrt of the summed squares: the same quantity as torch's norm of per-tensor norms (float64 sums here). Read in
   // place (a view of the wasm heap on wasm/blas): no squared copy of every gradient is made.
   let sumSq = 0;
-  const sparse = opts.zeroOutside;
-  for (const [key, g] of entries)
-    sumSq += sparse && key === sparse.key ? sumOfSquaresOfRows(g, sparse.rows) : sumOfSquares(g);
+  for (const [, g] of entries) sumSq += sumOfSquares(g);
   const norm = Math.sqrt(sumSq);
   if (!Number.isFinite(norm) && opts.errorIfNonfinite) {
     throw new Error(`${WHERE}: the total gradient norm is ${norm}; the loss or the model has diverged`);

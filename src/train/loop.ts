@@ -72,12 +72,6 @@ export interface LoopSpec<B> {
    * instead of `loss` and `microBatches`.
    */
   gradients?(batch: B, stepSeed: number, variables: Variable[]): StepGradients;
-  /**
-   * The lookups of a trained table (the word embeddings) that the batch's step makes, all of them: AdamW then updates
-   * the table's other rows, whose gradient is zero, on the native kernels' idle workers while the step runs
-   * (`AdamW.beginRows`: the same bits as updating the whole table after it). Absent: the whole table after the step.
-   */
-  lookups?(batch: B): TableLookups | undefined;
   /** Dev score for checkpoint selection (higher is better), plus anything to log. */
   evaluate(): { score: number; log?: Record<string, unknown> };
   /** Saves the current weights as the best model. */
@@ -94,12 +88,6 @@ export interface LoopSpec<B> {
   onProgress?: ProgressCallback;
   /** Stop after this many optimizer steps in this call (tests use it to simulate a killed run). */
   maxSteps?: number;
-}
-
-/** A table's lookups in one step: the variable and every id array the step looks up in it. */
-export interface TableLookups {
-  table: Variable;
-  ids: ArrayLike<number>[];
 }
 
 /** One piece of a batch and the fraction of the batch's loss it carries (the weights of a batch sum to 1). */
@@ -437,18 +425,8 @@ class LoopRun<B> {
     const { spec, state } = this;
     const lr = spec.optim.lr * this.schedule(state.globalStep + 1);
     const stepSeed = streamSeed(spec.seed, `${spec.task}/dropout`, state.globalStep);
-    const lookups = spec.lookups?.(batch);
-    if (lookups) this.optimizer.beginRows(lookups.table, lookups.ids, lr);
-    let computed: StepGradients;
-    try {
-      computed = this.gradients(batch, stepSeed);
-    } catch (err) {
-      this.optimizer.cancelRows();
-      throw err;
-    }
-    const { loss, terms, grads } = computed;
+    const { loss, terms, grads } = this.gradients(batch, stepSeed);
     if (!Number.isFinite(loss)) {
-      this.optimizer.cancelRows();
       tf.dispose(Object.values(grads));
       throw new NonFiniteLossError(
         `${spec.task}: loss is ${loss} at step ${state.globalStep + 1} (epoch ${state.epoch + 1}, batch ${state.stepInEpoch + 1}); ` +
@@ -456,7 +434,7 @@ class LoopRun<B> {
       );
     }
     // Clipping as a factor that AdamW applies in its fused pass (no scaled copy of the gradients).
-    const clipped = clipScale(grads, spec.optim.maxGradNorm, { zeroOutside: this.optimizer.rowsInFlight() });
+    const clipped = clipScale(grads, spec.optim.maxGradNorm);
     this.optimizer.step(grads, lr, clipped.scale);
     tf.dispose(Object.values(grads));
     this.lastLoss = loss;

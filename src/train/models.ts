@@ -19,7 +19,6 @@ import { loadTokenizer } from '../tokenizer/load.js';
 import { runDir } from '../run/dir.js';
 import { loadSplit } from './data.js';
 import { streamSeed } from '../rng.js';
-import type { TableLookups } from './loop.js';
 
 /**
  * The directory of the encoder every model of the run starts from. `paper`: mBERT from a local directory or the
@@ -151,20 +150,6 @@ let lambdaCount = 0;
 /** A process-unique name for a learned-lambda variable (tfjs variable names are global). */
 export function lambdaName(task: string): string {
   return `${task}/lambda#${lambdaCount++}`;
-}
-
-/**
- * The word-embedding lookups of a step that feeds `ids` (its batches' inputIds) to the model's encoder, for the loop's
- * `lookups` (AdamW's row updates); the padding id is added, since batches merged for one pass are padded with it.
- * Undefined when the embeddings are frozen.
- */
-export function wordLookups(
-  model: NerModel,
-  freeze: { freezeEmbeddings: boolean },
-  ids: ArrayLike<number>[],
-): TableLookups | undefined {
-  if (freeze.freezeEmbeddings) return undefined;
-  return { table: model.encoder.variable('embeddings.word_embeddings'), ids: [...ids, [model.tokenizer.padId]] };
 }
 
 /** The trainable variables of a model under stable names (`encoder/...`, `heads/...`), frozen parts left out. */

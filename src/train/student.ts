@@ -55,7 +55,7 @@ import {
 import { devScore } from '../eval/evaluate.js';
 import { backendFor } from './backend.js';
 import { ensureRunData, loadSplit } from './data.js';
-import { lambdaName, newModel, pretrainedDir, trainableVars, wordLookups } from './models.js';
+import { lambdaName, newModel, pretrainedDir, trainableVars } from './models.js';
 
 export interface StudentBatch {
   target: Batch;
@@ -332,7 +332,6 @@ export async function distillStudent(
       seed: cfg.run.seed,
       batches: (epoch) => studentBatches(cfg, task, outputs, student.tokenizer.padId, epoch),
       tokens: (b) => realTokens(b.target) + (b.source ? realTokens(b.source) : 0),
-      lookups: (b) => wordLookups(student, s, b.source ? [b.target.inputIds, b.source.inputIds] : [b.target.inputIds]),
       loss: studentStepLoss(cfg, student, outputs, lambda),
       gradients: studentStepGradients(cfg, student, outputs, studentStepLoss(cfg, student, outputs, lambda)),
       evaluate: () => {

@@ -19,7 +19,7 @@ import { runSettings, trainLoop, weighByCount, type LoopResult, type TrainOption
 import { streamSeed } from '../rng.js';
 import { backendFor } from './backend.js';
 import { ensureRunData, loadSplit } from './data.js';
-import { lambdaName, newModel, pretrainedDir, trainableVars, wordLookups } from './models.js';
+import { lambdaName, newModel, pretrainedDir, trainableVars } from './models.js';
 import { runDir } from '../run/dir.js';
 
 export interface TeacherResult extends LoopResult {
@@ -80,7 +80,6 @@ export async function trainTeacher(cfg: MsdConfig, opts: TrainOptions = {}): Pro
           padId: model.tokenizer.padId,
         }),
       tokens: realTokens,
-      lookups: (batch) => wordLookups(model, t, [batch.inputIds]),
       loss: (batch, stepSeed) => {
         const x = batchToTensors(batch); // created inside variableGrads: freed with the step's intermediates
         const { hidden } = model.encoder.forward(x, { training: true, dropoutSeed: stepSeed, frozen: t });

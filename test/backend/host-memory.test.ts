@@ -9,13 +9,7 @@ import assert from 'node:assert/strict';
 import { tf } from '../../src/tf.js';
 import { initBackend } from '../../src/backend/init.js';
 import { loadBlas } from '../../src/backend/blas.js';
-import {
-  addInto,
-  sumOfSquares,
-  sumOfSquaresOfRows,
-  updateVariable,
-  writeVariable,
-} from '../../src/backend/host-memory.js';
+import { addInto, sumOfSquares, updateVariable, writeVariable } from '../../src/backend/host-memory.js';
 import { createRng } from '../../src/rng.js';
 
 function values(n: number, seed: number): Float32Array {
@@ -78,31 +72,6 @@ for (const backend of backends) {
       assert.equal(sumOfSquares(t), s0 + s1, `n = ${n}, [${v.slice(0, 12)}...]`);
       t.dispose();
     }
-  });
-}
-
-for (const backend of backends) {
-  test(`sumOfSquaresOfRows: sumOfSquares' bits over a table that is zero outside the rows [${backend}]`, async () => {
-    await initBackend({ prefer: backend });
-    // Even and odd widths (an odd one starts every other row at an odd position), the first and the last row.
-    for (const [rowsN, width] of [
-      [300, 64],
-      [301, 7],
-      [5, 1],
-    ] as const) {
-      const rows = Int32Array.from(new Set([0, 2, 3, 17, 150, rowsN - 1].filter((r) => r < rowsN))).sort();
-      const table = new Float32Array(rowsN * width);
-      const set = values(rows.length * width, rowsN + width);
-      rows.forEach((r, k) => table.set(set.subarray(k * width, (k + 1) * width), r * width));
-      table[rows[1]! * width] = -0;
-      const t = tf.tensor2d(table, [rowsN, width]);
-      assert.equal(sumOfSquaresOfRows(t, rows), sumOfSquares(t), `[${rowsN}, ${width}]`);
-      t.dispose();
-    }
-    // A row left out is left out of the sum (the caller's promise is that it holds zeros).
-    const t = tf.tensor2d([1, 2, 3, 4], [2, 2]);
-    assert.equal(sumOfSquaresOfRows(t, Int32Array.of(1)), 25);
-    t.dispose();
   });
 }
 

@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/tf.js';
 import { clipByGlobalNorm } from '../../src/train/optim.js';
-import { clipScale } from '../../src/train/clip.js';
 
 function data(n: number, seed: number, scale: number): number[] {
   let s = seed >>> 0;
@@ -68,18 +67,4 @@ test('empty gradients, non-finite norms and bad maxNorm', () => {
     /gradient 'i' has dtype int32; expected float32/,
   );
   inf.x.dispose();
-});
-
-test('clipScale with zeroOutside: the same norm when the named gradient is zero outside the rows', () => {
-  const table = new Float32Array(40 * 6);
-  const rows = Int32Array.of(1, 7, 39);
-  rows.forEach((r, k) => table.set(data(6, 10 + k, 2), r * 6));
-  const grads = { table: tf.tensor2d(table, [40, 6]), bias: tf.tensor(data(6, 20, 1)) };
-  const whole = clipScale(grads, 1);
-  const byRows = clipScale(grads, 1, { zeroOutside: { key: 'table', rows } });
-  assert.equal(byRows.norm, whole.norm);
-  assert.equal(byRows.scale, whole.scale);
-  // Another key: every gradient summed whole.
-  assert.equal(clipScale(grads, 1, { zeroOutside: { key: 'other', rows: Int32Array.of(0) } }).norm, whole.norm);
-  tf.dispose(Object.values(grads));
 });
