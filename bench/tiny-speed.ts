@@ -11,7 +11,7 @@
  * - PyTorch: `bench/reference/torch_msd.py msd --size tiny --padding dynamic --teacher cached` on exactly the same
  *   batches (same token ids, same order, same padding), the same model, loss, clipping and AdamW; the time of a step
  *   is forward, loss, backward, clipping and `opt.step()` on tensors padded beforehand;
- * - both: the first `WARMUP` steps are left out (allocation, kernel set-up, V8 compiling the host-side loops), then
+ * - both: the first `TINY_WARMUP` steps are left out (allocation, kernel set-up, V8 compiling the host-side loops), then
  *   real (non-padding) tokens over time, summed over `STEPS` steps. Our BLAS uses all cores (OpenBLAS's default) and
  *   PyTorch `torch.set_num_threads(os.cpu_count())`: 2 threads each on the 2-core machine.
  *
@@ -27,8 +27,14 @@ import type { BenchRow } from './run.js';
 
 /** Timed steps per side (after the warm-up). */
 export const TINY_STEPS = Number(process.env.MSD_BENCH_TINY_STEPS ?? 60);
-/** Steps left out at the start of each side. */
-export const TINY_WARMUP = 10;
+/**
+ * Steps left out at the start of each side (the same batches on both; the batches file carries the number). 40, not
+ * 10: V8 is still compiling the step's JavaScript over its first tens of steps (about 12 ms each), on the second
+ * core too; five alternating runs of `bench/speed-msd.ts teacher tiny <dir> 60 "" <warmup>` measured 36,298-47,467
+ * real tokens/s after 10 left out against 47,089-52,489 after 40 (6 December, 01:50 UTC). A training run has
+ * thousands of steps (the demo's teacher about 4,000), so the steady state is what compares.
+ */
+export const TINY_WARMUP = 40;
 
 const PY = '/usr/bin/python3';
 
