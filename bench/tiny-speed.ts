@@ -31,7 +31,7 @@ export const TINY_STEPS = Number(process.env.MSD_BENCH_TINY_STEPS ?? 60);
  * Steps left out at the start of each side (the same batches on both; the batches file carries the number). 40, not
  * 10: V8 is still compiling the step's JavaScript over its first tens of steps (about 12 ms each), on the second
  * core too; five alternating runs of `bench/speed-msd.ts teacher tiny <dir> 60 "" <warmup>` measured 36,298-47,467
- * real tokens/s after 10 left out against 47,089-52,489 after 40 (6 December, 01:50 UTC). A training run has
+ * real tokens/s after 10 left out against 47,089-52,489 after 40 (6 December, 01:48 UTC). A training run has
  * thousands of steps (the demo's teacher about 4,000), so the steady state is what compares.
  */
 export const TINY_WARMUP = 40;
