@@ -109,6 +109,21 @@ test('stopGradient passes the value and blocks the gradient', () => {
   x.dispose();
 });
 
+test('stopGradient leaves no node on the gradient tape, so nothing computed from it is differentiated', () => {
+  const x = tf.tensor1d([1, -2, 3]);
+  const tape = () => (tf.engine() as unknown as { state: { activeTape: unknown[] } }).state.activeTape.length;
+  const lengths: number[] = [];
+  const g = tf.grad((a: tf.Tensor) => {
+    const before = tape();
+    const c = stopGradient(a);
+    lengths.push(tape() - before);
+    return tf.sum(tf.mul(c, a)) as tf.Scalar;
+  })(x);
+  assert.deepEqual(lengths, [0]);
+  assert.deepEqual(Array.from(g.dataSync()), [1, -2, 3]);
+  tf.dispose([x, g]);
+});
+
 test('all points equal: bandwidth floored, MMD^2 = 0 rather than NaN', () => {
   const x = new Array(4 * 3).fill(0.5);
   assert.equal(value(x, 4, x.slice(0, 6), 2, 3), 0);
