@@ -66,6 +66,15 @@ export interface ForwardOptions {
    * (src/train/student-micro-batches.ts). The caller keeps ownership: `hidden` holds clones.
    */
   frozenPrefix?: Tensor3D[];
+  /**
+   * Batch items from this index on need only their [CLS] state from the last layer (a student pass's source rows,
+   * which only MMD_M's [CLS] reads: src/train/student-pass.ts). The last layer then computes those items' other
+   * positions no further than its keys and values: their queries, attention output, feed-forward block and LayerNorms
+   * run on the kept rows alone (`Packing.narrow`), and `hidden[numLayers]` is zero at the left-out positions. Every
+   * kept value is the one the whole layer computes (float rounding of the products aside; the dropout masks of the
+   * narrowed sites are drawn for the kept rows). Ignored where the layout is padded (webgl, webgpu).
+   */
+  clsOnlyFrom?: number;
 }
 
 export interface BertOutput {
@@ -245,9 +254,12 @@ export class BertEncoder {
         // One tidy per layer frees its intermediates as soon as the layer is done (in training the tape keeps
         // its own references to what the backward pass needs), so evaluation holds one layer's activations.
         const hIn = h;
-        const run = () => this.layer(i, hIn, maskBias, packing, ops);
+        // Not where dropout is on in the layer's hidden sites: their masks are drawn by position in the tensor.
+        const narrowable = i === cfg.numLayers - 1 && (!opts.training || cfg.hiddenDropout === 0);
+        const only = narrowable ? clsOnly(packing, b, opts.clsOnlyFrom) : undefined;
+        const run = () => this.layer(i, hIn, maskBias, packing, ops, only);
         h = (i + 1 < untapedBlocks ? offTape(run, [hIn, ...maskBias]) : tf.tidy(run)) as tf.Tensor2D;
-        hidden.push(packing.toHeads(h, 1));
+        hidden.push((only?.packing ?? packing).toHeads(h, 1));
       }
       return { hidden };
     });
@@ -255,18 +267,29 @@ export class BertEncoder {
 
   /**
    * Transformer layer i (0-based) on h [rows, H], the rows of `packing`; the attention runs per segment of rows
-   * (packing.ts), `maskBias` holding each segment's.
+   * (packing.ts), `maskBias` holding each segment's. With `only` (`ForwardOptions.clsOnlyFrom`), the keys and values
+   * come from every row and the rest of the layer runs on the kept rows, whose [rows', H] it returns.
    */
-  private layer(i: number, h: tf.Tensor2D, maskBias: tf.Tensor[], packing: Packing, ops: LayerOps): tf.Tensor2D {
+  private layer(
+    i: number,
+    h: tf.Tensor2D,
+    maskBias: tf.Tensor[],
+    packing: Packing,
+    ops: LayerOps,
+    only?: NarrowedRows,
+  ): tf.Tensor2D {
     const cfg = this.config;
     const nh = cfg.numHeads;
     const dh = cfg.hiddenSize / nh;
     const p = `layer.${i}`;
+    // The rows the queries and everything after the attention run on, and their layout.
+    const hq = only ? (tf.gather(h, tf.tensor1d(only.rowIndex, 'int32')) as tf.Tensor2D) : h;
+    const queries = only?.packing ?? packing;
     // [rows, H] -> [b_s*nh, t_s, dh] per segment, zeros at padding (packing.ts).
-    const q = packing.toSegments(ops.dense(h, `${p}.attention.query`), nh);
+    const q = queries.toSegments(ops.dense(hq, `${p}.attention.query`), nh);
     const v = packing.toSegments(ops.dense(h, `${p}.attention.value`), nh);
     const k = packing.toSegments(ops.dense(h, `${p}.attention.key`), nh);
-    const ctx = packing.fromSegments(
+    const ctx = queries.fromSegments(
       q.map((qs, s) => {
         // K^T explicitly (a transpose, then a plain matmul) only in the bench's comparison.
         const scores =
@@ -284,7 +307,7 @@ export class BertEncoder {
     const attn = ops.layerNorm(
       ops.dropout(ops.dense(ctx, `${p}.attention.output`), cfg.hiddenDropout, `${p}.attention.output`),
       `${p}.attention.layer_norm`,
-      h,
+      hq,
     );
     const inter = gelu(ops.dense(attn, `${p}.intermediate`));
     return ops.layerNorm(
@@ -326,6 +349,21 @@ function checkedPrefix(prefix: Tensor3D[], blocks: number, shape: number[]): Ten
       throw new Error(`forward: frozenPrefix[${m}] is [${x.shape}]; expected [${shape}] like the batch`);
   });
   return prefix.map((x) => tf.clone(x));
+}
+
+/** The last layer's kept rows for `ForwardOptions.clsOnlyFrom` (see there): undefined when it keeps every row. */
+interface NarrowedRows {
+  packing: Packing;
+  rowIndex: number[];
+}
+
+function clsOnly(packing: Packing, batch: number, from: number | undefined): NarrowedRows | undefined {
+  if (from === undefined) return undefined;
+  if (!Number.isInteger(from) || from < 0)
+    throw new Error(`forward: clsOnlyFrom must be an integer >= 0 (a batch item), got ${from}`);
+  if (from >= batch) return undefined;
+  const narrowed = packing.narrow((item, position) => item < from || position === 0);
+  return narrowed && narrowed.rowIndex.length < packing.rows ? narrowed : undefined;
 }
 
 function offTape(fn: () => tf.Tensor, inputs: tf.Tensor[]): tf.Tensor {

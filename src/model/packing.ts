@@ -73,6 +73,12 @@ export interface Packing {
   toSegments(x: Tensor2D, heads: number): Tensor3D[];
   /** The inverse of toSegments. */
   fromSegments(xs: Tensor3D[], heads: number): Tensor2D;
+  /**
+   * The same batch and segments with only the real positions `keep` accepts (item, position), or undefined where the
+   * layout is padded (nothing can be left out there). `rowIndex` lists the kept rows among this packing's rows, in
+   * order. For a layer whose outputs are read at a few positions only (bert.ts, `ForwardOptions.clsOnlyFrom`).
+   */
+  narrow(keep: (item: number, position: number) => boolean): { packing: Packing; rowIndex: number[] } | undefined;
 }
 
 /** A cut into segments must save at least this share of the attention's work (see "Segments"). */
@@ -172,7 +178,11 @@ export function packingOf(attentionMask: Tensor2D, attentionWidth?: number): Pac
       ? [{ firstRow: 0, batch, seqLen }]
       : attentionSegments(lengths, seqLen, attentionWidth);
   if (hasKernel(HEADS_TO_ROWS)) return kernelPacking(batch, seqLen, real, segments);
-  if (real.length === batch * seqLen) return padded(batch, seqLen);
+  if (real.length === batch * seqLen)
+    return {
+      ...padded(batch, seqLen),
+      narrow: narrowed(seqLen, real, (k) => composedPacking(batch, seqLen, k, segments)),
+    };
   return composedPacking(batch, seqLen, real, segments);
 }
 
@@ -209,6 +219,23 @@ function padded(batch: number, seqLen: number): Packing {
     segments: [{ firstRow: 0, batch, seqLen }],
     toSegments: (x, heads) => [toHeads(x, heads)],
     fromSegments: (xs, heads) => fromHeads(one(xs), heads),
+    narrow: () => undefined,
+  };
+}
+
+/** `Packing.narrow` for a packing of `real` positions (batch*seqLen numbering) made by `make`. */
+function narrowed(seqLen: number, real: readonly number[], make: (kept: number[]) => Packing): Packing['narrow'] {
+  return (keep) => {
+    const kept: number[] = [];
+    const rowIndex: number[] = [];
+    real.forEach((p, row) => {
+      const item = (p / seqLen) | 0;
+      if (keep(item, p - item * seqLen)) {
+        kept.push(p);
+        rowIndex.push(row);
+      }
+    });
+    return { packing: make(kept), rowIndex };
   };
 }
 
@@ -225,7 +252,8 @@ function kernelPacking(batch: number, seqLen: number, real: number[], segments: 
   const toHeads = (x: Tensor2D, heads: number) =>
     checkRows(x, real.length, 'toHeads') && (rowsToHeadsOp(x, rowIndex, attrs(heads)) as Tensor3D);
   const fromHeads = (x: Tensor3D, heads: number) => headsToRowsOp(x, rowIndex, attrs(heads)) as Tensor2D;
-  const base = { rows: real.length, toHeads, fromHeads, segments };
+  const narrow = narrowed(seqLen, real, (kept) => kernelPacking(batch, seqLen, kept, segments));
+  const base = { rows: real.length, toHeads, fromHeads, segments, narrow };
   if (segments.length === 1)
     return {
       ...base,
@@ -254,10 +282,12 @@ function kernelPacking(batch: number, seqLen: number, real: number[], segments: 
  */
 function composedPacking(batch: number, seqLen: number, real: number[], segments: readonly Segment[]): Packing {
   const whole = composedLayout(batch, seqLen, real);
+  const narrow = narrowed(seqLen, real, (kept) => composedPacking(batch, seqLen, kept, segments));
   if (segments.length === 1)
     return {
       ...whole,
       segments,
+      narrow,
       toSegments: (x, heads) => [whole.toHeads(x, heads)],
       fromSegments: (xs, heads) => whole.fromHeads(one(xs), heads),
     };
@@ -269,6 +299,7 @@ function composedPacking(batch: number, seqLen: number, real: number[], segments
   return {
     ...whole,
     segments,
+    narrow,
     toSegments: (x, heads) =>
       checkRows(x, real.length, 'toSegments') &&
       parts.map((part, i) => part.toHeads(tf.slice(x, [starts[i]!, 0], [local[i]!.length, x.shape[1]]), heads)),

@@ -20,6 +20,11 @@
  * attention sees its own keys only; float rounding of the products aside; test/train/student-pass.test.ts), with one
  * difference: one dropout seed, the pass's, draws the masks of both sides' rows (the reference code runs the source
  * forward separately, with masks of its own; the distribution of the masks is the same).
+ *
+ * The source rows are read at the last layer's [CLS] only, so when that is the [CLS] layer the encoder leaves their
+ * other positions out of the last layer after its keys and values (`ForwardOptions.clsOnlyFrom`, bert.ts; where the
+ * hidden dropout is off in training, as in the tiny preset): the source side's hidden states there are zero but at
+ * [CLS].
  */
 import type { MsdConfig } from '../config.js';
 import { clsSlice } from '../model/cls.js';
@@ -85,6 +90,8 @@ export function studentPass(student: NerModel, target: Batch, source: Batch | un
     dropoutSeed: f.seed,
     frozen: o.frozen,
     frozenPrefix: o.prefix,
+    // The source rows' states are read at the last layer's [CLS] only (MMD_M): that layer leaves out the rest.
+    clsOnlyFrom: f.sourceRows > 0 && o.clsLayer === student.encoder.config.numLayers ? f.targetRows : undefined,
   });
   // The target rows and positions of the states; a forward of the target alone is them.
   const whole = f.sourceRows === 0;
