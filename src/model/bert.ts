@@ -71,8 +71,9 @@ export interface ForwardOptions {
    * which only MMD_M's [CLS] reads: src/train/student-pass.ts). The last layer then computes those items' other
    * positions no further than its keys and values: their queries, attention output, feed-forward block and LayerNorms
    * run on the kept rows alone (`Packing.narrow`), and `hidden[numLayers]` is zero at the left-out positions. Every
-   * kept value is the one the whole layer computes (float rounding of the products aside; the dropout masks of the
-   * narrowed sites are drawn for the kept rows). Ignored where the layout is padded (webgl, webgpu).
+   * kept value is the one the whole layer computes (float rounding of the products aside). Ignored where the hidden
+   * dropout is on in training (its masks are drawn by position in the tensor, so a narrowed site would draw other
+   * masks) and where the layout is padded (webgl, webgpu).
    */
   clsOnlyFrom?: number;
 }
