@@ -67,15 +67,16 @@ export interface ForwardOptions {
    */
   frozenPrefix?: Tensor3D[];
   /**
-   * Batch items from this index on need only their [CLS] state from the last layer (a student pass's source rows,
-   * which only MMD_M's [CLS] reads: src/train/student-pass.ts). The last layer then computes those items' other
-   * positions no further than its keys and values: their queries, attention output, feed-forward block and LayerNorms
-   * run on the kept rows alone (`Packing.narrow`), and `hidden[numLayers]` is zero at the left-out positions. Every
-   * kept value is the one the whole layer computes (float rounding of the products aside). Ignored where the hidden
-   * dropout is on in training (its masks are drawn by position in the tensor, so a narrowed site would draw other
-   * masks) and where the layout is padded (webgl, webgpu).
+   * The positions (batch item, position) of the last layer's output that the caller reads, when that is not all of
+   * them: a teacher step reads the labelled positions (its heads' cross-entropy), a student pass the target's first
+   * sub-tokens (KD) and the [CLS] rows (MMD). The last layer then computes the other positions no further than its
+   * keys and values: the queries, the attention output, the feed-forward block and the LayerNorms run on the read
+   * rows alone (`Packing.narrow`), and `hidden[numLayers]` is zero at the other positions. Every read value is the one
+   * the whole layer computes (float rounding of the products aside). Not applied where the hidden dropout is on in
+   * training (its masks are drawn by position in the tensor, so a narrowed site would draw other masks), nor where
+   * the layout is padded (webgl, webgpu).
    */
-  clsOnlyFrom?: number;
+  lastLayerReads?: (item: number, position: number) => boolean;
 }
 
 export interface BertOutput {
@@ -109,6 +110,19 @@ export function withKeyTranspose<T>(mode: 'explicit' | 'fused', fn: () => T): T 
   } finally {
     keyTranspose = before;
   }
+}
+
+/** Whether forward() honours `lastLayerReads` (see there): tests compare the two; `useLastLayerNarrowing`. */
+let narrowing = true;
+
+/**
+ * Has forward() honour `ForwardOptions.lastLayerReads` or run every last layer whole, from now on; returns the setting
+ * before (tests compare whole runs both ways; not exported by the package).
+ */
+export function useLastLayerNarrowing(on: boolean): boolean {
+  const before = narrowing;
+  narrowing = on;
+  return before;
 }
 
 /** The building blocks forward() hands to each layer (they close over the weights, options and dropout seed). */
@@ -256,8 +270,8 @@ export class BertEncoder {
         // its own references to what the backward pass needs), so evaluation holds one layer's activations.
         const hIn = h;
         // Not where dropout is on in the layer's hidden sites: their masks are drawn by position in the tensor.
-        const narrowable = i === cfg.numLayers - 1 && (!opts.training || cfg.hiddenDropout === 0);
-        const only = narrowable ? clsOnly(packing, b, opts.clsOnlyFrom) : undefined;
+        const narrowable = narrowing && i === cfg.numLayers - 1 && (!opts.training || cfg.hiddenDropout === 0);
+        const only = narrowable ? narrowedRows(packing, opts.lastLayerReads) : undefined;
         const run = () => this.layer(i, hIn, maskBias, packing, ops, only);
         h = (i + 1 < untapedBlocks ? offTape(run, [hIn, ...maskBias]) : tf.tidy(run)) as tf.Tensor2D;
         hidden.push((only?.packing ?? packing).toHeads(h, 1));
@@ -268,7 +282,7 @@ export class BertEncoder {
 
   /**
    * Transformer layer i (0-based) on h [rows, H], the rows of `packing`; the attention runs per segment of rows
-   * (packing.ts), `maskBias` holding each segment's. With `only` (`ForwardOptions.clsOnlyFrom`), the keys and values
+   * (packing.ts), `maskBias` holding each segment's. With `only` (`ForwardOptions.lastLayerReads`), the keys and values
    * come from every row and the rest of the layer runs on the kept rows, whose [rows', H] it returns.
    */
   private layer(
@@ -352,19 +366,18 @@ function checkedPrefix(prefix: Tensor3D[], blocks: number, shape: number[]): Ten
   return prefix.map((x) => tf.clone(x));
 }
 
-/** The last layer's kept rows for `ForwardOptions.clsOnlyFrom` (see there): undefined when it keeps every row. */
+/** The last layer's read rows (`ForwardOptions.lastLayerReads`, see there): undefined when it keeps every row. */
 interface NarrowedRows {
   packing: Packing;
   rowIndex: number[];
 }
 
-function clsOnly(packing: Packing, batch: number, from: number | undefined): NarrowedRows | undefined {
-  if (from === undefined) return undefined;
-  if (!Number.isInteger(from) || from < 0)
-    throw new Error(`forward: clsOnlyFrom must be an integer >= 0 (a batch item), got ${from}`);
-  if (from >= batch) return undefined;
-  const narrowed = packing.narrow((item, position) => item < from || position === 0);
-  return narrowed && narrowed.rowIndex.length < packing.rows ? narrowed : undefined;
+function narrowedRows(packing: Packing, reads: ForwardOptions['lastLayerReads']): NarrowedRows | undefined {
+  if (reads === undefined) return undefined;
+  const narrowed = packing.narrow(reads);
+  // A batch that reads no position (no labelled token) runs the whole layer: a layer of no rows is not worth a case.
+  const n = narrowed?.rowIndex.length ?? 0;
+  return n > 0 && n < packing.rows ? narrowed : undefined;
 }
 
 function offTape(fn: () => tf.Tensor, inputs: tf.Tensor[]): tf.Tensor {

@@ -21,15 +21,16 @@
  * difference: one dropout seed, the pass's, draws the masks of both sides' rows (the reference code runs the source
  * forward separately, with masks of its own; the distribution of the masks is the same).
  *
- * The source rows are read at the last layer's [CLS] only, so when that is the [CLS] layer the encoder leaves their
- * other positions out of the last layer after its keys and values (`ForwardOptions.clsOnlyFrom`, bert.ts; where the
- * hidden dropout is off in training, as in the tiny preset): the source side's hidden states there are zero but at
- * [CLS].
+ * The last layer's states are read at the target's first sub-tokens (the KD heads) and at the [CLS] rows asked for
+ * (MMD), so the encoder leaves every other position out of that layer after its keys and values
+ * (`ForwardOptions.lastLayerReads`, bert.ts; where the hidden dropout is off in training, as in the tiny preset):
+ * the pass's last hidden state is zero elsewhere, the source side's everywhere but at [CLS].
  */
 import type { MsdConfig } from '../config.js';
 import { clsSlice } from '../model/cls.js';
 import type { NerModel } from '../model/ner-model.js';
 import { tf } from '../tf.js';
+import { firstPieceMask } from '../tokenizer/align.js';
 import { padBatch, type Batch } from '../tokenizer/batching.js';
 import { batchToTensors } from '../tokenizer/tensors.js';
 
@@ -78,6 +79,24 @@ export interface StudentPass {
   clsSource?: tf.Tensor2D;
 }
 
+/**
+ * The positions of the pass's last layer that are read (see the header): the target's first sub-tokens when a head
+ * reads that layer, and the [CLS] rows asked for when it is the [CLS] layer; undefined (all) without a source side
+ * or a head there, which a pass of the target alone keeps as it was.
+ */
+export function lastLayerReads(
+  f: PassForward,
+  o: Pick<PassOptions, 'layers' | 'clsLayer' | 'cls'>,
+  numLayers: number,
+): ((item: number, position: number) => boolean) | undefined {
+  if (!o.layers.includes(numLayers)) return undefined;
+  const clsAt = o.clsLayer === numLayers;
+  const [clsTarget, clsSource] = [clsAt && o.cls.target, clsAt && o.cls.source];
+  const first = f.batch.items.slice(0, f.targetRows).map((w) => firstPieceMask(w.wordIndex));
+  return (item, position) =>
+    item < f.targetRows ? first[item]![position] === 1 || (position === 0 && clsTarget) : position === 0 && clsSource;
+}
+
 /** The forward of one pass (see the header), on the tape when called under one; the caller frees the outputs. */
 export function studentPass(student: NerModel, target: Batch, source: Batch | undefined, o: PassOptions): StudentPass {
   const [bt, tt] = target.shape;
@@ -90,8 +109,7 @@ export function studentPass(student: NerModel, target: Batch, source: Batch | un
     dropoutSeed: f.seed,
     frozen: o.frozen,
     frozenPrefix: o.prefix,
-    // The source rows' states are read at the last layer's [CLS] only (MMD_M): that layer leaves out the rest.
-    clsOnlyFrom: f.sourceRows > 0 && o.clsLayer === student.encoder.config.numLayers ? f.targetRows : undefined,
+    lastLayerReads: lastLayerReads(f, o, student.encoder.config.numLayers),
   });
   // The target rows and positions of the states; a forward of the target alone is them.
   const whole = f.sourceRows === 0;

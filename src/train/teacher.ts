@@ -53,6 +53,8 @@ export async function trainTeacher(cfg: MsdConfig, opts: TrainOptions = {}): Pro
   const heads = model.heads.layers;
   const main = model.heads.mainLayer;
   const aux = heads.filter((m) => m !== main);
+  // A head on the last layer reads it at the labelled positions only (its cross-entropy): the layer runs on those.
+  const lastLayerHead = heads.includes(model.encoder.config.numLayers);
   const lambda = layerWeights(t.lambda, aux.length, {
     seed: streamSeed(cfg.run.seed, 'teacher/lambda'),
     name: lambdaName('teacher'),
@@ -82,7 +84,9 @@ export async function trainTeacher(cfg: MsdConfig, opts: TrainOptions = {}): Pro
       tokens: realTokens,
       loss: (batch, stepSeed) => {
         const x = batchToTensors(batch); // created inside variableGrads: freed with the step's intermediates
-        const { hidden } = model.encoder.forward(x, { training: true, dropoutSeed: stepSeed, frozen: t });
+        const reads = lastLayerHead ? labelledPositions(batch) : undefined;
+        const forward = { training: true, dropoutSeed: stepSeed, frozen: t, lastLayerReads: reads };
+        const { hidden } = model.encoder.forward(x, forward);
         const logits = model.heads.logits(hidden, { training: true, dropoutSeed: stepSeed });
         return teacherLoss({ logits, labels: x.labels!, lambda, alpha: t.alpha, mainLayer: main, auxLayers: aux });
       },
@@ -108,4 +112,9 @@ export async function trainTeacher(cfg: MsdConfig, opts: TrainOptions = {}): Pro
     lambda.dispose();
     disposeNerModel(model);
   }
+}
+
+/** The labelled positions of a batch (item, position), the rows the teacher's loss reads (bert.ts `lastLayerReads`). */
+function labelledPositions(batch: Batch): (item: number, position: number) => boolean {
+  return (item, position) => batch.items[item]!.labels![position] !== IGNORE_INDEX;
 }

@@ -120,21 +120,24 @@ for (const backend of backends) {
   });
 }
 
+/** Reads every position of the first two items and position 0 of the rest (a student pass's target and source). */
+const firstTwo = (item: number, position: number) => item < 2 || position === 0;
+
 /**
- * `clsOnlyFrom`: hidden[L] and the gradients of a loss that reads the kept positions (every position of the items
- * before it, position 0 of the rest) and layer 1, with the last layer narrowed and whole.
+ * `lastLayerReads`: hidden[L] and the gradients of a loss that reads the positions `reads` accepts (all without it)
+ * and layer 1, with the last layer narrowed and whole.
  */
-function narrowRun(enc: BertEncoder, batch: BertInput, clsOnlyFrom: number | undefined, training = false): Run {
+function narrowRun(enc: BertEncoder, batch: BertInput, reads: typeof firstTwo | undefined, training = false): Run {
   const [b, t] = batch.inputIds.shape;
   const H = enc.config.hiddenSize;
   const keep = tf.tidy(() => {
-    const m = batch.attentionMask.arraySync().map((row, r) => row.map((v, i) => (r < 2 || i === 0 ? v : 0)));
+    const m = batch.attentionMask.arraySync().map((row, r) => row.map((v, i) => (firstTwo(r, i) ? v : 0)));
     return tf.expandDims(tf.tensor2d(m, [b, t], 'float32'), 2);
   });
   const mask = tf.tidy(() => tf.expandDims(tf.cast(batch.attentionMask, 'float32'), 2));
   const [u, u1] = [values([b, t, H], 9), values([b, t, H], 4)];
   const vars = enc.variables();
-  const opts = { training, dropoutSeed: 3, clsOnlyFrom };
+  const opts = { training, dropoutSeed: 3, lastLayerReads: reads };
   const { value, grads } = tf.variableGrads(
     () => {
       const { hidden } = enc.forward(batch, opts);
@@ -153,7 +156,7 @@ function narrowRun(enc: BertEncoder, batch: BertInput, clsOnlyFrom: number | und
 }
 
 for (const backend of backends) {
-  test(`clsOnlyFrom: the narrowed last layer gives the whole layer's values and gradients at the kept rows [${backend}]`, async () => {
+  test(`lastLayerReads: the narrowed last layer gives the whole layer's values and gradients at the read rows [${backend}]`, async () => {
     await initBackend({ prefer: backend });
     const enc = BertEncoder.random(cfg, 5);
     const lengths = [5, 7, 6, 4, 7];
@@ -162,7 +165,10 @@ for (const backend of backends) {
     const L = cfg.numLayers;
     for (const cuts of [false, { minMacs: 0 }] as const) {
       const before = tf.memory().numTensors;
-      const [narrow, whole] = withSegments(cuts, () => [narrowRun(enc, batch, 2), narrowRun(enc, batch, undefined)]);
+      const [narrow, whole] = withSegments(cuts, () => [
+        narrowRun(enc, batch, firstTwo),
+        narrowRun(enc, batch, undefined),
+      ]);
       assert.equal(tf.memory().numTensors, before, 'no tensor leaked');
       for (let m = 0; m < L; m++) assert.deepEqual(narrow.hidden[m], whole.hidden[m], `layer ${m}: the same bits`);
       let left = 0;
@@ -183,22 +189,19 @@ for (const backend of backends) {
           assert.ok(Math.abs(g[i]! - ref[i]!) <= 1e-5 * scale, `${name}[${i}]: ${g[i]} vs ${ref[i]}`);
       }
     }
-    // Past the batch, nothing is left out; a bad value is an error.
-    assert.deepEqual(narrowRun(enc, batch, 5).hidden[L], narrowRun(enc, batch, undefined).hidden[L]);
-    assert.throws(
-      () => tf.tidy(() => enc.forward(batch, { training: false, clsOnlyFrom: -1 }).hidden),
-      /clsOnlyFrom must be/,
-    );
+    // Reading every position, or none (a batch without a labelled token), runs the whole layer.
+    for (const reads of [() => true, () => false])
+      assert.deepEqual(narrowRun(enc, batch, reads).hidden[L], narrowRun(enc, batch, undefined).hidden[L]);
     tf.dispose([batch.inputIds, batch.attentionMask]);
     enc.dispose();
   });
 }
 
-test('clsOnlyFrom leaves nothing out where the hidden dropout is on in training (its masks are drawn by position)', async () => {
+test('lastLayerReads leaves nothing out where the hidden dropout is on in training (its masks are drawn by position)', async () => {
   await initBackend({ prefer: 'cpu' });
   const enc = BertEncoder.random(bertConfig({ ...cfg, hiddenDropout: 0.1 }), 5);
   const batch = batchOf([5, 7, 6], 7);
-  const [narrow, whole] = [narrowRun(enc, batch, 2, true), narrowRun(enc, batch, undefined, true)];
+  const [narrow, whole] = [narrowRun(enc, batch, firstTwo, true), narrowRun(enc, batch, undefined, true)];
   assert.deepEqual(narrow.hidden[cfg.numLayers], whole.hidden[cfg.numLayers]);
   assert.ok(narrow.hidden[cfg.numLayers]!.slice(2 * 7 * cfg.hiddenSize + cfg.hiddenSize).some((v) => v !== 0));
   tf.dispose([batch.inputIds, batch.attentionMask]);

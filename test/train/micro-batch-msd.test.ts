@@ -3,7 +3,8 @@
  * batch into several micro-batches, a run logs the same losses and terms and ends with the same weights as the run
  * that takes each batch in one pass (dropout off, so both see the same function; float tolerance). The student
  * case covers the MMD terms, which are not sums over rows (see src/train/student-micro-batches.ts). Step 1 of a
- * student step (the forwards off the tape) stays on the training thread.
+ * student step (the forwards off the tape) stays on the training thread. Likewise the last layer run on the rows the
+ * losses read (`ForwardOptions.lastLayerReads`) against the whole layer, teacher and student.
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +22,7 @@ import type { Batch } from '../../src/tokenizer/batching.js';
 import { REAL_TOKENIZER } from '../real-data.js';
 import { closeInferencePool, startInferenceWorker } from '../../src/model/inference-pool.js';
 import { setHeadsRunner } from '../../src/model/inference.js';
+import { useLastLayerNarrowing } from '../../src/model/bert.js';
 
 const mbert = REAL_TOKENIZER ?? '';
 let pretrained = '';
@@ -96,6 +98,27 @@ test('teacher: micro-batches of 64 tokens train like whole batches', { skip: noD
   await trainTeacher(cut);
   assertSameRun(join(whole.run.outDir, 'teacher'), join(cut.run.outDir, 'teacher'), 'teacher');
 });
+
+test(
+  'teacher and student: the last layer run on the rows read (lastLayerReads) trains like the whole layer',
+  { skip: noData },
+  async () => {
+    const narrow = config('last-narrow', 0);
+    const whole = config('last-whole', 0);
+    await trainTeacher(narrow);
+    await distillStudent(narrow, 'nl');
+    const before = useLastLayerNarrowing(false);
+    try {
+      await trainTeacher(whole);
+      await distillStudent(whole, 'nl');
+    } finally {
+      useLastLayerNarrowing(before);
+    }
+    assertSameRun(join(whole.run.outDir, 'teacher'), join(narrow.run.outDir, 'teacher'), 'teacher');
+    const student = (c: MsdConfig) => join(c.run.outDir, 'students', 'nl');
+    assertSameRun(student(whole), student(narrow), 'student');
+  },
+);
 
 test('keptMicroBatches: the leading micro-batches whose target + source tokens fit in run.keptTapeTokens, the first always', () => {
   const batch = (rows: number, t: number) => ({ shape: [rows, t] }) as unknown as Batch;

@@ -19,7 +19,7 @@ import { padBatch } from '../../src/tokenizer/batching.js';
 import { loadTokenizer } from '../../src/tokenizer/load.js';
 import { batchToTensors } from '../../src/tokenizer/tensors.js';
 import { packingOf, withSegments } from '../../src/model/packing.js';
-import { passForward, studentPass } from '../../src/train/student-pass.js';
+import { lastLayerReads, passForward, studentPass } from '../../src/train/student-pass.js';
 import { tmpRun } from './helpers.js';
 
 const LAYERS = 3;
@@ -93,7 +93,18 @@ for (const backend of ['blas', 'cpu'] as const) {
           const own = (b: typeof target) =>
             model.encoder.forward(batchToTensors(b), { training: true, dropoutSeed: 5, frozen: opts.frozen }).hidden;
           const [ht, hs] = [own(target), own(source)];
-          for (const m of opts.layers) assert.ok(maxDiff(pass.target[m]!, ht[m]!) < 1e-5, `target rows, layer ${m}`);
+          for (const m of opts.layers.filter((l) => l < LAYERS))
+            assert.ok(maxDiff(pass.target[m]!, ht[m]!) < 1e-5, `target rows, layer ${m}`);
+          // The last layer at the positions read (first sub-tokens and [CLS]), zeros elsewhere ([SEP], padding).
+          const f = passForward(target, source, 5, model.tokenizer.padId);
+          const reads = lastLayerReads(f, { ...opts, cls: { target: true, source: true } }, LAYERS)!;
+          const [bt, tt] = target.shape;
+          const readMask = tf.tensor3d(
+            Array.from({ length: bt * tt }, (_, k) => (reads((k / tt) | 0, k % tt) ? 1 : 0)),
+            [bt, tt, 1],
+          );
+          assert.ok(maxDiff(pass.target[LAYERS]!, tf.mul(ht[LAYERS]!, readMask)) < 1e-5, 'target rows, last layer');
+          assert.ok(pass.target[LAYERS]!.sum().dataSync()[0] !== 0);
           assert.ok(maxDiff(pass.clsTarget!, clsSlice(ht[3]!)) < 1e-5, 'target [CLS]');
           assert.ok(maxDiff(pass.clsSource!, clsSlice(hs[3]!)) < 1e-5, 'source [CLS]');
           // Without a source side, the pass is the target's own forward.
