@@ -76,7 +76,7 @@ export interface Packing {
   /**
    * The same batch and segments with only the real positions `keep` accepts (item, position), or undefined where the
    * layout is padded (nothing can be left out there). `rowIndex` lists the kept rows among this packing's rows, in
-   * order. For a layer whose outputs are read at a few positions only (bert.ts, `ForwardOptions.clsOnlyFrom`).
+   * order. For a layer whose outputs are read at a few positions only (bert.ts, `ForwardOptions.lastLayerReads`).
    */
   narrow(keep: (item: number, position: number) => boolean): { packing: Packing; rowIndex: number[] } | undefined;
 }

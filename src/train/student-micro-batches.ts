@@ -16,7 +16,7 @@
  *   4. each kept micro-batch walks its tape back from its share of L_stu (dy = 1) and from its rows (dy = dG/dY_k);
  *   5. each other micro-batch runs forward and backward on one tape with the loss w_k L_stu,k + <dG/dY_k, Y_k(theta)>:
  *      Y_k(theta) is recomputed with the same seed and prefix, so it is step 1's Y_k, and the second term carries
- *      exactly its rows' share of dG/dtheta. (Where the pass's last layer leaves out the source rows but their [CLS],
+ *      exactly its rows' share of dG/dtheta. (Where the pass's last layer runs on the rows its losses read alone,
  *      student-pass.ts, which it does where the hidden dropout is off, Y_k agrees with step 1's to float rounding.)
  *
  * The step's loss and terms are those of one pass: sum_k w_k L_stu,k + G. What the kept tapes cost is memory (the

@@ -80,9 +80,8 @@ export interface StudentPass {
 }
 
 /**
- * The positions of the pass's last layer that are read (see the header): the target's first sub-tokens when a head
- * reads that layer, and the [CLS] rows asked for when it is the [CLS] layer; undefined (all) without a source side
- * or a head there, which a pass of the target alone keeps as it was.
+ * The positions of the pass's last layer that are read (see the header): the target's first sub-tokens, and the
+ * [CLS] rows asked for when it is the [CLS] layer; undefined (every position) when no head reads that layer.
  */
 export function lastLayerReads(
   f: PassForward,
